@@ -1,0 +1,2 @@
+#include "napi_util.h"
+void register_attention(Napi::Env, Napi::Object) {}

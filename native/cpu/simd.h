@@ -1,0 +1,87 @@
+// A minimal float-vector abstraction for the ISA-specific kernel files. Everything here lives
+// in the ISA's own namespace (LK_ISA_NS, set by binding.gyp per static library), so each copy
+// is a distinct symbol. Include it only from files compiled in the three ISA libraries.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cmath>
+#include <immintrin.h>
+
+#ifndef LK_ISA_NS
+#error "simd.h is for files compiled in the ISA libraries (binding.gyp defines LK_ISA_NS)"
+#endif
+
+namespace LK_ISA_NS {
+
+#if defined(LK_ISA_AVX512)
+constexpr int kVL = 16;  // floats per vector
+using vf = __m512;
+inline vf vzero() { return _mm512_setzero_ps(); }
+inline vf vset1(float a) { return _mm512_set1_ps(a); }
+inline vf vload(const float* p) { return _mm512_loadu_ps(p); }
+inline void vstore(float* p, vf v) { _mm512_storeu_ps(p, v); }
+inline vf vfma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }  // a*b + c
+inline vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }
+inline vf vsub(vf a, vf b) { return _mm512_sub_ps(a, b); }
+inline vf vmul(vf a, vf b) { return _mm512_mul_ps(a, b); }
+inline vf vmax(vf a, vf b) { return _mm512_max_ps(a, b); }
+inline vf vmin(vf a, vf b) { return _mm512_min_ps(a, b); }
+inline float vsum(vf a) { return _mm512_reduce_add_ps(a); }
+inline float vhmax(vf a) { return _mm512_reduce_max_ps(a); }
+// First n (0..kVL) lanes; the rest read as zero / are not written.
+inline vf vload_n(const float* p, int n) { return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p); }
+inline void vstore_n(float* p, vf v, int n) { _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1), v); }
+#elif defined(LK_ISA_AVX2)
+constexpr int kVL = 8;
+using vf = __m256;
+inline vf vzero() { return _mm256_setzero_ps(); }
+inline vf vset1(float a) { return _mm256_set1_ps(a); }
+inline vf vload(const float* p) { return _mm256_loadu_ps(p); }
+inline void vstore(float* p, vf v) { _mm256_storeu_ps(p, v); }
+inline vf vfma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+inline vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
+inline vf vsub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+inline vf vmul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+inline vf vmax(vf a, vf b) { return _mm256_max_ps(a, b); }
+inline vf vmin(vf a, vf b) { return _mm256_min_ps(a, b); }
+inline float vsum(vf a) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+inline float vhmax(vf a) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+inline __m256i lane_mask(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+inline vf vload_n(const float* p, int n) { return _mm256_maskload_ps(p, lane_mask(n)); }
+inline void vstore_n(float* p, vf v, int n) { _mm256_maskstore_ps(p, lane_mask(n), v); }
+#else
+// Portable fallback: plain loops the compiler may vectorise for the baseline ISA.
+constexpr int kVL = 8;
+struct vf { float v[kVL]; };
+inline vf vzero() { vf r; for (int i = 0; i < kVL; ++i) r.v[i] = 0.f; return r; }
+inline vf vset1(float a) { vf r; for (int i = 0; i < kVL; ++i) r.v[i] = a; return r; }
+inline vf vload(const float* p) { vf r; for (int i = 0; i < kVL; ++i) r.v[i] = p[i]; return r; }
+inline void vstore(float* p, vf v) { for (int i = 0; i < kVL; ++i) p[i] = v.v[i]; }
+inline vf vfma(vf a, vf b, vf c) { vf r; for (int i = 0; i < kVL; ++i) r.v[i] = a.v[i] * b.v[i] + c.v[i]; return r; }
+inline vf vadd(vf a, vf b) { vf r; for (int i = 0; i < kVL; ++i) r.v[i] = a.v[i] + b.v[i]; return r; }
+inline vf vsub(vf a, vf b) { vf r; for (int i = 0; i < kVL; ++i) r.v[i] = a.v[i] - b.v[i]; return r; }
+inline vf vmul(vf a, vf b) { vf r; for (int i = 0; i < kVL; ++i) r.v[i] = a.v[i] * b.v[i]; return r; }
+inline vf vmax(vf a, vf b) { vf r; for (int i = 0; i < kVL; ++i) r.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i]; return r; }
+inline vf vmin(vf a, vf b) { vf r; for (int i = 0; i < kVL; ++i) r.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i]; return r; }
+inline float vsum(vf a) { float s = 0.f; for (int i = 0; i < kVL; ++i) s += a.v[i]; return s; }
+inline float vhmax(vf a) { float s = a.v[0]; for (int i = 1; i < kVL; ++i) s = a.v[i] > s ? a.v[i] : s; return s; }
+inline vf vload_n(const float* p, int n) { vf r = vzero(); for (int i = 0; i < n; ++i) r.v[i] = p[i]; return r; }
+inline void vstore_n(float* p, vf v, int n) { for (int i = 0; i < n; ++i) p[i] = v.v[i]; }
+#endif
+
+inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+
+}  // namespace LK_ISA_NS

@@ -1,0 +1,33 @@
+// lkvit's public API.
+import { native } from './native';
+
+export { Tensor, tensor, zeros, full, noGrad, isGradEnabled } from './tensor/tensor';
+export type { Shape } from './tensor/tensor';
+import * as ops from './tensor/ops';
+export { ops };
+
+export type Isa = 'generic' | 'avx2' | 'avx512';
+
+/** Threads used by the native kernels (default: LKVIT_NUM_THREADS or the number of cores). */
+export function getNumThreads(): number {
+  return native.getNumThreads() as number;
+}
+
+/** Sets the kernel thread count; 0 restores the default. */
+export function setNumThreads(n: number): void {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 1024)
+    throw new RangeError(`setNumThreads: n must be an integer in [0, 1024], got ${String(n)}`);
+  native.setNumThreads(n);
+}
+
+/** The SIMD code path in use and the best one this CPU supports. */
+export function getIsa(): { active: Isa; best: Isa } {
+  return native.getIsa() as { active: Isa; best: Isa };
+}
+
+/** Forces a SIMD code path (for testing and benchmarking); LKVIT_ISA does the same at start-up. */
+export function setIsa(isa: Isa): void {
+  if (isa !== 'generic' && isa !== 'avx2' && isa !== 'avx512')
+    throw new RangeError(`setIsa: isa must be 'generic', 'avx2' or 'avx512', got ${String(isa)}`);
+  native.setIsa(isa);
+}

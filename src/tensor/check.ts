@@ -1,0 +1,69 @@
+// Argument validation for ops, run before any native call. Messages name the op, the argument
+// and what was expected, so a user can fix the call without reading the source.
+import { Tensor, Shape, shapeString } from './tensor';
+
+export function checkTensor(op: string, name: string, x: unknown): asserts x is Tensor {
+  if (!(x instanceof Tensor)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${describe(x)}`);
+}
+
+export function checkRank(op: string, name: string, x: unknown, rank: number, layout?: string): asserts x is Tensor {
+  checkTensor(op, name, x);
+  if (x.ndim !== rank)
+    throw new RangeError(`${op}: ${name} must be ${rank}-D${layout ? ' ' + layout : ''}, got shape ${shapeString(x.shape)}`);
+}
+
+/** `expected` entries that are null match any size. */
+export function checkShape(op: string, name: string, x: unknown, expected: (number | null)[], layout?: string): asserts x is Tensor {
+  checkTensor(op, name, x);
+  const ok = x.ndim === expected.length && expected.every((d, i) => d === null || d === x.shape[i]);
+  if (!ok) {
+    const want = '[' + expected.map((d, i) => (d === null ? (layout ? layout.split(/[, ]+/)[i] ?? '*' : '*') : d)).join(', ') + ']';
+    throw new RangeError(`${op}: ${name} must have shape ${want}, got ${shapeString(x.shape)}`);
+  }
+}
+
+export function checkInt(op: string, name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${op}: ${name} must be an integer, got ${describe(v)}`);
+  if (v < min || v > max) throw new RangeError(`${op}: ${name} must be in [${min}, ${max}], got ${v}`);
+  return v;
+}
+
+export function checkNumber(op: string, name: string, v: unknown, opts: { min?: number; max?: number; positive?: boolean } = {}): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`${op}: ${name} must be a finite number, got ${describe(v)}`);
+  if (opts.positive && !(v > 0)) throw new RangeError(`${op}: ${name} must be > 0, got ${v}`);
+  if (opts.min !== undefined && v < opts.min) throw new RangeError(`${op}: ${name} must be >= ${opts.min}, got ${v}`);
+  if (opts.max !== undefined && v > opts.max) throw new RangeError(`${op}: ${name} must be <= ${opts.max}, got ${v}`);
+  return v;
+}
+
+/** An int or a pair [h, w]; returns the pair. */
+export function checkPair(op: string, name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): [number, number] {
+  if (Array.isArray(v)) {
+    if (v.length !== 2) throw new TypeError(`${op}: ${name} must be an integer or a pair [h, w], got ${describe(v)}`);
+    return [checkInt(op, `${name}[0]`, v[0], min, max), checkInt(op, `${name}[1]`, v[1], min, max)];
+  }
+  const s = checkInt(op, name, v, min, max);
+  return [s, s];
+}
+
+export function checkOptions(op: string, opts: unknown, allowed: string[]): Record<string, unknown> {
+  if (opts === undefined) return {};
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts))
+    throw new TypeError(`${op}: options must be an object, got ${describe(opts)}`);
+  for (const k of Object.keys(opts)) {
+    if (!allowed.includes(k)) throw new TypeError(`${op}: unknown option '${k}' (expected one of: ${allowed.join(', ')})`);
+  }
+  return opts as Record<string, unknown>;
+}
+
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+export function describe(v: unknown): string {
+  if (v instanceof Tensor) return `Tensor${shapeString(v.shape)}`;
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `[${v.map(describe).join(', ')}]`;
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+  return typeof v === 'string' ? `'${v}'` : String(v);
+}

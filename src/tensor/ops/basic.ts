@@ -1,0 +1,277 @@
+// Elementwise arithmetic with broadcasting, reductions and shape ops. These are memory-bound
+// and simple, so they stay in TypeScript; each op's backward sits right below its forward.
+import { Tensor, Shape, record, numel, shapeString } from '../tensor';
+import { checkTensor, checkInt, checkNumber, sameShape } from '../check';
+
+function stridesOf(shape: Shape): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+function broadcastShape(op: string, a: Shape, b: Shape): number[] {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const da = a[a.length - n + i] ?? 1;
+    const db = b[b.length - n + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1)
+      throw new RangeError(`${op}: shapes ${shapeString(a)} and ${shapeString(b)} cannot be broadcast together`);
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
+
+// For each element of `out`, the flat index of the broadcast source element.
+function broadcastIndex(src: Shape, out: Shape): Int32Array {
+  const n = numel(out);
+  const idx = new Int32Array(n);
+  const off = out.length - src.length;
+  const ss = stridesOf(src);
+  const os = stridesOf(out);
+  for (let i = 0; i < n; i++) {
+    let rem = i;
+    let j = 0;
+    for (let d = 0; d < out.length; d++) {
+      const c = Math.floor(rem / os[d]);
+      rem -= c * os[d];
+      const sd = d - off;
+      if (sd >= 0 && src[sd] !== 1) j += c * ss[sd];
+    }
+    idx[i] = j;
+  }
+  return idx;
+}
+
+// Sums a gradient of shape `out` back down to the broadcast source shape.
+function reduceTo(g: Float32Array, src: Shape, out: Shape): Float32Array {
+  if (sameShape(src, out)) return g;
+  const r = new Float32Array(numel(src));
+  const idx = broadcastIndex(src, out);
+  for (let i = 0; i < g.length; i++) r[idx[i]] += g[i];
+  return r;
+}
+
+type Binary = (a: number, b: number) => number;
+
+function binary(op: string, a: Tensor, b: Tensor, f: Binary, grads: (ga: number, a: number, b: number) => [number, number]): Tensor {
+  checkTensor(op, 'a', a);
+  checkTensor(op, 'b', b);
+  const same = sameShape(a.shape, b.shape);
+  const shape = same ? a.shape.slice() : broadcastShape(op, a.shape, b.shape);
+  const n = numel(shape);
+  const out = new Float32Array(n);
+  const ia = same ? null : broadcastIndex(a.shape, shape);
+  const ib = same ? null : broadcastIndex(b.shape, shape);
+  const ad = a.data, bd = b.data;
+  if (same) for (let i = 0; i < n; i++) out[i] = f(ad[i], bd[i]);
+  else for (let i = 0; i < n; i++) out[i] = f(ad[ia![i]], bd[ib![i]]);
+  return record(op, out, shape, [a, b], (g, needs) => {
+    const gaFull = needs[0] ? new Float32Array(n) : null;
+    const gbFull = needs[1] ? new Float32Array(n) : null;
+    for (let i = 0; i < n; i++) {
+      const [da, db] = grads(g[i], same ? ad[i] : ad[ia![i]], same ? bd[i] : bd[ib![i]]);
+      if (gaFull) gaFull[i] = da;
+      if (gbFull) gbFull[i] = db;
+    }
+    return [gaFull && reduceTo(gaFull, a.shape, shape), gbFull && reduceTo(gbFull, b.shape, shape)];
+  });
+}
+
+/** a + b with NumPy broadcasting. */
+export function add(a: Tensor, b: Tensor): Tensor {
+  return binary('add', a, b, (x, y) => x + y, (g) => [g, g]);
+}
+/** a - b with broadcasting. */
+export function sub(a: Tensor, b: Tensor): Tensor {
+  return binary('sub', a, b, (x, y) => x - y, (g) => [g, -g]);
+}
+/** a * b (elementwise) with broadcasting. */
+export function mul(a: Tensor, b: Tensor): Tensor {
+  return binary('mul', a, b, (x, y) => x * y, (g, x, y) => [g * y, g * x]);
+}
+
+/** x * s for a number s. */
+export function scale(x: Tensor, s: number): Tensor {
+  checkTensor('scale', 'x', x);
+  checkNumber('scale', 's', s);
+  const out = new Float32Array(x.size);
+  for (let i = 0; i < out.length; i++) out[i] = x.data[i] * s;
+  return record('scale', out, x.shape, [x], (g) => {
+    const gx = new Float32Array(g.length);
+    for (let i = 0; i < g.length; i++) gx[i] = g[i] * s;
+    return [gx];
+  });
+}
+
+function normDim(op: string, x: Tensor, dim: number): number {
+  checkInt(op, 'dim', dim, -x.ndim, x.ndim - 1);
+  return dim < 0 ? dim + x.ndim : dim;
+}
+
+// Sum over one dimension (or all), in float64 for accuracy.
+function reduceSum(op: string, x: Tensor, dim: number | undefined, keepdim: boolean, factor: (count: number) => number): Tensor {
+  checkTensor(op, 'x', x);
+  if (dim === undefined) {
+    let s = 0;
+    for (let i = 0; i < x.size; i++) s += x.data[i];
+    const f = factor(x.size);
+    const shape = keepdim ? x.shape.map(() => 1) : [];
+    return record(op, new Float32Array([s * f]), shape, [x], (g) => [new Float32Array(x.size).fill(g[0] * f)]);
+  }
+  const d = normDim(op, x, dim);
+  const outer = numel(x.shape.slice(0, d));
+  const len = x.shape[d];
+  const inner = numel(x.shape.slice(d + 1));
+  const f = factor(len);
+  const out = new Float32Array(outer * inner);
+  const acc = new Float64Array(inner);
+  for (let o = 0; o < outer; o++) {
+    acc.fill(0);
+    for (let l = 0; l < len; l++) {
+      const base = (o * len + l) * inner;
+      for (let i = 0; i < inner; i++) acc[i] += x.data[base + i];
+    }
+    for (let i = 0; i < inner; i++) out[o * inner + i] = acc[i] * f;
+  }
+  const shape = x.shape.slice();
+  if (keepdim) shape[d] = 1;
+  else shape.splice(d, 1);
+  return record(op, out, shape, [x], (g) => {
+    const gx = new Float32Array(x.size);
+    for (let o = 0; o < outer; o++)
+      for (let l = 0; l < len; l++) {
+        const base = (o * len + l) * inner;
+        for (let i = 0; i < inner; i++) gx[base + i] = g[o * inner + i] * f;
+      }
+    return [gx];
+  });
+}
+
+/** Sum of all elements, or along `dim`. */
+export function sum(x: Tensor, dim?: number, keepdim = false): Tensor {
+  return reduceSum('sum', x, dim, keepdim, () => 1);
+}
+/** Mean of all elements, or along `dim`. */
+export function mean(x: Tensor, dim?: number, keepdim = false): Tensor {
+  return reduceSum('mean', x, dim, keepdim, (n) => 1 / n);
+}
+
+/** Same data, new shape (one entry may be -1). Shares the data array. */
+export function reshape(x: Tensor, shape: number[]): Tensor {
+  checkTensor('reshape', 'x', x);
+  if (!Array.isArray(shape)) throw new TypeError('reshape: shape must be an array of integers');
+  const s = shape.slice();
+  const free = s.indexOf(-1);
+  if (s.some((d, i) => !Number.isInteger(d) || (d < 0 && i !== free)) || s.lastIndexOf(-1) !== free)
+    throw new TypeError(`reshape: shape must hold non-negative integers and at most one -1, got ${JSON.stringify(shape)}`);
+  if (free >= 0) {
+    const rest = numel(s.filter((_, i) => i !== free));
+    if (rest === 0 || x.size % rest !== 0) throw new RangeError(`reshape: cannot infer -1 in ${JSON.stringify(shape)} for ${x.size} elements`);
+    s[free] = x.size / rest;
+  }
+  if (numel(s) !== x.size) throw new RangeError(`reshape: shape ${shapeString(s)} does not hold ${x.size} elements (input ${shapeString(x.shape)})`);
+  return record('reshape', x.data, s, [x], (g) => [g]);
+}
+
+/** Reorders dimensions (a copy), like torch.permute. */
+export function permute(x: Tensor, dims: number[]): Tensor {
+  checkTensor('permute', 'x', x);
+  if (!Array.isArray(dims) || dims.length !== x.ndim || [...dims].sort((p, q) => p - q).some((d, i) => d !== i))
+    throw new RangeError(`permute: dims must be a permutation of 0..${x.ndim - 1}, got ${JSON.stringify(dims)}`);
+  const inS = stridesOf(x.shape);
+  const shape = dims.map((d) => x.shape[d]);
+  const outS = stridesOf(shape);
+  const srcStride = dims.map((d) => inS[d]);
+  const n = x.size;
+  // Flat map out-index -> in-index, reused by backward.
+  const map = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let rem = i;
+    let j = 0;
+    for (let d = 0; d < shape.length; d++) {
+      const c = Math.floor(rem / outS[d]);
+      rem -= c * outS[d];
+      j += c * srcStride[d];
+    }
+    map[i] = j;
+  }
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = x.data[map[i]];
+  return record('permute', out, shape, [x], (g) => {
+    const gx = new Float32Array(n);
+    for (let i = 0; i < n; i++) gx[map[i]] = g[i];
+    return [gx];
+  });
+}
+
+/** Swaps two dimensions (a copy). */
+export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
+  checkTensor('transpose', 'x', x);
+  const a = normDim('transpose', x, dim0);
+  const b = normDim('transpose', x, dim1);
+  const dims = x.shape.map((_, i) => i);
+  dims[a] = b;
+  dims[b] = a;
+  return permute(x, dims);
+}
+
+/** Elements start..end-1 along dim (a copy), like x.narrow / x[..., start:end]. */
+export function slice(x: Tensor, dim: number, start: number, end: number): Tensor {
+  checkTensor('slice', 'x', x);
+  const d = normDim('slice', x, dim);
+  const len = x.shape[d];
+  checkInt('slice', 'start', start, 0, len);
+  checkInt('slice', 'end', end, start, len);
+  const outer = numel(x.shape.slice(0, d));
+  const inner = numel(x.shape.slice(d + 1));
+  const m = end - start;
+  const out = new Float32Array(outer * m * inner);
+  for (let o = 0; o < outer; o++) out.set(x.data.subarray((o * len + start) * inner, (o * len + end) * inner), o * m * inner);
+  const shape = x.shape.slice();
+  shape[d] = m;
+  return record('slice', out, shape, [x], (g) => {
+    const gx = new Float32Array(x.size);
+    for (let o = 0; o < outer; o++) gx.set(g.subarray(o * m * inner, (o + 1) * m * inner), (o * len + start) * inner);
+    return [gx];
+  });
+}
+
+/** Concatenates tensors along dim. */
+export function cat(xs: Tensor[], dim: number): Tensor {
+  if (!Array.isArray(xs) || xs.length === 0) throw new TypeError('cat: xs must be a non-empty array of Tensors');
+  xs.forEach((x, i) => checkTensor('cat', `xs[${i}]`, x));
+  const d = normDim('cat', xs[0], dim);
+  for (let i = 1; i < xs.length; i++)
+    if (xs[i].ndim !== xs[0].ndim || xs[i].shape.some((s, j) => j !== d && s !== xs[0].shape[j]))
+      throw new RangeError(`cat: xs[${i}] has shape ${shapeString(xs[i].shape)}, incompatible with ${shapeString(xs[0].shape)} along dim ${d}`);
+  const outer = numel(xs[0].shape.slice(0, d));
+  const inner = numel(xs[0].shape.slice(d + 1));
+  const lens = xs.map((x) => x.shape[d]);
+  const total = lens.reduce((p, q) => p + q, 0);
+  const out = new Float32Array(outer * total * inner);
+  for (let o = 0; o < outer; o++) {
+    let off = 0;
+    xs.forEach((x, i) => {
+      out.set(x.data.subarray(o * lens[i] * inner, (o + 1) * lens[i] * inner), (o * total + off) * inner);
+      off += lens[i];
+    });
+  }
+  const shape = xs[0].shape.slice();
+  shape[d] = total;
+  return record('cat', out, shape, xs, (g, needs) => {
+    let off = 0;
+    return xs.map((x, i) => {
+      const start = off;
+      off += lens[i];
+      if (!needs[i]) return null;
+      const gx = new Float32Array(x.size);
+      for (let o = 0; o < outer; o++) gx.set(g.subarray((o * total + start) * inner, (o * total + start + lens[i]) * inner), o * lens[i] * inner);
+      return gx;
+    });
+  });
+}

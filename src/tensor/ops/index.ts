@@ -1,0 +1,8 @@
+// ops.*: every differentiable op, named as PyTorch users expect. One file per family; each op
+// validates its arguments, calls the native kernel and records its backward.
+export * from './basic';
+export * from './dwconv';
+export * from './conv';
+export * from './attention';
+export * from './nn';
+export * from './steps';

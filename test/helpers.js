@@ -1,0 +1,52 @@
+// Shared test utilities: a seeded generator, float64 <-> tensor conversion, error measures.
+'use strict';
+const lk = require('..');
+
+// Mulberry32: small, seeded, reproducible.
+function rng(seed = 1) {
+  let s = seed >>> 0;
+  const next = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    next,
+    uniform: (lo = -1, hi = 1) => lo + (hi - lo) * next(),
+    int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)),
+    /** {data: Float64Array of float32-representable values, shape} */
+    array(shape, lo = -1, hi = 1) {
+      const n = shape.reduce((p, q) => p * q, 1);
+      const d = new Float64Array(n);
+      for (let i = 0; i < n; i++) d[i] = Math.fround(lo + (hi - lo) * next());
+      return { data: d, shape: shape.slice() };
+    },
+  };
+}
+
+/** A float64 array {data, shape} as a Tensor (float32). */
+function toTensor(a, requiresGrad = false) {
+  return lk.tensor(Float32Array.from(a.data), a.shape, { requiresGrad });
+}
+
+/** max|got - want| / max|want| (norm-wise relative error); 0 when both are all zero. */
+function relErr(got, want) {
+  if (got.length !== want.length) return Infinity;
+  let num = 0, den = 0;
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    if (!(d <= num)) num = d; // NaN propagates as a failure
+    den = Math.max(den, Math.abs(want[i]));
+  }
+  if (Number.isNaN(num)) return Infinity;
+  return den === 0 ? num : num / den;
+}
+
+function assertClose(t, got, want, tol, what) {
+  const e = relErr(got, want);
+  t.true(e <= tol, `${what}: relative error ${e.toExponential(2)} > ${tol}`);
+}
+
+module.exports = { lk, rng, toTensor, relErr, assertClose };
