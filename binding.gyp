@@ -6,6 +6,7 @@
     "isa_sources": [
       "native/cpu/dwconv.cc",
       "native/cpu/gemm.cc",
+      "native/cpu/conv.cc",
       "native/cpu/attention.cc"
     ],
     "common_cflags": ["-O3", "-fPIC", "-fno-math-errno", "-std=c++17", "-Wall", "-Wno-unused-function"]
@@ -43,6 +44,8 @@
         "native/cpu/parallel.cc",
         "native/cpu/isa.cc",
         "native/cpu/nn.cc",
+        "native/cpu/norm.cc",
+        "native/cpu/steps.cc",
         "native/binding/addon.cc",
         "native/binding/core.cc",
         "native/binding/dwconv.cc",
