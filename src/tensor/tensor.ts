@@ -141,7 +141,15 @@ function accumulate(into: Float32Array, g: Float32Array): void {
 function runBackward(root: Tensor, g: Float32Array): void {
   const order = topoOrder(root);
   const grads = new Map<Tensor, Float32Array>();
-  grads.set(root, g === root.data ? g.slice() : g);
+  // Arrays already held somewhere (the caller's, or stored for another tensor): an op may pass
+  // its output gradient straight through (reshape), and accumulation must never write into those.
+  const held = new Set<Float32Array>([g, root.data]);
+  const own = (a: Float32Array): Float32Array => {
+    const r = held.has(a) ? a.slice() : a;
+    held.add(r);
+    return r;
+  };
+  grads.set(root, own(g));
   for (const t of order) {
     const gt = grads.get(t);
     grads.delete(t);
@@ -150,7 +158,7 @@ function runBackward(root: Tensor, g: Float32Array): void {
     if (!node) {
       // A leaf: accumulate into .grad as PyTorch does.
       if (t.grad) accumulate(t.grad.data, gt);
-      else t.grad = new Tensor(gt === g ? gt.slice() : gt, t.shape);
+      else t.grad = new Tensor(gt, t.shape);
       continue;
     }
     const needs = node.inputs.map((x) => x.requiresGrad);
@@ -161,7 +169,7 @@ function runBackward(root: Tensor, g: Float32Array): void {
       if (gi.length !== x.size) throw new Error(`internal: ${node.op} backward gave ${gi.length} values for an input of ${x.size}`);
       const prev = grads.get(x);
       if (prev) accumulate(prev, gi);
-      else grads.set(x, gi);
+      else grads.set(x, own(gi));
     });
     // Free the graph as we go: the tape is single-use, as in PyTorch without retain_graph.
     t.node = null;

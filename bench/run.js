@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// `npm run bench`: lkvit's kernels side by side with PyTorch on this machine, in one run.
+// Each case is timed in lkvit and then in PyTorch (a persistent bench/torch_peer.py process),
+// both medians of several repetitions, so the ratio compares measurements taken seconds apart.
+//
+//   npm run bench                      full sweep (about 10 minutes on 2 cores)
+//   npm run bench -- --quick           a few headline cases
+//   npm run bench -- --only dwconv     one section: dwconv, attention, gemm
+//   options: --threads N (default 2)  --reps N  --no-torch  --json FILE (default bench/results/latest.json)
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { spawn, spawnSync } = require('child_process');
+const readline = require('readline');
+const lk = require('..');
+
+function parseArgs(argv) {
+  const a = { threads: 2, reps: 0, quick: false, torch: true, only: null, json: path.join(__dirname, 'results', 'latest.json') };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const val = () => {
+      if (i + 1 >= argv.length) throw new Error(`bench: ${k} needs a value`);
+      return argv[++i];
+    };
+    if (k === '--threads') a.threads = Number(val());
+    else if (k === '--reps') a.reps = Number(val());
+    else if (k === '--quick') a.quick = true;
+    else if (k === '--no-torch') a.torch = false;
+    else if (k === '--only') a.only = val().split(',');
+    else if (k === '--json') a.json = val();
+    else throw new Error(`bench: unknown option ${k} (see the header of bench/run.js)`);
+  }
+  if (!Number.isInteger(a.threads) || a.threads < 1) throw new Error('bench: --threads must be a positive integer');
+  return a;
+}
+
+function findTorchPython() {
+  const candidates = [process.env.LKVIT_PYTHON, '/usr/bin/python3', 'python3', 'python'].filter(Boolean);
+  for (const py of candidates) {
+    const r = spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' });
+    if (r.status === 0) return py;
+  }
+  return null;
+}
+
+// A PyTorch peer process answering one JSON request per line.
+async function startPeer(threads) {
+  const py = findTorchPython();
+  if (!py) return null;
+  const child = spawn(py, [path.join(__dirname, 'torch_peer.py'), String(threads)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async () => JSON.parse((await lines.next()).value);
+  const hello = await next();
+  return {
+    version: hello.torch,
+    ask: async (req) => {
+      child.stdin.write(JSON.stringify(req) + '\n');
+      return next();
+    },
+    close: () => child.stdin.end(),
+  };
+}
+
+const fmt = (v, d = 2) => (v === undefined || v === null || Number.isNaN(v) ? '—' : v >= 100 ? v.toFixed(0) : v.toFixed(d));
+const ratio = (torchMs, lkMs) => (torchMs && lkMs ? `${(torchMs / lkMs).toFixed(2)}×` : '—');
+
+async function dwconvSection(args, peer, out) {
+  const { benchDwconv } = require('./dwconv');
+  const kernels = args.quick ? [3, 7, 13, 31, 51] : [3, 5, 7, 9, 13, 17, 21, 27, 29, 31, 41, 51];
+  const shapes = args.quick ? ['1x128x56'] : ['1x128x56', '1x256x28', '1x512x14', '1x1024x7', '8x128x56'];
+  const reps = args.reps || (args.quick ? 5 : 7);
+  console.log(`\n## Depthwise conv2d, stride 1, padding K//2 (${args.threads} threads, medians of ${reps})\n`);
+  console.log('| N, C, H=W, K | lkvit fwd ms | GFLOP/s | PyTorch best fwd ms | speed-up | lkvit fwd+bwd(x) ms | PyTorch best | speed-up | lkvit fwd+bwd(x,w) ms | PyTorch best | speed-up |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const shape of shapes) {
+    const [N, C, H] = shape.split('x').map(Number);
+    for (const K of kernels) {
+      const [mine] = await benchDwconv({ kernels: [K], shapes: [shape], reps, threads: args.threads });
+      let theirs = null;
+      if (peer) theirs = await peer.ask({ op: 'dwconv', N, C, H, W: H, K, reps, slow_bwd: K >= 15 });
+      const best = (key) => (theirs ? Math.min(theirs.nchw[key], theirs.channels_last[key]) : null);
+      const row = { N, C, H, W: H, K, lkvit: mine, torch: theirs };
+      out.dwconv.push(row);
+      console.log(
+        `| ${N}, ${C}, ${H}, ${K} | ${fmt(mine.fwd_ms, 3)} | ${fmt(mine.fwd_gflops, 0)} | ${fmt(best('fwd_ms'), 3)} | ${ratio(best('fwd_ms'), mine.fwd_ms)} ` +
+          `| ${fmt(mine.fwd_bwd_input_ms, 3)} | ${fmt(best('fwd_bwd_input_ms'), 3)} | ${ratio(best('fwd_bwd_input_ms'), mine.fwd_bwd_input_ms)} ` +
+          `| ${fmt(mine.fwd_bwd_all_ms, 3)} | ${fmt(best('fwd_bwd_all_ms'), 3)} | ${ratio(best('fwd_bwd_all_ms'), mine.fwd_bwd_all_ms)} |`,
+      );
+    }
+  }
+}
+
+async function attentionSection(args, peer, out) {
+  const { benchAttention } = require('./attention');
+  const reps = args.reps || 7;
+  const rows = await benchAttention({ reps, threads: args.threads, quick: args.quick });
+  console.log(`\n## Multi-head attention (${args.threads} threads, medians of ${reps})\n`);
+  console.log('| B, heads, T, d | lkvit fwd ms | PyTorch fwd ms | speed-up | lkvit fwd+bwd ms | PyTorch fwd+bwd ms | speed-up |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    const theirs = peer ? await peer.ask({ op: 'attention', B: r.B, H: r.H, T: r.T, d: r.d, reps }) : null;
+    out.attention.push({ ...r, torch: theirs });
+    console.log(
+      `| ${r.B}, ${r.H}, ${r.T}, ${r.d} | ${fmt(r.fwd_ms, 3)} | ${fmt(theirs?.fwd_ms, 3)} | ${ratio(theirs?.fwd_ms, r.fwd_ms)} ` +
+        `| ${fmt(r.fwd_bwd_ms, 3)} | ${fmt(theirs?.fwd_bwd_ms, 3)} | ${ratio(theirs?.fwd_bwd_ms, r.fwd_bwd_ms)} |`,
+    );
+  }
+}
+
+async function gemmSection(args, peer, out) {
+  const { benchGemm } = require('./gemm');
+  const reps = args.reps || 7;
+  const rows = await benchGemm({ reps, threads: args.threads, quick: args.quick });
+  console.log(`\n## GEMM (${args.threads} threads, medians of ${reps})\n`);
+  console.log('| case | M, N, K | lkvit ms | GFLOP/s | PyTorch ms | speed-up |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of rows) {
+    const theirs = peer && r.M ? await peer.ask({ op: 'matmul', M: r.M, N: r.N, K: r.K, reps }) : null;
+    out.gemm.push({ ...r, torch: theirs });
+    console.log(`| ${r.name} | ${r.M}, ${r.N}, ${r.K} | ${fmt(r.ms, 3)} | ${fmt(r.gflops, 0)} | ${fmt(theirs?.ms, 3)} | ${ratio(theirs?.ms, r.ms)} |`);
+  }
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  lk.setNumThreads(args.threads);
+  const peer = args.torch ? await startPeer(args.threads) : null;
+  const info = {
+    date: new Date().toISOString(),
+    node: process.version,
+    isa: lk.getIsa().active,
+    threads: lk.getNumThreads(),
+    cpu: require('os').cpus()[0]?.model,
+    torch: peer ? peer.version : null,
+  };
+  console.log(`# lkvit bench — ${info.cpu}, ${info.isa}, ${info.threads} threads; PyTorch ${info.torch ?? 'not found (set LKVIT_PYTHON to a python with torch)'}`);
+  const out = { info, dwconv: [], attention: [], gemm: [] };
+  const sections = { dwconv: dwconvSection, attention: attentionSection, gemm: gemmSection };
+  try {
+    for (const [name, fn] of Object.entries(sections)) if (!args.only || args.only.includes(name)) await fn(args, peer, out);
+  } finally {
+    if (peer) peer.close();
+  }
+  fs.mkdirSync(path.dirname(args.json), { recursive: true });
+  fs.writeFileSync(args.json, JSON.stringify(out, null, 2));
+  console.log(`\nresults: ${path.relative(process.cwd(), args.json)}`);
+}
+
+main().catch((e) => {
+  console.error(e.message);
+  process.exit(1);
+});

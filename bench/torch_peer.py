@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""PyTorch side of `npm run bench`: answers timing requests, one JSON object per line on stdin,
+with one JSON object per line on stdout, so bench/run.js can alternate lkvit and PyTorch case by
+case on the same machine (ratios taken that close together survive a noisy machine).
+
+Same work as ../shared/peers/torch_dwconv.py: both memory layouts for depthwise conv (NCHW and
+channels-last, where oneDNN is much faster for large kernels), forward, forward + input gradient
+(an attack step) and forward + input and weight gradients (a training step); medians of `reps`.
+Needs PyTorch (Debian: apt-get install python3-torch).
+"""
+import json, sys, time
+import torch
+import torch.nn.functional as F
+
+
+def median_time(fn, reps):
+    fn(); fn()
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
+    times.sort()
+    return times[len(times) // 2] * 1e3
+
+
+def dwconv(req):
+    n, c, h, w, k, reps = req['N'], req['C'], req['H'], req['W'], req['K'], req['reps']
+    out = {}
+    for layout in ('nchw', 'channels_last'):
+        x = torch.randn(n, c, h, w)
+        if layout == 'channels_last':
+            x = x.to(memory_format=torch.channels_last)
+        wt = torch.randn(c, 1, k, k)
+        fwd = median_time(lambda: F.conv2d(x, wt, padding=k // 2, groups=c), reps)
+        xr = x.clone().requires_grad_(True)
+        wr = wt.clone().requires_grad_(True)
+
+        def fwd_bwd_input():
+            y = F.conv2d(xr, wt, padding=k // 2, groups=c)
+            y.backward(torch.ones_like(y))
+
+        def fwd_bwd_all():
+            y = F.conv2d(xr, wr, padding=k // 2, groups=c)
+            y.backward(torch.ones_like(y))
+        r2 = max(1, reps // 2) if req.get('slow_bwd') else reps
+        out[layout] = dict(fwd_ms=fwd, fwd_bwd_input_ms=median_time(fwd_bwd_input, r2),
+                           fwd_bwd_all_ms=median_time(fwd_bwd_all, max(1, r2 // 2)))
+    return out
+
+
+def attention(req):
+    b, hd, t, d, reps = req['B'], req['H'], req['T'], req['d'], req['reps']
+    q = torch.randn(b, hd, t, d, requires_grad=True)
+    k = torch.randn(b, hd, t, d, requires_grad=True)
+    v = torch.randn(b, hd, t, d, requires_grad=True)
+    scale = d ** -0.5
+
+    def fwd():
+        with torch.no_grad():
+            torch.softmax(q @ k.transpose(-2, -1) * scale, -1) @ v
+
+    def fwd_bwd():
+        o = torch.softmax(q @ k.transpose(-2, -1) * scale, -1) @ v
+        o.backward(torch.ones_like(o))
+    return dict(fwd_ms=median_time(fwd, reps), fwd_bwd_ms=median_time(fwd_bwd, reps))
+
+
+def matmul(req):
+    a = torch.randn(req['M'], req['K'])
+    b = torch.randn(req['K'], req['N'])
+    return dict(ms=median_time(lambda: a @ b, req['reps']))
+
+
+def conv(req):
+    x = torch.randn(req['N'], req['Cin'], req['H'], req['W'])
+    w = torch.randn(req['Cout'], req['Cin'] // req.get('groups', 1), req['K'], req['K'])
+    f = lambda: F.conv2d(x, w, stride=req.get('stride', 1), padding=req.get('padding', 0), groups=req.get('groups', 1))
+    with torch.no_grad():
+        return dict(ms=median_time(f, req['reps']))
+
+
+def main():
+    torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
+    print(json.dumps(dict(ready=True, torch=torch.__version__, threads=torch.get_num_threads())), flush=True)
+    ops = dict(dwconv=dwconv, attention=attention, matmul=matmul, conv=conv)
+    for line in sys.stdin:
+        req = json.loads(line)
+        try:
+            res = ops[req['op']](req)
+        except Exception as e:  # report, keep serving
+            res = dict(error=str(e))
+        print(json.dumps(res), flush=True)
+
+
+if __name__ == '__main__':
+    main()
