@@ -1,0 +1,34 @@
+// 10,000 forward/backward calls keep resident memory flat: native code allocates no tensors
+// (outputs are GC-managed Float32Arrays) and frees its scratch memory on return.
+'use strict';
+const test = require('ava');
+const lk = require('..');
+const { ops } = lk;
+
+function rss() {
+  global.gc();
+  global.gc();
+  return process.memoryUsage().rss;
+}
+
+test('10,000 forward/backward iterations keep RSS flat', (t) => {
+  t.truthy(global.gc, 'run with --expose-gc (package.json ava.nodeArguments)');
+  const x0 = new Float32Array(2 * 16 * 12 * 12).map((_, i) => Math.sin(i));
+  const w0 = new Float32Array(16 * 7 * 7).map((_, i) => Math.cos(i) / 49);
+  const step = () => {
+    const x = lk.tensor(x0.slice(), [2, 16, 12, 12], { requiresGrad: true });
+    const w = lk.tensor(w0.slice(), [16, 1, 7, 7], { requiresGrad: true });
+    const y = ops.relu(ops.depthwiseConv2d(x, w, { padding: 3 }));
+    const logits = ops.globalAvgPool2d(y);
+    const loss = ops.crossEntropy(logits, [3, 7]);
+    loss.backward();
+    return ops.pgdStep(x.detach(), x.grad, { x0: x.detach(), eps: 0.03, alpha: 0.01, norm: 'linf' });
+  };
+  for (let i = 0; i < 1000; i++) step();
+  const before = rss();
+  for (let i = 0; i < 9000; i++) step();
+  const after = rss();
+  const grownMiB = (after - before) / 2 ** 20;
+  t.log(`RSS after 1,000 iterations ${(before / 2 ** 20).toFixed(1)} MiB, after 10,000 ${(after / 2 ** 20).toFixed(1)} MiB`);
+  t.true(grownMiB < 16, `RSS grew by ${grownMiB.toFixed(1)} MiB over 9,000 iterations`);
+});

@@ -1,0 +1,16 @@
+// The README's example is code a newcomer will paste: run it exactly as written.
+'use strict';
+const test = require('ava');
+const fs = require('fs');
+const path = require('path');
+const { execFileSync } = require('child_process');
+
+test("the README's example runs and prints what it says", (t) => {
+  const root = path.join(__dirname, '..');
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const m = readme.match(/## Example[\s\S]*?```js\n([\s\S]*?)```/);
+  t.truthy(m, 'README has an ## Example section with a js block');
+  const out = execFileSync(process.execPath, ['-e', m[1]], { cwd: root, env: { ...process.env, LKVIT_NUM_THREADS: '2' } }).toString();
+  t.regex(out, /y \[1,128,56,56\] x.grad \[1,128,56,56\] w.grad \[128,1,31,31\]/);
+  t.regex(out, /max \|xAdv - x\| = 0\.00392/);
+});
