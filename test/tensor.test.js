@@ -85,3 +85,14 @@ test('SIMD path: setIsa and LKVIT_ISA select a supported path', (t) => {
   }).toString();
   t.is(active, 'generic');
 });
+
+test('Tensor methods: sum, mean, reshape, transpose, slice', (t) => {
+  const x = lk.tensor(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3], { requiresGrad: true });
+  t.is(x.sum().item(), 21);
+  t.deepEqual([...x.mean(1).data], [2, 5]);
+  t.deepEqual([...x.transpose(0, 1).data], [1, 4, 2, 5, 3, 6]);
+  t.deepEqual([...x.reshape([3, 2]).shape], [3, 2]);
+  t.deepEqual([...x.slice(1, 1, 3).data], [2, 3, 5, 6]);
+  x.slice(1, 1, 3).sum().backward();
+  t.deepEqual([...x.grad.data], [0, 1, 1, 0, 1, 1]);
+});

@@ -16,6 +16,9 @@ interface Node {
 
 let gradEnabled = true;
 
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const basicOps = (): typeof import('./ops/basic') => require('./ops/basic');
+
 /** Runs fn with gradient recording off (no graph is built), like torch.no_grad(). */
 export function noGrad<T>(fn: () => T): T {
   const prev = gradEnabled;
@@ -83,6 +86,26 @@ export class Tensor {
   item(): number {
     if (this.size !== 1) throw new RangeError(`item: tensor must hold exactly one value, shape is ${shapeString(this.shape)}`);
     return this.data[0];
+  }
+
+  // Shorthands for the shape and reduction ops (ops/basic.ts), loaded lazily: basic imports this file.
+  sum(dim?: number, keepdim = false): Tensor {
+    return basicOps().sum(this, dim, keepdim);
+  }
+  mean(dim?: number, keepdim = false): Tensor {
+    return basicOps().mean(this, dim, keepdim);
+  }
+  reshape(shape: number[]): Tensor {
+    return basicOps().reshape(this, shape);
+  }
+  transpose(dim0: number, dim1: number): Tensor {
+    return basicOps().transpose(this, dim0, dim1);
+  }
+  permute(dims: number[]): Tensor {
+    return basicOps().permute(this, dims);
+  }
+  slice(dim: number, start: number, end: number): Tensor {
+    return basicOps().slice(this, dim, start, end);
   }
 
   toString(): string {
