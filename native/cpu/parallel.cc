@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <algorithm>
 #include <mutex>
 #include <new>
@@ -30,6 +31,8 @@ struct Job {
   std::atomic<int64_t> next{0};
   int64_t done = 0;    // guarded by Pool::mu_
   int holders = 0;     // workers that picked the job up, guarded by Pool::mu_
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;  // the first exception a chunk threw, guarded by Pool::mu_
 };
 
 class Pool {
@@ -72,6 +75,9 @@ class Pool {
     std::unique_lock<std::mutex> g(mu_);
     done_cv_.wait(g, [&] { return job.done == job.chunks && job.holders == 0; });
     current_ = nullptr;
+    // An exception in any chunk (e.g. bad_alloc for scratch memory) reaches the caller, and
+    // from there JavaScript, instead of terminating the process from a worker thread.
+    if (job.error) std::rethrow_exception(job.error);
   }
 
  private:
@@ -80,8 +86,15 @@ class Pool {
     for (;;) {
       int64_t c = job.next.fetch_add(1);
       if (c >= job.chunks) break;
-      job.fn(job.ctx, job.n * c / job.chunks, job.n * (c + 1) / job.chunks);
       ++done_here;
+      if (job.failed.load(std::memory_order_relaxed)) continue;  // skip the rest after a failure
+      try {
+        job.fn(job.ctx, job.n * c / job.chunks, job.n * (c + 1) / job.chunks);
+      } catch (...) {
+        std::lock_guard<std::mutex> g(mu_);
+        if (!job.error) job.error = std::current_exception();
+        job.failed.store(true);
+      }
     }
     std::lock_guard<std::mutex> g(mu_);
     job.done += done_here;
