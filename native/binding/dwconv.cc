@@ -1,2 +1,97 @@
+// N-API binding for the depthwise conv2d kernels. Every argument is checked here (geometry first,
+// then each array's length against it), so a direct call with wrong arguments throws instead of
+// touching memory out of bounds.
+#include "../cpu/dwconv.h"
+
+#include <string>
+
 #include "napi_util.h"
-void register_dwconv(Napi::Env, Napi::Object) {}
+
+namespace {
+
+constexpr int64_t kMaxDim = int64_t(1) << 31;
+constexpr int64_t kMaxKernel = 63;
+constexpr int64_t kMaxPadding = int64_t(1) << 20;
+
+// Reads N, C, H, W, KH, KW, strideH, strideW, padH, padW from info[first..first+9].
+lk::DwConvShape read_shape(const Napi::CallbackInfo& info, size_t first) {
+  lk::DwConvShape s;
+  s.n = lkb::i64(info, first + 0, "N", 1, kMaxDim);
+  s.c = lkb::i64(info, first + 1, "C", 1, kMaxDim);
+  s.h = lkb::i64(info, first + 2, "H", 1, kMaxDim);
+  s.w = lkb::i64(info, first + 3, "W", 1, kMaxDim);
+  s.kh = lkb::i64(info, first + 4, "KH", 1, kMaxKernel);
+  s.kw = lkb::i64(info, first + 5, "KW", 1, kMaxKernel);
+  s.sh = lkb::i64(info, first + 6, "strideH", 1, 2);
+  s.sw = lkb::i64(info, first + 7, "strideW", 1, 2);
+  s.ph = lkb::i64(info, first + 8, "padH", 0, kMaxPadding);
+  s.pw = lkb::i64(info, first + 9, "padW", 0, kMaxPadding);
+  if (s.h + 2 * s.ph < s.kh || s.w + 2 * s.pw < s.kw)
+    lkb::throw_range(info.Env(), "the padded input (" + std::to_string(s.h + 2 * s.ph) + "x" +
+                                     std::to_string(s.w + 2 * s.pw) + ") is smaller than the kernel (" +
+                                     std::to_string(s.kh) + "x" + std::to_string(s.kw) + ")");
+  s.oh = (s.h + 2 * s.ph - s.kh) / s.sh + 1;
+  s.ow = (s.w + 2 * s.pw - s.kw) / s.sw + 1;
+  return s;
+}
+
+int64_t input_size(Napi::Env env, const lk::DwConvShape& s) { return lkb::numel(env, {s.n, s.c, s.h, s.w}); }
+int64_t output_size(Napi::Env env, const lk::DwConvShape& s) { return lkb::numel(env, {s.n, s.c, s.oh, s.ow}); }
+int64_t weight_size(Napi::Env env, const lk::DwConvShape& s) { return lkb::numel(env, {s.c, s.kh, s.kw}); }
+
+// dwconv2dForward(x, weight, bias | null, y, N, C, H, W, KH, KW, strideH, strideW, padH, padW)
+Napi::Value Forward(const Napi::CallbackInfo& info) {
+  const lk::DwConvShape s = read_shape(info, 4);
+  const Napi::Env env = info.Env();
+  lkb::F32 x = lkb::f32(info, 0, "x", input_size(env, s));
+  lkb::F32 w = lkb::f32(info, 1, "weight", weight_size(env, s));
+  lkb::F32 b = lkb::f32_opt(info, 2, "bias", s.c);
+  lkb::F32 y = lkb::f32(info, 3, "y", output_size(env, s));
+  LK_DISPATCH(dwconv2d_forward, s, x.data, w.data, b.data, y.data);
+  return env.Undefined();
+}
+
+// dwconv2dBackwardInput(gradY, weight, gradX, N, C, H, W, KH, KW, strideH, strideW, padH, padW)
+Napi::Value BackwardInput(const Napi::CallbackInfo& info) {
+  const lk::DwConvShape s = read_shape(info, 3);
+  const Napi::Env env = info.Env();
+  lkb::F32 gy = lkb::f32(info, 0, "gradY", output_size(env, s));
+  lkb::F32 w = lkb::f32(info, 1, "weight", weight_size(env, s));
+  lkb::F32 gx = lkb::f32(info, 2, "gradX", input_size(env, s));
+  LK_DISPATCH(dwconv2d_backward_input, s, gy.data, w.data, gx.data);
+  return env.Undefined();
+}
+
+// dwconv2dBackwardWeight(gradY, x, gradWeight, N, C, H, W, KH, KW, strideH, strideW, padH, padW)
+Napi::Value BackwardWeight(const Napi::CallbackInfo& info) {
+  const lk::DwConvShape s = read_shape(info, 3);
+  const Napi::Env env = info.Env();
+  lkb::F32 gy = lkb::f32(info, 0, "gradY", output_size(env, s));
+  lkb::F32 x = lkb::f32(info, 1, "x", input_size(env, s));
+  lkb::F32 gw = lkb::f32(info, 2, "gradWeight", weight_size(env, s));
+  LK_DISPATCH(dwconv2d_backward_weight, s, gy.data, x.data, gw.data);
+  return env.Undefined();
+}
+
+// dwconv2dBackwardBias(gradY, gradBias, N, C, OH, OW)
+Napi::Value BackwardBias(const Napi::CallbackInfo& info) {
+  lk::DwConvShape s{};
+  s.n = lkb::i64(info, 2, "N", 1, kMaxDim);
+  s.c = lkb::i64(info, 3, "C", 1, kMaxDim);
+  s.oh = lkb::i64(info, 4, "OH", 1, kMaxDim);
+  s.ow = lkb::i64(info, 5, "OW", 1, kMaxDim);
+  const Napi::Env env = info.Env();
+  lkb::F32 gy = lkb::f32(info, 0, "gradY", output_size(env, s));
+  lkb::F32 gb = lkb::f32(info, 1, "gradBias", s.c);
+  LK_DISPATCH(dwconv2d_backward_bias, s, gy.data, gb.data);
+  return env.Undefined();
+}
+
+}  // namespace
+
+void register_dwconv(Napi::Env env, Napi::Object exports) {
+  exports.Set("dwconv2dForward", Napi::Function::New(env, Forward));
+  exports.Set("dwconv2dBackwardInput", Napi::Function::New(env, BackwardInput));
+  exports.Set("dwconv2dBackwardWeight", Napi::Function::New(env, BackwardWeight));
+  exports.Set("dwconv2dBackwardBias", Napi::Function::New(env, BackwardBias));
+}

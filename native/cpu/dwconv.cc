@@ -1,1 +1,502 @@
-// placeholder
+// Depthwise conv2d kernels. Two paths:
+//  - reference: plain loops over one (n, c) plane per task; handles every stride and padding.
+//  - blocked: stride 1, large kernels. Channels are interleaved in groups of kVL so one vector
+//    holds one pixel of kVL channels; one register-blocked sliding-window microkernel serves
+//    the forward pass, the input gradient (forward with the flipped kernel) and the weight
+//    gradient (the "kernel" is then grad_y and the "output" is the weight gradient).
+#include "dwconv.h"
+
+#include <cstring>
+
+#include "parallel.h"
+#include "simd.h"
+
+// GCC 12 reports -Wmaybe-uninitialized inside the AVX-512 unpack/shuffle intrinsics (their
+// _mm512_undefined_ps() pass-through operand), a known false positive.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace LK_ISA_NS {
+
+using lk::DwConvShape;
+
+// ---------------------------------------------------------------------------------------------
+// Reference path.
+
+static void forward_reference(const DwConvShape& s, const float* x, const float* weight, const float* bias,
+                              float* y) {
+  lk::parallel_for(s.n * s.c, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t c = p % s.c;
+      const float* xp = x + p * s.h * s.w;
+      const float* wc = weight + c * s.kh * s.kw;
+      float* yp = y + p * s.oh * s.ow;
+      for (int64_t oy = 0; oy < s.oh; ++oy)
+        for (int64_t ox = 0; ox < s.ow; ++ox) {
+          float acc = bias ? bias[c] : 0.f;
+          for (int64_t ky = 0; ky < s.kh; ++ky) {
+            const int64_t iy = oy * s.sh - s.ph + ky;
+            if (iy < 0 || iy >= s.h) continue;
+            for (int64_t kx = 0; kx < s.kw; ++kx) {
+              const int64_t ix = ox * s.sw - s.pw + kx;
+              if (ix >= 0 && ix < s.w) acc += xp[iy * s.w + ix] * wc[ky * s.kw + kx];
+            }
+          }
+          yp[oy * s.ow + ox] = acc;
+        }
+    }
+  });
+}
+
+// Scatters each output gradient back over the input window it came from.
+static void backward_input_reference(const DwConvShape& s, const float* grad_y, const float* weight,
+                                     float* grad_x) {
+  lk::parallel_for(s.n * s.c, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t c = p % s.c;
+      const float* gy = grad_y + p * s.oh * s.ow;
+      const float* wc = weight + c * s.kh * s.kw;
+      float* gx = grad_x + p * s.h * s.w;
+      std::memset(gx, 0, sizeof(float) * s.h * s.w);
+      for (int64_t oy = 0; oy < s.oh; ++oy)
+        for (int64_t ox = 0; ox < s.ow; ++ox) {
+          const float g = gy[oy * s.ow + ox];
+          for (int64_t ky = 0; ky < s.kh; ++ky) {
+            const int64_t iy = oy * s.sh - s.ph + ky;
+            if (iy < 0 || iy >= s.h) continue;
+            for (int64_t kx = 0; kx < s.kw; ++kx) {
+              const int64_t ix = ox * s.sw - s.pw + kx;
+              if (ix >= 0 && ix < s.w) gx[iy * s.w + ix] += g * wc[ky * s.kw + kx];
+            }
+          }
+        }
+    }
+  });
+}
+
+static void backward_weight_reference(const DwConvShape& s, const float* grad_y, const float* x,
+                                      float* grad_weight) {
+  lk::parallel_for(s.c, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t ky = 0; ky < s.kh; ++ky)
+        for (int64_t kx = 0; kx < s.kw; ++kx) {
+          double acc = 0;  // long reductions (n * oh * ow terms)
+          for (int64_t n = 0; n < s.n; ++n) {
+            const float* xp = x + (n * s.c + c) * s.h * s.w;
+            const float* gy = grad_y + (n * s.c + c) * s.oh * s.ow;
+            for (int64_t oy = 0; oy < s.oh; ++oy) {
+              const int64_t iy = oy * s.sh - s.ph + ky;
+              if (iy < 0 || iy >= s.h) continue;
+              for (int64_t ox = 0; ox < s.ow; ++ox) {
+                const int64_t ix = ox * s.sw - s.pw + kx;
+                if (ix >= 0 && ix < s.w) acc += double(gy[oy * s.ow + ox]) * xp[iy * s.w + ix];
+              }
+            }
+          }
+          grad_weight[(c * s.kh + ky) * s.kw + kx] = float(acc);
+        }
+  });
+}
+
+void dwconv2d_backward_bias(const DwConvShape& s, const float* grad_y, float* grad_bias) {
+  const int64_t plane = s.oh * s.ow;
+  lk::parallel_for(s.c, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      vf acc = vzero();
+      float tail = 0.f;
+      for (int64_t n = 0; n < s.n; ++n) {
+        const float* g = grad_y + (n * s.c + c) * plane;
+        int64_t i = 0;
+        for (; i + kVL <= plane; i += kVL) acc = vadd(acc, vload(g + i));
+        for (; i < plane; ++i) tail += g[i];
+      }
+      grad_bias[c] = vsum(acc) + tail;
+    }
+  });
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Blocked path (stride 1). A "block" is kVL channels of one image stored pixel-interleaved:
+// [rows][cols][kVL], zero lanes past C, so every vector load is one pixel and no lane is wasted.
+
+constexpr int64_t V = kVL;
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// One sliding-window correlation; forward, input gradient and weight gradient are all this,
+// with different roles for "in", "taps" and "out":
+//   out[o][q] += sum over r, t of in[r][q + t] * taps[r + shift - o][t]
+// Rows of `in` outside [in_lo, in_hi) are zero and skipped; so are columns outside
+// [col_lo, col_hi) when a whole tile only sees them there (they are stored as zeros).
+// Two layouts: blocked (a pixel is kVL channels, one vector; taps are vectors too) and planar
+// (one NCHW plane; a vector is kVL neighbouring pixels and each tap is one broadcast float).
+struct Correlation {
+  const float* in;        // row in_lo of the input
+  int64_t in_lo, in_hi;   // valid input rows
+  int64_t in_stride;      // floats per input row
+  int64_t col_lo, col_hi; // input columns (pixels) that hold data (the rest is zero padding)
+  const float* taps;      // [tap_rows + 2 ][tap_cols] pixels: R-1 zero rows above and below
+  int64_t tap_rows, tap_cols;
+  int64_t shift;
+};
+
+// Register tile: R output rows x B output vectors (R*B accumulators). Per (input row, tap
+// column): B input vectors and R taps feed R*B FMAs; the zero tap rows make the rows near the
+// top and bottom edge branch-free. q0 is the tile's first output column (pixels).
+// The accumulators start from `init` (one vector for all) or, when it is null, from `out`.
+template <int R, int B, bool Planar>
+static void correlate_tile(const Correlation& a, int64_t o0, int64_t q0, const float* init, float* out,
+                           int64_t out_stride) {
+  constexpr int64_t pixel_floats = Planar ? 1 : V;   // floats per pixel
+  constexpr int64_t vector_pixels = Planar ? V : 1;  // pixels per vector
+  vf acc[R][B];
+#pragma GCC unroll 8
+  for (int i = 0; i < R; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < B; ++j) acc[i][j] = init ? vload(init) : vload(out + i * out_stride + j * V);
+  const int64_t r0 = imax(a.in_lo, o0 - a.shift), r1 = imin(a.in_hi, o0 + R - 1 - a.shift + a.tap_rows);
+  const int64_t t0 = imax(0, a.col_lo - q0 - B * vector_pixels + 1), t1 = imin(a.tap_cols, a.col_hi - q0);
+  const int64_t tap_row_floats = a.tap_cols * pixel_floats;
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* in_row = a.in + (r - a.in_lo) * a.in_stride + q0 * pixel_floats;
+    // Tap row for output row o0 (padded index); output row o0 + i uses the row i above it.
+    const float* tap_row = a.taps + (r + a.shift - o0 + R - 1) * tap_row_floats;
+    for (int64_t t = t0; t < t1; ++t) {
+      vf xin[B];
+#pragma GCC unroll 8
+      for (int j = 0; j < B; ++j) xin[j] = vload(in_row + (t + j * vector_pixels) * pixel_floats);
+#pragma GCC unroll 8
+      for (int i = 0; i < R; ++i) {
+        const float* tp = tap_row - i * tap_row_floats + t * pixel_floats;
+        const vf tap = Planar ? vset1(*tp) : vload(tp);
+#pragma GCC unroll 8
+        for (int j = 0; j < B; ++j) acc[i][j] = vfma(xin[j], tap, acc[i][j]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < R; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < B; ++j) vstore(out + i * out_stride + j * V, acc[i][j]);
+}
+
+using TileFn = void (*)(const Correlation&, int64_t, int64_t, const float*, float*, int64_t);
+struct Tile {
+  int r, b;
+  TileFn blocked, planar;
+};
+#define LK_TILE(R, B) {R, B, correlate_tile<R, B, false>, correlate_tile<R, B, true>}
+
+// Tiles that fit the register file: accumulators + B inputs + 1 tap <= 32 zmm / 16 ymm.
+#if defined(LK_ISA_AVX512)
+static const Tile kTiles[] = {LK_TILE(4, 6), LK_TILE(4, 5), LK_TILE(4, 4), LK_TILE(3, 7),
+                              LK_TILE(4, 3), LK_TILE(4, 2), LK_TILE(4, 1)};
+#else
+static const Tile kTiles[] = {LK_TILE(2, 5), LK_TILE(3, 3), LK_TILE(2, 4), LK_TILE(2, 3), LK_TILE(2, 2), LK_TILE(2, 1)};
+#endif
+#undef LK_TILE
+
+// The tile with the least work for an out_rows x out_cols output: rounding waste plus the
+// load overhead (R + B loads per R*B FMAs).
+static Tile pick_tile(int64_t out_rows, int64_t out_cols) {
+  Tile best = kTiles[0];
+  double best_cost = 1e300;
+  for (const Tile& t : kTiles) {
+    const double cells = double(ceil_div(out_rows, t.r) * t.r) * double(ceil_div(out_cols, t.b) * t.b);
+    const double cost = cells * (1.0 + 0.5 * double(t.r + t.b) / double(t.r * t.b));
+    if (cost < best_cost) best_cost = cost, best = t;
+  }
+  return best;
+}
+
+// In-register transpose of a kVL x kVL tile: r[i] lane j <-> r[j] lane i. It turns kVL channel
+// rows of kVL pixels into kVL pixel vectors of kVL channels (packing) and back (unpacking).
+static inline void transpose_square(vf r[kVL]) {
+#if defined(LK_ISA_AVX512)
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {  // 2x2 blocks of floats
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {  // 4x4 blocks within each 128-bit lane
+    const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int i = 0; i < 4; ++i) {  // then the 128-bit lanes themselves, in two steps
+    t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
+    t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xdd);
+    t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
+    t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xdd);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+    r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
+    r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
+    r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xdd);
+  }
+#elif defined(LK_ISA_AVX2)
+  __m256 t[8], u[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 2; ++i) {
+    u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
+    r[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
+  }
+#else
+  for (int i = 0; i < kVL; ++i)
+    for (int j = i + 1; j < kVL; ++j) {
+      const float v = r[i].v[j];
+      r[i].v[j] = r[j].v[i];
+      r[j].v[i] = v;
+    }
+#endif
+}
+
+// Packs rows [r_lo, r_hi) of `lanes` NCHW planes (plane_stride apart, from src) into a block
+// whose row r_lo starts at dst: row_pixels pixels per row, data at [col_off, col_off + w),
+// zeros elsewhere and in lanes past `lanes`, so the block needs no clearing beforehand.
+static void pack_block(const float* src, int64_t lanes, int64_t plane_stride, int64_t r_lo, int64_t r_hi, int64_t w,
+                       float* dst, int64_t row_pixels, int64_t col_off) {
+  for (int64_t r = r_lo; r < r_hi; ++r) {
+    float* d = dst + (r - r_lo) * row_pixels * V;
+    std::memset(d, 0, sizeof(float) * col_off * V);
+    std::memset(d + (col_off + w) * V, 0, sizeof(float) * (row_pixels - col_off - w) * V);
+    for (int64_t c = 0; c < w; c += V) {
+      const int m = int(imin(V, w - c));
+      vf t[kVL];
+      for (int l = 0; l < kVL; ++l) t[l] = l < lanes ? vload_n(src + l * plane_stride + r * w + c, m) : vzero();
+      transpose_square(t);
+      for (int p = 0; p < m; ++p) vstore(d + (col_off + c + p) * V, t[p]);
+    }
+  }
+}
+
+// The inverse: block rows [r_lo, r_hi) (row r_lo at src, src_row_pixels apart, data in columns
+// [0, w)) into NCHW planes.
+static void unpack_block(const float* src, int64_t src_row_pixels, int64_t lanes, int64_t r_lo, int64_t r_hi,
+                         int64_t w, float* dst, int64_t plane_stride) {
+  for (int64_t r = r_lo; r < r_hi; ++r) {
+    const float* s = src + (r - r_lo) * src_row_pixels * V;
+    for (int64_t c = 0; c < w; c += V) {
+      const int m = int(imin(V, w - c));
+      vf t[kVL];
+      for (int p = 0; p < kVL; ++p) t[p] = p < m ? vload(s + (c + p) * V) : vzero();
+      transpose_square(t);
+      for (int64_t l = 0; l < lanes; ++l) vstore_n(dst + l * plane_stride + r * w + c, t[l], m);
+    }
+  }
+}
+
+// Per-thread scratch that only grows: every call on a thread reuses it, so repeated calls do
+// not pay page faults on fresh memory. Never freed (the pool's threads live as long as the process).
+static float* thread_workspace(int64_t floats) {
+  static thread_local lk::Scratch* ws = nullptr;
+  static thread_local int64_t size = 0;
+  if (floats > size) {
+    delete ws;
+    ws = nullptr;  // stays consistent if the allocation below throws (the pool reports it to JS)
+    size = 0;
+    ws = new lk::Scratch(floats);
+    size = floats;
+  }
+  return ws->data();
+}
+
+static int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+
+// Kernel taps as [C/group][KH + 2 pad_rows][KW][group] (group = V for the blocked layout, 1 for
+// planar), optionally flipped (for the input gradient), with pad_rows zero rows above and below.
+static void pack_kernel(const DwConvShape& s, const float* weight, bool flip, int64_t pad_rows, int64_t group,
+                        float* dst) {
+  const int64_t rows = s.kh + 2 * pad_rows, blocks = ceil_div(s.c, group);
+  std::memset(dst, 0, sizeof(float) * blocks * rows * s.kw * group);
+  for (int64_t c = 0; c < s.c; ++c)
+    for (int64_t ky = 0; ky < s.kh; ++ky)
+      for (int64_t kx = 0; kx < s.kw; ++kx) {
+        const float v = flip ? weight[(c * s.kh + s.kh - 1 - ky) * s.kw + s.kw - 1 - kx] : weight[(c * s.kh + ky) * s.kw + kx];
+        dst[(((c / group) * rows + ky + pad_rows) * s.kw + kx) * group + c % group] = v;
+      }
+}
+
+// Tasks so that each thread gets about two: (n, channel block) pairs, split into row chunks
+// when there are fewer pairs than that.
+static int64_t row_chunks(int64_t pairs, int64_t row_tiles) {
+  return imax(1, imin(row_tiles, ceil_div(2 * lk::num_threads(), pairs)));
+}
+
+// Stride-1 forward on the blocked layout: y = correlate(x, kernel) (+ bias). With flip, the
+// kernel is rotated 180 degrees, which turns this into the input gradient (see below).
+static void forward_blocked(const DwConvShape& s, const float* x, const float* weight, bool flip, const float* bias,
+                            float* y) {
+  const Tile tile = pick_tile(s.oh, s.ow);
+  const int64_t blocks = ceil_div(s.c, V);
+  const int64_t ow_up = round_up(s.ow, tile.b);
+  const int64_t in_pixels = ow_up + s.kw - 1;  // >= W + 2 pw: room for the last tile's reads
+  const int64_t tap_rows = s.kh + 2 * (tile.r - 1);
+  lk::Scratch taps(blocks * tap_rows * s.kw * V);
+  pack_kernel(s, weight, flip, tile.r - 1, V, taps.data());
+
+  const int64_t row_tiles = ceil_div(s.oh, tile.r);
+  const int64_t chunks = row_chunks(s.n * blocks, row_tiles);
+  const int64_t tiles_per_chunk = ceil_div(row_tiles, chunks);
+  lk::parallel_for(s.n * blocks * chunks, 1, [&](int64_t task0, int64_t task1) {
+    for (int64_t task = task0; task < task1; ++task) {
+      const int64_t chunk = task % chunks, cb = (task / chunks) % blocks, n = task / (chunks * blocks);
+      const int64_t c0 = cb * V, lanes = imin(V, s.c - c0);
+      const int64_t oy_a = chunk * tiles_per_chunk * tile.r;
+      const int64_t oy_b = imin(row_tiles, (chunk + 1) * tiles_per_chunk) * tile.r;  // rounded up to R
+      if (oy_a >= oy_b) continue;
+      const int64_t in_lo = imax(0, oy_a - s.ph), in_hi = imax(in_lo, imin(s.h, oy_b - 1 - s.ph + s.kh));
+      const int64_t in_floats = round_up((in_hi - in_lo) * in_pixels * V, 16);
+      float* in = thread_workspace(in_floats + (oy_b - oy_a) * ow_up * V);
+      float* out = in + in_floats;
+      pack_block(x + (n * s.c + c0) * s.h * s.w, lanes, s.h * s.w, in_lo, in_hi, s.w, in, in_pixels, s.pw);
+      alignas(64) float bias_lanes[V] = {};
+      if (bias)
+        for (int64_t l = 0; l < lanes; ++l) bias_lanes[l] = bias[c0 + l];
+      const Correlation a{in, in_lo, in_hi, in_pixels * V, s.pw, s.pw + s.w,
+                          taps.data() + cb * tap_rows * s.kw * V, s.kh, s.kw, s.ph};
+      for (int64_t o0 = oy_a; o0 < oy_b; o0 += tile.r)
+        for (int64_t q0 = 0; q0 < ow_up; q0 += tile.b)
+          tile.blocked(a, o0, q0, bias_lanes, out + ((o0 - oy_a) * ow_up + q0) * V, ow_up * V);
+      unpack_block(out, ow_up, lanes, oy_a, imin(oy_b, s.oh), s.ow, y + (n * s.c + c0) * s.oh * s.ow, s.oh * s.ow);
+    }
+  });
+}
+
+// Stride-1 forward straight on the NCHW planes, vectorised along rows (kVL output columns per
+// vector, taps broadcast): no layout change, which wins for small kernels where packing would
+// cost more than the convolution. Each plane is copied once into a zero-padded row buffer.
+static void forward_planar(const DwConvShape& s, const float* x, const float* weight, bool flip, const float* bias,
+                           float* y) {
+  const Tile tile = pick_tile(s.oh, ceil_div(s.ow, V));
+  const int64_t ow_up = round_up(s.ow, tile.b * V), oh_up = round_up(s.oh, tile.r);
+  const int64_t in_pixels = ow_up + s.kw - 1;  // >= W + 2 pw: room for the last tile's reads
+  const int64_t tap_rows = s.kh + 2 * (tile.r - 1);
+  lk::Scratch taps(s.c * tap_rows * s.kw);
+  pack_kernel(s, weight, flip, tile.r - 1, 1, taps.data());
+  lk::parallel_for(s.n * s.c, 1, [&](int64_t p0, int64_t p1) {
+    const int64_t in_floats = round_up(s.h * in_pixels, 16);
+    float* in = thread_workspace(in_floats + oh_up * ow_up);
+    float* out = in + in_floats;
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t c = p % s.c;
+      for (int64_t r = 0; r < s.h; ++r) {
+        float* row = in + r * in_pixels;
+        std::memset(row, 0, sizeof(float) * s.pw);
+        std::memcpy(row + s.pw, x + (p * s.h + r) * s.w, sizeof(float) * s.w);
+        std::memset(row + s.pw + s.w, 0, sizeof(float) * (in_pixels - s.pw - s.w));
+      }
+      alignas(64) float init[V];
+      vstore(init, vset1(bias ? bias[c] : 0.f));
+      const Correlation a{in, 0, s.h, in_pixels, s.pw, s.pw + s.w, taps.data() + c * tap_rows * s.kw, s.kh, s.kw, s.ph};
+      for (int64_t o0 = 0; o0 < oh_up; o0 += tile.r)
+        for (int64_t q0 = 0; q0 < ow_up; q0 += tile.b * V) tile.planar(a, o0, q0, init, out + o0 * ow_up + q0, ow_up);
+      for (int64_t oy = 0; oy < s.oh; ++oy)
+        std::memcpy(y + (p * s.oh + oy) * s.ow, out + oy * ow_up, sizeof(float) * s.ow);
+    }
+  });
+}
+
+// Planar for 3x3-or-smaller kernels on rows of at least two vectors: measured (bench/dwconv.js),
+// packing costs more than such a convolution, while from 5x5 on, or on narrow maps where planar
+// wastes lanes (7x7, 14x14), the blocked layout is as fast or faster.
+static bool prefer_planar(const DwConvShape& s) { return s.kh * s.kw <= 9 && s.ow >= 2 * V; }
+
+// Weight gradient: dW[ky][kx] = sum over n, oy, ox of grad_y[oy][ox] * x_padded[oy + ky][ox + kx],
+// the same correlation with x as input, grad_y as taps and dW (KH x KW) as the output tile grid.
+// Tasks: (channel block, row chunk of dW); each loops over n, so no reduction across tasks.
+static void backward_weight_blocked(const DwConvShape& s, const float* grad_y, const float* x, float* grad_weight) {
+  const Tile tile = pick_tile(s.kh, s.kw);
+  const int64_t blocks = ceil_div(s.c, V);
+  const int64_t kw_up = round_up(s.kw, tile.b);
+  const int64_t in_pixels = s.w + 2 * s.pw + tile.b;  // room for the columns of the last tile
+  const int64_t pad_rows = tile.r - 1;
+  const int64_t tap_rows = s.oh + 2 * pad_rows;
+  const int64_t row_tiles = ceil_div(s.kh, tile.r);
+  const int64_t chunks = row_chunks(blocks, row_tiles);
+  const int64_t tiles_per_chunk = ceil_div(row_tiles, chunks);
+  lk::parallel_for(blocks * chunks, 1, [&](int64_t task0, int64_t task1) {
+    for (int64_t task = task0; task < task1; ++task) {
+      const int64_t chunk = task % chunks, cb = task / chunks;
+      const int64_t c0 = cb * V, lanes = imin(V, s.c - c0);
+      const int64_t ky_a = chunk * tiles_per_chunk * tile.r;
+      const int64_t ky_b = imin(row_tiles, (chunk + 1) * tiles_per_chunk) * tile.r;
+      if (ky_a >= ky_b) continue;
+      const int64_t in_lo = imax(0, ky_a - s.ph), in_hi = imax(in_lo, imin(s.h, ky_b - 1 - s.ph + s.oh));
+      const int64_t in_floats = round_up((in_hi - in_lo) * in_pixels * V, 16);
+      const int64_t tap_floats = round_up(tap_rows * s.ow * V, 16);
+      float* in = thread_workspace(in_floats + tap_floats + (ky_b - ky_a) * kw_up * V);
+      float* taps = in + in_floats;
+      float* out = taps + tap_floats;
+      // grad_y's zero rows above and below (packing fills the rest), and dW's accumulators.
+      std::memset(taps, 0, sizeof(float) * pad_rows * s.ow * V);
+      std::memset(taps + (pad_rows + s.oh) * s.ow * V, 0, sizeof(float) * pad_rows * s.ow * V);
+      std::memset(out, 0, sizeof(float) * (ky_b - ky_a) * kw_up * V);
+      const Correlation a{in, in_lo, in_hi, in_pixels * V, s.pw, s.pw + s.w, taps, s.oh, s.ow, s.ph};
+      for (int64_t n = 0; n < s.n; ++n) {
+        pack_block(x + (n * s.c + c0) * s.h * s.w, lanes, s.h * s.w, in_lo, in_hi, s.w, in, in_pixels, s.pw);
+        pack_block(grad_y + (n * s.c + c0) * s.oh * s.ow, lanes, s.oh * s.ow, 0, s.oh, s.ow, taps + pad_rows * s.ow * V,
+                   s.ow, 0);
+        for (int64_t o0 = ky_a; o0 < ky_b; o0 += tile.r)
+          for (int64_t q0 = 0; q0 < kw_up; q0 += tile.b)
+            tile.blocked(a, o0, q0, nullptr, out + ((o0 - ky_a) * kw_up + q0) * V, kw_up * V);
+      }
+      unpack_block(out, kw_up, lanes, ky_a, imin(ky_b, s.kh), s.kw, grad_weight + c0 * s.kh * s.kw,
+                   s.kh * s.kw);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dispatch.
+
+static bool unit_stride(const DwConvShape& s) { return s.sh == 1 && s.sw == 1; }
+
+// Stride-1 forward: planar or blocked layout.
+static void forward_unit_stride(const DwConvShape& s, const float* x, const float* weight, bool flip,
+                                const float* bias, float* y) {
+  if (prefer_planar(s))
+    forward_planar(s, x, weight, flip, bias, y);
+  else
+    forward_blocked(s, x, weight, flip, bias, y);
+}
+
+void dwconv2d_forward(const DwConvShape& s, const float* x, const float* weight, const float* bias, float* y) {
+  if (unit_stride(s))
+    forward_unit_stride(s, x, weight, false, bias, y);
+  else
+    forward_reference(s, x, weight, bias, y);
+}
+
+// At stride 1 the input gradient is the forward pass over grad_y with the kernel rotated 180
+// degrees and padding K-1-p (which must not be negative, hence the padding condition).
+void dwconv2d_backward_input(const DwConvShape& s, const float* grad_y, const float* weight, float* grad_x) {
+  if (unit_stride(s) && s.ph <= s.kh - 1 && s.pw <= s.kw - 1) {
+    const DwConvShape t{s.n, s.c, s.oh, s.ow, s.kh, s.kw, 1, 1, s.kh - 1 - s.ph, s.kw - 1 - s.pw, s.h, s.w};
+    forward_unit_stride(t, grad_y, weight, true, nullptr, grad_x);
+  } else {
+    backward_input_reference(s, grad_y, weight, grad_x);
+  }
+}
+
+void dwconv2d_backward_weight(const DwConvShape& s, const float* grad_y, const float* x, float* grad_weight) {
+  if (unit_stride(s))
+    backward_weight_blocked(s, grad_y, x, grad_weight);
+  else
+    backward_weight_reference(s, grad_y, x, grad_weight);
+}
+
+}  // namespace LK_ISA_NS

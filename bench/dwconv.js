@@ -1,0 +1,91 @@
+// Depthwise conv2d timings through the public API (what users call): forward, forward + input
+// gradient (an attack step), forward + input and weight gradients (a training step). Medians.
+// Compare with PyTorch: /usr/bin/python3 /work/shared/peers/torch_dwconv.py (same flags).
+//   node bench/dwconv.js [--kernels 3,31] [--shapes 1x128x56] [--reps 5] [--threads 2]
+'use strict';
+const lk = require('..');
+
+const DEFAULT_KERNELS = [3, 5, 7, 9, 13, 17, 21, 27, 29, 31, 41, 51];
+const DEFAULT_SHAPES = ['1x128x56', '1x256x28', '1x512x14', '1x1024x7', '8x128x56'];
+
+function median(fn, reps) {
+  fn();
+  fn();
+  const times = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+function randomTensor(shape, requiresGrad = false) {
+  const t = lk.zeros(shape, { requiresGrad });
+  for (let i = 0; i < t.data.length; i++) t.data[i] = Math.random() * 2 - 1;
+  return t;
+}
+
+/** One row per (shape, kernel): { N, C, H, W, K, fwd_ms, fwd_gflops, fwd_bwd_input_ms, fwd_bwd_all_ms };
+ * onRow(row), when given, sees each row as soon as it is measured. */
+async function benchDwconv({ kernels = DEFAULT_KERNELS, shapes = DEFAULT_SHAPES, reps = 5, threads = 2, onRow = null } = {}) {
+  const previousThreads = lk.getNumThreads();
+  lk.setNumThreads(threads);
+  const rows = [];
+  try {
+    for (const shape of shapes) {
+      const [N, C, H] = String(shape).split('x').map(Number);
+      const W = H;
+      for (const K of kernels) {
+        const opts = { padding: Math.floor(K / 2) };
+        const x = randomTensor([N, C, H, W]);
+        const w = randomTensor([C, 1, K, K]);
+        const xg = randomTensor([N, C, H, W], true);
+        const wg = randomTensor([C, 1, K, K], true);
+        const fwd = median(() => lk.ops.depthwiseConv2d(x, w, opts), reps);
+        const step = (wt) => () => {
+          xg.grad = null;
+          wt.grad = null;
+          const y = lk.ops.depthwiseConv2d(xg, wt, opts);
+          y.backward(new Float32Array(y.size).fill(1));
+        };
+        const fwdBwdInput = median(step(w), reps);
+        const fwdBwdAll = median(step(wg), reps);
+        const row = {
+          N, C, H, W, K,
+          fwd_ms: fwd,
+          fwd_gflops: (2 * N * C * H * W * K * K) / fwd / 1e6,
+          fwd_bwd_input_ms: fwdBwdInput,
+          fwd_bwd_all_ms: fwdBwdAll,
+        };
+        rows.push(row);
+        if (onRow) onRow(row);
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+  } finally {
+    lk.setNumThreads(previousThreads);
+  }
+  return rows;
+}
+
+module.exports = { benchDwconv };
+
+if (require.main === module) {
+  const args = process.argv.slice(2);
+  const flag = (name, def) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
+  };
+  const kernels = flag('kernels', DEFAULT_KERNELS.join(',')).split(',').map(Number);
+  const shapes = flag('shapes', DEFAULT_SHAPES.join(',')).split(',');
+  const reps = Number(flag('reps', '5'));
+  const threads = Number(flag('threads', '2'));
+  const print = (r) =>
+    console.log(JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Number.isInteger(v) ? v : Number(v.toPrecision(4))]))));
+  benchDwconv({ kernels, shapes, reps, threads, onRow: print }).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
