@@ -9,7 +9,7 @@
       "native/cpu/conv.cc",
       "native/cpu/attention.cc"
     ],
-    "common_cflags": ["-O3", "-fPIC", "-fno-math-errno", "-std=c++17", "-Wall", "-Wno-unused-function"]
+    "common_cflags": ["-O3", "-fPIC", "-fno-math-errno", "-fno-trapping-math", "-std=c++17", "-Wall", "-Wno-unused-function"]
   },
   "target_defaults": {
     "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],

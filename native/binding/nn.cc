@@ -1,2 +1,375 @@
+// N-API entry points for normalisation, activations, softmax / cross-entropy, pooling and the
+// attack steps. Every array is checked against the dims (and index arrays against their range)
+// before a pointer reaches a kernel.
+#include <string>
+
+#include "../cpu/nn.h"
 #include "napi_util.h"
-void register_nn(Napi::Env, Napi::Object) {}
+
+namespace {
+
+using lkb::f32;
+using lkb::f32_opt;
+using lkb::i64;
+
+// info[i] must be an Int32Array of exactly `expected` entries.
+int32_t* i32(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t expected) {
+  if (info.Length() <= i || !info[i].IsTypedArray() ||
+      info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    lkb::throw_type(info.Env(), std::string(name) + " must be an Int32Array");
+  auto a = info[i].As<Napi::Int32Array>();
+  if (static_cast<int64_t>(a.ElementLength()) != expected)
+    lkb::throw_range(info.Env(), std::string(name) + " must hold " + std::to_string(expected) + " integers, got " +
+                                     std::to_string(a.ElementLength()));
+  return expected ? a.Data() : nullptr;
+}
+
+// Every entry of an index array must lie in [0, hi).
+void check_indices(Napi::Env env, const int32_t* v, int64_t n, int64_t hi, const char* name) {
+  for (int64_t i = 0; i < n; ++i)
+    if (v[i] < 0 || v[i] >= hi)
+      lkb::throw_range(env, std::string(name) + "[" + std::to_string(i) + "] = " + std::to_string(v[i]) +
+                                " is outside [0, " + std::to_string(hi) + ")");
+}
+
+// ---- Normalisation ----------------------------------------------------------------------------
+
+// Dims of a normalisation call: N, C, S at args [first, first + 3).
+struct NCS {
+  int64_t N, C, S, numel;
+};
+NCS ncs(const Napi::CallbackInfo& info, size_t first) {
+  NCS d{i64(info, first, "N"), i64(info, first + 1, "C"), i64(info, first + 2, "S"), 0};
+  d.numel = lkb::numel(info.Env(), {d.N, d.C, d.S});
+  return d;
+}
+
+// batchNorm2dForward(x, N, C, S, weight?, bias?, training, eps, momentum, runningMean?, runningVar?, y, mean, rstd)
+Napi::Value BatchNorm2dForward(const Napi::CallbackInfo& info) {
+  const NCS d = ncs(info, 1);
+  const float* x = f32(info, 0, "x", d.numel).data;
+  const float* w = f32_opt(info, 4, "weight", d.C).data;
+  const float* b = f32_opt(info, 5, "bias", d.C).data;
+  const bool training = lkb::boolean(info, 6, "training");
+  const double eps = lkb::f64(info, 7, "eps"), momentum = lkb::f64(info, 8, "momentum");
+  float* rm = f32_opt(info, 9, "runningMean", d.C).data;
+  float* rv = f32_opt(info, 10, "runningVar", d.C).data;
+  if (!training && d.C > 0 && (!rm || !rv)) lkb::throw_type(info.Env(), "runningMean and runningVar are required when not training");
+  float* y = f32(info, 11, "y", d.numel).data;
+  float* mean = f32(info, 12, "mean", d.C).data;
+  float* rstd = f32(info, 13, "rstd", d.C).data;
+  lk::batch_norm_forward(x, d.N, d.C, d.S, w, b, training, eps, momentum, rm, rv, y, mean, rstd);
+  return info.Env().Undefined();
+}
+
+// batchNorm2dBackward(x, g, N, C, S, weight?, mean, rstd, training, gx?, gweight?, gbias?)
+Napi::Value BatchNorm2dBackward(const Napi::CallbackInfo& info) {
+  const NCS d = ncs(info, 2);
+  const float* x = f32(info, 0, "x", d.numel).data;
+  const float* g = f32(info, 1, "g", d.numel).data;
+  const float* w = f32_opt(info, 5, "weight", d.C).data;
+  const float* mean = f32(info, 6, "mean", d.C).data;
+  const float* rstd = f32(info, 7, "rstd", d.C).data;
+  const bool training = lkb::boolean(info, 8, "training");
+  float* gx = f32_opt(info, 9, "gx", d.numel).data;
+  float* gw = f32_opt(info, 10, "gweight", d.C).data;
+  float* gb = f32_opt(info, 11, "gbias", d.C).data;
+  lk::batch_norm_backward(x, g, d.N, d.C, d.S, w, mean, rstd, training, gx, gw, gb);
+  return info.Env().Undefined();
+}
+
+int64_t groups(const Napi::CallbackInfo& info, size_t i, int64_t C) {
+  const int64_t G = i64(info, i, "G", 1);
+  if (C % G != 0) lkb::throw_range(info.Env(), "G must divide C");
+  return G;
+}
+
+// groupNormForward(x, N, C, S, G, weight?, bias?, eps, y, mean, rstd); mean / rstd are [N, G].
+Napi::Value GroupNormForward(const Napi::CallbackInfo& info) {
+  const NCS d = ncs(info, 1);
+  const int64_t G = groups(info, 4, d.C);
+  const float* x = f32(info, 0, "x", d.numel).data;
+  const float* w = f32_opt(info, 5, "weight", d.C).data;
+  const float* b = f32_opt(info, 6, "bias", d.C).data;
+  const double eps = lkb::f64(info, 7, "eps");
+  float* y = f32(info, 8, "y", d.numel).data;
+  float* mean = f32(info, 9, "mean", d.N * G).data;
+  float* rstd = f32(info, 10, "rstd", d.N * G).data;
+  lk::group_norm_forward(x, d.N, d.C, d.S, G, w, b, eps, y, mean, rstd);
+  return info.Env().Undefined();
+}
+
+// groupNormBackward(x, g, N, C, S, G, weight?, mean, rstd, gx?, gweight?, gbias?)
+Napi::Value GroupNormBackward(const Napi::CallbackInfo& info) {
+  const NCS d = ncs(info, 2);
+  const int64_t G = groups(info, 5, d.C);
+  const float* x = f32(info, 0, "x", d.numel).data;
+  const float* g = f32(info, 1, "g", d.numel).data;
+  const float* w = f32_opt(info, 6, "weight", d.C).data;
+  const float* mean = f32(info, 7, "mean", d.N * G).data;
+  const float* rstd = f32(info, 8, "rstd", d.N * G).data;
+  float* gx = f32_opt(info, 9, "gx", d.numel).data;
+  float* gw = f32_opt(info, 10, "gweight", d.C).data;
+  float* gb = f32_opt(info, 11, "gbias", d.C).data;
+  lk::group_norm_backward(x, g, d.N, d.C, d.S, G, w, mean, rstd, gx, gw, gb);
+  return info.Env().Undefined();
+}
+
+// layerNorm2dForward(x, N, C, S, weight?, bias?, eps, y, mean, rstd); mean / rstd are [N, S].
+Napi::Value LayerNorm2dForward(const Napi::CallbackInfo& info) {
+  const NCS d = ncs(info, 1);
+  const float* x = f32(info, 0, "x", d.numel).data;
+  const float* w = f32_opt(info, 4, "weight", d.C).data;
+  const float* b = f32_opt(info, 5, "bias", d.C).data;
+  const double eps = lkb::f64(info, 6, "eps");
+  float* y = f32(info, 7, "y", d.numel).data;
+  float* mean = f32(info, 8, "mean", d.N * d.S).data;
+  float* rstd = f32(info, 9, "rstd", d.N * d.S).data;
+  lk::channel_norm_forward(x, d.N, d.C, d.S, w, b, eps, y, mean, rstd);
+  return info.Env().Undefined();
+}
+
+// layerNorm2dBackward(x, g, N, C, S, weight?, mean, rstd, gx?, gweight?, gbias?)
+Napi::Value LayerNorm2dBackward(const Napi::CallbackInfo& info) {
+  const NCS d = ncs(info, 2);
+  const float* x = f32(info, 0, "x", d.numel).data;
+  const float* g = f32(info, 1, "g", d.numel).data;
+  const float* w = f32_opt(info, 5, "weight", d.C).data;
+  const float* mean = f32(info, 6, "mean", d.N * d.S).data;
+  const float* rstd = f32(info, 7, "rstd", d.N * d.S).data;
+  float* gx = f32_opt(info, 8, "gx", d.numel).data;
+  float* gw = f32_opt(info, 9, "gweight", d.C).data;
+  float* gb = f32_opt(info, 10, "gbias", d.C).data;
+  lk::channel_norm_backward(x, g, d.N, d.C, d.S, w, mean, rstd, gx, gw, gb);
+  return info.Env().Undefined();
+}
+
+// ---- Activations ----------------------------------------------------------------------------------
+
+using Unary = void (*)(const float*, int64_t, float*);
+using UnaryBackward = void (*)(const float*, const float*, int64_t, float*);
+
+// fn(x, y): y gets x's length.
+template <Unary fn>
+Napi::Value UnaryForward(const Napi::CallbackInfo& info) {
+  const lkb::F32 x = f32(info, 0, "x");
+  fn(x.data, int64_t(x.length), f32(info, 1, "y", int64_t(x.length)).data);
+  return info.Env().Undefined();
+}
+
+// fn(x, g, gx)
+template <UnaryBackward fn>
+Napi::Value UnaryGrad(const Napi::CallbackInfo& info) {
+  const lkb::F32 x = f32(info, 0, "x");
+  const int64_t n = int64_t(x.length);
+  fn(x.data, f32(info, 1, "g", n).data, n, f32(info, 2, "gx", n).data);
+  return info.Env().Undefined();
+}
+
+// ---- Softmax / cross-entropy -------------------------------------------------------------------
+
+// softmaxForward(x, outer, L, inner, log, y)
+Napi::Value SoftmaxForward(const Napi::CallbackInfo& info) {
+  const int64_t outer = i64(info, 1, "outer"), L = i64(info, 2, "L"), inner = i64(info, 3, "inner");
+  const int64_t n = lkb::numel(info.Env(), {outer, L, inner});
+  const float* x = f32(info, 0, "x", n).data;
+  const bool log = lkb::boolean(info, 4, "log");
+  lk::softmax_forward(x, outer, L, inner, log, f32(info, 5, "y", n).data);
+  return info.Env().Undefined();
+}
+
+// softmaxBackward(y, g, outer, L, inner, log, gx)
+Napi::Value SoftmaxBackward(const Napi::CallbackInfo& info) {
+  const int64_t outer = i64(info, 2, "outer"), L = i64(info, 3, "L"), inner = i64(info, 4, "inner");
+  const int64_t n = lkb::numel(info.Env(), {outer, L, inner});
+  const float* y = f32(info, 0, "y", n).data;
+  const float* g = f32(info, 1, "g", n).data;
+  const bool log = lkb::boolean(info, 5, "log");
+  lk::softmax_backward(y, g, outer, L, inner, log, f32(info, 6, "gx", n).data);
+  return info.Env().Undefined();
+}
+
+struct CrossEntropyArgs {
+  int64_t N, K;
+  const float* logits;
+  const int32_t* labels;
+  double smoothing;
+};
+// (logits, labels, N, K, smoothing) at args 0..4.
+CrossEntropyArgs cross_entropy_args(const Napi::CallbackInfo& info) {
+  CrossEntropyArgs a;
+  a.N = i64(info, 2, "N");
+  a.K = i64(info, 3, "K", 1);
+  a.logits = f32(info, 0, "logits", lkb::numel(info.Env(), {a.N, a.K})).data;
+  a.labels = i32(info, 1, "labels", a.N);
+  check_indices(info.Env(), a.labels, a.N, a.K, "labels");
+  a.smoothing = lkb::f64(info, 4, "smoothing");
+  return a;
+}
+
+// crossEntropyForward(logits, labels, N, K, smoothing, loss[N], lse[N])
+Napi::Value CrossEntropyForward(const Napi::CallbackInfo& info) {
+  const CrossEntropyArgs a = cross_entropy_args(info);
+  float* loss = f32(info, 5, "loss", a.N).data;
+  float* lse = f32(info, 6, "lse", a.N).data;
+  lk::cross_entropy_forward(a.logits, a.labels, a.N, a.K, a.smoothing, loss, lse);
+  return info.Env().Undefined();
+}
+
+// crossEntropyBackward(logits, labels, N, K, smoothing, lse[N], gloss[N], gx[N, K])
+Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
+  const CrossEntropyArgs a = cross_entropy_args(info);
+  const float* lse = f32(info, 5, "lse", a.N).data;
+  const float* gloss = f32(info, 6, "gloss", a.N).data;
+  float* gx = f32(info, 7, "gx", a.N * a.K).data;
+  lk::cross_entropy_backward(a.logits, a.labels, a.N, a.K, a.smoothing, lse, gloss, gx);
+  return info.Env().Undefined();
+}
+
+// ---- Pooling ---------------------------------------------------------------------------------------
+
+// globalAvgPool2dForward(x, planes, S, y[planes])
+Napi::Value GlobalAvgPool2dForward(const Napi::CallbackInfo& info) {
+  const int64_t planes = i64(info, 1, "planes"), S = i64(info, 2, "S");
+  const float* x = f32(info, 0, "x", lkb::numel(info.Env(), {planes, S})).data;
+  lk::global_avg_pool_forward(x, planes, S, f32(info, 3, "y", planes).data);
+  return info.Env().Undefined();
+}
+
+// globalAvgPool2dBackward(g[planes], planes, S, gx)
+Napi::Value GlobalAvgPool2dBackward(const Napi::CallbackInfo& info) {
+  const int64_t planes = i64(info, 1, "planes"), S = i64(info, 2, "S");
+  const float* g = f32(info, 0, "g", planes).data;
+  lk::global_avg_pool_backward(g, planes, S, f32(info, 3, "gx", lkb::numel(info.Env(), {planes, S})).data);
+  return info.Env().Undefined();
+}
+
+// (planes, H, W, kh, kw, sh, sw, ph, pw) at args [first, first + 9), with PyTorch's rules:
+// padding at most half the kernel (so every window meets the input) and a non-empty output.
+lk::Pool2d pool_args(const Napi::CallbackInfo& info, size_t first) {
+  lk::Pool2d p;
+  p.planes = i64(info, first, "planes");
+  p.H = i64(info, first + 1, "H", 1);
+  p.W = i64(info, first + 2, "W", 1);
+  p.kh = i64(info, first + 3, "kh", 1);
+  p.kw = i64(info, first + 4, "kw", 1);
+  p.sh = i64(info, first + 5, "sh", 1);
+  p.sw = i64(info, first + 6, "sw", 1);
+  p.ph = i64(info, first + 7, "ph", 0, p.kh / 2);
+  p.pw = i64(info, first + 8, "pw", 0, p.kw / 2);
+  if (p.H + 2 * p.ph < p.kh || p.W + 2 * p.pw < p.kw) lkb::throw_range(info.Env(), "kernel larger than padded input");
+  p.OH = (p.H + 2 * p.ph - p.kh) / p.sh + 1;
+  p.OW = (p.W + 2 * p.pw - p.kw) / p.sw + 1;
+  lkb::numel(info.Env(), {p.planes, p.H, p.W});
+  return p;
+}
+
+int64_t in_size(const lk::Pool2d& p) { return p.planes * p.H * p.W; }
+int64_t out_size(const lk::Pool2d& p) { return p.planes * p.OH * p.OW; }
+
+// maxPool2dForward(x, planes, H, W, kh, kw, sh, sw, ph, pw, y, argmax: Int32Array)
+Napi::Value MaxPool2dForward(const Napi::CallbackInfo& info) {
+  const lk::Pool2d p = pool_args(info, 1);
+  const float* x = f32(info, 0, "x", in_size(p)).data;
+  float* y = f32(info, 10, "y", out_size(p)).data;
+  int32_t* argmax = i32(info, 11, "argmax", out_size(p));
+  if (p.H * p.W > INT32_MAX) lkb::throw_range(info.Env(), "plane too large for int32 indices");
+  lk::max_pool2d_forward(x, p, y, argmax);
+  return info.Env().Undefined();
+}
+
+// maxPool2dBackward(g, argmax, planes, H, W, kh, kw, sh, sw, ph, pw, gx)
+Napi::Value MaxPool2dBackward(const Napi::CallbackInfo& info) {
+  const lk::Pool2d p = pool_args(info, 2);
+  const float* g = f32(info, 0, "g", out_size(p)).data;
+  const int32_t* argmax = i32(info, 1, "argmax", out_size(p));
+  check_indices(info.Env(), argmax, out_size(p), p.H * p.W, "argmax");
+  lk::max_pool2d_backward(g, argmax, p, f32(info, 11, "gx", in_size(p)).data);
+  return info.Env().Undefined();
+}
+
+// avgPool2dForward(x, planes, H, W, kh, kw, sh, sw, ph, pw, y)
+Napi::Value AvgPool2dForward(const Napi::CallbackInfo& info) {
+  const lk::Pool2d p = pool_args(info, 1);
+  const float* x = f32(info, 0, "x", in_size(p)).data;
+  lk::avg_pool2d_forward(x, p, f32(info, 10, "y", out_size(p)).data);
+  return info.Env().Undefined();
+}
+
+// avgPool2dBackward(g, planes, H, W, kh, kw, sh, sw, ph, pw, gx)
+Napi::Value AvgPool2dBackward(const Napi::CallbackInfo& info) {
+  const lk::Pool2d p = pool_args(info, 1);
+  const float* g = f32(info, 0, "g", out_size(p)).data;
+  lk::avg_pool2d_backward(g, p, f32(info, 10, "gx", in_size(p)).data);
+  return info.Env().Undefined();
+}
+
+// ---- Attack steps ------------------------------------------------------------------------------------
+
+// fgsmStep(x, g, eps, min, max, out)
+Napi::Value FgsmStep(const Napi::CallbackInfo& info) {
+  const lkb::F32 x = f32(info, 0, "x");
+  const int64_t n = int64_t(x.length);
+  const float* g = f32(info, 1, "g", n).data;
+  const float eps = float(lkb::f64(info, 2, "eps")), lo = float(lkb::f64(info, 3, "min")),
+              hi = float(lkb::f64(info, 4, "max"));
+  lk::fgsm_step(x.data, g, n, eps, lo, hi, f32(info, 5, "out", n).data);
+  return info.Env().Undefined();
+}
+
+// pgdLinfStep(x, g, x0, eps, alpha, min, max, out)
+Napi::Value PgdLinfStep(const Napi::CallbackInfo& info) {
+  const lkb::F32 x = f32(info, 0, "x");
+  const int64_t n = int64_t(x.length);
+  const float* g = f32(info, 1, "g", n).data;
+  const float* x0 = f32(info, 2, "x0", n).data;
+  const float eps = float(lkb::f64(info, 3, "eps")), alpha = float(lkb::f64(info, 4, "alpha")),
+              lo = float(lkb::f64(info, 5, "min")), hi = float(lkb::f64(info, 6, "max"));
+  lk::pgd_linf_step(x.data, g, x0, n, eps, alpha, lo, hi, f32(info, 7, "out", n).data);
+  return info.Env().Undefined();
+}
+
+// pgdL2Step(x, g, x0, N, eps, alpha, min, max, out): N samples of x.length / N values.
+Napi::Value PgdL2Step(const Napi::CallbackInfo& info) {
+  const lkb::F32 x = f32(info, 0, "x");
+  const int64_t n = int64_t(x.length);
+  const float* g = f32(info, 1, "g", n).data;
+  const float* x0 = f32(info, 2, "x0", n).data;
+  const int64_t N = i64(info, 3, "N", 1);
+  if (n % N != 0) lkb::throw_range(info.Env(), "N must divide the length of x");
+  const float eps = float(lkb::f64(info, 4, "eps")), alpha = float(lkb::f64(info, 5, "alpha")),
+              lo = float(lkb::f64(info, 6, "min")), hi = float(lkb::f64(info, 7, "max"));
+  lk::pgd_l2_step(x.data, g, x0, N, n / N, eps, alpha, lo, hi, f32(info, 8, "out", n).data);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void register_nn(Napi::Env env, Napi::Object exports) {
+  auto def = [&](const char* name, Napi::Value (*fn)(const Napi::CallbackInfo&)) {
+    exports.Set(name, Napi::Function::New(env, fn, name));
+  };
+  def("batchNorm2dForward", BatchNorm2dForward);
+  def("batchNorm2dBackward", BatchNorm2dBackward);
+  def("groupNormForward", GroupNormForward);
+  def("groupNormBackward", GroupNormBackward);
+  def("layerNorm2dForward", LayerNorm2dForward);
+  def("layerNorm2dBackward", LayerNorm2dBackward);
+  def("reluForward", UnaryForward<lk::relu_forward>);
+  def("reluBackward", UnaryGrad<lk::relu_backward>);
+  def("geluForward", UnaryForward<lk::gelu_forward>);
+  def("geluBackward", UnaryGrad<lk::gelu_backward>);
+  def("softmaxForward", SoftmaxForward);
+  def("softmaxBackward", SoftmaxBackward);
+  def("crossEntropyForward", CrossEntropyForward);
+  def("crossEntropyBackward", CrossEntropyBackward);
+  def("globalAvgPool2dForward", GlobalAvgPool2dForward);
+  def("globalAvgPool2dBackward", GlobalAvgPool2dBackward);
+  def("maxPool2dForward", MaxPool2dForward);
+  def("maxPool2dBackward", MaxPool2dBackward);
+  def("avgPool2dForward", AvgPool2dForward);
+  def("avgPool2dBackward", AvgPool2dBackward);
+  def("fgsmStep", FgsmStep);
+  def("pgdLinfStep", PgdLinfStep);
+  def("pgdL2Step", PgdL2Step);
+}

@@ -1,1 +1,333 @@
-export {};
+// Normalisation, activations, softmax / cross-entropy and pooling (PyTorch semantics). The
+// kernels are in native/cpu/norm.cc and native/cpu/nn.cc; each backward computes only the
+// gradients its inputs need (attacks want the input gradient alone).
+import { Tensor, BackwardFn, record, numel, shapeString } from '../tensor';
+import { checkTensor, checkRank, checkInt, checkNumber, checkPair, checkOptions, describe } from '../check';
+import { native } from '../../native';
+
+// ---- shared argument checks ------------------------------------------------------------------
+
+/** An optional per-channel parameter (weight, bias, running stats): absent (undefined / null)
+ * or a Tensor of shape [C]. `what` says where C comes from, for the message. */
+function checkChannelParam(op: string, name: string, v: unknown, C: number, what: string): Tensor | null {
+  if (v === undefined || v === null) return null;
+  checkTensor(op, name, v);
+  if (v.ndim !== 1 || v.shape[0] !== C)
+    throw new RangeError(`${op}: ${name} must have shape [C] with C = ${C} (${what}), got ${shapeString(v.shape)}`);
+  return v;
+}
+
+function checkBool(op: string, name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new TypeError(`${op}: ${name} must be a boolean, got ${describe(v)}`);
+  return v;
+}
+
+function checkEps(op: string, v: unknown): number {
+  return checkNumber(op, 'eps', v, { min: 0 });
+}
+
+/** Records an op whose differentiable inputs are x plus the present affine parameters; the
+ * backward gets (gradOut, wants gx, wants gweight, wants gbias) and returns [gx, gweight, gbias]. */
+function recordAffine(
+  op: string,
+  out: Float32Array,
+  shape: readonly number[],
+  x: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  backward: (g: Float32Array, wantX: boolean, wantW: boolean, wantB: boolean) => (Float32Array | null)[],
+): Tensor {
+  const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
+  const slot = (t: Tensor | null) => (t ? inputs.indexOf(t) : -1);
+  const iw = slot(weight), ib = slot(bias);
+  const bw: BackwardFn = (g, needs) => {
+    const [gx, gw, gb] = backward(g, needs[0], iw >= 0 && needs[iw], ib >= 0 && needs[ib]);
+    const res: (Float32Array | null)[] = [gx];
+    if (iw >= 0) res.push(gw);
+    if (ib >= 0) res.push(gb);
+    return res;
+  };
+  return record(op, out, shape, inputs, bw);
+}
+
+const maybe = (want: boolean, n: number) => (want ? new Float32Array(n) : null);
+
+// ---- normalisation ------------------------------------------------------------------------------
+
+export interface BatchNormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  runningMean?: Tensor | null;
+  runningVar?: Tensor | null;
+  training?: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+/** BatchNorm over x [N, C, H, W], like F.batch_norm. Inference (training = false, the default)
+ * normalises with the running statistics, which are then required. Training normalises with the
+ * batch statistics (biased variance) and, when running stats are given, updates them in place:
+ * r = (1 - momentum) r + momentum * batch stat (unbiased variance for runningVar). */
+export function batchNorm2d(x: Tensor, options?: BatchNormOptions): Tensor {
+  const op = 'batchNorm2d';
+  checkRank(op, 'x', x, 4, '[N, C, H, W]');
+  const o = checkOptions(op, options, ['weight', 'bias', 'runningMean', 'runningVar', 'training', 'momentum', 'eps']);
+  const [N, C, H, W] = x.shape;
+  const what = 'channels of x';
+  const weight = checkChannelParam(op, 'weight', o.weight, C, what);
+  const bias = checkChannelParam(op, 'bias', o.bias, C, what);
+  const runningMean = checkChannelParam(op, 'runningMean', o.runningMean, C, what);
+  const runningVar = checkChannelParam(op, 'runningVar', o.runningVar, C, what);
+  const training = o.training === undefined ? false : checkBool(op, 'training', o.training);
+  const momentum = o.momentum === undefined ? 0.1 : checkNumber(op, 'momentum', o.momentum, { min: 0, max: 1 });
+  const eps = o.eps === undefined ? 1e-5 : checkEps(op, o.eps);
+  if (!runningMean !== !runningVar)
+    throw new TypeError(`${op}: runningMean and runningVar must be given together (got only ${runningMean ? 'runningMean' : 'runningVar'})`);
+  if (!training && !runningMean)
+    throw new TypeError(`${op}: runningMean and runningVar are required when training is false (inference uses the running statistics)`);
+  const S = H * W;
+  if (training && N * S <= 1)
+    throw new RangeError(`${op}: training needs more than one value per channel, got x of shape ${shapeString(x.shape)}`);
+
+  const y = new Float32Array(x.size);
+  const mean = new Float32Array(C), rstd = new Float32Array(C);
+  native.batchNorm2dForward(x.data, N, C, S, weight?.data ?? null, bias?.data ?? null, training, eps, momentum,
+    runningMean?.data ?? null, runningVar?.data ?? null, y, mean, rstd);
+  return recordAffine(op, y, x.shape, x, weight, bias, (g, wantX, wantW, wantB) => {
+    const gx = maybe(wantX, x.size), gw = maybe(wantW, C), gb = maybe(wantB, C);
+    native.batchNorm2dBackward(x.data, g, N, C, S, weight?.data ?? null, mean, rstd, training, gx, gw, gb);
+    return [gx, gw, gb];
+  });
+}
+
+/** Statistics over contiguous spans (GroupNorm; LayerNorm is one group with S = 1). */
+function groupNormCore(op: string, x: Tensor, N: number, C: number, S: number, G: number,
+  weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
+  const y = new Float32Array(x.size);
+  const mean = new Float32Array(N * G), rstd = new Float32Array(N * G);
+  native.groupNormForward(x.data, N, C, S, G, weight?.data ?? null, bias?.data ?? null, eps, y, mean, rstd);
+  return recordAffine(op, y, x.shape, x, weight, bias, (g, wantX, wantW, wantB) => {
+    const gx = maybe(wantX, x.size), gw = maybe(wantW, C), gb = maybe(wantB, C);
+    native.groupNormBackward(x.data, g, N, C, S, G, weight?.data ?? null, mean, rstd, gx, gw, gb);
+    return [gx, gw, gb];
+  });
+}
+
+/** LayerNorm over the last dimension D (weight, bias: [D]), like F.layer_norm(x, [D]). */
+export function layerNorm(x: Tensor, weight?: Tensor | null, bias?: Tensor | null, options?: { eps?: number }): Tensor {
+  const op = 'layerNorm';
+  checkTensor(op, 'x', x);
+  if (x.ndim < 1) throw new RangeError(`${op}: x must have at least 1 dimension, got shape ${shapeString(x.shape)}`);
+  const o = checkOptions(op, options, ['eps']);
+  const D = x.shape[x.ndim - 1];
+  const w = checkChannelParam(op, 'weight', weight, D, 'last dim of x');
+  const b = checkChannelParam(op, 'bias', bias, D, 'last dim of x');
+  const eps = o.eps === undefined ? 1e-5 : checkEps(op, o.eps);
+  return groupNormCore(op, x, D === 0 ? 0 : x.size / D, D, 1, 1, w, b, eps);
+}
+
+/** GroupNorm of x [N, C, ...] with numGroups groups dividing C (weight, bias: [C]). */
+export function groupNorm(x: Tensor, numGroups: number, weight?: Tensor | null, bias?: Tensor | null,
+  options?: { eps?: number }): Tensor {
+  const op = 'groupNorm';
+  checkTensor(op, 'x', x);
+  if (x.ndim < 2) throw new RangeError(`${op}: x must have shape [N, C, ...], got ${shapeString(x.shape)}`);
+  const o = checkOptions(op, options, ['eps']);
+  const [N, C] = x.shape;
+  const G = checkInt(op, 'numGroups', numGroups, 1);
+  if (C % G !== 0) throw new RangeError(`${op}: numGroups must divide the channels of x (C = ${C}), got ${G}`);
+  const w = checkChannelParam(op, 'weight', weight, C, 'channels of x');
+  const b = checkChannelParam(op, 'bias', bias, C, 'channels of x');
+  const eps = o.eps === undefined ? 1e-5 : checkEps(op, o.eps);
+  return groupNormCore(op, x, N, C, numel(x.shape.slice(2)), G, w, b, eps);
+}
+
+/** Channels-first LayerNorm of x [N, C, H, W]: normalises the C values at each pixel
+ * (ConvNeXt's LayerNorm2d; weight, bias: [C]). */
+export function layerNorm2d(x: Tensor, weight?: Tensor | null, bias?: Tensor | null, options?: { eps?: number }): Tensor {
+  const op = 'layerNorm2d';
+  checkRank(op, 'x', x, 4, '[N, C, H, W]');
+  const o = checkOptions(op, options, ['eps']);
+  const [N, C, H, W] = x.shape;
+  const w = checkChannelParam(op, 'weight', weight, C, 'channels of x');
+  const b = checkChannelParam(op, 'bias', bias, C, 'channels of x');
+  const eps = o.eps === undefined ? 1e-6 : checkEps(op, o.eps);
+  const S = H * W;
+  const y = new Float32Array(x.size);
+  const mean = new Float32Array(N * S), rstd = new Float32Array(N * S);
+  native.layerNorm2dForward(x.data, N, C, S, w?.data ?? null, b?.data ?? null, eps, y, mean, rstd);
+  return recordAffine(op, y, x.shape, x, w, b, (g, wantX, wantW, wantB) => {
+    const gx = maybe(wantX, x.size), gw = maybe(wantW, C), gb = maybe(wantB, C);
+    native.layerNorm2dBackward(x.data, g, N, C, S, w?.data ?? null, mean, rstd, gx, gw, gb);
+    return [gx, gw, gb];
+  });
+}
+
+// ---- activations --------------------------------------------------------------------------------
+
+function unary(op: string, x: Tensor, forward: string, backward: string): Tensor {
+  checkTensor(op, 'x', x);
+  const y = new Float32Array(x.size);
+  native[forward](x.data, y);
+  return record(op, y, x.shape, [x], (g) => {
+    const gx = new Float32Array(x.size);
+    native[backward](x.data, g, gx);
+    return [gx];
+  });
+}
+
+/** max(x, 0). */
+export function relu(x: Tensor): Tensor {
+  return unary('relu', x, 'reluForward', 'reluBackward');
+}
+
+/** Exact (erf-based) GELU: x * Phi(x). */
+export function gelu(x: Tensor): Tensor {
+  return unary('gelu', x, 'geluForward', 'geluBackward');
+}
+
+// ---- softmax / cross-entropy ---------------------------------------------------------------------
+
+function softmaxAlong(op: string, x: Tensor, dim: number, log: boolean): Tensor {
+  checkTensor(op, 'x', x);
+  if (x.ndim < 1) throw new RangeError(`${op}: x must have at least 1 dimension, got shape ${shapeString(x.shape)}`);
+  const d0 = checkInt(op, 'dim', dim, -x.ndim, x.ndim - 1);
+  const d = d0 < 0 ? d0 + x.ndim : d0;
+  const outer = numel(x.shape.slice(0, d)), L = x.shape[d], inner = numel(x.shape.slice(d + 1));
+  const y = new Float32Array(x.size);
+  native.softmaxForward(x.data, outer, L, inner, log, y);
+  return record(op, y, x.shape, [x], (g) => {
+    const gx = new Float32Array(x.size);
+    native.softmaxBackward(y, g, outer, L, inner, log, gx);
+    return [gx];
+  });
+}
+
+/** Softmax along dim (default: the last), numerically stable. */
+export function softmax(x: Tensor, dim = -1): Tensor {
+  return softmaxAlong('softmax', x, dim, false);
+}
+
+/** log(softmax(x)) along dim (default: the last), computed as x - max - log(sum exp(x - max)). */
+export function logSoftmax(x: Tensor, dim = -1): Tensor {
+  return softmaxAlong('logSoftmax', x, dim, true);
+}
+
+export type Reduction = 'mean' | 'sum' | 'none';
+
+/** Cross-entropy of logits [N, K] against N class indices (Int32Array or number[]), with
+ * optional label smoothing, like F.cross_entropy. 'mean' and 'sum' give a scalar (shape []),
+ * 'none' the per-sample losses [N]. */
+export function crossEntropy(logits: Tensor, labels: Int32Array | number[],
+  options?: { reduction?: Reduction; labelSmoothing?: number }): Tensor {
+  const op = 'crossEntropy';
+  checkRank(op, 'logits', logits, 2, '[N, K]');
+  const o = checkOptions(op, options, ['reduction', 'labelSmoothing']);
+  const [N, K] = logits.shape;
+  if (K < 1) throw new RangeError(`${op}: logits must have at least one class, got shape ${shapeString(logits.shape)}`);
+  const lab = checkLabels(op, labels, N, K);
+  const reduction = o.reduction === undefined ? 'mean' : o.reduction;
+  if (typeof reduction !== 'string') throw new TypeError(`${op}: reduction must be a string, got ${describe(reduction)}`);
+  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none')
+    throw new RangeError(`${op}: reduction must be 'mean', 'sum' or 'none', got '${reduction}'`);
+  const smoothing = o.labelSmoothing === undefined ? 0 : checkNumber(op, 'labelSmoothing', o.labelSmoothing, { min: 0, max: 1 });
+
+  const loss = new Float32Array(N), lse = new Float32Array(N);
+  native.crossEntropyForward(logits.data, lab, N, K, smoothing, loss, lse);
+  let out: Float32Array;
+  if (reduction === 'none') out = loss;
+  else {
+    let s = 0;
+    for (let i = 0; i < N; i++) s += loss[i];
+    out = new Float32Array([reduction === 'mean' ? s / N : s]);
+  }
+  return record(op, out, reduction === 'none' ? [N] : [], [logits], (g) => {
+    const gloss = reduction === 'none' ? g : new Float32Array(N).fill(reduction === 'mean' ? g[0] / N : g[0]);
+    const gx = new Float32Array(logits.size);
+    native.crossEntropyBackward(logits.data, lab, N, K, smoothing, lse, gloss, gx);
+    return [gx];
+  });
+}
+
+function checkLabels(op: string, labels: unknown, N: number, K: number): Int32Array {
+  if (!(labels instanceof Int32Array) && !Array.isArray(labels))
+    throw new TypeError(`${op}: labels must be an Int32Array or an array of class indices, got ${describe(labels)}`);
+  if (labels.length !== N)
+    throw new RangeError(`${op}: labels must hold N = ${N} class indices (rows of logits), got ${labels.length}`);
+  const out = new Int32Array(N);
+  for (let i = 0; i < N; i++) {
+    const v: unknown = labels[i];
+    if (typeof v !== 'number') throw new TypeError(`${op}: labels[${i}] must be a number, got ${describe(v)}`);
+    if (!Number.isInteger(v) || v < 0 || v >= K)
+      throw new RangeError(`${op}: labels[${i}] must be a class index in [0, ${K}), got ${v}`);
+    out[i] = v;
+  }
+  return out;
+}
+
+// ---- pooling ------------------------------------------------------------------------------------
+
+/** Mean over H, W of x [N, C, H, W] -> [N, C]. */
+export function globalAvgPool2d(x: Tensor): Tensor {
+  const op = 'globalAvgPool2d';
+  checkRank(op, 'x', x, 4, '[N, C, H, W]');
+  const [N, C, H, W] = x.shape;
+  const y = new Float32Array(N * C);
+  native.globalAvgPool2dForward(x.data, N * C, H * W, y);
+  return record(op, y, [N, C], [x], (g) => {
+    const gx = new Float32Array(x.size);
+    native.globalAvgPool2dBackward(g, N * C, H * W, gx);
+    return [gx];
+  });
+}
+
+export interface Pool2dOptions {
+  kernelSize: number | [number, number];
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+}
+
+/** Validated geometry, as the native pooling calls take it after x: planes, H, W, kh, kw, sh, sw, ph, pw. */
+function poolGeometry(op: string, x: Tensor, options: unknown): { args: number[]; outShape: number[] } {
+  checkRank(op, 'x', x, 4, '[N, C, H, W]');
+  if (options === undefined) throw new TypeError(`${op}: options with kernelSize are required`);
+  const o = checkOptions(op, options, ['kernelSize', 'stride', 'padding']);
+  if (o.kernelSize === undefined) throw new TypeError(`${op}: kernelSize is required`);
+  const [kh, kw] = checkPair(op, 'kernelSize', o.kernelSize, 1);
+  const [sh, sw] = o.stride === undefined ? [kh, kw] : checkPair(op, 'stride', o.stride, 1);
+  const [ph, pw] = o.padding === undefined ? [0, 0] : checkPair(op, 'padding', o.padding, 0);
+  if (ph > kh >> 1 || pw > kw >> 1)
+    throw new RangeError(`${op}: padding must be at most half of kernelSize, got padding [${ph}, ${pw}] for kernelSize [${kh}, ${kw}]`);
+  const [N, C, H, W] = x.shape;
+  if (H < 1 || W < 1 || H + 2 * ph < kh || W + 2 * pw < kw)
+    throw new RangeError(`${op}: kernelSize [${kh}, ${kw}] does not fit x of shape ${shapeString(x.shape)} with padding [${ph}, ${pw}]`);
+  const OH = Math.floor((H + 2 * ph - kh) / sh) + 1, OW = Math.floor((W + 2 * pw - kw) / sw) + 1;
+  return { args: [N * C, H, W, kh, kw, sh, sw, ph, pw], outShape: [N, C, OH, OW] };
+}
+
+/** Max pooling of x [N, C, H, W] (padding counts as -inf, output size as PyTorch with
+ * ceil_mode = false); the gradient goes to the first maximum of each window. */
+export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
+  const { args, outShape } = poolGeometry('maxPool2d', x, options);
+  const y = new Float32Array(numel(outShape));
+  const argmax = new Int32Array(y.length);
+  native.maxPool2dForward(x.data, ...args, y, argmax);
+  return record('maxPool2d', y, outShape, [x], (g) => {
+    const gx = new Float32Array(x.size);
+    native.maxPool2dBackward(g, argmax, ...args, gx);
+    return [gx];
+  });
+}
+
+/** Average pooling of x [N, C, H, W]; zero padding is counted (divisor kh * kw, PyTorch's
+ * count_include_pad = true). */
+export function avgPool2d(x: Tensor, options: Pool2dOptions): Tensor {
+  const { args, outShape } = poolGeometry('avgPool2d', x, options);
+  const y = new Float32Array(numel(outShape));
+  native.avgPool2dForward(x.data, ...args, y);
+  return record('avgPool2d', y, outShape, [x], (g) => {
+    const gx = new Float32Array(x.size);
+    native.avgPool2dBackward(g, ...args, gx);
+    return [gx];
+  });
+}
