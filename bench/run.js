@@ -53,6 +53,7 @@ async function startPeer(threads) {
   const hello = await next();
   return {
     version: hello.torch,
+    blas: hello.blas,
     ask: async (req) => {
       child.stdin.write(JSON.stringify(req) + '\n');
       return next();
@@ -132,8 +133,9 @@ async function main() {
     threads: lk.getNumThreads(),
     cpu: require('os').cpus()[0]?.model,
     torch: peer ? peer.version : null,
+    torchBlas: peer ? peer.blas : null,
   };
-  console.log(`# lkvit bench — ${info.cpu}, ${info.isa}, ${info.threads} threads; PyTorch ${info.torch ?? 'not found (set LKVIT_PYTHON to a python with torch)'}`);
+  console.log(`# lkvit bench — ${info.cpu}, ${info.isa}, ${info.threads} threads; PyTorch ${info.torch ? `${info.torch} (BLAS: ${info.torchBlas})` : 'not found (set LKVIT_PYTHON to a python with torch)'}`);
   const out = { info, dwconv: [], attention: [], gemm: [] };
   const sections = { dwconv: dwconvSection, attention: attentionSection, gemm: gemmSection };
   try {

@@ -78,9 +78,23 @@ def conv(req):
         return dict(ms=median_time(f, req['reps']))
 
 
+def blas_library():
+    """Which BLAS this torch build ended up with (Debian's torch uses the system libblas, which is
+    the slow reference BLAS unless OpenBLAS is installed): matters for matmul and attention."""
+    torch.randn(8, 8) @ torch.randn(8, 8)
+    try:
+        maps = open('/proc/self/maps').read()
+    except OSError:
+        return 'unknown'
+    for name in ('mkl', 'openblas', 'blis', 'atlas'):
+        if name in maps:
+            return name
+    return 'reference' if 'libblas' in maps else 'unknown'
+
+
 def main():
     torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
-    print(json.dumps(dict(ready=True, torch=torch.__version__, threads=torch.get_num_threads())), flush=True)
+    print(json.dumps(dict(ready=True, torch=torch.__version__, threads=torch.get_num_threads(), blas=blas_library())), flush=True)
     ops = dict(dwconv=dwconv, attention=attention, matmul=matmul, conv=conv)
     for line in sys.stdin:
         req = json.loads(line)

@@ -46,6 +46,20 @@ export function shapeString(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
 
+// LKVIT_POISON_EMPTY=1 (set by the test suite) fills uninitialised outputs with NaN, so a kernel
+// that fails to write every element of an output it promises to overwrite fails its tests.
+const poisonEmpty = process.env.LKVIT_POISON_EMPTY === '1';
+
+/** An output array a kernel will overwrite completely: uninitialised memory, no zero fill.
+ * Small arrays use the ordinary (zeroed) allocation, which is cheaper at that size. */
+export function empty(n: number): Float32Array {
+  if (n < 4096) return poisonEmpty ? new Float32Array(n).fill(NaN) : new Float32Array(n);
+  const b = Buffer.allocUnsafeSlow(n * 4);
+  const a = new Float32Array(b.buffer, b.byteOffset, n);
+  if (poisonEmpty) a.fill(NaN);
+  return a;
+}
+
 export class Tensor {
   readonly shape: Shape;
   /** Row-major values. Shared, not copied, with the array given to tensor(). */

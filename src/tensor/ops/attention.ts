@@ -1,7 +1,7 @@
 // Fused multi-head attention: softmax(q k^T * scale) v in one native kernel that never stores the
 // Tq x Tk score matrix (flash-attention style); the backward recomputes it block by block from
 // the per-row log-sum-exp saved by the forward.
-import { Tensor, record, numel, shapeString } from '../tensor';
+import { Tensor, record, numel, shapeString, empty } from '../tensor';
 import { checkRank, checkOptions, describe } from '../check';
 import { native } from '../../native';
 
@@ -59,16 +59,16 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOp
   if (typeof returnProbs !== 'boolean') throw new TypeError(`${OP}: returnProbs must be a boolean, got ${describe(returnProbs)}`);
 
   const outShape = [B, H, Tq, dv];
-  const outData = new Float32Array(numel(outShape));
-  const lse = new Float32Array(B * H * Tq); // per-row log-sum-exp, kept for the backward
-  const probsData = returnProbs ? new Float32Array(B * H * Tq * Tk) : null;
+  const outData = empty(numel(outShape));
+  const lse = empty(B * H * Tq); // per-row log-sum-exp, kept for the backward
+  const probsData = returnProbs ? empty(B * H * Tq * Tk) : null;
   native.attentionForward(B, H, Tq, Tk, d, dv, scale, q.data, k.data, v.data, outData, lse, probsData);
 
   const qd = q.data, kd = k.data, vd = v.data;
   const out = record(OP, outData, outShape, [q, k, v], (gradOut, needs) => {
-    const gq = needs[0] ? new Float32Array(qd.length) : null;
-    const gk = needs[1] ? new Float32Array(kd.length) : null;
-    const gv = needs[2] ? new Float32Array(vd.length) : null;
+    const gq = needs[0] ? empty(qd.length) : null;
+    const gk = needs[1] ? empty(kd.length) : null;
+    const gv = needs[2] ? empty(vd.length) : null;
     native.attentionBackward(B, H, Tq, Tk, d, dv, scale, qd, kd, vd, outData, lse, gradOut, gq, gk, gv);
     return [gq, gk, gv];
   });

@@ -1,6 +1,6 @@
 // Depthwise 2-D convolution (groups = channels), the large-kernel ConvNets' core op. The native
 // kernels pick their own path (a blocked SIMD path for stride 1, plain loops otherwise).
-import { Tensor, record, shapeString } from '../tensor';
+import { Tensor, record, shapeString, empty } from '../tensor';
 import { checkRank, checkTensor, checkPair, checkOptions } from '../check';
 import { native } from '../../native';
 
@@ -50,7 +50,7 @@ export function depthwiseConv2d(x: Tensor, weight: Tensor, options?: DepthwiseCo
     );
 
   const geometry = [N, C, H, W, KH, KW, sh, sw, ph, pw];
-  const y = new Float32Array(N * C * OH * OW);
+  const y = empty(N * C * OH * OW);
   native.dwconv2dForward(x.data, weight.data, bias ? bias.data : null, y, ...geometry);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(OP, y, [N, C, OH, OW], inputs, (gradY, needs) => {
@@ -58,15 +58,15 @@ export function depthwiseConv2d(x: Tensor, weight: Tensor, options?: DepthwiseCo
     let gradWeight: Float32Array | null = null;
     let gradBias: Float32Array | null = null;
     if (needs[0]) {
-      gradX = new Float32Array(x.size);
+      gradX = empty(x.size);
       native.dwconv2dBackwardInput(gradY, weight.data, gradX, ...geometry);
     }
     if (needs[1]) {
-      gradWeight = new Float32Array(weight.size);
+      gradWeight = empty(weight.size);
       native.dwconv2dBackwardWeight(gradY, x.data, gradWeight, ...geometry);
     }
     if (bias && needs[2]) {
-      gradBias = new Float32Array(C);
+      gradBias = empty(C);
       native.dwconv2dBackwardBias(gradY, gradBias, N, C, OH, OW);
     }
     return bias ? [gradX, gradWeight, gradBias] : [gradX, gradWeight];

@@ -1,7 +1,7 @@
 // Normalisation, activations, softmax / cross-entropy and pooling (PyTorch semantics). The
 // kernels are in native/cpu/norm.cc and native/cpu/nn.cc; each backward computes only the
 // gradients its inputs need (attacks want the input gradient alone).
-import { Tensor, BackwardFn, record, numel, shapeString } from '../tensor';
+import { Tensor, BackwardFn, record, numel, shapeString, empty } from '../tensor';
 import { checkTensor, checkRank, checkInt, checkNumber, checkPair, checkOptions, describe } from '../check';
 import { native } from '../../native';
 
@@ -50,7 +50,7 @@ function recordAffine(
   return record(op, out, shape, inputs, bw);
 }
 
-const maybe = (want: boolean, n: number) => (want ? new Float32Array(n) : null);
+const maybe = (want: boolean, n: number) => (want ? empty(n) : null);
 
 // ---- normalisation ------------------------------------------------------------------------------
 
@@ -89,8 +89,8 @@ export function batchNorm2d(x: Tensor, options?: BatchNormOptions): Tensor {
   if (training && N * S <= 1)
     throw new RangeError(`${op}: training needs more than one value per channel, got x of shape ${shapeString(x.shape)}`);
 
-  const y = new Float32Array(x.size);
-  const mean = new Float32Array(C), rstd = new Float32Array(C);
+  const y = empty(x.size);
+  const mean = empty(C), rstd = empty(C);
   native.batchNorm2dForward(x.data, N, C, S, weight?.data ?? null, bias?.data ?? null, training, eps, momentum,
     runningMean?.data ?? null, runningVar?.data ?? null, y, mean, rstd);
   return recordAffine(op, y, x.shape, x, weight, bias, (g, wantX, wantW, wantB) => {
@@ -103,8 +103,8 @@ export function batchNorm2d(x: Tensor, options?: BatchNormOptions): Tensor {
 /** Statistics over contiguous spans (GroupNorm; LayerNorm is one group with S = 1). */
 function groupNormCore(op: string, x: Tensor, N: number, C: number, S: number, G: number,
   weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
-  const y = new Float32Array(x.size);
-  const mean = new Float32Array(N * G), rstd = new Float32Array(N * G);
+  const y = empty(x.size);
+  const mean = empty(N * G), rstd = empty(N * G);
   native.groupNormForward(x.data, N, C, S, G, weight?.data ?? null, bias?.data ?? null, eps, y, mean, rstd);
   return recordAffine(op, y, x.shape, x, weight, bias, (g, wantX, wantW, wantB) => {
     const gx = maybe(wantX, x.size), gw = maybe(wantW, C), gb = maybe(wantB, C);
@@ -153,8 +153,8 @@ export function layerNorm2d(x: Tensor, weight?: Tensor | null, bias?: Tensor | n
   const b = checkChannelParam(op, 'bias', bias, C, 'channels of x');
   const eps = o.eps === undefined ? 1e-6 : checkEps(op, o.eps);
   const S = H * W;
-  const y = new Float32Array(x.size);
-  const mean = new Float32Array(N * S), rstd = new Float32Array(N * S);
+  const y = empty(x.size);
+  const mean = empty(N * S), rstd = empty(N * S);
   native.layerNorm2dForward(x.data, N, C, S, w?.data ?? null, b?.data ?? null, eps, y, mean, rstd);
   return recordAffine(op, y, x.shape, x, w, b, (g, wantX, wantW, wantB) => {
     const gx = maybe(wantX, x.size), gw = maybe(wantW, C), gb = maybe(wantB, C);
@@ -167,10 +167,10 @@ export function layerNorm2d(x: Tensor, weight?: Tensor | null, bias?: Tensor | n
 
 function unary(op: string, x: Tensor, forward: string, backward: string): Tensor {
   checkTensor(op, 'x', x);
-  const y = new Float32Array(x.size);
+  const y = empty(x.size);
   native[forward](x.data, y);
   return record(op, y, x.shape, [x], (g) => {
-    const gx = new Float32Array(x.size);
+    const gx = empty(x.size);
     native[backward](x.data, g, gx);
     return [gx];
   });
@@ -194,10 +194,10 @@ function softmaxAlong(op: string, x: Tensor, dim: number, log: boolean): Tensor 
   const d0 = checkInt(op, 'dim', dim, -x.ndim, x.ndim - 1);
   const d = d0 < 0 ? d0 + x.ndim : d0;
   const outer = numel(x.shape.slice(0, d)), L = x.shape[d], inner = numel(x.shape.slice(d + 1));
-  const y = new Float32Array(x.size);
+  const y = empty(x.size);
   native.softmaxForward(x.data, outer, L, inner, log, y);
   return record(op, y, x.shape, [x], (g) => {
-    const gx = new Float32Array(x.size);
+    const gx = empty(x.size);
     native.softmaxBackward(y, g, outer, L, inner, log, gx);
     return [gx];
   });
@@ -232,7 +232,7 @@ export function crossEntropy(logits: Tensor, labels: Int32Array | number[],
     throw new RangeError(`${op}: reduction must be 'mean', 'sum' or 'none', got '${reduction}'`);
   const smoothing = o.labelSmoothing === undefined ? 0 : checkNumber(op, 'labelSmoothing', o.labelSmoothing, { min: 0, max: 1 });
 
-  const loss = new Float32Array(N), lse = new Float32Array(N);
+  const loss = empty(N), lse = empty(N);
   native.crossEntropyForward(logits.data, lab, N, K, smoothing, loss, lse);
   let out: Float32Array;
   if (reduction === 'none') out = loss;
@@ -243,7 +243,7 @@ export function crossEntropy(logits: Tensor, labels: Int32Array | number[],
   }
   return record(op, out, reduction === 'none' ? [N] : [], [logits], (g) => {
     const gloss = reduction === 'none' ? g : new Float32Array(N).fill(reduction === 'mean' ? g[0] / N : g[0]);
-    const gx = new Float32Array(logits.size);
+    const gx = empty(logits.size);
     native.crossEntropyBackward(logits.data, lab, N, K, smoothing, lse, gloss, gx);
     return [gx];
   });
@@ -272,10 +272,10 @@ export function globalAvgPool2d(x: Tensor): Tensor {
   const op = 'globalAvgPool2d';
   checkRank(op, 'x', x, 4, '[N, C, H, W]');
   const [N, C, H, W] = x.shape;
-  const y = new Float32Array(N * C);
+  const y = empty(N * C);
   native.globalAvgPool2dForward(x.data, N * C, H * W, y);
   return record(op, y, [N, C], [x], (g) => {
-    const gx = new Float32Array(x.size);
+    const gx = empty(x.size);
     native.globalAvgPool2dBackward(g, N * C, H * W, gx);
     return [gx];
   });
@@ -309,11 +309,11 @@ function poolGeometry(op: string, x: Tensor, options: unknown): { args: number[]
  * ceil_mode = false); the gradient goes to the first maximum of each window. */
 export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
   const { args, outShape } = poolGeometry('maxPool2d', x, options);
-  const y = new Float32Array(numel(outShape));
+  const y = empty(numel(outShape));
   const argmax = new Int32Array(y.length);
   native.maxPool2dForward(x.data, ...args, y, argmax);
   return record('maxPool2d', y, outShape, [x], (g) => {
-    const gx = new Float32Array(x.size);
+    const gx = empty(x.size);
     native.maxPool2dBackward(g, argmax, ...args, gx);
     return [gx];
   });
@@ -323,10 +323,10 @@ export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
  * count_include_pad = true). */
 export function avgPool2d(x: Tensor, options: Pool2dOptions): Tensor {
   const { args, outShape } = poolGeometry('avgPool2d', x, options);
-  const y = new Float32Array(numel(outShape));
+  const y = empty(numel(outShape));
   native.avgPool2dForward(x.data, ...args, y);
   return record('avgPool2d', y, outShape, [x], (g) => {
-    const gx = new Float32Array(x.size);
+    const gx = empty(x.size);
     native.avgPool2dBackward(g, ...args, gx);
     return [gx];
   });

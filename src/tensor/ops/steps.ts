@@ -1,6 +1,6 @@
 // Gradient-sign attack steps, fused natively (native/cpu/steps.cc): one memory pass per step
 // (two for L2). They return a new tensor that records no graph, like an update under no_grad.
-import { Tensor, tensor, shapeString } from '../tensor';
+import { Tensor, tensor, shapeString, empty } from '../tensor';
 import { checkTensor, checkNumber, checkOptions, describe, sameShape } from '../check';
 import { native } from '../../native';
 
@@ -40,7 +40,7 @@ export function fgsmStep(x: Tensor, grad: Tensor, options: FgsmOptions): Tensor 
   if (options === undefined) throw new TypeError(`${op}: options with eps are required`);
   const { g, min, max } = checkStepArgs(op, x, grad, o);
   const eps = checkNumber(op, 'eps', required(op, o, 'eps'), { min: 0 });
-  const out = new Float32Array(x.size);
+  const out = empty(x.size);
   native.fgsmStep(x.data, g.data, eps, min, max, out);
   return tensor(out, x.shape);
 }
@@ -71,7 +71,7 @@ export function pgdStep(x: Tensor, grad: Tensor, options: PgdOptions): Tensor {
     if (typeof norm !== 'string') throw new TypeError(`${op}: norm must be 'linf' or 'l2', got ${describe(norm)}`);
     throw new RangeError(`${op}: norm must be 'linf' or 'l2', got '${norm}'`);
   }
-  const out = new Float32Array(x.size);
+  const out = empty(x.size);
   if (x.size === 0) return tensor(out, x.shape);
   if (norm === 'linf') native.pgdLinfStep(x.data, g.data, x0.data, eps, alpha, min, max, out);
   else native.pgdL2Step(x.data, g.data, x0.data, x.shape[0], eps, alpha, min, max, out);
