@@ -98,20 +98,32 @@ namespace {
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;
 }  // namespace
 
-void gelu_forward(const float* x, int64_t n, float* y) {
-  parallel_for(n, kElemGrain / 4, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) y[i] = x[i] * normal_cdf(x[i]);
-  });
+// GELU is compute-bound (an erfc and an exp per element), so its loops are compiled for AVX-512,
+// AVX2 and the baseline, and the loader picks one for the CPU (GCC target_clones, an ifunc).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LK_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LK_MULTIVERSION
+#endif
+
+LK_MULTIVERSION static void gelu_forward_range(const float* x, float* y, int64_t b, int64_t e) {
+  for (int64_t i = b; i < e; ++i) y[i] = x[i] * normal_cdf(x[i]);
 }
 
 // d/dx [x Phi(x)] = Phi(x) + x phi(x).
+LK_MULTIVERSION static void gelu_backward_range(const float* x, const float* g, float* gx, int64_t b, int64_t e) {
+  for (int64_t i = b; i < e; ++i) {
+    const float v = x[i];
+    gx[i] = g[i] * (normal_cdf(v) + v * kInvSqrt2Pi * exp_f(-0.5f * v * v));
+  }
+}
+
+void gelu_forward(const float* x, int64_t n, float* y) {
+  parallel_for(n, kElemGrain / 4, [&](int64_t b, int64_t e) { gelu_forward_range(x, y, b, e); });
+}
+
 void gelu_backward(const float* x, const float* g, int64_t n, float* gx) {
-  parallel_for(n, kElemGrain / 4, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const float v = x[i];
-      gx[i] = g[i] * (normal_cdf(v) + v * kInvSqrt2Pi * exp_f(-0.5f * v * v));
-    }
-  });
+  parallel_for(n, kElemGrain / 4, [&](int64_t b, int64_t e) { gelu_backward_range(x, g, gx, b, e); });
 }
 
 // ---- Softmax / log-softmax ------------------------------------------------------------------------
