@@ -150,9 +150,9 @@ static void correlate_tile(const Correlation& a, int64_t o0, int64_t q0, const f
   constexpr int64_t pixel_floats = Planar ? 1 : V;   // floats per pixel
   constexpr int64_t vector_pixels = Planar ? V : 1;  // pixels per vector
   vf acc[R][B];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < R; ++i)
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int j = 0; j < B; ++j) acc[i][j] = init ? vload(init) : vload(out + i * out_stride + j * V);
   const int64_t r0 = imax(a.in_lo, o0 - a.shift), r1 = imin(a.in_hi, o0 + R - 1 - a.shift + a.tap_rows);
   const int64_t t0 = imax(0, a.col_lo - q0 - B * vector_pixels + 1), t1 = imin(a.tap_cols, a.col_hi - q0);
@@ -163,20 +163,20 @@ static void correlate_tile(const Correlation& a, int64_t o0, int64_t q0, const f
     const float* tap_row = a.taps + (r + a.shift - o0 + R - 1) * tap_row_floats;
     for (int64_t t = t0; t < t1; ++t) {
       vf xin[B];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
       for (int j = 0; j < B; ++j) xin[j] = vload(in_row + (t + j * vector_pixels) * pixel_floats);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
       for (int i = 0; i < R; ++i) {
         const float* tp = tap_row - i * tap_row_floats + t * pixel_floats;
         const vf tap = Planar ? vset1(*tp) : vload(tp);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int j = 0; j < B; ++j) acc[i][j] = vfma(xin[j], tap, acc[i][j]);
       }
     }
   }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < R; ++i)
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int j = 0; j < B; ++j) vstore(out + i * out_stride + j * V, acc[i][j]);
 }
 
@@ -187,23 +187,30 @@ struct Tile {
 };
 #define LK_TILE(R, B) {R, B, correlate_tile<R, B, false>, correlate_tile<R, B, true>}
 
-// Tiles that fit the register file: accumulators + B inputs + 1 tap <= 32 zmm / 16 ymm.
+// Tiles that fit the register file: accumulators + inputs held for reuse (B when R > 1; with one
+// row each input feeds one FMA straight from memory) + 1 tap <= 32 zmm / 16 ymm. One-row tiles
+// waste nothing at the top and bottom edge, which matters for small kernels.
 #if defined(LK_ISA_AVX512)
-static const Tile kTiles[] = {LK_TILE(4, 6), LK_TILE(4, 5), LK_TILE(4, 4), LK_TILE(3, 7),
-                              LK_TILE(4, 3), LK_TILE(4, 2), LK_TILE(4, 1)};
+static const Tile kTiles[] = {LK_TILE(4, 6), LK_TILE(4, 5), LK_TILE(4, 4), LK_TILE(3, 7), LK_TILE(4, 3),
+                              LK_TILE(4, 2), LK_TILE(4, 1), LK_TILE(2, 8), LK_TILE(1, 12),
+                              LK_TILE(1, 14), LK_TILE(1, 8)};
 #else
-static const Tile kTiles[] = {LK_TILE(2, 5), LK_TILE(3, 3), LK_TILE(2, 4), LK_TILE(2, 3), LK_TILE(2, 2), LK_TILE(2, 1)};
+static const Tile kTiles[] = {LK_TILE(2, 5), LK_TILE(3, 3), LK_TILE(2, 4), LK_TILE(2, 3), LK_TILE(2, 2),
+                              LK_TILE(2, 1), LK_TILE(1, 7), LK_TILE(1, 4)};
 #endif
 #undef LK_TILE
 
-// The tile with the least work for an out_rows x out_cols output: rounding waste plus the
-// load overhead (R + B loads per R*B FMAs).
-static Tile pick_tile(int64_t out_rows, int64_t out_cols) {
+// The tile with the least work for an out_rows x out_cols output of a correlation with tap_rows
+// rows: rounding waste, the zero tap rows an R-row tile sweeps at the edges ((tap_rows + R - 1) /
+// tap_rows), and the load overhead (loads per FMA).
+static Tile pick_tile(int64_t out_rows, int64_t out_cols, int64_t tap_rows) {
   Tile best = kTiles[0];
   double best_cost = 1e300;
   for (const Tile& t : kTiles) {
     const double cells = double(ceil_div(out_rows, t.r) * t.r) * double(ceil_div(out_cols, t.b) * t.b);
-    const double cost = cells * (1.0 + 0.5 * double(t.r + t.b) / double(t.r * t.b));
+    const double edge = double(tap_rows + t.r - 1) / double(tap_rows);
+    const double loads = t.r == 1 ? double(t.b + 1) / double(t.b) : double(t.r + t.b) / double(t.r * t.b);
+    const double cost = cells * edge * (1.0 + 0.5 * loads);
     if (cost < best_cost) best_cost = cost, best = t;
   }
   return best;
@@ -320,14 +327,37 @@ static int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 // planar), optionally flipped (for the input gradient), with pad_rows zero rows above and below.
 static void pack_kernel(const DwConvShape& s, const float* weight, bool flip, int64_t pad_rows, int64_t group,
                         float* dst) {
-  const int64_t rows = s.kh + 2 * pad_rows, blocks = ceil_div(s.c, group);
-  std::memset(dst, 0, sizeof(float) * blocks * rows * s.kw * group);
-  for (int64_t c = 0; c < s.c; ++c)
-    for (int64_t ky = 0; ky < s.kh; ++ky)
-      for (int64_t kx = 0; kx < s.kw; ++kx) {
-        const float v = flip ? weight[(c * s.kh + s.kh - 1 - ky) * s.kw + s.kw - 1 - kx] : weight[(c * s.kh + ky) * s.kw + kx];
-        dst[(((c / group) * rows + ky + pad_rows) * s.kw + kx) * group + c % group] = v;
+  const int64_t rows = s.kh + 2 * pad_rows, blocks = ceil_div(s.c, group), row_floats = s.kw * group;
+  // Written in order, one channel block per task: this runs on every call, and at small maps
+  // (7x7, C = 1024) a scattered, serial packing cost as much as the convolution.
+  lk::parallel_for(blocks, 4, [&](int64_t b0, int64_t b1) {
+    for (int64_t cb = b0; cb < b1; ++cb) {
+      float* blk = dst + cb * rows * row_floats;
+      std::memset(blk, 0, sizeof(float) * pad_rows * row_floats);
+      std::memset(blk + (pad_rows + s.kh) * row_floats, 0, sizeof(float) * pad_rows * row_floats);
+      const int64_t lanes = imin(group, s.c - cb * group);
+      if (group == V) {  // the block's K*K taps are one "row" of K*K pixels: transpose it in
+        float* taps = blk + pad_rows * row_floats;
+        const int64_t kk = s.kh * s.kw;
+        pack_block(weight + cb * V * kk, lanes, kk, 0, 1, kk, taps, kk, 0);
+        if (flip)  // rotating the kernel by 180 degrees reverses the order of its taps
+          for (int64_t i = 0, j = kk - 1; i < j; ++i, --j) {
+            const vf a = vload(taps + i * V), b = vload(taps + j * V);
+            vstore(taps + i * V, b);
+            vstore(taps + j * V, a);
+          }
+        continue;
       }
+      for (int64_t ky = 0; ky < s.kh; ++ky) {
+        float* row = blk + (ky + pad_rows) * row_floats;
+        for (int64_t kx = 0; kx < s.kw; ++kx) {
+          const int64_t src = flip ? (s.kh - 1 - ky) * s.kw + s.kw - 1 - kx : ky * s.kw + kx;
+          for (int64_t l = 0; l < lanes; ++l) row[kx * group + l] = weight[(cb * group + l) * s.kh * s.kw + src];
+          for (int64_t l = lanes; l < group; ++l) row[kx * group + l] = 0.f;
+        }
+      }
+    }
+  });
 }
 
 // Tasks so that each thread gets about two: (n, channel block) pairs, split into row chunks
@@ -340,7 +370,7 @@ static int64_t row_chunks(int64_t pairs, int64_t row_tiles) {
 // kernel is rotated 180 degrees, which turns this into the input gradient (see below).
 static void forward_blocked(const DwConvShape& s, const float* x, const float* weight, bool flip, const float* bias,
                             float* y) {
-  const Tile tile = pick_tile(s.oh, s.ow);
+  const Tile tile = pick_tile(s.oh, s.ow, s.kh);
   const int64_t blocks = ceil_div(s.c, V);
   const int64_t ow_up = round_up(s.ow, tile.b);
   const int64_t in_pixels = ow_up + s.kw - 1;  // >= W + 2 pw: room for the last tile's reads
@@ -381,7 +411,7 @@ static void forward_blocked(const DwConvShape& s, const float* x, const float* w
 // cost more than the convolution. Each plane is copied once into a zero-padded row buffer.
 static void forward_planar(const DwConvShape& s, const float* x, const float* weight, bool flip, const float* bias,
                            float* y) {
-  const Tile tile = pick_tile(s.oh, ceil_div(s.ow, V));
+  const Tile tile = pick_tile(s.oh, ceil_div(s.ow, V), s.kh);
   const int64_t ow_up = round_up(s.ow, tile.b * V), oh_up = round_up(s.oh, tile.r);
   const int64_t in_pixels = ow_up + s.kw - 1;  // >= W + 2 pw: room for the last tile's reads
   const int64_t tap_rows = s.kh + 2 * (tile.r - 1);
@@ -419,7 +449,7 @@ static bool prefer_planar(const DwConvShape& s) { return s.kh * s.kw <= 9 && s.o
 // the same correlation with x as input, grad_y as taps and dW (KH x KW) as the output tile grid.
 // Tasks: (channel block, row chunk of dW); each loops over n, so no reduction across tasks.
 static void backward_weight_blocked(const DwConvShape& s, const float* grad_y, const float* x, float* grad_weight) {
-  const Tile tile = pick_tile(s.kh, s.kw);
+  const Tile tile = pick_tile(s.kh, s.kw, s.oh);
   const int64_t blocks = ceil_div(s.c, V);
   const int64_t kw_up = round_up(s.kw, tile.b);
   const int64_t in_pixels = s.w + 2 * s.pw + tile.b;  // room for the columns of the last tile

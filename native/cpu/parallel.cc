@@ -46,6 +46,8 @@ class Pool {
 
   void resize(int n) {
     std::lock_guard<std::mutex> g(run_mu_);
+    if (n < 1) n = 1;
+    if (n == nthreads_ && int(workers_.size()) == n - 1) return;  // keep warm threads
     stop_workers();
     nthreads_ = n < 1 ? 1 : n;
     stopping_ = false;
