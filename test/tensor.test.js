@@ -96,3 +96,17 @@ test('Tensor methods: sum, mean, reshape, transpose, slice', (t) => {
   x.slice(1, 1, 3).sum().backward();
   t.deepEqual([...x.grad.data], [0, 1, 1, 0, 1, 1]);
 });
+
+test('backward never writes into the caller\'s gradOutput or shares it with .grad', (t) => {
+  const x = lk.tensor(new Float32Array([1, 2, 3, 4]), [2, 2], { requiresGrad: true });
+  const g = new Float32Array([1, 1, 1, 1]);
+  x.reshape([4]).backward(g); // reshape passes the gradient straight through
+  t.not(x.grad.data, g);
+  x.reshape([4]).backward(g);
+  t.deepEqual([...x.grad.data], [2, 2, 2, 2]);
+  t.deepEqual([...g], [1, 1, 1, 1]);
+  // A tensor used twice through pass-through ops: accumulation copies before adding.
+  const z = lk.tensor(new Float32Array([1, 2]), [2], { requiresGrad: true });
+  ops.cat([z.reshape([2]), z.reshape([1, 2]).reshape([2])], 0).backward(new Float32Array([1, 2, 3, 4]));
+  t.deepEqual([...z.grad.data], [4, 6]);
+});

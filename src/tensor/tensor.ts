@@ -178,15 +178,25 @@ function accumulate(into: Float32Array, g: Float32Array): void {
 function runBackward(root: Tensor, g: Float32Array): void {
   const order = topoOrder(root);
   const grads = new Map<Tensor, Float32Array>();
-  // Arrays already held somewhere (the caller's, or stored for another tensor): an op may pass
-  // its output gradient straight through (reshape), and accumulation must never write into those.
-  const held = new Set<Float32Array>([g, root.data]);
-  const own = (a: Float32Array): Float32Array => {
-    const r = held.has(a) ? a.slice() : a;
-    held.add(r);
-    return r;
+  // Gradient arrays are passed along without copies; an array may be mutated (accumulated into,
+  // or become a leaf's .grad) only when this pass made it and nothing else holds it. The caller's
+  // gradOutput, or an op passing its output gradient straight through (reshape), is copied first.
+  const seen = new Set<Float32Array>([g, root.data]);
+  const exclusive = new Set<Float32Array>();
+  const store = (x: Tensor, a: Float32Array): void => {
+    if (!seen.has(a)) exclusive.add(a);
+    else exclusive.delete(a);
+    seen.add(a);
+    grads.set(x, a);
   };
-  grads.set(root, own(g));
+  const mine = (a: Float32Array): Float32Array => {
+    if (exclusive.has(a)) return a;
+    const c = a.slice();
+    seen.add(c);
+    exclusive.add(c);
+    return c;
+  };
+  grads.set(root, g);
   for (const t of order) {
     const gt = grads.get(t);
     grads.delete(t);
@@ -195,7 +205,7 @@ function runBackward(root: Tensor, g: Float32Array): void {
     if (!node) {
       // A leaf: accumulate into .grad as PyTorch does.
       if (t.grad) accumulate(t.grad.data, gt);
-      else t.grad = new Tensor(gt, t.shape);
+      else t.grad = new Tensor(mine(gt), t.shape);
       continue;
     }
     const needs = node.inputs.map((x) => x.requiresGrad);
@@ -205,8 +215,11 @@ function runBackward(root: Tensor, g: Float32Array): void {
       if (!needs[i] || !gi) return;
       if (gi.length !== x.size) throw new Error(`internal: ${node.op} backward gave ${gi.length} values for an input of ${x.size}`);
       const prev = grads.get(x);
-      if (prev) accumulate(prev, gi);
-      else grads.set(x, own(gi));
+      if (prev) {
+        const acc = mine(prev);
+        accumulate(acc, gi);
+        grads.set(x, acc);
+      } else store(x, gi);
     });
     // Free the graph as we go: the tape is single-use, as in PyTorch without retain_graph.
     t.node = null;

@@ -1,6 +1,6 @@
 // GEMM-based ops: matmul, linear and dense/grouped conv2d. The native SGEMM takes transpose flags,
 // so every backward pass is one more GEMM on the stored operands, with no explicit transposes.
-import { Tensor, record, numel, shapeString } from '../tensor';
+import { Tensor, record, numel, shapeString, empty } from '../tensor';
 import { checkTensor, checkOptions, checkPair, checkInt, describe } from '../check';
 import { native } from '../../native';
 
@@ -42,7 +42,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
       `${op}: b must be 2-D [K, N] or have the batch dims of a ${shapeString(batchShape)}, got ${shapeString(b.shape)}`,
     );
   const batch = numel(batchShape);
-  const out = new Float32Array(batch * M * N);
+  const out = empty(batch * M * N);
   // A shared b makes the batch one tall product [batch*M, K] x [K, N].
   if (shared) gemm(false, false, batch * M, N, K, a.data, b.data, out);
   else gemmBatched(false, false, batch, M, N, K, a.data, M * K, b.data, K * N, out);
@@ -50,13 +50,13 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     let ga: Float32Array | null = null, gb: Float32Array | null = null;
     if (needs[0]) {
       // ga = g b^T
-      ga = new Float32Array(a.size);
+      ga = empty(a.size);
       if (shared) gemm(false, true, batch * M, K, N, g, b.data, ga);
       else gemmBatched(false, true, batch, M, K, N, g, M * N, b.data, K * N, ga);
     }
     if (needs[1]) {
       // gb = a^T g (summed over the batch when b is shared)
-      gb = new Float32Array(b.size);
+      gb = empty(b.size);
       if (shared) gemm(true, false, K, N, batch * M, a.data, g, gb);
       else gemmBatched(true, false, batch, K, N, M, a.data, M * K, g, M * N, gb);
     }
@@ -81,22 +81,22 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
       throw new RangeError(`${op}: bias must have shape [${outF}] (out features of weight), got ${shapeString(bias.shape)}`);
   }
   const rows = numel(x.shape.slice(0, -1));
-  const y = new Float32Array(rows * outF);
+  const y = empty(rows * outF);
   if (hasBias) for (let r = 0; r < rows; r++) y.set(bias.data, r * outF);
   gemm(false, true, rows, outF, inF, x.data, weight.data, y, hasBias ? 1 : 0);
   const inputs = hasBias ? [x, weight, bias] : [x, weight];
   return record(op, y, [...x.shape.slice(0, -1), outF], inputs, (g, needs) => {
     let gx: Float32Array | null = null, gw: Float32Array | null = null, gb: Float32Array | null = null;
     if (needs[0]) {
-      gx = new Float32Array(x.size);
+      gx = empty(x.size);
       gemm(false, false, rows, inF, outF, g, weight.data, gx); // g W
     }
     if (needs[1]) {
-      gw = new Float32Array(weight.size);
+      gw = empty(weight.size);
       gemm(true, false, outF, inF, rows, g, x.data, gw); // g^T x
     }
     if (hasBias && needs[2]) {
-      gb = new Float32Array(outF);
+      gb = empty(outF);
       gemm(false, false, 1, outF, rows, new Float32Array(rows).fill(1), g, gb); // 1^T g: column sums
     }
     return hasBias ? [gx, gw, gb] : [gx, gw];
@@ -147,21 +147,21 @@ export function conv2d(x: Tensor, weight: Tensor, options?: Conv2dOptions): Tens
         `stride [${sh}, ${sw}], padding [${ph}, ${pw}], dilation [${dh}, ${dw}]; every size must be >= 1`,
     );
   const dims = [n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups];
-  const y = new Float32Array(n * cout * oh * ow);
+  const y = empty(n * cout * oh * ow);
   native.conv2dForward(x.data, weight.data, hasBias ? bias.data : null, y, ...dims);
   const inputs = hasBias ? [x, weight, bias as Tensor] : [x, weight];
   return record(op, y, [n, cout, oh, ow], inputs, (g, needs) => {
     let gx: Float32Array | null = null, gw: Float32Array | null = null, gb: Float32Array | null = null;
     if (needs[0]) {
-      gx = new Float32Array(x.size);
+      gx = empty(x.size);
       native.conv2dBackwardInput(g, weight.data, gx, ...dims);
     }
     if (needs[1]) {
-      gw = new Float32Array(weight.size);
+      gw = empty(weight.size);
       native.conv2dBackwardWeight(g, x.data, gw, ...dims);
     }
     if (hasBias && needs[2]) {
-      gb = new Float32Array(cout);
+      gb = empty(cout);
       native.conv2dBackwardBias(g, gb, n, cout, oh, ow);
     }
     return hasBias ? [gx, gw, gb] : [gx, gw];
