@@ -130,6 +130,8 @@ static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // [col_lo, col_hi) when a whole tile only sees them there (they are stored as zeros).
 // Two layouts: blocked (a pixel is kVL channels, one vector; taps are vectors too) and planar
 // (one NCHW plane; a vector is kVL neighbouring pixels and each tap is one broadcast float).
+constexpr int64_t kNoClip = int64_t(1) << 62;
+
 struct Correlation {
   const float* in;        // row in_lo of the input
   int64_t in_lo, in_hi;   // valid input rows
@@ -138,6 +140,9 @@ struct Correlation {
   const float* taps;      // [tap_rows + 2 ][tap_cols] pixels: R-1 zero rows above and below
   int64_t tap_rows, tap_cols;
   int64_t shift;
+  // Stores are clipped to out_rows x out_cols (pixels), so a tile may write straight into an
+  // NCHW plane; scratch outputs sized to whole tiles leave these at kNoClip.
+  int64_t out_rows = kNoClip, out_cols = kNoClip;
 };
 
 // Register tile: R output rows x B output vectors (R*B accumulators). Per (input row, tap
@@ -174,10 +179,20 @@ static void correlate_tile(const Correlation& a, int64_t o0, int64_t q0, const f
       }
     }
   }
+  const int64_t rows = imin(R, a.out_rows - o0);
+  if (rows == R && q0 + B * vector_pixels <= a.out_cols) {
 #pragma GCC unroll 16
-  for (int i = 0; i < R; ++i)
+    for (int i = 0; i < R; ++i)
 #pragma GCC unroll 16
-    for (int j = 0; j < B; ++j) vstore(out + i * out_stride + j * V, acc[i][j]);
+      for (int j = 0; j < B; ++j) vstore(out + i * out_stride + j * V, acc[i][j]);
+    return;
+  }
+  for (int i = 0; i < rows; ++i)  // a tile over the edge of a clipped output
+    for (int j = 0; j < B; ++j) {
+      const int64_t left = a.out_cols - q0 - j * vector_pixels;  // pixels
+      if (left >= vector_pixels) vstore(out + i * out_stride + j * V, acc[i][j]);
+      else if (left > 0) vstore_n(out + i * out_stride + j * V, acc[i][j], int(left));
+    }
 }
 
 using TileFn = void (*)(const Correlation&, int64_t, int64_t, const float*, float*, int64_t);
@@ -193,7 +208,7 @@ struct Tile {
 #if defined(LK_ISA_AVX512)
 static const Tile kTiles[] = {LK_TILE(4, 6), LK_TILE(4, 5), LK_TILE(4, 4), LK_TILE(3, 7), LK_TILE(4, 3),
                               LK_TILE(4, 2), LK_TILE(4, 1), LK_TILE(2, 8), LK_TILE(1, 12),
-                              LK_TILE(1, 14), LK_TILE(1, 8)};
+                              LK_TILE(1, 14), LK_TILE(1, 8), LK_TILE(2, 4), LK_TILE(1, 4)};
 #else
 static const Tile kTiles[] = {LK_TILE(2, 5), LK_TILE(3, 3), LK_TILE(2, 4), LK_TILE(2, 3), LK_TILE(2, 2),
                               LK_TILE(2, 1), LK_TILE(1, 7), LK_TILE(1, 4)};
@@ -419,8 +434,7 @@ static void forward_planar(const DwConvShape& s, const float* x, const float* we
   pack_kernel(s, weight, flip, tile.r - 1, 1, taps.data());
   lk::parallel_for(s.n * s.c, 1, [&](int64_t p0, int64_t p1) {
     const int64_t in_floats = round_up(s.h * in_pixels, 16);
-    float* in = thread_workspace(in_floats + oh_up * ow_up);
-    float* out = in + in_floats;
+    float* in = thread_workspace(in_floats);
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t c = p % s.c;
       for (int64_t r = 0; r < s.h; ++r) {
@@ -431,11 +445,12 @@ static void forward_planar(const DwConvShape& s, const float* x, const float* we
       }
       alignas(64) float init[V];
       vstore(init, vset1(bias ? bias[c] : 0.f));
-      const Correlation a{in, 0, s.h, in_pixels, s.pw, s.pw + s.w, taps.data() + c * tap_rows * s.kw, s.kh, s.kw, s.ph};
+      Correlation a{in, 0, s.h, in_pixels, s.pw, s.pw + s.w, taps.data() + c * tap_rows * s.kw, s.kh, s.kw, s.ph};
+      a.out_rows = s.oh;  // write the plane of y directly
+      a.out_cols = s.ow;
+      float* out = y + p * s.oh * s.ow;
       for (int64_t o0 = 0; o0 < oh_up; o0 += tile.r)
-        for (int64_t q0 = 0; q0 < ow_up; q0 += tile.b * V) tile.planar(a, o0, q0, init, out + o0 * ow_up + q0, ow_up);
-      for (int64_t oy = 0; oy < s.oh; ++oy)
-        std::memcpy(y + (p * s.oh + oy) * s.ow, out + oy * ow_up, sizeof(float) * s.ow);
+        for (int64_t q0 = 0; q0 < ow_up; q0 += tile.b * V) tile.planar(a, o0, q0, init, out + o0 * s.ow + q0, s.ow);
     }
   });
 }
