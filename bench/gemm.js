@@ -85,7 +85,7 @@ async function benchGemm({ reps = 7, threads = 2, quick = false } = {}) {
     const rows = [];
     for (const c of gemmCases(quick)) {
       const ms = timeGemmCase(c, reps);
-      rows.push({ name: c.name, M: c.M, N: c.N, K: c.K, ms, gflops: (2 * c.M * c.N * c.K) / ms / 1e6 });
+      rows.push({ name: c.name, kind: c.kind, M: c.M, N: c.N, K: c.K, ms, gflops: (2 * c.M * c.N * c.K) / ms / 1e6 });
       await new Promise((r) => setImmediate(r));
     }
     return rows;

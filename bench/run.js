@@ -5,7 +5,7 @@
 //
 //   npm run bench                      full sweep (about 10 minutes on 2 cores)
 //   npm run bench -- --quick           a few headline cases
-//   npm run bench -- --only dwconv     one section: dwconv, attention, gemm
+//   npm run bench -- --only dwconv     sections (comma-separated): dwconv, attention, gemm, conv
 //   options: --threads N (default 2)  --reps N  --no-torch  --json FILE (default bench/results/latest.json)
 'use strict';
 const fs = require('fs');
@@ -116,10 +116,33 @@ async function gemmSection(args, peer, out) {
   console.log('| case | M, N, K | lkvit ms | GFLOP/s | PyTorch ms | speed-up |');
   console.log('|---|---|---|---|---|---|');
   for (const r of rows) {
-    const theirs = peer && r.M ? await peer.ask({ op: 'matmul', M: r.M, N: r.N, K: r.K, reps }) : null;
+    const theirs = peer && r.M ? await peer.ask({ op: 'matmul', kind: r.kind, M: r.M, N: r.N, K: r.K, reps }) : null;
     out.gemm.push({ ...r, torch: theirs });
     console.log(`| ${r.name} | ${r.M}, ${r.N}, ${r.K} | ${fmt(r.ms, 3)} | ${fmt(r.gflops, 0)} | ${fmt(theirs?.ms, 3)} | ${ratio(theirs?.ms, r.ms)} |`);
   }
+}
+
+async function convSection(args, peer, out) {
+  const { benchConv } = require('./gemm');
+  const reps = args.reps || 7;
+  const rows = await benchConv({ reps, threads: args.threads, quick: args.quick });
+  console.log(`\n## Dense and grouped conv2d (${args.threads} threads, medians of ${reps}; backward rows time backward() alone)\n`);
+  console.log('| case | lkvit ms | GFLOP/s | PyTorch ms | speed-up |');
+  console.log('|---|---|---|---|---|');
+  for (const r of rows) {
+    const theirs = peer ? await peer.ask({ op: 'conv', ...r, reps }) : null;
+    out.conv.push({ ...r, torch: theirs });
+    console.log(`| ${r.name} | ${fmt(r.ms, 3)} | ${fmt(r.gflops, 0)} | ${fmt(theirs?.ms, 3)} | ${ratio(theirs?.ms, r.ms)} |`);
+  }
+}
+
+// A second of work first, so the first measured case does not pay for cold caches, thread
+// start-up and the CPU's clock ramp.
+async function warmUp(peer) {
+  const { benchDwconv } = require('./dwconv');
+  const end = Date.now() + 1000;
+  while (Date.now() < end) await benchDwconv({ kernels: [13], shapes: ['1x128x56'], reps: 3, threads: lk.getNumThreads() });
+  if (peer) await peer.ask({ op: 'dwconv', N: 1, C: 128, H: 56, W: 56, K: 13, reps: 5 });
 }
 
 async function main() {
@@ -136,9 +159,10 @@ async function main() {
     torchBlas: peer ? peer.blas : null,
   };
   console.log(`# lkvit bench — ${info.cpu}, ${info.isa}, ${info.threads} threads; PyTorch ${info.torch ? `${info.torch} (BLAS: ${info.torchBlas})` : 'not found (set LKVIT_PYTHON to a python with torch)'}`);
-  const out = { info, dwconv: [], attention: [], gemm: [] };
-  const sections = { dwconv: dwconvSection, attention: attentionSection, gemm: gemmSection };
+  const out = { info, dwconv: [], attention: [], gemm: [], conv: [] };
+  const sections = { dwconv: dwconvSection, attention: attentionSection, gemm: gemmSection, conv: convSection };
   try {
+    await warmUp(peer);
     for (const [name, fn] of Object.entries(sections)) if (!args.only || args.only.includes(name)) await fn(args, peer, out);
   } finally {
     if (peer) peer.close();

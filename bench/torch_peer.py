@@ -65,17 +65,41 @@ def attention(req):
 
 
 def matmul(req):
-    a = torch.randn(req['M'], req['K'])
-    b = torch.randn(req['K'], req['N'])
-    return dict(ms=median_time(lambda: a @ b, req['reps']))
+    m, n, k, kind = req['M'], req['N'], req['K'], req.get('kind', 'matmul')
+    # The same transposes lkvit's case does: linear (x W^T), its input gradient (g W) and its
+    # weight gradient (g^T x).
+    if kind == 'linear':
+        a, b = torch.randn(m, k), torch.randn(n, k)
+        f = lambda: F.linear(a, b)
+    elif kind == 'linear-dw':
+        a, b = torch.randn(k, m), torch.randn(k, n)
+        f = lambda: a.t() @ b
+    else:
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        f = lambda: a @ b
+    return dict(ms=median_time(f, req['reps']))
 
 
 def conv(req):
     x = torch.randn(req['N'], req['Cin'], req['H'], req['W'])
     w = torch.randn(req['Cout'], req['Cin'] // req.get('groups', 1), req['K'], req['K'])
-    f = lambda: F.conv2d(x, w, stride=req.get('stride', 1), padding=req.get('padding', 0), groups=req.get('groups', 1))
-    with torch.no_grad():
-        return dict(ms=median_time(f, req['reps']))
+    kw = dict(stride=req.get('stride', 1), padding=req.get('padding', 0), groups=req.get('groups', 1))
+    pass_ = req.get('pass', 'fwd')
+    if pass_ == 'fwd':
+        with torch.no_grad():
+            return dict(ms=median_time(lambda: F.conv2d(x, w, **kw), req['reps']))
+    # Backward only, as lkvit's case times it: a fresh graph each repetition, the clock around backward().
+    g = torch.randn_like(F.conv2d(x, w, **kw))
+    times = []
+    for i in range(req['reps'] + 2):
+        xr = x.clone().requires_grad_(pass_ == 'grad x')
+        wr = w.clone().requires_grad_(pass_ == 'grad W')
+        y = F.conv2d(xr, wr, **kw)
+        t = time.perf_counter(); y.backward(g); dt = time.perf_counter() - t
+        if i >= 2:
+            times.append(dt)
+    times.sort()
+    return dict(ms=times[len(times) // 2] * 1e3)
 
 
 def blas_library():
