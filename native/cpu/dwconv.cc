@@ -421,13 +421,98 @@ static void forward_blocked(const DwConvShape& s, const float* x, const float* w
   });
 }
 
-// Stride-1 forward straight on the NCHW planes, vectorised along rows (kVL output columns per
-// vector, taps broadcast): no layout change, which wins for small kernels where packing would
-// cost more than the convolution. Each plane is copied once into a zero-padded row buffer.
+// Row-streaming planar kernel for small KH x KW: each input row is loaded once per column chunk
+// and feeds all KH output rows it touches. The accumulators form a ring of KH rows; unrolling by
+// KH makes every slot's role static. Output row o takes input rows o - ph .. o - ph + KH - 1, so
+// with v = input row + ph, row o is complete after v = o + KH - 1; a slot is reset to the bias
+// when its row completes, which also clears what rows above the top edge (o < 0) put in it.
+template <int KH, int KW, int B>
+static void stream_plane(const float* in, int64_t in_pixels, int64_t h, const float* taps, float bias, float* y,
+                         int64_t oh, int64_t ow, int64_t ph) {
+  const int64_t v_end = oh + KH - 1;
+  for (int64_t q0 = 0; q0 < ow; q0 += B * V) {
+    vf acc[KH][B];
+#pragma GCC unroll 16
+    for (int i = 0; i < KH; ++i)
+#pragma GCC unroll 16
+      for (int j = 0; j < B; ++j) acc[i][j] = vset1(bias);
+    for (int64_t v0 = 0; v0 < v_end; v0 += KH) {
+#pragma GCC unroll 16
+      for (int u = 0; u < KH; ++u) {
+        const int64_t v = v0 + u;
+        if (v >= v_end) break;
+        const int64_t r = v - ph;
+        if (r >= 0 && r < h) {  // rows of the vertical padding add nothing
+          const float* row = in + r * in_pixels + q0;
+#pragma GCC unroll 16
+          for (int kx = 0; kx < KW; ++kx) {
+            vf xin[B];
+#pragma GCC unroll 16
+            for (int j = 0; j < B; ++j) xin[j] = vload(row + kx + j * V);
+#pragma GCC unroll 16
+            for (int ky = 0; ky < KH; ++ky) {
+              const vf tap = vset1(taps[ky * KW + kx]);
+              const int slot = (u - ky + KH) % KH;
+#pragma GCC unroll 16
+              for (int j = 0; j < B; ++j) acc[slot][j] = vfma(xin[j], tap, acc[slot][j]);
+            }
+          }
+        }
+        const int done = (u + 1) % KH;
+        const int64_t o = v - (KH - 1);
+        if (o >= 0) {
+          float* out = y + o * ow + q0;
+#pragma GCC unroll 16
+          for (int j = 0; j < B; ++j) {
+            const int64_t left = ow - q0 - j * V;
+            if (left >= V) vstore(out + j * V, acc[done][j]);
+            else if (left > 0) vstore_n(out + j * V, acc[done][j], int(left));
+          }
+        }
+#pragma GCC unroll 16
+        for (int j = 0; j < B; ++j) acc[done][j] = vset1(bias);
+      }
+    }
+  }
+}
+
+using StreamFn = void (*)(const float*, int64_t, int64_t, const float*, float, float*, int64_t, int64_t, int64_t);
+struct Stream {
+  int kh, kw, b;
+  StreamFn fn;
+};
+#define LK_STREAM(K, B) {K, K, B, stream_plane<K, K, B>}
+// B: accumulators (KH * B) + inputs (B) fit the register file; taps come as broadcasts. The
+// input loads per FMA are 1/KH whatever B is, so narrow chunks cost little and waste fewer lanes
+// on narrow maps (28 columns: one 2-vector chunk rather than half of a 4-vector one).
+#if defined(LK_ISA_AVX512)
+static const Stream kStreams[] = {LK_STREAM(3, 4), LK_STREAM(3, 2), LK_STREAM(5, 4),
+                                  LK_STREAM(5, 2), LK_STREAM(7, 2), LK_STREAM(7, 1)};
+#else
+static const Stream kStreams[] = {LK_STREAM(3, 2), LK_STREAM(3, 1), LK_STREAM(5, 2),
+                                  LK_STREAM(5, 1), LK_STREAM(7, 1)};
+#endif
+#undef LK_STREAM
+
+// The variant for this kernel size that wastes the fewest vector lanes on a row of ow outputs
+// (ties: the wider one, listed first).
+static const Stream* find_stream(const DwConvShape& s) {
+  const Stream* best = nullptr;
+  int64_t best_lanes = 0;
+  for (const Stream& st : kStreams) {
+    if (st.kh != s.kh || st.kw != s.kw) continue;
+    const int64_t lanes = round_up(s.ow, st.b * V);
+    if (!best || lanes < best_lanes) best = &st, best_lanes = lanes;
+  }
+  return best;
+}
+
 static void forward_planar(const DwConvShape& s, const float* x, const float* weight, bool flip, const float* bias,
                            float* y) {
+  const Stream* stream = find_stream(s);
   const Tile tile = pick_tile(s.oh, ceil_div(s.ow, V), s.kh);
-  const int64_t ow_up = round_up(s.ow, tile.b * V), oh_up = round_up(s.oh, tile.r);
+  const int64_t chunk = stream ? stream->b * V : tile.b * V;
+  const int64_t ow_up = round_up(s.ow, chunk), oh_up = round_up(s.oh, tile.r);
   const int64_t in_pixels = ow_up + s.kw - 1;  // >= W + 2 pw: room for the last tile's reads
   const int64_t tap_rows = s.kh + 2 * (tile.r - 1);
   lk::Scratch taps(s.c * tap_rows * s.kw);
@@ -435,17 +520,26 @@ static void forward_planar(const DwConvShape& s, const float* x, const float* we
   lk::parallel_for(s.n * s.c, 1, [&](int64_t p0, int64_t p1) {
     const int64_t in_floats = round_up(s.h * in_pixels, 16);
     float* in = thread_workspace(in_floats);
+    // The padding columns are the same zeros for every plane: clear once, then copy data only.
+    std::memset(in, 0, sizeof(float) * in_floats);
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t c = p % s.c;
       for (int64_t r = 0; r < s.h; ++r) {
-        float* row = in + r * in_pixels;
-        std::memset(row, 0, sizeof(float) * s.pw);
-        std::memcpy(row + s.pw, x + (p * s.h + r) * s.w, sizeof(float) * s.w);
-        std::memset(row + s.pw + s.w, 0, sizeof(float) * (in_pixels - s.pw - s.w));
+        float* row = in + r * in_pixels + s.pw;
+        const float* src = x + (p * s.h + r) * s.w;
+        int64_t i = 0;
+        for (; i + V <= s.w; i += V) vstore(row + i, vload(src + i));
+        if (i < s.w) vstore_n(row + i, vload_n(src + i, int(s.w - i)), int(s.w - i));
+      }
+      const float* plane_taps = taps.data() + c * tap_rows * s.kw;
+      if (stream) {
+        stream->fn(in, in_pixels, s.h, plane_taps + (tile.r - 1) * s.kw, bias ? bias[c] : 0.f,
+                   y + p * s.oh * s.ow, s.oh, s.ow, s.ph);
+        continue;
       }
       alignas(64) float init[V];
       vstore(init, vset1(bias ? bias[c] : 0.f));
-      Correlation a{in, 0, s.h, in_pixels, s.pw, s.pw + s.w, taps.data() + c * tap_rows * s.kw, s.kh, s.kw, s.ph};
+      Correlation a{in, 0, s.h, in_pixels, s.pw, s.pw + s.w, plane_taps, s.kh, s.kw, s.ph};
       a.out_rows = s.oh;  // write the plane of y directly
       a.out_cols = s.ow;
       float* out = y + p * s.oh * s.ow;
@@ -458,7 +552,7 @@ static void forward_planar(const DwConvShape& s, const float* x, const float* we
 // Planar for 3x3-or-smaller kernels on rows of at least two vectors: measured (bench/dwconv.js),
 // packing costs more than such a convolution, while from 5x5 on, or on narrow maps where planar
 // wastes lanes (7x7, 14x14), the blocked layout is as fast or faster.
-static bool prefer_planar(const DwConvShape& s) { return s.kh * s.kw <= 9 && s.ow >= 2 * V; }
+static bool prefer_planar(const DwConvShape& s) { return (s.kh * s.kw <= 9 || find_stream(s)) && s.ow >= 2 * V; }
 
 // Weight gradient: dW[ky][kx] = sum over n, oy, ox of grad_y[oy][ox] * x_padded[oy + ky][ox + kx],
 // the same correlation with x as input, grad_y as taps and dW (KH x KW) as the output tile grid.

@@ -55,6 +55,13 @@ module.exports = [
   // Small kernels on wide rows take the planar (NCHW) path, also for the input gradient.
   row({ N: 2, C: 3, H: 9, W: 40, K: 3, padding: 1, bias: true, note: ' (planar)' }),
   row({ N: 1, C: 2, H: 6, W: 37, K: [1, 3], padding: [0, 2], note: ' (planar)' }),
+  // Row-streaming planar kernels (3x3, 5x5, 7x7 on wide rows), narrow and wide column chunks,
+  // padding below, at and above K // 2.
+  row({ N: 2, C: 3, H: 7, W: 34, K: 3, padding: 0, note: ' (stream, 2-vector chunks)' }),
+  row({ N: 1, C: 3, H: 11, W: 40, K: 5, padding: 2, bias: true, note: ' (stream)' }),
+  row({ N: 1, C: 2, H: 9, W: 50, K: 5, padding: 4, note: ' (stream, padding > K//2)' }),
+  row({ N: 2, C: 2, H: 10, W: 36, K: 7, padding: 1, bias: true, note: ' (stream)' }),
+  row({ N: 1, C: 3, H: 5, W: 70, K: 7, padding: 3, note: ' (stream, map shorter than 2 K)' }),
   // Stride 2.
   row({ N: 2, C: 19, H: 13, W: 17, K: 3, stride: 2, padding: 1, bias: true }),
   row({ N: 1, C: 11, H: 16, W: 15, K: 7, stride: 2, padding: 3 }),
