@@ -487,7 +487,8 @@ struct Stream {
 // on narrow maps (28 columns: one 2-vector chunk rather than half of a 4-vector one).
 #if defined(LK_ISA_AVX512)
 static const Stream kStreams[] = {LK_STREAM(3, 4), LK_STREAM(3, 2), LK_STREAM(5, 4),
-                                  LK_STREAM(5, 2), LK_STREAM(7, 2), LK_STREAM(7, 1)};
+                                  LK_STREAM(5, 2), LK_STREAM(7, 2), LK_STREAM(7, 1), LK_STREAM(9, 2),
+                                  LK_STREAM(9, 1)};
 #else
 static const Stream kStreams[] = {LK_STREAM(3, 2), LK_STREAM(3, 1), LK_STREAM(5, 2),
                                   LK_STREAM(5, 1), LK_STREAM(7, 1)};
@@ -549,10 +550,14 @@ static void forward_planar(const DwConvShape& s, const float* x, const float* we
   });
 }
 
-// Planar for 3x3-or-smaller kernels on rows of at least two vectors: measured (bench/dwconv.js),
-// packing costs more than such a convolution, while from 5x5 on, or on narrow maps where planar
-// wastes lanes (7x7, 14x14), the blocked layout is as fast or faster.
-static bool prefer_planar(const DwConvShape& s) { return (s.kh * s.kw <= 9 || find_stream(s)) && s.ow >= 2 * V; }
+// Planar (no layout change) where packing would cost more than the convolution: small kernels
+// with a row-streaming kernel, on rows of more than one vector that fill at least 80% of their
+// lanes (56 and 28 columns, not 14 or 7); otherwise 3x3-or-smaller kernels on rows of at least
+// two vectors. Measured with bench/dwconv.js against the blocked layout.
+static bool prefer_planar(const DwConvShape& s) {
+  if (find_stream(s)) return s.ow > V && s.ow * 5 >= round_up(s.ow, V) * 4;
+  return s.kh * s.kw <= 9 && s.ow >= 2 * V;
+}
 
 // Weight gradient: dW[ky][kx] = sum over n, oy, ox of grad_y[oy][ox] * x_padded[oy + ky][ox + kx],
 // the same correlation with x as input, grad_y as taps and dW (KH x KW) as the output tile grid.

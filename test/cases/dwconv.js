@@ -62,6 +62,8 @@ module.exports = [
   row({ N: 1, C: 2, H: 9, W: 50, K: 5, padding: 4, note: ' (stream, padding > K//2)' }),
   row({ N: 2, C: 2, H: 10, W: 36, K: 7, padding: 1, bias: true, note: ' (stream)' }),
   row({ N: 1, C: 3, H: 5, W: 70, K: 7, padding: 3, note: ' (stream, map shorter than 2 K)' }),
+  row({ N: 1, C: 2, H: 12, W: 33, K: 9, padding: 4, bias: true, note: ' (stream)' }),
+  row({ N: 1, C: 2, H: 8, W: 20, K: 5, padding: 2, note: ' (stream on AVX2 and generic rows)' }),
   // Stride 2.
   row({ N: 2, C: 19, H: 13, W: 17, K: 3, stride: 2, padding: 1, bias: true }),
   row({ N: 1, C: 11, H: 16, W: 15, K: 7, stride: 2, padding: 3 }),
