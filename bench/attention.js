@@ -24,17 +24,7 @@ function randomTensor(shape, seed, requiresGrad) {
   return lk.tensor(data, shape, { requiresGrad });
 }
 
-function medianMs(reps, fn) {
-  fn(); // warm-up
-  const times = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
+const { medianMs } = require('./timing');
 
 async function benchAttention({ reps = 10, threads = 0, shapes = SHAPES } = {}) {
   const prevThreads = lk.getNumThreads();
@@ -45,11 +35,11 @@ async function benchAttention({ reps = 10, threads = 0, shapes = SHAPES } = {}) 
       const shape = [B, H, T, d];
       const q = randomTensor(shape, 1, true), k = randomTensor(shape, 2, true), v = randomTensor(shape, 3, true);
       const gradOut = randomTensor(shape, 4, false).data;
-      const fwd_ms = lk.noGrad(() => medianMs(reps, () => lk.ops.attention(q, k, v)));
-      const fwd_bwd_ms = medianMs(reps, () => {
+      const fwd_ms = lk.noGrad(() => medianMs(() => lk.ops.attention(q, k, v), reps));
+      const fwd_bwd_ms = medianMs(() => {
         q.grad = k.grad = v.grad = null;
         lk.ops.attention(q, k, v).backward(gradOut);
-      });
+      }, reps);
       const gflops = (2 * B * H * T * T * (d + d)) / (fwd_ms * 1e6);
       rows.push({ name, B, H, T, d, threads: lk.getNumThreads(), fwd_ms: +fwd_ms.toFixed(3), fwd_bwd_ms: +fwd_bwd_ms.toFixed(3), gflops: +gflops.toFixed(1) });
       await new Promise((resolve) => setImmediate(resolve));

@@ -8,18 +8,7 @@ const lk = require('..');
 const DEFAULT_KERNELS = [3, 5, 7, 9, 13, 17, 21, 27, 29, 31, 41, 51];
 const DEFAULT_SHAPES = ['1x128x56', '1x256x28', '1x512x14', '1x1024x7', '8x128x56'];
 
-function median(fn, reps) {
-  fn();
-  fn();
-  const times = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
+const { medianMs } = require('./timing');
 
 function randomTensor(shape, requiresGrad = false) {
   const t = lk.zeros(shape, { requiresGrad });
@@ -43,15 +32,15 @@ async function benchDwconv({ kernels = DEFAULT_KERNELS, shapes = DEFAULT_SHAPES,
         const w = randomTensor([C, 1, K, K]);
         const xg = randomTensor([N, C, H, W], true);
         const wg = randomTensor([C, 1, K, K], true);
-        const fwd = median(() => lk.ops.depthwiseConv2d(x, w, opts), reps);
+        const fwd = medianMs(() => lk.ops.depthwiseConv2d(x, w, opts), reps);
         const step = (wt) => () => {
           xg.grad = null;
           wt.grad = null;
           const y = lk.ops.depthwiseConv2d(xg, wt, opts);
           y.backward(new Float32Array(y.size).fill(1));
         };
-        const fwdBwdInput = median(step(w), reps);
-        const fwdBwdAll = median(step(wg), reps);
+        const fwdBwdInput = medianMs(step(w), reps);
+        const fwdBwdAll = medianMs(step(wg), reps);
         const row = {
           N, C, H, W, K,
           fwd_ms: fwd,

@@ -13,17 +13,7 @@ function randomTensor(shape, requiresGrad = false) {
 }
 
 // Median of reps timings of run(); setup() (untimed) runs before each and its result goes to run.
-function median(reps, run, setup = () => undefined) {
-  const times = [];
-  for (let i = -2; i < reps; i++) {
-    const s = setup();
-    const t0 = process.hrtime.bigint();
-    run(s);
-    if (i >= 0) times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
+const { medianMs } = require('./timing');
 
 async function withThreads(threads, fn) {
   const previous = lk.getNumThreads();
@@ -57,7 +47,7 @@ function gemmCases(quick) {
 function timeGemmCase(c, reps) {
   if (c.kind === 'matmul') {
     const a = randomTensor([c.M, c.K]), b = randomTensor([c.K, c.N]);
-    return median(reps, () => lk.ops.matmul(a, b));
+    return medianMs(() => lk.ops.matmul(a, b), reps);
   }
   // linear: x [tokens, in], W [out, in]
   const tokens = c.kind === 'linear-dw' ? c.K : c.M;
@@ -65,18 +55,16 @@ function timeGemmCase(c, reps) {
   const outF = c.kind === 'linear' ? c.N : c.kind === 'linear-dx' ? c.K : c.M;
   const x = randomTensor([tokens, inF], c.kind === 'linear-dx');
   const w = randomTensor([outF, inF], c.kind === 'linear-dw');
-  if (c.kind === 'linear') return median(reps, () => lk.ops.linear(x, w));
+  if (c.kind === 'linear') return medianMs(() => lk.ops.linear(x, w), reps);
   const g = randomTensor([tokens, outF]).data;
   // Only the backward is timed; requiresGrad on one input makes it a single GEMM.
-  return median(
-    reps,
-    (y) => y.backward(g),
-    () => {
+  return medianMs((y) => y.backward(g), reps, {
+    setup: () => {
       x.grad = null;
       w.grad = null;
       return lk.ops.linear(x, w);
     },
-  );
+  });
 }
 
 /** Rows { name, M, N, K, ms, gflops }. */
@@ -114,17 +102,15 @@ async function benchConv({ reps = 7, threads = 2, quick = false } = {}) {
       const flops = 2 * y0.size * (c.Cin / c.groups) * c.K * c.K;
       const g = randomTensor(y0.shape).data;
       const backward = (which) =>
-        median(
-          reps,
-          (y) => y.backward(g),
-          () => {
+        medianMs((y) => y.backward(g), reps, {
+          setup: () => {
             const xr = which === 'x' ? lk.tensor(x.data, x.shape, { requiresGrad: true }) : x;
             const wr = which === 'w' ? lk.tensor(w.data, w.shape, { requiresGrad: true }) : w;
             return lk.ops.conv2d(xr, wr, opts);
           },
-        );
+        });
       const timings = [
-        ['fwd', median(reps, () => lk.ops.conv2d(x, w, opts))],
+        ['fwd', medianMs(() => lk.ops.conv2d(x, w, opts), reps)],
         ['grad x', backward('x')],
         ['grad W', backward('w')],
       ];
