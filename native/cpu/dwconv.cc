@@ -421,16 +421,23 @@ static void forward_blocked(const DwConvShape& s, const float* x, const float* w
   });
 }
 
-// Row-streaming planar kernel for small KH x KW: each input row is loaded once per column chunk
-// and feeds all KH output rows it touches. The accumulators form a ring of KH rows; unrolling by
-// KH makes every slot's role static. Output row o takes input rows o - ph .. o - ph + KH - 1, so
-// with v = input row + ph, row o is complete after v = o + KH - 1; a slot is reset to the bias
-// when its row completes, which also clears what rows above the top edge (o < 0) put in it.
+// Row-streaming planar kernel for small KH x KW, straight on an NCHW plane: each input row is
+// loaded once per column chunk and feeds all KH output rows it touches. The accumulators form a
+// ring of KH rows; unrolling by KH makes every slot's role static. Output row o takes input rows
+// o - ph .. o - ph + KH - 1, so with v = input row + ph, row o is complete after v = o + KH - 1;
+// a slot is reset to the bias when its row completes, which also clears what rows above the top
+// edge (o < 0) put in it. Columns of the horizontal padding are masked-out lanes of the loads.
 template <int KH, int KW, int B>
-static void stream_plane(const float* in, int64_t in_pixels, int64_t h, const float* taps, float bias, float* y,
+static void stream_plane(const float* x, int64_t h, int64_t w, int64_t pw, const float* taps, float bias, float* y,
                          int64_t oh, int64_t ow, int64_t ph) {
   const int64_t v_end = oh + KH - 1;
   for (int64_t q0 = 0; q0 < ow; q0 += B * V) {
+    vmask mask[KW][B];  // lanes of input columns q0 + kx - pw + j V .. + V that lie in [0, w)
+    for (int kx = 0; kx < KW; ++kx)
+      for (int j = 0; j < B; ++j) {
+        const int64_t c = q0 + kx - pw + j * V;
+        mask[kx][j] = vmask_lanes(int(imin(V, imax(0, -c))), int(imax(0, imin(V, w - c))));
+      }
     vf acc[KH][B];
 #pragma GCC unroll 16
     for (int i = 0; i < KH; ++i)
@@ -443,12 +450,12 @@ static void stream_plane(const float* in, int64_t in_pixels, int64_t h, const fl
         if (v >= v_end) break;
         const int64_t r = v - ph;
         if (r >= 0 && r < h) {  // rows of the vertical padding add nothing
-          const float* row = in + r * in_pixels + q0;
+          const float* row = x + r * w + q0 - pw;
 #pragma GCC unroll 16
           for (int kx = 0; kx < KW; ++kx) {
             vf xin[B];
 #pragma GCC unroll 16
-            for (int j = 0; j < B; ++j) xin[j] = vload(row + kx + j * V);
+            for (int j = 0; j < B; ++j) xin[j] = vload_mask(row + kx + j * V, mask[kx][j]);
 #pragma GCC unroll 16
             for (int ky = 0; ky < KH; ++ky) {
               const vf tap = vset1(taps[ky * KW + kx]);
@@ -476,7 +483,8 @@ static void stream_plane(const float* in, int64_t in_pixels, int64_t h, const fl
   }
 }
 
-using StreamFn = void (*)(const float*, int64_t, int64_t, const float*, float, float*, int64_t, int64_t, int64_t);
+using StreamFn = void (*)(const float*, int64_t, int64_t, int64_t, const float*, float, float*, int64_t, int64_t,
+                          int64_t);
 struct Stream {
   int kh, kw, b;
   StreamFn fn;
@@ -508,12 +516,27 @@ static const Stream* find_stream(const DwConvShape& s) {
   return best;
 }
 
+// Stride-1 forward straight on the NCHW planes with a row-streaming kernel (see stream_plane).
+static void forward_stream(const DwConvShape& s, const Stream& stream, const float* x, const float* weight, bool flip,
+                           const float* bias, float* y) {
+  lk::Scratch taps(s.c * s.kh * s.kw);
+  pack_kernel(s, weight, flip, 0, 1, taps.data());
+  lk::parallel_for(s.n * s.c, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t c = p % s.c;
+      stream.fn(x + p * s.h * s.w, s.h, s.w, s.pw, taps.data() + c * s.kh * s.kw, bias ? bias[c] : 0.f,
+                y + p * s.oh * s.ow, s.oh, s.ow, s.ph);
+    }
+  });
+}
+
+// Stride-1 forward straight on the NCHW planes, vectorised along rows (kVL output columns per
+// vector, taps broadcast) with the register tiles: for small kernels without a streaming kernel.
+// Each plane is copied once into a zero-padded row buffer.
 static void forward_planar(const DwConvShape& s, const float* x, const float* weight, bool flip, const float* bias,
                            float* y) {
-  const Stream* stream = find_stream(s);
   const Tile tile = pick_tile(s.oh, ceil_div(s.ow, V), s.kh);
-  const int64_t chunk = stream ? stream->b * V : tile.b * V;
-  const int64_t ow_up = round_up(s.ow, chunk), oh_up = round_up(s.oh, tile.r);
+  const int64_t ow_up = round_up(s.ow, tile.b * V), oh_up = round_up(s.oh, tile.r);
   const int64_t in_pixels = ow_up + s.kw - 1;  // >= W + 2 pw: room for the last tile's reads
   const int64_t tap_rows = s.kh + 2 * (tile.r - 1);
   lk::Scratch taps(s.c * tap_rows * s.kw);
@@ -532,15 +555,9 @@ static void forward_planar(const DwConvShape& s, const float* x, const float* we
         for (; i + V <= s.w; i += V) vstore(row + i, vload(src + i));
         if (i < s.w) vstore_n(row + i, vload_n(src + i, int(s.w - i)), int(s.w - i));
       }
-      const float* plane_taps = taps.data() + c * tap_rows * s.kw;
-      if (stream) {
-        stream->fn(in, in_pixels, s.h, plane_taps + (tile.r - 1) * s.kw, bias ? bias[c] : 0.f,
-                   y + p * s.oh * s.ow, s.oh, s.ow, s.ph);
-        continue;
-      }
       alignas(64) float init[V];
       vstore(init, vset1(bias ? bias[c] : 0.f));
-      Correlation a{in, 0, s.h, in_pixels, s.pw, s.pw + s.w, plane_taps, s.kh, s.kw, s.ph};
+      Correlation a{in, 0, s.h, in_pixels, s.pw, s.pw + s.w, taps.data() + c * tap_rows * s.kw, s.kh, s.kw, s.ph};
       a.out_rows = s.oh;  // write the plane of y directly
       a.out_cols = s.ow;
       float* out = y + p * s.oh * s.ow;
@@ -550,14 +567,11 @@ static void forward_planar(const DwConvShape& s, const float* x, const float* we
   });
 }
 
-// Planar (no layout change) where packing would cost more than the convolution: small kernels
-// with a row-streaming kernel, on rows of more than one vector that fill at least 80% of their
-// lanes (56 and 28 columns, not 14 or 7); otherwise 3x3-or-smaller kernels on rows of at least
-// two vectors. Measured with bench/dwconv.js against the blocked layout.
-static bool prefer_planar(const DwConvShape& s) {
-  if (find_stream(s)) return s.ow > V && s.ow * 5 >= round_up(s.ow, V) * 4;
-  return s.kh * s.kw <= 9 && s.ow >= 2 * V;
-}
+// Where packing would cost more than the convolution, no layout change: the streaming kernels
+// for small kernels on rows of more than one vector that fill at least 80% of their lanes (56
+// and 28 columns, not 14 or 7); the planar tiles for other kernels of at most 3x3 on rows of at
+// least two vectors. Measured with bench/dwconv.js against the blocked layout.
+static bool stream_suits(const DwConvShape& s) { return s.ow > V && s.ow * 5 >= round_up(s.ow, V) * 4; }
 
 // Weight gradient: dW[ky][kx] = sum over n, oy, ox of grad_y[oy][ox] * x_padded[oy + ky][ox + kx],
 // the same correlation with x as input, grad_y as taps and dW (KH x KW) as the output tile grid.
@@ -612,7 +626,10 @@ static bool unit_stride(const DwConvShape& s) { return s.sh == 1 && s.sw == 1; }
 // Stride-1 forward: planar or blocked layout.
 static void forward_unit_stride(const DwConvShape& s, const float* x, const float* weight, bool flip,
                                 const float* bias, float* y) {
-  if (prefer_planar(s))
+  const Stream* stream = find_stream(s);
+  if (stream && stream_suits(s))
+    forward_stream(s, *stream, x, weight, flip, bias, y);
+  else if (s.kh * s.kw <= 9 && s.ow >= 2 * V)
     forward_planar(s, x, weight, flip, bias, y);
   else
     forward_blocked(s, x, weight, flip, bias, y);

@@ -31,6 +31,12 @@ inline float vhmax(vf a) { return _mm512_reduce_max_ps(a); }
 // First n (0..kVL) lanes; the rest read as zero / are not written.
 inline vf vload_n(const float* p, int n) { return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p); }
 inline void vstore_n(float* p, vf v, int n) { _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1), v); }
+// A lane mask: lanes [lo, hi) (0 <= lo <= hi <= kVL). vload_mask reads only those lanes (zero
+// elsewhere; masked-out lanes are never touched, so p may point before or past the array as long
+// as the selected lanes are inside it).
+using vmask = __mmask16;
+inline vmask vmask_lanes(int lo, int hi) { return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1)); }
+inline vf vload_mask(const float* p, vmask m) { return _mm512_maskz_loadu_ps(m, p); }
 #elif defined(LK_ISA_AVX2)
 constexpr int kVL = 8;
 using vf = __m256;
@@ -61,6 +67,12 @@ inline __m256i lane_mask(int n) {
 }
 inline vf vload_n(const float* p, int n) { return _mm256_maskload_ps(p, lane_mask(n)); }
 inline void vstore_n(float* p, vf v, int n) { _mm256_maskstore_ps(p, lane_mask(n), v); }
+using vmask = __m256i;
+inline vmask vmask_lanes(int lo, int hi) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo), idx), _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx));
+}
+inline vf vload_mask(const float* p, vmask m) { return _mm256_maskload_ps(p, m); }
 #else
 // Portable fallback: plain loops the compiler may vectorise for the baseline ISA.
 constexpr int kVL = 8;
@@ -79,6 +91,9 @@ inline float vsum(vf a) { float s = 0.f; for (int i = 0; i < kVL; ++i) s += a.v[
 inline float vhmax(vf a) { float s = a.v[0]; for (int i = 1; i < kVL; ++i) s = a.v[i] > s ? a.v[i] : s; return s; }
 inline vf vload_n(const float* p, int n) { vf r = vzero(); for (int i = 0; i < n; ++i) r.v[i] = p[i]; return r; }
 inline void vstore_n(float* p, vf v, int n) { for (int i = 0; i < n; ++i) p[i] = v.v[i]; }
+struct vmask { int lo, hi; };
+inline vmask vmask_lanes(int lo, int hi) { return vmask{lo, hi}; }
+inline vf vload_mask(const float* p, vmask m) { vf r = vzero(); for (int i = m.lo; i < m.hi; ++i) r.v[i] = p[i]; return r; }
 #endif
 
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
