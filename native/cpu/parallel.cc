@@ -1,6 +1,7 @@
 #include "parallel.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -12,6 +13,14 @@
 
 namespace lk {
 namespace {
+
+constexpr int kSpinMicros = 100;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
 
 int default_threads() {
   if (const char* s = std::getenv("LKVIT_NUM_THREADS")) {
@@ -70,7 +79,7 @@ class Pool {
     {
       std::lock_guard<std::mutex> g(mu_);
       current_ = &job;
-      ++generation_;
+      generation_.fetch_add(1);
     }
     cv_.notify_all();
     work(job);
@@ -106,6 +115,11 @@ class Pool {
   void worker_loop() {
     uint64_t seen = 0;
     for (;;) {
+      // Spin briefly before sleeping: a model runs many short kernels back to back, and waking a
+      // sleeping thread costs more than most of them (OpenMP runtimes do the same).
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+      while (generation_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < until)
+        cpu_relax();
       Job* job;
       {
         std::unique_lock<std::mutex> g(mu_);
@@ -137,7 +151,7 @@ class Pool {
   std::vector<std::thread> workers_;
   int nthreads_ = 1;
   bool stopping_ = false;
-  uint64_t generation_ = 0;
+  std::atomic<uint64_t> generation_{0};
   Job* current_ = nullptr;
 };
 
