@@ -7,6 +7,7 @@
 //   npm run bench -- --quick           a few headline cases
 //   npm run bench -- --only dwconv     sections (comma-separated): dwconv, attention, gemm, conv
 //   options: --threads N (default 2)  --reps N  --no-torch  --json FILE (default bench/results/latest.json)
+//            --kernels 3,31  --shapes 1x128x56,8x128x56 (N x C x H, square maps) for the dwconv section
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -15,7 +16,7 @@ const readline = require('readline');
 const lk = require('..');
 
 function parseArgs(argv) {
-  const a = { threads: 2, reps: 0, quick: false, torch: true, only: null, json: path.join(__dirname, 'results', 'latest.json') };
+  const a = { threads: 2, reps: 0, quick: false, torch: true, only: null, kernels: null, shapes: null, json: path.join(__dirname, 'results', 'latest.json') };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const val = () => {
@@ -28,6 +29,8 @@ function parseArgs(argv) {
     else if (k === '--no-torch') a.torch = false;
     else if (k === '--only') a.only = val().split(',');
     else if (k === '--json') a.json = val();
+    else if (k === '--kernels') a.kernels = val().split(',').map(Number);
+    else if (k === '--shapes') a.shapes = val().split(',');
     else throw new Error(`bench: unknown option ${k} (see the header of bench/run.js)`);
   }
   if (!Number.isInteger(a.threads) || a.threads < 1) throw new Error('bench: --threads must be a positive integer');
@@ -71,8 +74,8 @@ const ratio = (torchMs, lkMs) => (torchMs && lkMs ? `${(torchMs / lkMs).toFixed(
 
 async function dwconvSection(args, peer, out) {
   const { benchDwconv } = require('./dwconv');
-  const kernels = args.quick ? [3, 7, 13, 31, 51] : [3, 5, 7, 9, 13, 17, 21, 27, 29, 31, 41, 51];
-  const shapes = args.quick ? ['1x128x56'] : ['1x128x56', '1x256x28', '1x512x14', '1x1024x7', '8x128x56'];
+  const kernels = args.kernels || (args.quick ? [3, 7, 13, 31, 51] : [3, 5, 7, 9, 13, 17, 21, 27, 29, 31, 41, 51]);
+  const shapes = args.shapes || (args.quick ? ['1x128x56'] : ['1x128x56', '1x256x28', '1x512x14', '1x1024x7', '8x128x56']);
   // Sub-millisecond cases get more repetitions: their medians are the noisiest.
   const repsFor = (K) => args.reps || (K < 15 ? 21 : args.quick ? 5 : 7);
   console.log(`\n## Depthwise conv2d, stride 1, padding K//2 (${args.threads} threads; medians of ${repsFor(3)} runs for K < 15, ${repsFor(31)} above)\n`);

@@ -73,25 +73,10 @@ Napi::Value BackwardWeight(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// dwconv2dBackwardBias(gradY, gradBias, N, C, OH, OW)
-Napi::Value BackwardBias(const Napi::CallbackInfo& info) {
-  lk::DwConvShape s{};
-  s.n = lkb::i64(info, 2, "N", 1, kMaxDim);
-  s.c = lkb::i64(info, 3, "C", 1, kMaxDim);
-  s.oh = lkb::i64(info, 4, "OH", 1, kMaxDim);
-  s.ow = lkb::i64(info, 5, "OW", 1, kMaxDim);
-  const Napi::Env env = info.Env();
-  lkb::F32 gy = lkb::f32(info, 0, "gradY", output_size(env, s));
-  lkb::F32 gb = lkb::f32(info, 1, "gradBias", s.c);
-  LK_DISPATCH(dwconv2d_backward_bias, s, gy.data, gb.data);
-  return env.Undefined();
-}
-
 }  // namespace
 
 void register_dwconv(Napi::Env env, Napi::Object exports) {
   exports.Set("dwconv2dForward", Napi::Function::New(env, Forward));
   exports.Set("dwconv2dBackwardInput", Napi::Function::New(env, BackwardInput));
   exports.Set("dwconv2dBackwardWeight", Napi::Function::New(env, BackwardWeight));
-  exports.Set("dwconv2dBackwardBias", Napi::Function::New(env, BackwardBias));
 }

@@ -13,10 +13,6 @@
 #include "parallel.h"
 #include "simd.h"
 
-// GCC 12 flags the `__m512 __Y = __Y` idiom inside its own AVX-512 intrinsic headers
-// (_mm512_undefined_ps) as maybe-uninitialized once inlined here: a known false positive.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-
 namespace LK_ISA_NS {
 namespace {
 

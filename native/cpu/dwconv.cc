@@ -11,10 +11,6 @@
 #include "parallel.h"
 #include "simd.h"
 
-// GCC 12 reports -Wmaybe-uninitialized inside the AVX-512 unpack/shuffle intrinsics (their
-// _mm512_undefined_ps() pass-through operand), a known false positive.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-
 namespace LK_ISA_NS {
 
 using lk::DwConvShape;
@@ -97,22 +93,6 @@ static void backward_weight_reference(const DwConvShape& s, const float* grad_y,
   });
 }
 
-void dwconv2d_backward_bias(const DwConvShape& s, const float* grad_y, float* grad_bias) {
-  const int64_t plane = s.oh * s.ow;
-  lk::parallel_for(s.c, 1, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      vf acc = vzero();
-      float tail = 0.f;
-      for (int64_t n = 0; n < s.n; ++n) {
-        const float* g = grad_y + (n * s.c + c) * plane;
-        int64_t i = 0;
-        for (; i + kVL <= plane; i += kVL) acc = vadd(acc, vload(g + i));
-        for (; i < plane; ++i) tail += g[i];
-      }
-      grad_bias[c] = vsum(acc) + tail;
-    }
-  });
-}
 
 
 // ---------------------------------------------------------------------------------------------

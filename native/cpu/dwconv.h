@@ -28,5 +28,3 @@ LK_ISA_DECLARE(void dwconv2d_backward_input(const lk::DwConvShape& s, const floa
 // grad_weight [c, 1, kh, kw], overwritten.
 LK_ISA_DECLARE(void dwconv2d_backward_weight(const lk::DwConvShape& s, const float* grad_y, const float* x,
                                              float* grad_weight))
-// grad_bias[c] = sum of grad_y over n, oh, ow, overwritten.
-LK_ISA_DECLARE(void dwconv2d_backward_bias(const lk::DwConvShape& s, const float* grad_y, float* grad_bias))

@@ -7,6 +7,10 @@
 #include <cmath>
 #include <immintrin.h>
 
+// GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsics (the undefined
+// pass-through operand of _mm512_reduce_add_ps and the shuffles), a known false positive.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #ifndef LK_ISA_NS
 #error "simd.h is for files compiled in the ISA libraries (binding.gyp defines LK_ISA_NS)"
 #endif

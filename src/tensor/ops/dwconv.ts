@@ -67,7 +67,7 @@ export function depthwiseConv2d(x: Tensor, weight: Tensor, options?: DepthwiseCo
     }
     if (bias && needs[2]) {
       gradBias = empty(C);
-      native.dwconv2dBackwardBias(gradY, gradBias, N, C, OH, OW);
+      native.conv2dBackwardBias(gradY, gradBias, N, C, OH, OW); // per-channel sum, shared with conv2d
     }
     return bias ? [gradX, gradWeight, gradBias] : [gradX, gradWeight];
   });
