@@ -615,17 +615,63 @@ static void forward_unit_stride(const DwConvShape& s, const float* x, const floa
     forward_blocked(s, x, weight, flip, bias, y);
 }
 
-void dwconv2d_forward(const DwConvShape& s, const float* x, const float* weight, const float* bias, float* y) {
-  if (unit_stride(s))
-    forward_unit_stride(s, x, weight, false, bias, y);
-  else
-    forward_reference(s, x, weight, bias, y);
+// Kernel taps that ever meet the input. At stride 1 output row o reads input row o - ph + ky, so
+// only ky in [ph - oh + 1, ph + h) touch data. On maps smaller than the kernel (7x7 under 41x41)
+// that is a small window, and cutting the kernel to it keeps the work, and the packing of the
+// taps, proportional to what is used (1024 channels of 41x41 taps are 6.9 MB; 13x13 of them meet
+// a 7x7 map).
+struct TapWindow {
+  int64_t y0, y1, x0, x1;
+};
+
+static TapWindow useful_taps(const DwConvShape& s) {
+  return {imax(0, s.ph - s.oh + 1), imin(s.kh, s.ph + s.h), imax(0, s.pw - s.ow + 1), imin(s.kw, s.pw + s.w)};
+}
+
+static bool is_whole(const DwConvShape& s, const TapWindow& t) {
+  return t.y0 == 0 && t.y1 == s.kh && t.x0 == 0 && t.x1 == s.kw;
+}
+
+// The same convolution with the kernel cut to the window: the top and left padding shrink by the
+// rows and columns cut away there (the code takes padding as a top/left offset; sizes stay).
+static DwConvShape cut_shape(const DwConvShape& s, const TapWindow& t) {
+  DwConvShape c = s;
+  c.kh = t.y1 - t.y0;
+  c.kw = t.x1 - t.x0;
+  c.ph = s.ph - t.y0;
+  c.pw = s.pw - t.x0;
+  return c;
+}
+
+// weight [c][kh][kw] <-> the window's taps [c][kh'][kw']; uncut zero-fills the rest.
+static void cut_taps(const DwConvShape& s, const TapWindow& t, const float* weight, float* taps) {
+  const int64_t kh = t.y1 - t.y0, kw = t.x1 - t.x0;
+  lk::parallel_for(s.c, 16, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t ky = 0; ky < kh; ++ky)
+        std::memcpy(taps + (c * kh + ky) * kw, weight + (c * s.kh + t.y0 + ky) * s.kw + t.x0, sizeof(float) * kw);
+  });
+}
+
+static void uncut_taps(const DwConvShape& s, const TapWindow& t, const float* taps, float* weight) {
+  const int64_t kh = t.y1 - t.y0, kw = t.x1 - t.x0;
+  lk::parallel_for(s.c, 16, [&](int64_t c0, int64_t c1) {
+    std::memset(weight + c0 * s.kh * s.kw, 0, sizeof(float) * (c1 - c0) * s.kh * s.kw);
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t ky = 0; ky < kh; ++ky)
+        std::memcpy(weight + (c * s.kh + t.y0 + ky) * s.kw + t.x0, taps + (c * kh + ky) * kw, sizeof(float) * kw);
+  });
+}
+
+// Stride 1, kernel already cut to its useful window.
+static void forward_whole(const DwConvShape& s, const float* x, const float* weight, const float* bias, float* y) {
+  forward_unit_stride(s, x, weight, false, bias, y);
 }
 
 // At stride 1 the input gradient is the forward pass over grad_y with the kernel rotated 180
 // degrees and padding K-1-p (which must not be negative, hence the padding condition).
-void dwconv2d_backward_input(const DwConvShape& s, const float* grad_y, const float* weight, float* grad_x) {
-  if (unit_stride(s) && s.ph <= s.kh - 1 && s.pw <= s.kw - 1) {
+static void backward_input_whole(const DwConvShape& s, const float* grad_y, const float* weight, float* grad_x) {
+  if (s.ph <= s.kh - 1 && s.pw <= s.kw - 1) {
     const DwConvShape t{s.n, s.c, s.oh, s.ow, s.kh, s.kw, 1, 1, s.kh - 1 - s.ph, s.kw - 1 - s.pw, s.h, s.w};
     forward_unit_stride(t, grad_y, weight, true, nullptr, grad_x);
   } else {
@@ -633,11 +679,35 @@ void dwconv2d_backward_input(const DwConvShape& s, const float* grad_y, const fl
   }
 }
 
+void dwconv2d_forward(const DwConvShape& s, const float* x, const float* weight, const float* bias, float* y) {
+  if (!unit_stride(s)) return forward_reference(s, x, weight, bias, y);
+  const TapWindow t = useful_taps(s);
+  if (is_whole(s, t)) return forward_whole(s, x, weight, bias, y);
+  const DwConvShape c = cut_shape(s, t);
+  lk::Scratch taps(c.c * c.kh * c.kw);
+  cut_taps(s, t, weight, taps.data());
+  forward_whole(c, x, taps.data(), bias, y);
+}
+
+void dwconv2d_backward_input(const DwConvShape& s, const float* grad_y, const float* weight, float* grad_x) {
+  if (!unit_stride(s)) return backward_input_reference(s, grad_y, weight, grad_x);
+  const TapWindow t = useful_taps(s);
+  if (is_whole(s, t)) return backward_input_whole(s, grad_y, weight, grad_x);
+  const DwConvShape c = cut_shape(s, t);
+  lk::Scratch taps(c.c * c.kh * c.kw);
+  cut_taps(s, t, weight, taps.data());
+  backward_input_whole(c, grad_y, taps.data(), grad_x);
+}
+
+// Taps outside the useful window never meet the input: their gradient is zero.
 void dwconv2d_backward_weight(const DwConvShape& s, const float* grad_y, const float* x, float* grad_weight) {
-  if (unit_stride(s))
-    backward_weight_blocked(s, grad_y, x, grad_weight);
-  else
-    backward_weight_reference(s, grad_y, x, grad_weight);
+  if (!unit_stride(s)) return backward_weight_reference(s, grad_y, x, grad_weight);
+  const TapWindow t = useful_taps(s);
+  if (is_whole(s, t)) return backward_weight_blocked(s, grad_y, x, grad_weight);
+  const DwConvShape c = cut_shape(s, t);
+  lk::Scratch taps(c.c * c.kh * c.kw);
+  backward_weight_blocked(c, grad_y, x, taps.data());
+  uncut_taps(s, t, taps.data(), grad_weight);
 }
 
 }  // namespace LK_ISA_NS
