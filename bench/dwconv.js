@@ -37,7 +37,7 @@ async function benchDwconv({ kernels = DEFAULT_KERNELS, shapes = DEFAULT_SHAPES,
           xg.grad = null;
           wt.grad = null;
           const y = lk.ops.depthwiseConv2d(xg, wt, opts);
-          y.backward(new Float32Array(y.size).fill(1));
+          y.backward(lk.full(y.shape, 1)); // as the PyTorch peer does with ones_like
         };
         const fwdBwdInput = medianMs(step(w), reps);
         const fwdBwdAll = medianMs(step(wg), reps);
