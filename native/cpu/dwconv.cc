@@ -211,61 +211,6 @@ static Tile pick_tile(int64_t out_rows, int64_t out_cols, int64_t tap_rows) {
   return best;
 }
 
-// In-register transpose of a kVL x kVL tile: r[i] lane j <-> r[j] lane i. It turns kVL channel
-// rows of kVL pixels into kVL pixel vectors of kVL channels (packing) and back (unpacking).
-static inline void transpose_square(vf r[kVL]) {
-#if defined(LK_ISA_AVX512)
-  __m512 t[16];
-  for (int i = 0; i < 8; ++i) {  // 2x2 blocks of floats
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; ++i) {  // 4x4 blocks within each 128-bit lane
-    const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
-    const __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
-    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-  }
-  for (int i = 0; i < 4; ++i) {  // then the 128-bit lanes themselves, in two steps
-    t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
-    t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xdd);
-    t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
-    t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xdd);
-  }
-  for (int i = 0; i < 4; ++i) {
-    r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
-    r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
-    r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
-    r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xdd);
-  }
-#elif defined(LK_ISA_AVX2)
-  __m256 t[8], u[8];
-  for (int i = 0; i < 4; ++i) {
-    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 2; ++i) {
-    u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int i = 0; i < 4; ++i) {
-    r[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
-    r[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
-  }
-#else
-  for (int i = 0; i < kVL; ++i)
-    for (int j = i + 1; j < kVL; ++j) {
-      const float v = r[i].v[j];
-      r[i].v[j] = r[j].v[i];
-      r[j].v[i] = v;
-    }
-#endif
-}
-
 // Packs rows [r_lo, r_hi) of `lanes` NCHW planes (plane_stride apart, from src) into a block
 // whose row r_lo starts at dst: row_pixels pixels per row, data at [col_off, col_off + w),
 // zeros elsewhere and in lanes past `lanes`, so the block needs no clearing beforehand.
@@ -279,7 +224,7 @@ static void pack_block(const float* src, int64_t lanes, int64_t plane_stride, in
       const int m = int(imin(V, w - c));
       vf t[kVL];
       for (int l = 0; l < kVL; ++l) t[l] = l < lanes ? vload_n(src + l * plane_stride + r * w + c, m) : vzero();
-      transpose_square(t);
+      vtranspose(t);
       for (int p = 0; p < m; ++p) vstore(d + (col_off + c + p) * V, t[p]);
     }
   }
@@ -295,7 +240,7 @@ static void unpack_block(const float* src, int64_t src_row_pixels, int64_t lanes
       const int m = int(imin(V, w - c));
       vf t[kVL];
       for (int p = 0; p < kVL; ++p) t[p] = p < m ? vload(s + (c + p) * V) : vzero();
-      transpose_square(t);
+      vtranspose(t);
       for (int64_t l = 0; l < lanes; ++l) vstore_n(dst + l * plane_stride + r * w + c, t[l], m);
     }
   }

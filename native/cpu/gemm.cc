@@ -111,37 +111,14 @@ void pack_a_panel(bool transA, const float* A, int64_t lda, int64_t i0, int rows
 }
 
 #if defined(LK_ISA_AVX512)
-// dst[i * ldd + j] = src[j * lds + i] for a 16 x 16 block, in registers (unpack, then two rounds
-// of 128-bit lane shuffles): 16 loads, 64 shuffles, 16 stores instead of 256 scalar moves.
-// (GCC 12 flags the deliberately undefined pass-through operand inside these intrinsics.)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// dst[i * ldd + j] = src[j * lds + i] for a 16 x 16 block, in registers: 16 loads, the shuffles
+// of vtranspose (simd.h), 16 stores instead of 256 scalar moves.
 void transpose16x16(const float* src, int64_t lds, float* dst, int64_t ldd) {
-  __m512 r[16], t[16];
-  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * lds);
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) {
-    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
-  for (int h = 0; h < 16; h += 8)
-    for (int i = 0; i < 4; ++i) {
-      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
-      t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xDD);
-    }
-  for (int i = 0; i < 8; ++i) {
-    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
-  }
-  for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * ldd, r[i]);
+  vf r[16];
+  for (int i = 0; i < 16; ++i) r[i] = vload(src + i * lds);
+  vtranspose(r);
+  for (int i = 0; i < 16; ++i) vstore(dst + i * ldd, r[i]);
 }
-#pragma GCC diagnostic pop
 #endif
 
 // op(B)[p0 : p0+kc, j0 : j0+nc] -> NR-column micro-panels, panel jp at dst + jp * kc, zero-padded.

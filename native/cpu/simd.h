@@ -7,8 +7,9 @@
 #include <cmath>
 #include <immintrin.h>
 
-// GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsics (the undefined
-// pass-through operand of _mm512_reduce_add_ps and the shuffles), a known false positive.
+// GCC 12 reports (maybe-)uninitialized values inside its own AVX-512 intrinsics (the deliberately
+// undefined pass-through operand of _mm512_reduce_add_ps and the shuffles), a known false positive.
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #ifndef LK_ISA_NS
@@ -99,6 +100,62 @@ struct vmask { int lo, hi; };
 inline vmask vmask_lanes(int lo, int hi) { return vmask{lo, hi}; }
 inline vf vload_mask(const float* p, vmask m) { vf r = vzero(); for (int i = m.lo; i < m.hi; ++i) r.v[i] = p[i]; return r; }
 #endif
+
+// In-register transpose of a kVL x kVL tile: r[i] lane j <-> r[j] lane i (unpacks, then
+// shuffles of 64-bit pairs and of 128-bit lanes), e.g. kVL channel rows of kVL pixels into kVL
+// pixel vectors of kVL channels.
+inline void vtranspose(vf r[kVL]) {
+#if defined(LK_ISA_AVX512)
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {  // 2x2 blocks of floats
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {  // 4x4 blocks within each 128-bit lane
+    const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int i = 0; i < 4; ++i) {  // then the 128-bit lanes themselves, in two steps
+    t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
+    t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xdd);
+    t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
+    t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xdd);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+    r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
+    r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
+    r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xdd);
+  }
+#elif defined(LK_ISA_AVX2)
+  __m256 t[8], u[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 2; ++i) {
+    u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
+    r[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
+  }
+#else
+  for (int i = 0; i < kVL; ++i)
+    for (int j = i + 1; j < kVL; ++j) {
+      const float v = r[i].v[j];
+      r[i].v[j] = r[j].v[i];
+      r[j].v[i] = v;
+    }
+#endif
+}
 
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
