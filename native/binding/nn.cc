@@ -166,6 +166,17 @@ Napi::Value UnaryGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// arith(op, a, b | null, s, y): op 0..2 = add, sub, mul of same-length a and b; 3 = a * s.
+Napi::Value Arith(const Napi::CallbackInfo& info) {
+  const int64_t op = lkb::i64(info, 0, "op", 0, 3);
+  const lkb::F32 a = f32(info, 1, "a");
+  const int64_t n = int64_t(a.length);
+  const lkb::F32 bb = op == 3 ? lkb::F32{nullptr, 0} : f32(info, 2, "b", n);
+  const double s = op == 3 ? lkb::f64(info, 3, "s") : 0.0;
+  lk::arith(static_cast<lk::ArithOp>(op), a.data, bb.data, float(s), n, f32(info, 4, "y", n).data);
+  return info.Env().Undefined();
+}
+
 // ---- Softmax / cross-entropy -------------------------------------------------------------------
 
 // softmaxForward(x, outer, L, inner, log, y)
@@ -355,6 +366,7 @@ void register_nn(Napi::Env env, Napi::Object exports) {
   def("groupNormBackward", GroupNormBackward);
   def("layerNorm2dForward", LayerNorm2dForward);
   def("layerNorm2dBackward", LayerNorm2dBackward);
+  def("arith", Arith);
   def("reluForward", UnaryForward<lk::relu_forward>);
   def("reluBackward", UnaryGrad<lk::relu_backward>);
   def("geluForward", UnaryForward<lk::gelu_forward>);

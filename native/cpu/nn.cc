@@ -118,6 +118,30 @@ LK_MULTIVERSION static void gelu_backward_range(const float* x, const float* g, 
   }
 }
 
+// Same-shape arithmetic (residual adds, gradients of broadcasting ops): memory-bound, one loop per
+// operation so each vectorises; clones for AVX-512 / AVX2 / baseline like GELU.
+LK_MULTIVERSION static void arith_range(ArithOp op, const float* a, const float* b, float s, float* y, int64_t i0,
+                                        int64_t i1) {
+  switch (op) {
+    case ArithOp::add:
+      for (int64_t i = i0; i < i1; ++i) y[i] = a[i] + b[i];
+      break;
+    case ArithOp::sub:
+      for (int64_t i = i0; i < i1; ++i) y[i] = a[i] - b[i];
+      break;
+    case ArithOp::mul:
+      for (int64_t i = i0; i < i1; ++i) y[i] = a[i] * b[i];
+      break;
+    case ArithOp::scale:
+      for (int64_t i = i0; i < i1; ++i) y[i] = a[i] * s;
+      break;
+  }
+}
+
+void arith(ArithOp op, const float* a, const float* b, float s, int64_t n, float* y) {
+  parallel_for(n, kElemGrain, [&](int64_t i0, int64_t i1) { arith_range(op, a, b, s, y, i0, i1); });
+}
+
 void gelu_forward(const float* x, int64_t n, float* y) {
   parallel_for(n, kElemGrain / 4, [&](int64_t b, int64_t e) { gelu_forward_range(x, y, b, e); });
 }

@@ -66,6 +66,10 @@ void channel_norm_backward(const float* x, const float* g, int64_t N, int64_t C,
                            const float* mean, const float* rstd, float* gx, float* gweight, float* gbias);
 
 // ---- Activations, softmax, cross-entropy, pooling (nn.cc) -----------------------------------
+// y = a op b elementwise over n values (scale: y = a * s; b unused).
+enum class ArithOp { add = 0, sub = 1, mul = 2, scale = 3 };
+void arith(ArithOp op, const float* a, const float* b, float s, int64_t n, float* y);
+
 void relu_forward(const float* x, int64_t n, float* y);
 void relu_backward(const float* x, const float* g, int64_t n, float* gx);
 // Exact GELU x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), with Phi from an erfc accurate to ~1e-7

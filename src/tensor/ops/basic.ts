@@ -1,6 +1,7 @@
 // Elementwise arithmetic with broadcasting, reductions and shape ops. These are memory-bound
 // and simple, so they stay in TypeScript; each op's backward sits right below its forward.
-import { Tensor, Shape, record, numel, shapeString } from '../tensor';
+import { Tensor, Shape, record, numel, shapeString, empty } from '../tensor';
+import { native } from '../../native';
 import { checkTensor, checkInt, checkNumber, sameShape } from '../check';
 
 function stridesOf(shape: Shape): number[] {
@@ -56,56 +57,69 @@ function reduceTo(g: Float32Array, src: Shape, out: Shape): Float32Array {
   return r;
 }
 
-type Binary = (a: number, b: number) => number;
+// Native arithmetic codes (native/cpu/nn.h ArithOp).
+const enum Arith {
+  add = 0,
+  sub = 1,
+  mul = 2,
+  scale = 3,
+}
 
-function binary(op: string, a: Tensor, b: Tensor, f: Binary, grads: (ga: number, a: number, b: number) => [number, number]): Tensor {
+// y = a op b on same-length arrays, natively (threads + SIMD).
+function arith(op: Arith, a: Float32Array, b: Float32Array | null, s = 0): Float32Array {
+  const y = empty(a.length);
+  native.arith(op, a, b, s, y);
+  return y;
+}
+
+// a and b broadcast to `shape`: same-shape operands go native; otherwise the flat source index of
+// every output element is computed once and reused by the backward.
+function broadcastOperands(op: string, a: Tensor, b: Tensor) {
   checkTensor(op, 'a', a);
   checkTensor(op, 'b', b);
   const same = sameShape(a.shape, b.shape);
   const shape = same ? a.shape.slice() : broadcastShape(op, a.shape, b.shape);
-  const n = numel(shape);
-  const out = new Float32Array(n);
-  const ia = same ? null : broadcastIndex(a.shape, shape);
-  const ib = same ? null : broadcastIndex(b.shape, shape);
-  const ad = a.data, bd = b.data;
-  if (same) for (let i = 0; i < n; i++) out[i] = f(ad[i], bd[i]);
-  else for (let i = 0; i < n; i++) out[i] = f(ad[ia![i]], bd[ib![i]]);
-  return record(op, out, shape, [a, b], (g, needs) => {
-    const gaFull = needs[0] ? new Float32Array(n) : null;
-    const gbFull = needs[1] ? new Float32Array(n) : null;
-    for (let i = 0; i < n; i++) {
-      const [da, db] = grads(g[i], same ? ad[i] : ad[ia![i]], same ? bd[i] : bd[ib![i]]);
-      if (gaFull) gaFull[i] = da;
-      if (gbFull) gbFull[i] = db;
-    }
-    return [gaFull && reduceTo(gaFull, a.shape, shape), gbFull && reduceTo(gbFull, b.shape, shape)];
+  return { same, shape, ia: same ? null : broadcastIndex(a.shape, shape), ib: same ? null : broadcastIndex(b.shape, shape) };
+}
+
+// An operand expanded to the output shape (only for broadcasting; same-shape ops never call it).
+function expand(x: Float32Array, idx: Int32Array): Float32Array {
+  const out = empty(idx.length);
+  for (let i = 0; i < idx.length; i++) out[i] = x[idx[i]];
+  return out;
+}
+
+function binary(opName: string, op: Arith.add | Arith.sub | Arith.mul, a: Tensor, b: Tensor): Tensor {
+  const { same, shape, ia, ib } = broadcastOperands(opName, a, b);
+  const ae = same ? a.data : expand(a.data, ia!);
+  const be = same ? b.data : expand(b.data, ib!);
+  const out = arith(op, ae, be);
+  return record(opName, out, shape, [a, b], (g, needs) => {
+    let ga: Float32Array | null = null, gb: Float32Array | null = null;
+    if (needs[0]) ga = op === Arith.mul ? arith(Arith.mul, g, be) : g;
+    if (needs[1]) gb = op === Arith.mul ? arith(Arith.mul, g, ae) : op === Arith.sub ? arith(Arith.scale, g, null, -1) : g;
+    return [ga && reduceTo(ga, a.shape, shape), gb && reduceTo(gb, b.shape, shape)];
   });
 }
 
 /** a + b with NumPy broadcasting. */
 export function add(a: Tensor, b: Tensor): Tensor {
-  return binary('add', a, b, (x, y) => x + y, (g) => [g, g]);
+  return binary('add', Arith.add, a, b);
 }
 /** a - b with broadcasting. */
 export function sub(a: Tensor, b: Tensor): Tensor {
-  return binary('sub', a, b, (x, y) => x - y, (g) => [g, -g]);
+  return binary('sub', Arith.sub, a, b);
 }
 /** a * b (elementwise) with broadcasting. */
 export function mul(a: Tensor, b: Tensor): Tensor {
-  return binary('mul', a, b, (x, y) => x * y, (g, x, y) => [g * y, g * x]);
+  return binary('mul', Arith.mul, a, b);
 }
 
 /** x * s for a number s. */
 export function scale(x: Tensor, s: number): Tensor {
   checkTensor('scale', 'x', x);
   checkNumber('scale', 's', s);
-  const out = new Float32Array(x.size);
-  for (let i = 0; i < out.length; i++) out[i] = x.data[i] * s;
-  return record('scale', out, x.shape, [x], (g) => {
-    const gx = new Float32Array(g.length);
-    for (let i = 0; i < g.length; i++) gx[i] = g[i] * s;
-    return [gx];
-  });
+  return record('scale', arith(Arith.scale, x.data, null, s), x.shape, [x], (g) => [arith(Arith.scale, g, null, s)]);
 }
 
 function normDim(op: string, x: Tensor, dim: number): number {
