@@ -152,13 +152,14 @@ void gelu_backward(const float* x, const float* g, int64_t n, float* gx) {
 
 // ---- Softmax / log-softmax ------------------------------------------------------------------------
 // Contiguous rows (inner == 1) run along the row; otherwise a tile of kTile neighbouring columns
-// is processed together, each loop running along the tile (contiguous) while walking L.
+// is processed together, each loop running along the tile (contiguous) while walking L. The exp
+// makes these compute-bound, so they get the AVX-512 / AVX2 clones too.
 
 namespace {
 
 constexpr int64_t kTile = 64;
 
-void softmax_row(const float* x, int64_t L, bool log, float* y) {
+LK_MULTIVERSION void softmax_row(const float* x, int64_t L, bool log, float* y) {
   const float m = max_of(x, L);
   for (int64_t l = 0; l < L; ++l) y[l] = exp_f(x[l] - m);
   const double s = blocked_sum(L, [&](int64_t l) { return y[l]; });
@@ -172,7 +173,7 @@ void softmax_row(const float* x, int64_t L, bool log, float* y) {
 }
 
 // softmax: gx = y (g - sum g y); log-softmax: gx = g - exp(y) sum g.
-void softmax_row_backward(const float* y, const float* g, int64_t L, bool log, float* gx) {
+LK_MULTIVERSION void softmax_row_backward(const float* y, const float* g, int64_t L, bool log, float* gx) {
   if (log) {
     const float s = float(blocked_sum(L, [&](int64_t l) { return g[l]; }));
     for (int64_t l = 0; l < L; ++l) gx[l] = g[l] - exp_f(y[l]) * s;
@@ -183,7 +184,7 @@ void softmax_row_backward(const float* y, const float* g, int64_t L, bool log, f
 }
 
 // A tile of tw columns at stride `inner`.
-void softmax_tile(const float* x, int64_t L, int64_t inner, int64_t tw, bool log, float* y) {
+LK_MULTIVERSION void softmax_tile(const float* x, int64_t L, int64_t inner, int64_t tw, bool log, float* y) {
   float m[kTile];
   double s[kTile];
   std::fill(m, m + tw, -std::numeric_limits<float>::infinity());
@@ -203,7 +204,7 @@ void softmax_tile(const float* x, int64_t L, int64_t inner, int64_t tw, bool log
       y[l * inner + j] = log ? x[l * inner + j] - f[j] : y[l * inner + j] * f[j];
 }
 
-void softmax_tile_backward(const float* y, const float* g, int64_t L, int64_t inner, int64_t tw, bool log,
+LK_MULTIVERSION void softmax_tile_backward(const float* y, const float* g, int64_t L, int64_t inner, int64_t tw, bool log,
                            float* gx) {
   double s[kTile];
   std::fill(s, s + tw, 0.0);
