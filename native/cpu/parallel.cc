@@ -118,8 +118,10 @@ class Pool {
       // Spin briefly before sleeping: a model runs many short kernels back to back, and waking a
       // sleeping thread costs more than most of them (OpenMP runtimes do the same).
       const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
-      while (generation_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < until)
+      for (int i = 1; generation_.load(std::memory_order_acquire) == seen; ++i) {
         cpu_relax();
+        if (i % 32 == 0 && std::chrono::steady_clock::now() >= until) break;  // the clock costs more than a pause
+      }
       Job* job;
       {
         std::unique_lock<std::mutex> g(mu_);
