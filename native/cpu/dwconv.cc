@@ -188,7 +188,7 @@ struct Tile {
 #if defined(LK_ISA_AVX512)
 static const Tile kTiles[] = {LK_TILE(4, 6), LK_TILE(4, 5), LK_TILE(4, 4), LK_TILE(3, 7), LK_TILE(4, 3),
                               LK_TILE(4, 2), LK_TILE(4, 1), LK_TILE(2, 8), LK_TILE(1, 12),
-                              LK_TILE(1, 14), LK_TILE(1, 8), LK_TILE(2, 4), LK_TILE(1, 4)};
+                              LK_TILE(1, 14), LK_TILE(1, 8), LK_TILE(1, 7), LK_TILE(2, 4), LK_TILE(1, 4)};
 #else
 static const Tile kTiles[] = {LK_TILE(2, 5), LK_TILE(3, 3), LK_TILE(2, 4), LK_TILE(2, 3), LK_TILE(2, 2),
                               LK_TILE(2, 1), LK_TILE(1, 7), LK_TILE(1, 4)};
