@@ -715,24 +715,25 @@ static void backward_weight_whole(const DwConvShape& s, const float* grad_y, con
     backward_weight_blocked(s, grad_y, x, grad_weight);
 }
 
-void dwconv2d_forward(const DwConvShape& s, const float* x, const float* weight, const float* bias, float* y) {
-  if (!unit_stride(s)) return forward_reference(s, x, weight, bias, y);
+// Calls fn(shape, weight) with the kernel cut to its useful window (as it is when all of it is used).
+template <class Fn>
+static void with_useful_taps(const DwConvShape& s, const float* weight, const Fn& fn) {
   const TapWindow t = useful_taps(s);
-  if (is_whole(s, t)) return forward_whole(s, x, weight, bias, y);
+  if (is_whole(s, t)) return fn(s, weight);
   const DwConvShape c = cut_shape(s, t);
   lk::Scratch taps(c.c * c.kh * c.kw);
   cut_taps(s, t, weight, taps.data());
-  forward_whole(c, x, taps.data(), bias, y);
+  fn(c, taps.data());
+}
+
+void dwconv2d_forward(const DwConvShape& s, const float* x, const float* weight, const float* bias, float* y) {
+  if (!unit_stride(s)) return forward_reference(s, x, weight, bias, y);
+  with_useful_taps(s, weight, [&](const DwConvShape& c, const float* w) { forward_whole(c, x, w, bias, y); });
 }
 
 void dwconv2d_backward_input(const DwConvShape& s, const float* grad_y, const float* weight, float* grad_x) {
   if (!unit_stride(s)) return backward_input_reference(s, grad_y, weight, grad_x);
-  const TapWindow t = useful_taps(s);
-  if (is_whole(s, t)) return backward_input_whole(s, grad_y, weight, grad_x);
-  const DwConvShape c = cut_shape(s, t);
-  lk::Scratch taps(c.c * c.kh * c.kw);
-  cut_taps(s, t, weight, taps.data());
-  backward_input_whole(c, grad_y, taps.data(), grad_x);
+  with_useful_taps(s, weight, [&](const DwConvShape& c, const float* w) { backward_input_whole(c, grad_y, w, grad_x); });
 }
 
 // Taps outside the useful window never meet the input: their gradient is zero.
