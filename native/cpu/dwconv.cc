@@ -691,11 +691,6 @@ static void uncut_taps(const DwConvShape& s, const TapWindow& t, const float* ta
   });
 }
 
-// Stride 1, kernel already cut to its useful window.
-static void forward_whole(const DwConvShape& s, const float* x, const float* weight, const float* bias, float* y) {
-  forward_unit_stride(s, x, weight, false, bias, y);
-}
-
 // At stride 1 the input gradient is the forward pass over grad_y with the kernel rotated 180
 // degrees and padding K-1-p (which must not be negative, hence the padding condition).
 static void backward_input_whole(const DwConvShape& s, const float* grad_y, const float* weight, float* grad_x) {
@@ -728,7 +723,7 @@ static void with_useful_taps(const DwConvShape& s, const float* weight, const Fn
 
 void dwconv2d_forward(const DwConvShape& s, const float* x, const float* weight, const float* bias, float* y) {
   if (!unit_stride(s)) return forward_reference(s, x, weight, bias, y);
-  with_useful_taps(s, weight, [&](const DwConvShape& c, const float* w) { forward_whole(c, x, w, bias, y); });
+  with_useful_taps(s, weight, [&](const DwConvShape& c, const float* w) { forward_unit_stride(c, x, w, false, bias, y); });
 }
 
 void dwconv2d_backward_input(const DwConvShape& s, const float* grad_y, const float* weight, float* grad_x) {

@@ -12,16 +12,6 @@ export function checkRank(op: string, name: string, x: unknown, rank: number, la
     throw new RangeError(`${op}: ${name} must be ${rank}-D${layout ? ' ' + layout : ''}, got shape ${shapeString(x.shape)}`);
 }
 
-/** `expected` entries that are null match any size. */
-export function checkShape(op: string, name: string, x: unknown, expected: (number | null)[], layout?: string): asserts x is Tensor {
-  checkTensor(op, name, x);
-  const ok = x.ndim === expected.length && expected.every((d, i) => d === null || d === x.shape[i]);
-  if (!ok) {
-    const want = '[' + expected.map((d, i) => (d === null ? (layout ? layout.split(/[, ]+/)[i] ?? '*' : '*') : d)).join(', ') + ']';
-    throw new RangeError(`${op}: ${name} must have shape ${want}, got ${shapeString(x.shape)}`);
-  }
-}
-
 export function checkInt(op: string, name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${op}: ${name} must be an integer, got ${describe(v)}`);
   if (v < min || v > max) throw new RangeError(`${op}: ${name} must be in [${min}, ${max}], got ${v}`);
