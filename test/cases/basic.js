@@ -70,4 +70,13 @@ module.exports = [
     refGrad: (a, g) => ({ x: R.sliceGrad(a.x, 2, 1, 4, g) }),
     grad: ['x'],
   },
+  {
+    name: 'pad2d [1,2,3,0] value 0.5 of [2,3,4,5]',
+    make: (r) => ({ x: r.array([2, 3, 4, 5]) }),
+    run: (lk, t) => lk.ops.pad2d(t.x, [1, 2, 3, 0], 0.5),
+    ref: (a) => R.pad2d(a.x, [1, 2, 3, 0], 0.5),
+    refGrad: (a, g) => ({ x: R.pad2dGrad(a.x, [1, 2, 3, 0], g) }),
+    grad: ['x'],
+    fd: true,
+  },
 ];

@@ -276,4 +276,21 @@ module.exports = [
   poolRow('avg', [2, 3, 7, 9], { kernelSize: 3, stride: 2, padding: 1 }, [3, 3], [2, 2], [1, 1], { fd: true }),
   poolRow('avg', [1, 2, 6, 7], { kernelSize: 2 }, [2, 2], [2, 2], [0, 0]),
   poolRow('avg', [2, 2, 7, 8], { kernelSize: [2, 3], stride: [3, 1], padding: [1, 1] }, [2, 3], [3, 1], [1, 1]),
+  {
+    name: 'weightStandardize eps 1e-8 of [4,3,3,3]',
+    make: (r) => ({ w: r.array([4, 3, 3, 3]) }),
+    run: (lk, t) => lk.ops.weightStandardize(t.w, 1e-8),
+    ref: (a) => R.weightStandardize(a.w, 1e-8),
+    refGrad: (a, g) => ({ w: R.weightStandardizeGrad(a.w, 1e-8, g) }),
+    grad: ['w'],
+    fd: true,
+  },
+  {
+    name: 'weightStandardize eps 1e-5 of [6,40,1,1]',
+    make: (r) => ({ w: r.array([6, 40, 1, 1]) }),
+    run: (lk, t) => lk.ops.weightStandardize(t.w, 1e-5),
+    ref: (a) => R.weightStandardize(a.w, 1e-5),
+    refGrad: (a, g) => ({ w: R.weightStandardizeGrad(a.w, 1e-5, g) }),
+    grad: ['w'],
+  },
 ];

@@ -117,4 +117,27 @@ function sliceGrad(x, dim, start, end, g) {
   return out;
 }
 
-module.exports = { prod, unravel, ravel, broadcast, broadcastGrad, reduceDim, reduceDimGrad, permute, permuteGrad, slice, sliceGrad };
+// Constant padding of the last two dims, naive: out[c, i, j] = x[c, i - top, j - left] or value.
+function pad2d(x, [left, right, top, bottom], value) {
+  const H = x.shape[x.shape.length - 2], W = x.shape[x.shape.length - 1];
+  const planes = x.data.length / (H * W), OH = H + top + bottom, OW = W + left + right;
+  const out = new Float64Array(planes * OH * OW);
+  for (let c = 0; c < planes; c++)
+    for (let i = 0; i < OH; i++)
+      for (let j = 0; j < OW; j++) {
+        const si = i - top, sj = j - left;
+        out[(c * OH + i) * OW + j] = si >= 0 && si < H && sj >= 0 && sj < W ? x.data[(c * H + si) * W + sj] : value;
+      }
+  return { data: out, shape: [...x.shape.slice(0, -2), OH, OW] };
+}
+
+function pad2dGrad(x, [left, right, top, bottom], g) {
+  const H = x.shape[x.shape.length - 2], W = x.shape[x.shape.length - 1];
+  const planes = x.data.length / (H * W), OW = W + left + right, OH = H + top + bottom;
+  const gx = new Float64Array(x.data.length);
+  for (let c = 0; c < planes; c++)
+    for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) gx[(c * H + i) * W + j] = g[(c * OH + i + top) * OW + j + left];
+  return gx;
+}
+
+module.exports = { pad2d, pad2dGrad, prod, unravel, ravel, broadcast, broadcastGrad, reduceDim, reduceDimGrad, permute, permuteGrad, slice, sliceGrad };

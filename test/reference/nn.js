@@ -296,7 +296,44 @@ function avgPool2dGrad(x, k, s, p, g) {
   return gx;
 }
 
+// Weight standardisation in float64: per output filter (w - mean) / sqrt(biased var + eps).
+function weightStandardize(w, eps) {
+  const O = w.shape[0], K = w.data.length / O, out = new Float64Array(w.data.length);
+  for (let o = 0; o < O; o++) {
+    let m = 0;
+    for (let i = 0; i < K; i++) m += w.data[o * K + i] / K;
+    let v = 0;
+    for (let i = 0; i < K; i++) v += (w.data[o * K + i] - m) ** 2 / K;
+    for (let i = 0; i < K; i++) out[o * K + i] = (w.data[o * K + i] - m) / Math.sqrt(v + eps);
+  }
+  return { data: out, shape: w.shape };
+}
+
+// Its vector-Jacobian product from the chain rule written out term by term.
+function weightStandardizeGrad(w, eps, g) {
+  const O = w.shape[0], K = w.data.length / O, gw = new Float64Array(w.data.length);
+  for (let o = 0; o < O; o++) {
+    let m = 0;
+    for (let i = 0; i < K; i++) m += w.data[o * K + i] / K;
+    let v = 0;
+    for (let i = 0; i < K; i++) v += (w.data[o * K + i] - m) ** 2 / K;
+    const s = Math.sqrt(v + eps);
+    for (let j = 0; j < K; j++) {
+      let acc = 0;
+      for (let i = 0; i < K; i++) {
+        const dxi = (i === j ? 1 : 0) - 1 / K; // d(w_i - m)/d w_j
+        const dv = (2 / K) * (w.data[o * K + j] - m); // d v / d w_j
+        const dy = dxi / s - ((w.data[o * K + i] - m) * dv) / (2 * s * s * s);
+        acc += g[o * K + i] * dy;
+      }
+      gw[o * K + j] = acc;
+    }
+  }
+  return gw;
+}
+
 module.exports = {
+  weightStandardize, weightStandardizeGrad,
   erf, batchNorm, batchNormGrad, layerNorm, layerNormGrad, layerNorm2d, layerNorm2dGrad, groupNorm, groupNormGrad,
   relu, reluGrad, gelu, geluGrad, softmax, softmaxGrad, crossEntropy, crossEntropyGrad,
   globalAvgPool2d, globalAvgPool2dGrad, maxPool2d, maxPool2dGrad, avgPool2d, avgPool2dGrad,

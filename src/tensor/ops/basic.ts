@@ -2,7 +2,7 @@
 // and simple, so they stay in TypeScript; each op's backward sits right below its forward.
 import { Tensor, Shape, record, numel, shapeString, empty } from '../tensor';
 import { native } from '../../native';
-import { checkTensor, checkInt, checkNumber, sameShape } from '../check';
+import { checkTensor, checkInt, checkNumber, sameShape, describe } from '../check';
 
 function stridesOf(shape: Shape): number[] {
   const s = new Array<number>(shape.length);
@@ -287,5 +287,34 @@ export function cat(xs: Tensor[], dim: number): Tensor {
       for (let o = 0; o < outer; o++) gx.set(g.subarray((o * total + start) * inner, (o * total + start + lens[i]) * inner), o * lens[i] * inner);
       return gx;
     });
+  });
+}
+
+/** Constant padding of the last two dims of x [..., H, W], like F.pad(x, [left, right, top, bottom], value=value);
+ * a single number pads all four sides. */
+export function pad2d(x: Tensor, padding: number | [number, number, number, number], value = 0): Tensor {
+  const op = 'pad2d';
+  checkTensor(op, 'x', x);
+  if (x.ndim < 2) throw new RangeError(`${op}: x must have at least 2 dimensions [..., H, W], got ${shapeString(x.shape)}`);
+  const p = typeof padding === 'number' ? [padding, padding, padding, padding] : padding;
+  if (!Array.isArray(p) || p.length !== 4)
+    throw new TypeError(`${op}: padding must be a number or [left, right, top, bottom], got ${describe(padding)}`);
+  const [left, right, top, bottom] = p.map((v, i) => checkInt(op, `padding[${i}]`, v, 0, 1 << 20));
+  checkNumber(op, 'value', value);
+  const H = x.shape[x.ndim - 2], W = x.shape[x.ndim - 1];
+  const planes = H * W === 0 ? 0 : x.size / (H * W);
+  const OH = H + top + bottom, OW = W + left + right;
+  const out = new Float32Array(planes * OH * OW);
+  if (value !== 0) out.fill(value);
+  for (let c = 0; c < planes; c++)
+    for (let i = 0; i < H; i++)
+      out.set(x.data.subarray((c * H + i) * W, (c * H + i + 1) * W), (c * OH + i + top) * OW + left);
+  const shape = [...x.shape.slice(0, -2), OH, OW];
+  return record(op, out, shape, [x], (g) => {
+    const gx = new Float32Array(x.size);
+    for (let c = 0; c < planes; c++)
+      for (let i = 0; i < H; i++)
+        gx.set(g.subarray((c * OH + i + top) * OW + left, (c * OH + i + top) * OW + left + W), (c * H + i) * W);
+    return [gx];
   });
 }

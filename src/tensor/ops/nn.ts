@@ -331,3 +331,38 @@ export function avgPool2d(x: Tensor, options: Pool2dOptions): Tensor {
     return [gx];
   });
 }
+
+/** Weight standardisation (BiT's StdConv2d): each output filter w[o] of w [O, ...] becomes
+ * (w[o] - mean) / sqrt(var + eps) with the biased variance, as timm computes it. Runs in
+ * TypeScript with float64 sums: weights are small next to activations. */
+export function weightStandardize(w: Tensor, eps = 1e-6): Tensor {
+  const op = 'weightStandardize';
+  checkTensor(op, 'w', w);
+  if (w.ndim < 2 || w.size === 0) throw new RangeError(`${op}: w must have shape [O, ...] with no empty dimension, got ${shapeString(w.shape)}`);
+  checkEps(op, eps);
+  const O = w.shape[0], K = w.size / O;
+  const y = new Float32Array(w.size);
+  const rstd = new Float64Array(O);
+  for (let o = 0; o < O; o++) {
+    const row = w.data.subarray(o * K, (o + 1) * K);
+    let s = 0;
+    for (let i = 0; i < K; i++) s += row[i];
+    const mean = s / K;
+    let v = 0;
+    for (let i = 0; i < K; i++) v += (row[i] - mean) * (row[i] - mean);
+    rstd[o] = 1 / Math.sqrt(v / K + eps);
+    for (let i = 0; i < K; i++) y[o * K + i] = (row[i] - mean) * rstd[o];
+  }
+  return record(op, y, w.shape, [w], (g) => {
+    const gw = new Float32Array(w.size);
+    for (let o = 0; o < O; o++) {
+      let sg = 0, sgy = 0;
+      for (let i = 0; i < K; i++) {
+        sg += g[o * K + i];
+        sgy += g[o * K + i] * y[o * K + i];
+      }
+      for (let i = 0; i < K; i++) gw[o * K + i] = rstd[o] * (g[o * K + i] - sg / K - y[o * K + i] * (sgy / K));
+    }
+    return [gw];
+  });
+}
