@@ -6,7 +6,7 @@
 //
 //   npm run bench                      full sweep (about 20 minutes on 2 cores)
 //   npm run bench -- --quick           a few headline cases
-//   npm run bench -- --only dwconv     sections (comma-separated): dwconv, attention, gemm, conv
+//   npm run bench -- --only dwconv     sections (comma-separated): dwconv, attention, gemm, conv, models
 //   options: --threads N (default 2)  --reps N  --no-torch  --json FILE (default bench/results/latest.json)
 //            --kernels 3,31  --shapes 1x128x56,8x128x56 (N x C x H, square maps) for the dwconv section
 'use strict';
@@ -166,6 +166,33 @@ async function convSection(args, peer, out) {
   }
 }
 
+async function modelsSection(args, peer, out) {
+  const { benchModels } = require('./models');
+  const reps = args.reps || 3;
+  const batches = args.quick ? [1] : [1, 8];
+  console.log(`\n## Whole models at 224x224 (${args.threads} threads, medians of ${reps}; images/s, higher is better)\n`);
+  console.log('PyTorch runs the same architecture (bench/torch_models.py) in both memory layouts; the speed-up is against the faster one.\n');
+  console.log('| model | form | batch | pass | lkvit img/s | PyTorch NCHW img/s | PyTorch channels-last img/s | speed-up |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  await benchModels({
+    reps, threads: args.threads, batches,
+    onCase: async (r) => {
+      const layouts = r.name.startsWith('vit') ? ['nchw'] : ['nchw', 'channels_last'];
+      const theirs = {};
+      if (peer) for (const layout of layouts) theirs[layout] = await peer.ask({ op: 'model', name: r.name, form: r.form, N: r.batch, layout, reps });
+      out.models.push({ ...r, torch: theirs });
+      for (const [pass, key] of [['forward', 'fwd_ms'], ['forward + input grad', 'fwd_bwd_ms']]) {
+        const ips = (ms) => (ms ? (1000 * r.batch) / ms : undefined);
+        const best = Math.min(...layouts.map((l) => theirs[l]?.[key] ?? Infinity));
+        console.log(
+          `| ${r.name} | ${r.form} | ${r.batch} | ${pass} | ${fmt(ips(r[key]), 2)} | ${fmt(ips(theirs.nchw?.[key]), 2)} ` +
+            `| ${fmt(ips(theirs.channels_last?.[key]), 2)} | ${ratio(Number.isFinite(best) ? best : undefined, r[key])} |`,
+        );
+      }
+    },
+  });
+}
+
 // A second of work first, so the first measured case does not pay for cold caches, thread
 // start-up and the CPU's clock ramp.
 async function warmUp(peer) {
@@ -189,8 +216,8 @@ async function main() {
     torchBlas: peer ? peer.blas : null,
   };
   console.log(`# lkvit bench — ${info.cpu}, ${info.isa}, ${info.threads} threads; PyTorch ${info.torch ? `${info.torch} (BLAS: ${info.torchBlas})` : 'not found (set LKVIT_PYTHON to a python with torch)'}`);
-  const out = { info, dwconv: [], attention: [], gemm: [], conv: [] };
-  const sections = { dwconv: dwconvSection, attention: attentionSection, gemm: gemmSection, conv: convSection };
+  const out = { info, dwconv: [], attention: [], gemm: [], conv: [], models: [] };
+  const sections = { dwconv: dwconvSection, attention: attentionSection, gemm: gemmSection, conv: convSection, models: modelsSection };
   try {
     await warmUp(peer);
     for (const [name, fn] of Object.entries(sections)) if (!args.only || args.only.includes(name)) await fn(args, peer, out);

@@ -3,9 +3,9 @@
 // `setup`, when given, runs untimed before each call and its result is passed to `fn`.
 'use strict';
 
-function medianMs(fn, reps, { setup = () => undefined, warmMs = 200 } = {}) {
+function medianMs(fn, reps, { setup = () => undefined, warmMs = 200, warmCalls = 2 } = {}) {
   const end = process.hrtime.bigint() + BigInt(Math.round(warmMs * 1e6));
-  for (let i = 0; i < 2 || process.hrtime.bigint() < end; i++) fn(setup());
+  for (let i = 0; i < warmCalls || process.hrtime.bigint() < end; i++) fn(setup());
   const times = [];
   for (let i = 0; i < reps; i++) {
     const s = setup();

@@ -13,10 +13,11 @@ import torch
 import torch.nn.functional as F
 
 
-def median_time(fn, reps):
+def median_time(fn, reps, warm_calls=2):
     # Warm up for at least 0.2 s (and twice), so cores that idled while lkvit ran are back at speed.
     t_end = time.perf_counter() + 0.2
-    fn(); fn()
+    for _ in range(warm_calls):
+        fn()
     while time.perf_counter() < t_end:
         fn()
     times = []
@@ -109,6 +110,51 @@ def conv(req):
     return dict(ms=times[len(times) // 2] * 1e3)
 
 
+_models = {}
+
+
+def model(req):
+    """A whole model (bench/torch_models.py, random weights, eval mode, frozen parameters) at
+    224x224 in one memory layout: forward, and forward + input gradient of the summed
+    cross-entropy (an attack step). form 'reparam' merges RepLKNet's kernels first."""
+    import os
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import torch_models
+    name, batch, layout, form, reps = req['name'], req['N'], req['layout'], req.get('form', 'train-form'), req['reps']
+    key = (name, layout, form)
+    if key not in _models:
+        _models.clear()  # one model at a time: RepLKNet-31B is 320 MB of weights
+        torch.manual_seed(1)
+        m = torch_models.build(name).eval()
+        if form == 'reparam':
+            for mod in m.modules():
+                if hasattr(mod, 'merge_kernel'):
+                    mod.merge_kernel()
+        for p in m.parameters():
+            p.requires_grad_(False)
+        if layout == 'channels_last':
+            m = m.to(memory_format=torch.channels_last)
+        _models[key] = m
+    m = _models[key]
+    mean, std = torch_models.MEAN_STD[name]
+    mean = torch.tensor(mean).view(1, 3, 1, 1)
+    std = torch.tensor(std).view(1, 3, 1, 1)
+    x = torch.rand(batch, 3, 224, 224)
+    if layout == 'channels_last':
+        x = x.contiguous(memory_format=torch.channels_last)
+    labels = torch.zeros(batch, dtype=torch.long)
+
+    def fwd():
+        with torch.no_grad():
+            m((x - mean) / std)
+
+    def fwd_bwd():
+        xg = x.clone().requires_grad_(True)
+        F.cross_entropy(m((xg - mean) / std), labels, reduction='sum').backward()
+
+    return dict(fwd_ms=median_time(fwd, reps, warm_calls=1), fwd_bwd_ms=median_time(fwd_bwd, reps, warm_calls=1))
+
+
 def blas_library():
     """Which BLAS this torch build ended up with (Debian's torch uses the system libblas, which is
     the slow reference BLAS unless OpenBLAS is installed): matters for matmul and attention."""
@@ -126,7 +172,7 @@ def blas_library():
 def main():
     torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
     print(json.dumps(dict(ready=True, torch=torch.__version__, threads=torch.get_num_threads(), blas=blas_library())), flush=True)
-    ops = dict(dwconv=dwconv, attention=attention, matmul=matmul, conv=conv)
+    ops = dict(dwconv=dwconv, attention=attention, matmul=matmul, conv=conv, model=model)
     for line in sys.stdin:
         req = json.loads(line)
         try:

@@ -6,6 +6,30 @@ export type { Shape } from './tensor/tensor';
 import * as ops from './tensor/ops';
 export { ops };
 
+// Models, layers and checkpoints.
+export { createModel, loadModel, listModels, MODELS, IMAGENET_MEAN, IMAGENET_STD } from './models/registry';
+export type { ModelOptions, LoadModelOptions } from './models/registry';
+export { ImageClassifier } from './models/classifier';
+export type { ForwardOptions, ForwardResult, Triple } from './models/classifier';
+export { RepLKNet } from './models/replknet';
+export type { RepLKNetConfig } from './models/replknet';
+export { VisionTransformer } from './models/vit';
+export type { ViTConfig } from './models/vit';
+export { ConvNeXt } from './models/convnext';
+export type { ConvNeXtConfig } from './models/convnext';
+export { ResNet } from './models/resnet';
+export type { ResNetConfig } from './models/resnet';
+export { BiT } from './models/bit';
+export type { BiTConfig } from './models/bit';
+import * as nn from './nn';
+export { nn };
+export { Module, StateDictError, saveWeights, manualSeed } from './nn';
+export type { LoadReport } from './nn';
+export { loadStateDict, readSafetensors, writeSafetensors, readTorchCheckpoint, CheckpointError } from './io';
+export type { StateDict, StateTensor } from './io';
+export { loadImage, loadImageBatch, listImageFiles, resizeBilinearU8, ImageFileError } from './io/image';
+export type { ImageTransform } from './io/image';
+
 export type Isa = 'generic' | 'avx2' | 'avx512';
 
 /** Threads used by the native kernels (default: LKVIT_NUM_THREADS or the number of cores). */

@@ -6,3 +6,4 @@ export type { Conv2dOptions } from './layers';
 export { Sequence, ModuleList } from './containers';
 export { ConvBN, foldBatchNorm } from './conv_bn';
 export { manualSeed, withoutInit, uniformParameter } from './init';
+export { saveWeights } from './serialize';

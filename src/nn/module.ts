@@ -145,7 +145,11 @@ export abstract class Module {
     for (const key of entries.keys()) if (!own.has(key) && !isOptional(key)) report.unexpected.push(key);
     const clean = report.missing.length + report.unexpected.length + report.mismatched.length === 0;
     if (strict && !clean)
-      throw new StateDictError(`loadStateDict: the state dict does not fit ${this.constructor.name}: ${summarise(report)}`, report);
+      throw new StateDictError(
+        `loadStateDict: the state dict does not fit ${this.constructor.name} (${report.missing.length} missing, ${report.unexpected.length} unexpected, ` +
+          `${report.mismatched.length} mismatched keys; check the model name and its options, or pass { strict: false }): ${summarise(report)}`,
+        report,
+      );
     const bad = new Set(report.mismatched.map((m) => m.key));
     for (const [key, t] of own) {
       const e = entries.get(key);

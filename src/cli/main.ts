@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// The lkvit command: parses the command name and hands over; errors print as one line.
+import { predictCommand } from './predict';
+import { listModels } from '../models/registry';
+import { UsageError } from './args';
+
+const COMMANDS: Record<string, (argv: string[], print: (s: string) => void) => Promise<void> | void> = {
+  predict: predictCommand,
+  models: (_argv, print) => {
+    for (const m of listModels())
+      print(`${m.name.padEnd(16)} mean ${m.mean.join(',').padEnd(18)} std ${m.std.join(',').padEnd(18)} ${m.weights}`);
+  },
+};
+
+const HELP = `usage: lkvit <command> [flags]
+
+commands:
+  predict   logits of a checkpoint on tensors or images ('lkvit predict --help')
+  models    the model names, their normalisation and where their weights come from
+`;
+
+export async function main(argv: string[], print: (s: string) => void = (s) => console.log(s)): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === 'help') {
+    print(HELP);
+    return command ? 0 : 2;
+  }
+  const run = COMMANDS[command];
+  if (!run) {
+    process.stderr.write(`lkvit: unknown command '${command}'\n${HELP}`);
+    return 2;
+  }
+  try {
+    await run(rest, print);
+    return 0;
+  } catch (e) {
+    const err = e as Error;
+    process.stderr.write(`lkvit: ${err.message}\n`);
+    return err instanceof UsageError ? 2 : 1;
+  }
+}
+
+if (require.main === module) main(process.argv.slice(2)).then((code) => (process.exitCode = code));

@@ -1,0 +1,112 @@
+// The lkvit command line, run in-process: predict on tensors and on image files, and its errors.
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const test = require('ava');
+const lk = require('..');
+const { main } = require('../lib/cli/main');
+
+const models = path.join(__dirname, 'fixtures', 'models');
+const images = path.join(__dirname, 'fixtures', 'images');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lkvit-cli-'));
+
+async function run(argv) {
+  const lines = [];
+  const errors = [];
+  const write = process.stderr.write;
+  process.stderr.write = (s) => (errors.push(String(s)), true);
+  try {
+    const code = await main(argv, (s) => lines.push(s));
+    return { code, out: lines.join('\n'), err: errors.join('') };
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
+function relErr(a, b) {
+  let m = 0, r = 0;
+  for (let i = 0; i < b.length; i++) {
+    m = Math.max(m, Math.abs(a[i] - b[i]));
+    r = Math.max(r, Math.abs(b[i]));
+  }
+  return m / r;
+}
+
+test.serial('predict --input writes the logits PyTorch computed (merged checkpoint, --config, --reparam)', async (t) => {
+  const io = lk.readSafetensors(path.join(models, 'replknet_tiny.io.safetensors'));
+  const out = path.join(tmp, 'replknet.safetensors');
+  for (const extra of [[], ['--reparam']]) {
+    const r = await run(['predict', '--model', 'replknet31b', '--weights', path.join(models, 'replknet_tiny.safetensors'),
+      '--config', io.metadata.config, '--input', path.join(models, 'replknet_tiny.io.safetensors'), '--key', 'x', '--out', out, ...extra]);
+    t.is(r.code, 0, r.err);
+    t.regex(r.out, /2 input\(s\) in .* images\/s/);
+    const logits = lk.readSafetensors(out).tensors.get('logits');
+    t.deepEqual(logits.shape, [2, 10]);
+    t.true(relErr(logits.data, io.tensors.get('logits').data) <= 1e-4);
+  }
+});
+
+test.serial('predict --input reads a .pth checkpoint', async (t) => {
+  const io = lk.readSafetensors(path.join(models, 'resnet_tiny.io.safetensors'));
+  const out = path.join(tmp, 'resnet.safetensors');
+  const r = await run(['predict', '--model', 'resnet50', '--weights', path.join(models, 'resnet_tiny.pth'),
+    '--config', io.metadata.config, '--input', path.join(models, 'resnet_tiny.io.safetensors'), '--out', out, '--batch-size', '1']);
+  t.is(r.code, 0, r.err);
+  t.true(relErr(lk.readSafetensors(out).tensors.get('logits').data, io.tensors.get('logits').data) <= 1e-4);
+});
+
+test.serial('predict --images runs the evaluation transform and prints the top-5 classes', async (t) => {
+  const io = lk.readSafetensors(path.join(models, 'convnext_tiny_k7.io.safetensors'));
+  const files = ['rgb.png', 'q420.jpg', 'lossless.webp'].map((f) => path.join(images, f));
+  const out = path.join(tmp, 'images.safetensors');
+  const names = path.join(tmp, 'names.txt');
+  fs.writeFileSync(names, Array.from({ length: 10 }, (_, i) => `class${i}`).join('\n'));
+  const r = await run(['predict', '--model', 'convnext_tiny', '--weights', path.join(models, 'convnext_tiny_k7.safetensors'),
+    '--config', io.metadata.config, '--images', files[0], '--images', files[1], '--images', files[2],
+    '--resize', '72', '--crop', '64', '--batch-size', '2', '--class-names', names, '--out', out]);
+  t.is(r.code, 0, r.err);
+  const printed = r.out.split('\n').filter((l) => /^(rgb|q420|lossless)/.test(l));
+  t.is(printed.length, 3);
+  t.regex(printed[0], /^rgb\.png: \d class\d \(\d+\.\d%\)(, \d class\d \(\d+\.\d%\)){4}$/);
+  // Same logits as the API on the same images.
+  const { model } = lk.loadModel('convnext_tiny', path.join(models, 'convnext_tiny_k7.safetensors'), JSON.parse(io.metadata.config));
+  const batch = await lk.loadImageBatch(files, { resize: 72, crop: 64 });
+  const want = lk.noGrad(() => model.forward(lk.tensor(batch.data, batch.shape)));
+  const got = lk.readSafetensors(out);
+  t.deepEqual(got.tensors.get('logits').shape, [3, 10]);
+  t.true(relErr(got.tensors.get('logits').data, want.data) <= 1e-5);
+  t.deepEqual(JSON.parse(got.metadata.images), ['rgb.png', 'q420.jpg', 'lossless.webp']);
+});
+
+test.serial('bad command lines exit with code 2 and say what is wrong', async (t) => {
+  const w = path.join(models, 'vit_tiny.safetensors');
+  const cases = [
+    [['predict', '--weights', w, '--input', 'x', '--out', 'y'], /--model is required/],
+    [['predict', '--model', 'vit_b16', '--weights', w, '--out', 'y'], /exactly one of --input and --images/],
+    [['predict', '--model', 'vit_b16', '--wieghts', w], /unknown flag --wieghts/],
+    [['predict', '--model', 'vit_b16', '--weights', w, '--input', 'x', '--out', 'y', '--mean', '1,2'], /--mean must be three comma-separated numbers/],
+    [['predict', '--model', 'vit_b16', '--weights', w, '--input', 'x', '--out', 'y', '--config', '[1]'], /--config must be a JSON object/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+  ];
+  for (const [argv, message] of cases) {
+    const r = await run(argv);
+    t.is(r.code, 2, argv.join(' '));
+    t.regex(r.err, message);
+  }
+  // Problems found while running exit with 1: a model that does not fit the checkpoint, --reparam on a ViT.
+  const misfit = await run(['predict', '--model', 'vit_b16', '--weights', w, '--input', path.join(models, 'vit_tiny.io.safetensors'), '--out', path.join(tmp, 'o.safetensors')]);
+  t.is(misfit.code, 1);
+  t.regex(misfit.err, /does not fit VisionTransformer \(120 missing, 0 unexpected, 31 mismatched keys/);
+  const cfg = lk.readSafetensors(path.join(models, 'vit_tiny.io.safetensors')).metadata.config;
+  const rep = await run(['predict', '--model', 'vit_b16', '--weights', w, '--config', cfg, '--input', path.join(models, 'vit_tiny.io.safetensors'), '--out', path.join(tmp, 'o.safetensors'), '--reparam']);
+  t.is(rep.code, 2);
+  t.regex(rep.err, /--reparam applies to RepLKNet models/);
+});
+
+test.serial('models lists every model with its normalisation', async (t) => {
+  const r = await run(['models']);
+  t.is(r.code, 0);
+  for (const name of ['replknet31b', 'replknet31l', 'replknetxl', 'vit_ti16', 'vit_b16', 'vit_l16', 'resnet50', 'convnext_tiny', 'convnext_large', 'bit_m_r101x3'])
+    t.regex(r.out, new RegExp(`^${name} `, 'm'));
+});
