@@ -249,16 +249,11 @@ lk::GemmB conv_b(const Dims& d, const PackCtx& ctx, bool pixels_are_k) {
 bool one_gemm_per_thread(int64_t count, int nthreads) {
   return count >= 4 * nthreads || (count >= nthreads && count % nthreads == 0 && nthreads > 1);
 }
-}  // namespace
-
-void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y) {
+// y = conv(x, W) with W already packed as GEMM A panels, one block of wpack_len floats per group.
+void forward_packed(const ConvShape& s, const float* wpack, int64_t wpack_len, const float* x, const float* bias,
+                    float* y) {
   const Dims d = dims_of(s);
   const int nthreads = lk::num_threads();
-  // The weights are packed once for all images: A = W_g [Cout_g, CKK].
-  const int64_t wpack_len = sgemm_packed_a_floats(d.og, d.ckk);
-  lk::Scratch wpack(s.groups * wpack_len);
-  for (int64_t g = 0; g < s.groups; ++g)
-    sgemm_pack_a(false, d.og, d.ckk, w + g * d.og * d.ckk, d.ckk, wpack.data() + g * wpack_len, true);
   if (bias)
     lk::parallel_for(s.n * s.cout, 16, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i)
@@ -268,7 +263,7 @@ void conv2d_forward(const ConvShape& s, const float* x, const float* w, const fl
   auto one = [&](int64_t ng, bool threaded) {
     const int64_t g = ng % s.groups, n = ng / s.groups;
     const PackCtx ctx{&s, x + (n * s.cin + g * d.cg) * d.hw, d.cg};
-    sgemm_ex(d.og, d.pixels, d.ckk, 1.f, lk::GemmA{false, nullptr, 0, wpack.data() + g * wpack_len},
+    sgemm_ex(d.og, d.pixels, d.ckk, 1.f, lk::GemmA{false, nullptr, 0, wpack + g * wpack_len},
              conv_b(d, ctx, false), bias ? 1.f : 0.f, y + (n * s.cout + g * d.og) * d.pixels, d.pixels, threaded);
   };
   if (one_gemm_per_thread(images, nthreads))
@@ -279,9 +274,43 @@ void conv2d_forward(const ConvShape& s, const float* x, const float* w, const fl
     for (int64_t ng = 0; ng < images; ++ng) one(ng, true);
 }
 
+// W [groups * rows, cols] (per group: rows x cols, row-major) packed as op(W_g) for each group;
+// transposed = true packs W_g^T (cols x rows) straight from W, without a transposed copy.
+void pack_weights(const float* w, int64_t groups, int64_t rows, int64_t cols, bool transposed, float* dst,
+                  int64_t len) {
+  for (int64_t g = 0; g < groups; ++g) {
+    const float* wg = w + g * rows * cols;
+    if (transposed)
+      sgemm_pack_a(true, cols, rows, wg, cols, dst + g * len, true);
+    else
+      sgemm_pack_a(false, rows, cols, wg, cols, dst + g * len, true);
+  }
+}
+}  // namespace
+
+void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y) {
+  const Dims d = dims_of(s);
+  // The weights are packed once for all images: A = W_g [Cout_g, CKK].
+  const int64_t wpack_len = sgemm_packed_a_floats(d.og, d.ckk);
+  lk::Scratch wpack(s.groups * wpack_len);
+  pack_weights(w, s.groups, d.og, d.ckk, false, wpack.data(), wpack_len);
+  forward_packed(s, wpack.data(), wpack_len, x, bias, y);
+}
+
 void conv2d_backward_input(const ConvShape& s, const float* gy, const float* w, float* gx) {
   const Dims d = dims_of(s);
   const int nthreads = lk::num_threads();
+  if (d.kind == Kind::pointwise) {
+    // gx_g = W_g^T gy_g: the forward path with W_g^T packed straight from W.
+    ConvShape t = s;
+    t.cin = s.cout;
+    t.cout = s.cin;
+    const int64_t wpack_len = sgemm_packed_a_floats(d.cg, d.og);
+    lk::Scratch wpack(s.groups * wpack_len);
+    pack_weights(w, s.groups, d.og, d.cg, true, wpack.data(), wpack_len);
+    forward_packed(t, wpack.data(), wpack_len, gy, nullptr, gx);
+    return;
+  }
   if (s.sh == 1 && s.sw == 1) {
     // Stride 1 (1x1 included): the input gradient is itself a stride-1 convolution of gy with the
     // weights flipped in space and transposed per group (W'_g[ci][co] = W_g[co][ci] rotated 180

@@ -68,6 +68,7 @@ module.exports = [
   // conv2d: 1x1 (direct GEMM on NCHW)
   convRow('1x1', [2, 8, 7, 9], [6, 8, 1, 1], {}, true),
   convRow('1x1 stride 2', [2, 6, 9, 9], [4, 6, 1, 1], { stride: 2 }, false),
+  convRow('1x1 wide: two K blocks both ways', [2, 420, 5, 7], [390, 420, 1, 1], {}, true),
   // 3x3 pad 1: N = 2 (one image per thread) and N = 1 (threads share each GEMM)
   convRow('3x3 pad 1', [2, 5, 9, 11], [7, 5, 3, 3], { padding: 1 }, true),
   convRow('3x3 pad 1 N=1', [1, 32, 12, 13], [16, 32, 3, 3], { padding: 1 }, false),
