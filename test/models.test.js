@@ -167,3 +167,25 @@ test('architectures: parameter counts of the full-size models match the publishe
   t.is(count('convnext_tiny'), 28589128);
   t.true(Math.abs(count('replknet31b') / 1e6 - 79) < 1.5);
 });
+
+test('eval mode folds BN into convs for frozen weights only, and weightsChanged() drops the folded copy', (t) => {
+  const { f, model } = load('replknet_tiny');
+  const before = lk.noGrad(() => model.forward(f.x()));
+  // Edited in place: the folded weights are stale until weightsChanged().
+  const w = model.stem.items[0].conv.weight;
+  const keep = w.data.slice();
+  w.data.fill(0);
+  t.deepEqual(Array.from(lk.noGrad(() => model.forward(f.x())).data), Array.from(before.data));
+  const zeroed = lk.noGrad(() => model.weightsChanged().forward(f.x()));
+  t.true(relErr(zeroed.data, before.data) > 1e-3);
+  w.data.set(keep);
+  model.weightsChanged();
+  // With trainable weights the unfolded path runs, so weight gradients reach the conv and the BN.
+  model.setRequiresGrad(true);
+  const y = model.forward(f.x());
+  t.true(relErr(y.data, before.data) <= 1e-5);
+  lk.ops.crossEntropy(y, [1, 2]).backward();
+  t.truthy(w.grad);
+  t.truthy(model.stem.items[0].bn.weight.grad);
+  t.true(w.grad.data.some((v) => v !== 0));
+});

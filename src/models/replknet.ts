@@ -198,11 +198,10 @@ export class RepLKNet extends ImageClassifier {
   }
 
   /** Structural re-parameterisation for inference: merges every small kernel into its large one
-   * (the state dict then holds `lkb_reparam.*`, as the official merged checkpoints) and folds the
-   * remaining conv-BN pairs for eval-mode forwards. Outputs are unchanged up to rounding. */
+   * (the state dict then holds `lkb_reparam.*`, as the official merged checkpoints). Outputs are
+   * unchanged up to rounding. (The other conv-BN pairs fold by themselves in eval mode.) */
   reparam(): this {
     for (const lk of this.largeKernelConvs()) lk.merge();
-    for (const [, m] of this.namedModules()) if (m instanceof ConvBN) m.fold();
     return this;
   }
 

@@ -1,6 +1,8 @@
 // conv -> BatchNorm (-> ReLU), the unit RepLKNet is built from (the official `conv_bn` /
-// `conv_bn_relu`, whose children are named `conv` and `bn`). In eval mode it can run as a single
-// convolution with the BN folded into its weight and bias (structural re-parameterisation).
+// `conv_bn_relu`, whose children are named `conv` and `bn`). In eval mode with frozen weights it
+// runs as one convolution with the BN folded into its weight and bias (the same function up to
+// float rounding, one pass less); the folded copy is rebuilt after loads, mode changes and
+// Module.weightsChanged().
 import { Tensor } from '../tensor/tensor';
 import * as ops from '../tensor/ops';
 import { Layer } from './module';
@@ -21,8 +23,6 @@ export function foldBatchNorm(conv: Conv2d, bn: BatchNorm2d): { weight: Tensor; 
 export class ConvBN extends Layer {
   readonly conv: Conv2d;
   readonly bn: BatchNorm2d;
-  /** Run folded in eval mode (set by reparam()). */
-  private foldInEval = false;
   private folded: { weight: Tensor; bias: Tensor } | null = null;
 
   constructor(inChannels: number, outChannels: number, kernelSize: number, options: Conv2dOptions & { relu?: boolean } = {}) {
@@ -35,12 +35,6 @@ export class ConvBN extends Layer {
 
   readonly relu: boolean;
 
-  /** Folds the BN into the conv for eval-mode forwards (the state dict keeps conv and bn). */
-  fold(): void {
-    this.foldInEval = true;
-    this.folded = null;
-  }
-
   /** The eval-mode conv weight and bias with the BN folded in. */
   foldedWeights(): { weight: Tensor; bias: Tensor } {
     return foldBatchNorm(this.conv, this.bn);
@@ -48,7 +42,7 @@ export class ConvBN extends Layer {
 
   forward(x: Tensor): Tensor {
     let y: Tensor;
-    if (this.foldInEval && !this.training && !this.conv.weight.requiresGrad && !this.bn.weight.requiresGrad) {
+    if (!this.training && !this.conv.weight.requiresGrad && !this.bn.weight.requiresGrad) {
       this.folded ??= this.foldedWeights();
       y = conv2dWith(this.conv, x, this.folded.weight, this.folded.bias);
     } else {

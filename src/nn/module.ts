@@ -160,8 +160,16 @@ export abstract class Module {
   }
 
   /** Called on every module after its tensors were overwritten or its mode changed: modules
-   * holding derived data (fused weights) drop it here. */
+   * holding derived data (folded or standardised weights) drop it here. */
   protected stateChanged(): void {}
+
+  /** Tells the model its weights were edited in place (`t.data[i] = ...`): eval-mode modules
+   * cache weights derived from them (BN folded into convs, BiT's standardised weights). Loading
+   * with loadStateDict and switching train/eval need no call. */
+  weightsChanged(): this {
+    for (const [, m] of this.namedModules()) m.stateChanged();
+    return this;
+  }
 
   /** Sets train (true) or eval (false) mode on the whole tree. */
   train(mode = true): this {
