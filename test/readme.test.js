@@ -14,3 +14,14 @@ test("the README's example runs and prints what it says", (t) => {
   t.regex(out, /y \[1,128,56,56\] x.grad \[1,128,56,56\] w.grad \[128,1,31,31\]/);
   t.regex(out, /max \|xAdv - x\| = 0\.00392/);
 });
+
+test("the README's models example runs on the fixtures and prints what it says", (t) => {
+  const root = path.join(__dirname, '..');
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const m = readme.match(/## Models and checkpoints[\s\S]*?```js\n([\s\S]*?)```/);
+  t.truthy(m, 'README has a ## Models and checkpoints section with a js block');
+  const out = execFileSync(process.execPath, ['-e', m[1]], { cwd: root, env: { ...process.env, LKVIT_NUM_THREADS: '2' } }).toString();
+  t.regex(out, /logits \[2,10\]/);
+  t.regex(out, /blocks 14 stage-1 kernel \[8,1,31,31\]/);
+  t.regex(out, /grad \[2,3,64,64\] reparam changes the logits by < 1e-4/);
+});

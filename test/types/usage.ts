@@ -21,3 +21,18 @@ void [plain, withProbs, loss, isa];
 lk.ops.pgdStep(x, x, { x0: x, eps: 1, alpha: 1, norm: 'l1' });
 // @ts-expect-error: tensor() data is a Float32Array or number[]
 lk.tensor('abc', [3]);
+
+// Models and checkpoints.
+const model: lk.ImageClassifier = lk.createModel('convnext_tiny', { kernelSize: 13, numClasses: 10 });
+const result: lk.ForwardResult = model.run(lk.zeros([1, 3, 64, 64]), { features: ['stages.0.blocks.0'], skip: [] });
+const feats: Map<string, lk.Tensor> = result.features;
+const loaded: { model: lk.ImageClassifier; report: lk.LoadReport } = lk.loadModel('resnet50', 'w.pth', { strict: false });
+const rep: lk.RepLKNet = lk.createModel('replknet31b') as lk.RepLKNet;
+rep.reparam();
+const state: lk.StateDict = lk.loadStateDict('w.safetensors');
+const kernels: Map<string, lk.Tensor> = model.depthwiseKernels();
+lk.saveWeights(model, 'out.safetensors');
+const img: Promise<{ data: Float32Array; shape: [number, 3, number, number] }> = lk.loadImageBatch(['a.jpg'], { resize: 256, crop: 224 });
+void [feats, loaded, state, kernels, img];
+// @ts-expect-error: features takes a boolean or block names
+model.run(lk.zeros([1, 3, 64, 64]), { features: 3 });
