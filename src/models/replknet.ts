@@ -95,7 +95,7 @@ class RepLKBlock extends Layer {
   }
 
   forward(x: Tensor): Tensor {
-    const y = ops.relu(this.largeKernel.forward(this.pw1.forward(this.prelkbBn.forward(x))));
+    const y = ops.relu(this.largeKernel.forward(this.pw1.forward(x, this.prelkbBn)));
     return ops.add(x, this.pw2.forward(y));
   }
 }
@@ -114,7 +114,7 @@ class ConvFFN extends Layer {
   }
 
   forward(x: Tensor): Tensor {
-    return ops.add(x, this.pw2.forward(ops.gelu(this.pw1.forward(this.preffnBn.forward(x)))));
+    return ops.add(x, this.pw2.forward(ops.gelu(this.pw1.forward(x, this.preffnBn))));
   }
 }
 

@@ -24,6 +24,7 @@ export class ConvBN extends Layer {
   readonly conv: Conv2d;
   readonly bn: BatchNorm2d;
   private folded: { weight: Tensor; bias: Tensor } | null = null;
+  private foldedPre: BatchNorm2d | null = null;
 
   constructor(inChannels: number, outChannels: number, kernelSize: number, options: Conv2dOptions & { relu?: boolean } = {}) {
     super();
@@ -35,18 +36,41 @@ export class ConvBN extends Layer {
 
   readonly relu: boolean;
 
-  /** The eval-mode conv weight and bias with the BN folded in. */
-  foldedWeights(): { weight: Tensor; bias: Tensor } {
-    return foldBatchNorm(this.conv, this.bn);
+  /** The eval-mode conv weight and bias with the BN folded in; with `pre`, also a BatchNorm
+   * applied before this unit (pre y = s x + t per input channel): exact for a 1x1 convolution
+   * without padding, W'[o, i] = W[o, i] s[i], b' = b + W t. */
+  foldedWeights(pre: BatchNorm2d | null = null): { weight: Tensor; bias: Tensor } {
+    const f = foldBatchNorm(this.conv, this.bn);
+    if (!pre) return f;
+    const c = this.conv;
+    if (c.kernelSize[0] !== 1 || c.kernelSize[1] !== 1 || c.groups !== 1 || c.padding[0] !== 0 || c.padding[1] !== 0)
+      throw new Error('ConvBN: only a 1x1 convolution without padding can absorb a preceding BatchNorm');
+    const { scale, shift } = pre.affine();
+    const O = c.outChannels, I = c.inChannels;
+    for (let o = 0; o < O; o++) {
+      let b = f.bias.data[o];
+      for (let i = 0; i < I; i++) {
+        b += f.weight.data[o * I + i] * shift[i];
+        f.weight.data[o * I + i] *= scale[i];
+      }
+      f.bias.data[o] = b;
+    }
+    return f;
   }
 
-  forward(x: Tensor): Tensor {
+  /** conv-BN(-ReLU) of x, or of pre(x) when a BatchNorm `pre` comes first (RepLKNet's prelkb_bn /
+   * preffn_bn): in eval mode with frozen weights both BNs fold into one convolution. */
+  forward(x: Tensor, pre: BatchNorm2d | null = null): Tensor {
     let y: Tensor;
-    if (!this.training && !this.conv.weight.requiresGrad && !this.bn.weight.requiresGrad) {
-      this.folded ??= this.foldedWeights();
+    const frozen = !this.conv.weight.requiresGrad && !this.bn.weight.requiresGrad && !(pre && pre.weight.requiresGrad);
+    if (!this.training && frozen) {
+      if (!this.folded || this.foldedPre !== pre) {
+        this.folded = this.foldedWeights(pre);
+        this.foldedPre = pre;
+      }
       y = conv2dWith(this.conv, x, this.folded.weight, this.folded.bias);
     } else {
-      y = this.bn.forward(this.conv.forward(x));
+      y = this.bn.forward(this.conv.forward(pre ? pre.forward(x) : x));
     }
     return this.relu ? ops.relu(y) : y;
   }
