@@ -5,6 +5,7 @@ const os = require('os');
 const path = require('path');
 const test = require('ava');
 const lk = require('..');
+const { relErr } = require('./helpers');
 const { main } = require('../lib/cli/main');
 
 const models = path.join(__dirname, 'fixtures', 'models');
@@ -24,14 +25,6 @@ async function run(argv) {
   }
 }
 
-function relErr(a, b) {
-  let m = 0, r = 0;
-  for (let i = 0; i < b.length; i++) {
-    m = Math.max(m, Math.abs(a[i] - b[i]));
-    r = Math.max(r, Math.abs(b[i]));
-  }
-  return m / r;
-}
 
 test.serial('predict --input writes the logits PyTorch computed (merged checkpoint, --config, --reparam)', async (t) => {
   const io = lk.readSafetensors(path.join(models, 'replknet_tiny.io.safetensors'));

@@ -7,18 +7,11 @@ const os = require('os');
 const path = require('path');
 const test = require('ava');
 const lk = require('..');
+const { relErr } = require('./helpers');
 
 const dir = path.join(__dirname, 'fixtures', 'models');
 const TOL = 1e-4;
 
-function relErr(a, b) {
-  let m = 0, r = 0;
-  for (let i = 0; i < b.length; i++) {
-    m = Math.max(m, Math.abs(a[i] - b[i]));
-    r = Math.max(r, Math.abs(b[i]));
-  }
-  return m / r;
-}
 
 function fixture(name) {
   const io = lk.readSafetensors(path.join(dir, `${name}.io.safetensors`));

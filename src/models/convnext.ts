@@ -3,7 +3,7 @@
 // LayerNorm and MLP act on channels, as 1x1 convolutions.
 import { Tensor } from '../tensor/tensor';
 import * as ops from '../tensor/ops';
-import { Module, Layer, Conv2d, Linear, LayerNorm, Sequence, ModuleList, uniformParameter } from '../nn';
+import { Module, Layer, Conv2d, Linear, LayerNorm, Mlp, Sequence, ModuleList, uniformParameter } from '../nn';
 import { ImageClassifier, ForwardContext, Triple } from './classifier';
 
 export interface ConvNeXtConfig {
@@ -23,17 +23,6 @@ class LayerNorm2d extends LayerNorm {
   }
 }
 
-class Mlp extends Module {
-  readonly fc1: Linear;
-  readonly fc2: Linear;
-
-  constructor(dim: number, hidden: number) {
-    super();
-    this.fc1 = this.child('fc1', new Linear(dim, hidden));
-    this.fc2 = this.child('fc2', new Linear(hidden, dim));
-  }
-}
-
 class ConvNeXtBlock extends Layer {
   readonly convDw: Conv2d;
   readonly norm: LayerNorm;
@@ -50,8 +39,7 @@ class ConvNeXtBlock extends Layer {
   }
 
   forward(x: Tensor): Tensor {
-    const h = this.mlp.fc1.forwardChannels(this.norm.forwardChannels(this.convDw.forward(x)));
-    const y = this.mlp.fc2.forwardChannels(ops.gelu(h));
+    const y = this.mlp.forwardChannels(this.norm.forwardChannels(this.convDw.forward(x)));
     return ops.add(x, ops.mul(y, ops.reshape(this.gamma, [this.gamma.size, 1, 1])));
   }
 }

@@ -2,7 +2,7 @@
 // pre-norm blocks, exact GELU, LayerNorm eps 1e-6), with timm's parameter names.
 import { Tensor } from '../tensor/tensor';
 import * as ops from '../tensor/ops';
-import { Module, Layer, Conv2d, Linear, LayerNorm, ModuleList, uniformParameter } from '../nn';
+import { Module, Conv2d, Linear, LayerNorm, Mlp, ModuleList, uniformParameter } from '../nn';
 import { ImageClassifier, ForwardContext, Triple } from './classifier';
 
 export interface ViTConfig {
@@ -39,21 +39,6 @@ class Attention extends Module {
     else out = ops.attention(q, k, v);
     const merged = ops.reshape(ops.permute(out, [0, 2, 1, 3]), [N, T, D]);
     return { out: this.proj.forward(merged), probs };
-  }
-}
-
-class Mlp extends Layer {
-  readonly fc1: Linear;
-  readonly fc2: Linear;
-
-  constructor(dim: number, hidden: number) {
-    super();
-    this.fc1 = this.child('fc1', new Linear(dim, hidden));
-    this.fc2 = this.child('fc2', new Linear(hidden, dim));
-  }
-
-  forward(x: Tensor): Tensor {
-    return this.fc2.forward(ops.gelu(this.fc1.forward(x)));
   }
 }
 

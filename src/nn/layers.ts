@@ -200,3 +200,25 @@ export class GroupNorm extends Layer {
     return ops.groupNorm(x, this.numGroups, this.weight, this.bias, { eps: this.eps });
   }
 }
+
+/** timm's Mlp: fc1 -> exact GELU -> fc2 (ViT blocks; ConvNeXt blocks apply it to channels). */
+export class Mlp extends Layer {
+  readonly fc1: Linear;
+  readonly fc2: Linear;
+
+  constructor(dim: number, hidden: number) {
+    super();
+    this.fc1 = this.child('fc1', new Linear(dim, hidden));
+    this.fc2 = this.child('fc2', new Linear(hidden, dim));
+  }
+
+  /** Over the last dimension. */
+  forward(x: Tensor): Tensor {
+    return this.fc2.forward(ops.gelu(this.fc1.forward(x)));
+  }
+
+  /** Over the channels of an NCHW tensor (1x1 convolutions). */
+  forwardChannels(x: Tensor): Tensor {
+    return this.fc2.forwardChannels(ops.gelu(this.fc1.forwardChannels(x)));
+  }
+}
