@@ -197,30 +197,35 @@ export function permute(x: Tensor, dims: number[]): Tensor {
   checkTensor('permute', 'x', x);
   if (!Array.isArray(dims) || dims.length !== x.ndim || [...dims].sort((p, q) => p - q).some((d, i) => d !== i))
     throw new RangeError(`permute: dims must be a permutation of 0..${x.ndim - 1}, got ${JSON.stringify(dims)}`);
-  const inS = stridesOf(x.shape);
   const shape = dims.map((d) => x.shape[d]);
-  const outS = stridesOf(shape);
-  const srcStride = dims.map((d) => inS[d]);
-  const n = x.size;
-  // Flat map out-index -> in-index, reused by backward.
-  const map = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let rem = i;
-    let j = 0;
-    for (let d = 0; d < shape.length; d++) {
-      const c = Math.floor(rem / outS[d]);
-      rem -= c * outS[d];
-      j += c * srcStride[d];
+  const inverse = dims.map((_, i) => dims.indexOf(i));
+  return record('permute', permuteCopy(x.data, x.shape, dims), shape, [x], (g) => [permuteCopy(g, shape, inverse)]);
+}
+
+// out = src laid out with its dims reordered. Trailing dims that stay in place move as one
+// contiguous block; an odometer walks the other dims (no per-element division).
+function permuteCopy(src: Float32Array, shape: Shape, dims: readonly number[]): Float32Array {
+  const out = new Float32Array(src.length);
+  if (src.length === 0) return out;
+  let tail = dims.length;
+  while (tail > 0 && dims[tail - 1] === tail - 1) tail--;
+  const block = numel(shape.slice(tail));
+  const inStride = stridesOf(shape);
+  const count = dims.slice(0, tail).map((d) => shape[d]);
+  const step = dims.slice(0, tail).map((d) => inStride[d]);
+  const idx = new Array<number>(tail).fill(0);
+  let from = 0;
+  for (let to = 0; to < out.length; to += block) {
+    if (block >= 16) out.set(src.subarray(from, from + block), to);
+    else for (let i = 0; i < block; i++) out[to + i] = src[from + i];
+    for (let k = tail - 1; k >= 0; k--) {
+      from += step[k];
+      if (++idx[k] < count[k]) break;
+      from -= step[k] * count[k];
+      idx[k] = 0;
     }
-    map[i] = j;
   }
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = x.data[map[i]];
-  return record('permute', out, shape, [x], (g) => {
-    const gx = new Float32Array(n);
-    for (let i = 0; i < n; i++) gx[map[i]] = g[i];
-    return [gx];
-  });
+  return out;
 }
 
 /** Swaps two dimensions (a copy). */
