@@ -49,4 +49,25 @@ function assertClose(t, got, want, tol, what) {
   t.true(e <= tol, `${what}: relative error ${e.toExponential(2)} > ${tol}`);
 }
 
-module.exports = { lk, rng, toTensor, relErr, assertClose };
+// Fuzzing a file reader: `trials` copies of `good`, each with 1 to 4 random bytes in [start,
+// start + span) overwritten (then `fixUp(bytes)`, e.g. a CRC), go through `parse`, which must
+// return or throw `ErrorClass`, nothing else. Returns how many were rejected, or the first
+// unexpected error as { error, trial }.
+function fuzzCorruptions({ good, start = 0, span, trials, seed, parse, ErrorClass, fixUp = () => {} }) {
+  const random = (n) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+  let rejected = 0;
+  for (let trial = 0; trial < trials; trial++) {
+    const bytes = Buffer.from(good);
+    for (let k = 0; k <= random(3); k++) bytes[start + random(span)] = random(256);
+    fixUp(bytes);
+    try {
+      parse(bytes);
+    } catch (e) {
+      if (!(e instanceof ErrorClass)) return { error: e, trial };
+      rejected++;
+    }
+  }
+  return { rejected };
+}
+
+module.exports = { lk, rng, toTensor, relErr, assertClose, fuzzCorruptions };

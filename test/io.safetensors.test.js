@@ -6,6 +6,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const io = require('../lib/io');
+const { fuzzCorruptions } = require('./helpers');
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'io');
 const fixture = (name) => path.join(FIXTURES, name);
@@ -169,19 +170,10 @@ test('readSafetensors names the file in errors and rejects truncated copies at a
 test('random corruption of a header gives a CheckpointError or a valid result, never another error', (t) => {
   const good = fs.readFileSync(fixture('writer_reference.safetensors'));
   const headerEnd = 8 + Number(good.readBigUInt64LE(0));
-  let seed = 12345;
-  const random = (n) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
-  let rejected = 0;
-  for (let trial = 0; trial < 400; trial++) {
-    const bytes = Buffer.from(good);
-    for (let k = 0; k <= random(3); k++) bytes[random(headerEnd)] = random(256);
-    try {
-      io.parseSafetensors(bytes);
-    } catch (e) {
-      if (!(e instanceof io.CheckpointError)) return t.fail(`trial ${trial}: ${e.stack}`);
-      rejected++;
-    }
-  }
+  const { rejected, error, trial } = fuzzCorruptions({
+    good, span: headerEnd, trials: 400, seed: 12345, parse: (b) => io.parseSafetensors(b), ErrorClass: io.CheckpointError,
+  });
+  if (error) return t.fail(`trial ${trial}: ${error.stack}`);
   t.true(rejected > 100, `${rejected} of 400 corruptions rejected`);
 });
 

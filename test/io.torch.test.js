@@ -7,6 +7,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const zlib = require('node:zlib');
 const io = require('../lib/io');
+const { fuzzCorruptions } = require('./helpers');
 const { unpickle, PLAIN_GLOBALS } = require('../lib/io/pickle');
 const { crc32Table } = require('../lib/io/zip');
 const crc32 = zlib.crc32 ?? crc32Table; // zlib's needs Node >= 20.15
@@ -182,20 +183,11 @@ test('random corruption of data.pkl (CRC fixed up) gives a CheckpointError or a 
   const size = PLAIN.readUInt32LE(CENTRAL_DIRECTORY + 24);
   const local = PLAIN.readUInt32LE(CENTRAL_DIRECTORY + 42);
   const start = local + 30 + PLAIN.readUInt16LE(local + 26) + PLAIN.readUInt16LE(local + 28);
-  let seed = 99;
-  const random = (n) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
-  let rejected = 0;
-  for (let trial = 0; trial < 500; trial++) {
-    const bytes = Buffer.from(PLAIN);
-    for (let k = 0; k <= random(3); k++) bytes[start + random(size)] = random(256);
-    bytes.writeUInt32LE(crc32(bytes.subarray(start, start + size)), CENTRAL_DIRECTORY + 16);
-    try {
-      io.parseTorchCheckpoint(bytes);
-    } catch (e) {
-      if (!(e instanceof io.CheckpointError)) return t.fail(`trial ${trial}: ${e.stack}`);
-      rejected++;
-    }
-  }
+  const { rejected, error, trial } = fuzzCorruptions({
+    good: PLAIN, start, span: size, trials: 500, seed: 99, parse: (b) => io.parseTorchCheckpoint(b), ErrorClass: io.CheckpointError,
+    fixUp: (b) => b.writeUInt32LE(crc32(b.subarray(start, start + size)), CENTRAL_DIRECTORY + 16),
+  });
+  if (error) return t.fail(`trial ${trial}: ${error.stack}`);
   t.true(rejected > 250, `${rejected} of 500 corruptions rejected`);
 });
 

@@ -78,8 +78,9 @@ export interface ClassifierInfo {
 
 export abstract class ImageClassifier extends Module {
   readonly numClasses: number;
-  private inputNorm: { weight: Tensor; bias: Tensor } = { weight: new Tensor(new Float32Array(3), [3, 1, 1, 1]), bias: new Tensor(new Float32Array(3), [3]) };
-  private meanStd: { mean: Triple; std: Triple } = { mean: [0, 0, 0], std: [1, 1, 1] };
+  // Set by setNormalization, which the constructor calls.
+  private inputNorm!: { weight: Tensor; bias: Tensor };
+  private meanStd!: { mean: Triple; std: Triple };
 
   constructor(numClasses: number, mean: Triple, std: Triple, readonly imageSize: number | null = null) {
     super();
