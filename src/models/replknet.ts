@@ -2,7 +2,7 @@
 // official checkpoints' keys (stages.2.blocks.4.large_kernel.lkb_origin.conv.weight) load as they are.
 import { Tensor } from '../tensor/tensor';
 import * as ops from '../tensor/ops';
-import { Module, Layer, Conv2d, BatchNorm2d, Linear, ConvBN, foldBatchNorm, Sequence, ModuleList } from '../nn';
+import { Module, Layer, Conv2d, BatchNorm2d, Linear, ConvBN, foldBatchNorm, Sequence, ModuleList, DropPath, dropPathRates } from '../nn';
 import type { StateDictLike, LoadReport } from '../nn';
 import { ImageClassifier, ForwardContext, Triple } from './classifier';
 
@@ -19,6 +19,11 @@ export interface RepLKNetConfig {
   /** ConvFFN hidden channels = channels * ffnRatio. */
   ffnRatio: number;
   numClasses: number;
+  /** Total stride of the stem: 4 (the official stem, default), or 2 or 1 for small images (its
+   * stride-2 convolutions then use stride 1). */
+  stemStride?: 1 | 2 | 4;
+  /** Stochastic depth: per-block rates rise linearly from 0 to this over all blocks (default 0). */
+  dropPathRate?: number;
 }
 
 /** The large depthwise conv plus its parallel small one (official ReparamLargeKernelConv). */
@@ -85,18 +90,20 @@ class RepLKBlock extends Layer {
   readonly pw1: ConvBN;
   readonly largeKernel: ReparamLargeKernelConv;
   readonly pw2: ConvBN;
+  readonly dropPath: DropPath;
 
-  constructor(channels: number, dwChannels: number, kernelSize: number, smallKernel: number | null) {
+  constructor(channels: number, dwChannels: number, kernelSize: number, smallKernel: number | null, dropPath: number) {
     super();
     this.pw1 = this.child('pw1', new ConvBN(channels, dwChannels, 1, { relu: true }));
     this.pw2 = this.child('pw2', new ConvBN(dwChannels, channels, 1));
     this.largeKernel = this.child('large_kernel', new ReparamLargeKernelConv(dwChannels, kernelSize, smallKernel));
     this.prelkbBn = this.child('prelkb_bn', new BatchNorm2d(channels));
+    this.dropPath = this.child('drop_path', new DropPath(dropPath));
   }
 
   forward(x: Tensor): Tensor {
     const y = ops.relu(this.largeKernel.forward(this.pw1.forward(x, this.prelkbBn)));
-    return ops.add(x, this.pw2.forward(y));
+    return ops.add(x, this.dropPath.forward(this.pw2.forward(y)));
   }
 }
 
@@ -105,16 +112,18 @@ class ConvFFN extends Layer {
   readonly preffnBn: BatchNorm2d;
   readonly pw1: ConvBN;
   readonly pw2: ConvBN;
+  readonly dropPath: DropPath;
 
-  constructor(channels: number, hidden: number) {
+  constructor(channels: number, hidden: number, dropPath: number) {
     super();
     this.preffnBn = this.child('preffn_bn', new BatchNorm2d(channels));
     this.pw1 = this.child('pw1', new ConvBN(channels, hidden, 1));
     this.pw2 = this.child('pw2', new ConvBN(hidden, channels, 1));
+    this.dropPath = this.child('drop_path', new DropPath(dropPath));
   }
 
   forward(x: Tensor): Tensor {
-    return ops.add(x, this.pw2.forward(ops.gelu(this.pw1.forward(x, this.preffnBn))));
+    return ops.add(x, this.dropPath.forward(this.pw2.forward(ops.gelu(this.pw1.forward(x, this.preffnBn)))));
   }
 }
 
@@ -122,12 +131,13 @@ class ConvFFN extends Layer {
 class RepLKNetStage extends Module {
   readonly blocks: Sequence;
 
-  constructor(channels: number, numBlocks: number, kernelSize: number, c: RepLKNetConfig) {
+  /** `dropPaths`: one rate per RepLK/ConvFFN pair, as the official code assigns them. */
+  constructor(channels: number, numBlocks: number, kernelSize: number, c: RepLKNetConfig, dropPaths: number[]) {
     super();
     const blocks: Layer[] = [];
     for (let i = 0; i < numBlocks; i++) {
-      blocks.push(new RepLKBlock(channels, Math.trunc(channels * c.dwRatio), kernelSize, c.smallKernel));
-      blocks.push(new ConvFFN(channels, Math.trunc(channels * c.ffnRatio)));
+      blocks.push(new RepLKBlock(channels, Math.trunc(channels * c.dwRatio), kernelSize, c.smallKernel, dropPaths[i]));
+      blocks.push(new ConvFFN(channels, Math.trunc(channels * c.ffnRatio), dropPaths[i]));
     }
     this.blocks = this.child('blocks', new Sequence(blocks));
   }
@@ -146,18 +156,21 @@ export class RepLKNet extends ImageClassifier {
     this.config = checkConfig(config);
     const { channels: ch, layers, kernelSizes } = config;
     const c0 = ch[0];
+    const stemStride = config.stemStride ?? 4;
     this.stem = this.child('stem', new Sequence([
-      new ConvBN(3, c0, 3, { stride: 2, padding: 1, relu: true }),
+      new ConvBN(3, c0, 3, { stride: stemStride >= 2 ? 2 : 1, padding: 1, relu: true }),
       new ConvBN(c0, c0, 3, { padding: 1, groups: c0, relu: true }),
       new ConvBN(c0, c0, 1, { relu: true }),
-      new ConvBN(c0, c0, 3, { stride: 2, padding: 1, groups: c0, relu: true }),
+      new ConvBN(c0, c0, 3, { stride: stemStride === 4 ? 2 : 1, padding: 1, groups: c0, relu: true }),
     ]));
+    const rates = dropPathRates(config.dropPathRate ?? 0, layers.reduce((a, b) => a + b, 0));
     const stages = this.child('stages', new ModuleList());
     const transitions = this.child('transitions', new ModuleList());
     this.stages = [];
     this.transitions = [];
     for (let i = 0; i < layers.length; i++) {
-      this.stages.push(stages.add(new RepLKNetStage(ch[i], layers[i], kernelSizes[i], config)));
+      const first = layers.slice(0, i).reduce((a, b) => a + b, 0);
+      this.stages.push(stages.add(new RepLKNetStage(ch[i], layers[i], kernelSizes[i], config, rates.slice(first, first + layers[i]))));
       if (i < layers.length - 1)
         this.transitions.push(transitions.add(new Sequence([
           new ConvBN(ch[i], ch[i + 1], 1, { relu: true }),
@@ -236,5 +249,9 @@ function checkConfig(c: RepLKNetConfig): RepLKNetConfig {
   }
   if (!(c.dwRatio > 0) || !(c.ffnRatio > 0)) throw new RangeError(`RepLKNet: dwRatio and ffnRatio must be positive, got ${c.dwRatio}, ${c.ffnRatio}`);
   if (!Number.isInteger(c.numClasses) || c.numClasses < 1) throw new RangeError(`RepLKNet: numClasses must be a positive integer, got ${String(c.numClasses)}`);
+  if (c.stemStride !== undefined && c.stemStride !== 1 && c.stemStride !== 2 && c.stemStride !== 4)
+    throw new RangeError(`RepLKNet: stemStride must be 1, 2 or 4, got ${String(c.stemStride)}`);
+  if (c.dropPathRate !== undefined && !(typeof c.dropPathRate === 'number' && c.dropPathRate >= 0 && c.dropPathRate < 1))
+    throw new RangeError(`RepLKNet: dropPathRate must be a number in [0, 1), got ${String(c.dropPathRate)}`);
   return c;
 }

@@ -2,7 +2,7 @@
 // pre-norm blocks, exact GELU, LayerNorm eps 1e-6), with timm's parameter names.
 import { Tensor } from '../tensor/tensor';
 import * as ops from '../tensor/ops';
-import { Module, Conv2d, Linear, LayerNorm, Mlp, ModuleList, uniformParameter } from '../nn';
+import { Module, Conv2d, Linear, LayerNorm, Mlp, ModuleList, uniformParameter, DropPath, dropPathRates } from '../nn';
 import { ImageClassifier, ForwardContext, Triple } from './classifier';
 
 export interface ViTConfig {
@@ -13,6 +13,8 @@ export interface ViTConfig {
   numHeads: number;
   mlpRatio: number;
   numClasses: number;
+  /** Stochastic depth: per-block rates rise linearly from 0 to this (default 0), as in timm. */
+  dropPathRate?: number;
 }
 
 const LN_EPS = 1e-6;
@@ -47,19 +49,21 @@ class Block extends Module {
   readonly attn: Attention;
   readonly norm2: LayerNorm;
   readonly mlp: Mlp;
+  readonly dropPath: DropPath;
 
-  constructor(dim: number, numHeads: number, mlpRatio: number) {
+  constructor(dim: number, numHeads: number, mlpRatio: number, dropPath: number) {
     super();
     this.norm1 = this.child('norm1', new LayerNorm(dim, LN_EPS));
     this.attn = this.child('attn', new Attention(dim, numHeads));
     this.norm2 = this.child('norm2', new LayerNorm(dim, LN_EPS));
     this.mlp = this.child('mlp', new Mlp(dim, Math.trunc(dim * mlpRatio)));
+    this.dropPath = this.child('drop_path', new DropPath(dropPath));
   }
 
   forward(x: Tensor, wantProbs: boolean): { out: Tensor; probs: Tensor | null } {
     const a = this.attn.forward(this.norm1.forward(x), wantProbs);
-    const y = ops.add(x, a.out);
-    return { out: ops.add(y, this.mlp.forward(this.norm2.forward(y))), probs: a.probs };
+    const y = ops.add(x, this.dropPath.forward(a.out));
+    return { out: ops.add(y, this.dropPath.forward(this.mlp.forward(this.norm2.forward(y)))), probs: a.probs };
   }
 }
 
@@ -92,7 +96,8 @@ export class VisionTransformer extends ImageClassifier {
     this.patchEmbed = this.child('patch_embed', new PatchEmbed(patchSize, D));
     const list = this.child('blocks', new ModuleList<Block>());
     this.blocks = [];
-    for (let i = 0; i < config.depth; i++) this.blocks.push(list.add(new Block(D, config.numHeads, config.mlpRatio)));
+    const rates = dropPathRates(config.dropPathRate ?? 0, config.depth);
+    for (let i = 0; i < config.depth; i++) this.blocks.push(list.add(new Block(D, config.numHeads, config.mlpRatio, rates[i])));
     this.norm = this.child('norm', new LayerNorm(D, LN_EPS));
     this.head = this.child('head', new Linear(D, config.numClasses));
   }
@@ -128,5 +133,7 @@ function checkConfig(c: ViTConfig): ViTConfig {
   if (c.imageSize % c.patchSize) throw new RangeError(`VisionTransformer: imageSize ${c.imageSize} must be a multiple of patchSize ${c.patchSize}`);
   if (c.embedDim % c.numHeads) throw new RangeError(`VisionTransformer: embedDim ${c.embedDim} must be a multiple of numHeads ${c.numHeads}`);
   if (!(c.mlpRatio > 0)) throw new RangeError(`VisionTransformer: mlpRatio must be positive, got ${c.mlpRatio}`);
+  if (c.dropPathRate !== undefined && !(typeof c.dropPathRate === 'number' && c.dropPathRate >= 0 && c.dropPathRate < 1))
+    throw new RangeError(`VisionTransformer: dropPathRate must be a number in [0, 1), got ${String(c.dropPathRate)}`);
   return c;
 }

@@ -7,3 +7,4 @@ export { Sequence, ModuleList } from './containers';
 export { ConvBN, foldBatchNorm } from './conv_bn';
 export { manualSeed, withoutInit, uniformParameter } from './init';
 export { saveWeights } from './serialize';
+export { DropPath, reseedDropPaths, dropPathRates } from './drop_path';
