@@ -29,7 +29,7 @@ export { loadStateDict, readSafetensors, writeSafetensors, readTorchCheckpoint, 
 export type { StateDict, StateTensor } from './io';
 export { loadImage, loadImageBatch, listImageFiles, resizeBilinearU8, ImageFileError } from './io/image';
 export type { ImageTransform } from './io/image';
-export { tensorDataset, readLabeledSafetensors, imageDataset, classFolderFiles, batches } from './io/dataset';
+export { tensorDataset, readLabeledSafetensors, imageDataset, classFolderFiles, batches, loadIndices } from './io/dataset';
 export type { LabeledDataset, Batch, LabeledFile } from './io/dataset';
 export { predictLogits, topkCorrect, argmax } from './models/evaluate';
 export type { Classifier } from './models/evaluate';
@@ -47,6 +47,13 @@ export { IMAGENET_WNIDS, IMAGENET_A_WNIDS, IMAGENET_R_WNIDS, IMAGENET_O_WNIDS, I
 import * as analyses from './suites/analyses';
 export { analyses };
 export { lineChart, heatmap, svgToPng } from './plot';
+
+// Training.
+import * as train from './train';
+export { train };
+export { fit, SGD, AdamW, cosineLr, clipGradNorm, saveCheckpoint, loadCheckpoint } from './train';
+export type { FitOptions, FitResult, EpochMetrics, StepInfo, OptimizerSpec, AdversarialOptions } from './train';
+export { Rng } from './tensor/random';
 
 export type Isa = 'generic' | 'avx2' | 'avx512';
 

@@ -158,3 +158,13 @@ export async function* batches(ds: LabeledDataset, batchSize: number, range: { s
     yield { ...b, start: i, end: j };
   }
 }
+
+/** The samples at `indices` (any order, e.g. a shuffled epoch) as one batch. */
+export async function loadIndices(ds: LabeledDataset, indices: ArrayLike<number>): Promise<Batch> {
+  const parts: Batch[] = [];
+  for (let i = 0; i < indices.length; i++) parts.push(await ds.load(indices[i], indices[i] + 1));
+  const per = parts[0].x.size;
+  const x = new Float32Array(per * parts.length);
+  parts.forEach((b, i) => x.set(b.x.data, i * per));
+  return { x: new Tensor(x, [parts.length, ...parts[0].x.shape.slice(1)]), y: Int32Array.from(parts, (b) => b.y[0]) };
+}

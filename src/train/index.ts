@@ -1,0 +1,11 @@
+// src/train: optimisers, the learning-rate schedule, adversarial training and the fit loop.
+export { Optimizer, SGD, AdamW, clipGradNorm, decayMatricesOnly } from './optim';
+export type { SgdOptions, AdamWOptions, DecayFilter, NamedParameters } from './optim';
+export { cosineLr } from './schedule';
+export type { CosineOptions } from './schedule';
+export { checkAdversarial, epsRamp, pgdExamples, tradesExamples, tradesLoss } from './adversarial';
+export type { AdversarialOptions, AdversarialMethod } from './adversarial';
+export { saveCheckpoint, loadCheckpoint, CHECKPOINT_FORMAT } from './checkpoint';
+export type { TrainingProgress } from './checkpoint';
+export { fit } from './fit';
+export type { FitOptions, FitResult, EpochMetrics, StepInfo, OptimizerSpec } from './fit';
