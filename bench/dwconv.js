@@ -16,7 +16,7 @@ function randomTensor(shape, requiresGrad = false) {
   return t;
 }
 
-/** One row per (shape, kernel): { N, C, H, W, K, fwd_ms, fwd_gflops, fwd_bwd_input_ms, fwd_bwd_all_ms };
+/** One row per (shape 'NxCxH' (square) or 'NxCxHxW', kernel): { N, C, H, W, K, fwd_ms, fwd_gflops, fwd_bwd_input_ms, fwd_bwd_all_ms };
  * onRow(row), when given, sees each row as soon as it is measured. */
 async function benchDwconv({ kernels = DEFAULT_KERNELS, shapes = DEFAULT_SHAPES, reps = 5, threads = 2, onRow = null } = {}) {
   const previousThreads = lk.getNumThreads();
@@ -24,8 +24,8 @@ async function benchDwconv({ kernels = DEFAULT_KERNELS, shapes = DEFAULT_SHAPES,
   const rows = [];
   try {
     for (const shape of shapes) {
-      const [N, C, H] = String(shape).split('x').map(Number);
-      const W = H;
+      const [N, C, H, width] = String(shape).split('x').map(Number);
+      const W = width ?? H;
       for (const K of kernels) {
         const opts = { padding: Math.floor(K / 2) };
         const x = randomTensor([N, C, H, W]);

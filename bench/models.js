@@ -8,19 +8,20 @@ const { medianMs } = require('./timing');
 
 const MODELS = ['replknet31b', 'vit_b16'];
 
-/** A seeded [batch, 3, 224, 224] input in [0, 1) (an LCG: the same images on every run). */
-function input(batch, seed = 12345) {
-  const data = new Float32Array(batch * 3 * 224 * 224);
+/** A seeded [batch, 3, size, size] input in [0, 1) (an LCG: the same images on every run). */
+function input(batch, seed = 12345, size = 224) {
+  const data = new Float32Array(batch * 3 * size * size);
   let s = seed;
   for (let i = 0; i < data.length; i++) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     data[i] = s / 4294967296;
   }
-  return lk.tensor(data, [batch, 3, 224, 224]);
+  return lk.tensor(data, [batch, 3, size, size]);
 }
 
-function timeModel(model, batch, reps) {
-  const x = input(batch);
+/** Medians of a forward and of a forward + input gradient of the summed cross-entropy, in ms. */
+function timeModel(model, batch, reps, size = 224) {
+  const x = input(batch, 12345, size);
   const labels = new Array(batch).fill(0);
   // A model call takes 0.1-10 s: one warm-up call is enough.
   const opts = { warmMs: 0, warmCalls: 1 };
@@ -58,7 +59,7 @@ async function benchModels({ reps = 3, threads = 0, batches = [1, 8], models = M
   return rows;
 }
 
-module.exports = { benchModels, input };
+module.exports = { benchModels, timeModel, input };
 
 if (require.main === module) {
   const reps = Number(process.argv[2] ?? 3);

@@ -12,8 +12,7 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { spawn, spawnSync } = require('child_process');
-const readline = require('readline');
+const { startPeer } = require('./peer');
 const lk = require('..');
 
 function parseArgs(argv) {
@@ -36,38 +35,6 @@ function parseArgs(argv) {
   }
   if (!Number.isInteger(a.threads) || a.threads < 1) throw new Error('bench: --threads must be a positive integer');
   return a;
-}
-
-function findTorchPython() {
-  const candidates = [process.env.LKVIT_PYTHON, '/usr/bin/python3', 'python3', 'python'].filter(Boolean);
-  for (const py of candidates) {
-    const r = spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' });
-    if (r.status === 0) return py;
-  }
-  return null;
-}
-
-// A PyTorch peer process answering one JSON request per line.
-async function startPeer(threads) {
-  const py = findTorchPython();
-  if (!py) return null;
-  const child = spawn(py, [path.join(__dirname, 'torch_peer.py'), String(threads)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const next = async () => JSON.parse((await lines.next()).value);
-  const hello = await next();
-  return {
-    version: hello.torch,
-    blas: hello.blas,
-    ask: async (req) => {
-      child.stdin.write(JSON.stringify(req) + '\n');
-      const answer = await next();
-      // PyTorch's OpenMP threads spin for a while after their last parallel region; measuring
-      // lkvit during that would hand them half of the cores. Let them fall asleep first.
-      await new Promise((r) => setTimeout(r, 250));
-      return answer;
-    },
-    close: () => child.stdin.end(),
-  };
 }
 
 // The smaller of each timing field (`*_ms`, also inside nested layouts) of two measurements.

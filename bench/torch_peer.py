@@ -116,16 +116,18 @@ _models = {}
 def model(req):
     """A whole model (bench/torch_models.py, random weights, eval mode, frozen parameters) at
     224x224 in one memory layout: forward, and forward + input gradient of the summed
-    cross-entropy (an attack step). form 'reparam' merges RepLKNet's kernels first."""
+    cross-entropy (an attack step). form 'reparam' merges RepLKNet's kernels first; 'size' (default
+    224) is the input side and 'overrides' architecture options in lkvit's names."""
     import os
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import torch_models
     name, batch, layout, form, reps = req['name'], req['N'], req['layout'], req.get('form', 'train-form'), req['reps']
-    key = (name, layout, form)
+    size, overrides = req.get('size', 224), req.get('overrides', {})
+    key = (name, layout, form, json.dumps(overrides, sort_keys=True))
     if key not in _models:
         _models.clear()  # one model at a time: RepLKNet-31B is 320 MB of weights
         torch.manual_seed(1)
-        m = torch_models.build(name).eval()
+        m = torch_models.build(name, **overrides).eval()
         if form == 'reparam':
             for mod in m.modules():
                 if hasattr(mod, 'merge_kernel'):
@@ -139,7 +141,7 @@ def model(req):
     mean, std = torch_models.MEAN_STD[name]
     mean = torch.tensor(mean).view(1, 3, 1, 1)
     std = torch.tensor(std).view(1, 3, 1, 1)
-    x = torch.rand(batch, 3, 224, 224)
+    x = torch.rand(batch, 3, size, size)
     if layout == 'channels_last':
         x = x.contiguous(memory_format=torch.channels_last)
     labels = torch.zeros(batch, dtype=torch.long)
@@ -164,7 +166,7 @@ def pgd(req):
     from torch_attack import pgd_linf
     name, batch, layout, reps = req['name'], req['N'], req['layout'], req['reps']
     model(dict(name=name, N=1, layout=layout, reps=1))  # builds and caches the model in this layout
-    m = _models[(name, layout, 'train-form')]
+    m = _models[(name, layout, 'train-form', json.dumps({}))]
     mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in torch_models.MEAN_STD[name])
     x = torch.rand(batch, 3, 224, 224)
     if layout == 'channels_last':

@@ -6,25 +6,11 @@ const path = require('path');
 const test = require('ava');
 const lk = require('..');
 const { relErr } = require('./helpers');
-const { main } = require('../lib/cli/main');
+const { runCli: run } = require('./cli_run');
 
 const models = path.join(__dirname, 'fixtures', 'models');
 const images = path.join(__dirname, 'fixtures', 'images');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lkvit-cli-'));
-
-async function run(argv) {
-  const lines = [];
-  const errors = [];
-  const write = process.stderr.write;
-  process.stderr.write = (s) => (errors.push(String(s)), true);
-  try {
-    const code = await main(argv, (s) => lines.push(s));
-    return { code, out: lines.join('\n'), err: errors.join('') };
-  } finally {
-    process.stderr.write = write;
-  }
-}
-
 
 test.serial('predict --input writes the logits PyTorch computed (merged checkpoint, --config, --reparam)', async (t) => {
   const io = lk.readSafetensors(path.join(models, 'replknet_tiny.io.safetensors'));
@@ -74,18 +60,28 @@ test.serial('predict --images runs the evaluation transform and prints the top-5
 
 test.serial('bad command lines exit with code 2 and say what is wrong', async (t) => {
   const w = path.join(models, 'vit_tiny.safetensors');
+  const io = path.join(models, 'vit_tiny.io.safetensors');
   const cases = [
     [['predict', '--weights', w, '--input', 'x', '--out', 'y'], /--model is required/],
     [['predict', '--model', 'vit_b16', '--weights', w, '--out', 'y'], /exactly one of --input and --images/],
     [['predict', '--model', 'vit_b16', '--wieghts', w], /unknown flag --wieghts/],
-    [['predict', '--model', 'vit_b16', '--weights', w, '--input', 'x', '--out', 'y', '--mean', '1,2'], /--mean must be three comma-separated numbers/],
-    [['predict', '--model', 'vit_b16', '--weights', w, '--input', 'x', '--out', 'y', '--config', '[1]'], /--config must be a JSON object/],
+    [['predict', '--model', 'vit_b16', '--weights', w, '--input', io, '--out', 'y', '--mean', '1,2'], /--mean must be three comma-separated numbers/],
+    [['predict', '--model', 'vit_b16', '--weights', w, '--input', io, '--out', 'y', '--config', '[1]'], /--config must be a JSON object/],
+    [['predict', '--model', 'vit_b16', '--weights', w, '--input', io, '--out', 'y', '--config', '{"kernelSize":13}'], /--config has unknown option\(s\) kernelSize for vit_b16/],
+    [['predict', '--model', 'vit_b99', '--weights', w, '--input', io, '--out', 'y'], /--model 'vit_b99' is not a model; known models: replknet31b/],
+    [['predict', '--model', 'vit_b16', '--weights', path.join(tmp, 'nope.safetensors'), '--input', io, '--out', 'y'], /--weights '.*nope\.safetensors' does not exist/],
+    [['predict', '--model', 'vit_b16', '--weights', w, '--input', path.join(tmp, 'nope.safetensors'), '--out', 'y'], /--input '.*nope\.safetensors' does not exist/],
+    [['predict', '--model', 'vit_b16', '--weights', models, '--input', io, '--out', 'y'], /--weights '.*' is a folder, expected a file/],
+    [['predict', '--model', 'vit_b16', '--weights', w, '--images', path.join(tmp, 'no-such-dir'), '--out', 'y'], /--images '.*no-such-dir' does not exist/],
+    [['predict', '--model', 'vit_b16', '--weights', w, '--input', io, '--out', 'y', '--batch-size', '-3'], /--batch-size must be an integer >= 1, got '-3'/],
     [['frobnicate'], /unknown command 'frobnicate'/],
   ];
   for (const [argv, message] of cases) {
     const r = await run(argv);
     t.is(r.code, 2, argv.join(' '));
     t.regex(r.err, message);
+    // One line, no stack trace.
+    t.is(r.err.trim().split('\n').length, 1, r.err);
   }
   // Problems found while running exit with 1: a model that does not fit the checkpoint, --reparam on a ViT.
   const misfit = await run(['predict', '--model', 'vit_b16', '--weights', w, '--input', path.join(models, 'vit_tiny.io.safetensors'), '--out', path.join(tmp, 'o.safetensors')]);

@@ -1,5 +1,8 @@
 // A small flag parser for the commands: --name value, --name=value, boolean --flag; every flag
 // must be declared, so a typo is an error rather than a silently ignored option.
+import { existsSync, statSync, writeFileSync } from 'fs';
+import { progress, Progress } from './progress';
+
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);
@@ -8,9 +11,14 @@ export class UsageError extends Error {
 }
 
 export interface FlagSpec {
-  /** 'string' takes a value; 'list' takes a value and may repeat; 'boolean' takes none. */
-  type: 'string' | 'list' | 'boolean';
+  /** 'string' takes a value; 'list' takes a value and may repeat; 'boolean' takes none;
+   * 'optional' takes a value when the next argument is not a flag, else stands alone (true). */
+  type: 'string' | 'list' | 'boolean' | 'optional';
   help: string;
+  /** Shown in --help as '(default: ...)': what the command uses when the flag is absent. */
+  default?: string;
+  /** Shown in --help as '(required)'. */
+  required?: boolean;
 }
 
 export type Flags = Record<string, string | string[] | boolean | undefined>;
@@ -29,6 +37,10 @@ export function parseFlags(argv: string[], specs: Record<string, FlagSpec>, comm
       out[name] = true;
       continue;
     }
+    if (spec.type === 'optional' && eq < 0 && (i + 1 >= argv.length || argv[i + 1].startsWith('--'))) {
+      out[name] = true;
+      continue;
+    }
     const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined || (eq < 0 && value.startsWith('--'))) throw new UsageError(`${command}: --${name} needs a value`);
     if (spec.type === 'list') out[name] = [...((out[name] as string[] | undefined) ?? []), value];
@@ -38,9 +50,73 @@ export function parseFlags(argv: string[], specs: Record<string, FlagSpec>, comm
   return out;
 }
 
+const VALUE_NAME: Record<FlagSpec['type'], string> = { string: ' VALUE', list: ' VALUE...', boolean: '', optional: ' [FILE]' };
+
 export function usage(command: string, synopsis: string, specs: Record<string, FlagSpec>): string {
-  const rows = Object.entries(specs).map(([n, s]) => `  --${n}${s.type === 'boolean' ? '' : ' VALUE'}`.padEnd(26) + s.help);
+  const rows = Object.entries(specs).map(([n, s]) => {
+    const suffix = s.required ? ' (required)' : s.default !== undefined ? ` (default: ${s.default})` : '';
+    return `  --${n}${VALUE_NAME[s.type]}`.padEnd(26) + s.help + suffix;
+  });
   return `usage: lkvit ${command} ${synopsis}\n\n${rows.join('\n')}\n`;
+}
+
+/**
+ * The flags every command takes; spread them into a command's table (`...COMMON_FLAGS`) and
+ * read them through commandOutput().
+ */
+export const COMMON_FLAGS: Record<string, FlagSpec> = {
+  json: { type: 'optional', help: "machine-readable result: '--json FILE' writes it to FILE, '--json' alone prints it on stdout (text then goes to stderr)", default: 'off' },
+  quiet: { type: 'boolean', help: 'no progress bars (they are also off when stderr is not a terminal)', default: 'off' },
+  help: { type: 'boolean', help: 'this help' },
+};
+
+type Print = (line: string) => void;
+
+/** Where a command's text, JSON result and progress go, as --json and --quiet say. */
+export interface CommandOutput {
+  /** True when the JSON result goes to stdout (so nothing else may). */
+  jsonOnStdout: boolean;
+  /** A human-readable line: stdout, or stderr under a bare --json. */
+  say: Print;
+  /** Writes the machine-readable result where --json says; does nothing without --json. */
+  result(value: unknown): void;
+  /** A progress bar on stderr (silent under --quiet or when stderr is not a terminal). */
+  progress(label: string, total: number): Progress;
+}
+
+export function commandOutput(flags: Flags, print: Print): CommandOutput {
+  const json = flags.json;
+  const jsonOnStdout = json === true || json === '-';
+  return {
+    jsonOnStdout,
+    say: jsonOnStdout ? (line) => void process.stderr.write(line + '\n') : print,
+    result(value) {
+      if (json === undefined) return;
+      const text = JSON.stringify(value, null, 2);
+      if (jsonOnStdout) print(text);
+      else writeFileSync(String(json), text + '\n');
+    },
+    progress: (label, total) => progress(label, total, { quiet: Boolean(flags.quiet) }),
+  };
+}
+
+/** The value of a flag that names an input file, which must exist (a missing file is a usage error, not a crash). */
+export function existingFile(flags: Flags, name: string, command: string, kind: 'file' | 'folder' | 'any' = 'file'): string | undefined {
+  const v = flags[name];
+  if (v === undefined) return undefined;
+  const path = String(v);
+  if (!existsSync(path)) throw new UsageError(`${command}: --${name} '${path}' does not exist`);
+  const isDir = statSync(path).isDirectory();
+  if (kind === 'file' && isDir) throw new UsageError(`${command}: --${name} '${path}' is a folder, expected a file`);
+  if (kind === 'folder' && !isDir) throw new UsageError(`${command}: --${name} '${path}' is a file, expected a folder`);
+  return path;
+}
+
+/** A flag that must be given. */
+export function requiredFlag(flags: Flags, name: string, command: string): string {
+  const v = flags[name];
+  if (v === undefined) throw new UsageError(`${command}: --${name} is required ('lkvit ${command} --help')`);
+  return String(v);
 }
 
 export function intFlag(flags: Flags, name: string, command: string, min = 1): number | undefined {

@@ -4,49 +4,78 @@ import { predictCommand } from './predict';
 import { attackCommand } from './attack';
 import { evalCommand } from './eval';
 import { analyzeCommand } from './analyze';
+import { benchCommand } from './bench';
 import { listModels } from '../models/registry';
 import { UsageError } from './args';
 
-const COMMANDS: Record<string, (argv: string[], print: (s: string) => void) => Promise<void> | void> = {
-  predict: predictCommand,
-  attack: attackCommand,
-  eval: evalCommand,
-  analyze: analyzeCommand,
-  models: (_argv, print) => {
-    for (const m of listModels())
-      print(`${m.name.padEnd(16)} mean ${m.mean.join(',').padEnd(18)} std ${m.std.join(',').padEnd(18)} ${m.weights}`);
-  },
+type Print = (line: string) => void;
+export type CommandFn = (argv: string[], print: Print) => Promise<void> | void;
+
+/** Every command, with the line `lkvit --help` shows for it. */
+export const COMMANDS: Record<string, { summary: string; run: CommandFn }> = {
+  predict: { summary: 'logits of a checkpoint on tensors or images', run: predictCommand },
+  attack: { summary: 'adversarial examples and robust accuracy', run: attackCommand },
+  eval: { summary: 'a checkpoint on a robustness suite: imagenet, imagenet-a/-r/-o/-c/-p/-9', run: evalCommand },
+  analyze: { summary: 'the analyses: occlusion, frequency, fourier-heatmap, lesion, kernel-distance, feature-variance, erf', run: analyzeCommand },
+  bench: { summary: 'kernel-size microbenchmark: depthwise conv, attention, whole models (with PyTorch beside when found)', run: benchCommand },
+  models: { summary: 'the model names, their normalisation and where their weights come from', run: modelsCommand },
+  help: { summary: "this list; 'lkvit help COMMAND' is 'lkvit COMMAND --help'", run: helpCommand },
 };
 
-const HELP = `usage: lkvit <command> [flags]
+function modelsCommand(argv: string[], print: Print): void {
+  if (argv.length === 1 && argv[0] === '--help') return print('usage: lkvit models [--json]\n\n  --json                  the list as JSON on stdout (default: off)\n');
+  if (argv.length > 1 || (argv.length === 1 && argv[0] !== '--json')) throw new UsageError(`models: takes only --json or --help, got '${argv.join(' ')}'`);
+  const models = listModels();
+  if (argv[0] === '--json') return print(JSON.stringify(models, null, 2));
+  for (const m of models)
+    print(`${m.name.padEnd(16)} mean ${m.mean.join(',').padEnd(18)} std ${m.std.join(',').padEnd(18)} ${m.weights}`);
+}
 
-commands:
-  predict   logits of a checkpoint on tensors or images ('lkvit predict --help')
-  attack    adversarial examples and robust accuracy ('lkvit attack --help')
-  eval      a checkpoint on a robustness suite: imagenet, imagenet-a/-r/-o/-c/-p/-9 ('lkvit eval --help')
-  analyze   the study's analyses: occlusion, frequency, fourier-heatmap, lesion, kernel-distance,
-            feature-variance, erf ('lkvit analyze --help')
-  models    the model names, their normalisation and where their weights come from
-`;
+function helpText(): string {
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(9)} ${c.summary}`);
+  return `usage: lkvit <command> [flags]   ('lkvit <command> --help' lists its flags and their defaults)\n\n` +
+    `commands:\n${rows.join('\n')}\n\n` +
+    `every command takes --help, --json [FILE] (the result as JSON: to FILE, or alone on stdout) and --quiet (no progress bars)\n`;
+}
 
-export async function main(argv: string[], print: (s: string) => void = (s) => console.log(s)): Promise<number> {
+async function helpCommand(argv: string[], print: Print): Promise<void> {
+  if (argv.length === 0 || argv[0] === '--help') return print(helpText());
+  const command = COMMANDS[argv[0]];
+  if (!command || argv[0] === 'help') throw new UsageError(`help: unknown command '${argv[0]}' (commands: ${Object.keys(COMMANDS).join(', ')})`);
+  await command.run(['--help'], print);
+}
+
+// Errors from the file system about a path the user named: bad input, like a bad flag.
+const USER_PATH_ERRORS = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'EACCES']);
+
+/** Exit code of an error: 2 for bad input (usage errors, missing or unreadable files), 1 for failures while running. */
+export function exitCodeOf(error: unknown): number {
+  if (error instanceof UsageError) return 2;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && USER_PATH_ERRORS.has(code) ? 2 : 1;
+}
+
+export async function main(argv: string[], print: Print = (s) => console.log(s)): Promise<number> {
   const [command, ...rest] = argv;
-  if (!command || command === '--help' || command === 'help') {
-    print(HELP);
+  if (!command || command === '--help') {
+    if (command) print(helpText());
+    else process.stderr.write(helpText());
     return command ? 0 : 2;
   }
-  const run = COMMANDS[command];
-  if (!run) {
-    process.stderr.write(`lkvit: unknown command '${command}'\n${HELP}`);
+  const entry = Object.prototype.hasOwnProperty.call(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!entry) {
+    process.stderr.write(`lkvit: unknown command '${command}' (commands: ${Object.keys(COMMANDS).join(', ')}; 'lkvit --help')\n`);
     return 2;
   }
   try {
-    await run(rest, print);
+    await entry.run(rest, print);
     return 0;
   } catch (e) {
-    const err = e as Error;
-    process.stderr.write(`lkvit: ${err.message}\n`);
-    return err instanceof UsageError ? 2 : 1;
+    const message = e instanceof Error ? e.message : String(e);
+    // One line: the first of the message (some usage errors append the usage text after it).
+    process.stderr.write(`lkvit: ${message.split('\n')[0]}\n`);
+    if (process.env.LKVIT_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+    return exitCodeOf(e);
   }
 }
 

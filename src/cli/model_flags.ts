@@ -1,19 +1,19 @@
 // The flags every command that runs a model shares (--model, --weights, --config, ...), and the
 // loading they describe, so predict, attack, eval and analyze load models the same way.
-import { loadModel } from '../models/registry';
+import { loadModel, MODELS } from '../models/registry';
 import { RepLKNet } from '../models/replknet';
 import type { ImageClassifier } from '../models/classifier';
-import { FlagSpec, Flags, intFlag, tripleFlag, UsageError } from './args';
+import { FlagSpec, Flags, intFlag, tripleFlag, existingFile, UsageError } from './args';
 
 export const MODEL_FLAGS: Record<string, FlagSpec> = {
-  model: { type: 'string', help: 'model name (lkvit models lists them)' },
-  weights: { type: 'string', help: 'checkpoint: .safetensors or torch.save .pth/.pt/.bin' },
-  config: { type: 'string', help: 'architecture overrides as JSON, e.g. \'{"kernelSize":13}\' (see the README)' },
-  'num-classes': { type: 'string', help: "classifier size (default: the checkpoint's)" },
-  mean: { type: 'string', help: "normalisation mean a,b,c (default: the model's)" },
-  std: { type: 'string', help: "normalisation std a,b,c (default: the model's)" },
-  reparam: { type: 'boolean', help: 'RepLKNet: structural re-parameterisation before running' },
-  'non-strict': { type: 'boolean', help: 'load matching keys only and report the rest' },
+  model: { type: 'string', help: 'model name (lkvit models lists them)', required: true },
+  weights: { type: 'string', help: 'checkpoint: .safetensors or torch.save .pth/.pt/.bin', required: true },
+  config: { type: 'string', help: 'architecture overrides as JSON, e.g. \'{"kernelSize":13}\' (see the README)', default: '{}' },
+  'num-classes': { type: 'string', help: 'classifier size', default: "the checkpoint's" },
+  mean: { type: 'string', help: 'normalisation mean a,b,c', default: "the model's" },
+  std: { type: 'string', help: 'normalisation std a,b,c', default: "the model's" },
+  reparam: { type: 'boolean', help: 'RepLKNet: structural re-parameterisation before running', default: 'off' },
+  'non-strict': { type: 'boolean', help: 'load matching keys only and report the rest', default: 'off' },
 };
 
 export function configFlag(json: string | undefined, command: string): Record<string, unknown> {
@@ -28,6 +28,23 @@ export function configFlag(json: string | undefined, command: string): Record<st
   return v as Record<string, unknown>;
 }
 
+/** The --config object, whose keys must be architecture options of `model`. */
+export function configKeys(config: Record<string, unknown>, model: string, command: string): Record<string, unknown> {
+  const known = Object.keys(MODELS[model].defaults);
+  const unknown = Object.keys(config).filter((k) => !known.includes(k));
+  if (unknown.length) throw new UsageError(`${command}: --config has unknown option(s) ${unknown.join(', ')} for ${model}; it takes ${known.join(', ')}`);
+  return config;
+}
+
+/** The value of a flag naming a model, which must be one the registry knows. */
+export function modelNameFlag(f: Flags, name: string, command: string): string | undefined {
+  const v = f[name];
+  if (v === undefined) return undefined;
+  if (!Object.prototype.hasOwnProperty.call(MODELS, String(v)))
+    throw new UsageError(`${command}: --${name} '${String(v)}' is not a model; known models: ${Object.keys(MODELS).join(', ')}`);
+  return String(v);
+}
+
 /**
  * Loads the model the flags name. `prefix` selects a second model's flags (e.g. 'surrogate-' for
  * --surrogate and --surrogate-weights); the other flags then apply to the first model only.
@@ -36,12 +53,14 @@ export function loadModelFromFlags(f: Flags, command: string, print: (s: string)
   names: { model: string; weights: string } = { model: 'model', weights: 'weights' }): ImageClassifier {
   for (const name of [names.model, names.weights])
     if (f[name] === undefined) throw new UsageError(`${command}: --${name} is required ('lkvit ${command} --help')`);
+  modelNameFlag(f, names.model, command);
+  existingFile(f, names.weights, command);
   const primary = names.model === 'model';
   const numClasses = primary ? intFlag(f, 'num-classes', command) : undefined;
   const mean = primary ? tripleFlag(f, 'mean', command) : undefined;
   const std = primary ? tripleFlag(f, 'std', command) : undefined;
   const { model, report } = loadModel(String(f[names.model]), String(f[names.weights]), {
-    ...(primary ? configFlag(f.config as string | undefined, command) : {}),
+    ...(primary ? configKeys(configFlag(f.config as string | undefined, command), String(f[names.model]), command) : {}),
     strict: !f['non-strict'],
     ...(numClasses !== undefined && { numClasses }),
     ...(mean && { mean }),
