@@ -263,7 +263,7 @@ test('lkvit attack writes x_adv and the figures; bad flags exit 2 with one line'
     t.is(e.err.trim().split('\n').length, 1);
   }
   const missing = await run(['attack', '--model', meta.model, '--weights', path.join(dir, 'vit_tiny.safetensors'), '--config', config, '--input', path.join(tmp, 'nope.safetensors')]);
-  t.is(missing.code, 1);
+  t.is(missing.code, 2, 'a missing input file is a usage error');
   t.is(missing.err.trim().split('\n').length, 1);
 });
 

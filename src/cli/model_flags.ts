@@ -30,7 +30,9 @@ export function configFlag(json: string | undefined, command: string): Record<st
 
 /** The --config object, whose keys must be architecture options of `model`. */
 export function configKeys(config: Record<string, unknown>, model: string, command: string): Record<string, unknown> {
-  const known = Object.keys(MODELS[model].defaults);
+  // The family's configuration, its optional training fields, and the normalisation every model takes.
+  const optional: Record<string, string[]> = { replknet: ['stemStride', 'dropPathRate'], vit: ['dropPathRate'] };
+  const known = [...Object.keys(MODELS[model].defaults), ...(optional[MODELS[model].family] ?? []), 'mean', 'std'];
   const unknown = Object.keys(config).filter((k) => !known.includes(k));
   if (unknown.length) throw new UsageError(`${command}: --config has unknown option(s) ${unknown.join(', ')} for ${model}; it takes ${known.join(', ')}`);
   return config;
