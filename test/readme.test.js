@@ -35,3 +35,14 @@ test("the README's attack example runs and prints what it says", (t) => {
   t.regex(out, /PGD-10: clean 1, robust 0, max \|delta\| 0\.0314/);
   t.regex(out, /AutoAttack: apgd-ce \d(\.\d+)?, apgd-t \d(\.\d+)?, square \d/);
 });
+
+test("the README's training example runs and prints what it says", (t) => {
+  const root = path.join(__dirname, '..');
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const m = readme.match(/## Training[\s\S]*?```js\n([\s\S]*?)```/);
+  t.truthy(m, 'README has a ## Training section with a js block');
+  const out = execFileSync(process.execPath, ['-e', m[1]], { cwd: root, env: { ...process.env, LKVIT_NUM_THREADS: '2' } }).toString();
+  t.regex(out, /epoch 10: train loss \d\.\d\d, test accuracy 1\.00/);
+  const robust = Number(out.match(/robust accuracy (\d\.\d\d)/)[1]);
+  t.true(robust >= 0.9, `robust accuracy ${robust}`);
+});
