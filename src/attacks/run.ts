@@ -10,6 +10,7 @@ import { square } from './square';
 import { autoAttack } from './autoattack';
 import { taig } from './taig';
 import { perturbationNorms } from './project';
+import { ShardSpec, checkShard, shardSlice } from '../shard/spec';
 
 type AttackFn = (model: Classifier, x: Tensor, y: Int32Array, options: Record<string, unknown>) => AttackResult;
 
@@ -39,12 +40,14 @@ export interface RunAttackOptions {
   /** Keep the adversarial images (default true); false keeps only the figures. */
   keepAdversarial?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** Only this shard's slice of the batches (each keeps its global batch seed); mergeAttackRuns joins the shards. */
+  shard?: ShardSpec;
 }
 
 export interface RunAttackResult {
   attack: string;
   summary: AttackSummary & { seconds: number; transfer: boolean };
-  /** Per sample, on the target model. */
+  /** Per sample (of the shard's slice, if sharded), on the target model. */
   cleanPred: Int32Array;
   advPred: Int32Array;
   y: Int32Array;
@@ -58,33 +61,35 @@ export async function runAttack(model: Classifier, data: LabeledDataset, options
   if (!fn) throw new RangeError(`runAttack: attack must be one of ${Object.keys(ATTACKS).join(', ')}, got ${JSON.stringify(options?.attack)}`);
   const batchSize = options.batchSize ?? 16;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`runAttack: batchSize must be an integer >= 1, got ${batchSize}`);
-  const N = data.length;
-  if (N < 1) throw new RangeError('runAttack: the dataset is empty');
+  if (data.length < 1) throw new RangeError('runAttack: the dataset is empty');
+  const { start: first, end: last } = shardSlice(data.length, batchSize, checkShard('runAttack', options.shard));
+  const N = last - first;
   const seed = options.options.seed ?? 0;
   const t0 = performance.now();
   const cleanPred = new Int32Array(N), advPred = new Int32Array(N), y = new Int32Array(N);
   const linf = new Float32Array(N), l2 = new Float32Array(N);
   let xAdv: Float32Array | null = null, shape: number[] | null = null;
-  for (let start = 0, b = 0; start < N; start += batchSize, b++) {
-    const end = Math.min(N, start + batchSize);
+  // b counts batches from the dataset's start, so a shard's batches get the single run's seeds.
+  for (let start = first, b = first / batchSize; start < last; start += batchSize, b++) {
+    const end = Math.min(last, start + batchSize), at = start - first;
     const batch = await data.load(start, end);
     const opts = { ...options.options, seed: (seed + Math.imul(b, 0x9e3779b9)) >>> 0 };
     const r = fn(options.surrogate ?? model, batch.x, batch.y, opts);
     const judged = options.surrogate ? judge(model, batch.x, r.xAdv) : r;
-    cleanPred.set(judged.cleanPred, start);
-    advPred.set(judged.advPred, start);
-    y.set(batch.y, start);
-    linf.set(r.linf, start);
-    l2.set(r.l2, start);
+    cleanPred.set(judged.cleanPred, at);
+    advPred.set(judged.advPred, at);
+    y.set(batch.y, at);
+    linf.set(r.linf, at);
+    l2.set(r.l2, at);
     if (options.keepAdversarial !== false) {
       const D = r.xAdv.size / (end - start);
       if (!xAdv) {
         xAdv = new Float32Array(N * D);
         shape = [N, ...r.xAdv.shape.slice(1)];
       }
-      xAdv.set(r.xAdv.data, start * D);
+      xAdv.set(r.xAdv.data, at * D);
     }
-    options.onProgress?.(end, N);
+    options.onProgress?.(end - first, N);
   }
   const cleanCorrect = Uint8Array.from(cleanPred, (p, i) => +(p === y[i]));
   const robust = Uint8Array.from(advPred, (p, i) => +(p === y[i]));
@@ -94,6 +99,35 @@ export async function runAttack(model: Classifier, data: LabeledDataset, options
     summary: { ...summary, seconds: (performance.now() - t0) / 1000, transfer: !!options.surrogate },
     cleanPred, advPred, y, linf, l2,
     xAdv: xAdv && shape ? new Tensor(xAdv, shape) : null,
+  };
+}
+
+/** One run from the runs of its shards, in shard order: per-sample arrays (and x_adv) joined, the
+ * figures recomputed from them, the seconds added. */
+export function mergeAttackRuns(shards: RunAttackResult[]): RunAttackResult {
+  if (shards.length === 0) throw new RangeError('mergeAttackRuns: no shard results');
+  const join = <T extends Int32Array | Float32Array>(make: (n: number) => T, pick: (r: RunAttackResult) => T): T => {
+    const out = make(shards.reduce((n, r) => n + pick(r).length, 0));
+    let at = 0;
+    for (const r of shards) {
+      out.set(pick(r), at);
+      at += pick(r).length;
+    }
+    return out;
+  };
+  const cleanPred = join((n) => new Int32Array(n), (r) => r.cleanPred), advPred = join((n) => new Int32Array(n), (r) => r.advPred);
+  const y = join((n) => new Int32Array(n), (r) => r.y), linf = join((n) => new Float32Array(n), (r) => r.linf), l2 = join((n) => new Float32Array(n), (r) => r.l2);
+  const withImages = shards.filter((r) => r.y.length > 0);
+  const xAdv = withImages.length > 0 && withImages.every((r) => r.xAdv)
+    ? new Tensor(join((n) => new Float32Array(n), (r) => (r.xAdv ? r.xAdv.data : new Float32Array(0))), [y.length, ...withImages[0].xAdv!.shape.slice(1)])
+    : null;
+  const summary = summarize({
+    cleanCorrect: Uint8Array.from(cleanPred, (p, i) => +(p === y[i])), robust: Uint8Array.from(advPred, (p, i) => +(p === y[i])), linf, l2,
+  });
+  return {
+    attack: shards[0].attack,
+    summary: { ...summary, seconds: shards.reduce((s, r) => s + r.summary.seconds, 0), transfer: shards[0].summary.transfer },
+    cleanPred, advPred, y, linf, l2, xAdv,
   };
 }
 

@@ -7,15 +7,19 @@ import { LabeledDataset, tensorDataset, readLabeledSafetensors, classFolderFiles
 import * as analyses from '../suites/analyses';
 import { imagenetIndex } from '../suites/classes';
 import { svgToPng } from '../plot';
-import { FlagSpec, Flags, parseFlags, usage, intFlag, parseFraction, UsageError } from './args';
+import { createHash } from 'crypto';
+import { FlagSpec, Flags, parseFlags, usage, intFlag, parseFraction, UsageError, COMMON_FLAGS, commandOutput, CommandOutput } from './args';
 import { MODEL_FLAGS, loadModelFromFlags } from './model_flags';
+import { SHARD_FLAG, shardFlag } from './shard_flag';
+import { sha256File } from '../suites/report';
+import { ShardSpec, shardSlice, shardFileName } from '../shard/spec';
+import { ShardReport, SHARD_FORMAT, writeShardReport } from '../shard/report';
 
 const FLAGS: Record<string, FlagSpec> = {
   ...MODEL_FLAGS,
   input: { type: 'string', help: ".safetensors with x [N, 3, H, W] in [0, 1] and y (labels)" },
   data: { type: 'string', help: 'class-folder tree DIR/LABEL/*.jpg with integer folder names (labels)' },
-  out: { type: 'string', help: 'folder for NAME.json, NAME.csv, NAME.svg, NAME.png' },
-  json: { type: 'string', help: 'also write the result as JSON to this file' },
+  out: { type: 'string', help: 'folder for NAME.json, NAME.csv, NAME.svg, NAME.png (with --shard: NAME.shard-I-of-N.json)' },
   seed: { type: 'string', help: 'seed of the random choices (default 0)' },
   'batch-size': { type: 'string', help: 'images per forward pass (default 32)' },
   limit: { type: 'string', help: 'use only the first N samples (default all)' },
@@ -44,14 +48,17 @@ const FLAGS: Record<string, FlagSpec> = {
   blocks: { type: 'string', help: 'feature-variance: block names, comma-separated (default all)' },
   block: { type: 'string', help: 'erf: block whose centre output is used (default the last spatial one)' },
   gradient: { type: 'string', help: "erf: 'relu' (RepLKNet's script, default) or 'abs'" },
-  help: { type: 'boolean', help: 'this help' },
+  ...SHARD_FLAG,
+  ...COMMON_FLAGS,
 };
+/** The analyses whose figures are exact counts over samples, so that shards merge bit-identically. */
+export const SHARDABLE = ['occlusion', 'frequency', 'fourier-heatmap', 'lesion'];
 const NAMES = ['occlusion', 'frequency', 'fourier-heatmap', 'lesion', 'kernel-distance', 'feature-variance', 'erf', 'attack-curve'];
 const SYNOPSIS = `NAME --model M --weights FILE (--input FILE | --data DIR) --out DIR [options]\n  NAME: ${NAMES.join(' | ')}`;
 
 type Print = (line: string) => void;
 type Row = (string | number | null)[];
-interface Outcome {
+export interface Outcome {
   result: object;
   svg: string;
   csv: { header: string[]; rows: Row[] };
@@ -86,56 +93,48 @@ function loadData(f: Flags, model: ImageClassifier): LabeledDataset {
 
 const pct = (v: number) => (100 * v).toFixed(2);
 
-async function run(name: string, f: Flags, model: ImageClassifier, print: Print): Promise<Outcome> {
+async function run(name: string, f: Flags, model: ImageClassifier, output: CommandOutput, shard: ShardSpec | undefined): Promise<object> {
+  const print = output.say;
+  const bar = output.progress(shard ? `${name} ${shard.index}/${shard.count}` : name, 0);
   const common = {
     batchSize: intFlag(f, 'batch-size', 'analyze'), limit: intFlag(f, 'limit', 'analyze'),
-    onProgress: (done: number, total: number) => print(`${name}: ${done}/${total}`),
+    onProgress: (done: number, total: number) => bar.update(done, total),
+    ...(shard && { shard }),
   };
+  try {
+    return await compute(name, f, model, print, common);
+  } finally {
+    bar.finish();
+  }
+}
+
+type Common = { batchSize?: number; limit?: number; onProgress: (done: number, total: number) => void; shard?: ShardSpec };
+
+async function compute(name: string, f: Flags, model: ImageClassifier, print: Print, common: Common): Promise<object> {
   const seed = intFlag(f, 'seed', 'analyze', 0);
   const data = () => loadData(f, model);
   switch (name) {
     case 'occlusion': {
       const dino = f.dino === undefined ? undefined : loadModelFromFlags(f, 'analyze', print, { model: 'dino', weights: 'dino-weights' });
-      const r = await analyses.occlusion(model, data(), {
+      return analyses.occlusion(model, data(), {
         ...common, seed, ratios: listFlag(f, 'ratios'), mode: f.mode as analyses.OcclusionMode | undefined,
         patchSize: intFlag(f, 'patch-size', 'analyze'), saliency: dino ? { dino } : 'gradient',
       });
-      return {
-        result: r, svg: analyses.plotOcclusion(r),
-        csv: { header: ['ratio', 'accuracy', 'drop', 'patch_fraction'], rows: r.points.map((p) => [p.ratio, p.accuracy, p.drop, p.patchFraction]) },
-        summary: `clean ${pct(r.clean)}%; ${r.points.map((p) => `${p.ratio}: ${pct(p.accuracy)}%`).join(', ')}`,
-      };
     }
     case 'frequency': {
       if (f['noise-std'] !== undefined && f['noise-l2'] !== undefined) throw new UsageError('analyze: give at most one of --noise-std and --noise-l2');
       const l2 = numberFlag(f, 'noise-l2'), std = numberFlag(f, 'noise-std');
-      const r = await analyses.frequencyNoise(model, data(), {
+      return analyses.frequencyNoise(model, data(), {
         ...common, seed, bands: listFlag(f, 'bands'), bandWidth: numberFlag(f, 'band-width'),
         noise: l2 !== undefined ? { l2 } : std !== undefined ? { std } : undefined,
       });
-      return {
-        result: r, svg: analyses.plotFrequencyNoise(r),
-        csv: { header: ['lo_pi', 'hi_pi', 'accuracy', 'drop'], rows: r.bands.map((b) => [b.lo, b.hi, b.accuracy, b.drop]) },
-        summary: `clean ${pct(r.clean)}%; ${r.bands.map((b) => `${b.lo}pi: ${pct(b.accuracy)}%`).join(', ')}`,
-      };
     }
-    case 'fourier-heatmap': {
-      const r = await analyses.fourierHeatmap(model, data(), {
+    case 'fourier-heatmap':
+      return analyses.fourierHeatmap(model, data(), {
         ...common, seed, eps: numberFlag(f, 'eps'), radius: intFlag(f, 'radius', 'analyze', 0), stride: intFlag(f, 'stride', 'analyze'),
       });
-      const rows: Row[] = r.frequencies.flatMap((fy, i) => r.frequencies.map((fx, j) => [fy, fx, r.error[i][j]]));
-      return { result: r, svg: analyses.plotFourierHeatmap(r), csv: { header: ['fy', 'fx', 'error'], rows }, summary: `clean ${pct(r.clean)}%; ${rows.length} frequencies` };
-    }
-    case 'lesion': {
-      const r = await analyses.lesion(model, data(), {
-        ...common, seed, maxBlocks: intFlag(f, 'max-blocks', 'analyze'), trials: intFlag(f, 'trials', 'analyze'),
-      });
-      return {
-        result: r, svg: analyses.plotLesion(r),
-        csv: { header: ['blocks', 'fraction', 'mean', 'min', 'max'], rows: r.points.map((p) => [p.blocks, p.fraction, p.mean, p.min, p.max]) },
-        summary: `clean ${pct(r.clean)}%; ${r.points.map((p) => `${p.blocks}/${r.totalBlocks}: ${pct(p.mean)}%`).join(', ')}`,
-      };
-    }
+    case 'lesion':
+      return analyses.lesion(model, data(), { ...common, seed, maxBlocks: intFlag(f, 'max-blocks', 'analyze'), trials: intFlag(f, 'trials', 'analyze') });
     case 'kernel-distance': {
       let kernels: RegExp | undefined;
       try {
@@ -143,21 +142,10 @@ async function run(name: string, f: Flags, model: ImageClassifier, print: Print)
       } catch {
         throw new UsageError(`analyze: --kernels must be a regular expression, got '${String(f.kernels)}'`);
       }
-      const r = analyses.kernelDistance(model, { kernels });
-      const rows: Row[] = r.layers.flatMap((l) => l.distances.map((d, i) => [l.key, i, l.distances.length > 1 ? i / (l.distances.length - 1) : 0, d]));
-      return {
-        result: r, svg: analyses.plotKernelDistance(r), csv: { header: ['kernel', 'rank', 'normalized_index', 'distance'], rows },
-        summary: r.layers.map((l) => `${l.key}: mean ${l.mean.toFixed(3)}`).join('; '),
-      };
+      return analyses.kernelDistance(model, { kernels });
     }
-    case 'feature-variance': {
-      const r = await analyses.featureVariance(model, data(), { ...common, blocks: f.blocks === undefined ? undefined : String(f.blocks).split(',') });
-      return {
-        result: r, svg: analyses.plotFeatureVariance(r),
-        csv: { header: ['block', 'depth', 'variance', 'relative'], rows: r.layers.map((l) => [l.block, l.depth, l.variance, l.relative]) },
-        summary: `${r.layers.length} blocks; relative variance ${r.layers.map((l) => l.relative.toFixed(3)).join(', ')}`,
-      };
-    }
+    case 'feature-variance':
+      return analyses.featureVariance(model, data(), { ...common, blocks: f.blocks === undefined ? undefined : String(f.blocks).split(',') });
     case 'attack-curve': {
       const sweep = (f.sweep ?? 'eps') as 'eps' | 'steps';
       if (sweep !== 'eps' && sweep !== 'steps') throw new UsageError(`analyze: --sweep must be eps or steps, got '${String(f.sweep)}'`);
@@ -172,15 +160,71 @@ async function run(name: string, f: Flags, model: ImageClassifier, print: Print)
         seed: seed ?? 0, ...(f.space !== undefined && { space: String(f.space) }), ...(eps !== undefined && { eps }),
         ...(f.steps !== undefined && { steps: intFlag(f, 'steps', 'analyze') }),
       };
-      const r = await analyses.attackCurve(model, data(), { ...common, attack: String(f.attack ?? 'pgd'), sweep, values, options, surrogate });
+      return analyses.attackCurve(model, data(), { ...common, attack: String(f.attack ?? 'pgd'), sweep, values, options, surrogate });
+    }
+    default:
+      return analyses.erf(model, data(), { ...common, block: f.block as string | undefined, gradient: f.gradient as 'relu' | 'abs' | undefined });
+  }
+}
+
+/** An analysis result as the files and the line the command writes (also what merge writes). */
+export function present(name: string, result: object): Outcome {
+  switch (name) {
+    case 'occlusion': {
+      const r = result as analyses.OcclusionResult;
+      return {
+        result: r, svg: analyses.plotOcclusion(r),
+        csv: { header: ['ratio', 'accuracy', 'drop', 'patch_fraction'], rows: r.points.map((p) => [p.ratio, p.accuracy, p.drop, p.patchFraction]) },
+        summary: `clean ${pct(r.clean)}%; ${r.points.map((p) => `${p.ratio}: ${pct(p.accuracy)}%`).join(', ')}`,
+      };
+    }
+    case 'frequency': {
+      const r = result as analyses.FrequencyNoiseResult;
+      return {
+        result: r, svg: analyses.plotFrequencyNoise(r),
+        csv: { header: ['lo_pi', 'hi_pi', 'accuracy', 'drop'], rows: r.bands.map((b) => [b.lo, b.hi, b.accuracy, b.drop]) },
+        summary: `clean ${pct(r.clean)}%; ${r.bands.map((b) => `${b.lo}pi: ${pct(b.accuracy)}%`).join(', ')}`,
+      };
+    }
+    case 'fourier-heatmap': {
+      const r = result as analyses.FourierHeatmapResult;
+      const rows: Row[] = r.frequencies.flatMap((fy, i) => r.frequencies.map((fx, j) => [fy, fx, r.error[i][j]]));
+      return { result: r, svg: analyses.plotFourierHeatmap(r), csv: { header: ['fy', 'fx', 'error'], rows }, summary: `clean ${pct(r.clean)}%; ${rows.length} frequencies` };
+    }
+    case 'lesion': {
+      const r = result as analyses.LesionResult;
+      return {
+        result: r, svg: analyses.plotLesion(r),
+        csv: { header: ['blocks', 'fraction', 'mean', 'min', 'max'], rows: r.points.map((p) => [p.blocks, p.fraction, p.mean, p.min, p.max]) },
+        summary: `clean ${pct(r.clean)}%; ${r.points.map((p) => `${p.blocks}/${r.totalBlocks}: ${pct(p.mean)}%`).join(', ')}`,
+      };
+    }
+    case 'kernel-distance': {
+      const r = result as analyses.KernelDistanceResult;
+      const rows: Row[] = r.layers.flatMap((l) => l.distances.map((d, i) => [l.key, i, l.distances.length > 1 ? i / (l.distances.length - 1) : 0, d]));
+      return {
+        result: r, svg: analyses.plotKernelDistance(r), csv: { header: ['kernel', 'rank', 'normalized_index', 'distance'], rows },
+        summary: r.layers.map((l) => `${l.key}: mean ${l.mean.toFixed(3)}`).join('; '),
+      };
+    }
+    case 'feature-variance': {
+      const r = result as analyses.FeatureVarianceResult;
+      return {
+        result: r, svg: analyses.plotFeatureVariance(r),
+        csv: { header: ['block', 'depth', 'variance', 'relative'], rows: r.layers.map((l) => [l.block, l.depth, l.variance, l.relative]) },
+        summary: `${r.layers.length} blocks; relative variance ${r.layers.map((l) => l.relative.toFixed(3)).join(', ')}`,
+      };
+    }
+    case 'attack-curve': {
+      const r = result as analyses.AttackCurveResult;
       return {
         result: r, svg: analyses.plotAttackCurve(r),
-        csv: { header: [sweep, 'accuracy', 'drop', 'success_rate', 'mean_linf'], rows: r.points.map((p) => [p.value, p.accuracy, p.drop, p.successRate, p.meanLinf]) },
-        summary: `clean ${pct(r.clean)}%; ${r.points.map((p) => `${sweep} ${+p.value.toPrecision(4)}: ${pct(p.accuracy)}%`).join(', ')}`,
+        csv: { header: [r.sweep, 'accuracy', 'drop', 'success_rate', 'mean_linf'], rows: r.points.map((p) => [p.value, p.accuracy, p.drop, p.successRate, p.meanLinf]) },
+        summary: `clean ${pct(r.clean)}%; ${r.points.map((p) => `${r.sweep} ${+p.value.toPrecision(4)}: ${pct(p.accuracy)}%`).join(', ')}`,
       };
     }
     default: {
-      const r = await analyses.erf(model, data(), { ...common, block: f.block as string | undefined, gradient: f.gradient as 'relu' | 'abs' | undefined });
+      const r = result as analyses.ErfResult;
       const rows: Row[] = r.map.map((v, i) => [Math.floor(i / r.width), i % r.width, r.raw[i], v]);
       return {
         result: r, svg: analyses.plotErf(r), csv: { header: ['row', 'col', 'raw', 'map'], rows },
@@ -190,9 +234,47 @@ async function run(name: string, f: Flags, model: ImageClassifier, print: Print)
   }
 }
 
+/** Merges the results of an analysis's shards (SHARDABLE only), in shard order. */
+export function mergeAnalysisResults(name: string, results: object[]): object {
+  switch (name) {
+    case 'occlusion': return analyses.mergeOcclusion(results as analyses.OcclusionResult[]);
+    case 'frequency': return analyses.mergeFrequencyNoise(results as analyses.FrequencyNoiseResult[]);
+    case 'fourier-heatmap': return analyses.mergeFourierHeatmap(results as analyses.FourierHeatmapResult[]);
+    case 'lesion': return analyses.mergeLesion(results as analyses.LesionResult[]);
+  }
+  throw new RangeError(`merge: analysis '${name}' has no shards to merge (shardable: ${SHARDABLE.join(', ')})`);
+}
+
 function csvText(csv: Outcome['csv']): string {
   const cell = (v: string | number | null) => (v === null ? '' : typeof v === 'number' ? String(v) : /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
   return [csv.header.join(','), ...csv.rows.map((r) => r.map(cell).join(','))].join('\n') + '\n';
+}
+
+/** What the analysis read: the --input file's SHA-256, or one over the image tree's paths and sizes. */
+async function dataSha256(f: Flags): Promise<string> {
+  if (f.input !== undefined) return sha256File(String(f.input));
+  const hash = createHash('sha256');
+  const walk = (dir: string, rel: string): void => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const full = path.join(dir, e.name);
+      if (e.isDirectory()) walk(full, `${rel}${e.name}/`);
+      else hash.update(`${rel}${e.name}\t${fs.statSync(full).size}\n`);
+    }
+  };
+  walk(String(f.data), '');
+  return hash.digest('hex');
+}
+
+// Flags that do not change the result (where it goes, how it is shown, which shard).
+const PRESENTATION_FLAGS = ['out', 'json', 'quiet', 'help', 'shard', 'input', 'data', 'weights', 'dino-weights', 'surrogate-weights'];
+
+/** Writes an analysis's outputs under `dir`: NAME.json, NAME.csv, NAME.svg, NAME.png (the command's and merge's). */
+export async function writeAnalysis(dir: string, name: string, json: string, outcome: Outcome): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, `${name}.json`), json);
+  fs.writeFileSync(path.join(dir, `${name}.csv`), csvText(outcome.csv));
+  fs.writeFileSync(path.join(dir, `${name}.svg`), outcome.svg);
+  fs.writeFileSync(path.join(dir, `${name}.png`), await svgToPng(outcome.svg));
 }
 
 export async function analyzeCommand(argv: string[], print: Print): Promise<void> {
@@ -204,19 +286,44 @@ export async function analyzeCommand(argv: string[], print: Print): Promise<void
   if (f.out === undefined && f.json === undefined) throw new UsageError('analyze: give --out DIR (and/or --json FILE) for the results');
   if (name === 'kernel-distance' && (f.input !== undefined || f.data !== undefined)) throw new UsageError('analyze: kernel-distance reads only the model (no --input or --data)');
   if ((f.dino === undefined) !== (f['dino-weights'] === undefined)) throw new UsageError('analyze: --dino and --dino-weights go together');
-  const model = loadModelFromFlags(f, 'analyze', print);
+  const shard = shardFlag(f, 'analyze');
+  if (shard && name === 'kernel-distance') throw new UsageError('analyze: kernel-distance reads only the weights; it needs no --shard');
+  if (shard && !SHARDABLE.includes(name))
+    throw new UsageError(`analyze: ${name} does not take --shard (its float sums over samples would not merge exactly; shardable: ${SHARDABLE.join(', ')})`);
+  if (shard && f.out === undefined) throw new UsageError(`analyze: --shard needs --out DIR for ${shardFileName(name, shard)}`);
+  const output = commandOutput(f, print);
+  const model = loadModelFromFlags(f, 'analyze', output.say);
   const started = Date.now();
-  const outcome = await run(name, f, model, print);
+  const result = await run(name, f, model, output, shard);
   const meta = { analysis: name, model: String(f.model), weights: path.basename(String(f.weights)), seconds: (Date.now() - started) / 1000 };
-  const json = JSON.stringify({ ...meta, result: outcome.result }, null, 2) + '\n';
-  if (f.out !== undefined) {
-    const dir = String(f.out);
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, `${name}.json`), json);
-    fs.writeFileSync(path.join(dir, `${name}.csv`), csvText(outcome.csv));
-    fs.writeFileSync(path.join(dir, `${name}.svg`), outcome.svg);
-    fs.writeFileSync(path.join(dir, `${name}.png`), await svgToPng(outcome.svg));
+  if (shard) {
+    const batchSize = intFlag(f, 'batch-size', 'analyze') ?? 32;
+    const samples = (result as { samples: number }).samples;
+    const flags = Object.fromEntries(Object.entries(f).filter(([k]) => !PRESENTATION_FLAGS.includes(k)).sort(([a], [b]) => (a < b ? -1 : 1)));
+    const count = Math.min(intFlag(f, 'limit', 'analyze') ?? Infinity, (await loadData(f, model)).length);
+    const report: ShardReport<object> = {
+      format: SHARD_FORMAT, kind: `analyze:${name}`, shard, slice: shardSlice(count, batchSize, shard),
+      run: {
+        analysis: name, model: meta.model, weights: meta.weights, weightsSha256: await sha256File(String(f.weights)),
+        dinoWeightsSha256: f.dino === undefined ? null : await sha256File(String(f['dino-weights'])),
+        dataSha256: await dataSha256(f), flags,
+      },
+      seconds: meta.seconds, payload: result,
+    };
+    const file = path.join(String(f.out), shardFileName(name, shard));
+    writeShardReport(file, report);
+    output.result(report);
+    output.say(`${name} shard ${shard.index}/${shard.count}: samples ${report.slice.start}-${report.slice.end} of ${count} (${samples} done) -> ${file} ('lkvit merge' joins the shards)`);
+    return;
   }
-  if (f.json !== undefined) fs.writeFileSync(String(f.json), json);
-  print(`${name}: ${outcome.summary} (${meta.seconds.toFixed(1)} s)${f.out !== undefined ? ` -> ${String(f.out)}` : ''}`);
+  await finishAnalysis(name, meta, result, f.out === undefined ? undefined : String(f.out), output);
+}
+
+/** Writes and reports a whole analysis: the command's end, and merge's. */
+export async function finishAnalysis(name: string, meta: Record<string, unknown>, result: object, out: string | undefined, output: CommandOutput): Promise<void> {
+  const outcome = present(name, result);
+  const json = JSON.stringify({ ...meta, result: outcome.result }, null, 2) + '\n';
+  if (out !== undefined) await writeAnalysis(out, name, json, outcome);
+  output.result({ ...meta, result: outcome.result });
+  output.say(`${name}: ${outcome.summary} (${Number(meta.seconds).toFixed(1)} s)${out !== undefined ? ` -> ${out}` : ''}`);
 }

@@ -1,11 +1,14 @@
 // lkvit attack: runs one attack over x/y from a .safetensors file, writes x_adv and prints the figures.
-import { writeFileSync } from 'fs';
-import { basename } from 'path';
+import * as path from 'path';
 import { readLabeledSafetensors, tensorDataset } from '../io/dataset';
 import { writeSafetensors } from '../io';
-import { runAttack, ATTACKS } from '../attacks/run';
-import { FlagSpec, Flags, parseFlags, usage, intFlag, parseFraction, UsageError } from './args';
+import { runAttack, ATTACKS, RunAttackResult } from '../attacks/run';
+import { sha256File } from '../suites/report';
+import { shardSlice, shardFileName } from '../shard/spec';
+import { ShardReport, SHARD_FORMAT, writeShardReport } from '../shard/report';
+import { FlagSpec, Flags, parseFlags, usage, intFlag, parseFraction, UsageError, COMMON_FLAGS, commandOutput, CommandOutput } from './args';
 import { MODEL_FLAGS, loadModelFromFlags } from './model_flags';
+import { SHARD_FLAG, shardFlag } from './shard_flag';
 
 const FLAGS: Record<string, FlagSpec> = {
   ...MODEL_FLAGS,
@@ -24,11 +27,11 @@ const FLAGS: Record<string, FlagSpec> = {
   'surrogate-weights': { type: 'string', help: "transfer: the surrogate's checkpoint" },
   'batch-size': { type: 'string', help: 'samples per batch (default 16)' },
   limit: { type: 'string', help: 'attack only the first N samples' },
-  out: { type: 'string', help: 'output .safetensors with x_adv, y, clean_pred, adv_pred' },
-  json: { type: 'string', help: 'also write the figures to this JSON file' },
-  help: { type: 'boolean', help: 'this help' },
+  out: { type: 'string', help: 'output .safetensors with x_adv, y, clean_pred, adv_pred (with --shard: the slice\'s)' },
+  ...SHARD_FLAG,
+  ...COMMON_FLAGS,
 };
-const SYNOPSIS = '--model NAME --weights FILE --input data.safetensors --attack NAME [--eps 4/255 ...] [--out adv.safetensors] [--json FILE]';
+const SYNOPSIS = '--model NAME --weights FILE --input data.safetensors --attack NAME [--eps 4/255 ...] [--out adv.safetensors] [--json FILE]\n  with --shard i/n: --json FILE is required and receives the shard report (ATTACK.shard-i-of-n.json is a good name)';
 
 /** A number or a fraction like 4/255. */
 export function fractionFlag(f: Flags, name: string, command: string, opts: { positive?: boolean } = {}): number | undefined {
@@ -73,9 +76,13 @@ export async function attackCommand(argv: string[], print: (s: string) => void):
   setIf('queries', intFlag(f, 'queries', cmd), ['square', 'autoattack']);
   setIf('randomStart', f['no-random-start'] ? false : undefined, ['pgd']);
 
-  const model = loadModelFromFlags(f, cmd, print);
+  const shard = shardFlag(f, cmd);
+  if (shard && (typeof f.json !== 'string' || f.json === '-'))
+    throw new UsageError(`${cmd}: --shard needs --json FILE for the shard report (e.g. --json ${shardFileName(attack, shard)})`);
+  const output = commandOutput(f, print);
+  const model = loadModelFromFlags(f, cmd, output.say);
   const surrogate = f.surrogate === undefined ? undefined
-    : loadModelFromFlags(f, cmd, print, { model: 'surrogate', weights: 'surrogate-weights' });
+    : loadModelFromFlags(f, cmd, output.say, { model: 'surrogate', weights: 'surrogate-weights' });
   let { x, y } = readLabeledSafetensors(String(f.input));
   const limit = intFlag(f, 'limit', cmd);
   let data = tensorDataset(x, y);
@@ -84,24 +91,73 @@ export async function attackCommand(argv: string[], print: (s: string) => void):
     ({ x, y } = part);
     data = tensorDataset(x, y);
   }
-  const r = await runAttack(model, data, { attack, options, batchSize: intFlag(f, 'batch-size', cmd) ?? 16, surrogate, keepAdversarial: f.out !== undefined });
+  const batchSize = intFlag(f, 'batch-size', cmd) ?? 16;
+  const settings = { attack, model: String(f.model), weights: path.basename(String(f.weights)), ...(surrogate && { surrogate: String(f.surrogate) }), ...options, norm };
+  const bar = output.progress(shard ? `${attack} ${shard.index}/${shard.count}` : attack, data.length);
+  const r = await runAttack(model, data, {
+    attack, options, batchSize, surrogate, keepAdversarial: f.out !== undefined, shard, onProgress: (done, total) => bar.update(done, total),
+  });
+  bar.finish();
+  if (!shard) return writeAttackOutputs(r, settings, f.out === undefined ? undefined : String(f.out), output);
+
+  // A shard: its slice's x_adv (if --out) and the report merge needs, with what must match across shards.
+  const file = String(f.json);
+  const report: ShardReport<AttackShardPayload> = {
+    format: SHARD_FORMAT, kind: 'attack', shard, slice: shardSlice(data.length, batchSize, shard),
+    run: {
+      settings, batchSize, weightsSha256: await sha256File(String(f.weights)),
+      surrogateWeightsSha256: f.surrogate === undefined ? null : await sha256File(String(f['surrogate-weights'])),
+      inputSha256: await sha256File(String(f.input)), samples: data.length,
+    },
+    seconds: r.summary.seconds,
+    payload: {
+      attack: r.attack, transfer: r.summary.transfer,
+      cleanPred: Array.from(r.cleanPred), advPred: Array.from(r.advPred), y: Array.from(r.y), linf: Array.from(r.linf), l2: Array.from(r.l2),
+      xAdvShape: r.xAdv ? [...r.xAdv.shape] : null,
+    },
+  };
+  if (f.out !== undefined && r.xAdv) {
+    writeAdversarial(String(f.out), r, settings);
+    report.files = { xAdv: path.relative(path.dirname(path.resolve(file)), path.resolve(String(f.out))) };
+  }
+  writeShardReport(file, report);
+  output.say(`${attack} shard ${shard.index}/${shard.count}: samples ${report.slice.start}-${report.slice.end} of ${report.slice.total} -> ${file} ('lkvit merge' joins the shards)`);
+}
+
+/** What an attack shard keeps: the per-sample arrays of its slice (x_adv stays in its .safetensors). */
+export interface AttackShardPayload {
+  attack: string;
+  transfer: boolean;
+  cleanPred: number[];
+  advPred: number[];
+  y: number[];
+  linf: number[];
+  l2: number[];
+  xAdvShape: number[] | null;
+}
+
+function writeAdversarial(file: string, r: RunAttackResult, settings: Record<string, unknown>): void {
+  writeSafetensors(file, {
+    x_adv: { shape: r.xAdv!.shape, data: r.xAdv!.data },
+    // Labels as float32 (exact below 2^24): the writer stores F32 only.
+    y: { shape: [r.y.length], data: Float32Array.from(r.y) },
+    clean_pred: { shape: [r.y.length], data: Float32Array.from(r.cleanPred) },
+    adv_pred: { shape: [r.y.length], data: Float32Array.from(r.advPred) },
+  }, { settings: JSON.stringify(settings) });
+}
+
+/** The figures, x_adv (to `outFile`) and the --json result of a whole run: the command's and merge's output. */
+export function writeAttackOutputs(r: RunAttackResult, settings: Record<string, unknown>, outFile: string | undefined, output: CommandOutput): void {
   const s = r.summary;
   const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
-  print(`${attack}${surrogate ? ` (crafted on ${String(f.surrogate)})` : ''} on ${String(f.model)}, ${s.samples} samples, eps ${Number(options.eps).toPrecision(4)} ${norm} (${space}), ${s.seconds.toFixed(1)} s`);
-  print(`clean accuracy   ${pct(s.cleanAccuracy)}`);
-  print(`robust accuracy  ${pct(s.robustAccuracy)}`);
-  print(`success rate     ${pct(s.successRate)} (of the correctly classified)`);
-  print(`mean L-inf ${s.meanLinf.toFixed(5)}, mean L2 ${s.meanL2.toFixed(4)} (pixels in [0, 1])`);
-  const settings = { attack, model: String(f.model), weights: basename(String(f.weights)), ...(surrogate && { surrogate: String(f.surrogate) }), ...options, norm };
-  if (f.out !== undefined && r.xAdv) {
-    writeSafetensors(String(f.out), {
-      x_adv: { shape: r.xAdv.shape, data: r.xAdv.data },
-      // Labels as float32 (exact below 2^24): the writer stores F32 only.
-      y: { shape: [r.y.length], data: Float32Array.from(r.y) },
-      clean_pred: { shape: [r.y.length], data: Float32Array.from(r.cleanPred) },
-      adv_pred: { shape: [r.y.length], data: Float32Array.from(r.advPred) },
-    }, { settings: JSON.stringify(settings) });
-    print(`x_adv -> ${String(f.out)}`);
+  output.say(`${r.attack}${settings.surrogate ? ` (crafted on ${String(settings.surrogate)})` : ''} on ${String(settings.model)}, ${s.samples} samples, eps ${Number(settings.eps).toPrecision(4)} ${String(settings.norm)} (${String(settings.space)}), ${s.seconds.toFixed(1)} s`);
+  output.say(`clean accuracy   ${pct(s.cleanAccuracy)}`);
+  output.say(`robust accuracy  ${pct(s.robustAccuracy)}`);
+  output.say(`success rate     ${pct(s.successRate)} (of the correctly classified)`);
+  output.say(`mean L-inf ${s.meanLinf.toFixed(5)}, mean L2 ${s.meanL2.toFixed(4)} (pixels in [0, 1])`);
+  if (outFile !== undefined && r.xAdv) {
+    writeAdversarial(outFile, r, settings);
+    output.say(`x_adv -> ${outFile}`);
   }
-  if (f.json !== undefined) writeFileSync(String(f.json), JSON.stringify({ settings, summary: s }, null, 2) + '\n');
+  output.result({ settings, summary: s });
 }

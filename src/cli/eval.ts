@@ -1,24 +1,26 @@
 // lkvit eval: a checkpoint on one robustness suite; writes report.json / report.csv (and the resume
 // state) under --out and prints the summary.
 import * as fs from 'fs';
-import { FlagSpec, parseFlags, usage, intFlag, UsageError } from './args';
+import { FlagSpec, parseFlags, usage, intFlag, UsageError, COMMON_FLAGS, commandOutput } from './args';
 import { MODEL_FLAGS, loadModelFromFlags } from './model_flags';
-import { evaluateSuite, SUITES, SuiteName } from '../suites/imagenet';
+import { SHARD_FLAG, shardFlag } from './shard_flag';
+import { evaluateSuite, evaluateSuiteShard, SUITES, SuiteName } from '../suites/imagenet';
 import type { SuiteBaseline } from '../suites/summaries';
+import type { SuiteReport } from '../suites/report';
 
 const FLAGS: Record<string, FlagSpec> = {
   ...MODEL_FLAGS,
-  suite: { type: 'string', help: `one of ${SUITES.join(', ')}` },
-  data: { type: 'string', help: "the dataset's folder, in its published layout" },
+  suite: { type: 'string', help: `one of ${SUITES.join(', ')}`, required: true },
+  data: { type: 'string', help: "the dataset's folder, in its published layout", required: true },
   'in-dist': { type: 'string', help: 'imagenet-o: the ImageNet val folder (in-distribution images)' },
-  severity: { type: 'string', help: 'imagenet-c: severity of the mean top-1 figure (default 5)' },
-  baseline: { type: 'string', help: 'JSON: {"errors":{...}} (imagenet-c, default AlexNet) or {"flipProbability":{...},"top5Distance":{...}} (imagenet-p)' },
-  out: { type: 'string', help: 'folder for report.json, report.csv and the resume state' },
-  'batch-size': { type: 'string', help: 'images per forward pass (default 32)' },
-  limit: { type: 'string', help: 'only the first N samples of each subset (default all)' },
-  crop: { type: 'string', help: "centre crop (default the model's input size, else 224)" },
-  json: { type: 'string', help: 'also write the report to this file' },
-  help: { type: 'boolean', help: 'this help' },
+  severity: { type: 'string', help: 'imagenet-c: severity of the mean top-1 figure', default: '5' },
+  baseline: { type: 'string', help: 'JSON: {"errors":{...}} (imagenet-c) or {"flipProbability":{...},"top5Distance":{...}} (imagenet-p)', default: "imagenet-c: AlexNet's errors" },
+  out: { type: 'string', help: 'folder for report.json, report.csv and the resume state (with --shard: eval.shard-I-of-N.json and its state)', required: true },
+  'batch-size': { type: 'string', help: 'images per forward pass', default: '32' },
+  limit: { type: 'string', help: 'only the first N samples of each subset', default: 'all' },
+  crop: { type: 'string', help: 'centre crop', default: "the model's input size, else 224" },
+  ...SHARD_FLAG,
+  ...COMMON_FLAGS,
 };
 const SYNOPSIS = '--suite NAME --data DIR --out DIR --model NAME --weights FILE [options]';
 
@@ -36,9 +38,19 @@ function readBaseline(file: string): SuiteBaseline {
   }
 }
 
+/** The summary lines of a suite report (also what `lkvit merge` prints for eval shards). */
+export function suiteReportLines(report: SuiteReport): string[] {
+  return [
+    `${report.suite}: ${report.samples} samples, ${String(report.model.name)} (weights sha256 ${report.model.weightsSha256?.slice(0, 12)}...)`,
+    ...Object.entries(report.summary).map(([metric, value]) =>
+      `  ${metric.padEnd(24)} ${value === null ? 'n/a' : Number.isInteger(value) ? String(value) : value.toFixed(4)}`),
+  ];
+}
+
 export async function evalCommand(argv: string[], print: (s: string) => void): Promise<void> {
   const f = parseFlags(argv, FLAGS, 'eval');
   if (f.help) return print(usage('eval', SYNOPSIS, FLAGS));
+  const output = commandOutput(f, print);
   for (const name of ['suite', 'data', 'out'])
     if (f[name] === undefined) throw new UsageError(`eval: --${name} is required ('lkvit eval --help')`);
   const suite = String(f.suite);
@@ -49,10 +61,11 @@ export async function evalCommand(argv: string[], print: (s: string) => void): P
   const severity = intFlag(f, 'severity', 'eval');
   if (severity !== undefined && severity > 5) throw new UsageError(`eval: --severity must be 1 to 5, got ${severity}`);
   const baseline = f.baseline !== undefined ? readBaseline(String(f.baseline)) : undefined;
-  const model = loadModelFromFlags(f, 'eval', print);
+  const shard = shardFlag(f, 'eval');
+  const model = loadModelFromFlags(f, 'eval', output.say);
 
-  let lastPrinted = 0;
-  const report = await evaluateSuite(model, {
+  const bar = output.progress(shard ? `${suite} ${shard.index}/${shard.count}` : suite, 0);
+  const options = {
     suite: suite as SuiteName,
     data: String(f.data),
     ...(f['in-dist'] !== undefined && { inDistribution: String(f['in-dist']) }),
@@ -64,17 +77,18 @@ export async function evalCommand(argv: string[], print: (s: string) => void): P
     ...(f.crop !== undefined && { crop: intFlag(f, 'crop', 'eval') }),
     modelName: String(f.model),
     weightsPath: String(f.weights),
-    onProgress: (done, total) => {
-      // A line every ~10 % keeps long runs visible without flooding the terminal.
-      if (done === total || done - lastPrinted >= Math.max(1, Math.ceil(total / 10))) {
-        lastPrinted = done;
-        print(`${done}/${total} samples`);
-      }
-    },
-  });
-  if (f.json !== undefined) fs.writeFileSync(String(f.json), JSON.stringify(report, null, 2) + '\n');
-  print(`${suite}: ${report.samples} samples, ${String(f.model)} (weights sha256 ${report.model.weightsSha256?.slice(0, 12)}...)`);
-  for (const [metric, value] of Object.entries(report.summary))
-    print(`  ${metric.padEnd(24)} ${value === null ? 'n/a' : Number.isInteger(value) ? String(value) : value.toFixed(4)}`);
-  print(`report: ${String(f.out)}/report.json, report.csv`);
+    onProgress: (done: number, total: number) => bar.update(done, total),
+  };
+  if (shard) {
+    const report = await evaluateSuiteShard(model, { ...options, shard });
+    bar.finish();
+    output.result(report);
+    output.say(`${suite} shard ${shard.index}/${shard.count}: samples ${report.slice.start}-${report.slice.end} of ${report.slice.total} -> ${String(f.out)}/eval.shard-${shard.index}-of-${shard.count}.json ('lkvit merge' joins the shards)`);
+    return;
+  }
+  const report = await evaluateSuite(model, options);
+  bar.finish();
+  output.result(report);
+  for (const line of suiteReportLines(report)) output.say(line);
+  output.say(`report: ${String(f.out)}/report.json, report.csv`);
 }

@@ -1,6 +1,7 @@
 // evaluateSuite: runs a model over one of the robustness suites, batch by batch, recording each sample's
 // result in the resume state, and turns all results into the suite's report.
 import * as path from 'path';
+import { createHash } from 'crypto';
 import { Tensor } from '../tensor/tensor';
 import { ImageClassifier } from '../models/classifier';
 import { Classifier, predictLogits } from '../models/evaluate';
@@ -10,10 +11,12 @@ import {
   Subset, Sample, checkFolder, classFolderSubset, corruptionSubsets, backgroundSubsets, perturbationSubsets, parsePerturbation,
 } from './layouts';
 import {
-  SuiteKind, SuiteBaseline, Evaluated, IMAGENET_VAL, IMAGENET_A, IMAGENET_R, IMAGENET_O, IMAGENET_C, IMAGENET_P, IMAGENET_9,
+  SuiteKind, SuiteBaseline, SummaryOptions, Evaluated, IMAGENET_VAL, IMAGENET_A, IMAGENET_R, IMAGENET_O, IMAGENET_C, IMAGENET_P, IMAGENET_9,
   O_SUBSET, IN_DISTRIBUTION_SUBSET,
 } from './summaries';
-import { ResumeState, SuiteReport, SampleResult, sha256File, writeReport } from './report';
+import { ResumeState, SuiteReport, SampleResult, sha256File, writeReport, STATE_FILE } from './report';
+import { ShardSpec, checkShard, shardUnits, shardFileName } from '../shard/spec';
+import { ShardReport, SHARD_FORMAT, mergeable, writeShardReport } from '../shard/report';
 
 export const SUITES: readonly string[] = Object.freeze(['imagenet', 'imagenet-a', 'imagenet-r', 'imagenet-o', 'imagenet-c', 'imagenet-p', 'imagenet-9'] as const);
 export type SuiteName = 'imagenet' | 'imagenet-a' | 'imagenet-r' | 'imagenet-o' | 'imagenet-c' | 'imagenet-p' | 'imagenet-9';
@@ -48,13 +51,24 @@ export interface SuiteOptions {
   signal?: AbortSignal;
 }
 
+/** evaluateSuiteShard's options: the suite's, and which shard (slices are whole batches of the single run). */
+export interface SuiteShardOptions extends SuiteOptions {
+  shard: ShardSpec;
+}
+
+/** What a suite shard keeps: each sample of its slice (subset index, id, class folder) and its record. */
+export interface SuiteShardPayload {
+  samples: [number, string, string][];
+  results: SampleResult[];
+}
+
 const KINDS: Record<SuiteName, SuiteKind> = {
   imagenet: IMAGENET_VAL, 'imagenet-a': IMAGENET_A, 'imagenet-r': IMAGENET_R, 'imagenet-o': IMAGENET_O,
   'imagenet-c': IMAGENET_C, 'imagenet-p': IMAGENET_P, 'imagenet-9': IMAGENET_9,
 };
 
 const KNOWN_OPTIONS = ['suite', 'data', 'inDistribution', 'batchSize', 'severity', 'difficulties', 'baseline', 'out', 'limit',
-  'crop', 'resize', 'modelName', 'weightsPath', 'onProgress', 'signal'];
+  'crop', 'resize', 'modelName', 'weightsPath', 'onProgress', 'signal', 'shard'];
 
 function subsetsOf(suite: SuiteName, data: string, inDistribution: string | undefined): Subset[] {
   switch (suite as SuiteName) {
@@ -123,8 +137,20 @@ function* sampleBatches(samples: Sample[], batchSize: number): Generator<Sample[
   if (batch.length) yield batch;
 }
 
-/** Runs `model` over a suite and returns (and, with `out`, writes) its report; resumes from `out`'s state. */
-export async function evaluateSuite(model: Classifier, options: SuiteOptions): Promise<SuiteReport> {
+/** Everything a run is, checked: what it reads, how, and what its report records. */
+interface SuitePlan {
+  kind: SuiteKind;
+  subsets: Subset[];
+  transform: { resize: number | null; crop: number };
+  batchSize: number;
+  /** What the per-sample results depend on (the resume state's header). */
+  header: Record<string, unknown>;
+  /** The report's fields other than summary, figures and samples. */
+  identity: Pick<SuiteReport, 'suite' | 'model' | 'settings'>;
+  summaryOptions: SummaryOptions;
+}
+
+async function planSuite(model: Classifier, options: SuiteOptions): Promise<SuitePlan> {
   if (!(model instanceof ImageClassifier) && typeof model !== 'function')
     throw new TypeError('evaluateSuite: model must be an ImageClassifier or a function from x [N, 3, H, W] to logits');
   if (options === null || typeof options !== 'object') throw new TypeError('evaluateSuite: options must be an object');
@@ -151,52 +177,117 @@ export async function evaluateSuite(model: Classifier, options: SuiteOptions): P
   const transform = kind.transform === 'eval' ? { resize, crop } : { resize: null, crop };
   const weightsSha256 = options.weightsPath !== undefined ? await sha256File(options.weightsPath) : null;
   const modelInfo = { name: options.modelName ?? null, weightsSha256 };
-  // What the per-sample results depend on: resuming under anything else would mix runs.
   const header = {
     suite, data: path.resolve(data), inDistribution: options.inDistribution ? path.resolve(options.inDistribution) : null,
     transform, model: modelInfo,
   };
-  const state = ResumeState.open(options.out ?? null, header);
-
-  const total = subsets.reduce((n, s) => n + s.samples.length, 0);
-  let done = subsets.reduce((n, s) => n + s.samples.filter((x) => state.get(x.id) !== undefined).length, 0);
-  options.onProgress?.(done, total);
-  for (const subset of subsets) {
-    for (const batch of sampleBatches(subset.samples.filter((s) => state.get(s.id) === undefined), batchSize)) {
-      if (options.signal?.aborted) throw Object.assign(new Error('evaluateSuite: aborted; run again with the same out to resume'), { name: 'AbortError' });
-      const files = batch.flatMap((s) => s.files);
-      const images = await loadImageBatch(files, transform);
-      const logits = predictLogits(model, new Tensor(images.data, images.shape), batchSize);
-      const K = logits.shape[1];
-      if (K !== IMAGENET_WNIDS.length)
-        throw new RangeError(`evaluateSuite: the suites need ImageNet-1k logits (1000 classes), the model gives ${K}`);
-      const rows = (i: number) => logits.data.subarray(i * K, (i + 1) * K);
-      let at = 0;
-      const results: SampleResult[] = batch.map((s) => {
-        const sampleRows = s.files.map((_, j) => rows(at + j));
-        at += s.files.length;
-        return kind.record(sampleRows, s, subset);
-      });
-      state.add(batch.map((s) => s.id), results);
-      done += batch.length;
-      options.onProgress?.(done, total);
-    }
-  }
-
-  const evaluated: Evaluated[] = subsets.map((subset) => ({ subset, results: subset.samples.map((s) => state.get(s.id)!) }));
-  const { summary, figures } = kind.summarize(evaluated, { severity, difficulties, baseline });
-  const report: SuiteReport = {
-    suite,
-    model: modelInfo,
-    settings: {
-      data: header.data, inDistribution: header.inDistribution, crop, resize: transform.resize, batchSize, limit: limit ?? null,
-      ...(suite === 'imagenet-c' && { severity }), ...(suite === 'imagenet-p' && { difficulties }),
-      ...(options.baseline !== undefined && { baseline }),
-    },
-    summary,
-    figures,
-    samples: total,
+  const settings = {
+    data: header.data, inDistribution: header.inDistribution, crop, resize: transform.resize, batchSize, limit: limit ?? null,
+    ...(suite === 'imagenet-c' && { severity }), ...(suite === 'imagenet-p' && { difficulties }),
+    ...(options.baseline !== undefined && { baseline }),
   };
+  return { kind, subsets, transform, batchSize, header, identity: { suite, model: modelInfo, settings }, summaryOptions: { severity, difficulties, baseline } };
+}
+
+/** Evaluates `todo` (samples of `plan`'s subsets, in batches as sampleBatches cuts them) into `state`. */
+async function evaluateSamples(model: Classifier, plan: SuitePlan, batches: { subset: Subset; samples: Sample[] }[], state: ResumeState,
+  progress: { done: number; total: number }, options: SuiteOptions): Promise<void> {
+  options.onProgress?.(progress.done, progress.total);
+  for (const { subset, samples } of batches) {
+    if (options.signal?.aborted) throw Object.assign(new Error('evaluateSuite: aborted; run again with the same out to resume'), { name: 'AbortError' });
+    const files = samples.flatMap((s) => s.files);
+    const images = await loadImageBatch(files, plan.transform);
+    const logits = predictLogits(model, new Tensor(images.data, images.shape), plan.batchSize);
+    const K = logits.shape[1];
+    if (K !== IMAGENET_WNIDS.length)
+      throw new RangeError(`evaluateSuite: the suites need ImageNet-1k logits (1000 classes), the model gives ${K}`);
+    const rows = (i: number) => logits.data.subarray(i * K, (i + 1) * K);
+    let at = 0;
+    const results: SampleResult[] = samples.map((s) => {
+      const sampleRows = s.files.map((_, j) => rows(at + j));
+      at += s.files.length;
+      return plan.kind.record(sampleRows, s, subset);
+    });
+    state.add(samples.map((s) => s.id), results);
+    progress.done += samples.length;
+    options.onProgress?.(progress.done, progress.total);
+  }
+}
+
+/** The samples left to do, batched. */
+function pendingBatches(subsets: Subset[], state: ResumeState, batchSize: number): { subset: Subset; samples: Sample[] }[] {
+  return subsets.flatMap((subset) => [...sampleBatches(subset.samples.filter((s) => state.get(s.id) === undefined), batchSize)].map((samples) => ({ subset, samples })));
+}
+
+/** The report from every sample's record: one function for single runs and merged shards. */
+function suiteReport(kind: SuiteKind, identity: SuitePlan['identity'], summaryOptions: SummaryOptions, evaluated: Evaluated[]): SuiteReport {
+  const { summary, figures } = kind.summarize(evaluated, summaryOptions);
+  return { ...identity, summary, figures, samples: evaluated.reduce((n, e) => n + e.results.length, 0) };
+}
+
+/** Runs `model` over a suite and returns (and, with `out`, writes) its report; resumes from `out`'s state. */
+export async function evaluateSuite(model: Classifier, options: SuiteOptions): Promise<SuiteReport> {
+  if ((options as Partial<SuiteShardOptions>)?.shard !== undefined) throw new TypeError('evaluateSuite: for a shard call evaluateSuiteShard (it returns a shard report for mergeSuiteShards)');
+  const plan = await planSuite(model, options);
+  const state = ResumeState.open(options.out ?? null, plan.header);
+  const total = plan.subsets.reduce((n, s) => n + s.samples.length, 0);
+  const done = plan.subsets.reduce((n, s) => n + s.samples.filter((x) => state.get(x.id) !== undefined).length, 0);
+  await evaluateSamples(model, plan, pendingBatches(plan.subsets, state, plan.batchSize), state, { done, total }, options);
+  const evaluated: Evaluated[] = plan.subsets.map((subset) => ({ subset, results: subset.samples.map((s) => state.get(s.id)!) }));
+  const report = suiteReport(plan.kind, plan.identity, plan.summaryOptions, evaluated);
   if (options.out !== undefined) writeReport(options.out, report);
   return report;
+}
+
+/**
+ * One shard of a suite run: the batches of the single run from shardUnits(batches, shard), resumable
+ * from `out` (state.shard-I-of-N.jsonl); returns its shard report, also written as
+ * out/eval.shard-I-of-N.json. mergeSuiteShards turns all n into the single run's report.
+ */
+export async function evaluateSuiteShard(model: Classifier, options: SuiteShardOptions): Promise<ShardReport<SuiteShardPayload>> {
+  const t0 = performance.now();
+  const shard = checkShard('evaluateSuiteShard', options?.shard, 'options.shard');
+  if (!shard) throw new TypeError('evaluateSuiteShard: options.shard ({ index, count }) is required');
+  const plan = await planSuite(model, options);
+  // The single run's batches, in order; the shard takes a contiguous run of them.
+  const all = plan.subsets.flatMap((subset) => [...sampleBatches(subset.samples, plan.batchSize)].map((samples) => ({ subset, samples })));
+  const [a, b] = shardUnits(all.length, shard);
+  const mine = all.slice(a, b);
+  const before = all.slice(0, a).reduce((n, x) => n + x.samples.length, 0);
+  const count = mine.reduce((n, x) => n + x.samples.length, 0);
+  const total = plan.subsets.reduce((n, s) => n + s.samples.length, 0);
+  const stateName = STATE_FILE.replace(/\.jsonl$/, `.shard-${shard.index}-of-${shard.count}.jsonl`);
+  const state = ResumeState.open(options.out ?? null, { ...plan.header, shard }, stateName);
+  const todo = mine.map((x) => ({ subset: x.subset, samples: x.samples.filter((s) => state.get(s.id) === undefined) })).filter((x) => x.samples.length);
+  await evaluateSamples(model, plan, todo, state, { done: count - todo.reduce((n, x) => n + x.samples.length, 0), total: count }, options);
+
+  const subsetIndex = new Map(plan.subsets.map((s, i) => [s, i]));
+  const samples = mine.flatMap((x) => x.samples.map((s) => [subsetIndex.get(x.subset)!, s.id, s.className] as [number, string, string]));
+  // Every shard lists the same samples: a hash of the full listing tells runs over different data apart.
+  const listing = createHash('sha256');
+  for (const subset of plan.subsets) for (const s of subset.samples) listing.update(`${subset.name}\t${s.id}\t${s.className}\n`);
+  const report: ShardReport<SuiteShardPayload> = {
+    format: SHARD_FORMAT, kind: 'eval', shard, slice: { start: before, end: before + count, total },
+    run: {
+      ...plan.identity, header: plan.header, summaryOptions: plan.summaryOptions,
+      subsets: plan.subsets.map((s) => s.name), samplesSha256: listing.digest('hex'),
+    },
+    seconds: (performance.now() - t0) / 1000,
+    payload: { samples, results: samples.map(([, id]) => state.get(id)!) },
+  };
+  if (options.out !== undefined) writeShardReport(path.join(options.out, shardFileName('eval', shard)), report);
+  return report;
+}
+
+/** The single run's report from all n shard reports of a suite run (ShardMergeError if they are not). */
+export function mergeSuiteShards(shards: ShardReport<SuiteShardPayload>[], names?: string[]): SuiteReport {
+  const ordered = mergeable(shards, names);
+  const run = ordered[0].run as { suite: SuiteName; subsets: string[]; summaryOptions: SummaryOptions } & SuitePlan['identity'];
+  const evaluated: Evaluated[] = run.subsets.map((name) => ({ subset: { name, samples: [] }, results: [] }));
+  for (const r of ordered)
+    r.payload.samples.forEach(([k, id, className], i) => {
+      evaluated[k].subset.samples.push({ id, className, files: [], label: -1 });
+      evaluated[k].results.push(r.payload.results[i]);
+    });
+  return suiteReport(KINDS[run.suite], { suite: run.suite, model: run.model, settings: run.settings }, run.summaryOptions, evaluated);
 }

@@ -51,11 +51,11 @@ export class ResumeState {
 
   private constructor(private readonly file: string | null) {}
 
-  /** Opens (or starts) the state under `out`; null keeps everything in memory. */
-  static open(out: string | null, header: Record<string, unknown>): ResumeState {
+  /** Opens (or starts) the state under `out` (a shard names its own file); null keeps everything in memory. */
+  static open(out: string | null, header: Record<string, unknown>, name = STATE_FILE): ResumeState {
     if (out === null) return new ResumeState(null);
     fs.mkdirSync(out, { recursive: true });
-    const file = path.join(out, STATE_FILE);
+    const file = path.join(out, name);
     const state = new ResumeState(file);
     const want = JSON.stringify(header);
     if (!fs.existsSync(file)) {

@@ -4,7 +4,7 @@
 import type { Classifier } from '../../models/evaluate';
 import type { LabeledDataset } from '../../io/dataset';
 import { runAttack, ATTACKS } from '../../attacks/run';
-import { DatasetOptions, DATASET_OPTIONS, checkDataset, checkOptionsObject, checkNumberList, datasetOptions } from './common';
+import { DatasetOptions, DATASET_OPTIONS, checkDataset, checkOptionsObject, checkNumberList, datasetOptions, unshardable } from './common';
 
 export interface AttackCurveOptions extends DatasetOptions {
   /** A name from ATTACKS (fgsm, pgd, apgd-ce, taig-s, ...). */
@@ -30,6 +30,7 @@ export interface AttackCurveResult {
 export async function attackCurve(model: Classifier, data: LabeledDataset, options: AttackCurveOptions): Promise<AttackCurveResult> {
   const fn = 'attackCurve';
   const o = checkOptionsObject<Record<string, unknown>>(fn, options, [...DATASET_OPTIONS, 'attack', 'sweep', 'values', 'options', 'surrogate']);
+  unshardable(fn, o);
   if (typeof o.attack !== 'string' || !ATTACKS[o.attack]) throw new RangeError(`${fn}: attack must be one of ${Object.keys(ATTACKS).join(', ')}, got ${JSON.stringify(o.attack)}`);
   const sweep = o.sweep === undefined ? 'eps' : o.sweep;
   if (sweep !== 'eps' && sweep !== 'steps') throw new RangeError(`${fn}: sweep must be 'eps' or 'steps', got ${JSON.stringify(sweep)}`);

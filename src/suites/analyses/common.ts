@@ -4,6 +4,7 @@ import { Tensor } from '../../tensor/tensor';
 import { ImageClassifier } from '../../models/classifier';
 import { predictLogits, topkCorrect } from '../../models/evaluate';
 import type { LabeledDataset, Batch } from '../../io/dataset';
+import { ShardSpec, checkShard, shardSlice } from '../../shard/spec';
 export { Rng } from '../../tensor/random';
 
 /** Progress callback: `done` of `total` units of work (samples times passes). */
@@ -16,6 +17,8 @@ export interface DatasetOptions {
   /** Use only the first `limit` samples (default all). */
   limit?: number;
   onProgress?: Progress;
+  /** Only this shard's slice of the (limited) samples, cut on whole batches; merge the results with mergeAnalysis. */
+  shard?: ShardSpec;
 }
 
 export function checkModel(fn: string, model: unknown, name = 'model'): ImageClassifier {
@@ -80,28 +83,47 @@ export function countCorrect(model: ImageClassifier, x: Tensor, y: Int32Array, b
   return s;
 }
 
+/** The samples an analysis walks: [start, end) of the first `count` (all of them unless sharded). */
+export interface SampleRange {
+  start: number;
+  end: number;
+}
+
 /**
- * Walks the first `count` samples a batch at a time; `perBatch` returns the number of correct
- * predictions under each of `variants` conditions, and the totals come back as accuracies.
+ * Walks samples [start, end) a batch at a time; `perBatch` returns the number of correct predictions
+ * under each of `variants` conditions. Integer totals come back, so that shards add up exactly.
  */
-export async function accuracies(data: LabeledDataset, count: number, batchSize: number, variants: number,
+export async function correctCounts(data: LabeledDataset, range: SampleRange, batchSize: number, variants: number,
   perBatch: (batch: Batch, start: number) => number[], onProgress?: Progress): Promise<number[]> {
   const correct = new Array<number>(variants).fill(0);
-  for (let start = 0; start < count; start += batchSize) {
-    const end = Math.min(count, start + batchSize);
+  for (let start = range.start; start < range.end; start += batchSize) {
+    const end = Math.min(range.end, start + batchSize);
     const batch = await data.load(start, end);
     const got = perBatch(batch, start);
     got.forEach((c, i) => (correct[i] += c));
-    onProgress?.(end, count);
+    onProgress?.(end - range.start, range.end - range.start);
   }
-  return correct.map((c) => c / count);
+  return correct;
 }
 
-/** The options of a dataset analysis, checked, with their defaults. */
-export function datasetOptions(fn: string, data: LabeledDataset, o: DatasetOptions): { batchSize: number; count: number; onProgress?: Progress } {
+export const sum = (values: number[]): number => values.reduce((s, v) => s + v, 0);
+
+/** correct / samples, the accuracy every counting analysis reports (NaN for an empty shard). */
+export const accuracyOf = (correct: number, samples: number): number => correct / samples;
+
+/** The options of a dataset analysis, checked, with their defaults; `start`/`end` is the shard's slice. */
+export function datasetOptions(fn: string, data: LabeledDataset, o: DatasetOptions): { batchSize: number; count: number; start: number; end: number; onProgress?: Progress } {
   const batchSize = checkInt(fn, 'batchSize', o.batchSize, 1, 32);
   const limit = checkInt(fn, 'limit', o.limit, 1, data.length);
-  return { batchSize, count: Math.min(limit, data.length), onProgress: checkProgress(fn, o.onProgress) };
+  const count = Math.min(limit, data.length);
+  const { start, end } = shardSlice(count, batchSize, checkShard(fn, o.shard));
+  return { batchSize, count, start, end, onProgress: checkProgress(fn, o.onProgress) };
+}
+
+/** Refuses `shard` for an analysis whose figures are float sums over samples (they would not merge
+ * bit-identically); such analyses run on a few hundred images anyway. */
+export function unshardable(fn: string, o: DatasetOptions): void {
+  if (o.shard !== undefined) throw new RangeError(`${fn}: does not take shard (its float sums over samples would not merge exactly); run it unsharded`);
 }
 
 /** A copy of x [N, 3, H, W] (the analyses perturb copies, never the dataset's tensors). */
@@ -109,4 +131,4 @@ export function copyOf(x: Tensor): Tensor {
   return new Tensor(x.data.slice(), x.shape);
 }
 
-export const DATASET_OPTIONS = ['batchSize', 'limit', 'onProgress'];
+export const DATASET_OPTIONS = ['batchSize', 'limit', 'onProgress', 'shard'];

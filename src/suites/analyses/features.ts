@@ -3,7 +3,7 @@
 import { Tensor, noGrad, shapeString } from '../../tensor/tensor';
 import type { ImageClassifier } from '../../models/classifier';
 import type { LabeledDataset } from '../../io/dataset';
-import { DatasetOptions, DATASET_OPTIONS, checkDataset, checkModel, checkOptionsObject, datasetOptions } from './common';
+import { DatasetOptions, DATASET_OPTIONS, checkDataset, checkModel, checkOptionsObject, datasetOptions, unshardable } from './common';
 
 export interface FeatureVarianceOptions extends DatasetOptions {
   /** Blocks to measure, in model.blockNames() order (default all). */
@@ -63,6 +63,7 @@ export async function featureVariance(model: ImageClassifier, data: LabeledDatas
   checkModel(fn, model);
   checkDataset(fn, data);
   const o = checkOptionsObject<FeatureVarianceOptions>(fn, options, [...DATASET_OPTIONS, 'blocks']);
+  unshardable(fn, o);
   const { batchSize, count, onProgress } = datasetOptions(fn, data, o);
   const names = model.blockNames();
   if (o.blocks !== undefined && (!Array.isArray(o.blocks) || o.blocks.length === 0))
@@ -148,6 +149,7 @@ export async function erf(model: ImageClassifier, data: LabeledDataset, options?
   checkModel(fn, model);
   checkDataset(fn, data);
   const o = checkOptionsObject<ErfOptions>(fn, options, [...DATASET_OPTIONS, 'block', 'gradient']);
+  unshardable(fn, o);
   const { batchSize, count, onProgress } = datasetOptions(fn, data, o);
   const mode = o.gradient ?? 'relu';
   if (mode !== 'relu' && mode !== 'abs') throw new RangeError(`${fn}: gradient must be 'relu' or 'abs', got ${String(mode)}`);

@@ -4,8 +4,8 @@ import { Tensor } from '../../tensor/tensor';
 import type { ImageClassifier } from '../../models/classifier';
 import type { LabeledDataset } from '../../io/dataset';
 import {
-  DatasetOptions, DATASET_OPTIONS, accuracies, checkDataset, checkInt, checkModel, checkNumber, checkNumberList,
-  checkOptionsObject, countCorrect, datasetOptions, Rng,
+  DatasetOptions, DATASET_OPTIONS, accuracyOf, correctCounts, checkDataset, checkInt, checkModel, checkNumber, checkNumberList,
+  checkOptionsObject, countCorrect, datasetOptions, sum, Rng,
 } from './common';
 import { Complex2d, bandLimited, bandMask, dft2, fourierBasis } from './spectrum';
 
@@ -29,6 +29,8 @@ export interface FrequencyBandPoint {
   accuracy: number;
   /** clean - accuracy. */
   drop: number;
+  /** Samples still classified correctly (exact, for merging shards). */
+  correct: number;
 }
 
 export interface FrequencyNoiseResult {
@@ -36,6 +38,7 @@ export interface FrequencyNoiseResult {
   seed: number;
   noise: NoiseScale;
   clean: number;
+  cleanCorrect: number;
   bands: FrequencyBandPoint[];
 }
 
@@ -89,23 +92,38 @@ export async function frequencyNoise(model: ImageClassifier, data: LabeledDatase
   checkModel(fn, model);
   checkDataset(fn, data);
   const o = checkOptionsObject<FrequencyNoiseOptions>(fn, options, [...DATASET_OPTIONS, 'bands', 'bandWidth', 'noise', 'seed']);
-  const { batchSize, count, onProgress } = datasetOptions(fn, data, o);
+  const { batchSize, start, end, onProgress } = datasetOptions(fn, data, o);
   const bands = checkNumberList(fn, 'bands', o.bands, 0, 1, DEFAULT_BANDS);
   const width = checkNumber(fn, 'bandWidth', o.bandWidth, { positive: true, max: 1 }, 0.1);
   const noise = checkNoise(fn, o.noise);
   const seed = checkInt(fn, 'seed', o.seed, 0, 0);
   let masks: Uint8Array[] = [];
-  const acc = await accuracies(data, count, batchSize, 1 + bands.length, ({ x, y }, start) => {
+  const correct = await correctCounts(data, { start, end }, batchSize, 1 + bands.length, ({ x, y }, first) => {
     const [N, C, H, W] = x.shape;
     if (masks.length === 0 || masks[0].length !== H * W) masks = bands.map((lo) => bandMask(H, W, lo, lo + width));
-    const noises = Array.from({ length: N }, (_, n) => Array.from({ length: C }, (_, c) => bandNoise(H, W, masks, noise, seed, start + n, c)));
+    // Keyed by the global sample index: a shard draws what the single run draws.
+    const noises = Array.from({ length: N }, (_, n) => Array.from({ length: C }, (_, c) => bandNoise(H, W, masks, noise, seed, first + n, c)));
     return [countCorrect(model, x, y, batchSize),
       ...bands.map((_, b) => countCorrect(model, perturbed(x, (n, c) => noises[n][c][b]), y, batchSize))];
   }, onProgress);
-  return {
-    samples: count, seed, noise, clean: acc[0],
-    bands: bands.map((lo, b) => ({ lo, hi: Math.min(1, lo + width), accuracy: acc[b + 1], drop: acc[0] - acc[b + 1] })),
-  };
+  return frequencyFigures({
+    samples: end - start, seed, noise, clean: 0, cleanCorrect: correct[0],
+    bands: bands.map((lo, b) => ({ lo, hi: Math.min(1, lo + width), accuracy: 0, drop: 0, correct: correct[b + 1] })),
+  });
+}
+
+/** Fills in the accuracies from the counts (one formula for single runs and merges). */
+function frequencyFigures(r: FrequencyNoiseResult): FrequencyNoiseResult {
+  const clean = accuracyOf(r.cleanCorrect, r.samples);
+  return { ...r, clean, bands: r.bands.map((b) => ({ ...b, accuracy: accuracyOf(b.correct, r.samples), drop: clean - accuracyOf(b.correct, r.samples) })) };
+}
+
+/** The result of the whole run from its shards' results: counts added, accuracies recomputed. */
+export function mergeFrequencyNoise(shards: FrequencyNoiseResult[]): FrequencyNoiseResult {
+  return frequencyFigures({
+    ...shards[0], samples: sum(shards.map((r) => r.samples)), cleanCorrect: sum(shards.map((r) => r.cleanCorrect)),
+    bands: shards[0].bands.map((b, k) => ({ ...b, correct: sum(shards.map((r) => r.bands[k].correct)) })),
+  });
 }
 
 export interface FourierHeatmapOptions extends DatasetOptions {
@@ -127,6 +145,9 @@ export interface FourierHeatmapResult {
   frequencies: number[];
   /** Top-1 error with each basis perturbation: error[row][col]. */
   error: number[][];
+  /** Clean, then one per evaluated frequency (fy > 0, or fy = 0 and fx >= 0, row-major): correct
+   * predictions (exact, for merging shards). */
+  correct: number[];
 }
 
 /**
@@ -139,7 +160,7 @@ export async function fourierHeatmap(model: ImageClassifier, data: LabeledDatase
   checkModel(fn, model);
   checkDataset(fn, data);
   const o = checkOptionsObject<FourierHeatmapOptions>(fn, options, [...DATASET_OPTIONS, 'eps', 'radius', 'stride', 'seed']);
-  const { batchSize, count, onProgress } = datasetOptions(fn, data, o);
+  const { batchSize, start, end, onProgress } = datasetOptions(fn, data, o);
   const eps = checkNumber(fn, 'eps', o.eps, { positive: true }, 4);
   const stride = checkInt(fn, 'stride', o.stride, 1, 1);
   const seed = checkInt(fn, 'seed', o.seed, 0, 0);
@@ -150,17 +171,34 @@ export async function fourierHeatmap(model: ImageClassifier, data: LabeledDatase
   if (radius > maxRadius) throw new RangeError(`${fn}: radius must be at most ${maxRadius} for ${H}x${W} images, got ${radius}`);
   const steps = Math.floor(radius / stride);
   const frequencies = Array.from({ length: 2 * steps + 1 }, (_, i) => (i - steps) * stride);
-  const canonical = frequencies.flatMap((fy) => frequencies.filter((fx) => fy > 0 || (fy === 0 && fx >= 0)).map((fx) => [fy, fx]));
+  const canonical = canonicalFrequencies(frequencies);
   const bases = canonical.map(([fy, fx]) => fourierBasis(H, W, fy, fx));
-  const acc = await accuracies(data, count, batchSize, 1 + canonical.length, ({ x, y }, start) => [
+  const correct = await correctCounts(data, { start, end }, batchSize, 1 + canonical.length, ({ x, y }, first) => [
     countCorrect(model, x, y, batchSize),
     ...canonical.map(([fy, fx], k) => {
-      const signs = Array.from({ length: x.shape[0] }, (_, n) => (Rng.keyed(seed, fy + 4096, fx + 4096, start + n).uniform() < 0.5 ? -1 : 1));
+      const signs = Array.from({ length: x.shape[0] }, (_, n) => (Rng.keyed(seed, fy + 4096, fx + 4096, first + n).uniform() < 0.5 ? -1 : 1));
       const deltas = signs.map((s) => bases[k].map((u) => s * eps * u));
       return countCorrect(model, perturbed(x, (n) => deltas[n]), y, batchSize);
     }),
   ], onProgress);
-  const errorOf = new Map(canonical.map(([fy, fx], k) => [`${fy},${fx}`, 1 - acc[k + 1]]));
-  const error = frequencies.map((fy) => frequencies.map((fx) => (errorOf.get(`${fy},${fx}`) ?? errorOf.get(`${-fy},${-fx}`)) as number));
-  return { samples: count, seed, eps, clean: acc[0], frequencies, error };
+  return heatmapFigures({ samples: end - start, seed, eps, clean: 0, frequencies, error: [], correct });
+}
+
+/** The evaluated half of the grid: U(f) and U(-f) are the same image. */
+function canonicalFrequencies(frequencies: number[]): number[][] {
+  return frequencies.flatMap((fy) => frequencies.filter((fx) => fy > 0 || (fy === 0 && fx >= 0)).map((fx) => [fy, fx]));
+}
+
+/** Fills in clean accuracy and the mirrored error grid from the counts. */
+function heatmapFigures(r: FourierHeatmapResult): FourierHeatmapResult {
+  const errorOf = new Map(canonicalFrequencies(r.frequencies).map(([fy, fx], k) => [`${fy},${fx}`, 1 - accuracyOf(r.correct[k + 1], r.samples)]));
+  const error = r.frequencies.map((fy) => r.frequencies.map((fx) => (errorOf.get(`${fy},${fx}`) ?? errorOf.get(`${-fy},${-fx}`)) as number));
+  return { ...r, clean: accuracyOf(r.correct[0], r.samples), error };
+}
+
+/** The result of the whole run from its shards' results: counts added, errors recomputed. */
+export function mergeFourierHeatmap(shards: FourierHeatmapResult[]): FourierHeatmapResult {
+  return heatmapFigures({
+    ...shards[0], samples: sum(shards.map((r) => r.samples)), correct: shards[0].correct.map((_, k) => sum(shards.map((r) => r.correct[k]))),
+  });
 }

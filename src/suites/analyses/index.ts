@@ -1,13 +1,13 @@
 // The analyses of the study's section 4: occlusion, noise by frequency, the Fourier heat map, the
 // lesion study, kernel attention distance, feature-map variance, the effective receptive field, and
 // accuracy under attack against the attack's budget.
-export { occlusion, occlusionMask, applyPatchMask, patchGrid, patchSums, gradientSaliency, attentionSaliency } from './occlusion';
+export { occlusion, mergeOcclusion, occlusionMask, applyPatchMask, patchGrid, patchSums, gradientSaliency, attentionSaliency } from './occlusion';
 export type { OcclusionOptions, OcclusionResult, OcclusionPoint, OcclusionMode, PatchGrid } from './occlusion';
-export { frequencyNoise, fourierHeatmap, bandNoise } from './frequency';
+export { frequencyNoise, mergeFrequencyNoise, fourierHeatmap, mergeFourierHeatmap, bandNoise } from './frequency';
 export type { FrequencyNoiseOptions, FrequencyNoiseResult, FrequencyBandPoint, FourierHeatmapOptions, FourierHeatmapResult, NoiseScale } from './frequency';
 export { dft2, bandMask, bandLimited, fourierBasis, normalizedFrequency, signedFrequency } from './spectrum';
 export type { Complex2d } from './spectrum';
-export { lesion, lesionSkipSets } from './lesion';
+export { lesion, mergeLesion, lesionSkipSets } from './lesion';
 export type { LesionOptions, LesionResult, LesionPoint } from './lesion';
 export { kernelDistance, kernelDistances } from './kernels';
 export type { KernelDistanceOptions, KernelDistanceResult, KernelDistanceLayer } from './kernels';

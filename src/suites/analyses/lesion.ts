@@ -4,8 +4,8 @@ import type { ImageClassifier } from '../../models/classifier';
 import { predictLogits, topkCorrect } from '../../models/evaluate';
 import type { LabeledDataset } from '../../io/dataset';
 import {
-  DatasetOptions, DATASET_OPTIONS, accuracies, checkDataset, checkInt, checkModel, checkOptionsObject,
-  countCorrect, datasetOptions, Rng,
+  DatasetOptions, DATASET_OPTIONS, accuracyOf, correctCounts, checkDataset, checkInt, checkModel, checkOptionsObject,
+  countCorrect, datasetOptions, sum, Rng,
 } from './common';
 
 export interface LesionOptions extends DatasetOptions {
@@ -25,7 +25,7 @@ export interface LesionPoint {
   min: number;
   max: number;
   /** Accuracy of each trial, and the blocks it removed. */
-  trials: { skip: string[]; accuracy: number }[];
+  trials: { skip: string[]; accuracy: number; correct: number }[];
 }
 
 export interface LesionResult {
@@ -33,6 +33,7 @@ export interface LesionResult {
   seed: number;
   totalBlocks: number;
   clean: number;
+  cleanCorrect: number;
   points: LesionPoint[];
 }
 
@@ -48,7 +49,7 @@ export async function lesion(model: ImageClassifier, data: LabeledDataset, optio
   checkModel(fn, model);
   checkDataset(fn, data);
   const o = checkOptionsObject<LesionOptions>(fn, options, [...DATASET_OPTIONS, 'maxBlocks', 'trials', 'seed']);
-  const { batchSize, count, onProgress } = datasetOptions(fn, data, o);
+  const { batchSize, start, end, onProgress } = datasetOptions(fn, data, o);
   const blocks = model.skippableBlocks();
   if (blocks.length === 0) throw new RangeError(`${fn}: the model has no skippable blocks`);
   const maxBlocks = checkInt(fn, 'maxBlocks', o.maxBlocks, 1, Math.ceil(blocks.length / 2));
@@ -57,22 +58,40 @@ export async function lesion(model: ImageClassifier, data: LabeledDataset, optio
   const seed = checkInt(fn, 'seed', o.seed, 0, 0);
   const sets = lesionSkipSets(blocks, maxBlocks, trials, seed);
   const flat = sets.flat();
-  const acc = await accuracies(data, count, batchSize, 1 + flat.length, ({ x, y }) => [
+  const correct = await correctCounts(data, { start, end }, batchSize, 1 + flat.length, ({ x, y }) => [
     countCorrect(model, x, y, batchSize),
     ...flat.map((skip) => {
       const logits = predictLogits((v) => model.run(v, { skip }).logits, x, batchSize);
       return topkCorrect(logits, y, 1).reduce((s, v) => s + v, 0);
     }),
   ], onProgress);
+  return lesionFigures({
+    samples: end - start, seed, totalBlocks: blocks.length, clean: 0, cleanCorrect: correct[0],
+    points: sets.map((group, i) => ({
+      blocks: i + 1, fraction: (i + 1) / blocks.length, mean: 0, min: 0, max: 0,
+      trials: group.map((skip, t) => ({ skip, accuracy: 0, correct: correct[1 + i * trials + t] })),
+    })),
+  });
+}
+
+/** Fills in the accuracies and their mean / min / max from the counts. */
+function lesionFigures(r: LesionResult): LesionResult {
   return {
-    samples: count, seed, totalBlocks: blocks.length, clean: acc[0],
-    points: sets.map((group, i) => {
-      const accs = group.map((_, t) => acc[1 + i * trials + t]);
+    ...r, clean: accuracyOf(r.cleanCorrect, r.samples),
+    points: r.points.map((p) => {
+      const accs = p.trials.map((t) => accuracyOf(t.correct, r.samples));
       return {
-        blocks: i + 1, fraction: (i + 1) / blocks.length,
-        mean: accs.reduce((s, a) => s + a, 0) / accs.length, min: Math.min(...accs), max: Math.max(...accs),
-        trials: group.map((skip, t) => ({ skip, accuracy: accs[t] })),
+        ...p, mean: accs.reduce((s, a) => s + a, 0) / accs.length, min: Math.min(...accs), max: Math.max(...accs),
+        trials: p.trials.map((t, k) => ({ ...t, accuracy: accs[k] })),
       };
     }),
   };
+}
+
+/** The result of the whole run from its shards' results: counts added, accuracies recomputed. */
+export function mergeLesion(shards: LesionResult[]): LesionResult {
+  return lesionFigures({
+    ...shards[0], samples: sum(shards.map((r) => r.samples)), cleanCorrect: sum(shards.map((r) => r.cleanCorrect)),
+    points: shards[0].points.map((p, i) => ({ ...p, trials: p.trials.map((t, k) => ({ ...t, correct: sum(shards.map((r) => r.points[i].trials[k].correct)) })) })),
+  });
 }

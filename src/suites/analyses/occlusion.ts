@@ -6,8 +6,8 @@ import { ImageClassifier } from '../../models/classifier';
 import { argmax } from '../../models/evaluate';
 import type { LabeledDataset } from '../../io/dataset';
 import {
-  DatasetOptions, DATASET_OPTIONS, accuracies, checkDataset, checkInt, checkModel, checkNumberList,
-  checkOptionsObject, copyOf, countCorrect, datasetOptions, Rng,
+  DatasetOptions, DATASET_OPTIONS, accuracyOf, correctCounts, checkDataset, checkInt, checkModel, checkNumberList,
+  checkOptionsObject, copyOf, countCorrect, datasetOptions, sum, Rng,
 } from './common';
 
 export type OcclusionMode = 'random' | 'salient' | 'non-salient';
@@ -32,6 +32,9 @@ export interface OcclusionPoint {
   drop: number;
   /** Mean fraction of the patches dropped (differs from ratio in the salient modes). */
   patchFraction: number;
+  /** Samples still classified correctly, and patches dropped over all samples (exact counts for merging shards). */
+  correct: number;
+  droppedPatches: number;
 }
 
 export interface OcclusionResult {
@@ -43,6 +46,7 @@ export interface OcclusionResult {
   samples: number;
   seed: number;
   clean: number;
+  cleanCorrect: number;
   points: OcclusionPoint[];
 }
 
@@ -165,7 +169,7 @@ export async function occlusion(model: ImageClassifier, data: LabeledDataset, op
   checkModel(fn, model);
   checkDataset(fn, data);
   const o = checkOptionsObject<OcclusionOptions>(fn, options, [...DATASET_OPTIONS, 'ratios', 'mode', 'patchSize', 'saliency', 'seed']);
-  const { batchSize, count, onProgress } = datasetOptions(fn, data, o);
+  const { batchSize, start, end, onProgress } = datasetOptions(fn, data, o);
   const ratios = checkNumberList(fn, 'ratios', o.ratios, 0, 1, DEFAULT_RATIOS);
   const mode = o.mode ?? 'random';
   if (!MODES.includes(mode)) throw new RangeError(`${fn}: mode must be one of ${MODES.join(', ')}, got ${String(mode)}`);
@@ -176,8 +180,8 @@ export async function occlusion(model: ImageClassifier, data: LabeledDataset, op
     throw new TypeError(`${fn}: saliency must be 'gradient' or { dino: ImageClassifier }, got ${typeof saliency === 'object' ? 'an object without dino' : String(saliency)}`);
 
   let grid: PatchGrid | null = null;
-  const fractions = new Array<number>(ratios.length).fill(0);
-  const acc = await accuracies(data, count, batchSize, 1 + ratios.length, ({ x, y }, start) => {
+  const dropped = new Array<number>(ratios.length).fill(0);
+  const correct = await correctCounts(data, { start, end }, batchSize, 1 + ratios.length, ({ x, y }, first) => {
     const [N, , H, W] = x.shape;
     grid = patchGrid(H, W, patchSize);
     const patches = grid.rows * grid.cols;
@@ -190,20 +194,50 @@ export async function occlusion(model: ImageClassifier, data: LabeledDataset, op
     ratios.forEach((ratio, k) => {
       const occluded = copyOf(x);
       for (let n = 0; n < N; n++) {
+        // Keyed by the global sample index: a shard draws what the single run draws.
         const mask = occlusionMask(mode, ratio, patches, saliencies
           ? { saliency: saliencies[n] }
-          : { random: Rng.keyed(seed, Math.round(ratio * 1e6), start + n) });
+          : { random: Rng.keyed(seed, Math.round(ratio * 1e6), first + n) });
         applyPatchMask(occluded, n, mask, grid as PatchGrid);
-        fractions[k] += mask.reduce((s, v) => s + v, 0) / patches;
+        dropped[k] += mask.reduce((s, v) => s + v, 0);
       }
       counts.push(countCorrect(model, occluded, y, batchSize));
     });
     return counts;
   }, onProgress);
-  const g = grid as PatchGrid | null;
-  return {
+  // The grid of a shard without samples comes from the first image, as every other shard's does.
+  const g: PatchGrid = grid ?? patchGridOf(await data.load(0, 1), patchSize);
+  return occlusionFigures({
     mode, saliency: mode === 'random' ? null : saliency === 'gradient' ? 'gradient' : 'dino',
-    patchSize, grid: g ? [g.rows, g.cols] : [0, 0], samples: count, seed, clean: acc[0],
-    points: ratios.map((ratio, k) => ({ ratio, accuracy: acc[k + 1], drop: acc[0] - acc[k + 1], patchFraction: fractions[k] / count })),
+    patchSize, grid: [g.rows, g.cols], samples: end - start, seed, clean: 0, cleanCorrect: correct[0],
+    points: ratios.map((ratio, k) => ({ ratio, accuracy: 0, drop: 0, patchFraction: 0, correct: correct[k + 1], droppedPatches: dropped[k] })),
+  });
+}
+
+function patchGridOf(batch: { x: Tensor }, patchSize: number): PatchGrid {
+  return patchGrid(batch.x.shape[2], batch.x.shape[3], patchSize);
+}
+
+/** Fills in the accuracies and fractions from the counts (one formula for single runs and merges). */
+function occlusionFigures(r: OcclusionResult): OcclusionResult {
+  const clean = accuracyOf(r.cleanCorrect, r.samples), patches = r.grid[0] * r.grid[1];
+  return {
+    ...r, clean,
+    points: r.points.map((p) => {
+      const accuracy = accuracyOf(p.correct, r.samples);
+      return { ...p, accuracy, drop: clean - accuracy, patchFraction: p.droppedPatches / (patches * r.samples) };
+    }),
   };
+}
+
+/** The result of the whole run from its shards' results (in any order): counts added, figures recomputed. */
+export function mergeOcclusion(shards: OcclusionResult[]): OcclusionResult {
+  return occlusionFigures({
+    ...shards[0],
+    samples: sum(shards.map((r) => r.samples)),
+    cleanCorrect: sum(shards.map((r) => r.cleanCorrect)),
+    points: shards[0].points.map((p, k) => ({
+      ...p, correct: sum(shards.map((r) => r.points[k].correct)), droppedPatches: sum(shards.map((r) => r.points[k].droppedPatches)),
+    })),
+  });
 }
