@@ -36,8 +36,13 @@ export type { Classifier } from './models/evaluate';
 import * as attacks from './attacks';
 export { attacks };
 export { fgsm, pgd, apgd, apgdT, square, autoAttack, taig, runAttack, summarize } from './attacks';
+export { mergeAttackRuns } from './attacks/run';
 export type { AttackResult, AttackSummary } from './attacks';
-export { evaluateSuite, SUITES } from './suites/imagenet';
+export { evaluateSuite, evaluateSuiteShard, mergeSuiteShards, SUITES } from './suites/imagenet';
+export { parseShard, shardSlice } from './shard/spec';
+export type { ShardSpec, ShardSlice } from './shard/spec';
+export { mergeable, readShardReport, writeShardReport, shardFiles, ShardMergeError } from './shard/report';
+export type { ShardReport } from './shard/report';
 export type { SuiteOptions, SuiteName } from './suites/imagenet';
 export type { SuiteReport, Figure } from './suites/report';
 export type { SuiteBaseline } from './suites/summaries';
@@ -54,6 +59,10 @@ export { train };
 export { fit, SGD, AdamW, cosineLr, clipGradNorm, saveCheckpoint, loadCheckpoint } from './train';
 export type { FitOptions, FitResult, EpochMetrics, StepInfo, OptimizerSpec, AdversarialOptions } from './train';
 export { Rng } from './tensor/random';
+
+// The same long calls off the main thread (worker threads), with AbortSignal and progress.
+export { background, Background, evaluate } from './worker';
+export type { BackgroundData, BackgroundOptions, PoolOptions, EvaluateOptions, EvaluateResult, ModelSpec, ModelRef, DatasetSource } from './worker';
 
 export type Isa = 'generic' | 'avx2' | 'avx512';
 

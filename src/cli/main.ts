@@ -5,6 +5,7 @@ import { attackCommand } from './attack';
 import { evalCommand } from './eval';
 import { analyzeCommand } from './analyze';
 import { benchCommand } from './bench';
+import { mergeCommand } from './merge';
 import { listModels } from '../models/registry';
 import { UsageError } from './args';
 
@@ -17,6 +18,7 @@ export const COMMANDS: Record<string, { summary: string; run: CommandFn }> = {
   attack: { summary: 'adversarial examples and robust accuracy', run: attackCommand },
   eval: { summary: 'a checkpoint on a robustness suite: imagenet, imagenet-a/-r/-o/-c/-p/-9', run: evalCommand },
   analyze: { summary: 'the analyses: occlusion, frequency, fourier-heatmap, lesion, kernel-distance, feature-variance, erf', run: analyzeCommand },
+  merge: { summary: 'combines the reports of --shard i/n runs into the report of a single run', run: mergeCommand },
   bench: { summary: 'kernel-size microbenchmark: depthwise conv, attention, whole models (with PyTorch beside when found)', run: benchCommand },
   models: { summary: 'the model names, their normalisation and where their weights come from', run: modelsCommand },
   help: { summary: "this list; 'lkvit help COMMAND' is 'lkvit COMMAND --help'", run: helpCommand },

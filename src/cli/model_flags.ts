@@ -1,6 +1,6 @@
 // The flags every command that runs a model shares (--model, --weights, --config, ...), and the
 // loading they describe, so predict, attack, eval and analyze load models the same way.
-import { loadModel, MODELS } from '../models/registry';
+import { loadModel, MODELS, modelOptionNames } from '../models/registry';
 import { RepLKNet } from '../models/replknet';
 import type { ImageClassifier } from '../models/classifier';
 import { FlagSpec, Flags, intFlag, tripleFlag, existingFile, UsageError } from './args';
@@ -30,9 +30,7 @@ export function configFlag(json: string | undefined, command: string): Record<st
 
 /** The --config object, whose keys must be architecture options of `model`. */
 export function configKeys(config: Record<string, unknown>, model: string, command: string): Record<string, unknown> {
-  // The family's configuration, its optional training fields, and the normalisation every model takes.
-  const optional: Record<string, string[]> = { replknet: ['stemStride', 'dropPathRate'], vit: ['dropPathRate'] };
-  const known = [...Object.keys(MODELS[model].defaults), ...(optional[MODELS[model].family] ?? []), 'mean', 'std'];
+  const known = modelOptionNames(model);
   const unknown = Object.keys(config).filter((k) => !known.includes(k));
   if (unknown.length) throw new UsageError(`${command}: --config has unknown option(s) ${unknown.join(', ')} for ${model}; it takes ${known.join(', ')}`);
   return config;

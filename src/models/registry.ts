@@ -87,12 +87,22 @@ function specOf(name: string): ModelSpec {
 }
 
 /** Builds a model by name with PyTorch-default random weights (seed with nn.manualSeed). */
+// Config fields with no published default: training-only or small-image options.
+const OPTIONAL_FIELDS: Partial<Record<Family, string[]>> = { replknet: ['stemStride', 'dropPathRate'], vit: ['dropPathRate'] };
+
+/** Every option createModel takes for `name`: its family's config fields, then mean and std. */
+export function modelOptionNames(name: string): string[] {
+  const spec = specOf(name);
+  return [...Object.keys(spec.defaults), ...(OPTIONAL_FIELDS[spec.family] ?? []), 'mean', 'std'];
+}
+
 export function createModel(name: string, options: ModelOptions = {}): ImageClassifier {
   const spec = specOf(name);
   const { mean, std, ...over } = options;
-  const unknown = Object.keys(over).filter((k) => !(k in spec.defaults));
+  const known = modelOptionNames(name);
+  const unknown = Object.keys(over).filter((k) => !known.includes(k));
   if (unknown.length)
-    throw new RangeError(`createModel: unknown option(s) ${unknown.join(', ')} for ${name}; it takes ${Object.keys(spec.defaults).join(', ')}, mean, std`);
+    throw new RangeError(`createModel: unknown option(s) ${unknown.join(', ')} for ${name}; it takes ${known.join(', ')}`);
   const config = { ...spec.defaults, ...over };
   const m = mean ?? spec.mean, s = std ?? spec.std;
   switch (spec.family) {
