@@ -46,3 +46,12 @@ test("the README's training example runs and prints what it says", (t) => {
   const robust = Number(out.match(/robust accuracy (\d\.\d\d)/)[1]);
   t.true(robust >= 0.9, `robust accuracy ${robust}`);
 });
+
+test("the README's background (worker-thread) example runs and prints what it says", (t) => {
+  const root = path.join(__dirname, '..');
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const m = readme.match(/## Embedding: background calls on worker threads[\s\S]*?```js\n([\s\S]*?)```\n\nprints\n\n```\n([\s\S]*?)```/);
+  t.truthy(m, 'README has an ## Embedding section with a js block and its output');
+  const out = execFileSync(process.execPath, ['-e', m[1]], { cwd: root, env: { ...process.env, LKVIT_NUM_THREADS: '2' } }).toString();
+  t.is(out, m[2]);
+});
