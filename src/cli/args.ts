@@ -142,3 +142,19 @@ export function parseFraction(text: string): number {
   const m = /^\s*([0-9.eE+-]+)\s*(?:\/\s*([0-9.eE+-]+)\s*)?$/.exec(text);
   return m ? Number(m[1]) / (m[2] === undefined ? 1 : Number(m[2])) : NaN;
 }
+
+/** A number or a fraction like 4/255. */
+export function fractionFlag(f: Flags, name: string, command: string, opts: { positive?: boolean } = {}): number | undefined {
+  const v = f[name];
+  if (v === undefined) return undefined;
+  const n = parseFraction(String(v));
+  if (!Number.isFinite(n) || n < 0 || (opts.positive && n === 0))
+    throw new UsageError(`${command}: --${name} must be a ${opts.positive ? 'positive' : 'non-negative'} number or fraction like 4/255, got '${String(v)}'`);
+  return n;
+}
+
+export function choiceFlag<T extends string>(f: Flags, name: string, allowed: readonly T[], dflt: T, command: string): T {
+  const v = f[name] === undefined ? dflt : String(f[name]);
+  if (!allowed.includes(v as T)) throw new UsageError(`${command}: --${name} must be one of ${allowed.join(', ')}, got '${v}'`);
+  return v as T;
+}

@@ -6,7 +6,7 @@ import { runAttack, ATTACKS, RunAttackResult } from '../attacks/run';
 import { sha256File } from '../suites/report';
 import { shardSlice, shardFileName } from '../shard/spec';
 import { ShardReport, SHARD_FORMAT, writeShardReport } from '../shard/report';
-import { FlagSpec, Flags, parseFlags, usage, intFlag, parseFraction, UsageError, COMMON_FLAGS, commandOutput, CommandOutput } from './args';
+import { FlagSpec, Flags, parseFlags, usage, intFlag, fractionFlag, choiceFlag, UsageError, COMMON_FLAGS, commandOutput, CommandOutput } from './args';
 import { MODEL_FLAGS, loadModelFromFlags } from './model_flags';
 import { SHARD_FLAG, shardFlag } from './shard_flag';
 
@@ -33,30 +33,14 @@ const FLAGS: Record<string, FlagSpec> = {
 };
 const SYNOPSIS = '--model NAME --weights FILE --input data.safetensors --attack NAME [--eps 4/255 ...] [--out adv.safetensors] [--json FILE]\n  with --shard i/n: --json FILE is required and receives the shard report (ATTACK.shard-i-of-n.json is a good name)';
 
-/** A number or a fraction like 4/255. */
-export function fractionFlag(f: Flags, name: string, command: string, opts: { positive?: boolean } = {}): number | undefined {
-  const v = f[name];
-  if (v === undefined) return undefined;
-  const n = parseFraction(String(v));
-  if (!Number.isFinite(n) || n < 0 || (opts.positive && n === 0))
-    throw new UsageError(`${command}: --${name} must be a ${opts.positive ? 'positive' : 'non-negative'} number or fraction like 4/255, got '${String(v)}'`);
-  return n;
-}
-
-function choice<T extends string>(f: Flags, name: string, allowed: readonly T[], dflt: T, command: string): T {
-  const v = f[name] === undefined ? dflt : String(f[name]);
-  if (!allowed.includes(v as T)) throw new UsageError(`${command}: --${name} must be one of ${allowed.join(', ')}, got '${v}'`);
-  return v as T;
-}
-
 export async function attackCommand(argv: string[], print: (s: string) => void): Promise<void> {
   const cmd = 'attack';
   const f = parseFlags(argv, FLAGS, cmd);
   if (f.help) return print(usage(cmd, SYNOPSIS, FLAGS));
   if (f.input === undefined) throw new UsageError(`${cmd}: --input is required ('lkvit attack --help')`);
-  const attack = choice(f, 'attack', Object.keys(ATTACKS), 'pgd', cmd);
-  const norm = choice(f, 'norm', ['linf', 'l2'] as const, 'linf', cmd);
-  const space = choice(f, 'space', ['pixel', 'normalized'] as const, 'pixel', cmd);
+  const attack = choiceFlag(f, 'attack', Object.keys(ATTACKS), 'pgd', cmd);
+  const norm = choiceFlag(f, 'norm', ['linf', 'l2'] as const, 'linf', cmd);
+  const space = choiceFlag(f, 'space', ['pixel', 'normalized'] as const, 'pixel', cmd);
   if ((f.surrogate === undefined) !== (f['surrogate-weights'] === undefined))
     throw new UsageError(`${cmd}: --surrogate and --surrogate-weights go together`);
   const options: Record<string, unknown> = {

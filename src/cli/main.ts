@@ -6,6 +6,7 @@ import { evalCommand } from './eval';
 import { analyzeCommand } from './analyze';
 import { benchCommand } from './bench';
 import { mergeCommand } from './merge';
+import { trainCommand } from './train';
 import { listModels } from '../models/registry';
 import { UsageError } from './args';
 
@@ -18,6 +19,7 @@ export const COMMANDS: Record<string, { summary: string; run: CommandFn }> = {
   attack: { summary: 'adversarial examples and robust accuracy', run: attackCommand },
   eval: { summary: 'a checkpoint on a robustness suite: imagenet, imagenet-a/-r/-o/-c/-p/-9', run: evalCommand },
   analyze: { summary: 'the analyses: occlusion, frequency, fourier-heatmap, lesion, kernel-distance, feature-variance, erf', run: analyzeCommand },
+  train: { summary: 'fits a model on x/y tensors: SGD/AdamW, cosine with warm-up, PGD-AT or TRADES, resumable checkpoints', run: trainCommand },
   merge: { summary: 'combines the reports of --shard i/n runs into the report of a single run', run: mergeCommand },
   bench: { summary: 'kernel-size microbenchmark: depthwise conv, attention, whole models (with PyTorch beside when found)', run: benchCommand },
   models: { summary: 'the model names, their normalisation and where their weights come from', run: modelsCommand },
