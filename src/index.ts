@@ -60,6 +60,10 @@ export { fit, SGD, AdamW, cosineLr, clipGradNorm, saveCheckpoint, loadCheckpoint
 export type { FitOptions, FitResult, EpochMetrics, StepInfo, OptimizerSpec, AdversarialOptions } from './train';
 export { Rng } from './tensor/random';
 
+// The demo: three small models trained on MNIST digits, attacked and analysed (lkvit demo).
+import * as demo from './demo';
+export { demo };
+
 // The same long calls off the main thread (worker threads), with AbortSignal and progress.
 export { background, Background, evaluate } from './worker';
 export type { BackgroundData, BackgroundOptions, PoolOptions, EvaluateOptions, EvaluateResult, ModelSpec, ModelRef, DatasetSource } from './worker';

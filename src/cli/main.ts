@@ -7,6 +7,7 @@ import { analyzeCommand } from './analyze';
 import { benchCommand } from './bench';
 import { mergeCommand } from './merge';
 import { trainCommand } from './train';
+import { demoCommand } from './demo';
 import { listModels } from '../models/registry';
 import { UsageError } from './args';
 
@@ -15,6 +16,7 @@ export type CommandFn = (argv: string[], print: Print) => Promise<void> | void;
 
 /** Every command, with the line `lkvit --help` shows for it. */
 export const COMMANDS: Record<string, { summary: string; run: CommandFn }> = {
+  demo: { summary: 'trains a large-kernel RepLKNet, a 3x3 RepLKNet and a ViT on MNIST, attacks and analyses them, writes lkvit-report/', run: demoCommand },
   predict: { summary: 'logits of a checkpoint on tensors or images', run: predictCommand },
   attack: { summary: 'adversarial examples and robust accuracy', run: attackCommand },
   eval: { summary: 'a checkpoint on a robustness suite: imagenet, imagenet-a/-r/-o/-c/-p/-9', run: evalCommand },
