@@ -40,6 +40,8 @@ export interface RunAttackOptions {
   /** Keep the adversarial images (default true); false keeps only the figures. */
   keepAdversarial?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** An AbortSignal (or anything with `aborted`): checked before every batch; the call then rejects with an AbortError. */
+  signal?: { readonly aborted: boolean };
   /** Only this shard's slice of the batches (each keeps its global batch seed); mergeAttackRuns joins the shards. */
   shard?: ShardSpec;
 }
@@ -71,6 +73,7 @@ export async function runAttack(model: Classifier, data: LabeledDataset, options
   let xAdv: Float32Array | null = null, shape: number[] | null = null;
   // b counts batches from the dataset's start, so a shard's batches get the single run's seeds.
   for (let start = first, b = first / batchSize; start < last; start += batchSize, b++) {
+    if (options.signal?.aborted) throw Object.assign(new Error('runAttack: aborted'), { name: 'AbortError' });
     const end = Math.min(last, start + batchSize), at = start - first;
     const batch = await data.load(start, end);
     const opts = { ...options.options, seed: (seed + Math.imul(b, 0x9e3779b9)) >>> 0 };

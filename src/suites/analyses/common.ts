@@ -19,6 +19,8 @@ export interface DatasetOptions {
   onProgress?: Progress;
   /** Only this shard's slice of the (limited) samples, cut on whole batches; merge the results with mergeAnalysis. */
   shard?: ShardSpec;
+  /** An AbortSignal (or anything with `aborted`): checked after every batch; the call then rejects with an AbortError. */
+  signal?: { readonly aborted: boolean };
 }
 
 export function checkModel(fn: string, model: unknown, name = 'model'): ImageClassifier {
@@ -70,6 +72,18 @@ export function checkNumberList(fn: string, name: string, v: unknown, min: numbe
   return v.slice();
 }
 
+// Every analysis reports progress after each batch, so that is where an abort takes effect.
+function abortingProgress(fn: string, onProgress: Progress | undefined, signal: unknown): Progress | undefined {
+  if (signal === undefined) return onProgress;
+  if (typeof signal !== 'object' || signal === null || typeof (signal as { aborted?: unknown }).aborted !== 'boolean')
+    throw new TypeError(`${fn}: signal must be an AbortSignal (or an object with a boolean 'aborted')`);
+  const s = signal as { readonly aborted: boolean };
+  return (done, total) => {
+    if (s.aborted) throw Object.assign(new Error(`${fn}: aborted`), { name: 'AbortError' });
+    onProgress?.(done, total);
+  };
+}
+
 export function checkProgress(fn: string, v: unknown): Progress | undefined {
   if (v !== undefined && typeof v !== 'function') throw new TypeError(`${fn}: onProgress must be a function (done, total) => void, got ${typeof v}`);
   return v as Progress | undefined;
@@ -117,7 +131,7 @@ export function datasetOptions(fn: string, data: LabeledDataset, o: DatasetOptio
   const limit = checkInt(fn, 'limit', o.limit, 1, data.length);
   const count = Math.min(limit, data.length);
   const { start, end } = shardSlice(count, batchSize, checkShard(fn, o.shard));
-  return { batchSize, count, start, end, onProgress: checkProgress(fn, o.onProgress) };
+  return { batchSize, count, start, end, onProgress: abortingProgress(fn, checkProgress(fn, o.onProgress), o.signal) };
 }
 
 /** Refuses `shard` for an analysis whose figures are float sums over samples (they would not merge
@@ -131,4 +145,4 @@ export function copyOf(x: Tensor): Tensor {
   return new Tensor(x.data.slice(), x.shape);
 }
 
-export const DATASET_OPTIONS = ['batchSize', 'limit', 'onProgress', 'shard'];
+export const DATASET_OPTIONS = ['batchSize', 'limit', 'onProgress', 'shard', 'signal'];
