@@ -6,7 +6,7 @@
 //
 //   npm run bench                      full sweep (about 20 minutes on 2 cores)
 //   npm run bench -- --quick           a few headline cases
-//   npm run bench -- --only dwconv     sections (comma-separated): dwconv, attention, gemm, conv, models, attacks
+//   npm run bench -- --only dwconv     sections (comma-separated): dwconv, attention, gemm, conv, models, attacks, train
 //   options: --threads N (default 2)  --reps N  --no-torch  --json FILE (default bench/results/latest.json)
 //            --kernels 3,31  --shapes 1x128x56,8x128x56 (N x C x H, square maps) for the dwconv section
 'use strict';
@@ -184,6 +184,28 @@ async function attacksSection(args, peer, out) {
   });
 }
 
+async function trainSection(args, peer, out) {
+  const { benchTrain } = require('./train');
+  const reps = args.reps || 5;
+  console.log(`\n## Training steps (${args.threads} threads, medians of ${reps}, 3 for RepLKNet-31B; ms per AdamW step on the batch, lower is better)\n`);
+  console.log('One step: train-mode forward, cross-entropy with label smoothing 0.1, backward to every parameter, AdamW update; ' +
+    'PyTorch runs the same step on the same architecture (bench/torch_models.py) in both memory layouts.\n');
+  console.log('| model | params | batch | input | lkvit ms | PyTorch NCHW ms | PyTorch channels-last ms | speed-up vs NCHW | vs channels-last |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  await benchTrain({
+    reps, threads: args.threads,
+    onCase: async (r) => {
+      const theirs = {};
+      if (peer)
+        for (const layout of ['nchw', 'channels_last'])
+          theirs[layout] = await peer.ask({ op: 'train', name: r.name, overrides: r.overrides, N: r.batch, size: r.size, layout, reps: r.size === 224 ? Math.min(reps, 3) : reps });
+      out.train.push({ ...r, torch: theirs });
+      console.log(`| ${r.label} | ${r.params.toLocaleString('en-US')} | ${r.batch} | ${r.size}x${r.size} | ${fmt(r.step_ms, 1)} | ${fmt(theirs.nchw?.step_ms, 1)} ` +
+        `| ${fmt(theirs.channels_last?.step_ms, 1)} | ${ratio(theirs.nchw?.step_ms, r.step_ms)} | ${ratio(theirs.channels_last?.step_ms, r.step_ms)} |`);
+    },
+  });
+}
+
 // A second of work first, so the first measured case does not pay for cold caches, thread
 // start-up and the CPU's clock ramp.
 async function warmUp(peer) {
@@ -207,8 +229,8 @@ async function main() {
     torchBlas: peer ? peer.blas : null,
   };
   console.log(`# lkvit bench — ${info.cpu}, ${info.isa}, ${info.threads} threads; PyTorch ${info.torch ? `${info.torch} (BLAS: ${info.torchBlas})` : 'not found (set LKVIT_PYTHON to a python with torch)'}`);
-  const out = { info, dwconv: [], attention: [], gemm: [], conv: [], models: [], attacks: [] };
-  const sections = { dwconv: dwconvSection, attention: attentionSection, gemm: gemmSection, conv: convSection, models: modelsSection, attacks: attacksSection };
+  const out = { info, dwconv: [], attention: [], gemm: [], conv: [], models: [], attacks: [], train: [] };
+  const sections = { dwconv: dwconvSection, attention: attentionSection, gemm: gemmSection, conv: convSection, models: modelsSection, attacks: attacksSection, train: trainSection };
   try {
     await warmUp(peer);
     for (const [name, fn] of Object.entries(sections)) if (!args.only || args.only.includes(name)) await fn(args, peer, out);

@@ -143,14 +143,16 @@ class RepLKNetStage(nn.Module):
 
 
 class RepLKNet(nn.Module):
-    def __init__(self, kernel_sizes, layers, channels, small_kernel, dw_ratio=1, ffn_ratio=4, num_classes=1000):
+    def __init__(self, kernel_sizes, layers, channels, small_kernel, dw_ratio=1, ffn_ratio=4, num_classes=1000, stem_stride=4):
         super().__init__()
         c0 = channels[0]
+        # stem_stride 4 is the official stem; 2 or 1 (lkvit's stemStride, for small images) turn its
+        # stride-2 convolutions into stride 1 from the last one back.
         self.stem = nn.ModuleList([
-            conv_bn_relu(3, c0, 3, 2, 1),
+            conv_bn_relu(3, c0, 3, 2 if stem_stride >= 2 else 1, 1),
             conv_bn_relu(c0, c0, 3, 1, 1, groups=c0),
             conv_bn_relu(c0, c0, 1, 1, 0),
-            conv_bn_relu(c0, c0, 3, 2, 1, groups=c0)])
+            conv_bn_relu(c0, c0, 3, 2 if stem_stride == 4 else 1, 1, groups=c0)])
         self.stages = nn.ModuleList()
         self.transitions = nn.ModuleList()
         for i, (depth, width, k) in enumerate(zip(layers, channels, kernel_sizes)):
@@ -502,7 +504,7 @@ class ResNetV2(nn.Module):
 # Named configurations
 
 REPLKNET_31 = dict(kernelSizes=[31, 29, 27, 13], layers=[2, 2, 18, 2], smallKernel=5, dwRatio=1, ffnRatio=4,
-                   numClasses=1000)
+                   numClasses=1000, stemStride=4)
 VIT = dict(mlpRatio=4, imageSize=224, patchSize=16, numClasses=1000)
 CONVNEXT_DEEP = dict(depths=[3, 3, 27, 3], kernelSize=7, numClasses=1000)
 

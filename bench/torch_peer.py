@@ -176,6 +176,37 @@ def pgd(req):
     return dict(attack_ms=median_time(attack, reps, warm_calls=1))
 
 
+def train(req):
+    """One training step of a whole model (bench/torch_models.py, random weights, train mode) in
+    one memory layout: AdamW (lr 1e-3, weight decay 0.05) after the cross-entropy with label
+    smoothing 0.1, backward to every parameter; 'size' is the input side, 'overrides' architecture
+    options in lkvit's names."""
+    import os
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import torch_models
+    name, batch, layout, reps = req['name'], req['N'], req['layout'], req['reps']
+    size, overrides = req.get('size', 224), req.get('overrides', {})
+    _models.clear()
+    torch.manual_seed(1)
+    m = torch_models.build(name, **overrides).train()
+    if layout == 'channels_last':
+        m = m.to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-3, weight_decay=0.05)
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in torch_models.MEAN_STD[name])
+    x = torch.rand(batch, 3, size, size)
+    if layout == 'channels_last':
+        x = x.contiguous(memory_format=torch.channels_last)
+    classes = torch_models.config(name, **overrides)['numClasses']
+    y = torch.arange(batch) * 7 % classes
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(m((x - mean) / std), y, label_smoothing=0.1).backward()
+        opt.step()
+
+    return dict(step_ms=median_time(step, reps, warm_calls=2))
+
+
 def blas_library():
     """Which BLAS this torch build ended up with (Debian's torch uses the system libblas, which is
     the slow reference BLAS unless OpenBLAS is installed): matters for matmul and attention."""
@@ -193,7 +224,7 @@ def blas_library():
 def main():
     torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
     print(json.dumps(dict(ready=True, torch=torch.__version__, threads=torch.get_num_threads(), blas=blas_library())), flush=True)
-    ops = dict(dwconv=dwconv, attention=attention, matmul=matmul, conv=conv, model=model, pgd=pgd)
+    ops = dict(dwconv=dwconv, attention=attention, matmul=matmul, conv=conv, model=model, pgd=pgd, train=train)
     for line in sys.stdin:
         req = json.loads(line)
         try:
