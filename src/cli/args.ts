@@ -53,9 +53,11 @@ export function parseFlags(argv: string[], specs: Record<string, FlagSpec>, comm
 const VALUE_NAME: Record<FlagSpec['type'], string> = { string: ' VALUE', list: ' VALUE...', boolean: '', optional: ' [FILE]' };
 
 export function usage(command: string, synopsis: string, specs: Record<string, FlagSpec>): string {
-  const rows = Object.entries(specs).map(([n, s]) => {
+  const names = Object.entries(specs).map(([n, s]) => `  --${n}${VALUE_NAME[s.type]}`);
+  const width = Math.max(26, ...names.map((n) => n.length + 2));
+  const rows = Object.values(specs).map((s, i) => {
     const suffix = s.required ? ' (required)' : s.default !== undefined ? ` (default: ${s.default})` : '';
-    return `  --${n}${VALUE_NAME[s.type]}`.padEnd(26) + s.help + suffix;
+    return names[i].padEnd(width) + s.help + suffix;
   });
   return `usage: lkvit ${command} ${synopsis}\n\n${rows.join('\n')}\n`;
 }

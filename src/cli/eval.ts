@@ -12,7 +12,7 @@ const FLAGS: Record<string, FlagSpec> = {
   ...MODEL_FLAGS,
   suite: { type: 'string', help: `one of ${SUITES.join(', ')}`, required: true },
   data: { type: 'string', help: "the dataset's folder, in its published layout", required: true },
-  'in-dist': { type: 'string', help: 'imagenet-o: the ImageNet val folder (in-distribution images)' },
+  'in-dist': { type: 'string', help: 'imagenet-o: the ImageNet val folder (in-distribution images)', default: 'none; imagenet-o requires it' },
   severity: { type: 'string', help: 'imagenet-c: severity of the mean top-1 figure', default: '5' },
   baseline: { type: 'string', help: 'JSON: {"errors":{...}} (imagenet-c) or {"flipProbability":{...},"top5Distance":{...}} (imagenet-p)', default: "imagenet-c: AlexNet's errors" },
   out: { type: 'string', help: 'folder for report.json, report.csv and the resume state (with --shard: eval.shard-I-of-N.json and its state)', required: true },
