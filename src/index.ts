@@ -29,8 +29,8 @@ export { loadStateDict, readSafetensors, writeSafetensors, readTorchCheckpoint, 
 export type { StateDict, StateTensor } from './io';
 export { loadImage, loadImageBatch, listImageFiles, resizeBilinearU8, ImageFileError } from './io/image';
 export type { ImageTransform } from './io/image';
-export { tensorDataset, readLabeledSafetensors, imageDataset, classFolderFiles, batches, loadIndices } from './io/dataset';
-export type { LabeledDataset, Batch, LabeledFile } from './io/dataset';
+export { tensorDataset, readLabeledSafetensors, safetensorsDataset, imageDataset, classFolderFiles, batches, loadIndices } from './io/dataset';
+export type { LabeledDataset, Batch, LabeledFile, DatasetSource } from './io/dataset';
 export { predictLogits, topkCorrect, argmax } from './models/evaluate';
 export type { Classifier } from './models/evaluate';
 import * as attacks from './attacks';
@@ -66,7 +66,7 @@ export { demo };
 
 // The same long calls off the main thread (worker threads), with AbortSignal and progress.
 export { background, Background, evaluate } from './worker';
-export type { BackgroundData, BackgroundOptions, PoolOptions, EvaluateOptions, EvaluateResult, ModelSpec, ModelRef, DatasetSource } from './worker';
+export type { BackgroundData, BackgroundOptions, PoolOptions, EvaluateOptions, EvaluateResult, ModelSpec, ModelRef } from './worker';
 
 export type Isa = 'generic' | 'avx2' | 'avx512';
 

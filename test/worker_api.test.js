@@ -313,3 +313,22 @@ test.serial('a host process exits by itself after background calls (idle workers
   t.is(r.status, 0, r.stderr);
   t.is(r.stdout.trim(), 'done 2x10 1');
 });
+
+test('file-backed datasets travel to the worker as their files, not as copies of their samples', async (t) => {
+  const { describeDataset } = require('../lib/worker/datasets');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lkvit-src-'));
+  const file = path.join(dir, 'd.safetensors');
+  const x = Float32Array.from({ length: 4 * 3 * 32 * 32 }, (_, i) => (i % 89) / 89);
+  lk.writeSafetensors(file, { x: { shape: [4, 3, 32, 32], data: x }, y: { shape: [4], data: Float32Array.from([1, 2, 3, 4]) } });
+  const ds = lk.safetensorsDataset(file);
+  t.deepEqual(await describeDataset('t', ds), { kind: 'safetensors', file, keys: {} });
+  const images = lk.imageDataset([{ file: path.join(dir, 'a.png'), label: 1 }], { resize: 32, crop: 32 });
+  t.like(await describeDataset('t', images), { kind: 'images', files: [{ file: path.join(dir, 'a.png'), label: 1 }] });
+  const copied = await describeDataset('t', lk.tensorDataset(lk.tensor(x, [4, 3, 32, 32]), [1, 2, 3, 4]));
+  t.is(copied.kind, 'samples');
+  lk.manualSeed(3);
+  const model = lk.createModel('vit_ti16', VIT);
+  const r = await background.evaluate(model, ds, { batchSize: 2 });
+  sameArray(t, r.logits.data, lk.noGrad(() => model.forward(lk.tensor(x, [4, 3, 32, 32]))).data, 'logits');
+  fs.rmSync(dir, { recursive: true });
+});

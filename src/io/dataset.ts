@@ -19,7 +19,15 @@ export interface LabeledDataset {
   load(start: number, end: number): Promise<Batch>;
   /** A stable name per sample (a file path, or the index), for reports and resuming. */
   id(i: number): string;
+  /** Where a file-backed dataset reads from: lets a worker thread open the files itself instead
+   * of receiving a copy of every sample (lk.background). */
+  readonly source?: DatasetSource;
 }
+
+/** Data named by where it lives. */
+export type DatasetSource =
+  | { kind: 'safetensors'; file: string; keys?: { x?: string; y?: string } }
+  | { kind: 'images'; files: LabeledFile[]; transform?: ImageTransform };
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -85,6 +93,12 @@ export function readLabeledSafetensors(file: string, keys: { x?: string; y?: str
   return { x, y: toLabels(fn, `'${yKey}' in ${file}`, yt.data, xt.shape[0]) };
 }
 
+/** The samples of a .safetensors file (readLabeledSafetensors) as a dataset that remembers its file. */
+export function safetensorsDataset(file: string, keys: { x?: string; y?: string } = {}): LabeledDataset {
+  const { x, y } = readLabeledSafetensors(file, keys);
+  return { ...tensorDataset(x, y), source: { kind: 'safetensors', file, keys } };
+}
+
 export interface LabeledFile {
   file: string;
   label: number;
@@ -108,6 +122,7 @@ export function imageDataset(files: LabeledFile[], transform?: ImageTransform): 
       return { x: new Tensor(b.data, b.shape), y: Int32Array.from(part, (f) => f.label) };
     },
     id: (i) => files[i].file,
+    source: { kind: 'images', files: files.map((f) => ({ file: f.file, label: f.label })), transform },
   };
 }
 

@@ -2,14 +2,10 @@
 // reads the files itself); any other LabeledDataset is read once on the calling thread and its
 // arrays are copied over.
 import { Tensor } from '../tensor/tensor';
-import { LabeledDataset, LabeledFile, tensorDataset, readLabeledSafetensors, imageDataset } from '../io/dataset';
-import type { ImageTransform } from '../io/image';
+import { LabeledDataset, DatasetSource, tensorDataset, readLabeledSafetensors, imageDataset } from '../io/dataset';
 import { abortError } from './errors';
 
-/** Data named by where it lives, for the worker to open (instead of a LabeledDataset). */
-export type DatasetSource =
-  | { kind: 'safetensors'; file: string; keys?: { x?: string; y?: string } }
-  | { kind: 'images'; files: LabeledFile[]; transform?: ImageTransform };
+export type { DatasetSource };
 
 /** What travels: a source, or the samples themselves. */
 export type DatasetMessage = DatasetSource | { kind: 'samples'; x: Float32Array; shape: number[]; y: Int32Array };
@@ -35,7 +31,7 @@ function checkSource(fn: string, s: DatasetSource): DatasetSource {
  */
 export async function describeDataset(fn: string, data: unknown): Promise<DatasetMessage> {
   if (isDataset(data)) {
-    const source = (data as { source?: DatasetSource }).source;
+    const source = data.source;
     if (source !== undefined) return checkSource(fn, source);
     if (data.length < 1) throw new RangeError(`${fn}: data is empty`);
     const all = await data.load(0, data.length);
