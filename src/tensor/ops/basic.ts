@@ -48,12 +48,39 @@ function broadcastIndex(src: Shape, out: Shape): Int32Array {
   return idx;
 }
 
-// Sums a gradient of shape `out` back down to the broadcast source shape.
-function reduceTo(g: Float32Array, src: Shape, out: Shape): Float32Array {
-  if (sameShape(src, out)) return g;
-  const r = new Float32Array(numel(src));
-  const idx = broadcastIndex(src, out);
-  for (let i = 0; i < g.length; i++) r[idx[i]] += g[i];
+// How one operand of a broadcasting op maps onto the output: unchanged (same shape), one block
+// repeated (the operand is the output's trailing dims: biases, position embeddings), or any other
+// pattern through the flat source index of every output element.
+type Broadcast = { kind: 'same' } | { kind: 'repeat'; block: number } | { kind: 'index'; idx: Int32Array };
+
+function broadcastOf(src: Shape, out: Shape): Broadcast {
+  if (sameShape(src, out)) return { kind: 'same' };
+  let lead = 0;
+  while (lead < src.length && src[lead] === 1) lead++;
+  const core = src.slice(lead), off = out.length - core.length;
+  if (off >= 0 && core.every((d, i) => d === out[off + i])) return { kind: 'repeat', block: numel(core) };
+  return { kind: 'index', idx: broadcastIndex(src, out) };
+}
+
+// The operand laid out in the output's shape (n elements).
+function expand(x: Float32Array, b: Broadcast, n: number): Float32Array {
+  if (b.kind === 'same') return x;
+  const out = empty(n);
+  if (b.kind === 'repeat') for (let o = 0; o < n; o += b.block) out.set(x, o);
+  else for (let i = 0; i < n; i++) out[i] = x[b.idx[i]];
+  return out;
+}
+
+// Sums a gradient in the output's shape back down to the operand's (size elements), adding in
+// output order on both paths.
+function reduceTo(g: Float32Array, b: Broadcast, size: number): Float32Array {
+  if (b.kind === 'same') return g;
+  const r = new Float32Array(size);
+  if (b.kind === 'repeat') {
+    for (let o = 0; o < g.length; o += b.block) for (let i = 0; i < b.block; i++) r[i] += g[o + i];
+  } else {
+    for (let i = 0; i < g.length; i++) r[b.idx[i]] += g[i];
+  }
   return r;
 }
 
@@ -72,33 +99,25 @@ function arith(op: Arith, a: Float32Array, b: Float32Array | null, s = 0): Float
   return y;
 }
 
-// a and b broadcast to `shape`: same-shape operands go native; otherwise the flat source index of
-// every output element is computed once and reused by the backward.
+// a and b broadcast to `shape`, each with its mapping (computed once, reused by the backward).
 function broadcastOperands(op: string, a: Tensor, b: Tensor) {
   checkTensor(op, 'a', a);
   checkTensor(op, 'b', b);
-  const same = sameShape(a.shape, b.shape);
-  const shape = same ? a.shape.slice() : broadcastShape(op, a.shape, b.shape);
-  return { same, shape, ia: same ? null : broadcastIndex(a.shape, shape), ib: same ? null : broadcastIndex(b.shape, shape) };
-}
-
-// An operand expanded to the output shape (only for broadcasting; same-shape ops never call it).
-function expand(x: Float32Array, idx: Int32Array): Float32Array {
-  const out = empty(idx.length);
-  for (let i = 0; i < idx.length; i++) out[i] = x[idx[i]];
-  return out;
+  const shape = sameShape(a.shape, b.shape) ? a.shape.slice() : broadcastShape(op, a.shape, b.shape);
+  return { shape, ba: broadcastOf(a.shape, shape), bb: broadcastOf(b.shape, shape) };
 }
 
 function binary(opName: string, op: Arith.add | Arith.sub | Arith.mul, a: Tensor, b: Tensor): Tensor {
-  const { same, shape, ia, ib } = broadcastOperands(opName, a, b);
-  const ae = same ? a.data : expand(a.data, ia!);
-  const be = same ? b.data : expand(b.data, ib!);
+  const { shape, ba, bb } = broadcastOperands(opName, a, b);
+  const n = numel(shape);
+  const ae = expand(a.data, ba, n);
+  const be = expand(b.data, bb, n);
   const out = arith(op, ae, be);
   return record(opName, out, shape, [a, b], (g, needs) => {
     let ga: Float32Array | null = null, gb: Float32Array | null = null;
     if (needs[0]) ga = op === Arith.mul ? arith(Arith.mul, g, be) : g;
     if (needs[1]) gb = op === Arith.mul ? arith(Arith.mul, g, ae) : op === Arith.sub ? arith(Arith.scale, g, null, -1) : g;
-    return [ga && reduceTo(ga, a.shape, shape), gb && reduceTo(gb, b.shape, shape)];
+    return [ga && reduceTo(ga, ba, a.size), gb && reduceTo(gb, bb, b.size)];
   });
 }
 
@@ -216,7 +235,8 @@ function permuteCopy(src: Float32Array, shape: Shape, dims: readonly number[]): 
   const idx = new Array<number>(tail).fill(0);
   let from = 0;
   for (let to = 0; to < out.length; to += block) {
-    if (block >= 16) out.set(src.subarray(from, from + block), to);
+    // A subarray view per block costs more than copying short blocks by hand.
+    if (block >= 256) out.set(src.subarray(from, from + block), to);
     else for (let i = 0; i < block; i++) out[to + i] = src[from + i];
     for (let k = tail - 1; k >= 0; k--) {
       from += step[k];
