@@ -6,7 +6,7 @@ import { runAttack, ATTACKS, RunAttackResult } from '../attacks/run';
 import { sha256File } from '../suites/report';
 import { shardSlice, shardFileName } from '../shard/spec';
 import { ShardReport, SHARD_FORMAT, writeShardReport } from '../shard/report';
-import { FlagSpec, Flags, parseFlags, usage, intFlag, fractionFlag, choiceFlag, UsageError, COMMON_FLAGS, commandOutput, CommandOutput } from './args';
+import { FlagSpec, parseFlags, usage, intFlag, fractionFlag, choiceFlag, UsageError, COMMON_FLAGS, commandOutput, CommandOutput } from './args';
 import { MODEL_FLAGS, loadModelFromFlags } from './model_flags';
 import { SHARD_FLAG, shardFlag } from './shard_flag';
 
