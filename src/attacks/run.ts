@@ -142,3 +142,13 @@ export function judge(target: Classifier, x: Tensor, xAdv: Tensor): Pick<AttackR
     ...perturbationNorms(xAdv.data, x.data, x.shape),
   };
 }
+
+/**
+ * The largest per-sample L-inf and L2 norms (in pixels) of a perturbation in the eps-ball of `norm`,
+ * for images of D values in [0, 1]; `std` when eps is in normalised units (each unit is std pixels).
+ */
+export function perturbationBounds(eps: number, norm: 'linf' | 'l2', std: readonly number[] | null, D: number): { linf: number; l2: number } {
+  const e = std ? eps * Math.max(...std) : eps;
+  const l2 = norm === 'l2' ? e : e * Math.sqrt(D);
+  return { linf: Math.min(1, e), l2: Math.min(Math.sqrt(D), l2) };
+}

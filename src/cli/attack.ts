@@ -63,6 +63,8 @@ export async function attackCommand(argv: string[], print: (s: string) => void):
   const shard = shardFlag(f, cmd);
   if (shard && (typeof f.json !== 'string' || f.json === '-'))
     throw new UsageError(`${cmd}: --shard needs --json FILE for the shard report (e.g. --json ${shardFileName(attack, shard)})`);
+  if (shard && f.out !== undefined && path.resolve(path.dirname(String(f.out))) !== path.resolve(path.dirname(String(f.json))))
+    throw new UsageError(`${cmd}: with --shard, --out must be in the folder of --json (merge reads x_adv beside the shard report)`);
   const output = commandOutput(f, print);
   const model = loadModelFromFlags(f, cmd, output.say);
   const surrogate = f.surrogate === undefined ? undefined
@@ -92,6 +94,8 @@ export async function attackCommand(argv: string[], print: (s: string) => void):
       settings, batchSize, weightsSha256: await sha256File(String(f.weights)),
       surrogateWeightsSha256: f.surrogate === undefined ? null : await sha256File(String(f['surrogate-weights'])),
       inputSha256: await sha256File(String(f.input)), samples: data.length,
+      // What merge checks every value against: prediction range and the norms' bound.
+      numClasses: model.numClasses, attackStd: [...(surrogate ?? model).std], sampleShape: x.shape.slice(1),
     },
     seconds: r.summary.seconds,
     payload: {
@@ -102,7 +106,7 @@ export async function attackCommand(argv: string[], print: (s: string) => void):
   };
   if (f.out !== undefined && r.xAdv) {
     writeAdversarial(String(f.out), r, settings);
-    report.files = { xAdv: path.relative(path.dirname(path.resolve(file)), path.resolve(String(f.out))) };
+    report.files = { xAdv: path.basename(String(f.out)) };
   }
   writeShardReport(file, report);
   output.say(`${attack} shard ${shard.index}/${shard.count}: samples ${report.slice.start}-${report.slice.end} of ${report.slice.total} -> ${file} ('lkvit merge' joins the shards)`);

@@ -1,13 +1,14 @@
 // lkvit merge SHARD... : joins the shard reports of `eval`, `attack` or `analyze NAME` run with
 // --shard i/n into exactly what the unsharded command writes, with the same --out / --json meanings.
-import * as fs from 'fs';
 import { FlagSpec, parseFlags, usage, UsageError, COMMON_FLAGS, commandOutput } from './args';
-import { ShardReport, ShardMergeError, shardFiles, readShardReport, mergeable } from '../shard/report';
+import { ShardReport, ShardMergeError, shardFiles, readShardReport, readShardFile, mergeable } from '../shard/report';
+import { PayloadChecker, withTolerance } from '../shard/payload';
 import { mergeSuiteShards, SuiteShardPayload } from '../suites/imagenet';
 import { writeReport } from '../suites/report';
-import { mergeAttackRuns, RunAttackResult } from '../attacks/run';
+import { mergeAttackRuns, perturbationBounds, RunAttackResult, ATTACKS } from '../attacks/run';
 import { Tensor } from '../tensor/tensor';
-import { readSafetensors } from '../io';
+import { parseSafetensors } from '../io';
+import { checkAnalysisShards } from '../suites/analyses/shards';
 import { suiteReportLines } from './eval';
 import { AttackShardPayload, writeAttackOutputs } from './attack';
 import { finishAnalysis, mergeAnalysisResults } from './analyze';
@@ -18,23 +19,83 @@ const FLAGS: Record<string, FlagSpec> = {
 };
 const SYNOPSIS = 'SHARD... [--out PATH] [--json [FILE]]\n  SHARD: a shard report (*.shard-I-of-N.json) or a folder holding them; all n shards of one run, each once';
 
-/** An attack shard's run result, its x_adv read back from the .safetensors it wrote. */
+/** What an attack shard's run must state for merge to check its values: the classes and what bounds the norms. */
+interface AttackRunInfo {
+  settings: { attack: string; eps: number; norm: string; space: string; surrogate?: string };
+  batchSize: number;
+  samples: number;
+  numClasses: number;
+  attackStd: [number, number, number];
+  sampleShape: number[];
+}
+
+function checkAttackRun(run: Record<string, unknown>, c: PayloadChecker): AttackRunInfo {
+  const r = run as unknown as AttackRunInfo;
+  const s = r.settings;
+  if (!s || typeof s !== 'object') throw c.fail('run.settings', 'an object');
+  c.number('run.settings.eps', s.eps, 0, 1e6);
+  if (!['linf', 'l2'].includes(s.norm)) throw c.fail('run.settings.norm', "'linf' or 'l2'");
+  if (!['pixel', 'normalized'].includes(s.space)) throw c.fail('run.settings.space', "'pixel' or 'normalized'");
+  if (!Object.prototype.hasOwnProperty.call(ATTACKS, s.attack)) throw c.fail('run.settings.attack', `one of ${Object.keys(ATTACKS).join(', ')}`);
+  c.int('run.batchSize', r.batchSize, 1, 2 ** 31 - 1);
+  c.int('run.samples', r.samples, 1, 2 ** 31 - 1);
+  c.int('run.numClasses', r.numClasses, 1, 2 ** 24);
+  c.numbers('run.attackStd', r.attackStd, 3, 1e-6, 1e6);
+  c.ints('run.sampleShape', r.sampleShape, 3, 1, 2 ** 16);
+  return r;
+}
+
+/** An attack shard's run result, its values checked against the run, its x_adv read back from the .safetensors it wrote. */
 function attackRun(r: ShardReport<AttackShardPayload>, withImages: boolean): RunAttackResult {
-  const p = r.payload;
+  const c = new PayloadChecker(`shard ${r.shard.index}/${r.shard.count}`);
+  const run = checkAttackRun(r.run, c);
+  const p = r.payload as unknown as Record<string, unknown>;
+  const N = r.slice.end - r.slice.start;
+  if (r.slice.total !== run.samples) throw c.fail('slice.total', `the run's ${run.samples} samples`);
+  const K = run.numClasses, D = run.sampleShape.reduce((a, b) => a * b, 1);
+  const bound = perturbationBounds(run.settings.eps, run.settings.norm as 'linf' | 'l2', run.settings.space === 'normalized' ? run.attackStd : null, D);
+  c.same('payload.attack', p.attack, run.settings.attack, `the run's attack '${run.settings.attack}'`);
+  c.same('payload.transfer', p.transfer, run.settings.surrogate !== undefined, `${run.settings.surrogate !== undefined} (the run ${run.settings.surrogate !== undefined ? 'has' : 'has no'} surrogate)`);
+  const cleanPred = c.ints('payload.cleanPred', p.cleanPred, N, 0, K - 1), advPred = c.ints('payload.advPred', p.advPred, N, 0, K - 1);
+  const y = c.ints('payload.y', p.y, N, 0, 2 ** 31 - 1);
+  const linf = c.numbers('payload.linf', p.linf, N, 0, withTolerance(bound.linf)), l2 = c.numbers('payload.l2', p.l2, N, 0, withTolerance(bound.l2));
+  if (p.xAdvShape !== null) c.same('payload.xAdvShape', p.xAdvShape, [N, ...run.sampleShape], `null or [${N}, ${run.sampleShape.join(', ')}]`);
   let xAdv: Tensor | null = null;
-  if (withImages && p.y.length > 0) {
-    const file = r.files?.xAdv;
-    if (!file || !fs.existsSync(file)) throw new ShardMergeError(`merge: shard ${r.shard.index}/${r.shard.count} has no x_adv file${file ? ` ('${file}' is missing)` : ' (run it with --out)'}; drop --out to merge only the figures`);
-    const t = readSafetensors(file).tensors.get('x_adv');
-    if (!t) throw new ShardMergeError(`merge: '${file}' holds no x_adv tensor`);
+  if (withImages && N > 0) {
+    if (!r.files?.xAdv) throw new ShardMergeError(`merge: ${c.where} has no x_adv file (run it with --out); drop --out to merge only the figures`);
+    // x_adv [N, ...] float32 plus y, clean_pred, adv_pred [N] and a header with the settings.
+    const bytes = readShardFile(r, 'xAdv', 4 * N * (D + 3) + MAX_SAFETENSORS_HEADER);
+    let t;
+    try {
+      t = parseSafetensors(bytes).tensors.get('x_adv');
+    } catch {
+      t = undefined;
+    }
+    const name = `the x_adv file '${r.files.xAdv}' of ${c.where}`;
+    if (!t || JSON.stringify(t.shape) !== JSON.stringify([N, ...run.sampleShape])) throw new ShardMergeError(`merge: ${name} holds no x_adv tensor [${N}, ${run.sampleShape.join(', ')}]`);
+    for (let i = 0; i < t.data.length; i++)
+      if (!(t.data[i] >= 0 && t.data[i] <= 1)) throw new ShardMergeError(`merge: ${name} has pixel values outside [0, 1]`);
     xAdv = new Tensor(Float32Array.from(t.data), t.shape);
   }
   return {
-    attack: p.attack,
-    summary: { samples: 0, cleanAccuracy: 0, robustAccuracy: 0, successRate: 0, meanLinf: 0, meanL2: 0, maxLinf: 0, seconds: r.seconds, transfer: p.transfer },
-    cleanPred: Int32Array.from(p.cleanPred), advPred: Int32Array.from(p.advPred), y: Int32Array.from(p.y),
-    linf: Float32Array.from(p.linf), l2: Float32Array.from(p.l2), xAdv,
+    attack: run.settings.attack,
+    summary: { samples: 0, cleanAccuracy: 0, robustAccuracy: 0, successRate: 0, meanLinf: 0, meanL2: 0, maxLinf: 0, seconds: r.seconds, transfer: run.settings.surrogate !== undefined },
+    cleanPred: Int32Array.from(cleanPred), advPred: Int32Array.from(advPred), y: Int32Array.from(y),
+    linf: Float32Array.from(linf), l2: Float32Array.from(l2), xAdv,
   };
+}
+
+/** The header of the x_adv file: tensor entries and the attack's settings as metadata. */
+const MAX_SAFETENSORS_HEADER = 2 ** 20;
+
+/** The batch size that cut the run's slices, where the run records one (eval slices follow its subsets). */
+function runBatchSize(kind: string, run: Record<string, unknown>, c: PayloadChecker): number | undefined {
+  if (kind === 'attack') return c.int('run.batchSize', run.batchSize, 1, 2 ** 31 - 1);
+  if (!kind.startsWith('analyze:')) return undefined;
+  const flag = (run.flags as Record<string, unknown> | undefined)?.['batch-size'];
+  if (flag === undefined) return 32;
+  if (typeof flag !== 'string' || !/^[0-9]{1,10}$/.test(flag)) throw c.fail("run.flags['batch-size']", 'a decimal integer');
+  return c.int("run.flags['batch-size']", Number(flag), 1, 2 ** 31 - 1);
 }
 
 export async function mergeCommand(argv: string[], print: (s: string) => void): Promise<void> {
@@ -48,7 +109,10 @@ export async function mergeCommand(argv: string[], print: (s: string) => void): 
   const out = f.out === undefined ? undefined : String(f.out);
   try {
     const files = shardFiles(paths);
-    const ordered = mergeable(files.map(readShardReport), files);
+    const reports = files.map((file) => readShardReport(file, !paths.includes(file)));
+    const first = reports[0];
+    const batchSize = runBatchSize(first.kind, first.run, new PayloadChecker(`shard ${first.shard.index}/${first.shard.count} ('${files[0]}')`));
+    const ordered = mergeable(reports, files, batchSize);
     const kind = ordered[0].kind;
     const seconds = ordered.reduce((s, r) => s + r.seconds, 0);
     if (kind === 'eval') {
@@ -67,7 +131,7 @@ export async function mergeCommand(argv: string[], print: (s: string) => void): 
       const name = kind.slice('analyze:'.length);
       const run = ordered[0].run as { model: string; weights: string };
       const meta = { analysis: name, model: run.model, weights: run.weights, seconds };
-      await finishAnalysis(name, meta, mergeAnalysisResults(name, ordered.map((r) => r.payload as object)), out, output);
+      await finishAnalysis(name, meta, mergeAnalysisResults(name, checkAnalysisShards(name, ordered)), out, output);
     } else {
       throw new ShardMergeError(`merge: unknown shard kind '${kind}' (expected eval, attack or analyze:NAME)`);
     }

@@ -17,6 +17,7 @@ import {
 import { ResumeState, SuiteReport, SampleResult, sha256File, writeReport, STATE_FILE } from './report';
 import { ShardSpec, checkShard, shardUnits, shardFileName } from '../shard/spec';
 import { ShardReport, SHARD_FORMAT, mergeable, writeShardReport } from '../shard/report';
+import { PayloadChecker } from '../shard/payload';
 
 export const SUITES: readonly string[] = Object.freeze(['imagenet', 'imagenet-a', 'imagenet-r', 'imagenet-o', 'imagenet-c', 'imagenet-p', 'imagenet-9'] as const);
 export type SuiteName = 'imagenet' | 'imagenet-a' | 'imagenet-r' | 'imagenet-o' | 'imagenet-c' | 'imagenet-p' | 'imagenet-9';
@@ -279,15 +280,56 @@ export async function evaluateSuiteShard(model: Classifier, options: SuiteShardO
   return report;
 }
 
+/** The fields each suite records per sample (what merge accepts from a shard). */
+const RECORD_FIELDS: Record<SuiteName, string[]> = {
+  imagenet: ['label', 'top5'], 'imagenet-a': ['label', 'pred'], 'imagenet-r': ['label', 'pred'], 'imagenet-o': ['confidence'],
+  'imagenet-c': ['label', 'pred'], 'imagenet-p': ['label', 'top5'], 'imagenet-9': ['label', 'pred'],
+};
+
+/** A shard's per-sample record, checked: the suite's fields only, labels and predictions class indices (-1: none), confidences in [0, 1]. */
+function checkRecord(c: PayloadChecker, field: string, v: unknown, suite: SuiteName): SampleResult {
+  const keys = RECORD_FIELDS[suite];
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || Object.keys(v).length !== keys.length || !keys.every((k) => k in v))
+    throw c.fail(field, `a record with exactly ${keys.join(', ')}`);
+  const r = v as SampleResult, K = IMAGENET_WNIDS.length;
+  const top = (f: string, list: unknown) => {
+    if (!Array.isArray(list) || list.length > 5) throw c.fail(f, 'at most 5 class indices');
+    list.forEach((e, j) => c.int(`${f}[${j}]`, e, 0, K - 1));
+  };
+  if ('label' in r) c.int(`${field}.label`, r.label, -1, K - 1);
+  if ('pred' in r) c.int(`${field}.pred`, r.pred, -1, K - 1);
+  if ('confidence' in r) c.number(`${field}.confidence`, r.confidence, 0, 1);
+  if (suite === 'imagenet') top(`${field}.top5`, r.top5);
+  if (suite === 'imagenet-p') {
+    if (!Array.isArray(r.top5)) throw c.fail(`${field}.top5`, 'an array of frames');
+    r.top5.forEach((frame, j) => top(`${field}.top5[${j}]`, frame));
+  }
+  return r;
+}
+
 /** The single run's report from all n shard reports of a suite run (ShardMergeError if they are not). */
 export function mergeSuiteShards(shards: ShardReport<SuiteShardPayload>[], names?: string[]): SuiteReport {
   const ordered = mergeable(shards, names);
   const run = ordered[0].run as { suite: SuiteName; subsets: string[]; summaryOptions: SummaryOptions } & SuitePlan['identity'];
+  const c0 = new PayloadChecker(`shard 1/${ordered.length}`);
+  if (!Object.prototype.hasOwnProperty.call(KINDS, run.suite)) throw c0.fail('run.suite', `one of ${SUITES.join(', ')}`);
+  if (!Array.isArray(run.subsets) || !run.subsets.every((n) => typeof n === 'string')) throw c0.fail('run.subsets', 'an array of subset names');
   const evaluated: Evaluated[] = run.subsets.map((name) => ({ subset: { name, samples: [] }, results: [] }));
-  for (const r of ordered)
-    r.payload.samples.forEach(([k, id, className], i) => {
+  const seen = new Set<string>();
+  for (const r of ordered) {
+    const c = new PayloadChecker(`shard ${r.shard.index}/${r.shard.count}`);
+    const n = r.slice.end - r.slice.start;
+    const samples = c.array('payload.samples', r.payload.samples, n), results = c.array('payload.results', r.payload.results, n);
+    samples.forEach((s, i) => {
+      const field = `payload.samples[${i}]`;
+      if (!Array.isArray(s) || s.length !== 3 || typeof s[1] !== 'string' || typeof s[2] !== 'string') throw c.fail(field, '[subset index, id, class folder]');
+      const [k, id, className] = s as [number, string, string];
+      c.int(`${field}[0]`, k, 0, run.subsets.length - 1);
+      if (seen.has(`${k}\t${id}`)) throw c.fail(`${field}[1]`, 'an id no other sample of the run has');
+      seen.add(`${k}\t${id}`);
       evaluated[k].subset.samples.push({ id, className, files: [], label: -1 });
-      evaluated[k].results.push(r.payload.results[i]);
+      evaluated[k].results.push(checkRecord(c, `payload.results[${i}]`, results[i], run.suite));
     });
+  }
   return suiteReport(KINDS[run.suite], { suite: run.suite, model: run.model, settings: run.settings }, run.summaryOptions, evaluated);
 }
