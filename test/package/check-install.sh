@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The packed tarball installs with nothing but Node and npm: no python3, make or compiler on PATH,
+# no download besides the npm registry, and the addon it carries (prebuilds/) loads and computes.
+# Run by .ci/run after the tests; by hand: bash test/package/check-install.sh
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cd "$root"
+tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
+echo "packed $tarball ($(du -k "$work/$tarball" | cut -f1) kB)"
+tar -tzf "$work/$tarball" | grep -E '^package/prebuilds/linux-x64/.*\.node$' \
+  || { echo "FAIL: the tarball carries no prebuilt linux-x64 addon" >&2; exit 1; }
+
+# A PATH with only node and npm on it: a fallback to node-gyp would fail for want of python3/make/g++.
+mkdir -p "$work/bin"
+ln -s "$(command -v node)" "$work/bin/node"
+ln -s "$(command -v npm)" "$work/bin/npm"
+for tool in python3 make g++ cc; do
+  if PATH="$work/bin" command -v "$tool" >/dev/null 2>&1; then echo "FAIL: $tool is still on the test PATH" >&2; exit 1; fi
+done
+
+mkdir "$work/app"
+cd "$work/app"
+echo '{"name":"app","version":"1.0.0","private":true}' > package.json
+start=$(date +%s)
+PATH="$work/bin" npm install --no-audit --no-fund --loglevel=error "$work/$tarball"
+echo "installed in $(( $(date +%s) - start )) s without a compiler"
+test ! -d node_modules/lkvit/build || { echo "FAIL: the install compiled the addon (node_modules/lkvit/build exists)" >&2; exit 1; }
+
+PATH="$work/bin" node -e '
+const lk = require("lkvit");
+const x = lk.tensor(new Float32Array([1, -2, 3, -4]), [1, 1, 2, 2]);
+const y = lk.ops.relu(x);
+const got = Array.from(y.data).join(",");
+if (got !== "1,0,3,0") { console.error("FAIL: relu gave " + got); process.exit(1); }
+console.log("the installed package loads its prebuilt addon and computes (relu ok)");
+'
+echo "package check: passed"
