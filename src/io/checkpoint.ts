@@ -1,12 +1,13 @@
 // One entry point for model weights, whatever wrote them: safetensors files and torch.save
 // checkpoints, told apart by their first bytes (extensions lie: .bin is used for both).
-import { readFileSync } from 'node:fs';
 import { StateDict, isStateTensor } from './dtype';
-import { CheckpointError } from './errors';
-import { parseSafetensors } from './safetensors';
-import { parseTorchCheckpoint } from './torch';
+import { CheckpointError, describeValue, printable } from './errors';
+import { LoadBudget, LoadLimits, checkLoadLimits, readRegularFileSync } from './limits';
+import { parseSafetensorsFrom } from './safetensors';
+import { parseTorch } from './torch';
 
 export { CheckpointError };
+export type { LoadLimits };
 
 /** Keys that training scripts wrap a state dict in, tried in this order. */
 export const STATE_DICT_KEYS: readonly string[] = ['state_dict', 'model', 'module', 'model_ema', 'state_dict_ema'];
@@ -21,14 +22,21 @@ const DATA_PARALLEL_PREFIX = 'module.';
  * the raw weights win over EMA weights). Entries that are not tensors (epoch numbers, optimizer
  * state, hyper-parameters) are ignored, and a 'module.' prefix carried by every key
  * (DataParallel / DistributedDataParallel) is stripped.
+ *
+ * Only regular files are read, and the memory the file may make it allocate is bounded by
+ * `options` (default: 8 GiB, and 4 x the file's size but at least 64 MiB); a file over either
+ * limit is refused with a CheckpointError that names the option lifting it.
  */
-export function loadStateDict(path: string): StateDict {
+export function loadStateDict(path: string, options?: LoadLimits): StateDict {
   if (typeof path !== 'string') throw new TypeError(`loadStateDict: path must be a string, got ${typeof path}`);
-  const bytes = readFileSync(path);
+  const limits = checkLoadLimits('loadStateDict', options);
+  const shown = printable(path);
+  const bytes = readRegularFileSync(path, (problem) => new CheckpointError(`${shown} ${problem}`), limits.maxBytes);
+  const budget = new LoadBudget(shown, bytes.length, limits);
   let tensors: StateDict;
-  if (isSafetensorsFile(bytes)) tensors = parseSafetensors(bytes, path).tensors;
-  else if (isTorchFile(bytes)) tensors = tensorsOf(parseTorchCheckpoint(bytes, path), path);
-  else throw new CheckpointError(`${path} is neither a safetensors file nor a PyTorch checkpoint (unrecognized first bytes)`);
+  if (isSafetensorsFile(bytes)) tensors = parseSafetensorsFrom(bytes, shown, budget).tensors;
+  else if (isTorchFile(bytes)) tensors = tensorsOf(parseTorch(bytes, shown, budget), shown);
+  else throw new CheckpointError(`${shown} is neither a safetensors file nor a PyTorch checkpoint (unrecognized first bytes)`);
   return stripCommonPrefix(tensors, DATA_PARALLEL_PREFIX);
 }
 
@@ -44,13 +52,13 @@ function isTorchFile(bytes: Uint8Array): boolean {
 }
 
 function tensorsOf(checkpoint: unknown, path: string): StateDict {
-  if (!(checkpoint instanceof Map)) throw new CheckpointError(`${path} holds a ${describe(checkpoint)}, not a dict of tensors`);
+  if (!(checkpoint instanceof Map)) throw new CheckpointError(`${path} holds ${describe(checkpoint)}, not a dict of tensors`);
   const wrapper = STATE_DICT_KEYS.find((key) => holdsTensors(checkpoint.get(key)));
   const dict: Map<unknown, unknown> = wrapper === undefined ? checkpoint : checkpoint.get(wrapper);
   const tensors: StateDict = new Map();
   for (const [key, value] of dict) if (typeof key === 'string' && isStateTensor(value)) tensors.set(key, value);
   if (tensors.size === 0) {
-    const keys = [...dict.keys()].slice(0, 10).map(String).join(', ');
+    const keys = [...dict.keys()].slice(0, 10).map((k) => (typeof k === 'string' ? printable(k) : describeValue(k))).join(', ');
     throw new CheckpointError(`${path} holds no tensors${wrapper ? ` under '${wrapper}'` : ''} (its keys: ${keys || 'none'})`);
   }
   return tensors;
@@ -67,8 +75,6 @@ function stripCommonPrefix(tensors: StateDict, prefix: string): StateDict {
 }
 
 function describe(v: unknown): string {
-  if (v === null) return 'None';
-  if (isStateTensor(v)) return 'single tensor';
-  if (Array.isArray(v)) return 'list or tuple';
-  return typeof v === 'object' ? (v as object).constructor.name : typeof v;
+  if (isStateTensor(v)) return 'a single tensor';
+  return describeValue(v);
 }

@@ -1,11 +1,17 @@
 // A restricted unpickler: reads the pickle opcodes torch.save emits (protocols 2 to 5) into plain
 // JS values. It never runs anything from the file: a GLOBAL is looked up in an allow-list of JS
 // stand-ins supplied by the caller, and any other name refuses the whole file.
-import { CheckpointError } from './errors';
+import { CheckpointError, describeValue, printable } from './errors';
+import { LoadBudget, checkLoadLimits } from './limits';
+
+/** What a PickleCallable may ask of the unpickler: charging what it allocates to the load's budget. */
+export interface PickleContext {
+  charge(bytes: number, what: string): void;
+}
 
 /** A Python callable on the allow-list, implemented in JS (REDUCE and NEWOBJ call it with the args). */
 export class PickleCallable {
-  constructor(readonly qualifiedName: string, readonly call: (args: unknown[]) => unknown) {}
+  constructor(readonly qualifiedName: string, readonly call: (args: unknown[], vm: PickleContext) => unknown) {}
 }
 
 export interface UnpickleOptions {
@@ -15,14 +21,22 @@ export interface UnpickleOptions {
   globals: ReadonlyMap<string, unknown>;
   /** Resolves a BINPERSID reference (torch's storages). */
   persistentLoad(pid: unknown): unknown;
+  /** Where the containers, copies and bytes the stream builds are charged; default: the default limits against the stream's size. */
+  budget?: LoadBudget;
 }
+
+// What one element costs, roughly, in V8: a list slot is a pointer; a set or dict entry a hash-table
+// row (key, value, chain). Charged so that a stream which copies one big list many times (set(x)
+// 3,000 times over a memoised list) is refused long before the heap runs out.
+export const SLOT_BYTES = 8;
+export const ENTRY_BYTES = 32;
 
 /** Containers and codecs of the Python standard library that can be rebuilt without running code. */
 export const PLAIN_GLOBALS: ReadonlyMap<string, unknown> = new Map<string, unknown>([
-  ['collections.OrderedDict', new PickleCallable('collections.OrderedDict', (args) => new Map(pairsArg(args)))],
+  ['collections.OrderedDict', new PickleCallable('collections.OrderedDict', (args, vm) => new Map(charged(vm, pairsArg(args), ENTRY_BYTES, 'an OrderedDict')))],
   // Protocol 2 writes Python 3's builtins under their Python 2 module name.
   ...['builtins', '__builtin__'].flatMap((m) =>
-    ['set', 'frozenset'].map((n): [string, unknown] => [`${m}.${n}`, new PickleCallable(`${m}.${n}`, (args) => new Set(iterableArg(args)))]),
+    ['set', 'frozenset'].map((n): [string, unknown] => [`${m}.${n}`, new PickleCallable(`${m}.${n}`, (args, vm) => new Set(charged(vm, iterableArg(args), ENTRY_BYTES, `a ${n}`)))]),
   ),
   ...['builtins', '__builtin__'].flatMap((m) =>
     ['bytes', 'bytearray'].map((n): [string, unknown] => [`${m}.${n}`, new PickleCallable(`${m}.${n}`, bytesFromArgs)]),
@@ -31,14 +45,22 @@ export const PLAIN_GLOBALS: ReadonlyMap<string, unknown> = new Map<string, unkno
   ['_codecs.encode', new PickleCallable('_codecs.encode', latin1Encode)],
 ]);
 
-// bytes() / bytearray(), bytearray(bytes), or protocol 2's bytearray(text, 'latin-1').
-function bytesFromArgs(args: unknown[]): Uint8Array {
-  if (args.length === 0) return new Uint8Array(0);
-  if (args.length === 1 && args[0] instanceof Uint8Array) return new Uint8Array(args[0]);
-  return latin1Encode(args);
+function charged<T>(vm: PickleContext, items: T[], bytesPerItem: number, what: string): T[] {
+  vm.charge(items.length * bytesPerItem, `the pickle's ${what} of ${items.length} items`);
+  return items;
 }
 
-function pairsArg(args: unknown[]): Iterable<[unknown, unknown]> {
+// bytes() / bytearray(), bytearray(bytes), or protocol 2's bytearray(text, 'latin-1').
+function bytesFromArgs(args: unknown[], vm: PickleContext): Uint8Array {
+  if (args.length === 0) return new Uint8Array(0);
+  if (args.length === 1 && args[0] instanceof Uint8Array) {
+    vm.charge(args[0].length, `the pickle's copy of ${args[0].length} bytes`);
+    return new Uint8Array(args[0]);
+  }
+  return latin1Encode(args, vm);
+}
+
+function pairsArg(args: unknown[]): [unknown, unknown][] {
   const items = iterableArg(args);
   for (const p of items)
     if (!Array.isArray(p) || p.length !== 2) throw new CheckpointError('collections.OrderedDict: expected (key, value) pairs');
@@ -51,10 +73,11 @@ function iterableArg(args: unknown[]): unknown[] {
   throw new CheckpointError(`expected one list argument, got ${args.length} arguments`);
 }
 
-function latin1Encode(args: unknown[]): Uint8Array {
+function latin1Encode(args: unknown[], vm: PickleContext): Uint8Array {
   const [text, encoding] = args;
   if (args.length !== 2 || typeof text !== 'string' || (encoding !== 'latin1' && encoding !== 'latin-1'))
     throw new CheckpointError("expected (text, 'latin1'), how pickle protocol 2 stores bytes");
+  vm.charge(text.length, `the pickle's ${text.length} encoded bytes`);
   const out = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -90,8 +113,9 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
   return new Unpickler(bytes, options).run();
 }
 
-class Unpickler {
+class Unpickler implements PickleContext {
   private pos = 0;
+  private readonly budget: LoadBudget;
   private readonly view: DataView;
   private stack: unknown[] = [];
   private readonly marks: unknown[][] = [];
@@ -99,6 +123,11 @@ class Unpickler {
 
   constructor(private readonly bytes: Uint8Array, private readonly options: UnpickleOptions) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.budget = options.budget ?? new LoadBudget(options.source, bytes.length, checkLoadLimits('unpickle', undefined));
+  }
+
+  charge(bytes: number, what: string): void {
+    this.budget.charge(bytes, what);
   }
 
   run(): unknown {
@@ -162,7 +191,7 @@ class Unpickler {
       case OP.EMPTY_DICT: return this.push(new Map());
       case OP.DICT: return this.push(this.setItems(new Map(), this.popMark()));
       case OP.EMPTY_SET: return this.push(new Set());
-      case OP.FROZENSET: return this.push(new Set(this.popMark()));
+      case OP.FROZENSET: return this.push(new Set(charged(this, this.popMark(), ENTRY_BYTES, 'frozenset')));
       case OP.APPEND: { const item = this.pop(); return this.extend(this.top(), [item], at); }
       case OP.APPENDS:
       case OP.ADDITEMS: { const items = this.popMark(); return this.extend(this.top(), items, at); }
@@ -204,9 +233,10 @@ class Unpickler {
   private global(module: string, name: string): unknown {
     const qualified = `${module}.${name}`;
     if (this.options.globals.has(qualified)) return this.options.globals.get(qualified);
+    const shown = printable(qualified);
     const numpyHint = module.startsWith('numpy') ? ' numpy arrays and scalars are not supported.' : '';
     throw new CheckpointError(
-      `refusing to load ${this.options.source}: it references the Python global '${qualified}', which is not a tensor or plain container ` +
+      `refusing to load ${this.options.source}: it references the Python global '${shown}', which is not a tensor or plain container ` +
         `(lkvit never executes code from checkpoints).${numpyHint} If you trust the file, re-save just the weights in Python ` +
         '(torch.save(model.state_dict(), path)) or convert them to safetensors',
     );
@@ -216,17 +246,22 @@ class Unpickler {
     if (!(fn instanceof PickleCallable)) throw this.error(`calls a ${kind(fn)} at offset ${at}, which is not callable`);
     if (!Array.isArray(args)) throw this.error(`calls ${fn.qualifiedName} at offset ${at} with a ${kind(args)} instead of an argument tuple`);
     try {
-      return fn.call(args);
+      return fn.call(args, this);
     } catch (e) {
+      if (e instanceof CheckpointError && e.message.startsWith(this.options.source)) throw e; // already names the file
       if (e instanceof CheckpointError) throw this.error(`at offset ${at}: ${fn.qualifiedName}: ${e.message}`);
       throw e;
     }
   }
 
   private extend(target: unknown, items: unknown[], at: number): void {
-    if (Array.isArray(target)) for (const item of items) target.push(item); // no spread: lists can be long
-    else if (target instanceof Set) for (const item of items) target.add(item);
-    else throw this.error(`appends to a ${kind(target)} at offset ${at}`);
+    if (Array.isArray(target)) {
+      this.charge(items.length * SLOT_BYTES, `the pickle's list of ${target.length + items.length} items`);
+      for (const item of items) target.push(item); // no spread: lists can be long
+    } else if (target instanceof Set) {
+      this.charge(items.length * ENTRY_BYTES, `the pickle's set of ${target.size + items.length} items`);
+      for (const item of items) target.add(item);
+    } else throw this.error(`appends to a ${kind(target)} at offset ${at}`);
   }
 
   private dictAt(at: number): Map<unknown, unknown> {
@@ -237,6 +272,7 @@ class Unpickler {
 
   private setItems(dict: Map<unknown, unknown>, items: unknown[]): Map<unknown, unknown> {
     if (items.length % 2 !== 0) throw this.error('has an odd number of dict keys and values');
+    this.charge((items.length / 2) * ENTRY_BYTES, `the pickle's dict of ${dict.size + items.length / 2} items`);
     for (let i = 0; i < items.length; i += 2) dict.set(items[i], items[i + 1]);
     return dict;
   }
@@ -308,6 +344,7 @@ class Unpickler {
 
   private raw(n: number): Uint8Array {
     const at = this.take(n);
+    this.charge(n, `the pickle's ${n}-byte bytes object`);
     return new Uint8Array(this.bytes.subarray(at, at + n)); // a copy, not a view of the file
   }
 

@@ -1,13 +1,19 @@
 // The safetensors format: an 8-byte little-endian header length, a JSON header mapping each tensor
 // name to {dtype, shape, data_offsets: [begin, end]} (plus an optional "__metadata__" of strings),
 // then the raw little-endian tensor bytes, offsets counted from the end of the header.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { DTYPE_SIZES, StateDict, checkLittleEndianHost, decodeToFloat32, isDType, numelOf } from './dtype';
-import { CheckpointError } from './errors';
+import { writeFileSync } from 'node:fs';
+import { DTYPE_SIZES, DType, StateDict, checkLittleEndianHost, decodeToFloat32, isDType, numelOf } from './dtype';
+import { CheckpointError, printable } from './errors';
+import { LoadBudget, LoadLimits, checkLoadLimits, readRegularFileSync } from './limits';
 
 /** The safetensors library's own limit, which keeps a corrupt length from allocating gigabytes. */
 const MAX_HEADER_BYTES = 100_000_000;
 const METADATA_KEY = '__metadata__';
+// A header is an object of objects of lists (depth 3); deeper JSON is not a safetensors header,
+// and nested thousands deep it would overflow the stack of whatever prints it.
+const MAX_HEADER_DEPTH = 8;
+/** PyTorch's own limit on a tensor's dimensions. */
+const MAX_DIMS = 64;
 
 export interface Safetensors {
   tensors: StateDict;
@@ -18,9 +24,20 @@ export type TensorsToWrite =
   | ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>
   | Readonly<Record<string, { shape: readonly number[]; data: Float32Array }>>;
 
-/** Parses a safetensors file held in memory; every tensor comes back as float32. */
-export function parseSafetensors(bytes: Uint8Array, source = 'the safetensors buffer'): Safetensors {
+/**
+ * Parses a safetensors file held in memory; every tensor comes back as float32. As the format
+ * requires, the tensors must tile the data section exactly: overlapping tensors, gaps, bytes no
+ * tensor owns and duplicate names are refused. `options` bounds the memory it may allocate.
+ */
+export function parseSafetensors(bytes: Uint8Array, source = 'the safetensors buffer', options?: LoadLimits): Safetensors {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`parseSafetensors: bytes must be a Uint8Array, got ${typeof bytes}`);
+  const limits = checkLoadLimits('parseSafetensors', options);
+  const shown = printable(String(source));
+  return parseSafetensorsFrom(bytes, shown, new LoadBudget(shown, bytes.length, limits));
+}
+
+/** parseSafetensors for a source already made printable, charging `budget`. */
+export function parseSafetensorsFrom(bytes: Uint8Array, source: string, budget: LoadBudget): Safetensors {
   const fail = (problem: string) => new CheckpointError(`${source}: ${problem}`);
   if (bytes.length < 8) throw fail(`${bytes.length} bytes is too short for a safetensors file (needs an 8-byte header length)`);
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
@@ -31,24 +48,41 @@ export function parseSafetensors(bytes: Uint8Array, source = 'the safetensors bu
   const header = parseHeader(bytes.subarray(8, dataStart), fail);
   const data = bytes.subarray(dataStart);
 
-  const tensors: StateDict = new Map();
   let metadata: Record<string, string> = {};
+  const entries: TensorEntry[] = [];
   for (const [name, info] of Object.entries(header)) {
     if (name === METADATA_KEY) metadata = checkMetadata(info, fail);
-    else tensors.set(name, readTensor(name, info, data, fail));
+    else entries.push(checkEntry(name, info, data.length, fail));
+  }
+  checkTiling(entries, data.length, fail);
+  const tensors: StateDict = new Map();
+  for (const e of entries) {
+    budget.charge(e.numel * 4, `tensor '${printable(e.name)}' (${e.numel * 4} bytes as float32)`);
+    tensors.set(e.name, { shape: e.shape, data: decodeToFloat32(data.subarray(e.begin, e.end), e.dtype, e.numel), dtype: e.dtype });
   }
   return { tensors, metadata };
 }
 
-export function readSafetensors(path: string): Safetensors {
+/** Reads a .safetensors file (regular files only); see parseSafetensors. */
+export function readSafetensors(path: string, options?: LoadLimits): Safetensors {
   if (typeof path !== 'string') throw new TypeError(`readSafetensors: path must be a string, got ${typeof path}`);
-  return parseSafetensors(readFileSync(path), path);
+  const limits = checkLoadLimits('readSafetensors', options);
+  const shown = printable(path);
+  const bytes = readRegularFileSync(path, (problem) => new CheckpointError(`${shown} ${problem}`), limits.maxBytes);
+  return parseSafetensorsFrom(bytes, shown, new LoadBudget(shown, bytes.length, limits));
 }
 
 function parseHeader(bytes: Uint8Array, fail: (p: string) => CheckpointError): Record<string, unknown> {
   let header: unknown;
+  let text: string;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (e) {
+    throw fail(`the header is not valid UTF-8 JSON (${(e as Error).message})`);
+  }
+  scanHeader(text, fail);
+  try {
+    header = JSON.parse(text);
   } catch (e) {
     throw fail(`the header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
@@ -56,28 +90,92 @@ function parseHeader(bytes: Uint8Array, fail: (p: string) => CheckpointError): R
   return header as Record<string, unknown>;
 }
 
+/**
+ * One pass over the header text before JSON.parse: refuses nesting deeper than a header has and
+ * duplicate keys in any object (JSON.parse would silently keep the last one, so two tools could
+ * read two different tensors under one name). Malformed JSON is left for JSON.parse to report.
+ */
+function scanHeader(text: string, fail: (p: string) => CheckpointError): void {
+  const open: (Set<string> | null)[] = []; // per open bracket: the keys of an object, null for a list
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      const keys = open[open.length - 1];
+      if (keys && expectKey) {
+        let key: string;
+        try {
+          key = JSON.parse(text.slice(i, j + 1)) as string;
+        } catch {
+          return; // JSON.parse reports it
+        }
+        if (keys.has(key)) throw fail(`the header has the key '${printable(key)}' twice in one object; the safetensors format allows each name once`);
+        keys.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === '{' || c === '[') {
+      if (open.length >= MAX_HEADER_DEPTH) throw fail(`the header nests deeper than ${MAX_HEADER_DEPTH} levels, which no safetensors header does`);
+      open.push(c === '{' ? new Set() : null);
+      expectKey = c === '{';
+    } else if (c === '}' || c === ']') {
+      open.pop();
+    } else if (c === ',') {
+      expectKey = open[open.length - 1] instanceof Set;
+    }
+  }
+}
+
 function checkMetadata(info: unknown, fail: (p: string) => CheckpointError): Record<string, string> {
   if (info === null || typeof info !== 'object' || Array.isArray(info)) throw fail(`${METADATA_KEY} is not an object`);
   for (const [key, value] of Object.entries(info))
-    if (typeof value !== 'string') throw fail(`${METADATA_KEY}['${key}'] is not a string`);
+    if (typeof value !== 'string') throw fail(`${METADATA_KEY}['${printable(key)}'] is not a string`);
   return { ...(info as Record<string, string>) };
 }
 
-function readTensor(name: string, info: unknown, data: Uint8Array, fail: (p: string) => CheckpointError) {
-  if (info === null || typeof info !== 'object') throw fail(`the entry for tensor '${name}' is not an object`);
+interface TensorEntry { name: string; dtype: DType; shape: number[]; numel: number; begin: number; end: number }
+
+function checkEntry(name: string, info: unknown, dataLength: number, fail: (p: string) => CheckpointError): TensorEntry {
+  const shown = printable(name);
+  if (info === null || typeof info !== 'object') throw fail(`the entry for tensor '${shown}' is not an object`);
   const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
   if (!isDType(dtype))
-    throw fail(`tensor '${name}' has dtype ${JSON.stringify(dtype)}; supported: ${Object.keys(DTYPE_SIZES).join(', ')}`);
-  if (!Array.isArray(shape) || !shape.every(isIndex)) throw fail(`tensor '${name}' has shape ${JSON.stringify(shape)}, not a list of non-negative integers`);
+    throw fail(`tensor '${shown}' has dtype ${printable(JSON.stringify(dtype) ?? String(dtype))}; supported: ${Object.keys(DTYPE_SIZES).join(', ')}`);
+  if (!Array.isArray(shape) || shape.length > MAX_DIMS || !shape.every(isIndex))
+    throw fail(`tensor '${shown}' has shape ${printable(JSON.stringify(shape) ?? String(shape))}, not a list of at most ${MAX_DIMS} non-negative integers`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex) || offsets[0] > offsets[1])
-    throw fail(`tensor '${name}' has data_offsets ${JSON.stringify(offsets)}, not [begin, end] with 0 <= begin <= end`);
+    throw fail(`tensor '${shown}' has data_offsets ${printable(JSON.stringify(offsets) ?? String(offsets))}, not [begin, end] with 0 <= begin <= end`);
   const [begin, end] = offsets as [number, number];
-  if (end > data.length)
-    throw fail(`tensor '${name}' has data_offsets [${begin}, ${end}] beyond the ${data.length}-byte data section: the file is truncated or corrupt`);
+  if (end > dataLength)
+    throw fail(`tensor '${shown}' has data_offsets [${begin}, ${end}] beyond the ${dataLength}-byte data section: the file is truncated or corrupt`);
   const numel = numelOf(shape);
   if (end - begin !== numel * DTYPE_SIZES[dtype])
-    throw fail(`tensor '${name}' of shape [${shape}] and dtype ${dtype} needs ${numel * DTYPE_SIZES[dtype]} bytes, but its data_offsets span ${end - begin}`);
-  return { shape: shape.slice(), data: decodeToFloat32(data.subarray(begin, end), dtype, numel), dtype };
+    throw fail(`tensor '${shown}' of shape [${shape}] and dtype ${dtype} needs ${numel * DTYPE_SIZES[dtype]} bytes, but its data_offsets span ${end - begin}`);
+  return { name, dtype, shape: shape.slice(), numel, begin, end };
+}
+
+/**
+ * The tensors must cover the data section exactly once, as the safetensors library checks: an
+ * overlap would let a small file alias one region as many tensors (memory amplification), a gap
+ * or a tail hides bytes no tensor owns.
+ */
+function checkTiling(entries: TensorEntry[], dataLength: number, fail: (p: string) => CheckpointError): void {
+  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let covered = 0;
+  let previous: TensorEntry | undefined;
+  for (const e of sorted) {
+    if (e.begin < covered)
+      throw fail(`tensors '${printable(previous!.name)}' [${previous!.begin}, ${previous!.end}] and '${printable(e.name)}' [${e.begin}, ${e.end}] overlap; ` +
+        'the safetensors format gives each tensor its own bytes');
+    if (e.begin > covered)
+      throw fail(`bytes [${covered}, ${e.begin}) of the data section belong to no tensor (a gap before '${printable(e.name)}'); the safetensors format allows no gaps`);
+    covered = e.end;
+    previous = e;
+  }
+  if (covered !== dataLength)
+    throw fail(`bytes [${covered}, ${dataLength}) at the end of the data section belong to no tensor; the safetensors format allows no trailing bytes`);
 }
 
 function isIndex(v: unknown): v is number {

@@ -1,9 +1,9 @@
 // PyTorch checkpoints written by torch.save since 1.6: a zip holding <archive>/data.pkl (the
 // pickled object, tensors as persistent references) and <archive>/data/<key> (raw storage bytes).
-import { readFileSync } from 'node:fs';
 import { DType, DTYPE_SIZES, StateTensor, decodeToFloat32, isStateTensor, numelOf } from './dtype';
-import { CheckpointError } from './errors';
-import { PLAIN_GLOBALS, PickleCallable, unpickle } from './pickle';
+import { CheckpointError, printable } from './errors';
+import { LoadBudget, LoadLimits, checkLoadLimits, readRegularFileSync } from './limits';
+import { PLAIN_GLOBALS, PickleCallable, PickleContext, SLOT_BYTES, unpickle } from './pickle';
 import { ZipArchive } from './zip';
 
 /** A storage referenced from data.pkl: raw little-endian elements of one dtype. */
@@ -24,9 +24,19 @@ const STORAGE_TYPES: Readonly<Record<string, DType>> = {
 // torch dtypes pickle as globals (torch.float32); they can appear in saved hyper-parameters.
 const TORCH_DTYPES = ['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool', 'complex64', 'complex128'];
 
-/** The unpickled object of a torch zip checkpoint: Maps for dicts, arrays for lists and tuples, StateTensors for tensors. */
-export function parseTorchCheckpoint(bytes: Uint8Array, source = 'the checkpoint buffer'): unknown {
+/**
+ * The unpickled object of a torch zip checkpoint: Maps for dicts, arrays for lists and tuples,
+ * StateTensors for tensors. `options` bounds the memory the file may make it allocate (LoadLimits).
+ */
+export function parseTorchCheckpoint(bytes: Uint8Array, source = 'the checkpoint buffer', options?: LoadLimits): unknown {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`parseTorchCheckpoint: bytes must be a Uint8Array, got ${typeof bytes}`);
+  const limits = checkLoadLimits('parseTorchCheckpoint', options);
+  const shown = printable(String(source));
+  return parseTorch(bytes, shown, new LoadBudget(shown, bytes.length, limits));
+}
+
+/** parseTorchCheckpoint for a source already made printable, charging `budget`. */
+export function parseTorch(bytes: Uint8Array, source: string, budget: LoadBudget): unknown {
   if (bytes[0] === 0x80)
     throw new CheckpointError(
       `${source} is in PyTorch's legacy (pre-1.6) serialization format, which lkvit does not read: ` +
@@ -41,18 +51,21 @@ export function parseTorchCheckpoint(bytes: Uint8Array, source = 'the checkpoint
     );
   checkByteOrder(zip, prefix, source);
 
-  const persistentLoad = storageLoader(zip, prefix, source);
-  return unpickle(zip.read(`${prefix}data.pkl`), { source, globals: torchGlobals(), persistentLoad });
+  const persistentLoad = storageLoader(zip, prefix, source, budget);
+  return unpickle(zip.read(`${prefix}data.pkl`, budget), { source, globals: torchGlobals(), persistentLoad, budget });
 }
 
-/** Reads a torch zip checkpoint (.pth / .pt / .bin) from disk; see parseTorchCheckpoint. */
-export function readTorchCheckpoint(path: string): unknown {
+/** Reads a torch zip checkpoint (.pth / .pt / .bin) from disk; see parseTorchCheckpoint. Only regular files are read. */
+export function readTorchCheckpoint(path: string, options?: LoadLimits): unknown {
   if (typeof path !== 'string') throw new TypeError(`readTorchCheckpoint: path must be a string, got ${typeof path}`);
-  return parseTorchCheckpoint(readFileSync(path), path);
+  const limits = checkLoadLimits('readTorchCheckpoint', options);
+  const shown = printable(path);
+  const bytes = readRegularFileSync(path, (problem) => new CheckpointError(`${shown} ${problem}`), limits.maxBytes);
+  return parseTorch(bytes, shown, new LoadBudget(shown, bytes.length, limits));
 }
 
 /** Resolves data.pkl's ('storage', storage_type, key, location, numel) references to data/<key>, each read once. */
-function storageLoader(zip: ZipArchive, prefix: string, source: string): (pid: unknown) => TorchStorage {
+function storageLoader(zip: ZipArchive, prefix: string, source: string, budget: LoadBudget): (pid: unknown) => TorchStorage {
   const storages = new Map<string, TorchStorage>();
   return (pid) => {
     if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== 'storage')
@@ -64,15 +77,15 @@ function storageLoader(zip: ZipArchive, prefix: string, source: string): (pid: u
     const cached = storages.get(key);
     if (cached) {
       if (cached.dtype !== type.dtype || cached.numel !== numel)
-        throw new CheckpointError(`${source}: storage '${key}' is referenced with two different types or sizes`);
+        throw new CheckpointError(`${source}: storage '${printable(key)}' is referenced with two different types or sizes`);
       return cached;
     }
     const name = `${prefix}data/${key}`;
-    if (!zip.entries.has(name)) throw new CheckpointError(`${source} lacks the storage '${name}' that data.pkl references`);
-    const bytes = zip.read(name);
+    if (!zip.entries.has(name)) throw new CheckpointError(`${source} lacks the storage '${printable(name)}' that data.pkl references`);
+    const bytes = zip.read(name, budget); // a view of the file unless deflated (then charged)
     const expected = (numel as number) * DTYPE_SIZES[type.dtype];
     if (bytes.length !== expected)
-      throw new CheckpointError(`${source}: storage '${name}' holds ${bytes.length} bytes, but ${numel} ${type.name} elements need ${expected}`);
+      throw new CheckpointError(`${source}: storage '${printable(name)}' holds ${bytes.length} bytes, but ${numel} ${type.name} elements need ${expected}`);
     const storage = new TorchStorage(key, type.dtype, bytes, numel as number);
     storages.set(key, storage);
     return storage;
@@ -106,7 +119,7 @@ function torchGlobals(): ReadonlyMap<string, unknown> {
   const globals = new Map<string, unknown>(PLAIN_GLOBALS);
   for (const [name, dtype] of Object.entries(STORAGE_TYPES)) globals.set(`torch.${name}`, new StorageType(name, dtype));
   for (const name of TORCH_DTYPES) globals.set(`torch.${name}`, `torch.${name}`);
-  const define = (name: string, fn: (args: unknown[]) => unknown) => globals.set(name, new PickleCallable(name, fn));
+  const define = (name: string, fn: (args: unknown[], vm: PickleContext) => unknown) => globals.set(name, new PickleCallable(name, fn));
   define('torch._utils._rebuild_tensor_v2', rebuildTensor);
   // Parameters come back as their data: requires_grad, hooks and attributes do not matter here.
   define('torch._utils._rebuild_parameter', parameterData);
@@ -120,27 +133,36 @@ function parameterData(args: unknown[]): StateTensor {
   return args[0];
 }
 
-// A stride-0 (expanded) view could otherwise claim a huge size over a tiny storage.
+// A stride-0 (expanded) view could otherwise claim a huge size over a tiny storage (the load's
+// budget refuses most such views long before this).
 const MAX_ELEMENTS = 2 ** 31 - 1;
+/** PyTorch's own limit on a tensor's dimensions. */
+const MAX_DIMS = 64;
 
-/** _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata]). */
-function rebuildTensor(args: unknown[]): StateTensor {
+/**
+ * _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata]).
+ * Every view gets its own float32 data (decoded from just the span it reads), charged to the budget:
+ * views of one storage are how a small file describes gigabytes.
+ */
+function rebuildTensor(args: unknown[], vm: PickleContext): StateTensor {
   const [storage, offset, size, stride] = args;
   if (!(storage instanceof TorchStorage)) throw new CheckpointError('the first argument is not a storage');
   if (!isIndex(offset)) throw new CheckpointError('the storage offset is not a non-negative integer');
-  if (!Array.isArray(size) || !size.every(isIndex)) throw new CheckpointError('the size is not a tuple of non-negative integers');
+  if (!Array.isArray(size) || size.length > MAX_DIMS || !size.every(isIndex))
+    throw new CheckpointError(`the size is not a tuple of at most ${MAX_DIMS} non-negative integers`);
   if (!Array.isArray(stride) || stride.length !== size.length || !stride.every(isIndex))
     throw new CheckpointError(`the stride is not a tuple of ${size.length} non-negative integers`);
   const shape = [...size] as number[]; // the size tuple may be shared through the memo
   const strides = stride as number[];
   const numel = numelOf(shape);
   if (numel > MAX_ELEMENTS) throw new CheckpointError(`a tensor of size [${shape}] has more than ${MAX_ELEMENTS} elements`);
+  vm.charge(numel * 4 + shape.length * SLOT_BYTES, `a tensor of size [${shape}] (${numel * 4} bytes as float32)`);
   if (numel === 0) return { shape, data: new Float32Array(0), dtype: storage.dtype };
   // Decode only the span the tensor reads, then gather when the layout is not row-major.
   const last = offset + shape.reduce((sum, d, i) => sum + (d - 1) * strides[i], 0);
   if (last >= storage.numel)
     throw new CheckpointError(
-      `a tensor of size [${shape}], stride [${strides}] and offset ${offset} reads element ${last} of storage '${storage.key}', which has ${storage.numel}`,
+      `a tensor of size [${shape}], stride [${strides}] and offset ${offset} reads element ${last} of storage '${printable(storage.key)}', which has ${storage.numel}`,
     );
   const elementSize = DTYPE_SIZES[storage.dtype];
   const span = decodeToFloat32(storage.bytes.subarray(offset * elementSize, (last + 1) * elementSize), storage.dtype, last + 1 - offset);

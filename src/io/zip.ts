@@ -2,7 +2,8 @@
 // entries with data descriptors and ZIP64 records). Every offset and length read from the file is
 // checked against the buffer before use, so a corrupt or truncated file throws, never misreads.
 import * as zlib from 'node:zlib';
-import { CheckpointError } from './errors';
+import { CheckpointError, printable } from './errors';
+import type { LoadBudget } from './limits';
 
 export interface ZipEntry {
   name: string;
@@ -38,35 +39,36 @@ export class ZipArchive {
     this.readCentralDirectory();
   }
 
-  /** The uncompressed bytes of an entry (a view into the archive for stored entries), CRC-checked. */
-  read(name: string): Uint8Array {
+  /** The uncompressed bytes of an entry (a view into the archive for stored entries), CRC-checked; inflating is charged to `budget`. */
+  read(name: string, budget?: LoadBudget): Uint8Array {
     const entry = this.entries.get(name);
-    if (!entry) throw this.error(`has no entry '${name}'`);
+    if (!entry) throw this.error(`has no entry '${printable(name)}'`);
     const at = entry.localHeaderOffset;
-    this.need(at, LOCAL_HEADER_SIZE, `the local header of '${name}'`);
+    this.need(at, LOCAL_HEADER_SIZE, `the local header of '${printable(name)}'`);
     if (this.view.getUint32(at, true) !== SIG_LOCAL)
-      throw this.error(`the local header of '${name}' at offset ${at} has a bad signature (wrong offset in the central directory)`);
+      throw this.error(`the local header of '${printable(name)}' at offset ${at} has a bad signature (wrong offset in the central directory)`);
     const nameLength = this.view.getUint16(at + 26, true);
     const extraLength = this.view.getUint16(at + 28, true);
-    this.need(at + LOCAL_HEADER_SIZE, nameLength, `the local header of '${name}'`);
+    this.need(at + LOCAL_HEADER_SIZE, nameLength, `the local header of '${printable(name)}'`);
     const localName = decodeName(this.bytes.subarray(at + LOCAL_HEADER_SIZE, at + LOCAL_HEADER_SIZE + nameLength));
     if (localName !== name)
-      throw this.error(`the local header at offset ${at} names '${localName}', but the central directory says '${name}'`);
+      throw this.error(`the local header at offset ${at} names '${printable(localName)}', but the central directory says '${printable(name)}'`);
     const dataStart = at + LOCAL_HEADER_SIZE + nameLength + extraLength;
-    this.need(dataStart, entry.compressedSize, `the data of '${name}'`);
+    this.need(dataStart, entry.compressedSize, `the data of '${printable(name)}'`);
     const raw = this.bytes.subarray(dataStart, dataStart + entry.compressedSize);
+    if (entry.method !== 0) budget?.charge(entry.size, `inflating zip entry '${printable(name)}' (${entry.size} bytes)`);
     const data = this.uncompress(entry, raw);
     const crc = crc32(data);
     if (crc !== entry.crc32)
-      throw this.error(`entry '${name}' fails its CRC-32 check (stored ${hex(entry.crc32)}, computed ${hex(crc)}): the file is corrupt`);
+      throw this.error(`entry '${printable(name)}' fails its CRC-32 check (stored ${hex(entry.crc32)}, computed ${hex(crc)}): the file is corrupt`);
     return data;
   }
 
   private uncompress(entry: ZipEntry, raw: Uint8Array): Uint8Array {
-    if (entry.flags & 1) throw this.error(`entry '${entry.name}' is encrypted`);
+    if (entry.flags & 1) throw this.error(`entry '${printable(entry.name)}' is encrypted`);
     if (entry.method === 0) {
       if (entry.compressedSize !== entry.size)
-        throw this.error(`stored entry '${entry.name}' has compressed size ${entry.compressedSize} != size ${entry.size}`);
+        throw this.error(`stored entry '${printable(entry.name)}' has compressed size ${entry.compressedSize} != size ${entry.size}`);
       return raw;
     }
     if (entry.method === 8) {
@@ -75,13 +77,13 @@ export class ZipArchive {
         // The output limit keeps a corrupt size field or a zip bomb from exhausting memory.
         out = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(entry.size, 1) });
       } catch (e) {
-        throw this.error(`entry '${entry.name}' does not inflate to its recorded size ${entry.size}: ${(e as Error).message}`);
+        throw this.error(`entry '${printable(entry.name)}' does not inflate to its recorded size ${entry.size}: ${(e as Error).message}`);
       }
       if (out.length !== entry.size)
-        throw this.error(`entry '${entry.name}' inflates to ${out.length} bytes, but its recorded size is ${entry.size}`);
+        throw this.error(`entry '${printable(entry.name)}' inflates to ${out.length} bytes, but its recorded size is ${entry.size}`);
       return new Uint8Array(out.buffer, out.byteOffset, out.length);
     }
-    throw this.error(`entry '${entry.name}' uses compression method ${entry.method} (only 0 = stored and 8 = deflate are supported)`);
+    throw this.error(`entry '${printable(entry.name)}' uses compression method ${entry.method} (only 0 = stored and 8 = deflate are supported)`);
   }
 
   private readCentralDirectory(): void {
@@ -115,7 +117,7 @@ export class ZipArchive {
     const end = cdOffset + cdSize;
     for (let i = 0; i < count; i++) {
       const entry = this.readCentralHeader(at, end);
-      if (this.entries.has(entry.name)) throw this.error(`has two entries named '${entry.name}'`);
+      if (this.entries.has(entry.name)) throw this.error(`has two entries named '${printable(entry.name)}'`);
       this.entries.set(entry.name, entry.value);
       at = entry.next;
     }
@@ -142,7 +144,7 @@ export class ZipArchive {
       localHeaderOffset: v.getUint32(at + 42, true),
     };
     if (v.getUint16(at + 34, true) !== 0 && v.getUint16(at + 34, true) !== 0xffff)
-      throw this.error(`entry '${name}' lives on another volume of a multi-volume archive`);
+      throw this.error(`entry '${printable(name)}' lives on another volume of a multi-volume archive`);
     this.applyZip64Extra(value, nameStart + nameLength, extraLength);
     return { name, value, next };
   }
@@ -159,12 +161,12 @@ export class ZipArchive {
       if (at + 4 + size > end) break;
       if (id === ZIP64_EXTRA_ID) {
         if (size < 8 * fields.length) break;
-        fields.forEach((f, i) => (entry[f] = this.u64(at + 4 + 8 * i, `the ZIP64 ${f} of '${entry.name}'`)));
+        fields.forEach((f, i) => (entry[f] = this.u64(at + 4 + 8 * i, `the ZIP64 ${f} of '${printable(entry.name)}'`)));
         return;
       }
       at += 4 + size;
     }
-    throw this.error(`entry '${entry.name}' lacks the ZIP64 extra field its saturated sizes call for`);
+    throw this.error(`entry '${printable(entry.name)}' lacks the ZIP64 extra field its saturated sizes call for`);
   }
 
   private findEndOfCentralDirectory(): number {
