@@ -29,12 +29,12 @@ AttentionDims read_dims(const Napi::CallbackInfo& info) {
   const double scale = lkb::f64(info, 6, "scale");
   if (!std::isfinite(scale) || std::fabs(scale) > 3.4e38) lkb::throw_range(env, "scale must be a finite float32");
   a.scale = static_cast<float>(scale);
-  a.q = lkb::numel(env, {a.B, a.H, a.Tq, a.d});
-  a.k = lkb::numel(env, {a.B, a.H, a.Tk, a.d});
-  a.v = lkb::numel(env, {a.B, a.H, a.Tk, a.dv});
-  a.out = lkb::numel(env, {a.B, a.H, a.Tq, a.dv});
-  a.rows = lkb::numel(env, {a.B, a.H, a.Tq});
-  a.probs = lkb::numel(env, {a.B, a.H, a.Tq, a.Tk});
+  a.q = lkb::numel(env, "q [B, H, Tq, d]", {a.B, a.H, a.Tq, a.d});
+  a.k = lkb::numel(env, "k [B, H, Tk, d]", {a.B, a.H, a.Tk, a.d});
+  a.v = lkb::numel(env, "v [B, H, Tk, dv]", {a.B, a.H, a.Tk, a.dv});
+  a.out = lkb::numel(env, "out [B, H, Tq, dv]", {a.B, a.H, a.Tq, a.dv});
+  a.rows = lkb::numel(env, "lse [B, H, Tq]", {a.B, a.H, a.Tq});
+  a.probs = lkb::numel(env, "probs [B, H, Tq, Tk]", {a.B, a.H, a.Tq, a.Tk});
   return a;
 }
 

@@ -27,7 +27,7 @@ lk::DwConvShape read_shape(const Napi::CallbackInfo& info, size_t first) {
   s.ph = lkb::i64(info, first + 8, "padH", 0, kMaxPadding);
   s.pw = lkb::i64(info, first + 9, "padW", 0, kMaxPadding);
   if (s.h + 2 * s.ph < s.kh || s.w + 2 * s.pw < s.kw)
-    lkb::throw_range(info.Env(), "the padded input (" + std::to_string(s.h + 2 * s.ph) + "x" +
+    lkb::throw_range(info.Env(), "KH, KW: the padded input (" + std::to_string(s.h + 2 * s.ph) + "x" +
                                      std::to_string(s.w + 2 * s.pw) + ") is smaller than the kernel (" +
                                      std::to_string(s.kh) + "x" + std::to_string(s.kw) + ")");
   s.oh = (s.h + 2 * s.ph - s.kh) / s.sh + 1;
@@ -35,9 +35,9 @@ lk::DwConvShape read_shape(const Napi::CallbackInfo& info, size_t first) {
   return s;
 }
 
-int64_t input_size(Napi::Env env, const lk::DwConvShape& s) { return lkb::numel(env, {s.n, s.c, s.h, s.w}); }
-int64_t output_size(Napi::Env env, const lk::DwConvShape& s) { return lkb::numel(env, {s.n, s.c, s.oh, s.ow}); }
-int64_t weight_size(Napi::Env env, const lk::DwConvShape& s) { return lkb::numel(env, {s.c, s.kh, s.kw}); }
+int64_t input_size(Napi::Env env, const lk::DwConvShape& s) { return lkb::numel(env, "x [N, C, H, W]", {s.n, s.c, s.h, s.w}); }
+int64_t output_size(Napi::Env env, const lk::DwConvShape& s) { return lkb::numel(env, "y [N, C, OH, OW]", {s.n, s.c, s.oh, s.ow}); }
+int64_t weight_size(Napi::Env env, const lk::DwConvShape& s) { return lkb::numel(env, "weight [C, 1, KH, KW]", {s.c, s.kh, s.kw}); }
 
 // dwconv2dForward(x, weight, bias | null, y, N, C, H, W, KH, KW, strideH, strideW, padH, padW)
 Napi::Value Forward(const Napi::CallbackInfo& info) {

@@ -36,12 +36,12 @@ int64_t matrix_extent(Napi::Env env, const char* name, int64_t rows, int64_t col
     lkb::throw_range(env, std::string(name) + ": leading dimension " + std::to_string(ld) + " < " +
                               std::to_string(cols) + " columns");
   if (rows == 0 || cols == 0) return 0;
-  return lkb::numel(env, {rows - 1, ld}) + cols;
+  return lkb::add_sizes(env, name, lkb::numel(env, name, {rows - 1, ld}), cols);
 }
 
 // The array must hold `batch` matrices `stride` floats apart.
 void check_span(Napi::Env env, const char* name, const lkb::F32& a, int64_t batch, int64_t stride, int64_t extent) {
-  const int64_t need = extent == 0 || batch == 0 ? 0 : lkb::numel(env, {batch - 1, stride}) + extent;
+  const int64_t need = extent == 0 || batch == 0 ? 0 : lkb::add_sizes(env, name, lkb::numel(env, name, {batch - 1, stride}), extent);
   if (static_cast<int64_t>(a.length) < need)
     lkb::throw_range(env, std::string(name) + " must hold at least " + std::to_string(need) + " floats, got " +
                               std::to_string(a.length));
@@ -92,6 +92,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   check_span(env, "A", g.A, 1, 0, g.eA);
   check_span(env, "B", g.B, 1, 0, g.eB);
   check_span(env, "C", g.C, 1, 0, g.eC);
+  if (g.eC == 0) return env.Undefined();  // M or N is 0: nothing to write
   lk::sgemm(g.ta, g.tb, g.M, g.N, g.K, g.alpha, g.A.data, g.lda, g.B.data, g.ldb, g.beta, g.C.data, g.ldc);
   return env.Undefined();
 }
@@ -109,9 +110,16 @@ Napi::Value GemmBatched(const Napi::CallbackInfo& info) {
   check_span(env, "A", g.A, batch, sA, g.eA);
   check_span(env, "B", g.B, batch, sB, g.eB);
   check_span(env, "C", g.C, batch, sC, g.eC);
+  if (g.eC == 0 || batch == 0) return env.Undefined();  // empty products: no loop over the batch
   lk::sgemm_batched(g.ta, g.tb, batch, g.M, g.N, g.K, g.alpha, g.A.data, g.lda, sA, g.B.data, g.ldb, sB, g.beta,
                     g.C.data, g.ldc, sC);
   return env.Undefined();
+}
+
+int64_t x_len(Napi::Env env, const lk::ConvShape& s) { return lkb::numel(env, "x [n, cin, h, w]", {s.n, s.cin, s.h, s.w}); }
+int64_t y_len(Napi::Env env, const lk::ConvShape& s) { return lkb::numel(env, "y [n, cout, oh, ow]", {s.n, s.cout, s.oh, s.ow}); }
+int64_t w_len(Napi::Env env, const lk::ConvShape& s) {
+  return lkb::numel(env, "weight [cout, cin / groups, kh, kw]", {s.cout, s.cin / s.groups, s.kh, s.kw});
 }
 
 // The 14 integers after the arrays: n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups.
@@ -137,20 +145,15 @@ lk::ConvShape read_conv_shape(const Napi::CallbackInfo& info, size_t i) {
                               ") and cout (" + std::to_string(s.cout) + ")");
   const int64_t spanH = s.h + 2 * s.ph - s.dh * (s.kh - 1) - 1;
   const int64_t spanW = s.w + 2 * s.pw - s.dw * (s.kw - 1) - 1;
-  if (spanH < 0 || spanW < 0) lkb::throw_range(env, "the kernel is larger than the padded input (output size < 1)");
+  if (spanH < 0 || spanW < 0) lkb::throw_range(env, "kh, kw: the dilated kernel is larger than the padded input (output size < 1)");
   s.oh = spanH / s.sh + 1;
   s.ow = spanW / s.sw + 1;
-  lkb::numel(env, {s.n, s.cin, s.h, s.w});  // overflow guards
-  lkb::numel(env, {s.n, s.cout, s.oh, s.ow});
-  lkb::numel(env, {s.cout, s.cin, s.kh, s.kw});
+  x_len(env, s);  // overflow guards
+  y_len(env, s);
+  lkb::numel(env, "weight [cout, cin, kh, kw]", {s.cout, s.cin, s.kh, s.kw});
   return s;
 }
 
-int64_t x_len(Napi::Env env, const lk::ConvShape& s) { return lkb::numel(env, {s.n, s.cin, s.h, s.w}); }
-int64_t y_len(Napi::Env env, const lk::ConvShape& s) { return lkb::numel(env, {s.n, s.cout, s.oh, s.ow}); }
-int64_t w_len(Napi::Env env, const lk::ConvShape& s) {
-  return lkb::numel(env, {s.cout, s.cin / s.groups, s.kh, s.kw});
-}
 
 // conv2dForward(x, weight, bias | null, y, n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups)
 Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {

@@ -36,11 +36,12 @@ void check_indices(Napi::Env env, const int32_t* v, int64_t n, int64_t hi, const
 
 // Dims of a normalisation call: N, C, S at args [first, first + 3).
 struct NCS {
-  int64_t N, C, S, numel;
+  int64_t N, C, S, numel, NS;
 };
 NCS ncs(const Napi::CallbackInfo& info, size_t first) {
-  NCS d{i64(info, first, "N"), i64(info, first + 1, "C"), i64(info, first + 2, "S"), 0};
-  d.numel = lkb::numel(info.Env(), {d.N, d.C, d.S});
+  NCS d{i64(info, first, "N"), i64(info, first + 1, "C"), i64(info, first + 2, "S"), 0, 0};
+  d.numel = lkb::numel(info.Env(), "x [N, C, S]", {d.N, d.C, d.S});
+  d.NS = lkb::numel(info.Env(), "mean [N, S]", {d.N, d.S});
   return d;
 }
 
@@ -93,8 +94,9 @@ Napi::Value GroupNormForward(const Napi::CallbackInfo& info) {
   const float* b = f32_opt(info, 6, "bias", d.C).data;
   const double eps = lkb::f64(info, 7, "eps");
   float* y = f32(info, 8, "y", d.numel).data;
-  float* mean = f32(info, 9, "mean", d.N * G).data;
-  float* rstd = f32(info, 10, "rstd", d.N * G).data;
+  const int64_t NG = lkb::numel(info.Env(), "mean [N, G]", {d.N, G});
+  float* mean = f32(info, 9, "mean", NG).data;
+  float* rstd = f32(info, 10, "rstd", NG).data;
   lk::group_norm_forward(x, d.N, d.C, d.S, G, w, b, eps, y, mean, rstd);
   return info.Env().Undefined();
 }
@@ -106,8 +108,9 @@ Napi::Value GroupNormBackward(const Napi::CallbackInfo& info) {
   const float* x = f32(info, 0, "x", d.numel).data;
   const float* g = f32(info, 1, "g", d.numel).data;
   const float* w = f32_opt(info, 6, "weight", d.C).data;
-  const float* mean = f32(info, 7, "mean", d.N * G).data;
-  const float* rstd = f32(info, 8, "rstd", d.N * G).data;
+  const int64_t NG = lkb::numel(info.Env(), "mean [N, G]", {d.N, G});
+  const float* mean = f32(info, 7, "mean", NG).data;
+  const float* rstd = f32(info, 8, "rstd", NG).data;
   float* gx = f32_opt(info, 9, "gx", d.numel).data;
   float* gw = f32_opt(info, 10, "gweight", d.C).data;
   float* gb = f32_opt(info, 11, "gbias", d.C).data;
@@ -123,8 +126,8 @@ Napi::Value LayerNorm2dForward(const Napi::CallbackInfo& info) {
   const float* b = f32_opt(info, 5, "bias", d.C).data;
   const double eps = lkb::f64(info, 6, "eps");
   float* y = f32(info, 7, "y", d.numel).data;
-  float* mean = f32(info, 8, "mean", d.N * d.S).data;
-  float* rstd = f32(info, 9, "rstd", d.N * d.S).data;
+  float* mean = f32(info, 8, "mean", d.NS).data;
+  float* rstd = f32(info, 9, "rstd", d.NS).data;
   lk::channel_norm_forward(x, d.N, d.C, d.S, w, b, eps, y, mean, rstd);
   return info.Env().Undefined();
 }
@@ -135,8 +138,8 @@ Napi::Value LayerNorm2dBackward(const Napi::CallbackInfo& info) {
   const float* x = f32(info, 0, "x", d.numel).data;
   const float* g = f32(info, 1, "g", d.numel).data;
   const float* w = f32_opt(info, 5, "weight", d.C).data;
-  const float* mean = f32(info, 6, "mean", d.N * d.S).data;
-  const float* rstd = f32(info, 7, "rstd", d.N * d.S).data;
+  const float* mean = f32(info, 6, "mean", d.NS).data;
+  const float* rstd = f32(info, 7, "rstd", d.NS).data;
   float* gx = f32_opt(info, 8, "gx", d.numel).data;
   float* gw = f32_opt(info, 9, "gweight", d.C).data;
   float* gb = f32_opt(info, 10, "gbias", d.C).data;
@@ -182,26 +185,30 @@ Napi::Value Arith(const Napi::CallbackInfo& info) {
 // softmaxForward(x, outer, L, inner, log, y)
 Napi::Value SoftmaxForward(const Napi::CallbackInfo& info) {
   const int64_t outer = i64(info, 1, "outer"), L = i64(info, 2, "L"), inner = i64(info, 3, "inner");
-  const int64_t n = lkb::numel(info.Env(), {outer, L, inner});
+  const int64_t n = lkb::numel(info.Env(), "x [outer, L, inner]", {outer, L, inner});
   const float* x = f32(info, 0, "x", n).data;
   const bool log = lkb::boolean(info, 4, "log");
-  lk::softmax_forward(x, outer, L, inner, log, f32(info, 5, "y", n).data);
+  float* y = f32(info, 5, "y", n).data;
+  if (n == 0) return info.Env().Undefined();  // no rows to normalise (no loop over outer x inner)
+  lk::softmax_forward(x, outer, L, inner, log, y);
   return info.Env().Undefined();
 }
 
 // softmaxBackward(y, g, outer, L, inner, log, gx)
 Napi::Value SoftmaxBackward(const Napi::CallbackInfo& info) {
   const int64_t outer = i64(info, 2, "outer"), L = i64(info, 3, "L"), inner = i64(info, 4, "inner");
-  const int64_t n = lkb::numel(info.Env(), {outer, L, inner});
+  const int64_t n = lkb::numel(info.Env(), "y [outer, L, inner]", {outer, L, inner});
   const float* y = f32(info, 0, "y", n).data;
   const float* g = f32(info, 1, "g", n).data;
   const bool log = lkb::boolean(info, 5, "log");
-  lk::softmax_backward(y, g, outer, L, inner, log, f32(info, 6, "gx", n).data);
+  float* gx = f32(info, 6, "gx", n).data;
+  if (n == 0) return info.Env().Undefined();
+  lk::softmax_backward(y, g, outer, L, inner, log, gx);
   return info.Env().Undefined();
 }
 
 struct CrossEntropyArgs {
-  int64_t N, K;
+  int64_t N, K, NK;
   const float* logits;
   const int32_t* labels;
   double smoothing;
@@ -211,7 +218,8 @@ CrossEntropyArgs cross_entropy_args(const Napi::CallbackInfo& info) {
   CrossEntropyArgs a;
   a.N = i64(info, 2, "N");
   a.K = i64(info, 3, "K", 1);
-  a.logits = f32(info, 0, "logits", lkb::numel(info.Env(), {a.N, a.K})).data;
+  a.NK = lkb::numel(info.Env(), "logits [N, K]", {a.N, a.K});
+  a.logits = f32(info, 0, "logits", a.NK).data;
   a.labels = i32(info, 1, "labels", a.N);
   check_indices(info.Env(), a.labels, a.N, a.K, "labels");
   a.smoothing = lkb::f64(info, 4, "smoothing");
@@ -232,7 +240,7 @@ Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
   const CrossEntropyArgs a = cross_entropy_args(info);
   const float* lse = f32(info, 5, "lse", a.N).data;
   const float* gloss = f32(info, 6, "gloss", a.N).data;
-  float* gx = f32(info, 7, "gx", a.N * a.K).data;
+  float* gx = f32(info, 7, "gx", a.NK).data;
   lk::cross_entropy_backward(a.logits, a.labels, a.N, a.K, a.smoothing, lse, gloss, gx);
   return info.Env().Undefined();
 }
@@ -242,7 +250,7 @@ Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
 // globalAvgPool2dForward(x, planes, S, y[planes])
 Napi::Value GlobalAvgPool2dForward(const Napi::CallbackInfo& info) {
   const int64_t planes = i64(info, 1, "planes"), S = i64(info, 2, "S");
-  const float* x = f32(info, 0, "x", lkb::numel(info.Env(), {planes, S})).data;
+  const float* x = f32(info, 0, "x", lkb::numel(info.Env(), "x [planes, S]", {planes, S})).data;
   lk::global_avg_pool_forward(x, planes, S, f32(info, 3, "y", planes).data);
   return info.Env().Undefined();
 }
@@ -251,13 +259,18 @@ Napi::Value GlobalAvgPool2dForward(const Napi::CallbackInfo& info) {
 Napi::Value GlobalAvgPool2dBackward(const Napi::CallbackInfo& info) {
   const int64_t planes = i64(info, 1, "planes"), S = i64(info, 2, "S");
   const float* g = f32(info, 0, "g", planes).data;
-  lk::global_avg_pool_backward(g, planes, S, f32(info, 3, "gx", lkb::numel(info.Env(), {planes, S})).data);
+  lk::global_avg_pool_backward(g, planes, S, f32(info, 3, "gx", lkb::numel(info.Env(), "gx [planes, S]", {planes, S})).data);
   return info.Env().Undefined();
 }
 
 // (planes, H, W, kh, kw, sh, sw, ph, pw) at args [first, first + 9), with PyTorch's rules:
 // padding at most half the kernel (so every window meets the input) and a non-empty output.
-lk::Pool2d pool_args(const Napi::CallbackInfo& info, size_t first) {
+struct PoolArgs {
+  lk::Pool2d p;
+  int64_t in, out;  // element counts of x [planes, H, W] and y [planes, OH, OW]
+};
+PoolArgs pool_args(const Napi::CallbackInfo& info, size_t first) {
+  const Napi::Env env = info.Env();
   lk::Pool2d p;
   p.planes = i64(info, first, "planes");
   p.H = i64(info, first + 1, "H", 1);
@@ -268,50 +281,49 @@ lk::Pool2d pool_args(const Napi::CallbackInfo& info, size_t first) {
   p.sw = i64(info, first + 6, "sw", 1);
   p.ph = i64(info, first + 7, "ph", 0, p.kh / 2);
   p.pw = i64(info, first + 8, "pw", 0, p.kw / 2);
-  if (p.H + 2 * p.ph < p.kh || p.W + 2 * p.pw < p.kw) lkb::throw_range(info.Env(), "kernel larger than padded input");
+  lkb::numel(env, "the pooling window [kh, kw]", {p.kh, p.kw});
+  if (p.H + 2 * p.ph < p.kh || p.W + 2 * p.pw < p.kw) lkb::throw_range(env, "kh, kw: the window (" + std::to_string(p.kh) + "x" + std::to_string(p.kw) +
+                                                  ") is larger than the padded input (H + 2 ph, W + 2 pw)");
   p.OH = (p.H + 2 * p.ph - p.kh) / p.sh + 1;
   p.OW = (p.W + 2 * p.pw - p.kw) / p.sw + 1;
-  lkb::numel(info.Env(), {p.planes, p.H, p.W});
-  return p;
+  return PoolArgs{p, lkb::numel(env, "x [planes, H, W]", {p.planes, p.H, p.W}),
+                  lkb::numel(env, "y [planes, OH, OW]", {p.planes, p.OH, p.OW})};
 }
-
-int64_t in_size(const lk::Pool2d& p) { return p.planes * p.H * p.W; }
-int64_t out_size(const lk::Pool2d& p) { return p.planes * p.OH * p.OW; }
 
 // maxPool2dForward(x, planes, H, W, kh, kw, sh, sw, ph, pw, y, argmax: Int32Array)
 Napi::Value MaxPool2dForward(const Napi::CallbackInfo& info) {
-  const lk::Pool2d p = pool_args(info, 1);
-  const float* x = f32(info, 0, "x", in_size(p)).data;
-  float* y = f32(info, 10, "y", out_size(p)).data;
-  int32_t* argmax = i32(info, 11, "argmax", out_size(p));
-  if (p.H * p.W > INT32_MAX) lkb::throw_range(info.Env(), "plane too large for int32 indices");
-  lk::max_pool2d_forward(x, p, y, argmax);
+  const PoolArgs a = pool_args(info, 1);
+  const float* x = f32(info, 0, "x", a.in).data;
+  float* y = f32(info, 10, "y", a.out).data;
+  int32_t* argmax = i32(info, 11, "argmax", a.out);
+  if (a.p.H * a.p.W > INT32_MAX) lkb::throw_range(info.Env(), "plane too large for int32 indices");
+  lk::max_pool2d_forward(x, a.p, y, argmax);
   return info.Env().Undefined();
 }
 
 // maxPool2dBackward(g, argmax, planes, H, W, kh, kw, sh, sw, ph, pw, gx)
 Napi::Value MaxPool2dBackward(const Napi::CallbackInfo& info) {
-  const lk::Pool2d p = pool_args(info, 2);
-  const float* g = f32(info, 0, "g", out_size(p)).data;
-  const int32_t* argmax = i32(info, 1, "argmax", out_size(p));
-  check_indices(info.Env(), argmax, out_size(p), p.H * p.W, "argmax");
-  lk::max_pool2d_backward(g, argmax, p, f32(info, 11, "gx", in_size(p)).data);
+  const PoolArgs a = pool_args(info, 2);
+  const float* g = f32(info, 0, "g", a.out).data;
+  const int32_t* argmax = i32(info, 1, "argmax", a.out);
+  check_indices(info.Env(), argmax, a.out, a.p.H * a.p.W, "argmax");
+  lk::max_pool2d_backward(g, argmax, a.p, f32(info, 11, "gx", a.in).data);
   return info.Env().Undefined();
 }
 
 // avgPool2dForward(x, planes, H, W, kh, kw, sh, sw, ph, pw, y)
 Napi::Value AvgPool2dForward(const Napi::CallbackInfo& info) {
-  const lk::Pool2d p = pool_args(info, 1);
-  const float* x = f32(info, 0, "x", in_size(p)).data;
-  lk::avg_pool2d_forward(x, p, f32(info, 10, "y", out_size(p)).data);
+  const PoolArgs a = pool_args(info, 1);
+  const float* x = f32(info, 0, "x", a.in).data;
+  lk::avg_pool2d_forward(x, a.p, f32(info, 10, "y", a.out).data);
   return info.Env().Undefined();
 }
 
 // avgPool2dBackward(g, planes, H, W, kh, kw, sh, sw, ph, pw, gx)
 Napi::Value AvgPool2dBackward(const Napi::CallbackInfo& info) {
-  const lk::Pool2d p = pool_args(info, 1);
-  const float* g = f32(info, 0, "g", out_size(p)).data;
-  lk::avg_pool2d_backward(g, p, f32(info, 10, "gx", in_size(p)).data);
+  const PoolArgs a = pool_args(info, 1);
+  const float* g = f32(info, 0, "g", a.out).data;
+  lk::avg_pool2d_backward(g, a.p, f32(info, 10, "gx", a.in).data);
   return info.Env().Undefined();
 }
 

@@ -80,7 +80,8 @@ inline float normal_cdf(float x) {
 
 void relu_forward(const float* x, int64_t n, float* y) {
   parallel_for(n, kElemGrain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f;
+    // !(x <= 0) keeps NaN (PyTorch propagates it) and still maps -0 to +0.
+    for (int64_t i = b; i < e; ++i) y[i] = !(x[i] <= 0.f) ? x[i] : 0.f;
   });
 }
 
@@ -300,12 +301,17 @@ void global_avg_pool_backward(const float* g, int64_t planes, int64_t S, float* 
 
 namespace {
 
+// Planes per task: about kElemGrain window taps (in double: OH * OW * kh * kw may pass 2^63).
+int64_t window_grain(const Pool2d& p) {
+  const double taps = double(p.OH) * double(p.OW) * double(p.kh) * double(p.kw);
+  return taps >= double(kElemGrain) ? 1 : int64_t(double(kElemGrain) / std::max(1.0, taps));
+}
+
 // Calls fn(plane, output index, h0, h1, w0, w1) for every output of one plane, with the window
 // clipped to the input ([h0, h1) x [w0, w1)); planes are split over the pool.
 template <class Fn>
 void for_each_window(const Pool2d& p, const Fn& fn) {
-  const int64_t grain = std::max<int64_t>(1, kElemGrain / std::max<int64_t>(1, p.OH * p.OW * p.kh * p.kw));
-  parallel_for(p.planes, grain, [&](int64_t b, int64_t e) {
+  parallel_for(p.planes, window_grain(p), [&](int64_t b, int64_t e) {
     for (int64_t pl = b; pl < e; ++pl)
       for (int64_t oh = 0; oh < p.OH; ++oh) {
         const int64_t hs = oh * p.sh - p.ph;
@@ -327,8 +333,10 @@ inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a +
 // outputs (independent lanes, vectorised), visiting every window in row-major order.
 void max_pool2d_forward(const float* x, const Pool2d& p, float* y, int32_t* argmax) {
   const int64_t HW = p.H * p.W, OHW = p.OH * p.OW;
-  const int64_t grain = std::max<int64_t>(1, kElemGrain / std::max<int64_t>(1, OHW * p.kh * p.kw));
-  parallel_for(p.planes, grain, [&](int64_t b, int64_t e) {
+  // Taps that meet the row for some output: 0 <= ow * sw - pw + j < W with ow < OW (a window far
+  // wider than the padded row would otherwise cost kw steps per row for nothing).
+  const int64_t j0 = std::max<int64_t>(0, p.pw - (p.OW - 1) * p.sw), j1 = std::min(p.kw, p.pw + p.W);
+  parallel_for(p.planes, window_grain(p), [&](int64_t b, int64_t e) {
     for (int64_t pl = b; pl < e; ++pl) {
       const float* xp = x + pl * HW;
       for (int64_t oh = 0; oh < p.OH; ++oh) {
@@ -341,7 +349,7 @@ void max_pool2d_forward(const float* x, const Pool2d& p, float* y, int32_t* argm
           at[ow] = int32_t(h0 * p.W + std::max<int64_t>(ow * p.sw - p.pw, 0));
         }
         for (int64_t h = h0; h < h1; ++h)
-          for (int64_t j = 0; j < p.kw; ++j) {
+          for (int64_t j = j0; j < j1; ++j) {
             // Outputs whose tap j falls inside the row: 0 <= ow * sw - pw + j < W.
             const int64_t lo = std::max<int64_t>(0, -floor_div(j - p.pw, p.sw));
             const int64_t hi = std::min(p.OW, floor_div(p.W - 1 + p.pw - j, p.sw) + 1);
