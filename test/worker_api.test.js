@@ -120,7 +120,7 @@ test.serial('analyze: occlusion and kernel-distance equal the synchronous analys
   await t.throwsAsync(background.analyze('kernel-distance', replk, data), { instanceOf: TypeError, message: /pass null as data/ });
 });
 
-test.serial('abort: rejects with an AbortError at the next batch, before start, and while queued; the pool stays usable', async (t) => {
+test.serial('abort: rejects at once with signal.reason, before start, while queued and while running; no callback after abort; the pool stays usable', async (t) => {
   const model = tinyModel('vit_ti16', VIT, 41);
   const { x, data } = samples(40, 32, 6);
   const controller = new AbortController();
@@ -133,18 +133,22 @@ test.serial('abort: rejects with an AbortError at the next batch, before start, 
   const queuedController = new AbortController();
   const queued = background.evaluate(model, data, { signal: queuedController.signal });
   queuedController.abort();
-  await t.throwsAsync(queued, { name: 'AbortError', message: /evaluate: aborted before it started/ });
-  await t.throwsAsync(running, { name: 'AbortError', message: /attack: aborted/ });
-  t.true(done.length < 40, `stopped early (after ${done.length} of 40 batches)`);
-  // An already aborted signal never starts anything.
-  await t.throwsAsync(background.evaluate(model, data, { signal: AbortSignal.abort() }), { name: 'AbortError' });
+  t.is(await t.throwsAsync(queued, { any: true, name: 'AbortError' }), queuedController.signal.reason);
+  t.is(await t.throwsAsync(running, { any: true, name: 'AbortError' }), controller.signal.reason);
+  t.is(done.length, 2, 'no progress event after abort()');
+  // An already aborted signal never starts anything; its own reason is what the call rejects with.
+  const why = new Error('the user cancelled');
+  t.is(await t.throwsAsync(background.evaluate(model, data, { signal: AbortSignal.abort(why) })), why);
+  // AbortSignal.timeout(): the call rejects with its TimeoutError.
+  await t.throwsAsync(background.attack(model, data, { attack: 'pgd', options: { eps: 4 / 255, steps: 10 }, batchSize: 1, signal: AbortSignal.timeout(50) }),
+    { any: true, name: 'TimeoutError' });
   // evaluate checks the signal itself; aborting from its progress callback stops it too (a 224x224
   // ViT-Ti forward per batch gives this thread time to answer).
   const c2 = new AbortController();
   const big = lk.tensorDataset(lk.tensor(new Float32Array(20 * 3 * 224 * 224).fill(0.5), [20, 3, 224, 224]), new Int32Array(20));
   const evaluated = [];
   await t.throwsAsync(background.evaluate({ name: 'vit_ti16', seed: 1 }, big, { batchSize: 1, signal: c2.signal, onProgress: (d) => evaluated.push(d) && c2.abort() }),
-    { name: 'AbortError', message: /evaluate: aborted/ });
+    { any: true, name: 'AbortError' });
   t.true(evaluated.length < 20, `stopped after ${evaluated.length} of 20 batches`);
   const r = await background.evaluate(model, data, { batchSize: 16 });
   sameArray(t, r.logits.data, lk.noGrad(() => model.forward(x)).data, 'the next call works');
@@ -215,7 +219,7 @@ test.serial('fit: the same history and the same final weights, BN statistics and
   const before = [...background_.stateDict()].map(([, v]) => v.data.slice());
   const controller = new AbortController();
   await t.throwsAsync(background.fit(background_, data, { ...fitOptions, epochs: 50, signal: controller.signal, onStep: () => controller.abort() }),
-    { name: 'AbortError', message: /fit: aborted/ });
+    { any: true, name: 'AbortError' });
   [...background_.stateDict()].forEach(([key, v], i) => sameArray(t, v.data, before[i], `${key} untouched`));
   await t.throwsAsync(background.fit(background_, data, { ...fitOptions, augment: (x) => x }), { instanceOf: TypeError, message: /options.augment is a function/ });
   await t.throwsAsync(background.fit({ name: 'vit_ti16' }, data, fitOptions), { instanceOf: TypeError, message: /ImageClassifier instance/ });

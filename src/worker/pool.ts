@@ -26,6 +26,8 @@ interface Job {
   signal?: AbortSignal;
   /** An error thrown by one of the caller's callbacks: the call stops and rejects with it. */
   callbackError?: unknown;
+  /** Set once the promise is settled (an abort settles at once; the worker's late reply is then dropped). */
+  settled: boolean;
   settle(error: unknown, value?: unknown): void;
 }
 
@@ -76,11 +78,17 @@ export class WorkerPool {
       options: encoded.value, callbacks: Object.keys(callbacks) as CallbackName[], abortFlag,
     };
     const transfer = [...new Set([...modelTransferables(spec.model), ...(spec.data ? datasetTransferables(spec.data) : [])])];
+    // Node's convention (fetch, timers/promises): an aborted call rejects at once with signal.reason
+    // (an AbortError DOMException for abort(), a TimeoutError for AbortSignal.timeout()); no
+    // callback runs after that, and a running worker stops at its next batch.
+    const reason = () => signal?.reason ?? abortError(`${spec.fn}: aborted`);
     return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(abortError(`${spec.fn}: aborted before it started`));
+      if (signal?.aborted) return reject(reason());
       const job: Job = {
-        request, transfer, callbacks, flag: new Int32Array(abortFlag), signal,
+        request, transfer, callbacks, flag: new Int32Array(abortFlag), signal, settled: false,
         settle: (error, value) => {
+          if (job.settled) return;
+          job.settled = true;
           signal?.removeEventListener('abort', onAbort);
           if (error !== undefined) reject(error);
           else resolve(value);
@@ -88,10 +96,9 @@ export class WorkerPool {
       };
       const onAbort = () => {
         const queued = this.queue.indexOf(job);
-        if (queued >= 0) {
-          this.queue.splice(queued, 1);
-          job.settle(abortError(`${spec.fn}: aborted before it started`));
-        } else Atomics.store(job.flag, 0, 1);
+        if (queued >= 0) this.queue.splice(queued, 1);
+        else Atomics.store(job.flag, 0, 1);
+        job.settle(reason());
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.queue.push(job);
@@ -149,7 +156,7 @@ export class WorkerPool {
     const job = slot.job;
     if (!job || reply.id !== job.request.id) return;
     if (reply.type === 'callback') {
-      if (job.callbackError !== undefined) return;
+      if (job.callbackError !== undefined || job.settled) return;
       try {
         job.callbacks[reply.name]?.(...reply.args);
       } catch (e) {
