@@ -3,7 +3,7 @@
 import { Tensor } from '../tensor/tensor';
 import { checkOptions, checkNumber, checkInt } from '../tensor/check';
 import { toLabels } from '../io/dataset';
-import { Classifier, predictLogits, argmax, meanOf } from '../models/evaluate';
+import { Classifier, predictLogits, argmax, meanOf, checkFinite } from '../models/evaluate';
 import { AttackSpace, attackSpace, checkImages, SpaceName } from './space';
 import { perturbationNorms, Norm } from './project';
 import { Rng } from '../tensor/random';
@@ -130,8 +130,9 @@ export function boolOption(s: AttackSetup, name: string, dflt: boolean): boolean
 export function finish(s: AttackSetup, zAdv: Float32Array, extra: Partial<AttackResult> = {},
   known: { clean?: Float32Array; adv?: Float32Array } = {}): AttackResult {
   const xAdvData = s.space.isPixel ? zAdv : s.space.toPixel(zAdv, s.shape);
-  const xAdv = new Tensor(xAdvData, s.shape);
   const N = s.shape[0];
+  checkFinite('the attack produced non-finite adversarial images', xAdvData, xAdvData.length / N, s.op);
+  const xAdv = new Tensor(xAdvData, s.shape);
   const predOf = (logits: Float32Array | undefined, x: Tensor) =>
     logits ? argmax(new Tensor(logits, [N, logits.length / N])) : argmax(timedModelCall(() => predictLogits(s.model, x)));
   const cleanPred = predOf(known.clean, s.x);

@@ -2,7 +2,7 @@
 // logits; one backward pass through the model then gives the input gradient. Every loss is one the
 // attack maximises.
 import { Tensor, noGrad } from '../tensor/tensor';
-import { logitsOf, Classifier } from '../models/evaluate';
+import { logitsOf, checkFinite, Classifier } from '../models/evaluate';
 import type { AttackSpace } from './space';
 
 export type LossName = 'ce' | 'ce-targeted' | 'dlr' | 'dlr-targeted' | 'margin' | 'logit';
@@ -117,6 +117,7 @@ export function lossAndGrad(model: Classifier, space: AttackSpace, z: Float32Arr
   const { loss, dlogits } = lossFromLogits(name, logits.data, N, K, y, target);
   logits.backward(dlogits);
   const grad = space.gradToAttack(x.grad!.data, shape);
+  checkFinite('the model returned non-finite gradients', grad, grad.length / N);
   modelTime.forwardBackward++;
   modelTime.ms += performance.now() - t0;
   return { loss, logits: logits.data, grad };

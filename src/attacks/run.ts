@@ -1,7 +1,7 @@
 // Attacks by name over a whole dataset, a batch at a time: the API behind `lkvit attack`, with
 // transfer (craft on a surrogate, judge on the target model) and progress.
 import { Tensor } from '../tensor/tensor';
-import { Classifier, predictLogits, argmax } from '../models/evaluate';
+import { Classifier, predictLogits, argmax, inBatch } from '../models/evaluate';
 import type { LabeledDataset } from '../io/dataset';
 import { AttackResult, AttackSummary, summarize } from './common';
 import { fgsm, pgd } from './pgd';
@@ -77,8 +77,10 @@ export async function runAttack(model: Classifier, data: LabeledDataset, options
     const end = Math.min(last, start + batchSize), at = start - first;
     const batch = await data.load(start, end);
     const opts = { ...options.options, seed: (seed + Math.imul(b, 0x9e3779b9)) >>> 0 };
-    const r = fn(options.surrogate ?? model, batch.x, batch.y, opts);
-    const judged = options.surrogate ? judge(model, batch.x, r.xAdv) : r;
+    const { r, judged } = inBatch('runAttack', b, start, end, () => {
+      const r = fn(options.surrogate ?? model, batch.x, batch.y, opts);
+      return { r, judged: options.surrogate ? judge(model, batch.x, r.xAdv) : r };
+    });
     cleanPred.set(judged.cleanPred, at);
     advPred.set(judged.advPred, at);
     y.set(batch.y, at);

@@ -2,7 +2,7 @@
 // loading they describe, so predict, attack, eval and analyze load models the same way.
 import { loadModel, MODELS, modelOptionNames } from '../models/registry';
 import { RepLKNet } from '../models/replknet';
-import type { ImageClassifier } from '../models/classifier';
+import { ImageClassifier, NORMALIZATION_LIMITS, Triple } from '../models/classifier';
 import { FlagSpec, Flags, intFlag, tripleFlag, existingFile, UsageError } from './args';
 
 export const MODEL_FLAGS: Record<string, FlagSpec> = {
@@ -36,6 +36,16 @@ export function configKeys(config: Record<string, unknown>, model: string, comma
   return config;
 }
 
+/** --mean or --std: three numbers within what a model accepts (NORMALIZATION_LIMITS), checked before any work. */
+export function normalizationFlag(f: Flags, name: 'mean' | 'std', command: string): Triple | undefined {
+  const v = tripleFlag(f, name, command);
+  if (v === undefined) return undefined;
+  const { maxAbsMean, minStd, maxStd } = NORMALIZATION_LIMITS;
+  const ok = name === 'mean' ? v.every((m) => Math.abs(m) <= maxAbsMean) : v.every((s) => s >= minStd && s <= maxStd);
+  if (!ok) throw new UsageError(`${command}: --${name} must be three numbers in ${name === 'mean' ? `[-${maxAbsMean}, ${maxAbsMean}]` : `[${minStd}, ${maxStd}]`}, got '${String(f[name])}'`);
+  return v;
+}
+
 /** The value of a flag naming a model, which must be one the registry knows. */
 export function modelNameFlag(f: Flags, name: string, command: string): string | undefined {
   const v = f[name];
@@ -57,8 +67,8 @@ export function loadModelFromFlags(f: Flags, command: string, print: (s: string)
   existingFile(f, names.weights, command);
   const primary = names.model === 'model';
   const numClasses = primary ? intFlag(f, 'num-classes', command) : undefined;
-  const mean = primary ? tripleFlag(f, 'mean', command) : undefined;
-  const std = primary ? tripleFlag(f, 'std', command) : undefined;
+  const mean = primary ? normalizationFlag(f, 'mean', command) : undefined;
+  const std = primary ? normalizationFlag(f, 'std', command) : undefined;
   const { model, report } = loadModel(String(f[names.model]), String(f[names.weights]), {
     ...(primary ? configKeys(configFlag(f.config as string | undefined, command), String(f[names.model]), command) : {}),
     strict: !f['non-strict'],

@@ -8,8 +8,8 @@ import { saveWeights } from '../nn/serialize';
 import { manualSeed } from '../nn/init';
 import { fit, FitOptions, OptimizerSpec } from '../train';
 import { AdversarialOptions } from '../train/adversarial';
-import { FlagSpec, parseFlags, usage, intFlag, tripleFlag, fractionFlag, choiceFlag, existingFile, requiredFlag, UsageError, COMMON_FLAGS, commandOutput } from './args';
-import { MODEL_FLAGS, loadModelFromFlags, modelNameFlag, configFlag, configKeys } from './model_flags';
+import { FlagSpec, parseFlags, usage, intFlag, fractionFlag, choiceFlag, existingFile, requiredFlag, UsageError, COMMON_FLAGS, commandOutput } from './args';
+import { MODEL_FLAGS, loadModelFromFlags, modelNameFlag, configFlag, configKeys, normalizationFlag } from './model_flags';
 
 const FLAGS: Record<string, FlagSpec> = {
   ...MODEL_FLAGS,
@@ -84,7 +84,7 @@ export async function trainCommand(argv: string[], print: (s: string) => void): 
   let model;
   if (f.weights !== undefined) model = loadModelFromFlags(f, cmd, out.say);
   else {
-    const numClasses = intFlag(f, 'num-classes', cmd), mean = tripleFlag(f, 'mean', cmd), std = tripleFlag(f, 'std', cmd);
+    const numClasses = intFlag(f, 'num-classes', cmd), mean = normalizationFlag(f, 'mean', cmd), std = normalizationFlag(f, 'std', cmd);
     manualSeed(seed);
     model = createModel(name, { ...configKeys(configFlag(f.config as string | undefined, cmd), name, cmd),
       ...(numClasses !== undefined && { numClasses }), ...(mean && { mean }), ...(std && { std }) });

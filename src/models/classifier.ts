@@ -76,6 +76,23 @@ export interface ClassifierInfo {
   imageSize: number | null;
 }
 
+/**
+ * The normalisation a model accepts: |mean| <= 1e6 and 1e-6 <= std <= 1e6 per channel. Outside that,
+ * 1/std or -mean/std overflow float32 (std 1e-45 gives infinite weights and NaN logits), and no real
+ * dataset's statistics come near it on [0, 1] images.
+ */
+export const NORMALIZATION_LIMITS = { maxAbsMean: 1e6, minStd: 1e-6, maxStd: 1e6 };
+
+/** Checks a mean / std pair (TypeError for the wrong type, RangeError out of NORMALIZATION_LIMITS; `fn` names the caller). */
+export function checkNormalization(fn: string, mean: unknown, std: unknown): void {
+  const triple = (v: unknown) => Array.isArray(v) && v.length === 3 && v.every((e) => typeof e === 'number');
+  const { maxAbsMean, minStd, maxStd } = NORMALIZATION_LIMITS;
+  if (!triple(mean)) throw new TypeError(`${fn}: mean must be 3 numbers, got ${JSON.stringify(mean)}`);
+  if (!triple(std)) throw new TypeError(`${fn}: std must be 3 numbers, got ${JSON.stringify(std)}`);
+  if ((mean as number[]).some((m) => !(Math.abs(m) <= maxAbsMean))) throw new RangeError(`${fn}: mean must be 3 finite numbers in [-${maxAbsMean}, ${maxAbsMean}], got ${JSON.stringify(mean)}`);
+  if ((std as number[]).some((s) => !(s >= minStd && s <= maxStd))) throw new RangeError(`${fn}: std must be 3 numbers in [${minStd}, ${maxStd}], got ${JSON.stringify(std)}`);
+}
+
 export abstract class ImageClassifier extends Module {
   readonly numClasses: number;
   // Set by setNormalization, which the constructor calls.
@@ -98,9 +115,7 @@ export abstract class ImageClassifier extends Module {
 
   /** Changes the per-channel normalisation applied to [0, 1] inputs: (x - mean) / std. */
   setNormalization(mean: Triple, std: Triple): void {
-    const ok = (v: unknown) => Array.isArray(v) && v.length === 3 && v.every((e) => typeof e === 'number' && Number.isFinite(e));
-    if (!ok(mean)) throw new TypeError(`setNormalization: mean must be 3 finite numbers, got ${JSON.stringify(mean)}`);
-    if (!ok(std) || std.some((s) => !(s > 0))) throw new RangeError(`setNormalization: std must be 3 positive numbers, got ${JSON.stringify(std)}`);
+    checkNormalization('setNormalization', mean, std);
     this.meanStd = { mean: [...mean] as Triple, std: [...std] as Triple };
     // A 1x1 depthwise convolution does (x - m) / s as x * (1/s) + (-m/s), differentiably.
     this.inputNorm = {

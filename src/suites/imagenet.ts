@@ -4,7 +4,7 @@ import * as path from 'path';
 import { createHash } from 'crypto';
 import { Tensor } from '../tensor/tensor';
 import { ImageClassifier } from '../models/classifier';
-import { Classifier, predictLogits } from '../models/evaluate';
+import { Classifier, predictLogits, inBatch } from '../models/evaluate';
 import { loadImageBatch } from '../io/image';
 import { IMAGENET_WNIDS, IMAGENET_A_WNIDS, IMAGENET_R_WNIDS, IMAGENET_O_WNIDS } from './classes';
 import {
@@ -194,11 +194,13 @@ async function planSuite(model: Classifier, options: SuiteOptions): Promise<Suit
 async function evaluateSamples(model: Classifier, plan: SuitePlan, batches: { subset: Subset; samples: Sample[] }[], state: ResumeState,
   progress: { done: number; total: number }, options: SuiteOptions): Promise<void> {
   options.onProgress?.(progress.done, progress.total);
+  let batch = 0;
   for (const { subset, samples } of batches) {
     if (options.signal?.aborted) throw Object.assign(new Error('evaluateSuite: aborted; run again with the same out to resume'), { name: 'AbortError' });
     const files = samples.flatMap((s) => s.files);
     const images = await loadImageBatch(files, plan.transform);
-    const logits = predictLogits(model, new Tensor(images.data, images.shape), plan.batchSize);
+    const logits = inBatch('evaluateSuite', batch++, progress.done, progress.done + samples.length,
+      () => predictLogits(model, new Tensor(images.data, images.shape), plan.batchSize));
     const K = logits.shape[1];
     if (K !== IMAGENET_WNIDS.length)
       throw new RangeError(`evaluateSuite: the suites need ImageNet-1k logits (1000 classes), the model gives ${K}`);

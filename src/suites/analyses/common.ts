@@ -2,7 +2,7 @@
 // checks that name the argument, and the loop that counts correct predictions over a dataset.
 import { Tensor } from '../../tensor/tensor';
 import { ImageClassifier } from '../../models/classifier';
-import { predictLogits, topkCorrect } from '../../models/evaluate';
+import { predictLogits, topkCorrect, inBatch, checkFinite } from '../../models/evaluate';
 import type { LabeledDataset, Batch } from '../../io/dataset';
 import { ShardSpec, checkShard, shardSlice } from '../../shard/spec';
 export { Rng } from '../../tensor/random';
@@ -108,12 +108,13 @@ export interface SampleRange {
  * under each of `variants` conditions. Integer totals come back, so that shards add up exactly.
  */
 export async function correctCounts(data: LabeledDataset, range: SampleRange, batchSize: number, variants: number,
-  perBatch: (batch: Batch, start: number) => number[], onProgress?: Progress): Promise<number[]> {
+  perBatch: (batch: Batch, start: number) => number[], onProgress?: Progress, fn = 'analysis'): Promise<number[]> {
   const correct = new Array<number>(variants).fill(0);
   for (let start = range.start; start < range.end; start += batchSize) {
     const end = Math.min(range.end, start + batchSize);
     const batch = await data.load(start, end);
-    const got = perBatch(batch, start);
+    // Non-finite logits are an error naming the batch (counted from sample 0, as the single run's).
+    const got = inBatch(fn, Math.floor(start / batchSize), start, end, () => perBatch(batch, start));
     got.forEach((c, i) => (correct[i] += c));
     onProgress?.(end - range.start, range.end - range.start);
   }
@@ -138,6 +139,12 @@ export function datasetOptions(fn: string, data: LabeledDataset, o: DatasetOptio
  * bit-identically); such analyses run on a few hundred images anyway. */
 export function unshardable(fn: string, o: DatasetOptions): void {
   if (o.shard !== undefined) throw new RangeError(`${fn}: does not take shard (its float sums over samples would not merge exactly); run it unsharded`);
+}
+
+/** Throws a NonFiniteError when values an analysis derives a figure from (features, gradients) hold a
+ * NaN or an infinity: `subject` says what, e.g. 'the model returned non-finite features'. */
+export function checkFiniteValues(subject: string, data: Float32Array, samples: number, fn?: string): void {
+  checkFinite(subject, data, data.length / samples, fn);
 }
 
 /** A copy of x [N, 3, H, W] (the analyses perturb copies, never the dataset's tensors). */

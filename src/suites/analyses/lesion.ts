@@ -64,7 +64,7 @@ export async function lesion(model: ImageClassifier, data: LabeledDataset, optio
       const logits = predictLogits((v) => model.run(v, { skip }).logits, x, batchSize);
       return topkCorrect(logits, y, 1).reduce((s, v) => s + v, 0);
     }),
-  ], onProgress);
+  ], onProgress, fn);
   return lesionFigures({
     samples: end - start, seed, totalBlocks: blocks.length, clean: 0, cleanCorrect: correct[0],
     points: sets.map((group, i) => ({

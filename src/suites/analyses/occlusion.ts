@@ -7,7 +7,7 @@ import { argmax } from '../../models/evaluate';
 import type { LabeledDataset } from '../../io/dataset';
 import {
   DatasetOptions, DATASET_OPTIONS, accuracyOf, correctCounts, checkDataset, checkInt, checkModel, checkNumberList,
-  checkOptionsObject, copyOf, countCorrect, datasetOptions, sum, Rng,
+  checkOptionsObject, copyOf, countCorrect, datasetOptions, sum, Rng, checkFiniteValues,
 } from './common';
 
 export type OcclusionMode = 'random' | 'salient' | 'non-salient';
@@ -128,6 +128,7 @@ export function gradientSaliency(model: ImageClassifier, x: Tensor, y: Int32Arra
   const labels = Int32Array.from(y, (l, i) => (l >= 0 && l < logits.shape[1] ? l : predicted[i]));
   ops.crossEntropy(logits, labels, { reduction: 'sum' }).backward();
   const g = (input.grad as Tensor).data;
+  checkFiniteValues('the model returned non-finite gradients', g, N);
   return Array.from({ length: N }, (_, n) => {
     const map = new Float64Array(H * W);
     for (let c = 0; c < C; c++) for (let i = 0; i < H * W; i++) map[i] += Math.abs(g[(n * C + c) * H * W + i]);
@@ -204,7 +205,7 @@ export async function occlusion(model: ImageClassifier, data: LabeledDataset, op
       counts.push(countCorrect(model, occluded, y, batchSize));
     });
     return counts;
-  }, onProgress);
+  }, onProgress, fn);
   // The grid of a shard without samples comes from the first image, as every other shard's does.
   const g: PatchGrid = grid ?? patchGridOf(await data.load(0, 1), patchSize);
   return occlusionFigures({
