@@ -68,6 +68,9 @@ export { demo };
 export { background, Background, evaluate } from './worker';
 export type { BackgroundData, BackgroundOptions, PoolOptions, EvaluateOptions, EvaluateResult, ModelSpec, ModelRef } from './worker';
 
+// The CUDA backend: lk.cuda.available(), lk.cuda.info() (device tensors come later).
+export * as cuda from './cuda';
+
 export type Isa = 'generic' | 'avx2' | 'avx512';
 
 /** Threads used by the native kernels (default: LKVIT_NUM_THREADS or the number of cores). */

@@ -1,0 +1,116 @@
+// The CUDA backend's front door: finds the CUDA addon, checks it, and says which backend runs.
+// Two addons exist: build-cuda/Release/lkvit_cuda.node (nvcc, `npm run build:cuda`) and, for
+// tests and CI only, build-cuda-emu/lkvit_cuda_emu.node (the same kernels over the SIMT emulation,
+// `npm run build:cuda:emulated`), used only with LKVIT_CUDA_EMULATED=1. The addon is used only if
+// it loads, reports a device and passes a one-kernel self test; otherwise info() says why.
+// This step covers the kernels over host arrays; device tensors and op dispatch come later.
+import * as fs from 'fs';
+import * as path from 'path';
+
+export type CudaBackend = 'cuda' | 'cuda-emulated';
+
+export interface CudaInfo {
+  /** Whether CUDA kernels can run now. */
+  available: boolean;
+  /** The backend that would run them, or null when none loads. */
+  backend: CudaBackend | null;
+  /** Device name (or the emulation's description); null when unavailable. */
+  device: string | null;
+  /** Device memory in bytes; 0 for the emulation; null when unavailable. */
+  totalMemory: number | null;
+  /** Compute capability such as "9.0"; null when unavailable or emulated. */
+  computeCapability: string | null;
+  /** The addon file tried; null when none was found. */
+  addon: string | null;
+  /** Why CUDA is not available; null when it is. */
+  reason: string | null;
+}
+
+type CudaAddon = Record<string, (...args: unknown[]) => unknown>;
+
+const root = path.join(__dirname, '..');
+let loaded: { info: CudaInfo; addon: CudaAddon | null } | null = null;
+
+function addonPath(): { file: string; backend: CudaBackend; build: string } {
+  if (process.env.LKVIT_CUDA_EMULATED === '1') {
+    const file = process.env.LKVIT_CUDA_EMULATED_ADDON || path.join(root, 'build-cuda-emu', 'lkvit_cuda_emu.node');
+    return { file, backend: 'cuda-emulated', build: 'npm run build:cuda:emulated' };
+  }
+  return { file: path.join(root, 'build-cuda', 'Release', 'lkvit_cuda.node'), backend: 'cuda', build: 'npm run build:cuda (needs nvcc)' };
+}
+
+// One small FGSM step whose result is known exactly.
+function selfTest(addon: CudaAddon): string | null {
+  const x = Float32Array.from([0.5, 0.25, 0.98, 0.02]);
+  const g = Float32Array.from([1, -2, 3, 0]);
+  const out = new Float32Array(4);
+  addon.fgsmStep(x, g, 0.125, 0, 1, out);
+  const want = [0.625, 0.125, 1, 0.02];
+  for (let i = 0; i < 4; i++) if (out[i] !== Math.fround(want[i])) return `self test: fgsmStep gave [${Array.from(out).join(', ')}], expected [${want.join(', ')}]`;
+  return null;
+}
+
+function load(): { info: CudaInfo; addon: CudaAddon | null } {
+  if (loaded) return loaded;
+  const { file, backend, build } = addonPath();
+  const none = (reason: string, addon: string | null): CudaInfo => ({
+    available: false, backend: null, device: null, totalMemory: null, computeCapability: null, addon, reason,
+  });
+  if (!fs.existsSync(file)) {
+    loaded = { info: none(`the ${backend} addon is not built (${path.relative(root, file)} is missing; run \`${build}\`)`, null), addon: null };
+    return loaded;
+  }
+  let addon: CudaAddon;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    addon = require(file) as CudaAddon;
+  } catch (e) {
+    loaded = { info: none(`the ${backend} addon failed to load: ${(e as Error).message}`, file), addon: null };
+    return loaded;
+  }
+  const d = addon.info() as { available: boolean; name: string | null; reason: string | null; totalMemory: number; computeCapability: string };
+  if (!d.available) {
+    loaded = { info: none(d.reason || 'no CUDA device', file), addon: null };
+    return loaded;
+  }
+  let failure: string | null;
+  try {
+    failure = selfTest(addon);
+  } catch (e) {
+    failure = `self test failed: ${(e as Error).message}`;
+  }
+  if (failure) {
+    loaded = { info: none(failure, file), addon: null };
+    return loaded;
+  }
+  loaded = {
+    info: {
+      available: true,
+      backend,
+      device: d.name,
+      totalMemory: d.totalMemory,
+      computeCapability: backend === 'cuda' ? d.computeCapability : null,
+      addon: file,
+      reason: null,
+    },
+    addon,
+  };
+  return loaded;
+}
+
+/** Whether a CUDA backend (real, or emulated under LKVIT_CUDA_EMULATED=1) is ready. */
+export function available(): boolean {
+  return load().info.available;
+}
+
+/** Which CUDA backend runs, on what device, or why none does. */
+export function info(): CudaInfo {
+  return { ...load().info };
+}
+
+/** The loaded CUDA addon (for the tests and the coming device ops); throws with the reason when unavailable. */
+export function nativeCuda(): CudaAddon {
+  const l = load();
+  if (!l.addon) throw new Error(`lkvit: CUDA is not available: ${l.info.reason}`);
+  return l.addon;
+}
