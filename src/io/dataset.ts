@@ -4,7 +4,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor, shapeString } from '../tensor/tensor';
 import { readSafetensors } from './safetensors';
-import { loadImageBatch, listImageFiles, ImageTransform } from './image';
+import { loadImageBatch, imagesInFolder, checkListOptions, skippedNote, ImageTransform } from './image';
+import { printable } from './errors';
 
 export interface Batch {
   /** [n, 3, H, W] in [0, 1]. */
@@ -129,35 +130,32 @@ export function imageDataset(files: LabeledFile[], transform?: ImageTransform): 
 /**
  * The images of a class-folder tree (root/CLASS/*.jpg, as ImageNet and its variants publish them),
  * sorted by class then file. `labelOf` maps a folder name to a label; folders it returns undefined for
- * are left out (a subset), and `strict` makes an unknown folder an error instead.
+ * are left out (a subset), and `strict` makes an unknown folder an error instead. Only regular files
+ * are listed; symbolic links are followed only to files inside `root`, unless `followLinks`.
  */
 export function classFolderFiles(root: string, labelOf: (folder: string) => number | undefined,
-  options: { strict?: boolean } = {}): (LabeledFile & { folder: string })[] {
+  options: { strict?: boolean; followLinks?: boolean } = {}): (LabeledFile & { folder: string })[] {
   const fn = 'classFolderFiles';
+  const { followLinks } = checkListOptions(fn, options, ['strict']);
+  const skipped: string[] = [];
   let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(root, { withFileTypes: true });
   } catch (e) {
-    throw new Error(`${fn}: cannot read the folder '${root}': ${(e as Error).message}`);
+    throw new Error(`${fn}: cannot read the folder '${printable(root)}': ${printable((e as Error).message)}`);
   }
   const folders = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
   const out: (LabeledFile & { folder: string })[] = [];
   for (const folder of folders) {
     const label = labelOf(folder);
     if (label === undefined) {
-      if (options.strict) throw new RangeError(`${fn}: '${path.join(root, folder)}' is not a known class folder`);
+      if (options.strict) throw new RangeError(`${fn}: '${printable(path.join(root, folder))}' is not a known class folder`);
       continue;
     }
-    const dir = path.join(root, folder);
-    let files: string[];
-    try {
-      files = listImageFiles(dir);
-    } catch {
-      continue; // an empty class folder
-    }
-    for (const file of files) out.push({ file, label, folder });
+    const files = imagesInFolder(fn, path.join(root, folder), { recursive: false, followLinks, skipped, within: root });
+    for (const file of files.sort()) out.push({ file, label, folder });
   }
-  if (out.length === 0) throw new RangeError(`${fn}: no images in known class folders under '${root}'`);
+  if (out.length === 0) throw new RangeError(`${fn}: no images in known class folders under '${printable(root)}'${skippedNote(skipped)}`);
   return out;
 }
 

@@ -2,14 +2,31 @@
 //   PIL.Image.open(f).convert('RGB') -> torchvision Resize(256) -> CenterCrop(224) -> ToTensor()
 // sharp (libvips) only decodes; the resize and crop are done here because libvips' kernels differ from PIL's.
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
+import { printable } from './errors';
+import { readRegularFile } from './limits';
 
 export interface ImageTransform {
   /** Shorter side after resizing (torchvision Resize(int)); default 256; null = no resize. */
   resize?: number | null;
   /** Side of the centre crop (torchvision CenterCrop(int)); default 224; null = no crop. */
   crop?: number | null;
+  /**
+   * Largest image decoded, in pixels (width x height); larger files are refused before decoding.
+   * Default 100,000,000 (100 megapixels: twice a 50 MP camera's photos, far above every image of
+   * the ImageNet suites). Decoding costs 3 bytes per pixel (300 MB at the limit).
+   */
+  maxPixels?: number;
+}
+
+/** Options of where files are looked for (listImageFiles, classFolderFiles). */
+export interface ListOptions {
+  /** Descend into subfolders (never through symbolic links to folders). Default false. */
+  recursive?: boolean;
+  /** Follow symbolic links to files outside the folder listed. Default false: such links are skipped. */
+  followLinks?: boolean;
 }
 
 /** A file that cannot be read or decoded as an image; `file` names it. */
@@ -22,9 +39,15 @@ export class ImageFileError extends Error {
 
 const DEFAULT_RESIZE = 256;
 const DEFAULT_CROP = 224;
+export const DEFAULT_MAX_PIXELS = 100_000_000;
 const MAX_SIDE = 1 << 20;
 // Largest output we allocate: a resize without crop of a very elongated image could ask for gigabytes.
 const MAX_PIXELS = 1 << 26;
+// No image file within maxPixels is larger than its raw pixels: 8 bytes each for 16-bit RGBA, plus headers.
+const MAX_FILE_BYTES_PER_PIXEL = 8;
+const FILE_HEADER_SLACK = 1 << 20;
+// Images decoded at once by loadImageBatch: each can hold 3 * maxPixels bytes while it is resized.
+const DECODE_CONCURRENCY = Math.max(1, Math.min(4, os.availableParallelism?.() ?? os.cpus().length));
 // Formats PIL reads as well; vector and document formats (SVG, PDF) would be rendered, not decoded.
 const DECODED_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'tiff'];
 const LISTED_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp'];
@@ -39,27 +62,40 @@ interface RgbImage {
   height: number;
 }
 
-async function decodeFile(fn: string, file: string): Promise<RgbImage> {
+/** The pixel limit was hit: the message says which option lifts it. */
+class TooManyPixels extends Error {}
+
+async function decodeFile(fn: string, file: string, maxPixels: number): Promise<RgbImage> {
+  const shown = printable(file);
   let bytes: Buffer;
   try {
-    bytes = await fs.promises.readFile(file);
+    const maxFileBytes = maxPixels * MAX_FILE_BYTES_PER_PIXEL + FILE_HEADER_SLACK;
+    bytes = await readRegularFile(file, (problem) => new Error(problem), maxFileBytes);
   } catch (e) {
-    throw new ImageFileError(file, `${fn}: cannot read image file '${file}': ${(e as Error).message}`);
+    throw new ImageFileError(file, `${fn}: cannot read image file '${shown}': ${printable((e as Error).message)}`);
   }
   try {
-    return await decodeRgb(bytes);
+    return await decodeRgb(bytes, maxPixels);
   } catch (e) {
-    throw new ImageFileError(file, `${fn}: '${file}' is not a readable image: ${(e as Error).message}`);
+    if (e instanceof TooManyPixels)
+      throw new ImageFileError(file, `${fn}: '${shown}' ${e.message}; if you trust the file, raise the limit with the transform's ` +
+        'maxPixels option (lkvit predict: --max-pixels)');
+    throw new ImageFileError(file, `${fn}: '${shown}' is not a readable image: ${printable((e as Error).message)}`);
   }
 }
 
-async function decodeRgb(bytes: Buffer): Promise<RgbImage> {
+async function decodeRgb(bytes: Buffer, maxPixels: number): Promise<RgbImage> {
   // ignoreIcc: PIL does no colour management. No autoOrient: torchvision's loader ignores EXIF orientation.
   // failOn 'error': like PIL, refuse truncated files but decode through recoverable libjpeg warnings.
-  const input = () => sharp(bytes, { ignoreIcc: true, failOn: 'error' });
+  // limitInputPixels: libvips' own check, behind the one on the header below.
+  const input = () => sharp(bytes, { ignoreIcc: true, failOn: 'error', limitInputPixels: Math.min(maxPixels, Number.MAX_SAFE_INTEGER) });
   const meta = await input().metadata();
   if (!meta.format || !DECODED_FORMATS.includes(meta.format))
     throw new Error(`format '${meta.format}' is not supported (expected JPEG, PNG, WebP, GIF or TIFF)`);
+  // The header's size, checked before any pixel is decoded: a few bytes of lossless WebP or PNG can declare 16383x16383.
+  const width = meta.width ?? 0, height = meta.pageHeight ?? meta.height ?? 0;
+  if (width * height > maxPixels)
+    throw new TooManyPixels(`is ${width}x${height} = ${(width * height).toLocaleString('en-US')} pixels, more than maxPixels = ${maxPixels.toLocaleString('en-US')}`);
 
   if (meta.space === 'cmyk') {
     // libvips would colour-manage CMYK through an ICC profile; PIL uses a plain formula.
@@ -283,15 +319,17 @@ export async function loadImage(
   return loadOne('loadImage', path, checkTransform('loadImage', transform));
 }
 
+type CheckedTransform = { resize: number | null; crop: number | null; maxPixels: number };
+
 async function loadOne(
-  fn: string, file: string, t: Required<ImageTransform>,
+  fn: string, file: string, t: CheckedTransform,
 ): Promise<{ data: Float32Array; shape: [3, number, number] }> {
   if (typeof file !== 'string' || file === '')
     throw new TypeError(`${fn}: path must be a non-empty string, got ${describe(file)}`);
-  const img = await decodeFile(fn, file);
+  const img = await decodeFile(fn, file, t.maxPixels);
   const [rw, rh] = t.resize === null ? [img.width, img.height] : resizedSize(img.width, img.height, t.resize);
   const [outW, outH] = t.crop === null ? [rw, rh] : [t.crop, t.crop];
-  checkPixels(fn, `'${file}' after the transform (${outW}x${outH})`, outW * outH);
+  checkPixels(fn, `'${printable(file)}' after the transform (${outW}x${outH})`, outW * outH);
   const left = t.crop === null ? 0 : cropStart(rw, t.crop);
   const top = t.crop === null ? 0 : cropStart(rh, t.crop);
   // The part of the crop inside the resized image; the rest is torchvision's zero padding.
@@ -311,20 +349,27 @@ async function loadOne(
   return { data, shape: [3, outH, outW] };
 }
 
-/** Loads several files into one [N, 3, H, W] batch; they must all come out the same size (a crop ensures it). */
+/**
+ * Loads several files into one [N, 3, H, W] batch; they must all come out the same size (a crop ensures it).
+ * At most `concurrency` files (default: the CPU count, at most 4) are decoded at once, which bounds
+ * the memory a batch of large images takes.
+ */
 export async function loadImageBatch(
-  paths: string[], transform?: ImageTransform,
+  paths: string[], transform?: ImageTransform, options?: { concurrency?: number },
 ): Promise<{ data: Float32Array; shape: [number, 3, number, number] }> {
   const fn = 'loadImageBatch';
   if (!Array.isArray(paths) || paths.length === 0)
     throw new TypeError(`${fn}: paths must be a non-empty array of file paths, got ${describe(paths)}`);
   const t = checkTransform(fn, transform);
-  const images = await Promise.all(paths.map((p) => loadOne(fn, p, t)));
+  const { concurrency = DECODE_CONCURRENCY } = checkOptions(fn, 'options', options, ['concurrency']);
+  if (!Number.isInteger(concurrency) || (concurrency as number) < 1)
+    throw new RangeError(`${fn}: options.concurrency must be an integer >= 1, got ${describe(concurrency)}`);
+  const images = await mapWithConcurrency(paths, concurrency as number, (p) => loadOne(fn, p, t));
   const [, h, w] = images[0].shape;
   images.forEach((img, i) => {
     if (img.shape[1] !== h || img.shape[2] !== w)
       throw new RangeError(
-        `${fn}: '${paths[i]}' is ${img.shape.join('x')} after the transform but '${paths[0]}' is 3x${h}x${w}; ` +
+        `${fn}: '${printable(paths[i])}' is ${img.shape.join('x')} after the transform but '${printable(paths[0])}' is 3x${h}x${w}; ` +
           'use a crop so that all images have the same size');
   });
   const data = new Float32Array(images.length * 3 * h * w);
@@ -332,69 +377,120 @@ export async function loadImageBatch(
   return { data, shape: [images.length, 3, h, w] };
 }
 
+/** Promise.all over `items` with at most `limit` calls in flight; the first failure stops new calls. */
+async function mapWithConcurrency<T, R>(items: T[], limit: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        out[i] = await f(items[i]);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Finding image files.
 
 /**
- * Image files under a path or paths, in argument order: a file is taken as is; a directory gives its
- * *.jpg/*.jpeg/*.png/*.webp files (any case), sorted by path, descending into subdirectories only with
- * { recursive: true }. Throws if a path does not exist or nothing is found.
+ * Image files under a path or paths, in argument order: a file is taken as is (it must be a regular
+ * file); a directory gives its *.jpg/*.jpeg/*.png/*.webp files (any case), sorted by path,
+ * descending into subdirectories only with { recursive: true }. Only regular files are listed
+ * (never FIFOs, sockets or devices), and a symbolic link is listed only when its target is a
+ * regular file inside the directory given, unless { followLinks: true }. Throws if a path does not
+ * exist or nothing is found.
  */
-export function listImageFiles(pathOrPaths: string | string[], options?: { recursive?: boolean }): string[] {
+export function listImageFiles(pathOrPaths: string | string[], options?: ListOptions): string[] {
   const fn = 'listImageFiles';
   const paths = typeof pathOrPaths === 'string' ? [pathOrPaths] : pathOrPaths;
   if (!Array.isArray(paths) || paths.length === 0 || !paths.every((p) => typeof p === 'string' && p !== ''))
     throw new TypeError(`${fn}: pathOrPaths must be a path or a non-empty array of paths, got ${describe(pathOrPaths)}`);
-  const { recursive = false } = checkOptions(fn, 'options', options, ['recursive']);
-  if (typeof recursive !== 'boolean')
-    throw new TypeError(`${fn}: options.recursive must be a boolean, got ${describe(recursive)}`);
+  const { recursive, followLinks } = checkListOptions(fn, options);
   const found: string[] = [];
+  const skipped: string[] = [];
   for (const p of paths) {
     let stat: fs.Stats;
     try {
       stat = fs.statSync(p);
     } catch (e) {
-      throw new Error(`${fn}: cannot access '${p}': ${(e as Error).message}`);
+      throw new Error(`${fn}: cannot access '${printable(p)}': ${printable((e as Error).message)}`);
     }
-    if (stat.isDirectory()) found.push(...imagesInDirectory(fn, p, recursive).sort(byCodeUnits));
-    else found.push(p);
+    if (stat.isDirectory()) found.push(...imagesInFolder(fn, p, { recursive, followLinks, skipped }).sort(byCodeUnits));
+    else if (stat.isFile()) found.push(p);
+    else throw new Error(`${fn}: '${printable(p)}' is not a regular file or a folder; lkvit reads only regular files`);
   }
   if (found.length === 0) {
-    const where = paths.map((p) => `'${p}'`).join(', ');
+    const where = paths.map((p) => `'${printable(p)}'`).join(', ');
     const hint = recursive ? '' : ' (subdirectories are searched only with { recursive: true })';
-    throw new Error(`${fn}: no image files (${LISTED_EXTENSIONS.map((e) => '*' + e).join(', ')}) in ${where}${hint}`);
+    throw new Error(`${fn}: no image files (${LISTED_EXTENSIONS.map((e) => '*' + e).join(', ')}) in ${where}${hint}${skippedNote(skipped)}`);
   }
   return found;
 }
 
-function imagesInDirectory(fn: string, dir: string, recursive: boolean): string[] {
+/** Why a listing came out empty when links were skipped. */
+export function skippedNote(skipped: string[]): string {
+  if (skipped.length === 0) return '';
+  return `; ${skipped.length} symbolic link(s) pointing outside the folder were skipped (e.g. '${printable(skipped[0])}'): ` +
+    'pass { followLinks: true } to follow them';
+}
+
+export function checkListOptions(fn: string, options: unknown, extra: string[] = []): Required<ListOptions> & Record<string, unknown> {
+  const o = checkOptions(fn, 'options', options, ['recursive', 'followLinks', ...extra]);
+  const { recursive = false, followLinks = false } = o;
+  for (const [name, v] of [['recursive', recursive], ['followLinks', followLinks]] as const)
+    if (typeof v !== 'boolean') throw new TypeError(`${fn}: options.${name} must be a boolean, got ${describe(v)}`);
+  return { ...o, recursive: recursive as boolean, followLinks: followLinks as boolean };
+}
+
+/**
+ * The image files of `dir` (unsorted). Links are resolved: kept when the target is a regular file
+ * inside `within` (default `dir` itself) or when followLinks; the others are added to `skipped`.
+ * Links to folders are never descended into, so a link cycle cannot loop.
+ */
+export function imagesInFolder(
+  fn: string, dir: string, o: { recursive: boolean; followLinks: boolean; skipped: string[]; within?: string },
+): string[] {
   let entries: fs.Dirent[];
+  let boundary: string;
   try {
+    boundary = fs.realpathSync(o.within ?? dir);
     entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch (e) {
-    throw new Error(`${fn}: cannot list directory '${dir}': ${(e as Error).message}`);
+    throw new Error(`${fn}: cannot list directory '${printable(dir)}': ${printable((e as Error).message)}`);
   }
   const files: string[] = [];
   for (const entry of entries) {
     const full = path.join(dir, entry.name);
-    // Symbolic links to directories are not followed, so a link cycle cannot loop.
     if (entry.isDirectory()) {
-      if (recursive) files.push(...imagesInDirectory(fn, full, true));
-    } else if (LISTED_EXTENSIONS.includes(path.extname(entry.name).toLowerCase()) && isFile(entry, full)) {
-      files.push(full);
+      if (o.recursive) files.push(...imagesInFolder(fn, full, { ...o, within: boundary }));
+    } else if (LISTED_EXTENSIONS.includes(path.extname(entry.name).toLowerCase())) {
+      if (entry.isFile()) files.push(full);
+      else if (entry.isSymbolicLink() && linkedFileAllowed(full, boundary, o.followLinks, o.skipped)) files.push(full);
     }
   }
   return files;
 }
 
-function isFile(entry: fs.Dirent, full: string): boolean {
-  if (entry.isFile()) return true;
-  if (!entry.isSymbolicLink()) return false;
+function linkedFileAllowed(link: string, boundary: string, followLinks: boolean, skipped: string[]): boolean {
+  let target: string;
   try {
-    return fs.statSync(full).isFile();
+    target = fs.realpathSync(link);
+    if (!fs.statSync(target).isFile()) return false; // a FIFO, device or folder behind the link
   } catch {
-    return false; // a dangling link
+    return false; // a dangling link or a loop
   }
+  const inside = target.startsWith(boundary.endsWith(path.sep) ? boundary : boundary + path.sep);
+  if (inside || followLinks) return true;
+  skipped.push(link);
+  return false;
 }
 
 function byCodeUnits(a: string, b: string): number {
@@ -404,8 +500,8 @@ function byCodeUnits(a: string, b: string): number {
 // ---------------------------------------------------------------------------------------------------------
 // Argument checks.
 
-function checkTransform(fn: string, transform: unknown): Required<ImageTransform> {
-  const t = checkOptions(fn, 'transform', transform, ['resize', 'crop']);
+function checkTransform(fn: string, transform: unknown): CheckedTransform {
+  const t = checkOptions(fn, 'transform', transform, ['resize', 'crop', 'maxPixels']);
   const side = (name: 'resize' | 'crop', fallback: number): number | null => {
     const v = t[name];
     if (v === undefined) return fallback;
@@ -413,7 +509,10 @@ function checkTransform(fn: string, transform: unknown): Required<ImageTransform
     checkSide(fn, `transform.${name}`, v);
     return v as number;
   };
-  return { resize: side('resize', DEFAULT_RESIZE), crop: side('crop', DEFAULT_CROP) };
+  const { maxPixels = DEFAULT_MAX_PIXELS } = t;
+  if (typeof maxPixels !== 'number' || !(maxPixels >= 1))
+    throw new RangeError(`${fn}: transform.maxPixels must be a number >= 1 (Infinity for no limit), got ${describe(maxPixels)}`);
+  return { resize: side('resize', DEFAULT_RESIZE), crop: side('crop', DEFAULT_CROP), maxPixels };
 }
 
 function checkSide(fn: string, name: string, v: unknown): void {
