@@ -7,7 +7,8 @@
       "native/cpu/dwconv.cc",
       "native/cpu/gemm.cc",
       "native/cpu/conv.cc",
-      "native/cpu/attention.cc"
+      "native/cpu/attention.cc",
+      "native/cpu/peak_isa.cc"
     ],
     "common_cflags": ["-O3", "-fPIC", "-fno-math-errno", "-fno-trapping-math", "-std=c++17", "-Wall", "-Wno-unused-function"]
   },
@@ -46,12 +47,14 @@
         "native/cpu/nn.cc",
         "native/cpu/norm.cc",
         "native/cpu/steps.cc",
+        "native/cpu/peak.cc",
         "native/binding/addon.cc",
         "native/binding/core.cc",
         "native/binding/dwconv.cc",
         "native/binding/gemm_conv.cc",
         "native/binding/attention.cc",
-        "native/binding/nn.cc"
+        "native/binding/nn.cc",
+        "native/binding/peak.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except_all",

@@ -7,6 +7,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_gemm_conv(env, exports);
   register_attention(env, exports);
   register_nn(env, exports);
+  register_peak(env, exports);
   return exports;
 }
 

@@ -119,3 +119,4 @@ void register_dwconv(Napi::Env env, Napi::Object exports);
 void register_gemm_conv(Napi::Env env, Napi::Object exports);
 void register_attention(Napi::Env env, Napi::Object exports);
 void register_nn(Napi::Env env, Napi::Object exports);
+void register_peak(Napi::Env env, Napi::Object exports);
