@@ -6,18 +6,18 @@ namespace {
 
 // measureFmaPeak(threads, seconds, repeats) -> GFLOP/s (best of repeats)
 Napi::Value MeasureFmaPeak(const Napi::CallbackInfo& info) {
-  const int threads = static_cast<int>(lkb::i64(info, 0, "threads", 1, 1024));
+  const int threads = static_cast<int>(lkb::i64(info, 0, "threads", 1, 256));
   const double seconds = lkb::f64(info, 1, "seconds");
-  if (!(seconds > 0 && seconds <= 10)) lkb::throw_range(info.Env(), "seconds must be in (0, 10]");
-  const int repeats = static_cast<int>(lkb::i64(info, 2, "repeats", 1, 100));
+  if (!(seconds > 0 && seconds <= 2)) lkb::throw_range(info.Env(), "seconds must be in (0, 2]");
+  const int repeats = static_cast<int>(lkb::i64(info, 2, "repeats", 1, 10));
   return Napi::Number::New(info.Env(), lk::measure_fma_peak(threads, seconds, repeats));
 }
 
 // measureBandwidth(threads, bytesPerArray, repeats) -> GB/s (best of repeats)
 Napi::Value MeasureBandwidth(const Napi::CallbackInfo& info) {
-  const int threads = static_cast<int>(lkb::i64(info, 0, "threads", 1, 1024));
-  const int64_t bytes = lkb::i64(info, 1, "bytesPerArray", 4096, int64_t(1) << 31);
-  const int repeats = static_cast<int>(lkb::i64(info, 2, "repeats", 1, 100));
+  const int threads = static_cast<int>(lkb::i64(info, 0, "threads", 1, 256));
+  const int64_t bytes = lkb::i64(info, 1, "bytesPerArray", 4096, int64_t(1) << 30);
+  const int repeats = static_cast<int>(lkb::i64(info, 2, "repeats", 1, 10));
   return Napi::Number::New(info.Env(), lk::measure_bandwidth(threads, bytes, repeats));
 }
 
