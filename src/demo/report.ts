@@ -1,109 +1,56 @@
-// The demo's report folder: report.json (settings, timings, training histories, every figure's
-// data), one CSV and one SVG per figure, and index.html showing them with the summary table.
+// The demo's report folder: report.json (settings, every seed's histories and figures, the summary
+// over seeds, the comparisons and the conclusion), one CSV per figure with a row per seed and point,
+// one SVG per figure (mean over seeds, min-max bars), summary.csv, comparisons.csv and index.html.
 import * as fs from 'fs';
 import * as path from 'path';
-import type { EpochMetrics } from '../train';
-import type { AttackCurveResult, OcclusionResult, FrequencyNoiseResult, LesionResult, KernelDistanceResult } from '../suites/analyses';
-import { escapeXml } from '../plot/svg';
+import { escapeXml, lineChart, LineSeries } from '../plot/svg';
 import type { DemoSettings } from './settings';
-import { FIGURES, TRAINING_FIGURE, ModelResult, csvText } from './figures';
-
-export interface DemoModelReport {
-  name: string;
-  label: string;
-  description: string;
-  architecture: string;
-  config: object;
-  parameters: number;
-  trainSeconds: number;
-  /** Accuracy on the held-out digits used for the figures (settings.testSamples). */
-  cleanAccuracy: number;
-  history: EpochMetrics[];
-}
-
-export interface DemoFigure {
-  title: string;
-  explanation: string;
-  results: ModelResult<unknown>[];
-}
-
-/** One line of the summary table; null where a figure does not apply to the model. */
-export interface SummaryRow {
-  model: string;
-  label: string;
-  parameters: number;
-  clean: number;
-  fgsm: number | null;
-  pgd: number | null;
-  /** Accuracy with half of the patches dropped. */
-  occlusion50: number | null;
-  /** The band with the lowest accuracy under noise, and that accuracy. */
-  worstBand: { lo: number; accuracy: number } | null;
-  /** Mean accuracy with one residual block removed. */
-  lesion1: number | null;
-  /** Mean kernel attention distance of the large kernels (merged). */
-  kernelDistance: number | null;
-}
+import { FIGURES, TRAINING_FIGURE, Curve, ChartAxes, Cell, csvText, NOISE_ROW_LABELS } from './figures';
+import type { NoiseRowsResult } from './noise';
+import {
+  DemoModelInfo, SeedRun, SummaryRow, ComparisonRow, spreadText, comparisonText, pValueText,
+} from './summary';
+import { spread } from './stats';
 
 export interface DemoReport {
-  format: 'lkvit-demo-1';
+  format: 'lkvit-demo-2';
   quick: boolean;
-  seed: number;
+  /** The seeds run, in order; every per-seed array below follows it. */
+  seeds: number[];
   settings: DemoSettings;
   data: {
     source: string; imageSize: number; mean: number[]; std: number[];
-    trainSplit: number; testSplit: number; trainUsed: number; testUsed: number; firstTestIds: string[];
+    trainSplit: number; testSplit: number; trainUsed: number; testUsed: number;
   };
-  models: DemoModelReport[];
-  figures: Record<string, DemoFigure>;
+  models: DemoModelInfo[];
+  /** Every seed's numbers. */
+  runs: SeedRun[];
+  /** Title and definition of each figure. */
+  figures: Record<string, { title: string; explanation: string }>;
   summary: SummaryRow[];
-  timings: { totalSeconds: number; phases: Record<string, number> };
-  environment: { node: string; platform: string; cpus: number; threads: number };
+  comparisons: ComparisonRow[];
+  conclusion: string[];
+  timings: { totalSeconds: number; seeds: number[]; phases: Record<string, number> };
+  environment: { node: string; platform: string; cpus: number; threads: number; loadAverage: number[] };
 }
 
-function resultOf<R>(report: DemoReport, figure: string, model: string): R | null {
-  const r = report.figures[figure]?.results.find((e) => e.model === model);
-  return r ? (r.result as R) : null;
+/** The two models the study compares (large kernels against their 3x3 twin). */
+export const HEADLINE_PAIR: [string, string] = ['replknet-13', 'replknet-3'];
+
+const shortName = (report: DemoReport) => (name: string) => report.models.find((m) => m.name === name)?.label.replace(/^RepLKNet /, '') ?? name;
+
+function headlineComparison(report: DemoReport, measure: string): ComparisonRow | undefined {
+  return report.comparisons.find((c) => c.measure === measure && c.a === HEADLINE_PAIR[0] && c.b === HEADLINE_PAIR[1]);
 }
 
-/** The value of the point whose x is nearest `at`. */
-function nearest<P>(points: P[], x: (p: P) => number, at: number): P | null {
-  return points.reduce<P | null>((best, p) => (best === null || Math.abs(x(p) - at) < Math.abs(x(best) - at) ? p : best), null);
-}
-
-export function summaryRows(report: DemoReport): SummaryRow[] {
-  const eps = report.settings.headlineEps;
-  return report.models.map((m) => {
-    const attackAt = (name: string) => {
-      const r = resultOf<AttackCurveResult>(report, name, m.name);
-      return r ? nearest(r.points, (p) => p.value, eps)?.accuracy ?? null : null;
-    };
-    const occ = resultOf<OcclusionResult>(report, 'occlusion', m.name);
-    const freq = resultOf<FrequencyNoiseResult>(report, 'frequency', m.name);
-    const les = resultOf<LesionResult>(report, 'lesion', m.name);
-    const kd = resultOf<KernelDistanceResult>(report, 'kernel-distance', m.name);
-    const worst = freq ? freq.bands.reduce((a, b) => (b.accuracy < a.accuracy ? b : a)) : null;
-    return {
-      model: m.name, label: m.label, parameters: m.parameters, clean: m.cleanAccuracy,
-      fgsm: attackAt('fgsm'), pgd: attackAt('pgd'),
-      occlusion50: occ ? nearest(occ.points, (p) => p.ratio, 0.5)?.accuracy ?? null : null,
-      worstBand: worst ? { lo: worst.lo, accuracy: worst.accuracy } : null,
-      lesion1: les?.points[0]?.mean ?? null,
-      kernelDistance: kd ? kd.layers.reduce((s, l) => s + l.mean * l.distances.length, 0) / kd.layers.reduce((s, l) => s + l.distances.length, 0) : null,
-    };
-  });
-}
-
-const pct = (v: number | null) => (v === null ? '-' : `${(100 * v).toFixed(1)}%`);
-
-/** The summary as rows of cells, with its header: shared by the printed table and index.html. */
+/** The summary as rows of cells (measure, one column per model, the 13x13 - 3x3 comparison): the printed table and index.html. */
 export function summaryCells(report: DemoReport): { header: string[]; rows: string[][] } {
-  const eps = report.settings.headlineEps;
-  const header = ['model', 'params', 'clean', `FGSM ${eps}`, `PGD-${report.settings.pgdSteps} ${eps}`, 'occlusion 50%', 'worst noise band', '1 block removed', 'kernel distance'];
-  const rows = report.summary.map((r) => [
-    r.label, String(r.parameters), pct(r.clean), pct(r.fgsm), pct(r.pgd), pct(r.occlusion50),
-    r.worstBand ? `${pct(r.worstBand.accuracy)} (${r.worstBand.lo}pi)` : '-', pct(r.lesion1), r.kernelDistance === null ? '-' : r.kernelDistance.toFixed(3),
-  ]);
+  const [a, b] = HEADLINE_PAIR.map(shortName(report));
+  const header = ['measure', ...report.models.map((m) => m.label), `${a} − ${b} (paired t over ${report.seeds.length} seeds)`];
+  const rows = report.summary.map((r) => {
+    const c = headlineComparison(report, r.key);
+    return [r.label, ...report.models.map((m) => spreadText(r.models[m.name], r.unit)), c ? comparisonText(c, shortName(report)) : '–'];
+  });
   return { header, rows };
 }
 
@@ -111,52 +58,135 @@ export function summaryCells(report: DemoReport): { header: string[]; rows: stri
 export function summaryTable(report: DemoReport): string {
   const { header, rows } = summaryCells(report);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  return [
+    `mean (min–max) over seeds ${report.seeds.join(', ')}; accuracies in %, differences in points with their 95% interval`,
+    line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line),
+  ].join('\n');
+}
+
+/** One series per model (and per curve of a model): the mean over seeds, with min-max error bars (a band for long curves). */
+export function aggregateSeries(perModel: { label: string; curves: Curve[][] }[]): LineSeries[] {
+  const series: LineSeries[] = [];
+  for (const { label, curves } of perModel) {
+    if (curves.length === 0) continue;
+    curves[0].forEach((first, k) => {
+      const points: [number, number][] = [], bars: [number, number, number][] = [];
+      first.points.forEach(([x], i) => {
+        const ys = curves.map((seedCurves) => seedCurves[k]?.points[i]?.[1]).filter((y): y is number => typeof y === 'number' && Number.isFinite(y));
+        if (ys.length === 0) return;
+        const s = spread(ys);
+        points.push([x, s.mean]);
+        bars.push([x, s.min, s.max]);
+      });
+      const name = first.name ? `${label}: ${first.name}` : label;
+      const many = curves.length > 1;
+      series.push({ name, points, ...(many && (points.length > 12 ? { band: bars } : { errorBars: bars })) });
+    });
+  }
+  return series;
 }
 
 interface FigureFiles {
   name: string;
   title: string;
   explanation: string;
-  svg: string;
+  svg: string | null;
   csv: string;
+  table?: string[][];
+}
+
+function chartOf(axes: ChartAxes, series: LineSeries[], seeds: number): string {
+  const banded = series.some((s) => s.band);
+  const legendNote = seeds > 1 ? `lines: mean of ${seeds} seeds; ${banded ? 'dashed bands' : 'bars'}: min–max` : undefined;
+  return lineChart(series, { title: axes.title, xLabel: axes.xLabel, yLabel: axes.yLabel, xDomain: axes.xDomain, yDomain: axes.yDomain, legendNote });
 }
 
 function figureFiles(report: DemoReport): FigureFiles[] {
-  const training = report.models.map((m) => ({ model: m.name, label: m.label, result: m.history }));
+  const n = report.seeds.length;
+  const training = report.models.map((m) => ({
+    label: m.label, curves: report.runs.map((run) => TRAINING_FIGURE.curves(run.models.find((e) => e.name === m.name)?.history ?? [])),
+  }));
+  const trainingRows = report.runs.flatMap((run) => run.models.flatMap((m) => TRAINING_FIGURE.csvRows(m.history).map((r) => [m.name, run.seed, ...r])));
   const out: FigureFiles[] = [{
     name: TRAINING_FIGURE.name, title: TRAINING_FIGURE.title, explanation: TRAINING_FIGURE.explanation(report.settings),
-    svg: TRAINING_FIGURE.plot(training), csv: csvText(TRAINING_FIGURE.csvHeader, training.flatMap(TRAINING_FIGURE.csvRows)),
+    svg: chartOf(TRAINING_FIGURE.chart, aggregateSeries(training), n), csv: csvText(['model', 'seed', ...TRAINING_FIGURE.csvHeader], trainingRows),
   }];
   for (const spec of FIGURES) {
-    const figure = report.figures[spec.name];
-    if (!figure || figure.results.length === 0) continue;
-    out.push({
-      name: spec.name, title: figure.title, explanation: figure.explanation,
-      svg: spec.plot(figure.results), csv: csvText(spec.csvHeader, figure.results.flatMap(spec.csvRows)),
-    });
+    const def = report.figures[spec.name];
+    const measured = report.models.filter((m) => report.runs.every((run) => run.figures[spec.name]?.some((r) => r.model === m.name)));
+    if (!def || measured.length === 0) continue;
+    const resultsOf = (model: string) => report.runs.map((run) => (run.figures[spec.name].find((r) => r.model === model) as { result: unknown }).result);
+    const rows: Cell[][] = report.runs.flatMap((run) => run.figures[spec.name].flatMap((r) => spec.csvRows(r.result).map((row) => [r.model, run.seed, ...row])));
+    const svg = spec.curves && spec.chart
+      ? chartOf(spec.chart, aggregateSeries(measured.map((m) => ({ label: m.label, curves: resultsOf(m.name).map((r) => spec.curves?.(r) ?? []) }))), n)
+      : null;
+    const file: FigureFiles = { name: spec.name, title: def.title, explanation: def.explanation, svg, csv: csvText(['model', 'seed', ...spec.csvHeader], rows) };
+    if (spec.name === 'noise') file.table = noiseTable(report, measured.map((m) => m.name));
+    out.push(file);
   }
   return out;
+}
+
+/** The noise figure as a table: one row per noise, one column per model (mean and range over seeds). */
+function noiseTable(report: DemoReport, models: string[]): string[][] {
+  const first = report.runs[0].figures.noise.find((r) => r.model === models[0])?.result as NoiseRowsResult;
+  const header = ['noise', ...models.map((m) => report.models.find((e) => e.name === m)?.label ?? m)];
+  const rows = first.rows.map((row, k) => [
+    `${NOISE_ROW_LABELS[row.kind] ?? row.kind}, ${row.clip ? 'clamped to [0, 1]' : 'not clamped'}`,
+    ...models.map((m) => spreadText(spread(report.runs.map((run) => (run.figures.noise.find((r) => r.model === m)?.result as NoiseRowsResult).rows[k].accuracy)), 'percent')),
+  ]);
+  return [header, ...rows];
+}
+
+function htmlTable(rows: string[][], className = ''): string {
+  const e = escapeXml;
+  const [header, ...body] = rows;
+  return [
+    `<table${className ? ` class="${className}"` : ''}>`,
+    `<tr>${header.map((h) => `<th>${e(h)}</th>`).join('')}</tr>`,
+    ...body.map((r) => `<tr>${r.map((c) => `<td>${e(c)}</td>`).join('')}</tr>`),
+    '</table>',
+  ].join('\n');
+}
+
+/** All pairs, all measures: the comparisons table of index.html and comparisons.csv. */
+function comparisonCells(report: DemoReport): string[][] {
+  const label = (name: string) => report.models.find((m) => m.name === name)?.label ?? name;
+  return [['measure', 'a − b', 'mean difference', '95% interval', 'p (paired t)', 'seeds a > b', 'verdict'],
+    ...report.comparisons.map((c) => [
+      c.label, `${label(c.a)} − ${label(c.b)}`, c.meanDiff.toFixed(2), c.ci ? `${c.ci[0].toFixed(2)} to ${c.ci[1].toFixed(2)}` : '–', pValueText(c.p).replace(/^p /, ''),
+      `${c.wins}/${c.n}`, c.shown ? `${label(c.a)} ${c.meanDiff > 0 ? 'higher' : 'lower'}` : 'no difference shown',
+    ])];
+}
+
+function definitions(s: DemoSettings): string[] {
+  return [
+    `Accuracy everywhere: top-1 accuracy in percent on held-out digits (never an accuracy drop; the study plots drops, clean minus accuracy, and the CSVs have both where it applies).`,
+    s.perturb === 'grey'
+      ? 'Perturbations (--perturb grey, the default): the digits are one grey channel stored three times, so every attack and every noise acts on that one channel and the three copies stay equal (an attack sees the model through channel 0 copied to all three).'
+      : 'Perturbations (--perturb rgb): attacks and noise change the three stored copies of the grey channel independently, directions the models never saw in training.',
+    `Attacks: FGSM and ${s.pgdSteps}-step PGD with a random start, L-inf ball of radius eps on the [0, 1] pixel scale, images kept in [0, 1].`,
+    `Noise: Gaussian, RMS ${s.frequencyNoiseStd} per image. Band noise is confined to one square annulus of the 2-D spectrum, 0.1 pi wide, with the zero frequency (the image mean, i.e. brightness) left out of every band; white noise has every frequency. "Clamped" rows clamp the noisy image to [0, 1]: on MNIST's black background that cuts off the negative half of the noise and brightens the digit, so clamped and unclamped numbers differ for a reason that has nothing to do with frequencies. The brightness rows shift every pixel by +${s.frequencyNoiseStd} or -${s.frequencyNoiseStd} (the sign drawn per image).`,
+    'Spread: each cell is the mean over the seeds with the smallest and largest seed in brackets; each seed trains the models afresh on its own split. Differences between two models are the mean of the per-seed differences with the 95% interval of a paired t-test.',
+  ];
 }
 
 /** index.html: self-contained (no scripts, fonts or remote files), the figures as <img> of the SVGs beside it. */
 export function indexHtml(report: DemoReport, figures: FigureFiles[]): string {
   const { header, rows } = summaryCells(report);
   const e = escapeXml;
-  const table = [
-    '<table>',
-    `<tr>${header.map((h) => `<th>${e(h)}</th>`).join('')}</tr>`,
-    ...rows.map((r) => `<tr>${r.map((c) => `<td>${e(c)}</td>`).join('')}</tr>`),
-    '</table>',
-  ].join('\n');
-  const models = report.models.map((m) => `<li><b>${e(m.label)}</b> (${m.parameters} parameters, trained in ${m.trainSeconds.toFixed(1)} s): ${e(m.description)}</li>`).join('\n');
+  const models = report.models.map((m) => {
+    const trained = spread(report.runs.map((run) => run.models.find((r) => r.name === m.name)?.trainSeconds ?? 0));
+    return `<li><b>${e(m.label)}</b> (${m.parameters} parameters, trained in ${trained.mean.toFixed(1)} s per seed): ${e(m.description)}</li>`;
+  }).join('\n');
   const sections = figures.map((f) => [
     `<section id="${e(f.name)}">`,
     `<h2>${e(f.title)}</h2>`,
-    `<p>${e(f.explanation)}</p>`,
-    `<img src="${e(f.name)}.svg" alt="${e(f.title)}" width="640" height="440">`,
-    `<p class="data">Data: <a href="${e(f.name)}.csv">${e(f.name)}.csv</a></p>`,
+    `<p class="definition">${e(f.explanation)}</p>`,
+    ...(f.svg ? [`<img src="${e(f.name)}.svg" alt="${e(f.title)}" width="640" height="440">`] : []),
+    ...(f.table ? [htmlTable(f.table)] : []),
+    `<p class="data">Every seed's numbers: <a href="${e(f.name)}.csv">${e(f.name)}.csv</a></p>`,
     '</section>',
   ].join('\n')).join('\n');
   const s = report.settings;
@@ -166,26 +196,52 @@ export function indexHtml(report: DemoReport, figures: FigureFiles[]): string {
 <meta charset="utf-8">
 <title>lkvit demo report</title>
 <style>
-body { font-family: sans-serif; max-width: 960px; margin: 2em auto; padding: 0 1em; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; }
+body { font-family: sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 90%; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
+th:first-child, td:first-child, td:last-child { text-align: left; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; }
 .data, .meta { color: #666; font-size: 90%; }
+.conclusion { background: #f6f6f6; padding: 0.5em 1em; border-left: 4px solid #888; }
 </style>
 </head>
 <body>
 <h1>lkvit demo: large kernels, small kernels and a ViT on MNIST</h1>
-<p>Three models trained on the same ${s.trainSamples} digits for ${s.epochs} epochs (AdamW, lr ${s.lr}, weight decay ${s.weightDecay}, cosine schedule, label smoothing ${s.labelSmoothing}, random shifts of up to ${s.maxShift} pixels), then measured on held-out digits. The figures show what this run measured${report.quick ? ' (a --quick run: fewer epochs and samples)' : ''}.</p>
+<p>Three models trained on the same ${s.trainSamples} digits for ${s.epochs} epochs (AdamW, lr ${s.lr}, weight decay ${s.weightDecay}, cosine schedule, label smoothing ${s.labelSmoothing}, random shifts of up to ${s.maxShift} pixels), then measured on held-out digits, once per seed: ${report.seeds.length} seed${report.seeds.length === 1 ? '' : 's'} (${report.seeds.join(', ')})${report.quick ? ', a --quick run (fewer epochs and samples)' : ''}.</p>
 <ul>
 ${models}
 </ul>
-${table}
-<p class="meta">Seed ${report.seed}; ${report.data.trainSplit} training / ${report.data.testSplit} held-out digits in the split; ${report.timings.totalSeconds.toFixed(0)} s in all on ${report.environment.cpus} CPU core(s) (${e(report.environment.platform)}, Node ${e(report.environment.node)}). All data: <a href="report.json">report.json</a>.</p>
+<h2>Summary</h2>
+${htmlTable([header, ...rows], 'summary')}
+<h2>Conclusion</h2>
+<div class="conclusion">
+${report.conclusion.map((p) => `<p>${e(p)}</p>`).join('\n')}
+</div>
+<h2>Definitions</h2>
+<ul class="definitions">
+${definitions(s).map((d) => `<li>${e(d)}</li>`).join('\n')}
+</ul>
+<h2>All comparisons</h2>
+${htmlTable(comparisonCells(report), 'comparisons')}
+<p class="data">As data: <a href="summary.csv">summary.csv</a>, <a href="comparisons.csv">comparisons.csv</a>.</p>
 ${sections}
+<p class="meta">${report.data.trainSplit} training / ${report.data.testSplit} held-out digits in each seed's split; ${report.timings.totalSeconds.toFixed(0)} s in all on ${report.environment.cpus} CPU core(s) (${e(report.environment.platform)}, Node ${e(report.environment.node)}). All data: <a href="report.json">report.json</a>.</p>
 </body>
 </html>
 `;
+}
+
+function summaryCsv(report: DemoReport): string {
+  const rows: Cell[][] = report.summary.flatMap((r) => report.models.flatMap((m) => {
+    const v = r.models[m.name];
+    return v ? [[r.key, r.label, m.name, r.unit === 'percent' ? 'fraction' : 'value', v.mean, v.min, v.max, v.values.join(' ')]] : [];
+  }));
+  return csvText(['measure', 'label', 'model', 'unit', 'mean', 'min', 'max', 'per_seed'], rows.map((r) => r.map((c, i) => (i === 7 ? (c as string).split(' ').map((v) => String(Number(Number(v).toPrecision(6)))).join(' ') : c))));
+}
+
+function comparisonsCsv(report: DemoReport): string {
+  return csvText(['measure', 'a', 'b', 'seeds', 'mean_diff', 'ci_low', 'ci_high', 'p', 'a_higher', 'a_lower', 'shown'],
+    report.comparisons.map((c) => [c.measure, c.a, c.b, c.n, c.meanDiff, c.ci?.[0] ?? null, c.ci?.[1] ?? null, c.p, c.wins, c.losses, c.shown ? 'yes' : 'no']));
 }
 
 /** Creates the report folder (and its parents) if needed; an error names the folder. */
@@ -198,13 +254,16 @@ export function prepareFolder(dir: string): void {
   }
 }
 
-/** Writes report.json, the figures' CSV and SVG files and index.html into `dir`; returns the file names. */
+/** Writes report.json, the figures' CSV and SVG files, summary.csv, comparisons.csv and index.html into `dir`; returns the file names. */
 export function writeReport(dir: string, report: DemoReport): string[] {
   prepareFolder(dir);
   const figures = figureFiles(report);
   const files: [string, string][] = [['report.json', JSON.stringify(report, null, 2) + '\n']];
-  for (const f of figures) files.push([`${f.name}.csv`, f.csv], [`${f.name}.svg`, f.svg]);
-  files.push(['index.html', indexHtml(report, figures)]);
+  for (const f of figures) {
+    files.push([`${f.name}.csv`, f.csv]);
+    if (f.svg) files.push([`${f.name}.svg`, f.svg]);
+  }
+  files.push(['summary.csv', summaryCsv(report)], ['comparisons.csv', comparisonsCsv(report)], ['index.html', indexHtml(report, figures)]);
   for (const [name, text] of files) fs.writeFileSync(path.join(dir, name), text);
   return files.map(([name]) => name);
 }

@@ -1,13 +1,19 @@
-// A small SVG writer for the analyses' figures: line charts (several series, legend, ticks, an
-// optional shaded min/max band) and heat maps with a colour bar. Output is deterministic: numbers
-// are written with a fixed number of decimals, elements in a fixed order.
+// A small SVG writer for the analyses' figures: line charts (several series, a legend below the
+// plot, ticks, an optional shaded min/max band or min/max error bars) and heat maps with a colour
+// bar. Output is deterministic: numbers are written with a fixed number of decimals, elements in a
+// fixed order.
 
 export interface LineSeries {
   name: string;
   /** [x, y] in data units. */
   points: [number, number][];
-  /** Optional shaded band: [x, low, high] (the lesion study's min/max). */
+  /** Optional shaded band: [x, low, high] (the lesion study's min/max), outlined in the series' colour. */
   band?: [number, number, number][];
+  /** Optional error bars: [x, low, high] (e.g. min and max over seeds), drawn beside the other
+   * series' bars at the same x so that none hides another. */
+  errorBars?: [number, number, number][];
+  /** A dot at each point (default: when the series has error bars). */
+  markers?: boolean;
 }
 
 export interface ChartOptions {
@@ -23,6 +29,10 @@ export interface LineChartOptions extends ChartOptions {
   /** Axis ranges (default: the data's, widened to round ticks). */
   xDomain?: [number, number];
   yDomain?: [number, number];
+  /** Where the legend goes: 'below' the plot (default; never over a curve) or 'inside' its top right corner. */
+  legend?: 'below' | 'inside';
+  /** A line of text after the legend's entries (e.g. what the error bars span). */
+  legendNote?: string;
 }
 
 export interface HeatmapOptions extends ChartOptions {
@@ -69,15 +79,16 @@ function text(x: number, y: number, s: string, attrs = ''): string {
   return `<text x="${fmt(x)}" y="${fmt(y)}"${attrs ? ' ' + attrs : ''}>${escapeXml(s)}</text>`;
 }
 
-function frame(width: number, height: number, o: ChartOptions, body: string[]): string {
+// below: extra height under the x label (a legend there).
+function frame(width: number, height: number, o: ChartOptions, body: string[], below = 0): string {
   const head = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
   ];
   if (o.title) head.push(text(width / 2, 24, o.title, 'class="title" text-anchor="middle" font-size="15"'));
-  if (o.xLabel) head.push(text(MARGIN.left + (width - MARGIN.left - MARGIN.right) / 2, height - 14, o.xLabel, 'class="x-label" text-anchor="middle"'));
+  if (o.xLabel) head.push(text(MARGIN.left + (width - MARGIN.left - MARGIN.right) / 2, height - below - 14, o.xLabel, 'class="x-label" text-anchor="middle"'));
   if (o.yLabel) {
-    const cy = MARGIN.top + (height - MARGIN.top - MARGIN.bottom) / 2;
+    const cy = MARGIN.top + (height - below - MARGIN.top - MARGIN.bottom) / 2;
     head.push(text(18, cy, o.yLabel, `class="y-label" text-anchor="middle" transform="rotate(-90 18 ${fmt(cy)})"`));
   }
   return [...head, ...body, '</svg>'].join('\n') + '\n';
@@ -94,6 +105,25 @@ function domain(values: number[], given?: [number, number]): [number, number] {
   return [Math.min(lo, Math.floor(lo / step) * step), Math.max(hi, Math.ceil(hi / step) * step)];
 }
 
+// About 7 px per character at 12 px, plus the swatch.
+const legendEntryWidth = (name: string) => 20 + 7 * name.length + 18;
+
+/** Legend rows that fit `width`, entries in order. */
+function legendRows(names: string[], width: number): number[][] {
+  const rows: number[][] = [];
+  let used = Infinity;
+  names.forEach((name, i) => {
+    const w = legendEntryWidth(name);
+    if (used + w > width) {
+      rows.push([]);
+      used = 0;
+    }
+    rows[rows.length - 1].push(i);
+    used += w;
+  });
+  return rows;
+}
+
 /** Line chart: one <path class="series"> per series, in order, with a legend entry each. */
 export function lineChart(series: LineSeries[], options: LineChartOptions = {}): string {
   if (!Array.isArray(series) || series.length === 0) throw new TypeError('lineChart: series must be a non-empty array of { name, points }');
@@ -101,11 +131,17 @@ export function lineChart(series: LineSeries[], options: LineChartOptions = {}):
     if (!s || typeof s.name !== 'string' || !Array.isArray(s.points))
       throw new TypeError(`lineChart: series[${i}] must be { name: string, points: [x, y][] }`);
   });
+  const legendAt = options.legend ?? 'below';
+  if (legendAt !== 'below' && legendAt !== 'inside') throw new RangeError(`lineChart: legend must be 'below' or 'inside', got ${JSON.stringify(legendAt)}`);
   const width = options.width ?? 640, height = options.height ?? 440;
+  const pw = width - MARGIN.left - MARGIN.right;
+  const note = options.legendNote ? [options.legendNote] : [];
+  const rows = legendAt === 'below' ? legendRows([...series.map((s) => s.name), ...note], pw) : [];
+  const below = rows.length ? 18 * rows.length + 6 : 0;
+  const ph = height - below - MARGIN.top - MARGIN.bottom;
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
-  const ys = series.flatMap((s) => [...s.points.map((p) => p[1]), ...(s.band ?? []).flatMap((b) => [b[1], b[2]])]);
+  const ys = series.flatMap((s) => [...s.points.map((p) => p[1]), ...[...(s.band ?? []), ...(s.errorBars ?? [])].flatMap((b) => [b[1], b[2]])]);
   const [x0, x1] = domain(xs, options.xDomain), [y0, y1] = domain(ys, options.yDomain);
-  const pw = width - MARGIN.left - MARGIN.right, ph = height - MARGIN.top - MARGIN.bottom;
   const X = (v: number) => MARGIN.left + ((v - x0) / (x1 - x0 || 1)) * pw;
   const Y = (v: number) => MARGIN.top + ph - ((v - y0) / (y1 - y0 || 1)) * ph;
   const body: string[] = [`<g class="axes" stroke="#000000" fill="none">`,
@@ -122,26 +158,49 @@ export function lineChart(series: LineSeries[], options: LineChartOptions = {}):
   }
   ticks.push('</g>');
   const lines: string[] = [];
+  // Error bars of the k-th series that has them sit (k - (K - 1) / 2) * 6 px from their x.
+  const barred = series.map((s, i) => (s.errorBars?.length ? i : -1)).filter((i) => i >= 0);
   series.forEach((s, i) => {
     const colour = PALETTE[i % PALETTE.length];
     if (s.band && s.band.length) {
       const upper = s.band.map((b, k) => `${k ? 'L' : 'M'}${fmt(X(b[0]))},${fmt(Y(b[2]))}`).join('');
       const lower = s.band.slice().reverse().map((b) => `L${fmt(X(b[0]))},${fmt(Y(b[1]))}`).join('');
-      lines.push(`<path class="band" d="${upper}${lower}Z" fill="${colour}" fill-opacity="0.2" stroke="none"/>`);
+      lines.push(`<path class="band" d="${upper}${lower}Z" fill="${colour}" fill-opacity="0.12" stroke="${colour}" stroke-opacity="0.7" stroke-width="1" stroke-dasharray="4 3"/>`);
     }
-    const d = s.points.filter((p) => Number.isFinite(p[1])).map((p, k) => `${k ? 'L' : 'M'}${fmt(X(p[0]))},${fmt(Y(p[1]))}`).join('');
+  });
+  series.forEach((s, i) => {
+    const colour = PALETTE[i % PALETTE.length];
+    const shift = barred.includes(i) ? (barred.indexOf(i) - (barred.length - 1) / 2) * 6 : 0;
+    for (const [x, lo, hi] of s.errorBars ?? []) {
+      if (!Number.isFinite(lo) || !Number.isFinite(hi)) continue;
+      const bx = X(x) + shift;
+      lines.push(`<path class="error-bar" d="M${fmt(bx)},${fmt(Y(lo))}V${fmt(Y(hi))}M${fmt(bx - 3)},${fmt(Y(lo))}h6M${fmt(bx - 3)},${fmt(Y(hi))}h6" stroke="${colour}" stroke-width="1.5" fill="none"/>`);
+    }
+    const finite = s.points.filter((p) => Number.isFinite(p[1]));
+    const d = finite.map((p, k) => `${k ? 'L' : 'M'}${fmt(X(p[0]) + shift)},${fmt(Y(p[1]))}`).join('');
     lines.push(`<path class="series" d="${d}" fill="none" stroke="${colour}" stroke-width="2"/>`);
+    if (s.markers ?? barred.includes(i))
+      for (const p of finite) lines.push(`<circle class="marker" cx="${fmt(X(p[0]) + shift)}" cy="${fmt(Y(p[1]))}" r="3" fill="${colour}"/>`);
   });
   const legend = ['<g class="legend">'];
-  // About 7 px per character at 12 px: the legend ends at the plot's right edge.
-  const legendX = MARGIN.left + pw - 24 - 7 * Math.max(...series.map((s) => s.name.length));
-  series.forEach((s, i) => {
-    const y = MARGIN.top + 10 + 18 * i;
-    legend.push(`<rect x="${fmt(legendX)}" y="${fmt(y - 9)}" width="14" height="10" fill="${PALETTE[i % PALETTE.length]}"/>`);
-    legend.push(text(legendX + 20, y, s.name, 'class="legend-entry"'));
-  });
+  const entry = (i: number, x: number, y: number) => {
+    if (i >= series.length) return legend.push(text(x, y, note[0], 'class="legend-note" fill="#555555"'));
+    legend.push(`<rect x="${fmt(x)}" y="${fmt(y - 9)}" width="14" height="10" fill="${PALETTE[i % PALETTE.length]}"/>`);
+    legend.push(text(x + 20, y, series[i].name, 'class="legend-entry"'));
+  };
+  if (legendAt === 'inside') {
+    const legendX = MARGIN.left + pw - 24 - 7 * Math.max(...series.map((s) => s.name.length));
+    [...series, ...note].forEach((_, i) => entry(i, legendX, MARGIN.top + 10 + 18 * i));
+  } else
+    rows.forEach((row, r) => {
+      let x = MARGIN.left;
+      for (const i of row) {
+        entry(i, x, height - below + 18 * r + 8);
+        x += legendEntryWidth(i < series.length ? series[i].name : note[0]);
+      }
+    });
   legend.push('</g>');
-  return frame(width, height, options, [...ticks, ...body, ...lines, ...legend]);
+  return frame(width, height, options, [...ticks, ...body, ...lines, ...legend], below);
 }
 
 /** Linear interpolation in viridis; t in [0, 1]. */

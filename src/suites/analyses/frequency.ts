@@ -19,6 +19,15 @@ export interface FrequencyNoiseOptions extends DatasetOptions {
   bandWidth?: number;
   /** Noise size per image and channel (default { std: 0.1 } on [0, 1] images). */
   noise?: NoiseScale;
+  /** 'independent' (default): each channel its own noise; 'shared': one draw added to every channel
+   * (grey images stored as three equal channels stay grey). */
+  channels?: 'independent' | 'shared';
+  /** Clamp the noisy image to [0, 1] (default true). On a black background clamping removes the
+   * negative half of the noise, which adds a brightness offset: false measures the noise alone. */
+  clip?: boolean;
+  /** Whether the zero frequency (each channel's mean: a brightness offset) belongs to the band that
+   * starts at 0 (default true). false keeps every band zero-mean. */
+  zeroFrequency?: boolean;
   seed?: number;
 }
 
@@ -37,6 +46,9 @@ export interface FrequencyNoiseResult {
   samples: number;
   seed: number;
   noise: NoiseScale;
+  channels: 'independent' | 'shared';
+  clip: boolean;
+  zeroFrequency: boolean;
   clean: number;
   cleanCorrect: number;
   bands: FrequencyBandPoint[];
@@ -74,40 +86,61 @@ export function bandNoise(H: number, W: number, masks: Uint8Array[], noise: Nois
   });
 }
 
-// x + delta (per channel), clamped to [0, 1].
-function perturbed(x: Tensor, delta: (n: number, c: number) => Float64Array): Tensor {
+// x + delta (per channel), clamped to [0, 1] unless clip is false.
+function perturbed(x: Tensor, delta: (n: number, c: number) => Float64Array, clip = true): Tensor {
   const [N, C, H, W] = x.shape;
   const out = new Float32Array(x.size);
   for (let n = 0; n < N; n++)
     for (let c = 0; c < C; c++) {
       const d = delta(n, c), o = (n * C + c) * H * W;
-      for (let i = 0; i < H * W; i++) out[o + i] = Math.min(1, Math.max(0, x.data[o + i] + d[i]));
+      if (clip) for (let i = 0; i < H * W; i++) out[o + i] = Math.min(1, Math.max(0, x.data[o + i] + d[i]));
+      else for (let i = 0; i < H * W; i++) out[o + i] = x.data[o + i] + d[i];
     }
   return new Tensor(out, x.shape);
 }
 
-/** Top-1 accuracy under Gaussian noise confined to each frequency band (independent per channel). */
+function checkChoice<T extends string>(fn: string, name: string, v: unknown, choices: readonly T[], fallback: T): T {
+  if (v === undefined) return fallback;
+  if (!choices.includes(v as T)) throw new RangeError(`${fn}: ${name} must be ${choices.map((c) => `'${c}'`).join(' or ')}, got ${JSON.stringify(v)}`);
+  return v as T;
+}
+
+function checkBoolean(fn: string, name: string, v: unknown, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') throw new TypeError(`${fn}: ${name} must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Top-1 accuracy under Gaussian noise confined to each frequency band (per channel or shared by all). */
 export async function frequencyNoise(model: ImageClassifier, data: LabeledDataset, options?: FrequencyNoiseOptions): Promise<FrequencyNoiseResult> {
   const fn = 'frequencyNoise';
   checkModel(fn, model);
   checkDataset(fn, data);
-  const o = checkOptionsObject<FrequencyNoiseOptions>(fn, options, [...DATASET_OPTIONS, 'bands', 'bandWidth', 'noise', 'seed']);
+  const o = checkOptionsObject<FrequencyNoiseOptions>(fn, options, [...DATASET_OPTIONS, 'bands', 'bandWidth', 'noise', 'channels', 'clip', 'zeroFrequency', 'seed']);
   const { batchSize, start, end, onProgress } = datasetOptions(fn, data, o);
   const bands = checkNumberList(fn, 'bands', o.bands, 0, 1, DEFAULT_BANDS);
   const width = checkNumber(fn, 'bandWidth', o.bandWidth, { positive: true, max: 1 }, 0.1);
   const noise = checkNoise(fn, o.noise);
+  const channels = checkChoice(fn, 'channels', o.channels, ['independent', 'shared'] as const, 'independent');
+  const clip = checkBoolean(fn, 'clip', o.clip, true);
+  const zeroFrequency = checkBoolean(fn, 'zeroFrequency', o.zeroFrequency, true);
   const seed = checkInt(fn, 'seed', o.seed, 0, 0);
   let masks: Uint8Array[] = [];
   const correct = await correctCounts(data, { start, end }, batchSize, 1 + bands.length, ({ x, y }, first) => {
     const [N, C, H, W] = x.shape;
-    if (masks.length === 0 || masks[0].length !== H * W) masks = bands.map((lo) => bandMask(H, W, lo, lo + width));
-    // Keyed by the global sample index: a shard draws what the single run draws.
-    const noises = Array.from({ length: N }, (_, n) => Array.from({ length: C }, (_, c) => bandNoise(H, W, masks, noise, seed, first + n, c)));
+    if (masks.length === 0 || masks[0].length !== H * W) {
+      masks = bands.map((lo) => bandMask(H, W, lo, lo + width));
+      // Bin (0, 0) of the unshifted spectrum is the zero frequency.
+      if (!zeroFrequency) for (const m of masks) m[0] = 0;
+    }
+    // Keyed by the global sample index: a shard draws what the single run draws; shared noise is channel 0's draw.
+    const drawn = channels === 'shared' ? 1 : C;
+    const noises = Array.from({ length: N }, (_, n) => Array.from({ length: drawn }, (_, c) => bandNoise(H, W, masks, noise, seed, first + n, c)));
     return [countCorrect(model, x, y, batchSize),
-      ...bands.map((_, b) => countCorrect(model, perturbed(x, (n, c) => noises[n][c][b]), y, batchSize))];
+      ...bands.map((_, b) => countCorrect(model, perturbed(x, (n, c) => noises[n][Math.min(c, drawn - 1)][b], clip), y, batchSize))];
   }, onProgress);
   return frequencyFigures({
-    samples: end - start, seed, noise, clean: 0, cleanCorrect: correct[0],
+    samples: end - start, seed, noise, channels, clip, zeroFrequency, clean: 0, cleanCorrect: correct[0],
     bands: bands.map((lo, b) => ({ lo, hi: Math.min(1, lo + width), accuracy: 0, drop: 0, correct: correct[b + 1] })),
   });
 }
