@@ -96,3 +96,8 @@ export function setIsa(isa: Isa): void {
     throw new RangeError(`setIsa: isa must be 'generic', 'avx2' or 'avx512', got ${String(isa)}`);
   native.setIsa(isa);
 }
+
+// `import lk from 'lkvit'` (Node's ESM, or TypeScript without esModuleInterop) gets the whole API:
+// the module object itself, so it is the same object as `require('lkvit')`.
+const lkvit: typeof import('./index') = module.exports;
+export default lkvit;
