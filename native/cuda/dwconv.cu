@@ -106,26 +106,32 @@ __global__ void dwconv_backward_input_gather_kernel(Geo g, long long total, cons
 
 constexpr int kReduceThreads = 256;
 
-// grad_weight[c][ky][kx]: one block per tap; thread t takes outputs t, t + 256, ... in order.
+// grad_weight[c][ky][:]: one block per filter row; warp w takes taps kx = w, w + 8, ..., its lane l
+// the outputs l, l + 32, ... of all images in order, then a fixed shuffle tree adds the lanes.
 __global__ void __launch_bounds__(kReduceThreads)
     dwconv_backward_weight_kernel(Geo g, int n, const float* __restrict__ grad_y, const float* __restrict__ x,
                                   float* __restrict__ grad_weight) {
-  const int taps = g.kh * g.kw;
-  const int c = int(blockIdx.x / taps), tap = int(blockIdx.x % taps);
-  const int ky = tap / g.kw, kx = tap % g.kw;
+  const int c = int(blockIdx.x / g.kh), ky = int(blockIdx.x % g.kh);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const long long per_plane = (long long)g.oh * g.ow;
-  const long long count = per_plane * n;
-  float acc = 0.f;
-  for (long long i = threadIdx.x; i < count; i += kReduceThreads) {
-    const int b = int(i / per_plane);
-    const int oy = int(i % per_plane / g.ow), ox = int(i % g.ow);
-    const int iy = oy * g.sh - g.ph + ky, ix = ox * g.sw - g.pw + kx;
-    if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
-    const long long plane = (long long)b * g.c + c;
-    acc = fmaf(grad_y[plane * per_plane + i % per_plane], x[(plane * g.h + iy) * g.w + ix], acc);
+  for (int kx = warp; kx < g.kw; kx += kReduceThreads / 32) {
+    float acc = 0.f;
+    for (int b = 0; b < n; ++b) {
+      const long long plane = (long long)b * g.c + c;
+      const float* gy = grad_y + plane * per_plane;
+      const float* xp = x + plane * g.h * g.w;
+      // Lane-strided walk over the plane's outputs, row and column tracked without divisions.
+      int oy = lane / g.ow, ox = lane % g.ow;
+      for (long long r = lane; r < per_plane; r += 32) {
+        const int iy = oy * g.sh - g.ph + ky, ix = ox * g.sw - g.pw + kx;
+        if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) acc = fmaf(gy[r], xp[(long long)iy * g.w + ix], acc);
+        ox += 32;
+        while (ox >= g.ow) ox -= g.ow, ++oy;
+      }
+    }
+    for (int off = 16; off > 0; off >>= 1) acc += __shfl_down_sync(0xffffffffu, acc, off);
+    if (lane == 0) grad_weight[((long long)c * g.kh + ky) * g.kw + kx] = acc;
   }
-  const float total = block_sum(acc);
-  if (threadIdx.x == 0) grad_weight[blockIdx.x] = total;
 }
 
 // grad_bias[c] = sum over n, oy, ox of grad_y: one block per channel, same fixed order.
@@ -182,7 +188,7 @@ void dwconv2d_backward_input(const DwConvShape& s, const float* grad_y, const fl
 
 void dwconv2d_backward_weight(const DwConvShape& s, const float* grad_y, const float* x, float* grad_weight) {
   const Geo g = make_geo(s, s.h, s.w, s.oh, s.ow, s.ph, s.pw);
-  launch("dwconv_backward_weight_kernel", dwconv_backward_weight_kernel, dim3(unsigned(s.c * s.kh * s.kw)),
+  launch("dwconv_backward_weight_kernel", dwconv_backward_weight_kernel, dim3(unsigned(s.c * s.kh)),
          dim3(kReduceThreads), 0, g, int(s.n), grad_y, x, grad_weight);
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <exception>
+#include <mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -129,8 +130,11 @@ struct Launch {
   size_t main_size = 0;
 };
 
-thread_local Launch* g_launch = nullptr;
-thread_local std::vector<Stack> g_stacks;  // reused across blocks and launches
+// One launch runs at a time in a process (launch() holds g_launch_mutex), so plain globals serve:
+// thread_local would cost a __tls_get_addr call per threadIdx read in a shared object.
+std::mutex g_launch_mutex;
+Launch* g_launch = nullptr;
+std::vector<Stack> g_stacks;  // reused across blocks and launches
 uint64_t g_seed = 0;
 bool g_seed_set = false;
 uint64_t g_launch_counter = 0;
@@ -483,7 +487,8 @@ void set_max_dynamic_smem(const void* key, size_t bytes) {
 }
 
 void launch(const void* key, const char* name, dim3 grid, dim3 block, size_t smem, const std::function<void()>& body) {
-  if (g_launch) throw Error(std::string("kernel ") + name + ": launched from inside an emulated kernel");
+  if (g_launch && g_launch->current) throw Error(std::string("kernel ") + name + ": launched from inside an emulated kernel");
+  std::lock_guard<std::mutex> lock(g_launch_mutex);
   Launch L;
   L.name = name;
   L.body = &body;
