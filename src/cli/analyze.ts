@@ -8,7 +8,9 @@ import * as analyses from '../suites/analyses';
 import { imagenetIndex } from '../suites/classes';
 import { svgToPng } from '../plot';
 import { createHash } from 'crypto';
-import { FlagSpec, Flags, parseFlags, usage, intFlag, parseFraction, UsageError, COMMON_FLAGS, commandOutput, CommandOutput } from './args';
+import {
+  FlagSpec, Flags, parseFlags, usage, intFlag, seedFlag, parseFraction, UsageError, COMMON_FLAGS, commandOutput, CommandOutput, checkOutputs, jsonFile,
+} from './args';
 import { MODEL_FLAGS, loadModelFromFlags } from './model_flags';
 import { SHARD_FLAG, shardFlag } from './shard_flag';
 import { sha256File } from '../suites/report';
@@ -111,7 +113,7 @@ async function run(name: string, f: Flags, model: ImageClassifier, output: Comma
 type Common = { batchSize?: number; limit?: number; onProgress: (done: number, total: number) => void; shard?: ShardSpec };
 
 async function compute(name: string, f: Flags, model: ImageClassifier, print: Print, common: Common): Promise<object> {
-  const seed = intFlag(f, 'seed', 'analyze', 0);
+  const seed = seedFlag(f, 'analyze');
   const data = () => loadData(f, model);
   switch (name) {
     case 'occlusion': {
@@ -291,6 +293,11 @@ export async function analyzeCommand(argv: string[], print: Print): Promise<void
   if (shard && !SHARDABLE.includes(name))
     throw new UsageError(`analyze: ${name} does not take --shard (its float sums over samples would not merge exactly; shardable: ${SHARDABLE.join(', ')})`);
   if (shard && f.out === undefined) throw new UsageError(`analyze: --shard needs --out DIR for ${shardFileName(name, shard)}`);
+  const json = jsonFile(f);
+  checkOutputs('analyze', ['input', 'weights', 'dino-weights', 'surrogate-weights'].map((k) => [k, f[k] as string | undefined]), [
+    ...(f.out !== undefined ? [{ flag: 'out', path: String(f.out), folder: shard ? [shardFileName(name, shard)] : ['json', 'csv', 'svg', 'png'].map((e) => `${name}.${e}`) }] : []),
+    ...(json !== undefined ? [{ flag: 'json', path: json }] : []),
+  ]);
   const output = commandOutput(f, print);
   const model = loadModelFromFlags(f, 'analyze', output.say);
   const started = Date.now();

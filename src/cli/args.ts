@@ -1,6 +1,7 @@
 // A small flag parser for the commands: --name value, --name=value, boolean --flag; every flag
 // must be declared, so a typo is an error rather than a silently ignored option.
-import { existsSync, statSync, writeFileSync } from 'fs';
+import { existsSync, statSync, writeFileSync, realpathSync, openSync, closeSync, unlinkSync, Stats } from 'fs';
+import { resolve, dirname, basename, join } from 'path';
 import { progress, Progress } from './progress';
 
 export class UsageError extends Error {
@@ -121,12 +122,24 @@ export function requiredFlag(flags: Flags, name: string, command: string): strin
   return String(v);
 }
 
-export function intFlag(flags: Flags, name: string, command: string, min = 1): number | undefined {
+/** An integer flag: plain decimal digits only (no 0x3, 1e3, 3.0 or spaces), in [min, max]. */
+export function intFlag(flags: Flags, name: string, command: string, min = 1, max = Number.MAX_SAFE_INTEGER): number | undefined {
   const v = flags[name];
   if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`${command}: --${name} must be an integer >= ${min}, got '${String(v)}'`);
+  const text = String(v);
+  const n = /^[0-9]{1,16}$/.test(text) ? Number(text) : NaN;
+  const range = max < Number.MAX_SAFE_INTEGER ? `in [${min}, ${max}]` : `>= ${min}`;
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new UsageError(`${command}: --${name} must be an integer ${range}, got '${text}'${Number.isNaN(n) && Number.isFinite(Number(text)) ? ' (plain decimal digits only)' : ''}`);
   return n;
+}
+
+/** The largest seed: seeds are unsigned 32-bit, as the API's (a larger one would wrap). */
+export const MAX_SEED = 0xffffffff;
+
+/** --seed: an integer in [0, 2^32 - 1]. */
+export function seedFlag(flags: Flags, command: string, name = 'seed'): number | undefined {
+  return intFlag(flags, name, command, 0, MAX_SEED);
 }
 
 /** Three comma-separated numbers (mean / std). */
@@ -159,4 +172,76 @@ export function choiceFlag<T extends string>(f: Flags, name: string, allowed: re
   const v = f[name] === undefined ? dflt : String(f[name]);
   if (!allowed.includes(v as T)) throw new UsageError(`${command}: --${name} must be one of ${allowed.join(', ')}, got '${v}'`);
   return v as T;
+}
+
+/** A path as the file system resolves it: links followed, and for a file not there yet its folder's real path and its name. */
+export function realPath(p: string): string {
+  const abs = resolve(p);
+  try {
+    return realpathSync(abs);
+  } catch {
+    const parent = dirname(abs);
+    return parent === abs ? abs : join(realPath(parent), basename(abs));
+  }
+}
+
+/** An output of a command: a file, or a folder with the files the command writes in it. */
+export interface OutputPath {
+  flag: string;
+  path: string;
+  /** A folder, created if missing, holding these files. */
+  folder?: string[];
+  /** The command creates missing parent folders (default: the parent must exist). */
+  createsParents?: boolean;
+}
+
+/**
+ * Before any work: refuses outputs that would overwrite an input or another output (compared as real
+ * paths, so links and '..' do not hide a collision), and outputs that cannot be written (a folder
+ * given for a file, a file for a folder, a missing or read-only parent: a temporary file is created
+ * and removed there).
+ */
+export function checkOutputs(command: string, inputs: [flag: string, path: string | undefined][], outputs: OutputPath[]): void {
+  const taken = new Map<string, string>();
+  // An input is named by its flag ('weights' -> --weights), or by a phrase (merge's 'the shard file ...').
+  for (const [flag, p] of inputs) if (p !== undefined) taken.set(realPath(p), /^[a-z-]+$/.test(flag) ? `--${flag}` : flag);
+  for (const o of outputs) {
+    const files = o.folder ? o.folder.map((name) => join(o.path, name)) : [o.path];
+    for (const file of files) {
+      const real = realPath(file);
+      const other = taken.get(real);
+      if (other) throw new UsageError(`${command}: --${o.flag} '${file}' is the same file as ${other}; give another path`);
+      taken.set(real, `--${o.flag}${o.folder ? ` (${basename(file)})` : ''}`);
+    }
+    checkWritable(command, o);
+  }
+}
+
+function checkWritable(command: string, o: OutputPath): void {
+  const fail = (why: string) => new UsageError(`${command}: --${o.flag} '${o.path}' ${why}`);
+  let stat: Stats | undefined;
+  try {
+    stat = statSync(o.path);
+  } catch {
+    stat = undefined;
+  }
+  if (stat && o.folder && !stat.isDirectory()) throw fail('is a file, expected a folder');
+  if (stat && !o.folder && stat.isDirectory()) throw fail('is a folder, expected a file');
+  // The folder the file goes into (or the folder itself), else the nearest one that exists.
+  let dir = o.folder ? resolve(o.path) : dirname(resolve(o.path));
+  if (!o.folder && !o.createsParents && !existsSync(dir)) throw fail(`cannot be written: its folder '${dirname(o.path)}' does not exist`);
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  if (!statSync(dir).isDirectory()) throw fail(`cannot be written: '${dir}' is not a folder`);
+  const probe = join(dir, `.lkvit-write-check-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  try {
+    closeSync(openSync(probe, 'wx'));
+    unlinkSync(probe);
+  } catch (e) {
+    throw fail(`cannot be written (${(e as NodeJS.ErrnoException).code ?? 'error'} in '${dir}')`);
+  }
+}
+
+/** The file --json FILE names (none for a bare --json or '--json -', which print on stdout). */
+export function jsonFile(flags: Flags): string | undefined {
+  return typeof flags.json === 'string' && flags.json !== '-' ? flags.json : undefined;
 }

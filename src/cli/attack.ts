@@ -6,7 +6,9 @@ import { runAttack, ATTACKS, RunAttackResult } from '../attacks/run';
 import { sha256File } from '../suites/report';
 import { shardSlice, shardFileName } from '../shard/spec';
 import { ShardReport, SHARD_FORMAT, writeShardReport } from '../shard/report';
-import { FlagSpec, parseFlags, usage, intFlag, fractionFlag, choiceFlag, UsageError, COMMON_FLAGS, commandOutput, CommandOutput } from './args';
+import {
+  FlagSpec, parseFlags, usage, intFlag, seedFlag, fractionFlag, choiceFlag, UsageError, COMMON_FLAGS, commandOutput, CommandOutput, checkOutputs, jsonFile, OutputPath,
+} from './args';
 import { MODEL_FLAGS, loadModelFromFlags } from './model_flags';
 import { SHARD_FLAG, shardFlag } from './shard_flag';
 
@@ -45,7 +47,7 @@ export async function attackCommand(argv: string[], print: (s: string) => void):
     throw new UsageError(`${cmd}: --surrogate and --surrogate-weights go together`);
   const options: Record<string, unknown> = {
     eps: fractionFlag(f, 'eps', cmd) ?? (norm === 'linf' ? 4 / 255 : 0.5),
-    seed: intFlag(f, 'seed', cmd, 0) ?? 0,
+    seed: seedFlag(f, cmd) ?? 0,
     space,
   };
   if (norm !== 'linf') options.norm = norm;
@@ -65,6 +67,11 @@ export async function attackCommand(argv: string[], print: (s: string) => void):
     throw new UsageError(`${cmd}: --shard needs --json FILE for the shard report (e.g. --json ${shardFileName(attack, shard)})`);
   if (shard && f.out !== undefined && path.resolve(path.dirname(String(f.out))) !== path.resolve(path.dirname(String(f.json))))
     throw new UsageError(`${cmd}: with --shard, --out must be in the folder of --json (merge reads x_adv beside the shard report)`);
+  const json = jsonFile(f);
+  checkOutputs(cmd, [['input', String(f.input)], ['weights', f.weights as string | undefined], ['surrogate-weights', f['surrogate-weights'] as string | undefined]], [
+    ...(f.out !== undefined ? [{ flag: 'out', path: String(f.out) }] : []),
+    ...(json !== undefined ? [{ flag: 'json', path: json, createsParents: shard !== undefined } as OutputPath] : []),
+  ]);
   const output = commandOutput(f, print);
   const model = loadModelFromFlags(f, cmd, output.say);
   const surrogate = f.surrogate === undefined ? undefined

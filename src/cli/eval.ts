@@ -1,7 +1,9 @@
 // lkvit eval: a checkpoint on one robustness suite; writes report.json / report.csv (and the resume
 // state) under --out and prints the summary.
 import * as fs from 'fs';
-import { FlagSpec, parseFlags, usage, intFlag, UsageError, COMMON_FLAGS, commandOutput } from './args';
+import { FlagSpec, parseFlags, usage, intFlag, UsageError, COMMON_FLAGS, commandOutput, checkOutputs, jsonFile } from './args';
+import { STATE_FILE } from '../suites/report';
+import { shardFileName } from '../shard/spec';
 import { MODEL_FLAGS, loadModelFromFlags } from './model_flags';
 import { SHARD_FLAG, shardFlag } from './shard_flag';
 import { evaluateSuite, evaluateSuiteShard, SUITES, SuiteName } from '../suites/imagenet';
@@ -62,6 +64,14 @@ export async function evalCommand(argv: string[], print: (s: string) => void): P
   if (severity !== undefined && severity > 5) throw new UsageError(`eval: --severity must be 1 to 5, got ${severity}`);
   const baseline = f.baseline !== undefined ? readBaseline(String(f.baseline)) : undefined;
   const shard = shardFlag(f, 'eval');
+  const json = jsonFile(f);
+  const written = shard
+    ? [shardFileName('eval', shard), STATE_FILE.replace(/\.jsonl$/, `.shard-${shard.index}-of-${shard.count}.jsonl`)]
+    : ['report.json', 'report.csv', STATE_FILE];
+  checkOutputs('eval', [['weights', f.weights as string | undefined], ['baseline', f.baseline as string | undefined]], [
+    { flag: 'out', path: String(f.out), folder: written },
+    ...(json !== undefined ? [{ flag: 'json', path: json }] : []),
+  ]);
   const model = loadModelFromFlags(f, 'eval', output.say);
 
   const bar = output.progress(shard ? `${suite} ${shard.index}/${shard.count}` : suite, 0);

@@ -1,6 +1,6 @@
 // lkvit merge SHARD... : joins the shard reports of `eval`, `attack` or `analyze NAME` run with
 // --shard i/n into exactly what the unsharded command writes, with the same --out / --json meanings.
-import { FlagSpec, parseFlags, usage, UsageError, COMMON_FLAGS, commandOutput } from './args';
+import { FlagSpec, parseFlags, usage, UsageError, COMMON_FLAGS, commandOutput, checkOutputs, jsonFile } from './args';
 import { ShardReport, ShardMergeError, shardFiles, readShardReport, readShardFile, mergeable } from '../shard/report';
 import { PayloadChecker, withTolerance } from '../shard/payload';
 import { mergeSuiteShards, SuiteShardPayload } from '../suites/imagenet';
@@ -114,6 +114,15 @@ export async function mergeCommand(argv: string[], print: (s: string) => void): 
     const batchSize = runBatchSize(first.kind, first.run, new PayloadChecker(`shard ${first.shard.index}/${first.shard.count} ('${files[0]}')`));
     const ordered = mergeable(reports, files, batchSize);
     const kind = ordered[0].kind;
+    // Nothing merge reads may be overwritten by what it writes.
+    const inputs = [...files, ...ordered.flatMap((r) => Object.values(r.files ?? {}))].map((p): [string, string] => [`the shard input '${p}'`, p]);
+    const name = kind.slice('analyze:'.length);
+    const json = jsonFile(f);
+    checkOutputs(cmd, inputs, [
+      ...(out === undefined ? [] : [kind === 'attack' ? { flag: 'out', path: out }
+        : { flag: 'out', path: out, folder: kind === 'eval' ? ['report.json', 'report.csv'] : ['json', 'csv', 'svg', 'png'].map((e) => `${name}.${e}`) }]),
+      ...(json !== undefined ? [{ flag: 'json', path: json }] : []),
+    ]);
     const seconds = ordered.reduce((s, r) => s + r.seconds, 0);
     if (kind === 'eval') {
       if (out === undefined) throw new UsageError(`${cmd}: eval shards need --out DIR for report.json and report.csv`);
@@ -128,7 +137,6 @@ export async function mergeCommand(argv: string[], print: (s: string) => void): 
       writeAttackOutputs(mergeAttackRuns(runs), settings, out, output);
     } else if (kind.startsWith('analyze:')) {
       if (out === undefined && f.json === undefined) throw new UsageError(`${cmd}: give --out DIR (and/or --json FILE) for the merged analysis`);
-      const name = kind.slice('analyze:'.length);
       const run = ordered[0].run as { model: string; weights: string };
       const meta = { analysis: name, model: run.model, weights: run.weights, seconds };
       await finishAnalysis(name, meta, mergeAnalysisResults(name, checkAnalysisShards(name, ordered)), out, output);

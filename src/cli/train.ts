@@ -8,7 +8,9 @@ import { saveWeights } from '../nn/serialize';
 import { manualSeed } from '../nn/init';
 import { fit, FitOptions, OptimizerSpec } from '../train';
 import { AdversarialOptions } from '../train/adversarial';
-import { FlagSpec, parseFlags, usage, intFlag, fractionFlag, choiceFlag, existingFile, requiredFlag, UsageError, COMMON_FLAGS, commandOutput } from './args';
+import {
+  FlagSpec, parseFlags, usage, intFlag, seedFlag, fractionFlag, choiceFlag, existingFile, requiredFlag, UsageError, COMMON_FLAGS, commandOutput, checkOutputs, jsonFile,
+} from './args';
 import { MODEL_FLAGS, loadModelFromFlags, modelNameFlag, configFlag, configKeys, normalizationFlag } from './model_flags';
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -52,7 +54,7 @@ export async function trainCommand(argv: string[], print: (s: string) => void): 
   const validation = existingFile(f, 'validation', cmd);
   const epochs = intFlag(f, 'epochs', cmd) ?? Number(requiredFlag(f, 'epochs', cmd));
   const weightsOut = requiredFlag(f, 'out', cmd);
-  const seed = intFlag(f, 'seed', cmd, 0) ?? 0;
+  const seed = seedFlag(f, cmd) ?? 0;
   const optimizerType = choiceFlag(f, 'optimizer', ['adamw', 'sgd'] as const, 'adamw', cmd);
   const lr = fractionFlag(f, 'lr', cmd, { positive: true }) ?? 1e-3;
   const weightDecay = fractionFlag(f, 'weight-decay', cmd) ?? (optimizerType === 'adamw' ? 0.05 : 0);
@@ -79,6 +81,12 @@ export async function trainCommand(argv: string[], print: (s: string) => void): 
   }
   const clip = fractionFlag(f, 'clip-grad-norm', cmd, { positive: true });
   if (f.resume && f.checkpoint === undefined) throw new UsageError(`${cmd}: --resume needs --checkpoint`);
+  const json = jsonFile(f);
+  checkOutputs(cmd, [['input', input], ['validation', validation], ['weights', f.weights as string | undefined]], [
+    { flag: 'out', path: weightsOut },
+    ...(f.checkpoint !== undefined ? [{ flag: 'checkpoint', path: String(f.checkpoint) }] : []),
+    ...(json !== undefined ? [{ flag: 'json', path: json }] : []),
+  ]);
 
   // From scratch (seeded) or from a checkpoint.
   let model;

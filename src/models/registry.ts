@@ -104,6 +104,7 @@ export function createModel(name: string, options: ModelOptions = {}): ImageClas
   if (unknown.length)
     throw new RangeError(`createModel: unknown option(s) ${unknown.join(', ')} for ${name}; it takes ${known.join(', ')}`);
   const config = { ...spec.defaults, ...over };
+  checkModelSize(name, spec.family, config);
   const m = mean ?? spec.mean, s = std ?? spec.std;
   switch (spec.family) {
     case 'replknet': return new RepLKNet(config as unknown as RepLKNetConfig, m, s);
@@ -114,17 +115,76 @@ export function createModel(name: string, options: ModelOptions = {}): ImageClas
   }
 }
 
+/** The most parameters createModel builds (8 GiB of float32); the largest published model here, BiT-M R101x3, has 0.39 G. */
+export const MAX_PARAMETERS = 2 ** 31;
+/** The largest number any architecture option may hold (a width, a depth, a kernel or image side, a class count). */
+export const MAX_OPTION_VALUE = 2 ** 20;
+
+/** About how many parameters a configuration has (the weight matrices and kernels; norms and biases are a rounding error). */
+function parameterEstimate(family: Family, c: Record<string, unknown>): number {
+  const n = (k: string) => Number(c[k] ?? 0);
+  const a = (k: string) => (Array.isArray(c[k]) ? (c[k] as number[]) : []);
+  const K = n('numClasses');
+  const stages = (widths: number[], perBlock: (w: number, i: number) => number, depths: number[]) =>
+    widths.reduce((sum, w, i) => sum + (depths[i] ?? 0) * perBlock(w, i) + (i > 0 ? widths[i - 1] * w * 4 : 0), 0);
+  switch (family) {
+    case 'replknet': {
+      const ch = a('channels'), ks = a('kernelSizes'), sk = n('smallKernel');
+      return stages(ch, (C, i) => { const dw = C * n('dwRatio'); return 2 * C * dw + dw * ((ks[i] ?? 0) ** 2 + sk ** 2) + 2 * C * C * n('ffnRatio'); }, a('layers'))
+        + 12 * (ch[0] ?? 0) ** 2 + (ch[ch.length - 1] ?? 0) * K;
+    }
+    case 'vit': {
+      const D = n('embedDim'), tokens = (n('imageSize') / Math.max(1, n('patchSize'))) ** 2 + 1;
+      return 3 * n('patchSize') ** 2 * D + tokens * D + n('depth') * (4 + 2 * n('mlpRatio')) * D * D + D * K;
+    }
+    case 'convnext': {
+      const d = a('dims');
+      return stages(d, (w) => w * n('kernelSize') ** 2 + 8 * w * w, a('depths')) + (d[d.length - 1] ?? 0) * K;
+    }
+    case 'resnet': {
+      const w = a('widths');
+      return stages(w, (x) => 17 * x * x, a('layers')) + 49 * 3 * n('stemWidth') + 4 * (w[w.length - 1] ?? 0) * K;
+    }
+    case 'bit': {
+      const out = a('outChannels').map((o) => o * n('widthFactor'));
+      return stages(out, (o) => o * o / 2 + (9 * o * o) / 16, a('layers')) + 49 * 3 * n('stemWidth') * n('widthFactor') + (out[out.length - 1] ?? 0) * K;
+    }
+  }
+}
+
+/**
+ * Refuses, before anything is allocated, a configuration with a number outside [0, MAX_OPTION_VALUE],
+ * more than 16 stages, or more than MAX_PARAMETERS parameters (e.g. layers [1e9, ...], which would
+ * otherwise build for minutes and gigabytes before failing).
+ */
+function checkModelSize(name: string, family: Family, config: Record<string, unknown>): void {
+  for (const [key, v] of Object.entries(config)) {
+    if (v === null || v === undefined || typeof v === 'boolean') continue;
+    const values = Array.isArray(v) ? v : [v];
+    if (Array.isArray(v) && v.length > 16) throw new RangeError(`createModel: ${key} must have at most 16 entries (stages), got ${v.length}`);
+    for (const e of values)
+      if (typeof e === 'number' && !(e >= 0 && e <= MAX_OPTION_VALUE))
+        throw new RangeError(`createModel: ${key} must hold numbers in [0, ${MAX_OPTION_VALUE}], got ${JSON.stringify(v)}`);
+  }
+  const estimate = parameterEstimate(family, config);
+  if (!(estimate <= MAX_PARAMETERS))
+    throw new RangeError(`createModel: this ${name} configuration has about ${estimate.toExponential(2)} parameters, more than the ${MAX_PARAMETERS} (2^31) allowed`);
+}
+
 export interface LoadModelOptions extends ModelOptions {
   /** Fail on any missing, unexpected or mismatched key (default true). */
   strict?: boolean;
+  /** Memory limits of reading the checkpoint (loadStateDict's LoadLimits). */
+  maxBytes?: number;
+  maxExpansion?: number;
 }
 
 /** Builds `name` to fit a checkpoint file (.safetensors, or a torch.save .pth/.pt/.bin) and loads
  * it. numClasses (and a ViT's imageSize) default to what the checkpoint holds. */
 export function loadModel(name: string, path: string, options: LoadModelOptions = {}): { model: ImageClassifier; report: LoadReport } {
-  const { strict, ...rest } = options;
+  const { strict, maxBytes, maxExpansion, ...rest } = options;
   const spec = specOf(name);
-  const state = loadStateDict(path);
+  const state = loadStateDict(path, { maxBytes, maxExpansion });
   const over: ModelOptions = { ...rest };
   const head = state.get(spec.headKey);
   if (over.numClasses === undefined && head) over.numClasses = head.shape[0];
