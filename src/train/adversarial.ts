@@ -9,6 +9,7 @@ import { ImageClassifier } from '../models/classifier';
 import { AttackSpace, attackSpace, SpaceName } from '../attacks/space';
 import { lossAndGrad } from '../attacks/loss';
 import { pgdUpdate, randomStart, project, gradStep } from '../attacks/project';
+import { softTargetCrossEntropy } from './augment/mixup';
 
 export type AdversarialMethod = 'pgd-at' | 'trades';
 
@@ -84,17 +85,28 @@ function generating<T>(model: ImageClassifier, fn: () => T): T {
   }
 }
 
-/** PGD's L-inf maximiser of the cross-entropy from a uniform random start (Madry et al.). */
-export function pgdExamples(model: ImageClassifier, x: Tensor, y: Int32Array, a: CheckedAdversarial, scale: number, rng: Rng): Tensor {
+/** PGD's L-inf maximiser of the cross-entropy from a uniform random start (Madry et al.); with
+ * soft `targets` [N, K] (MixUp/CutMix), of the soft-target cross-entropy the model trains on. */
+export function pgdExamples(model: ImageClassifier, x: Tensor, y: Int32Array, a: CheckedAdversarial, scale: number, rng: Rng, targets: Tensor | null = null): Tensor {
   const eps = a.eps * scale, alpha = a.alpha * scale, shape = x.shape;
   if (eps === 0) return x;
   return generating(model, () => {
     const space = attackSpace('fit', a.space, model);
     const z0 = space.toAttack(x.data, shape);
     let z = randomStart(z0, eps, 'linf', rng, space, shape);
-    for (let s = 0; s < a.steps; s++) z = pgdUpdate(z, lossAndGrad(model, space, z, shape, y, 'ce').grad, z0, eps, alpha, 'linf', space, shape);
+    const grad = (zz: Float32Array) => (targets ? softTargetGrad(model, space, zz, shape, targets) : lossAndGrad(model, space, zz, shape, y, 'ce').grad);
+    for (let s = 0; s < a.steps; s++) z = pgdUpdate(z, grad(z), z0, eps, alpha, 'linf', space, shape);
     return new Tensor(space.toPixel(z, shape).slice(), shape);
   });
+}
+
+// d/dz of the summed soft-target cross-entropy: its gradient w.r.t. the logits is softmax(z) - t.
+function softTargetGrad(model: ImageClassifier, space: AttackSpace, z: Float32Array, shape: readonly number[], targets: Tensor): Float32Array {
+  const xa = new Tensor(space.toPixel(z, shape), shape, true);
+  const logits = model.forward(xa);
+  const p = noGrad(() => ops.softmax(logits)).data;
+  logits.backward(p.map((v, i) => v - targets.data[i]));
+  return space.gradToAttack(xa.grad!.data, shape);
 }
 
 /** TRADES' maximiser of KL(p(x) || p(x')) from x + 0.001 * N(0, 1), as the official code. */
@@ -120,9 +132,10 @@ export function tradesExamples(model: ImageClassifier, x: Tensor, a: CheckedAdve
   });
 }
 
-/** TRADES' training loss from the clean and adversarial logits: CE + beta * KL (batch mean). */
-export function tradesLoss(clean: Tensor, adv: Tensor, y: Int32Array, beta: number, labelSmoothing: number): Tensor {
-  const natural = ops.crossEntropy(clean, y, { labelSmoothing });
+/** TRADES' training loss from the clean and adversarial logits: CE + beta * KL (batch mean); the CE
+ * of soft `targets` [N, K] when given (MixUp/CutMix, which carry the label smoothing). */
+export function tradesLoss(clean: Tensor, adv: Tensor, y: Int32Array, beta: number, labelSmoothing: number, targets: Tensor | null = null): Tensor {
+  const natural = targets ? softTargetCrossEntropy(clean, targets) : ops.crossEntropy(clean, y, { labelSmoothing });
   const lpClean = ops.logSoftmax(clean), lpAdv = ops.logSoftmax(adv);
   const kl = ops.sum(ops.mul(ops.softmax(clean), ops.sub(lpClean, lpAdv)));
   return ops.add(natural, ops.scale(kl, beta / clean.shape[0]));

@@ -15,6 +15,7 @@ import { Optimizer, SGD, AdamW, SgdOptions, AdamWOptions, clipGradNorm, decayMat
 import { cosineLr } from './schedule';
 import { AdversarialOptions, checkAdversarial, epsRamp, pgdExamples, tradesExamples, tradesLoss } from './adversarial';
 import { saveCheckpoint, loadCheckpoint } from './checkpoint';
+import { Augmentation, AugmentSpec, softTargetCrossEntropy } from './augment';
 
 export type OptimizerSpec = ({ type: 'sgd' } & SgdOptions) | ({ type: 'adamw' } & AdamWOptions);
 
@@ -31,7 +32,8 @@ export interface EpochMetrics {
   epoch: number;
   /** Mean training loss (on the adversarial examples under PGD-AT; TRADES' total loss). */
   trainLoss: number;
-  /** Accuracy on the batches trained on (adversarial under PGD-AT, clean under TRADES). */
+  /** Accuracy on the batches trained on (adversarial under PGD-AT, clean under TRADES; against each
+   * sample's own label when MixUp/CutMix mix it). */
   trainAccuracy: number;
   /** The learning rate of the epoch's last step. */
   lr: number;
@@ -51,7 +53,10 @@ export interface FitOptions {
   clipGradNorm?: number;
   labelSmoothing?: number;
   adversarial?: AdversarialOptions;
-  augment?: (x: Tensor, rng: Rng) => Tensor;
+  /** A function (x, rng) => x, or named augmentations (train/augment: 'rand-m9-mstd0.5-inc1',
+   * { name: 'erase', prob: 0.25 }, 'mixup', 'cutmix', ...) alone or in a list; MixUp/CutMix train
+   * on soft targets (smoothed by labelSmoothing, as timm's mixup_target). */
+  augment?: AugmentSpec;
   validation?: LabeledDataset;
   seed?: number;
   checkpoint?: string;
@@ -138,7 +143,11 @@ export async function fit(model: ImageClassifier, data: LabeledDataset, options:
   const labelSmoothing = num('labelSmoothing', o.labelSmoothing, 0, 0, 1);
   const clip = o.clipGradNorm === undefined ? null : num('clipGradNorm', o.clipGradNorm, 0, 0);
   const adversarial = o.adversarial === undefined ? null : checkAdversarial('fit', o.adversarial);
-  const augment = fn<FitOptions['augment']>('augment', o.augment);
+  // A lone function keeps the stream it always had; named specs draw per family (augment/index.ts).
+  const augmentFn = typeof o.augment === 'function' ? o.augment : undefined;
+  const augmentation = o.augment === undefined || augmentFn ? null
+    : new Augmentation('fit', o.augment, { mean: model.mean, std: model.std, numClasses: model.numClasses, labelSmoothing });
+  if (augmentation?.mixes && batchSize % 2 !== 0) throw new RangeError(`fit: mixup/cutmix pair each sample with the batch's flip; batchSize must be even, got ${batchSize}`);
   const onStep = fn<FitOptions['onStep']>('onStep', o.onStep), onEpoch = fn<FitOptions['onEpoch']>('onEpoch', o.onEpoch);
   if (o.validation !== undefined && typeof o.validation?.load !== 'function') throw new TypeError('fit: validation must be a LabeledDataset');
   if (o.checkpoint !== undefined && typeof o.checkpoint !== 'string') throw new TypeError('fit: checkpoint must be a file path');
@@ -150,7 +159,8 @@ export async function fit(model: ImageClassifier, data: LabeledDataset, options:
   const lrAt = cosineLr({ baseLr: optimizer.lr, totalSteps: epochs * stepsPerEpoch, warmupSteps, minLr: num('minLr', o.minLr, 0, 0) });
 
   // What a resumed run must agree on, or its continuation would not be the same training.
-  const settings = { epochs, batchSize, seed, labelSmoothing, clip, adversarial, warmupSteps, samples: data.length, optimizer: o.optimizer ?? null };
+  const settings = { epochs, batchSize, seed, labelSmoothing, clip, adversarial, warmupSteps, samples: data.length, optimizer: o.optimizer ?? null,
+    ...(augmentation && { augment: augmentation.settings }) };
   let history: EpochMetrics[] = [];
   let first = 0;
   if (o.resume && fs.existsSync(o.checkpoint!)) {
@@ -174,7 +184,9 @@ export async function fit(model: ImageClassifier, data: LabeledDataset, options:
         if (o.signal?.aborted) throw abortError();
         const global = epoch * stepsPerEpoch + step;
         const batch = await loadIndices(data, order.subarray(step * batchSize, (step + 1) * batchSize));
-        const x = augment ? augment(batch.x, Rng.keyed(seed, AUGMENT, global)) : batch.x;
+        const { x, targets } = augmentation ? augmentation.apply(batch.x, batch.y, [seed, AUGMENT, global])
+          : { x: augmentFn ? augmentFn(batch.x, Rng.keyed(seed, AUGMENT, global)) : batch.x, targets: null };
+        const trainLoss = (logits: Tensor) => (targets ? softTargetCrossEntropy(logits, targets) : ops.crossEntropy(logits, batch.y, { labelSmoothing }));
         reseedDropPaths(model, seed, DROP_PATH, global);
         optimizer.lr = lr = lrAt(global);
 
@@ -184,16 +196,16 @@ export async function fit(model: ImageClassifier, data: LabeledDataset, options:
           eps = adversarial.eps * ramp;
           const rng = Rng.keyed(seed, ATTACK, global);
           if (adversarial.method === 'pgd-at') {
-            scored = model.forward(pgdExamples(model, x, batch.y, adversarial, ramp, rng));
-            loss = ops.crossEntropy(scored, batch.y, { labelSmoothing });
+            scored = model.forward(pgdExamples(model, x, batch.y, adversarial, ramp, rng, targets));
+            loss = trainLoss(scored);
           } else {
             const xAdv = tradesExamples(model, x, adversarial, ramp, rng);
             scored = model.forward(x);
-            loss = tradesLoss(scored, model.forward(xAdv), batch.y, adversarial.beta, labelSmoothing);
+            loss = tradesLoss(scored, model.forward(xAdv), batch.y, adversarial.beta, labelSmoothing, targets);
           }
         } else {
           scored = model.forward(x);
-          loss = ops.crossEntropy(scored, batch.y, { labelSmoothing });
+          loss = trainLoss(scored);
         }
         optimizer.zeroGrad();
         loss.backward();

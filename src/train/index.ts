@@ -1,4 +1,4 @@
-// src/train: optimisers, the learning-rate schedule, adversarial training and the fit loop.
+// src/train: optimisers, the learning-rate schedule, adversarial training, augmentations and the fit loop.
 export { Optimizer, SGD, AdamW, clipGradNorm, decayMatricesOnly } from './optim';
 export type { SgdOptions, AdamWOptions, DecayFilter, NamedParameters } from './optim';
 export { cosineLr } from './schedule';
@@ -9,3 +9,6 @@ export { saveCheckpoint, loadCheckpoint, CHECKPOINT_FORMAT } from './checkpoint'
 export type { TrainingProgress } from './checkpoint';
 export { fit } from './fit';
 export type { FitOptions, FitResult, EpochMetrics, StepInfo, OptimizerSpec } from './fit';
+import * as augment from './augment';
+export { augment };
+export type { AugmentSpec, NamedAugment, AugmentFunction } from './augment';
