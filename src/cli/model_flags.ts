@@ -1,9 +1,10 @@
 // The flags every command that runs a model shares (--model, --weights, --config, ...), and the
 // loading they describe, so predict, attack, eval and analyze load models the same way.
-import { loadModel, MODELS, modelOptionNames } from '../models/registry';
+import { loadModel, MODELS, modelOptionNames, checkModelOptions } from '../models/registry';
 import { RepLKNet } from '../models/replknet';
 import { ImageClassifier, NORMALIZATION_LIMITS, Triple } from '../models/classifier';
 import { FlagSpec, Flags, intFlag, tripleFlag, existingFile, UsageError } from './args';
+import { DEFAULT_MAX_EXPANSION, parseByteSize } from '../io/limits';
 
 export const MODEL_FLAGS: Record<string, FlagSpec> = {
   model: { type: 'string', help: 'model name (lkvit models lists them)', required: true },
@@ -14,7 +15,24 @@ export const MODEL_FLAGS: Record<string, FlagSpec> = {
   std: { type: 'string', help: 'normalisation std a,b,c', default: "the model's" },
   reparam: { type: 'boolean', help: 'RepLKNet: structural re-parameterisation before running', default: 'off' },
   'non-strict': { type: 'boolean', help: 'load matching keys only and report the rest', default: 'off' },
+  'max-load-bytes': { type: 'string', help: 'memory a checkpoint may make lkvit allocate, e.g. 16GiB', default: '8GiB' },
+  'max-load-expansion': { type: 'string', help: "that memory as a multiple of the file's size (at least 64 MiB)", default: String(DEFAULT_MAX_EXPANSION) },
 };
+
+/** --max-load-bytes and --max-load-expansion as loadStateDict's LoadLimits. */
+export function loadLimitFlags(f: Flags, command: string): { maxBytes?: number; maxExpansion?: number } {
+  const out: { maxBytes?: number; maxExpansion?: number } = {};
+  if (f['max-load-bytes'] !== undefined) {
+    out.maxBytes = parseByteSize(String(f['max-load-bytes']));
+    if (!(out.maxBytes > 0)) throw new UsageError(`${command}: --max-load-bytes must be a size like 16GiB, 500MB or 2000000000, got '${String(f['max-load-bytes'])}'`);
+  }
+  if (f['max-load-expansion'] !== undefined) {
+    out.maxExpansion = Number(f['max-load-expansion']);
+    if (!(out.maxExpansion > 0) || String(f['max-load-expansion']).trim() === '')
+      throw new UsageError(`${command}: --max-load-expansion must be a positive number, got '${String(f['max-load-expansion'])}'`);
+  }
+  return out;
+}
 
 export function configFlag(json: string | undefined, command: string): Record<string, unknown> {
   if (json === undefined) return {};
@@ -28,11 +46,18 @@ export function configFlag(json: string | undefined, command: string): Record<st
   return v as Record<string, unknown>;
 }
 
-/** The --config object, whose keys must be architecture options of `model`. */
-export function configKeys(config: Record<string, unknown>, model: string, command: string): Record<string, unknown> {
+/** The --config object, whose keys must be architecture options of `model` and whose size is bounded
+ * (checked before anything is built; `extra` holds the other flags' options, e.g. numClasses). */
+export function configKeys(config: Record<string, unknown>, model: string, command: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const known = modelOptionNames(model);
   const unknown = Object.keys(config).filter((k) => !known.includes(k));
   if (unknown.length) throw new UsageError(`${command}: --config has unknown option(s) ${unknown.join(', ')} for ${model}; it takes ${known.join(', ')}`);
+  try {
+    checkModelOptions(model, { ...config, ...extra });
+  } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(`${command}: --config: ${e.message.replace(/^createModel: /, '')}`);
+    throw e;
+  }
   return config;
 }
 
@@ -70,8 +95,9 @@ export function loadModelFromFlags(f: Flags, command: string, print: (s: string)
   const mean = primary ? normalizationFlag(f, 'mean', command) : undefined;
   const std = primary ? normalizationFlag(f, 'std', command) : undefined;
   const { model, report } = loadModel(String(f[names.model]), String(f[names.weights]), {
-    ...(primary ? configKeys(configFlag(f.config as string | undefined, command), String(f[names.model]), command) : {}),
+    ...(primary ? configKeys(configFlag(f.config as string | undefined, command), String(f[names.model]), command, numClasses !== undefined ? { numClasses } : {}) : {}),
     strict: !f['non-strict'],
+    ...loadLimitFlags(f, command),
     ...(numClasses !== undefined && { numClasses }),
     ...(mean && { mean }),
     ...(std && { std }),

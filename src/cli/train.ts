@@ -8,6 +8,7 @@ import { saveWeights } from '../nn/serialize';
 import { manualSeed } from '../nn/init';
 import { fit, FitOptions, OptimizerSpec } from '../train';
 import { AdversarialOptions } from '../train/adversarial';
+import { parseAugmentText, parseAugment } from '../train/augment';
 import {
   FlagSpec, parseFlags, usage, intFlag, seedFlag, fractionFlag, choiceFlag, existingFile, requiredFlag, UsageError, COMMON_FLAGS, commandOutput, checkOutputs, jsonFile,
 } from './args';
@@ -29,6 +30,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'min-lr': { type: 'string', help: 'learning rate at the end of the cosine', default: '0' },
   'clip-grad-norm': { type: 'string', help: 'clip the global gradient norm to this', default: 'off' },
   'label-smoothing': { type: 'string', help: 'label smoothing of the cross-entropy', default: '0' },
+  augment: { type: 'string', help: 'augmentations, in order: rand-m9-mstd0.5-inc1,erase-p0.25-pixel,mixup-a0.8,cutmix-a1 or a JSON list', default: 'none' },
   adversarial: { type: 'string', help: 'pgd-at|trades: adversarial training (L-inf)', default: 'off' },
   eps: { type: 'string', help: 'adversarial training radius, e.g. 8/255', default: '8/255' },
   alpha: { type: 'string', help: 'attack step size', default: '2.5 eps / attack-steps' },
@@ -81,6 +83,7 @@ export async function trainCommand(argv: string[], print: (s: string) => void): 
   }
   const clip = fractionFlag(f, 'clip-grad-norm', cmd, { positive: true });
   if (f.resume && f.checkpoint === undefined) throw new UsageError(`${cmd}: --resume needs --checkpoint`);
+  const augment = augmentFlag(f.augment, cmd);
   const json = jsonFile(f);
   checkOutputs(cmd, [['input', input], ['validation', validation], ['weights', f.weights as string | undefined]], [
     { flag: 'out', path: weightsOut },
@@ -94,7 +97,7 @@ export async function trainCommand(argv: string[], print: (s: string) => void): 
   else {
     const numClasses = intFlag(f, 'num-classes', cmd), mean = normalizationFlag(f, 'mean', cmd), std = normalizationFlag(f, 'std', cmd);
     manualSeed(seed);
-    model = createModel(name, { ...configKeys(configFlag(f.config as string | undefined, cmd), name, cmd),
+    model = createModel(name, { ...configKeys(configFlag(f.config as string | undefined, cmd), name, cmd, numClasses !== undefined ? { numClasses } : {}),
       ...(numClasses !== undefined && { numClasses }), ...(mean && { mean }), ...(std && { std }) });
     if (f.reparam) throw new UsageError(`${cmd}: --reparam makes an inference model; train first, then reparameterise`);
   }
@@ -111,11 +114,14 @@ export async function trainCommand(argv: string[], print: (s: string) => void): 
     warmupEpochs: fractionFlag(f, 'warmup-epochs', cmd) ?? 0, minLr: fractionFlag(f, 'min-lr', cmd) ?? 0,
     labelSmoothing: fractionFlag(f, 'label-smoothing', cmd) ?? 0,
     ...(clip !== undefined && { clipGradNorm: clip }),
+    ...(augment && { augment }),
     ...(adversarial && { adversarial }),
     ...(validation !== undefined && { validation: read(validation) }),
     ...(f.checkpoint !== undefined && { checkpoint: String(f.checkpoint), resume: Boolean(f.resume) }),
   };
   if (options.batchSize! > data.length) throw new UsageError(`${cmd}: --batch-size ${options.batchSize} exceeds the ${data.length} samples of --input`);
+  if (augment && parseAugment(cmd, augment).some((s) => s.name === 'mix') && options.batchSize! % 2 !== 0)
+    throw new UsageError(`${cmd}: mixup/cutmix pair each sample with the batch's flip; --batch-size must be even, got ${options.batchSize}`);
   const steps = Math.floor(data.length / options.batchSize!);
   const bar = out.progress('train', epochs * steps);
   const { history } = await fit(model, data, {
@@ -129,4 +135,13 @@ export async function trainCommand(argv: string[], print: (s: string) => void): 
   saveWeights(model, weightsOut, { model: name, epochs: String(epochs) });
   out.say(`weights written to ${weightsOut}`);
   out.result({ model: name, input, settings: { ...options, validation: validation ?? null }, history });
+}
+
+function augmentFlag(text: unknown, cmd: string) {
+  if (text === undefined) return undefined;
+  try {
+    return parseAugmentText(cmd, String(text));
+  } catch (e) {
+    throw new UsageError(`${cmd}: --augment: ${(e as Error).message.replace(`${cmd}: `, '')}`);
+  }
 }

@@ -96,7 +96,8 @@ export function modelOptionNames(name: string): string[] {
   return [...Object.keys(spec.defaults), ...(OPTIONAL_FIELDS[spec.family] ?? []), 'mean', 'std'];
 }
 
-export function createModel(name: string, options: ModelOptions = {}): ImageClassifier {
+/** Checks createModel's options for `name` without building anything: known names, bounded values, at most MAX_PARAMETERS. */
+export function checkModelOptions(name: string, options: ModelOptions = {}): Record<string, unknown> {
   const spec = specOf(name);
   const { mean, std, ...over } = options;
   const known = modelOptionNames(name);
@@ -105,6 +106,13 @@ export function createModel(name: string, options: ModelOptions = {}): ImageClas
     throw new RangeError(`createModel: unknown option(s) ${unknown.join(', ')} for ${name}; it takes ${known.join(', ')}`);
   const config = { ...spec.defaults, ...over };
   checkModelSize(name, spec.family, config);
+  return config;
+}
+
+export function createModel(name: string, options: ModelOptions = {}): ImageClassifier {
+  const spec = specOf(name);
+  const config = checkModelOptions(name, options);
+  const { mean, std } = options;
   const m = mean ?? spec.mean, s = std ?? spec.std;
   switch (spec.family) {
     case 'replknet': return new RepLKNet(config as unknown as RepLKNetConfig, m, s);
