@@ -109,3 +109,14 @@ test('normalisation: std that overflows float32 is refused by createModel, setNo
     t.regex(e.message, new RegExp(`attack: ${flag} must be three numbers in`));
   }
 });
+
+test('feature variance and ERF refuse non-finite features, naming the batch', async (t) => {
+  const model = tinyModel();
+  const x = images();
+  x.data[5 * 3 * 256] = Infinity;
+  const bad = lk.tensorDataset(x, Float32Array.from(y));
+  await t.throwsAsync(lk.analyses.featureVariance(model, bad, { batchSize: 4 }),
+    { message: /^featureVariance: the model returned non-finite features for batch 1 \(samples 4-7\)$/ });
+  await t.throwsAsync(lk.analyses.erf(model, bad, { batchSize: 4 }),
+    { message: /^erf: the model returned non-finite (features|gradients) for batch 1 \(samples 4-7\)$/ });
+});

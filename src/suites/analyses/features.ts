@@ -3,7 +3,8 @@
 import { Tensor, noGrad, shapeString } from '../../tensor/tensor';
 import type { ImageClassifier } from '../../models/classifier';
 import type { LabeledDataset } from '../../io/dataset';
-import { DatasetOptions, DATASET_OPTIONS, checkDataset, checkModel, checkOptionsObject, datasetOptions, unshardable } from './common';
+import { DatasetOptions, DATASET_OPTIONS, checkDataset, checkModel, checkOptionsObject, datasetOptions, unshardable, checkFiniteValues } from './common';
+import { inBatch } from '../../models/evaluate';
 
 export interface FeatureVarianceOptions extends DatasetOptions {
   /** Blocks to measure, in model.blockNames() order (default all). */
@@ -76,6 +77,7 @@ export async function featureVariance(model: ImageClassifier, data: LabeledDatas
     const end = Math.min(count, start + batchSize);
     const { x } = await data.load(start, end);
     const features = noGrad(() => model.run(x, { features: blocks })).features;
+    inBatch(fn, start / batchSize, start, end, () => blocks.forEach((b) => checkFiniteValues('the model returned non-finite features', (features.get(b) as Tensor).data, end - start)));
     blocks.forEach((b, i) => (sums[i] += featureVarianceSum(features.get(b) as Tensor)));
     onProgress?.(end, count);
   }
@@ -168,6 +170,7 @@ export async function erf(model: ImageClassifier, data: LabeledDataset, options?
     const f = model.run(input, { features: [block] }).features.get(block) as Tensor;
     if (f.ndim !== 4) throw new RangeError(`${fn}: block '${block}' outputs ${shapeString(f.shape)}, not a spatial [N, C, H, W] map`);
     const [, Cf, h, w] = f.shape;
+    inBatch(fn, start / batchSize, start, end, () => checkFiniteValues('the model returned non-finite features', f.data, N));
     // d sum(relu(centre)) / d feature: 1 at the centre where the feature is positive.
     const seed = new Float32Array(f.size);
     for (let n = 0; n < N; n++)
@@ -181,6 +184,7 @@ export async function erf(model: ImageClassifier, data: LabeledDataset, options?
     }
     f.backward(seed);
     const g = (input.grad as Tensor).data;
+    inBatch(fn, start / batchSize, start, end, () => checkFiniteValues('the model returned non-finite gradients', g, N));
     acc ??= new Float64Array(H * W);
     for (let n = 0; n < N; n++)
       for (let c = 0; c < C; c++) {
