@@ -57,6 +57,7 @@ async function checkReport(page, screenshot, executablePath = DEFAULT_CHROMIUM) 
     await tab.screenshot({ path: screenshot, fullPage: true });
     const figureTab = await browser.newPage();
     for (const f of figures) {
+      if (!fs.existsSync(path.resolve(path.dirname(page), f.src))) continue; // reported above as not rendered
       await figureTab.goto(pathToFileURL(path.resolve(path.dirname(page), f.src)).href, { waitUntil: 'load' });
       for (const p of await figureTab.evaluate(svgLayoutProblems)) problems.push(`${f.src}: ${p}`);
     }

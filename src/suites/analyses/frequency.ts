@@ -132,6 +132,10 @@ export async function frequencyNoise(model: ImageClassifier, data: LabeledDatase
       masks = bands.map((lo) => bandMask(H, W, lo, lo + width));
       // Bin (0, 0) of the unshifted spectrum is the zero frequency.
       if (!zeroFrequency) for (const m of masks) m[0] = 0;
+      // An empty band would measure the clean accuracy under the name of noise.
+      const empty = bands.findIndex((_, b) => !masks[b].some((v) => v));
+      if (empty >= 0)
+        throw new RangeError(`${fn}: band [${bands[empty]}, ${bands[empty] + width}) pi holds no frequency of a ${H}x${W} image${zeroFrequency ? '' : ' without the zero frequency'}; use wider bands or larger images`);
     }
     // Keyed by the global sample index: a shard draws what the single run draws; shared noise is channel 0's draw.
     const drawn = channels === 'shared' ? 1 : C;
