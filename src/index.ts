@@ -71,6 +71,10 @@ export type { BackgroundData, BackgroundOptions, PoolOptions, EvaluateOptions, E
 // The CUDA backend: lk.cuda.available(), lk.cuda.info() (device tensors come later).
 export * as cuda from './cuda';
 
+// Performance: the machine's measured peak (lk.machinePeak) and the per-op profiler (lk.profile, LKVIT_PROFILE=1).
+export { profile, formatProfile, machinePeak, machinePeakTable } from './perf';
+export type { ProfileResult, ProfileRow, MachinePeak, MachinePeakOptions } from './perf';
+
 export type Isa = 'generic' | 'avx2' | 'avx512';
 
 /** Threads used by the native kernels (default: LKVIT_NUM_THREADS or the number of cores). */

@@ -5,6 +5,7 @@ import { attackCommand } from './attack';
 import { evalCommand } from './eval';
 import { analyzeCommand } from './analyze';
 import { benchCommand } from './bench';
+import { profileCommand } from './profile';
 import { mergeCommand } from './merge';
 import { trainCommand } from './train';
 import { demoCommand } from './demo';
@@ -24,6 +25,7 @@ export const COMMANDS: Record<string, { summary: string; run: CommandFn }> = {
   train: { summary: 'fits a model on x/y tensors: SGD/AdamW, cosine with warm-up, PGD-AT or TRADES, resumable checkpoints', run: trainCommand },
   merge: { summary: 'combines the reports of --shard i/n runs into the report of a single run', run: mergeCommand },
   bench: { summary: 'kernel-size microbenchmark: depthwise conv, attention, whole models (with PyTorch beside when found)', run: benchCommand },
+  profile: { summary: 'per-op time, GFLOP/s and % of the machine\'s measured peak of one model pass (forward, attack or train)', run: profileCommand },
   models: { summary: 'the model names, their normalisation and where their weights come from', run: modelsCommand },
   help: { summary: "this list; 'lkvit help COMMAND' is 'lkvit COMMAND --help'", run: helpCommand },
 };
