@@ -5,10 +5,11 @@ import { Tensor, noGrad } from '../tensor/tensor';
 import * as ops from '../tensor/ops';
 import type { ImageClassifier } from '../models/classifier';
 import { readSafetensors, writeSafetensors } from '../io';
-import { listImageFiles, loadImageBatch } from '../io/image';
+import { DEFAULT_MAX_PIXELS, listImageFiles, loadImageBatch } from '../io/image';
+import { printable } from '../io/errors';
 import { FlagSpec, parseFlags, usage, intFlag, existingFile, commandOutput, COMMON_FLAGS, UsageError } from './args';
 import type { Progress } from './progress';
-import { MODEL_FLAGS, loadModelFromFlags } from './model_flags';
+import { MODEL_FLAGS, loadModelFromFlags, loadLimitFlags } from './model_flags';
 
 const FLAGS: Record<string, FlagSpec> = {
   ...MODEL_FLAGS,
@@ -19,6 +20,7 @@ const FLAGS: Record<string, FlagSpec> = {
   resize: { type: 'string', help: 'images: shorter side before the crop', default: 'crop / 0.875, 256 for 224' },
   crop: { type: 'string', help: 'images: centre crop', default: "the model's input size, else 224" },
   'batch-size': { type: 'string', help: 'images per forward pass', default: '8' },
+  'max-pixels': { type: 'string', help: 'images: largest width x height decoded; larger files are refused', default: `${DEFAULT_MAX_PIXELS} (100 megapixels)` },
   'class-names': { type: 'string', help: 'text file with one class name per line, for the top-5 print', default: 'class indices' },
   ...COMMON_FLAGS,
 };
@@ -43,13 +45,14 @@ export async function predictCommand(argv: string[], print: Print): Promise<void
   const batchSize = intFlag(f, 'batch-size', 'predict') ?? 8;
   const cropFlag = intFlag(f, 'crop', 'predict');
   const resizeFlag = intFlag(f, 'resize', 'predict');
+  const maxPixels = intFlag(f, 'max-pixels', 'predict') ?? DEFAULT_MAX_PIXELS;
   const out = commandOutput(f, print);
   const model = loadModelFromFlags(f, 'predict', out.say);
 
   const started = Date.now();
   let logits: Tensor, files: string[] = [];
   if (f.input !== undefined) {
-    const x = readInput(String(f.input), f.key as string | undefined);
+    const x = readInput(String(f.input), f.key as string | undefined, loadLimitFlags(f, 'predict'));
     const bar = out.progress('predict', x.shape[0]);
     logits = runBatched(model, x, batchSize, bar);
     bar.finish();
@@ -60,7 +63,7 @@ export async function predictCommand(argv: string[], print: Print): Promise<void
     const bar = out.progress('predict', files.length);
     const parts: Tensor[] = [];
     for (let i = 0; i < files.length; i += batchSize) {
-      const batch = await loadImageBatch(files.slice(i, i + batchSize), { resize, crop });
+      const batch = await loadImageBatch(files.slice(i, i + batchSize), { resize, crop, maxPixels });
       parts.push(runBatched(model, new Tensor(batch.data, batch.shape), batchSize));
       bar.update(Math.min(files.length, i + batchSize));
     }
@@ -75,18 +78,18 @@ export async function predictCommand(argv: string[], print: Print): Promise<void
   out.say(`${n} input(s) in ${seconds.toFixed(2)} s (${(n / seconds).toFixed(2)} images/s); logits [${logits.shape.join(', ')}] -> ${String(f.out)}`);
   const top5 = files.length ? topClasses(files, logits, f['class-names'] as string | undefined) : [];
   for (const row of top5)
-    out.say(`${basename(row.file)}: ${row.classes.map((c) => `${c.index}${c.name ? ` ${c.name}` : ''} (${(100 * c.probability).toFixed(1)}%)`).join(', ')}`);
+    out.say(`${printable(basename(row.file))}: ${row.classes.map((c) => `${c.index}${c.name ? ` ${c.name}` : ''} (${(100 * c.probability).toFixed(1)}%)`).join(', ')}`);
   out.result({
     model: String(f.model), weights: basename(String(f.weights)), out: String(f.out), inputs: n, logitsShape: logits.shape,
     seconds, imagesPerSecond: n / seconds, ...(files.length && { top5 }),
   });
 }
 
-function readInput(path: string, key: string | undefined): Tensor {
-  const { tensors } = readSafetensors(path);
+function readInput(path: string, key: string | undefined, limits: { maxBytes?: number; maxExpansion?: number }): Tensor {
+  const { tensors } = readSafetensors(path, limits);
   const name = key ?? (tensors.has('x') || tensors.size !== 1 ? 'x' : [...tensors.keys()][0]);
   const t = tensors.get(name);
-  if (!t) throw new UsageError(`predict: ${path} has no tensor '${name}' (it has ${[...tensors.keys()].join(', ') || 'none'}); choose one with --key`);
+  if (!t) throw new UsageError(`predict: ${path} has no tensor '${printable(name)}' (it has ${[...tensors.keys()].map(printable).join(', ') || 'none'}); choose one with --key`);
   return new Tensor(t.data, t.shape);
 }
 
