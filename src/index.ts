@@ -56,8 +56,8 @@ export { lineChart, heatmap, svgToPng } from './plot';
 // Training.
 import * as train from './train';
 export { train };
-export { fit, SGD, AdamW, cosineLr, clipGradNorm, saveCheckpoint, loadCheckpoint } from './train';
-export type { FitOptions, FitResult, EpochMetrics, StepInfo, OptimizerSpec, AdversarialOptions } from './train';
+export { fit, SGD, AdamW, cosineLr, clipGradNorm, saveCheckpoint, loadCheckpoint, augment } from './train';
+export type { FitOptions, FitResult, EpochMetrics, StepInfo, OptimizerSpec, AdversarialOptions, AugmentSpec, NamedAugment } from './train';
 export { Rng } from './tensor/random';
 
 // The demo: three small models trained on MNIST digits, attacked and analysed (lkvit demo).

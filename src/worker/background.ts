@@ -2,6 +2,7 @@
 // AbortSignal (`signal`) and report progress through the same callbacks as the synchronous calls.
 import { ImageClassifier } from '../models/classifier';
 import type { FitOptions, FitResult } from '../train/fit';
+import { parseAugment } from '../train/augment';
 import type { LabeledDataset } from '../io/dataset';
 import { ATTACKS, RunAttackOptions, RunAttackResult } from '../attacks/run';
 import type { SuiteOptions } from '../suites/imagenet';
@@ -75,13 +76,15 @@ export class Background {
   }
 
   /** fit in a worker: the trained weights, BatchNorm statistics and mode come back into `model`, as
-   * the synchronous fit leaves them. `onProgress(done, total)` counts steps over all epochs; an
-   * `augment` function cannot cross threads (do it in the data instead). */
+   * the synchronous fit leaves them. `onProgress(done, total)` counts steps over all epochs. Named
+   * augmentations ('rand-m9-mstd0.5-inc1', { name: 'mixup', alpha: 0.8 }, ...) cross to the worker
+   * and are checked here first; an `augment` function cannot cross threads. */
   async fit(model: ImageClassifier, data: BackgroundData,
     options: FitOptions & BackgroundOptions & { onProgress?: (done: number, total: number) => void }): Promise<FitResult> {
     if (!(model instanceof ImageClassifier)) throw new TypeError('fit: model must be an ImageClassifier instance (it is trained in place)');
     if (options === null || typeof options !== 'object') throw new TypeError('fit: options { epochs, ... } are required');
     const signal = checkSignal('fit', options.signal);
+    if (options.augment !== undefined && typeof options.augment !== 'function') parseAugment('fit', options.augment);
     const validation: DatasetTag | undefined = options.validation === undefined ? undefined : { $dataset: await describeDataset('fit', options.validation) };
     const call = await prepareCall('fit', 'fit', model, data, { ...options, validation });
     const r = (await this.pool.run(call, signal)) as FitResult & { state: ModelState };
