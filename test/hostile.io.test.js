@@ -420,3 +420,44 @@ test('class folders: links between classes of the root are kept, links out of th
   fs.symlinkSync('/etc/passwd', path.join(lonely, 'cat', 'x.jpg'));
   t.throws(() => classFolderFiles(lonely, labelOf), { message: /no images in known class folders .*1 symbolic link\(s\) pointing outside the folder were skipped/ });
 });
+
+// ---------------------------------------------------------------------------------------------------
+// The options from the command line.
+
+test('--max-load-bytes, --max-load-expansion and --max-pixels reach the loaders; bad values exit 2', async (t) => {
+  const { runCli } = require('./cli_run');
+  const io = require('../lib/io');
+  const weights = path.join(MODELS, 'convnext_tiny_k7.safetensors');
+  const config = io.readSafetensors(path.join(MODELS, 'convnext_tiny_k7.io.safetensors')).metadata.config;
+  const image = path.join(__dirname, 'fixtures', 'images', 'rgb.png');
+  const predict = (...flags) => runCli(['predict', '--model', 'convnext_tiny', '--weights', weights, '--config', config,
+    '--images', image, '--out', path.join(tmp, 'cli.safetensors'), '--quiet', ...flags]);
+  let r = await predict('--max-load-bytes', '1KiB');
+  t.is(r.code, 1, r.err);
+  t.regex(r.err, /convnext_tiny_k7\.safetensors is [\d.]+ KiB, over the absolute limit maxBytes = 1 KiB.*--max-load-bytes/);
+  r = await predict('--max-load-expansion', '0.5', '--max-load-bytes', '1e9');
+  t.is(r.code, 0, r.err); // the 64 MiB floor: a small file always loads
+  r = await predict('--max-pixels', '100');
+  t.is(r.code, 1, r.err);
+  t.regex(r.err, /rgb\.png' is \d+x\d+ = [\d,]+ pixels, more than maxPixels = 100;.*--max-pixels/);
+  for (const [flag, value, message] of [
+    ['--max-load-bytes', '8 GiBs', /--max-load-bytes must be a size like 16GiB/],
+    ['--max-load-expansion', '0', /--max-load-expansion must be a positive number/],
+    ['--max-pixels', '-3', /--max-pixels must be an integer >= 1/],
+  ]) {
+    r = await predict(flag, value);
+    t.is(r.code, 2, `${flag} ${value}: ${r.err}`);
+    t.regex(r.err, message);
+  }
+});
+
+test('parseByteSize reads the sizes the flags document', (t) => {
+  const { parseByteSize } = require('../lib/io/limits');
+  t.is(parseByteSize('8GiB'), 8 * 2 ** 30);
+  t.is(parseByteSize('8G'), 8 * 2 ** 30);
+  t.is(parseByteSize('512 MiB'), 512 * 2 ** 20);
+  t.is(parseByteSize('1.5GB'), 1.5e9);
+  t.is(parseByteSize('2000000000'), 2e9);
+  t.is(parseByteSize('1e9'), 1e9);
+  for (const bad of ['', 'GiB', '-1G', '8 GiBs', '0x10']) t.true(Number.isNaN(parseByteSize(bad)), bad);
+});
