@@ -206,3 +206,55 @@ test('occlusion shards: forged counts are refused, honest ones merge', async (t)
     await refused(t, [...r, '--json', path.join(s.dir, 'm.json')], pattern);
   }
 });
+
+test('eval shards: forged records (classes out of range, unknown fields, duplicate samples) are refused; names are printed escaped', async (t) => {
+  const sharp = require('sharp');
+  const { evalCommand } = require('../lib/cli/eval');
+  const { IMAGENET_WNIDS } = require('../lib/suites/classes');
+  const dir = tmp();
+  lk.manualSeed(2);
+  const config = { layers: [1, 1, 1, 1], widths: [4, 4, 4, 4], stemWidth: 4, numClasses: 1000 };
+  const weights = path.join(dir, 'w.safetensors');
+  lk.saveWeights(lk.createModel('resnet50', config), weights);
+  const val = path.join(dir, 'val');
+  for (const k of [0, 1]) for (const j of [0, 1]) {
+    const file = path.join(val, IMAGENET_WNIDS[k], `${j}.png`);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    await sharp({ create: { width: 20, height: 20, channels: 3, background: { r: 40 * k, g: 90 * j, b: 60 } } }).png().toFile(file);
+  }
+  const args = ['--suite', 'imagenet', '--data', val, '--model', 'resnet50', '--weights', weights, '--config', JSON.stringify(config), '--crop', '16', '--batch-size', '2'];
+  const fresh = async () => {
+    const out = path.join(dir, `eval-${crypto.randomBytes(4).toString('hex')}`);
+    for (const i of [1, 2]) await evalCommand([...args, '--out', out, '--shard', `${i}/2`], quiet);
+    return [1, 2].map((i) => path.join(out, `eval.shard-${i}-of-2.json`));
+  };
+  let r = await fresh();
+  await mergeCommand([...r, '--out', path.join(dir, 'merged')], quiet);
+  t.is(readJson(path.join(dir, 'merged', 'report.json')).samples, 4);
+  const forged = [
+    [(x) => (x.payload.results[0].top5[0] = 5000), /shard 2\/2: payload\.results\[0\]\.top5\[0\] must be an integer in \[0, 999\]/],
+    [(x) => (x.payload.results[1].label = 'n01440764'), /payload\.results\[1\]\.label must be an integer in \[-1, 999\]/],
+    [(x) => (x.payload.results[0].extra = 1), /payload\.results\[0\] must be a record with exactly label, top5/],
+    [(x) => (x.payload.results[0].top5 = Array(6).fill(1)), /payload\.results\[0\]\.top5 must be at most 5 class indices/],
+    [(x) => (x.payload.samples[0][0] = 7), /payload\.samples\[0\]\[0\] must be an integer in \[0, 0\]/],
+    [(x) => x.payload.results.pop(), /payload\.results must be an array of 2/],
+  ];
+  for (const [change, pattern] of forged) {
+    r = await fresh();
+    edit(r[1], change, true);
+    await refused(t, [...r, '--out', path.join(dir, 'm')], pattern);
+  }
+  // The same sample in both shards.
+  r = await fresh();
+  const first = readJson(r[0]).payload.samples[0];
+  edit(r[1], (x) => (x.payload.samples[0] = first), true);
+  await refused(t, [...r, '--out', path.join(dir, 'm')], /shard 2\/2: payload\.samples\[0\]\[1\] must be an id no other sample of the run has/);
+  // A file name with a terminal escape is not a plain name; a report path with one is printed escaped.
+  r = await fresh();
+  edit(r[0], (x) => (x.run.extra = 1));
+  const escaped = path.join(path.dirname(r[0]), 'e\x1b[2J.shard-1-of-2.json');
+  fs.renameSync(r[0], escaped);
+  const e = await refused(t, [escaped, r[1], '--out', path.join(dir, 'm')], /come from different runs \(extra differs\)/);
+  t.false(e.message.includes('\x1b'));
+  t.true(e.message.includes('e\\x1b[2J'));
+});

@@ -3,6 +3,7 @@
 import { FlagSpec, parseFlags, usage, UsageError, COMMON_FLAGS, commandOutput, checkOutputs, jsonFile } from './args';
 import { ShardReport, ShardMergeError, shardFiles, readShardReport, readShardFile, mergeable } from '../shard/report';
 import { PayloadChecker, withTolerance } from '../shard/payload';
+import { shown } from '../shard/files';
 import { mergeSuiteShards, SuiteShardPayload } from '../suites/imagenet';
 import { writeReport } from '../suites/report';
 import { mergeAttackRuns, perturbationBounds, RunAttackResult, ATTACKS } from '../attacks/run';
@@ -71,7 +72,7 @@ function attackRun(r: ShardReport<AttackShardPayload>, withImages: boolean): Run
     } catch {
       t = undefined;
     }
-    const name = `the x_adv file '${r.files.xAdv}' of ${c.where}`;
+    const name = `the x_adv file '${shown(r.files.xAdv)}' of ${c.where}`;
     if (!t || JSON.stringify(t.shape) !== JSON.stringify([N, ...run.sampleShape])) throw new ShardMergeError(`merge: ${name} holds no x_adv tensor [${N}, ${run.sampleShape.join(', ')}]`);
     for (let i = 0; i < t.data.length; i++)
       if (!(t.data[i] >= 0 && t.data[i] <= 1)) throw new ShardMergeError(`merge: ${name} has pixel values outside [0, 1]`);
@@ -111,11 +112,11 @@ export async function mergeCommand(argv: string[], print: (s: string) => void): 
     const files = shardFiles(paths);
     const reports = files.map((file) => readShardReport(file, !paths.includes(file)));
     const first = reports[0];
-    const batchSize = runBatchSize(first.kind, first.run, new PayloadChecker(`shard ${first.shard.index}/${first.shard.count} ('${files[0]}')`));
+    const batchSize = runBatchSize(first.kind, first.run, new PayloadChecker(`shard ${first.shard.index}/${first.shard.count} ('${shown(files[0])}')`));
     const ordered = mergeable(reports, files, batchSize);
     const kind = ordered[0].kind;
     // Nothing merge reads may be overwritten by what it writes.
-    const inputs = [...files, ...ordered.flatMap((r) => Object.values(r.files ?? {}))].map((p): [string, string] => [`the shard input '${p}'`, p]);
+    const inputs = [...files, ...ordered.flatMap((r) => Object.values(r.files ?? {}))].map((p): [string, string] => [`the shard input '${shown(p)}'`, p]);
     const name = kind.slice('analyze:'.length);
     const json = jsonFile(f);
     checkOutputs(cmd, inputs, [

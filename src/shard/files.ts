@@ -45,11 +45,16 @@ function kindOf(s: fs.Stats): string {
 
 /**
  * The file a report names as `name`, inside the report's folder `dir`: a plain file name (no folder
- * separators, not '.' or '..', no NUL), or null when it is not one.
+ * separators, not '.' or '..', no control characters), or null when it is not one.
  */
 export function fileInFolder(dir: string, name: unknown): string | null {
-  if (typeof name !== 'string' || name.length === 0 || name.length > 255 || name === '.' || name === '..' || /[/\\\0]/.test(name)) return null;
+  if (typeof name !== 'string' || name.length === 0 || name.length > 255 || name === '.' || name === '..' || /[/\\\x00-\x1f\x7f-\x9f]/.test(name)) return null;
   return path.join(dir, name);
+}
+
+/** A path as messages print it: control characters (terminal escapes) as \xNN. */
+export function shown(p: string): string {
+  return p.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** SHA-256 (hex) of bytes. */

@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ShardSpec, ShardSlice, SHARD_FILE_PATTERN, shardSlice } from './spec';
-import { readRegularFile, UnsafeFileError, fileInFolder, sha256, sha256FileSync } from './files';
+import { readRegularFile, UnsafeFileError, fileInFolder, sha256, sha256FileSync, shown } from './files';
 
 export const SHARD_FORMAT = 'lkvit-shard/2';
 
@@ -60,14 +60,14 @@ export function shardFiles(paths: string[]): string[] {
     try {
       stat = fs.statSync(p);
     } catch {
-      throw new ShardMergeError(`merge: '${p}' does not exist`);
+      throw new ShardMergeError(`merge: '${shown(p)}' does not exist`);
     }
     if (!stat.isDirectory()) {
       files.push(p);
       continue;
     }
     const found = fs.readdirSync(p).filter((n) => SHARD_FILE_PATTERN.test(n)).sort().map((n) => path.join(p, n));
-    if (found.length === 0) throw new ShardMergeError(`merge: no shard report (*.shard-I-of-N.json) in folder '${p}'`);
+    if (found.length === 0) throw new ShardMergeError(`merge: no shard report (*.shard-I-of-N.json) in folder '${shown(p)}'`);
     files.push(...found);
   }
   return files;
@@ -83,7 +83,7 @@ const HEX64 = /^[0-9a-f]{64}$/;
  * `listed` (found in a folder rather than named) refuses a symbolic link. Messages never quote the file.
  */
 export function readShardReport(file: string, listed = false): ShardReport {
-  const bad = (why: string) => new ShardMergeError(`merge: '${file}' ${why}`);
+  const bad = (why: string) => new ShardMergeError(`merge: '${shown(file)}' ${why}`);
   let text: string;
   try {
     text = readRegularFile(file, MAX_SHARD_REPORT_BYTES, !listed).toString('utf8');
@@ -115,7 +115,7 @@ export function readShardReport(file: string, listed = false): ShardReport {
   const d = report.digest as unknown as Record<string, unknown>;
   if (!isObject(d) || typeof d.payload !== 'string' || !HEX64.test(d.payload) || !isObject(d.files) || !Object.values(d.files).every((h) => typeof h === 'string' && HEX64.test(h)))
     throw bad('has no valid digest (sha256 of its payload and files)');
-  const where = `shard ${report.shard.index}/${report.shard.count} ('${file}')`;
+  const where = `shard ${report.shard.index}/${report.shard.count} ('${shown(file)}')`;
   if (sha256(JSON.stringify(report.payload)) !== d.payload)
     throw new ShardMergeError(`merge: ${where} does not match its digest: its payload was edited or damaged`);
   const files = report.files ?? {};
@@ -144,25 +144,28 @@ export function readShardFile(report: ShardReport, role: string, maxBytes: numbe
   try {
     bytes = readRegularFile(file, maxBytes, false);
   } catch (e) {
-    if (e instanceof UnsafeFileError) throw new ShardMergeError(`merge: the ${role} file '${file}' of ${where} ${e.message}`);
+    if (e instanceof UnsafeFileError) throw new ShardMergeError(`merge: the ${role} file '${shown(file)}' of ${where} ${e.message}`);
     throw e;
   }
   if (sha256(bytes) !== report.digest?.files[role])
-    throw new ShardMergeError(`merge: the ${role} file '${file}' of ${where} does not match the shard's digest: it was edited, damaged or replaced`);
+    throw new ShardMergeError(`merge: the ${role} file '${shown(file)}' of ${where} does not match the shard's digest: it was edited, damaged or replaced`);
   return bytes;
 }
 
 /** The first top-level key where two run descriptions differ. */
 function firstDifference(a: Record<string, unknown>, b: Record<string, unknown>): string {
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
-  return keys.find((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])) ?? '?';
+  const key = keys.find((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])) ?? '?';
+  // The key comes from the file: print it only when it is a plain identifier.
+  return /^[A-Za-z0-9_-]{1,40}$/.test(key) ? key : 'a field';
 }
 
 /**
  * Checks that `reports` are all n shards of one run, each once, and returns them in shard order.
  * `names` label the reports in messages (their files); `batchSize`, when the run has one, fixes each slice.
  */
-export function mergeable<P>(reports: ShardReport<P>[], names: string[] = reports.map((r) => `shard ${r.shard.index}/${r.shard.count}`), batchSize?: number): ShardReport<P>[] {
+export function mergeable<P>(reports: ShardReport<P>[], labels: string[] = reports.map((r) => `shard ${r.shard.index}/${r.shard.count}`), batchSize?: number): ShardReport<P>[] {
+  const names = labels.map(shown);
   if (reports.length === 0) throw new ShardMergeError('merge: no shard reports given');
   const first = reports[0];
   reports.forEach((r, k) => {
