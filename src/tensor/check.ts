@@ -1,9 +1,24 @@
 // Argument validation for ops, run before any native call. Messages name the op, the argument
 // and what was expected, so a user can fix the call without reading the source.
-import { Tensor, Shape, shapeString } from './tensor';
+import { Tensor, Shape, shapeString, numel, holds, checkShape, MAX_NUMEL } from './tensor';
+
+export { MAX_NUMEL };
 
 export function checkTensor(op: string, name: string, x: unknown): asserts x is Tensor {
   if (!(x instanceof Tensor)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${describe(x)}`);
+  // The data may have changed since construction: reassigned, or its buffer transferred away.
+  const n = numel(x.shape);
+  if (!(x.data instanceof Float32Array) || x.data.length !== n)
+    throw new RangeError(
+      `${op}: ${name} has shape ${shapeString(x.shape)} (${n} values) but its ` +
+        (x.data instanceof Float32Array ? holds(x.data) : `data is ${describe(x.data)}`),
+    );
+}
+
+/** Checks the shape an op is about to allocate against MAX_NUMEL, before any allocation, so an
+ * oversized result fails with the op's name instead of Node's own "Invalid typed array length". */
+export function checkOutput(op: string, what: string, shape: Shape, cause = ''): number {
+  return checkShape(op, what, shape, cause);
 }
 
 export function checkRank(op: string, name: string, x: unknown, rank: number, layout?: string): asserts x is Tensor {

@@ -2,6 +2,7 @@
 // Every op records (inputs, backward) on its output when gradients are wanted; backward() walks
 // the recorded graph in reverse topological order and frees it afterwards.
 
+import { constants as bufferConstants } from 'buffer';
 import { native } from '../native';
 
 export type Shape = readonly number[];
@@ -48,14 +49,46 @@ export function shapeString(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
 
+/** The most elements one tensor may hold: 2^31 - 1 (8 GiB of float32), so every flat index fits
+ * the Int32Arrays that broadcasting, pooling and labels use. Zeros aside, a shape's dims must
+ * multiply to at most this too, so loops over the other dims of an empty tensor stay bounded. */
+export const MAX_NUMEL = 2 ** 31 - 1;
+
+function countString(n: number): string {
+  const log2 = Math.log2(n);
+  return Number.isInteger(log2) && n > 2 ** 20 ? `2^${log2}` : n < 1e15 ? String(n) : n.toExponential(2);
+}
+
+/** Validates a shape (an array of non-negative integers within MAX_NUMEL) and returns its
+ * element count. `what` names it in the message ("output", "shape"), `cause` the arguments that
+ * made it so large ("padding [1048576, ...]"). */
+export function checkShape(op: string, what: string, shape: unknown, cause = ''): number {
+  if (!Array.isArray(shape)) throw new TypeError(`${op}: ${what} must be an array of non-negative integers, got ${typeof shape}`);
+  let nonzero = 1, empty = false;
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0)
+      throw new TypeError(`${op}: ${what} must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+    if (d === 0) empty = true;
+    else nonzero *= d;
+  }
+  if (nonzero > MAX_NUMEL) {
+    const count = empty ? `dims other than 0 that multiply to ${countString(nonzero)}` : `${countString(nonzero)} elements`;
+    throw new RangeError(`${op}: ${what} ${shapeString(shape as number[])} would have ${count} (limit 2^31 - 1 per tensor)${cause && `, from ${cause}`}`);
+  }
+  return empty ? 0 : nonzero;
+}
+
 // LKVIT_POISON_EMPTY=1 (set by the test suite) fills uninitialised outputs with NaN, so a kernel
 // that fails to write every element of an output it promises to overwrite fails its tests.
 const poisonEmpty = process.env.LKVIT_POISON_EMPTY === '1';
+const maxBufferBytes = bufferConstants.MAX_LENGTH;
 
 /** An output array a kernel will overwrite completely: uninitialised memory, no zero fill.
  * Small arrays use the ordinary (zeroed) allocation, which is cheaper at that size. */
 export function empty(n: number): Float32Array {
-  if (n < 4096) return poisonEmpty ? new Float32Array(n).fill(NaN) : new Float32Array(n);
+  // Past Buffer's limit (2^32 bytes on Node 20) an ordinary allocation still works.
+  if (n < 4096 || n * 4 > maxBufferBytes) return poisonEmpty ? new Float32Array(n).fill(NaN) : new Float32Array(n);
   const b = Buffer.allocUnsafeSlow(n * 4);
   const a = new Float32Array(b.buffer, b.byteOffset, n);
   if (poisonEmpty) a.fill(NaN);
@@ -73,6 +106,9 @@ export class Tensor {
   node: Node | null = null;
 
   constructor(data: Float32Array, shape: Shape, requiresGrad = false) {
+    if (!(data instanceof Float32Array)) throw new TypeError(`Tensor: data must be a Float32Array, got ${describeValue(data)}`);
+    const n = checkShape('Tensor', 'shape', shape);
+    if (n !== data.length) throw new RangeError(`Tensor: shape ${shapeString(shape)} needs ${n} values, ${holds(data)}`);
     this.data = data;
     this.shape = Object.freeze(shape.slice());
     this.requiresGrad = requiresGrad;
@@ -238,22 +274,48 @@ export function record(op: string, data: Float32Array, shape: Shape, inputs: Ten
   return out;
 }
 
+/** What an array holds, for messages; an empty one may be a detached buffer. */
+export function holds(data: Float32Array): string {
+  if (data.length > 0) return `data has ${data.length}`;
+  return 'data has none (an empty or detached buffer: one transferred to a worker is detached)';
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+  return typeof v;
+}
+
+// A plain array of numbers as float32, refusing anything that would turn into NaN silently.
+function fromNumbers(data: unknown[]): Float32Array {
+  const arr = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (typeof v !== 'number') {
+      const hint = Array.isArray(v) ? ' (nested arrays are not read: pass a flat array and a shape)' : '';
+      throw new TypeError(`tensor: data[${i}] must be a number, got ${describeValue(v)}${hint}`);
+    }
+    arr[i] = v;
+  }
+  return arr;
+}
+
 /** Wraps data (not copied) as a tensor of the given shape. */
 export function tensor(data: Float32Array | number[], shape?: Shape, opts: { requiresGrad?: boolean } = {}): Tensor {
-  const arr = data instanceof Float32Array ? data : Array.isArray(data) ? Float32Array.from(data) : null;
-  if (!arr) throw new TypeError('tensor: data must be a Float32Array or an array of numbers');
+  const arr = data instanceof Float32Array ? data : Array.isArray(data) ? fromNumbers(data) : null;
+  if (!arr) throw new TypeError(`tensor: data must be a Float32Array or an array of numbers, got ${describeValue(data)}`);
   const shp = shape ?? [arr.length];
-  if (!Array.isArray(shape ?? []) || shp.some((d) => !Number.isInteger(d) || d < 0))
-    throw new TypeError(`tensor: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
-  if (numel(shp) !== arr.length)
-    throw new RangeError(`tensor: shape ${shapeString(shp)} needs ${numel(shp)} values, data has ${arr.length}`);
+  const n = checkShape('tensor', 'shape', shp);
+  if (n !== arr.length) throw new RangeError(`tensor: shape ${shapeString(shp)} needs ${n} values, ${holds(arr)}`);
   return new Tensor(arr, shp, opts.requiresGrad ?? false);
 }
 
 export function zeros(shape: Shape, opts: { requiresGrad?: boolean } = {}): Tensor {
-  return tensor(new Float32Array(numel(shape)), shape, opts);
+  return tensor(new Float32Array(checkShape('zeros', 'shape', shape)), shape, opts);
 }
 
 export function full(shape: Shape, value: number, opts: { requiresGrad?: boolean } = {}): Tensor {
-  return tensor(empty(numel(shape)).fill(value), shape, opts); // one pass: no zero fill first
+  const n = checkShape('full', 'shape', shape);
+  if (typeof value !== 'number') throw new TypeError(`full: value must be a number, got ${describeValue(value)}`);
+  return tensor(empty(n).fill(value), shape, opts); // one pass: no zero fill first
 }

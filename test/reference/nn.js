@@ -158,7 +158,8 @@ function erf(z) {
 }
 
 const map = (x, f) => ({ data: x.data.map(f), shape: x.shape.slice() });
-const relu = (x) => map(x, (v) => (v > 0 ? v : 0));
+// NaN propagates (PyTorch); the gradient at NaN is 0, as PyTorch's g * (y > 0).
+const relu = (x) => map(x, (v) => (v > 0 || Number.isNaN(v) ? v : 0));
 const reluGrad = (x, g) => x.data.map((v, i) => (v > 0 ? g[i] : 0));
 const gelu = (x) => map(x, (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)));
 const geluGrad = (x, g) =>
@@ -268,10 +269,11 @@ function forEachWindow(shape, k, s, p, f) {
   return [N, C, OH, OW];
 }
 
-// Index of the first maximum of a window (row-major order).
+// Index of the first maximum of a window (row-major order); a NaN wins, the last one if several
+// (PyTorch: val > max || isnan(val)).
 function argmaxOf(x, idx) {
   let best = idx[0];
-  for (const i of idx) if (x[i] > x[best]) best = i;
+  for (const i of idx) if (x[i] > x[best] || Number.isNaN(x[i])) best = i;
   return best;
 }
 

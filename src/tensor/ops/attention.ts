@@ -2,7 +2,7 @@
 // Tq x Tk score matrix (flash-attention style); the backward recomputes it block by block from
 // the per-row log-sum-exp saved by the forward.
 import { Tensor, record, numel, shapeString, empty } from '../tensor';
-import { checkRank, checkOptions, describe } from '../check';
+import { checkRank, checkOptions, checkOutput, describe } from '../check';
 import { native } from '../../native';
 
 export interface AttentionOptions {
@@ -59,6 +59,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOp
   if (typeof returnProbs !== 'boolean') throw new TypeError(`${OP}: returnProbs must be a boolean, got ${describe(returnProbs)}`);
 
   const outShape = [B, H, Tq, dv];
+  checkOutput(OP, 'output', outShape, `q ${shapeString(q.shape)} and v ${shapeString(v.shape)}`);
+  if (returnProbs) checkOutput(OP, 'probs', [B, H, Tq, Tk], `q ${shapeString(q.shape)} and k ${shapeString(k.shape)}`);
   const outData = empty(numel(outShape));
   const lse = empty(B * H * Tq); // per-row log-sum-exp, kept for the backward
   const probsData = returnProbs ? empty(B * H * Tq * Tk) : null;

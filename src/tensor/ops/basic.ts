@@ -2,7 +2,7 @@
 // and simple, so they stay in TypeScript; each op's backward sits right below its forward.
 import { Tensor, Shape, record, numel, shapeString, empty } from '../tensor';
 import { native } from '../../native';
-import { checkTensor, checkInt, checkNumber, sameShape, describe } from '../check';
+import { checkTensor, checkInt, checkNumber, checkOutput, sameShape, describe } from '../check';
 
 function stridesOf(shape: Shape): number[] {
   const s = new Array<number>(shape.length);
@@ -104,6 +104,7 @@ function broadcastOperands(op: string, a: Tensor, b: Tensor) {
   checkTensor(op, 'a', a);
   checkTensor(op, 'b', b);
   const shape = sameShape(a.shape, b.shape) ? a.shape.slice() : broadcastShape(op, a.shape, b.shape);
+  checkOutput(op, 'output', shape, `broadcasting a ${shapeString(a.shape)} with b ${shapeString(b.shape)}`);
   return { shape, ba: broadcastOf(a.shape, shape), bb: broadcastOf(b.shape, shape) };
 }
 
@@ -163,7 +164,7 @@ function reduceSum(op: string, x: Tensor, dim: number | undefined, keepdim: bool
   const f = factor(len);
   const out = new Float32Array(outer * inner);
   const acc = new Float64Array(inner);
-  for (let o = 0; o < outer; o++) {
+  for (let o = 0; o < (out.length === 0 ? 0 : outer); o++) {
     acc.fill(0);
     for (let l = 0; l < len; l++) {
       const base = (o * len + l) * inner;
@@ -176,7 +177,7 @@ function reduceSum(op: string, x: Tensor, dim: number | undefined, keepdim: bool
   else shape.splice(d, 1);
   return record(op, out, shape, [x], (g) => {
     const gx = new Float32Array(x.size);
-    for (let o = 0; o < outer; o++)
+    for (let o = 0; o < (x.size === 0 ? 0 : outer); o++)
       for (let l = 0; l < len; l++) {
         const base = (o * len + l) * inner;
         for (let i = 0; i < inner; i++) gx[base + i] = g[o * inner + i] * f;
@@ -207,6 +208,7 @@ export function reshape(x: Tensor, shape: number[]): Tensor {
     if (rest === 0 || x.size % rest !== 0) throw new RangeError(`reshape: cannot infer -1 in ${JSON.stringify(shape)} for ${x.size} elements`);
     s[free] = x.size / rest;
   }
+  checkOutput('reshape', 'shape', s);
   if (numel(s) !== x.size) throw new RangeError(`reshape: shape ${shapeString(s)} does not hold ${x.size} elements (input ${shapeString(x.shape)})`);
   return record('reshape', x.data, s, [x], (g) => [g]);
 }
@@ -270,12 +272,12 @@ export function slice(x: Tensor, dim: number, start: number, end: number): Tenso
   const inner = numel(x.shape.slice(d + 1));
   const m = end - start;
   const out = new Float32Array(outer * m * inner);
-  for (let o = 0; o < outer; o++) out.set(x.data.subarray((o * len + start) * inner, (o * len + end) * inner), o * m * inner);
+  for (let o = 0; o < (m * inner === 0 ? 0 : outer); o++) out.set(x.data.subarray((o * len + start) * inner, (o * len + end) * inner), o * m * inner);
   const shape = x.shape.slice();
   shape[d] = m;
   return record('slice', out, shape, [x], (g) => {
     const gx = new Float32Array(x.size);
-    for (let o = 0; o < outer; o++) gx.set(g.subarray(o * m * inner, (o + 1) * m * inner), (o * len + start) * inner);
+    for (let o = 0; o < (m * inner === 0 ? 0 : outer); o++) gx.set(g.subarray(o * m * inner, (o + 1) * m * inner), (o * len + start) * inner);
     return [gx];
   });
 }
@@ -292,16 +294,17 @@ export function cat(xs: Tensor[], dim: number): Tensor {
   const inner = numel(xs[0].shape.slice(d + 1));
   const lens = xs.map((x) => x.shape[d]);
   const total = lens.reduce((p, q) => p + q, 0);
+  const shape = xs[0].shape.slice();
+  shape[d] = total;
+  checkOutput('cat', 'output', shape, `${xs.length} tensors along dim ${d}`);
   const out = new Float32Array(outer * total * inner);
-  for (let o = 0; o < outer; o++) {
+  for (let o = 0; o < (total * inner === 0 ? 0 : outer); o++) {
     let off = 0;
     xs.forEach((x, i) => {
       out.set(x.data.subarray(o * lens[i] * inner, (o + 1) * lens[i] * inner), (o * total + off) * inner);
       off += lens[i];
     });
   }
-  const shape = xs[0].shape.slice();
-  shape[d] = total;
   return record('cat', out, shape, xs, (g, needs) => {
     let off = 0;
     return xs.map((x, i) => {
@@ -309,7 +312,7 @@ export function cat(xs: Tensor[], dim: number): Tensor {
       off += lens[i];
       if (!needs[i]) return null;
       const gx = new Float32Array(x.size);
-      for (let o = 0; o < outer; o++) gx.set(g.subarray((o * total + start) * inner, (o * total + start + lens[i]) * inner), o * lens[i] * inner);
+      for (let o = 0; o < (lens[i] * inner === 0 ? 0 : outer); o++) gx.set(g.subarray((o * total + start) * inner, (o * total + start + lens[i]) * inner), o * lens[i] * inner);
       return gx;
     });
   });
@@ -327,17 +330,18 @@ export function pad2d(x: Tensor, padding: number | [number, number, number, numb
   const [left, right, top, bottom] = p.map((v, i) => checkInt(op, `padding[${i}]`, v, 0, 1 << 20));
   checkNumber(op, 'value', value);
   const H = x.shape[x.ndim - 2], W = x.shape[x.ndim - 1];
-  const planes = H * W === 0 ? 0 : x.size / (H * W);
+  const planes = numel(x.shape.slice(0, -2));
   const OH = H + top + bottom, OW = W + left + right;
+  const shape = [...x.shape.slice(0, -2), OH, OW];
+  checkOutput(op, 'output', shape, `padding [${left}, ${right}, ${top}, ${bottom}] of x ${shapeString(x.shape)}`);
   const out = new Float32Array(planes * OH * OW);
   if (value !== 0) out.fill(value);
-  for (let c = 0; c < planes; c++)
+  for (let c = 0; c < (H * W === 0 ? 0 : planes); c++)
     for (let i = 0; i < H; i++)
       out.set(x.data.subarray((c * H + i) * W, (c * H + i + 1) * W), (c * OH + i + top) * OW + left);
-  const shape = [...x.shape.slice(0, -2), OH, OW];
   return record(op, out, shape, [x], (g) => {
     const gx = new Float32Array(x.size);
-    for (let c = 0; c < planes; c++)
+    for (let c = 0; c < (H * W === 0 ? 0 : planes); c++)
       for (let i = 0; i < H; i++)
         gx.set(g.subarray((c * OH + i + top) * OW + left, (c * OH + i + top) * OW + left + W), (c * H + i) * W);
     return [gx];

@@ -1,7 +1,7 @@
 // GEMM-based ops: matmul, linear and dense/grouped conv2d. The native SGEMM takes transpose flags,
 // so every backward pass is one more GEMM on the stored operands, with no explicit transposes.
 import { Tensor, record, numel, shapeString, empty } from '../tensor';
-import { checkTensor, checkOptions, checkPair, checkInt, describe } from '../check';
+import { checkTensor, checkOptions, checkPair, checkInt, checkOutput, describe, MAX_NUMEL } from '../check';
 import { native } from '../../native';
 
 // Leading dimension of a row of `cols` floats (the addon wants >= 1 even for empty matrices).
@@ -23,6 +23,13 @@ function gemmBatched(
   native.gemmBatched(transA, transB, batch, M, N, K, 1, A, ld(transA ? M : K), strideA, B, ld(transB ? K : N), strideB, 0, C, ld(N), M * N);
 }
 
+// An output of zeros (empty, or a sum over nothing), whose gradients are zeros too.
+function recordZeros(op: string, shape: number[], inputs: Tensor[]): Tensor {
+  return record(op, new Float32Array(numel(shape)), shape, inputs, (_g, needs) =>
+    inputs.map((t, i) => (needs[i] ? new Float32Array(t.size) : null)),
+  );
+}
+
 /** Matrix product: a [M, K] x b [K, N] -> [M, N]; batched a [..., M, K] x b [..., K, N] with equal
  * batch dims -> [..., M, N]; or a [..., M, K] x b [K, N] with b shared across the batch. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
@@ -42,11 +49,15 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
       `${op}: b must be 2-D [K, N] or have the batch dims of a ${shapeString(batchShape)}, got ${shapeString(b.shape)}`,
     );
   const batch = numel(batchShape);
+  const outShape = [...batchShape, M, N];
+  checkOutput(op, 'output', outShape, `a ${shapeString(a.shape)} times b ${shapeString(b.shape)}`);
+  // Nothing to multiply: zeros (K = 0) or an empty result, without a loop over the batch.
+  if (batch * M * N === 0 || K === 0) return recordZeros(op, outShape, [a, b]);
   const out = empty(batch * M * N);
   // A shared b makes the batch one tall product [batch*M, K] x [K, N].
   if (shared) gemm(false, false, batch * M, N, K, a.data, b.data, out);
   else gemmBatched(false, false, batch, M, N, K, a.data, M * K, b.data, K * N, out);
-  return record(op, out, [...batchShape, M, N], [a, b], (g, needs) => {
+  return record(op, out, outShape, [a, b], (g, needs) => {
     let ga: Float32Array | null = null, gb: Float32Array | null = null;
     if (needs[0]) {
       // ga = g b^T
@@ -81,11 +92,14 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
       throw new RangeError(`${op}: bias must have shape [${outF}] (out features of weight), got ${shapeString(bias.shape)}`);
   }
   const rows = numel(x.shape.slice(0, -1));
+  const outShape = [...x.shape.slice(0, -1), outF];
+  checkOutput(op, 'output', outShape, `x ${shapeString(x.shape)} and weight ${shapeString(weight.shape)}`);
+  if (rows * outF === 0) return recordZeros(op, outShape, hasBias ? [x, weight, bias] : [x, weight]);
   const y = empty(rows * outF);
   if (hasBias) for (let r = 0; r < rows; r++) y.set(bias.data, r * outF);
   gemm(false, true, rows, outF, inF, x.data, weight.data, y, hasBias ? 1 : 0);
   const inputs = hasBias ? [x, weight, bias] : [x, weight];
-  return record(op, y, [...x.shape.slice(0, -1), outF], inputs, (g, needs) => {
+  return record(op, y, outShape, inputs, (g, needs) => {
     let gx: Float32Array | null = null, gw: Float32Array | null = null, gb: Float32Array | null = null;
     if (needs[0]) {
       gx = empty(x.size);
@@ -120,10 +134,10 @@ export function conv2d(x: Tensor, weight: Tensor, options?: Conv2dOptions): Tens
   checkTensor(op, 'weight', weight);
   if (x.ndim !== 4) throw new RangeError(`${op}: x must be 4-D [N, Cin, H, W], got shape ${shapeString(x.shape)}`);
   const [n, cin, h, w] = x.shape;
-  const groups = checkInt(op, 'groups', opts.groups ?? 1, 1);
-  const [sh, sw] = checkPair(op, 'stride', opts.stride ?? 1, 1);
-  const [ph, pw] = checkPair(op, 'padding', opts.padding ?? 0, 0);
-  const [dh, dw] = checkPair(op, 'dilation', opts.dilation ?? 1, 1);
+  const groups = checkInt(op, 'groups', opts.groups ?? 1, 1, MAX_NUMEL);
+  const [sh, sw] = checkPair(op, 'stride', opts.stride ?? 1, 1, MAX_NUMEL);
+  const [ph, pw] = checkPair(op, 'padding', opts.padding ?? 0, 0, MAX_NUMEL);
+  const [dh, dw] = checkPair(op, 'dilation', opts.dilation ?? 1, 1, MAX_NUMEL);
   if (cin % groups !== 0) throw new RangeError(`${op}: groups = ${groups} must divide the ${cin} channels of x`);
   const cg = cin / groups;
   if (weight.ndim !== 4 || weight.shape[1] !== cg)
@@ -146,6 +160,7 @@ export function conv2d(x: Tensor, weight: Tensor, options?: Conv2dOptions): Tens
       `${op}: output size would be [${n}, ${cout}, ${oh}, ${ow}] for x ${shapeString(x.shape)}, weight ${shapeString(weight.shape)}, ` +
         `stride [${sh}, ${sw}], padding [${ph}, ${pw}], dilation [${dh}, ${dw}]; every size must be >= 1`,
     );
+  checkOutput(op, 'output', [n, cout, oh, ow], `x ${shapeString(x.shape)} with padding [${ph}, ${pw}], stride [${sh}, ${sw}], dilation [${dh}, ${dw}]`);
   const dims = [n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups];
   const y = empty(n * cout * oh * ow);
   native.conv2dForward(x.data, weight.data, hasBias ? bias.data : null, y, ...dims);

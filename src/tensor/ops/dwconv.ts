@@ -1,7 +1,7 @@
 // Depthwise 2-D convolution (groups = channels), the large-kernel ConvNets' core op. The native
 // kernels pick their own path (a blocked SIMD path for stride 1, plain loops otherwise).
 import { Tensor, record, shapeString, empty } from '../tensor';
-import { checkRank, checkTensor, checkPair, checkOptions } from '../check';
+import { checkRank, checkTensor, checkPair, checkOptions, checkOutput } from '../check';
 import { native } from '../../native';
 
 export interface DepthwiseConv2dOptions {
@@ -49,6 +49,7 @@ export function depthwiseConv2d(x: Tensor, weight: Tensor, options?: DepthwiseCo
       `${OP}: the output would be empty: input ${H}x${W} with padding [${ph}, ${pw}] is smaller than the kernel ${KH}x${KW}`,
     );
 
+  checkOutput(OP, 'output', [N, C, OH, OW], `x ${shapeString(x.shape)} with padding [${ph}, ${pw}]`);
   const geometry = [N, C, H, W, KH, KW, sh, sw, ph, pw];
   const y = empty(N * C * OH * OW);
   native.dwconv2dForward(x.data, weight.data, bias ? bias.data : null, y, ...geometry);

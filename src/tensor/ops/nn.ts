@@ -2,7 +2,7 @@
 // kernels are in native/cpu/norm.cc and native/cpu/nn.cc; each backward computes only the
 // gradients its inputs need (attacks want the input gradient alone).
 import { Tensor, BackwardFn, record, numel, shapeString, empty } from '../tensor';
-import { checkTensor, checkRank, checkInt, checkNumber, checkPair, checkOptions, describe } from '../check';
+import { checkTensor, checkRank, checkInt, checkNumber, checkPair, checkOptions, checkOutput, describe, MAX_NUMEL } from '../check';
 import { native } from '../../native';
 
 // ---- shared argument checks ------------------------------------------------------------------
@@ -134,7 +134,7 @@ export function groupNorm(x: Tensor, numGroups: number, weight?: Tensor | null, 
   if (x.ndim < 2) throw new RangeError(`${op}: x must have shape [N, C, ...], got ${shapeString(x.shape)}`);
   const o = checkOptions(op, options, ['eps']);
   const [N, C] = x.shape;
-  const G = checkInt(op, 'numGroups', numGroups, 1);
+  const G = checkInt(op, 'numGroups', numGroups, 1, Math.max(C, 1));
   if (C % G !== 0) throw new RangeError(`${op}: numGroups must divide the channels of x (C = ${C}), got ${G}`);
   const w = checkChannelParam(op, 'weight', weight, C, 'channels of x');
   const b = checkChannelParam(op, 'bias', bias, C, 'channels of x');
@@ -293,15 +293,17 @@ function poolGeometry(op: string, x: Tensor, options: unknown): { args: number[]
   if (options === undefined) throw new TypeError(`${op}: options with kernelSize are required`);
   const o = checkOptions(op, options, ['kernelSize', 'stride', 'padding']);
   if (o.kernelSize === undefined) throw new TypeError(`${op}: kernelSize is required`);
-  const [kh, kw] = checkPair(op, 'kernelSize', o.kernelSize, 1);
-  const [sh, sw] = o.stride === undefined ? [kh, kw] : checkPair(op, 'stride', o.stride, 1);
-  const [ph, pw] = o.padding === undefined ? [0, 0] : checkPair(op, 'padding', o.padding, 0);
+  const [kh, kw] = checkPair(op, 'kernelSize', o.kernelSize, 1, MAX_NUMEL);
+  if (kh * kw > MAX_NUMEL) throw new RangeError(`${op}: kernelSize [${kh}, ${kw}] would cover ${kh * kw} values (limit 2^31 - 1)`);
+  const [sh, sw] = o.stride === undefined ? [kh, kw] : checkPair(op, 'stride', o.stride, 1, MAX_NUMEL);
+  const [ph, pw] = o.padding === undefined ? [0, 0] : checkPair(op, 'padding', o.padding, 0, MAX_NUMEL);
   if (ph > kh >> 1 || pw > kw >> 1)
     throw new RangeError(`${op}: padding must be at most half of kernelSize, got padding [${ph}, ${pw}] for kernelSize [${kh}, ${kw}]`);
   const [N, C, H, W] = x.shape;
   if (H < 1 || W < 1 || H + 2 * ph < kh || W + 2 * pw < kw)
     throw new RangeError(`${op}: kernelSize [${kh}, ${kw}] does not fit x of shape ${shapeString(x.shape)} with padding [${ph}, ${pw}]`);
   const OH = Math.floor((H + 2 * ph - kh) / sh) + 1, OW = Math.floor((W + 2 * pw - kw) / sw) + 1;
+  checkOutput(op, 'output', [N, C, OH, OW], `x ${shapeString(x.shape)} with kernelSize [${kh}, ${kw}], padding [${ph}, ${pw}]`);
   return { args: [N * C, H, W, kh, kw, sh, sw, ph, pw], outShape: [N, C, OH, OW] };
 }
 
