@@ -13,7 +13,7 @@ const addonPath = process.env.LKVIT_FUZZ_ADDON || path.join(__dirname, '..', 'bu
 const addon = require(addonPath);
 
 // Argument kinds: f Float32Array, f? optional Float32Array, i Int32Array, n integer, x number,
-// b boolean, s string.
+// b boolean, s string, sec a duration in seconds, bytes a buffer size.
 const dims = (...names) => names.map((n) => [n, 'n']);
 const conv = dims('n', 'cin', 'h', 'w', 'cout', 'kh', 'kw', 'strideH', 'strideW', 'padH', 'padW', 'dilationH', 'dilationW', 'groups');
 const dw = dims('N', 'C', 'H', 'W', 'KH', 'KW', 'strideH', 'strideW', 'padH', 'padW');
@@ -72,6 +72,10 @@ const SPECS = {
   fgsmStep: [['x', 'f'], ['g', 'f'], ['eps', 'x'], ['min', 'x'], ['max', 'x'], ['out', 'f']],
   pgdLinfStep: [['x', 'f'], ['g', 'f'], ['x0', 'f'], ['eps', 'x'], ['alpha', 'x'], ['min', 'x'], ['max', 'x'], ['out', 'f']],
   pgdL2Step: [['x', 'f'], ['g', 'f'], ['x0', 'f'], ['N', 'n'], ['eps', 'x'], ['alpha', 'x'], ['min', 'x'], ['max', 'x'], ['out', 'f']],
+  // The yardstick (native/binding/peak.cc): timed loops, so plausible values stay tiny.
+  measureFmaPeak: [['threads', 'n'], ['seconds', 'sec'], ['repeats', 'n']],
+  measureBandwidth: [['threads', 'n'], ['bytesPerArray', 'bytes'], ['repeats', 'n']],
+  fmaLanes: [],
 };
 
 // mulberry32: a small seeded generator, so a failure names a reproducible trial.
@@ -114,6 +118,8 @@ function value(r, kind, hostile) {
     case 'n': return hostile ? r.pick(HOSTILE_INTS) : r.pick([0, 1, 1, 2, 2, 3, 3, 4, 5, 7, 16]);
     case 'x': return hostile ? r.pick([NaN, Infinity, -Infinity, -1, 1e308, -0]) : r.pick([0, 0.5, 1, 1e-5, 0.1, 2]);
     case 'b': return hostile ? r.pick([0, 1, 'true']) : r.next() < 0.5;
+    case 'sec': return hostile ? r.pick([NaN, 0, -1, 2.5, Infinity, 1e308]) : r.pick([1e-4, 2e-4]);
+    case 'bytes': return hostile ? r.pick([-1, 4095, 2 ** 30 + 1, 2 ** 53, NaN]) : r.pick([4096, 8192, 65536]);
     case 's': return hostile ? r.pick(['', 'avx1024', 'x'.repeat(1000)]) : r.pick(['generic', 'avx2', 'avx512']);
     case 'i': return hostile ? r.pick([new Float32Array(4), new Int32Array(1 << 10).fill(-5), [0, 1]]) : ints(r, r.int(0, 12));
     case 'f?':

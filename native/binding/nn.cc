@@ -362,7 +362,9 @@ Napi::Value PgdL2Step(const Napi::CallbackInfo& info) {
   if (n % N != 0) lkb::throw_range(info.Env(), "N must divide the length of x");
   const float eps = float(lkb::f64(info, 4, "eps")), alpha = float(lkb::f64(info, 5, "alpha")),
               lo = float(lkb::f64(info, 6, "min")), hi = float(lkb::f64(info, 7, "max"));
-  lk::pgd_l2_step(x.data, g, x0, N, n / N, eps, alpha, lo, hi, f32(info, 8, "out", n).data);
+  float* out = f32(info, 8, "out", n).data;
+  if (n == 0) return info.Env().Undefined();  // N empty samples: nothing to write, no per-sample sums
+  lk::pgd_l2_step(x.data, g, x0, N, n / N, eps, alpha, lo, hi, out);
   return info.Env().Undefined();
 }
 

@@ -165,6 +165,7 @@ Napi::Value PgdL2Step(const Napi::CallbackInfo& info) {
   const int64_t D = n / N;
   const int64_t parts = lkb::i64(info, 9, "parts", 1, 1024);
   if (parts > (D > 0 ? D : 1)) lkb::throw_range(info.Env(), "parts must be at most the sample size");
+  if (n == 0) return info.Env().Undefined();  // N empty samples: nothing to write, no per-sample sums
   DeviceBuffer dx = to_device(x), dg = to_device(g), dx0 = to_device(x0), dout(out.length);
   lk_cuda::pgd_l2_step(dx.get(), dg.get(), dx0.get(), N, D, parts, eps, alpha, lo, hi, dout.get());
   to_host(dout, out);
@@ -185,7 +186,9 @@ Napi::Value Sgemm(const Napi::CallbackInfo& info) {
   // op(A) is M x K: A holds (transA ? K x M : M x K) rows of lda.
   const int64_t a_rows = ta ? K : M, a_cols = ta ? M : K, b_rows = tb ? N : K, b_cols = tb ? K : N;
   if (lda < a_cols || ldb < b_cols || ldc < N) lkb::throw_range(env, "lda, ldb, ldc must be at least the row lengths");
-  auto need = [&](int64_t rows, int64_t cols, int64_t ld) { return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols; };
+  auto need = [&](int64_t rows, int64_t cols, int64_t ld) {  // overflow-checked (rows - 1) * ld + cols
+    return rows == 0 || cols == 0 ? 0 : lkb::add_sizes(env, "matrix", lkb::numel(env, "matrix [rows - 1, ld]", {rows - 1, ld}), cols);
+  };
   const F32 A = lkb::f32(info, 6, "A", need(a_rows, a_cols, lda));
   const F32 B = lkb::f32(info, 8, "B", need(b_rows, b_cols, ldb));
   const F32 C = lkb::f32(info, 11, "C", need(M, N, ldc));
