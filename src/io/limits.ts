@@ -4,6 +4,7 @@
 // a multiple of the file's size, which real files never approach (F16 -> F32 doubles, U8 -> F32
 // is the most, x4) but aliasing tricks exceed at once.
 import * as fs from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
 import { CheckpointError } from './errors';
 
 /** Memory limits of one load; both are checked, the smaller one binds. */
@@ -80,6 +81,10 @@ export function parseByteSize(text: string): number {
   return Math.round(Number(m[1]) * base ** power);
 }
 
+// One read call moves at most 2 GiB - 1 bytes (libuv's limit); bigger files are read in parts.
+const READ_CHUNK = 2 ** 30;
+const MAX_BUFFER_BYTES = bufferConstants.MAX_LENGTH;
+
 /**
  * Reads a whole regular file, refusing anything else before reading a byte: FIFOs and sockets
  * (which would block), devices such as /dev/zero (endless), folders. The file is opened
@@ -93,7 +98,7 @@ export function readRegularFileSync(path: string, fail: (problem: string) => Err
     const out = Buffer.allocUnsafe(size);
     let at = 0;
     while (at < size) {
-      const n = fs.readSync(fd, out, at, size - at, at);
+      const n = fs.readSync(fd, out, at, Math.min(size - at, READ_CHUNK), at);
       if (n === 0) break;
       at += n;
     }
@@ -112,7 +117,7 @@ export async function readRegularFile(path: string, fail: (problem: string) => E
     const out = Buffer.allocUnsafe(size);
     let at = 0;
     while (at < size) {
-      const { bytesRead } = await handle.read(out, at, size - at, at);
+      const { bytesRead } = await handle.read(out, at, Math.min(size - at, READ_CHUNK), at);
       if (bytesRead === 0) break;
       at += bytesRead;
     }
@@ -127,6 +132,8 @@ function checkRegular(stat: fs.Stats, fail: (problem: string) => Error, maxBytes
   if (!stat.isFile()) throw fail(`is not a regular file (${fileKind(stat)}); lkvit reads only regular files`);
   if (stat.size > maxBytes)
     throw fail(`is ${formatBytes(stat.size)}, over the absolute limit maxBytes = ${formatBytes(maxBytes)}; if you trust the file, raise it with the maxBytes option (lkvit commands: --max-load-bytes)`);
+  if (stat.size > MAX_BUFFER_BYTES)
+    throw fail(`is ${formatBytes(stat.size)}, more than Node can hold in one buffer (${formatBytes(MAX_BUFFER_BYTES)}); split it (e.g. sharded safetensors)`);
   return stat.size;
 }
 
