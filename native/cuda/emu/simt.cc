@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <deque>
 #include <exception>
 #include <mutex>
 #include <unordered_map>
@@ -17,6 +18,7 @@
 #endif
 
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define LK_EMU_ASAN 1
 #else
@@ -134,7 +136,7 @@ struct Launch {
 // thread_local would cost a __tls_get_addr call per threadIdx read in a shared object.
 std::mutex g_launch_mutex;
 Launch* g_launch = nullptr;
-std::vector<Stack> g_stacks;  // reused across blocks and launches
+std::deque<Stack> g_stacks;  // reused across blocks and launches; a deque keeps Fiber::stack valid as it grows
 uint64_t g_seed = 0;
 bool g_seed_set = false;
 uint64_t g_launch_counter = 0;
@@ -218,15 +220,31 @@ extern "C" void lk_emu_fiber_entry() {
 void ucontext_entry() { lk_emu_fiber_entry(); }
 #endif
 
+// A fiber never returns from its entry frame, and an aborted block leaves kernel frames behind, so
+// ASan's redzones from the stack's last use are still marked: clear them before reuse (the top
+// frames after a normal exit, the whole stack after an abort).
+void unpoison_stack(Stack* st, bool whole) {
+#if LK_EMU_ASAN
+  const size_t n = whole ? st->size() : std::min<size_t>(st->size(), 16 * 1024);
+  __asan_unpoison_memory_region(st->lo() + st->size() - n, n);
+#else
+  (void)st, (void)whole;
+#endif
+}
+
 void init_fiber_context(Fiber* f) {
+  unpoison_stack(f->stack, false);
 #if defined(__x86_64__)
-  // Stack image popped by lk_emu_switch: csr word, r15..rbp, then the "return" into the entry.
+  // Stack image popped by lk_emu_switch: csr word, r15..rbp, the "return" into the entry, and a
+  // zero return address for the entry itself (where unwinders stop). The entry then starts with
+  // rsp = 8 mod 16, as after a call.
   uintptr_t top = reinterpret_cast<uintptr_t>(f->stack->lo() + f->stack->size()) & ~uintptr_t(15);
-  uint64_t* sp = reinterpret_cast<uint64_t*>(top - 64);
+  uint64_t* sp = reinterpret_cast<uint64_t*>(top - 72);
   const uint32_t mxcsr = 0x1f80, fpucw = 0x037f;
   sp[0] = uint64_t(mxcsr) | (uint64_t(fpucw) << 32);
   for (int i = 1; i <= 6; ++i) sp[i] = 0;
   sp[7] = reinterpret_cast<uint64_t>(&lk_emu_fiber_entry);
+  sp[8] = 0;
   f->sp = sp;
 #else
   getcontext(&f->ctx);
@@ -531,7 +549,12 @@ void launch(const void* key, const char* name, dim3 grid, dim3 block, size_t sme
       f.stack = stack_for(t);
       init_fiber_context(&f);
     }
-    run_block(b, rng);
+    try {
+      run_block(b, rng);
+    } catch (...) {
+      for (unsigned t = 0; t < nthreads; ++t) unpoison_stack(b.fibers[t].stack, true);
+      throw;
+    }
     g_threads_run += nthreads;
   }
 }
