@@ -31,6 +31,9 @@ export function checkLoadLimits(fn: string, limits: unknown): Required<LoadLimit
   return { maxBytes, maxExpansion };
 }
 
+/** A load went over one of its limits (a CheckpointError whose message names the limit and its option). */
+export class LoadLimitError extends CheckpointError {}
+
 /** The bytes one load has materialised so far, against its two limits. */
 export class LoadBudget {
   private used = 0;
@@ -47,11 +50,11 @@ export class LoadBudget {
     if (this.used <= this.limits.maxBytes && this.used <= this.relative) return;
     const tail = `${this.source}: ${what} would bring the memory this file makes lkvit allocate to ${formatBytes(this.used)}`;
     if (this.limits.maxBytes <= this.relative)
-      throw new CheckpointError(
+      throw new LoadLimitError(
         `${tail}, over the absolute limit maxBytes = ${formatBytes(this.limits.maxBytes)}. ` +
           'If you trust the file, raise it with the maxBytes option (lkvit commands: --max-load-bytes)',
       );
-    throw new CheckpointError(
+    throw new LoadLimitError(
       `${tail}, over maxExpansion = ${this.limits.maxExpansion} x the file's ${formatBytes(this.fileBytes)} ` +
         `(at least ${formatBytes(EXPANSION_FLOOR_BYTES)}): a file this small does not hold that much data, it repeats or aliases it. ` +
         'If you trust the file, raise it with the maxExpansion option (lkvit commands: --max-load-expansion)',

@@ -1,8 +1,8 @@
 // A restricted unpickler: reads the pickle opcodes torch.save emits (protocols 2 to 5) into plain
 // JS values. It never runs anything from the file: a GLOBAL is looked up in an allow-list of JS
 // stand-ins supplied by the caller, and any other name refuses the whole file.
-import { CheckpointError, describeValue, printable } from './errors';
-import { LoadBudget, checkLoadLimits } from './limits';
+import { CheckpointError, printable } from './errors';
+import { LoadBudget, LoadLimitError, checkLoadLimits } from './limits';
 
 /** What a PickleCallable may ask of the unpickler: charging what it allocates to the load's budget. */
 export interface PickleContext {
@@ -248,7 +248,7 @@ class Unpickler implements PickleContext {
     try {
       return fn.call(args, this);
     } catch (e) {
-      if (e instanceof CheckpointError && e.message.startsWith(this.options.source)) throw e; // already names the file
+      if (e instanceof LoadLimitError) throw e; // names the file and the limit already
       if (e instanceof CheckpointError) throw this.error(`at offset ${at}: ${fn.qualifiedName}: ${e.message}`);
       throw e;
     }
