@@ -8,9 +8,10 @@ const { modelTime } = require('../lib/attacks/loss');
 const { input } = require('./models');
 
 
-/** Times one attack call `reps` times after one warm-up call; returns the median and the overhead share. */
+/** Times one attack call `reps` times after one warm-up call (profiled: the FLOPs of a call); returns
+ * the median, its GFLOP/s and % of lk.machinePeak, and the overhead share. */
 function timeAttack(run, reps) {
-  run();
+  const { gflop } = lk.profile(run).total;
   const rows = [];
   for (let i = 0; i < reps; i++) {
     modelTime.ms = 0;
@@ -21,7 +22,8 @@ function timeAttack(run, reps) {
   }
   rows.sort((a, b) => a.ms - b.ms);
   const mid = rows[Math.floor(rows.length / 2)];
-  return { attack_ms: mid.ms, overhead: (mid.ms - mid.model_ms) / mid.ms };
+  const gflops = (gflop * 1e3) / mid.ms;
+  return { attack_ms: mid.ms, overhead: (mid.ms - mid.model_ms) / mid.ms, attack_gflops: gflops, attack_peak_pct: (100 * gflops) / lk.machinePeak().fmaGflops };
 }
 
 // torchattacks' defaults: eps 8/255, alpha 2/255, random start.

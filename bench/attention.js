@@ -1,6 +1,6 @@
 // Fused attention through the public API (ops.attention) at ViT shapes: forward, and forward +
-// backward to q, k and v. Median of `reps` runs after one warm-up. gflops counts the forward's
-// two matrix products (2 * B*H*T*T*(d + dv) flops) over the forward time.
+// backward to q, k and v (bench/timing.js's rule). FLOPs as the profiler counts them: the forward's
+// two products, 2 B H T T (d + dv), and twice that for the backward; GFLOP/s and % of lk.machinePeak.
 // Run directly: node bench/attention.js [reps] [threads]  -> one JSON line per shape.
 'use strict';
 const lk = require('..');
@@ -24,24 +24,24 @@ function randomTensor(shape, seed, requiresGrad) {
   return lk.tensor(data, shape, { requiresGrad });
 }
 
-const { medianMs } = require('./timing');
+const { timeMs, passFields } = require('./timing');
 
 async function benchAttention({ reps = 10, threads = 0, shapes = SHAPES } = {}) {
   const prevThreads = lk.getNumThreads();
   lk.setNumThreads(threads);
   const rows = [];
   try {
+    const machine = lk.machinePeak();
     for (const { name, B, H, T, d } of shapes) {
       const shape = [B, H, T, d];
       const q = randomTensor(shape, 1, true), k = randomTensor(shape, 2, true), v = randomTensor(shape, 3, true);
       const gradOut = randomTensor(shape, 4, false).data;
-      const fwd_ms = lk.noGrad(() => medianMs(() => lk.ops.attention(q, k, v), reps));
-      const fwd_bwd_ms = medianMs(() => {
+      const fwd = lk.noGrad(() => timeMs(() => lk.ops.attention(q, k, v), reps, { count: true }));
+      const fwdBwd = timeMs(() => {
         q.grad = k.grad = v.grad = null;
         lk.ops.attention(q, k, v).backward(gradOut);
-      }, reps);
-      const gflops = (2 * B * H * T * T * (d + d)) / (fwd_ms * 1e6);
-      rows.push({ name, B, H, T, d, threads: lk.getNumThreads(), fwd_ms: +fwd_ms.toFixed(3), fwd_bwd_ms: +fwd_bwd_ms.toFixed(3), gflops: +gflops.toFixed(1) });
+      }, reps, { count: true });
+      rows.push({ name, B, H, T, d, threads: lk.getNumThreads(), ...passFields('fwd', fwd, machine), ...passFields('fwd_bwd', fwdBwd, machine) });
       await new Promise((resolve) => setImmediate(resolve));
     }
   } finally {

@@ -12,8 +12,9 @@ function randomTensor(shape, requiresGrad = false) {
   return t;
 }
 
-// Median of reps timings of run(); setup() (untimed) runs before each and its result goes to run.
-const { medianMs } = require('./timing');
+// bench/timing.js's rule; setup() (untimed) runs before each call and its result goes to the call.
+const { timeMs, passFields } = require('./timing');
+const TIMED = { count: true };
 
 async function withThreads(threads, fn) {
   const previous = lk.getNumThreads();
@@ -47,7 +48,7 @@ function gemmCases(quick) {
 function timeGemmCase(c, reps) {
   if (c.kind === 'matmul') {
     const a = randomTensor([c.M, c.K]), b = randomTensor([c.K, c.N]);
-    return medianMs(() => lk.ops.matmul(a, b), reps);
+    return timeMs(() => lk.ops.matmul(a, b), reps, TIMED);
   }
   // linear: x [tokens, in], W [out, in]
   const tokens = c.kind === 'linear-dw' ? c.K : c.M;
@@ -55,10 +56,11 @@ function timeGemmCase(c, reps) {
   const outF = c.kind === 'linear' ? c.N : c.kind === 'linear-dx' ? c.K : c.M;
   const x = randomTensor([tokens, inF], c.kind === 'linear-dx');
   const w = randomTensor([outF, inF], c.kind === 'linear-dw');
-  if (c.kind === 'linear') return medianMs(() => lk.ops.linear(x, w), reps);
+  if (c.kind === 'linear') return timeMs(() => lk.ops.linear(x, w), reps, TIMED);
   const g = randomTensor([tokens, outF]).data;
   // Only the backward is timed; requiresGrad on one input makes it a single GEMM.
-  return medianMs((y) => y.backward(g), reps, {
+  return timeMs((y) => y.backward(g), reps, {
+    ...TIMED,
     setup: () => {
       x.grad = null;
       w.grad = null;
@@ -67,13 +69,13 @@ function timeGemmCase(c, reps) {
   });
 }
 
-/** Rows { name, M, N, K, ms, gflops }. */
+/** Rows { name, kind, M, N, K, ms, range_ms, gflops, useful_gflops, peak_pct, useful_peak_pct }. */
 async function benchGemm({ reps = 7, threads = 2, quick = false } = {}) {
   return withThreads(threads, async () => {
     const rows = [];
+    const machine = lk.machinePeak();
     for (const c of gemmCases(quick)) {
-      const ms = timeGemmCase(c, reps);
-      rows.push({ name: c.name, kind: c.kind, M: c.M, N: c.N, K: c.K, ms, gflops: (2 * c.M * c.N * c.K) / ms / 1e6 });
+      rows.push({ name: c.name, kind: c.kind, M: c.M, N: c.N, K: c.K, ...passFields('', timeGemmCase(c, reps), machine) });
       await new Promise((r) => setImmediate(r));
     }
     return rows;
@@ -89,20 +91,21 @@ const CONV_CASES = [
   { name: 'resnext 3x3 g32 128->128 @56', N: 1, Cin: 128, H: 56, W: 56, Cout: 128, K: 3, stride: 1, padding: 1, groups: 32 },
 ];
 
-/** Rows { name, ms, gflops, ...the case's sizes } for forward, and for the input and weight gradients
- * (each backward timed alone). */
+/** Rows { name, pass, ...the case's sizes, ms, range_ms, gflops, useful_gflops (taps that meet the
+ * input), peak_pct, useful_peak_pct } for forward, and for the input and weight gradients (each
+ * backward timed alone). */
 async function benchConv({ reps = 7, threads = 2, quick = false } = {}) {
   return withThreads(threads, async () => {
     const rows = [];
+    const machine = lk.machinePeak();
     for (const c of quick ? CONV_CASES.slice(0, 2) : CONV_CASES) {
       const opts = { stride: c.stride, padding: c.padding, groups: c.groups };
       const x = randomTensor([c.N, c.Cin, c.H, c.W]);
       const w = randomTensor([c.Cout, c.Cin / c.groups, c.K, c.K]);
-      const y0 = lk.ops.conv2d(x, w, opts);
-      const flops = 2 * y0.size * (c.Cin / c.groups) * c.K * c.K;
-      const g = randomTensor(y0.shape).data;
+      const g = randomTensor(lk.ops.conv2d(x, w, opts).shape).data;
       const backward = (which) =>
-        medianMs((y) => y.backward(g), reps, {
+        timeMs((y) => y.backward(g), reps, {
+          ...TIMED,
           setup: () => {
             const xr = which === 'x' ? lk.tensor(x.data, x.shape, { requiresGrad: true }) : x;
             const wr = which === 'w' ? lk.tensor(w.data, w.shape, { requiresGrad: true }) : w;
@@ -110,11 +113,11 @@ async function benchConv({ reps = 7, threads = 2, quick = false } = {}) {
           },
         });
       const timings = [
-        ['fwd', medianMs(() => lk.ops.conv2d(x, w, opts), reps)],
+        ['fwd', timeMs(() => lk.ops.conv2d(x, w, opts), reps, TIMED)],
         ['grad x', backward('x')],
         ['grad W', backward('w')],
       ];
-      for (const [pass, ms] of timings) rows.push({ ...c, name: `${c.name} ${pass}`, pass, ms, gflops: flops / ms / 1e6 });
+      for (const [pass, t] of timings) rows.push({ ...c, name: `${c.name} ${pass}`, pass, ...passFields('', t, machine) });
       await new Promise((r) => setImmediate(r));
     }
     return rows;

@@ -1,36 +1,29 @@
 // End-to-end models through the public API: RepLKNet-31B and ViT-B/16 at 224x224 with random
 // (seeded) weights, forward and forward + input gradient (one attack step: cross-entropy summed
-// over the batch, backward to the input only). RepLKNet also after reparam() (inference form).
+// over the batch, backward to the input only; src/perf/passes.ts). RepLKNet also after reparam()
+// (inference form). GFLOP/s and % of peak by the profiler's count (RepLKNet-31B 15.4 GMAC per image).
 // Run directly: node bench/models.js [reps] [threads] [batches]  -> one JSON line per case.
 'use strict';
 const lk = require('..');
-const { medianMs } = require('./timing');
+const { timeMs, passFields } = require('./timing');
+const { modelPass, seededImages } = require('../lib/perf/passes');
 
 const MODELS = ['replknet31b', 'vit_b16'];
 
 /** A seeded [batch, 3, size, size] input in [0, 1) (an LCG: the same images on every run). */
 function input(batch, seed = 12345, size = 224) {
-  const data = new Float32Array(batch * 3 * size * size);
-  let s = seed;
-  for (let i = 0; i < data.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = s / 4294967296;
-  }
-  return lk.tensor(data, [batch, 3, size, size]);
+  return seededImages(batch, size, seed);
 }
 
-/** Medians of a forward and of a forward + input gradient of the summed cross-entropy, in ms. */
+/** A forward and a forward + input gradient of the summed cross-entropy (lkvit profile's forward and
+ * attack passes): fwd_* and fwd_bwd_* fields (ms, range, GFLOP/s, % of lk.machinePeak at the current threads). */
 function timeModel(model, batch, reps, size = 224) {
-  const x = input(batch, 12345, size);
-  const labels = new Array(batch).fill(0);
-  // A model call takes 0.1-10 s: one warm-up call is enough.
-  const opts = { warmMs: 0, warmCalls: 1 };
-  const fwd_ms = lk.noGrad(() => medianMs(() => model.forward(x), reps, opts));
-  const fwd_bwd_ms = medianMs(() => {
-    const xg = lk.tensor(x.data, x.shape, { requiresGrad: true });
-    lk.ops.crossEntropy(model.forward(xg), labels, { reduction: 'sum' }).backward();
-  }, reps, opts);
-  return { fwd_ms, fwd_bwd_ms };
+  const machine = lk.machinePeak();
+  // A model call takes 0.1-10 s: one warm-up call is enough (it also counts the FLOPs).
+  const opts = { warmMs: 0, warmCalls: 1, count: true };
+  const fwd = timeMs(modelPass(model, 'forward', batch, size), reps, opts);
+  const fwdBwd = timeMs(modelPass(model, 'attack', batch, size), reps, opts);
+  return { ...passFields('fwd', fwd, machine), ...passFields('fwd_bwd', fwdBwd, machine) };
 }
 
 /** The cases of the section: each model in its forms (RepLKNet also reparam'd) at each batch.

@@ -8,15 +8,18 @@
 //   npm run bench -- --quick           a few headline cases
 //   npm run bench -- --only dwconv     sections (comma-separated): dwconv, attention, gemm, conv, models, attacks, train
 //   options: --threads N (default 2)  --reps N  --no-torch  --json FILE (default bench/results/latest.json)
+//            --refresh-peak (measure the machine's FMA peak and bandwidth again instead of reading the cache)
 //            --kernels 3,31  --shapes 1x128x56,8x128x56 (N x C x H, square maps) for the dwconv section
 'use strict';
 const fs = require('fs');
 const path = require('path');
 const { startPeer } = require('./peer');
+const { PASS_FIELDS } = require('./timing');
 const lk = require('..');
+const { machineLine } = require('../lib/perf');
 
 function parseArgs(argv) {
-  const a = { threads: 2, reps: 0, quick: false, torch: true, only: null, kernels: null, shapes: null, json: path.join(__dirname, 'results', 'latest.json') };
+  const a = { threads: 2, reps: 0, quick: false, torch: true, refreshPeak: false, only: null, kernels: null, shapes: null, json: path.join(__dirname, 'results', 'latest.json') };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const val = () => {
@@ -27,6 +30,7 @@ function parseArgs(argv) {
     else if (k === '--reps') a.reps = Number(val());
     else if (k === '--quick') a.quick = true;
     else if (k === '--no-torch') a.torch = false;
+    else if (k === '--refresh-peak') a.refreshPeak = true;
     else if (k === '--only') a.only = val().split(',');
     else if (k === '--json') a.json = val();
     else if (k === '--kernels') a.kernels = val().split(',').map(Number);
@@ -37,18 +41,26 @@ function parseArgs(argv) {
   return a;
 }
 
-// The smaller of each timing field (`*_ms`, also inside nested layouts) of two measurements.
+// The better of two measurements of a row, pass by pass: the one with the smaller median time
+// ('fwd_ms', ..., also inside nested layouts) gives all of that pass's fields (range, GFLOP/s, %).
 function betterOf(a, b) {
   const out = {};
   for (const [k, v] of Object.entries(a)) {
-    if (v && typeof v === 'object') out[k] = betterOf(v, b[k]);
-    else out[k] = k.endsWith('_ms') ? Math.min(v, b[k]) : v;
+    if (k in out) continue;
+    if (typeof v === 'number' && (k === 'ms' || k.endsWith('_ms')) && !k.endsWith('range_ms')) {
+      const prefix = k.slice(0, -'ms'.length); // 'fwd_', or '' for a bare 'ms'
+      const winner = b[k] < v ? b : a;
+      for (const f of PASS_FIELDS) if (prefix + f in winner) out[prefix + f] = winner[prefix + f];
+    } else if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = betterOf(v, b[k]);
+    else out[k] = v;
   }
   return out;
 }
 
 const fmt = (v, d = 2) => (v === undefined || v === null || Number.isNaN(v) ? '—' : v >= 100 ? v.toFixed(0) : v.toFixed(d));
 const ratio = (torchMs, lkMs) => (torchMs && lkMs ? `${(torchMs / lkMs).toFixed(2)}×` : '—');
+const pct = (v) => (v === undefined || v === null || Number.isNaN(v) ? '—' : `${v.toFixed(0)}%`);
+const PEAK_NOTE = "GFLOP/s count every kernel tap (the conventional count); useful GFLOP/s only the taps that meet the input; % peak is of the machine's measured FP32 FMA peak (top line).";
 
 async function dwconvSection(args, peer, out) {
   const { benchDwconv } = require('./dwconv');
@@ -57,8 +69,9 @@ async function dwconvSection(args, peer, out) {
   // Sub-millisecond cases get more repetitions: their medians are the noisiest.
   const repsFor = (K) => args.reps || (K < 15 ? 21 : args.quick ? 5 : 9);
   console.log(`\n## Depthwise conv2d, stride 1, padding K//2 (${args.threads} threads; medians of ${repsFor(3)} runs for K < 15, ${repsFor(31)} above)\n`);
-  console.log('| N, C, H=W, K | lkvit fwd ms | GFLOP/s | PyTorch best fwd ms | speed-up | lkvit fwd+bwd(x) ms | PyTorch best | speed-up | lkvit fwd+bwd(x,w) ms | PyTorch best | speed-up |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log(`${PEAK_NOTE} Here % peak is of the useful GFLOP/s.\n`);
+  console.log('| N, C, H=W, K | lkvit fwd ms | GFLOP/s | useful GFLOP/s | % peak | PyTorch best fwd ms | speed-up | lkvit fwd+bwd(x) ms | % peak | PyTorch best | speed-up | lkvit fwd+bwd(x,w) ms | % peak | PyTorch best | speed-up |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const shape of shapes) {
     const [N, C, H] = shape.split('x').map(Number);
     for (const K of kernels) {
@@ -74,15 +87,15 @@ async function dwconvSection(args, peer, out) {
         const first = await ask();
         mine = betterOf(mine, await measure());
         theirs = betterOf(first, await ask());
-        mine.fwd_gflops = (2 * N * C * H * H * K * K) / mine.fwd_ms / 1e6;
       }
       const best = (key) => (theirs ? Math.min(theirs.nchw[key], theirs.channels_last[key]) : null);
       const row = { N, C, H, W: H, K, lkvit: mine, torch: theirs };
       out.dwconv.push(row);
       console.log(
-        `| ${N}, ${C}, ${H}, ${K} | ${fmt(mine.fwd_ms, 3)} | ${fmt(mine.fwd_gflops, 0)} | ${fmt(best('fwd_ms'), 3)} | ${ratio(best('fwd_ms'), mine.fwd_ms)} ` +
-          `| ${fmt(mine.fwd_bwd_input_ms, 3)} | ${fmt(best('fwd_bwd_input_ms'), 3)} | ${ratio(best('fwd_bwd_input_ms'), mine.fwd_bwd_input_ms)} ` +
-          `| ${fmt(mine.fwd_bwd_all_ms, 3)} | ${fmt(best('fwd_bwd_all_ms'), 3)} | ${ratio(best('fwd_bwd_all_ms'), mine.fwd_bwd_all_ms)} |`,
+        `| ${N}, ${C}, ${H}, ${K} | ${fmt(mine.fwd_ms, 3)} | ${fmt(mine.fwd_gflops, 0)} | ${fmt(mine.fwd_useful_gflops, 0)} | ${pct(mine.fwd_useful_peak_pct)} ` +
+          `| ${fmt(best('fwd_ms'), 3)} | ${ratio(best('fwd_ms'), mine.fwd_ms)} ` +
+          `| ${fmt(mine.fwd_bwd_input_ms, 3)} | ${pct(mine.fwd_bwd_input_useful_peak_pct)} | ${fmt(best('fwd_bwd_input_ms'), 3)} | ${ratio(best('fwd_bwd_input_ms'), mine.fwd_bwd_input_ms)} ` +
+          `| ${fmt(mine.fwd_bwd_all_ms, 3)} | ${pct(mine.fwd_bwd_all_useful_peak_pct)} | ${fmt(best('fwd_bwd_all_ms'), 3)} | ${ratio(best('fwd_bwd_all_ms'), mine.fwd_bwd_all_ms)} |`,
       );
     }
   }
@@ -93,14 +106,14 @@ async function attentionSection(args, peer, out) {
   const reps = args.reps || 7;
   const rows = await benchAttention({ reps, threads: args.threads, quick: args.quick });
   console.log(`\n## Multi-head attention (${args.threads} threads, medians of ${reps})\n`);
-  console.log('| B, heads, T, d | lkvit fwd ms | PyTorch fwd ms | speed-up | lkvit fwd+bwd ms | PyTorch fwd+bwd ms | speed-up |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('| B, heads, T, d | lkvit fwd ms | GFLOP/s | % peak | PyTorch fwd ms | speed-up | lkvit fwd+bwd ms | GFLOP/s | % peak | PyTorch fwd+bwd ms | speed-up |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const theirs = peer ? await peer.ask({ op: 'attention', B: r.B, H: r.H, T: r.T, d: r.d, reps }) : null;
     out.attention.push({ ...r, torch: theirs });
     console.log(
-      `| ${r.B}, ${r.H}, ${r.T}, ${r.d} | ${fmt(r.fwd_ms, 3)} | ${fmt(theirs?.fwd_ms, 3)} | ${ratio(theirs?.fwd_ms, r.fwd_ms)} ` +
-        `| ${fmt(r.fwd_bwd_ms, 3)} | ${fmt(theirs?.fwd_bwd_ms, 3)} | ${ratio(theirs?.fwd_bwd_ms, r.fwd_bwd_ms)} |`,
+      `| ${r.B}, ${r.H}, ${r.T}, ${r.d} | ${fmt(r.fwd_ms, 3)} | ${fmt(r.fwd_gflops, 0)} | ${pct(r.fwd_peak_pct)} | ${fmt(theirs?.fwd_ms, 3)} | ${ratio(theirs?.fwd_ms, r.fwd_ms)} ` +
+        `| ${fmt(r.fwd_bwd_ms, 3)} | ${fmt(r.fwd_bwd_gflops, 0)} | ${pct(r.fwd_bwd_peak_pct)} | ${fmt(theirs?.fwd_bwd_ms, 3)} | ${ratio(theirs?.fwd_bwd_ms, r.fwd_bwd_ms)} |`,
     );
   }
 }
@@ -110,12 +123,12 @@ async function gemmSection(args, peer, out) {
   const reps = args.reps || 7;
   const rows = await benchGemm({ reps, threads: args.threads, quick: args.quick });
   console.log(`\n## GEMM (${args.threads} threads, medians of ${reps})\n`);
-  console.log('| case | M, N, K | lkvit ms | GFLOP/s | PyTorch ms | speed-up |');
-  console.log('|---|---|---|---|---|---|');
+  console.log('| case | M, N, K | lkvit ms | GFLOP/s | % peak | PyTorch ms | speed-up |');
+  console.log('|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const theirs = peer && r.M ? await peer.ask({ op: 'matmul', kind: r.kind, M: r.M, N: r.N, K: r.K, reps }) : null;
     out.gemm.push({ ...r, torch: theirs });
-    console.log(`| ${r.name} | ${r.M}, ${r.N}, ${r.K} | ${fmt(r.ms, 3)} | ${fmt(r.gflops, 0)} | ${fmt(theirs?.ms, 3)} | ${ratio(theirs?.ms, r.ms)} |`);
+    console.log(`| ${r.name} | ${r.M}, ${r.N}, ${r.K} | ${fmt(r.ms, 3)} | ${fmt(r.gflops, 0)} | ${pct(r.peak_pct)} | ${fmt(theirs?.ms, 3)} | ${ratio(theirs?.ms, r.ms)} |`);
   }
 }
 
@@ -124,12 +137,13 @@ async function convSection(args, peer, out) {
   const reps = args.reps || 7;
   const rows = await benchConv({ reps, threads: args.threads, quick: args.quick });
   console.log(`\n## Dense and grouped conv2d (${args.threads} threads, medians of ${reps}; backward rows time backward() alone)\n`);
-  console.log('| case | lkvit ms | GFLOP/s | PyTorch ms | speed-up |');
-  console.log('|---|---|---|---|---|');
+  console.log(`${PEAK_NOTE} Here % peak is of the useful GFLOP/s.\n`);
+  console.log('| case | lkvit ms | GFLOP/s | useful GFLOP/s | % peak | PyTorch ms | speed-up |');
+  console.log('|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const theirs = peer ? await peer.ask({ op: 'conv', ...r, reps }) : null;
     out.conv.push({ ...r, torch: theirs });
-    console.log(`| ${r.name} | ${fmt(r.ms, 3)} | ${fmt(r.gflops, 0)} | ${fmt(theirs?.ms, 3)} | ${ratio(theirs?.ms, r.ms)} |`);
+    console.log(`| ${r.name} | ${fmt(r.ms, 3)} | ${fmt(r.gflops, 0)} | ${fmt(r.useful_gflops, 0)} | ${pct(r.useful_peak_pct)} | ${fmt(theirs?.ms, 3)} | ${ratio(theirs?.ms, r.ms)} |`);
   }
 }
 
@@ -138,9 +152,10 @@ async function modelsSection(args, peer, out) {
   const reps = args.reps || 3;
   const batches = args.quick ? [1] : [1, 8];
   console.log(`\n## Whole models at 224x224 (${args.threads} threads, medians of ${reps}; images/s, higher is better)\n`);
-  console.log('PyTorch runs the same architecture (bench/torch_models.py) in both memory layouts; the speed-up is against the faster one.\n');
-  console.log('| model | form | batch | pass | lkvit img/s | PyTorch NCHW img/s | PyTorch channels-last img/s | speed-up |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('PyTorch runs the same architecture (bench/torch_models.py) in both memory layouts; the speed-up is against the faster one. ' +
+    `${PEAK_NOTE} (RepLKNet-31B: 15.4 GMAC per image conventional, 14.1 useful; ViT-B/16: 17.6.)\n`);
+  console.log('| model | form | batch | pass | lkvit img/s | GFLOP/s | % peak | useful % peak | PyTorch NCHW img/s | PyTorch channels-last img/s | speed-up |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   await benchModels({
     reps, threads: args.threads, batches,
     onCase: async (r) => {
@@ -148,11 +163,13 @@ async function modelsSection(args, peer, out) {
       const theirs = {};
       if (peer) for (const layout of layouts) theirs[layout] = await peer.ask({ op: 'model', name: r.name, form: r.form, N: r.batch, layout, reps });
       out.models.push({ ...r, torch: theirs });
-      for (const [pass, key] of [['forward', 'fwd_ms'], ['forward + input grad', 'fwd_bwd_ms']]) {
+      for (const [pass, p] of [['forward', 'fwd'], ['forward + input grad', 'fwd_bwd']]) {
+        const key = `${p}_ms`;
         const ips = (ms) => (ms ? (1000 * r.batch) / ms : undefined);
         const best = Math.min(...layouts.map((l) => theirs[l]?.[key] ?? Infinity));
         console.log(
-          `| ${r.name} | ${r.form} | ${r.batch} | ${pass} | ${fmt(ips(r[key]), 2)} | ${fmt(ips(theirs.nchw?.[key]), 2)} ` +
+          `| ${r.name} | ${r.form} | ${r.batch} | ${pass} | ${fmt(ips(r[key]), 2)} | ${fmt(r[`${p}_gflops`], 0)} | ${pct(r[`${p}_peak_pct`])} | ${pct(r[`${p}_useful_peak_pct`])} ` +
+            `| ${fmt(ips(theirs.nchw?.[key]), 2)} ` +
             `| ${fmt(ips(theirs.channels_last?.[key]), 2)} | ${ratio(Number.isFinite(best) ? best : undefined, r[key])} |`,
         );
       }
@@ -167,8 +184,8 @@ async function attacksSection(args, peer, out) {
   console.log(`\n## PGD-10 on RepLKNet-31B at 224x224 (${args.threads} threads, medians of ${reps}; seconds per attack on the batch, lower is better)\n`);
   console.log('PyTorch runs the torchattacks PGD loop (bench/torch_attack.py) on the same architecture in both memory layouts. ' +
     'Overhead: the share of lkvit\'s attack time spent outside the model\'s forward and backward passes.\n');
-  console.log('| model | batch | lkvit s | PyTorch NCHW s | PyTorch channels-last s | speed-up vs NCHW | vs channels-last | lkvit overhead |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('| model | batch | lkvit s | GFLOP/s | % peak | PyTorch NCHW s | PyTorch channels-last s | speed-up vs NCHW | vs channels-last | lkvit overhead |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   await benchAttacks({
     reps, threads: args.threads, batches,
     onCase: async (r) => {
@@ -178,7 +195,7 @@ async function attacksSection(args, peer, out) {
           theirs[layout] = await peer.ask({ op: 'pgd', name: r.name, N: r.batch, layout, reps, steps: r.steps, eps: r.eps, alpha: r.alpha });
       out.attacks.push({ ...r, torch: theirs });
       const s = (ms) => (ms ? (ms / 1000).toFixed(2) : '—');
-      console.log(`| ${r.name} | ${r.batch} | ${s(r.attack_ms)} | ${s(theirs.nchw?.attack_ms)} | ${s(theirs.channels_last?.attack_ms)} ` +
+      console.log(`| ${r.name} | ${r.batch} | ${s(r.attack_ms)} | ${fmt(r.attack_gflops, 0)} | ${pct(r.attack_peak_pct)} | ${s(theirs.nchw?.attack_ms)} | ${s(theirs.channels_last?.attack_ms)} ` +
         `| ${ratio(theirs.nchw?.attack_ms, r.attack_ms)} | ${ratio(theirs.channels_last?.attack_ms, r.attack_ms)} | ${(100 * r.overhead).toFixed(1)}% |`);
     },
   });
@@ -190,8 +207,8 @@ async function trainSection(args, peer, out) {
   console.log(`\n## Training steps (${args.threads} threads, medians of ${reps}, 3 for RepLKNet-31B; ms per AdamW step on the batch, lower is better)\n`);
   console.log('One step: train-mode forward, cross-entropy with label smoothing 0.1, backward to every parameter, AdamW update; ' +
     'PyTorch runs the same step on the same architecture (bench/torch_models.py) in both memory layouts.\n');
-  console.log('| model | params | batch | input | lkvit ms | PyTorch NCHW ms | PyTorch channels-last ms | speed-up vs NCHW | vs channels-last |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('| model | params | batch | input | lkvit ms | GFLOP/s | % peak | PyTorch NCHW ms | PyTorch channels-last ms | speed-up vs NCHW | vs channels-last |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   await benchTrain({
     reps, threads: args.threads,
     onCase: async (r) => {
@@ -200,7 +217,7 @@ async function trainSection(args, peer, out) {
         for (const layout of ['nchw', 'channels_last'])
           theirs[layout] = await peer.ask({ op: 'train', name: r.name, overrides: r.overrides, N: r.batch, size: r.size, layout, reps: r.size === 224 ? Math.min(reps, 3) : reps });
       out.train.push({ ...r, torch: theirs });
-      console.log(`| ${r.label} | ${r.params.toLocaleString('en-US')} | ${r.batch} | ${r.size}x${r.size} | ${fmt(r.step_ms, 1)} | ${fmt(theirs.nchw?.step_ms, 1)} ` +
+      console.log(`| ${r.label} | ${r.params.toLocaleString('en-US')} | ${r.batch} | ${r.size}x${r.size} | ${fmt(r.step_ms, 1)} | ${fmt(r.step_gflops, 0)} | ${pct(r.step_peak_pct)} | ${fmt(theirs.nchw?.step_ms, 1)} ` +
         `| ${fmt(theirs.channels_last?.step_ms, 1)} | ${ratio(theirs.nchw?.step_ms, r.step_ms)} | ${ratio(theirs.channels_last?.step_ms, r.step_ms)} |`);
     },
   });
@@ -218,8 +235,11 @@ async function warmUp(peer) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   lk.setNumThreads(args.threads);
+  // The yardstick first (cached after the first run), while nothing else runs.
+  const machine = lk.machinePeak({ threads: args.threads, refresh: args.refreshPeak });
   const peer = args.torch ? await startPeer(args.threads) : null;
   const info = {
+    machine,
     date: new Date().toISOString(),
     node: process.version,
     isa: lk.getIsa().active,
@@ -229,6 +249,7 @@ async function main() {
     torchBlas: peer ? peer.blas : null,
   };
   console.log(`# lkvit bench — ${info.cpu}, ${info.isa}, ${info.threads} threads; PyTorch ${info.torch ? `${info.torch} (BLAS: ${info.torchBlas})` : 'not found (set LKVIT_PYTHON to a python with torch)'}`);
+  console.log(`\nmachine: ${machineLine(machine)}`);
   const out = { info, dwconv: [], attention: [], gemm: [], conv: [], models: [], attacks: [], train: [] };
   const sections = { dwconv: dwconvSection, attention: attentionSection, gemm: gemmSection, conv: convSection, models: modelsSection, attacks: attacksSection, train: trainSection };
   try {

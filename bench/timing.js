@@ -1,11 +1,21 @@
 // The one timing rule every bench module uses: warm up for at least `warmMs` (and twice), so cores
-// that idled while PyTorch ran are back at full speed, then the median of `reps` timed runs.
-// `setup`, when given, runs untimed before each call and its result is passed to `fn`.
+// that idled while PyTorch ran are back at full speed, then `reps` timed runs: their minimum,
+// median (the number reported) and maximum. `setup`, when given, runs untimed before each call and
+// its result is passed to `fn`. With `count: true` the first warm-up call runs under lk.profile, so
+// the result also carries the FLOPs of one call (conventional and on the taps that meet the input).
 'use strict';
+const lk = require('..');
 
-function medianMs(fn, reps, { setup = () => undefined, warmMs = 200, warmCalls = 2 } = {}) {
+function timeMs(fn, reps, { setup = () => undefined, warmMs = 200, warmCalls = 2, count = false } = {}) {
+  let work = null;
   const end = process.hrtime.bigint() + BigInt(Math.round(warmMs * 1e6));
-  for (let i = 0; i < warmCalls || process.hrtime.bigint() < end; i++) fn(setup());
+  for (let i = 0; i < warmCalls || process.hrtime.bigint() < end; i++) {
+    const s = setup();
+    if (i === 0 && count) {
+      const p = lk.profile(() => fn(s));
+      work = { gflop: p.total.gflop, useful_gflop: p.total.usefulGflop };
+    } else fn(s);
+  }
   const times = [];
   for (let i = 0; i < reps; i++) {
     const s = setup();
@@ -14,7 +24,32 @@ function medianMs(fn, reps, { setup = () => undefined, warmMs = 200, warmCalls =
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return { min: times[0], median: times[Math.floor(times.length / 2)], max: times[times.length - 1], ...work };
 }
 
-module.exports = { medianMs };
+function medianMs(fn, reps, opts) {
+  return timeMs(fn, reps, opts).median;
+}
+
+// The fields one timed pass adds to a bench row, each name prefixed by the pass ('fwd_ms', ...).
+// A row's better measurement of a pass (bench/run.js) replaces all of them together.
+const PASS_FIELDS = ['ms', 'range_ms', 'gflops', 'useful_gflops', 'peak_pct', 'useful_peak_pct'];
+
+/**
+ * PREFIX_ms (the median), PREFIX_range_ms ([min, max]) and, when the timing counted its FLOPs,
+ * GFLOP/s and % of the machine's peak (`machine`: lk.machinePeak()) by both counts. An empty
+ * prefix gives the bare names (ms, range_ms, gflops, ...).
+ */
+function passFields(prefix, t, machine) {
+  const name = (field) => (prefix ? `${prefix}_${field}` : field);
+  const rate = (gflop) => (gflop * 1e3) / t.median;
+  const out = { [name('ms')]: t.median, [name('range_ms')]: [t.min, t.max] };
+  if (t.gflop === undefined) return out;
+  out[name('gflops')] = rate(t.gflop);
+  out[name('useful_gflops')] = rate(t.useful_gflop);
+  out[name('peak_pct')] = (100 * rate(t.gflop)) / machine.fmaGflops;
+  out[name('useful_peak_pct')] = (100 * rate(t.useful_gflop)) / machine.fmaGflops;
+  return out;
+}
+
+module.exports = { timeMs, medianMs, passFields, PASS_FIELDS };

@@ -4,8 +4,8 @@
 // Run directly: node bench/train.js [reps] [threads] -> one JSON line per case.
 'use strict';
 const lk = require('..');
-const { medianMs } = require('./timing');
-const { input } = require('./models');
+const { timeMs, passFields } = require('./timing');
+const { modelPass } = require('../lib/perf/passes');
 const { LARGE_KERNEL_CONFIG, SMALL_KERNEL_CONFIG, VIT_CONFIG } = require('../lib/demo/models');
 
 // `name` and `overrides` build the same architecture on both sides (createModel and torch_models.build).
@@ -16,18 +16,10 @@ const CASES = [
   { label: 'RepLKNet-31B', name: 'replknet31b', overrides: {}, batch: 4, size: 224 },
 ];
 
-/** Median milliseconds of one training step. */
+/** step_* fields of one training step (lkvit profile's train pass): ms, range, GFLOP/s, % of peak. */
 function timeStep(model, batch, size, reps) {
-  const x = input(batch, 4242, size);
-  const y = Int32Array.from({ length: batch }, (_, i) => (i * 7) % model.numClasses);
-  const opt = new lk.AdamW(model, { lr: 1e-3, weightDecay: 0.05, decay: lk.train.decayMatricesOnly });
-  model.train().setRequiresGrad(true);
-  const step = () => {
-    opt.zeroGrad();
-    lk.ops.crossEntropy(model.forward(x), y, { labelSmoothing: 0.1 }).backward();
-    opt.step();
-  };
-  return medianMs(step, reps, { warmMs: 0, warmCalls: 2 });
+  const t = timeMs(modelPass(model, 'train', batch, size), reps, { warmMs: 0, warmCalls: 2, count: true });
+  return passFields('step', t, lk.machinePeak());
 }
 
 async function benchTrain({ reps = 5, threads = 0, cases = CASES, onCase = async () => {} } = {}) {
@@ -38,7 +30,7 @@ async function benchTrain({ reps = 5, threads = 0, cases = CASES, onCase = async
     for (const c of cases) {
       lk.manualSeed(1);
       const model = lk.createModel(c.name, c.overrides);
-      const row = { ...c, params: model.numParameters(), step_ms: timeStep(model, c.batch, c.size, c.size === 224 ? Math.min(reps, 3) : reps) };
+      const row = { ...c, params: model.numParameters(), ...timeStep(model, c.batch, c.size, c.size === 224 ? Math.min(reps, 3) : reps) };
       rows.push(row);
       await onCase(row);
     }

@@ -256,3 +256,38 @@ test('lkvit profile: the table, --json, and usage errors exit 2 with one line', 
     t.is(e.stderr.trim().split('\n').length, 1, e.stderr);
   }
 });
+
+test('lkvit bench: the machine line, spreads, GFLOP/s by both counts and % of peak', (t) => {
+  const r = spawnSync(process.execPath, [CLI, 'bench', 'dwconv', '--kernels', '3,7', '--shape', '1,4,12,10', '--reps', '3', '--no-torch', '--threads', '1', '--json'],
+    { encoding: 'utf8', env: process.env });
+  t.is(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  t.is(out.machine.threads, 1);
+  t.regex(r.stderr, /^machine: .* 1 thread\(s\): measured peak [\d.]+ GFLOP\/s FP32, bandwidth [\d.]+ GB\/s/m);
+  t.regex(r.stderr, /^case +fwd ms +min-max +GFLOP\/s +% peak +useful GFLOP\/s +useful % peak +fwd\+grad ms/m);
+  t.true(Array.isArray(out.warnings));
+  for (const row of out.rows) {
+    const K = row.case.kernel;
+    const [all, inside] = bruteForceMacs({ n: 1, cin: 4, cout: 4, groups: 4, h: 12, w: 10, kh: K, kw: K, sh: 1, sw: 1, ph: (K - 1) / 2, pw: (K - 1) / 2 });
+    const m = row.lkvit;
+    near(t, m.fwd_gflops * m.fwd_ms * 1e6, 2 * all, 1e-9, `K ${K} conventional`);
+    near(t, m.fwd_useful_gflops * m.fwd_ms * 1e6, 2 * inside, 1e-9, `K ${K} useful`);
+    near(t, m.fwd_bwd_gflops * m.fwd_bwd_ms * 1e6, 2 * 2 * all, 1e-9, `K ${K} forward + input gradient`);
+    near(t, m.fwd_useful_peak_pct, (100 * m.fwd_useful_gflops) / out.machine.fmaGflops, 1e-9, 'percent');
+    for (const p of ['fwd', 'fwd_bwd']) {
+      const [min, max] = m[`${p}_range_ms`];
+      t.true(min <= m[`${p}_ms`] && m[`${p}_ms`] <= max, `${p} ${min} ${m[`${p}_ms`]} ${max}`);
+    }
+  }
+});
+
+test('lkvit bench warns about a wide spread and a rate above the measured peak', (t) => {
+  const { benchWarnings } = require('../lib/cli/bench');
+  const machine = { fmaGflops: 100 };
+  const row = (range, gflops) => ({ case: { kernel: 3 }, lkvit: { fwd_ms: 1, fwd_range_ms: range, fwd_gflops: gflops, fwd_bwd_ms: 1, fwd_bwd_range_ms: [1, 1.1], fwd_bwd_gflops: 10 } });
+  t.deepEqual(benchWarnings([row([1, 1.25], 50)], machine), []);
+  const [wide] = benchWarnings([row([1, 1.25], 50), row([1, 1.5], 50)], machine);
+  t.regex(wide, /max\/min 1\.50 at kernel 3, fwd\): the machine looked busy; don't draw conclusions from these numbers/);
+  const [fast] = benchWarnings([row([1, 1], 120)], machine);
+  t.regex(fast, /120 GFLOP\/s, above the measured peak of 100: .* --refresh-peak/);
+});

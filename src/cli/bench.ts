@@ -1,6 +1,7 @@
 // lkvit bench: the kernel-size microbenchmark for users of the installed package. The timing and
 // the PyTorch peer are the repository's bench/ modules (one timing rule for `npm run bench` and
-// this command); this file parses, runs the cases and prints the table or the JSON.
+// this command); this file parses, runs the cases and prints the table or the JSON: medians with
+// their spread (min-max), GFLOP/s and % of the machine's measured peak (src/perf/machine.ts).
 import * as path from 'path';
 import { FlagSpec, Flags, parseFlags, usage, intFlag, commandOutput, COMMON_FLAGS, UsageError, CommandOutput } from './args';
 import { configFlag, configKeys, modelNameFlag } from './model_flags';
@@ -8,6 +9,7 @@ import { createModel, MODELS } from '../models/registry';
 import { RepLKNet } from '../models/replknet';
 import { manualSeed } from '../nn';
 import { getNumThreads, setNumThreads } from '../index';
+import { machinePeak, machineLine, MachinePeak } from '../perf/machine';
 
 // bench/ ships with the package next to lib/.
 const BENCH_DIR = path.join(__dirname, '..', '..', 'bench');
@@ -16,11 +18,19 @@ const benchModule = (name: string) => require(path.join(BENCH_DIR, name));
 
 interface TorchPeer { version: string; blas: string; ask(req: Record<string, unknown>): Promise<Record<string, any>>; close(): void }
 type Timings = { fwd_ms: number; fwd_bwd_ms: number };
+/** lkvit's side of a case, per pass (fwd, fwd_bwd): the median, [min, max] over the runs, GFLOP/s and
+ * % of the machine's peak by the conventional count and on the taps that meet the input. */
+type Measured = Timings & Record<string, number | [number, number]>;
+
+// The fields of one pass in the bench modules' rows (bench/timing.js passFields).
+const PASS_FIELDS = ['ms', 'range_ms', 'gflops', 'useful_gflops', 'peak_pct', 'useful_peak_pct'];
+/** A spread max/min above this makes the command warn that the machine looked busy. */
+const WIDE_SPREAD = 1.3;
 
 /** One measured case: lkvit's medians, PyTorch's (its faster memory layout) when it ran, and the ratios. */
 export interface BenchRow {
   case: Record<string, unknown>;
-  lkvit: Timings;
+  lkvit: Measured;
   torch?: Timings & { layout: string };
   /** PyTorch time / lkvit time: above 1, lkvit is faster. */
   speedup?: { fwd: number; fwd_bwd: number };
@@ -34,13 +44,15 @@ const FLAGS: Record<string, FlagSpec> = {
   config: { type: 'string', help: 'model: architecture overrides as JSON, e.g. \'{"kernelSizes":[13,13,13,13]}\'', default: '{}' },
   reparam: { type: 'boolean', help: 'model: RepLKNet structural re-parameterisation first (inference form)', default: 'off' },
   threads: { type: 'string', help: 'CPU threads of lkvit and PyTorch', default: "lkvit's default (all cores)" },
-  reps: { type: 'string', help: 'timed runs per case (the median is reported)', default: 'dwconv and attention 9, model 3' },
+  reps: { type: 'string', help: 'timed runs per case (the median is reported, with the min-max spread)', default: 'dwconv and attention 9, model 3' },
   'no-torch': { type: 'boolean', help: 'skip the PyTorch column even when a python with torch is found', default: 'off' },
+  'refresh-peak': { type: 'boolean', help: "measure the machine's FMA peak and bandwidth again instead of reading the cache (LKVIT_CACHE_DIR)", default: 'off' },
   ...COMMON_FLAGS,
 };
 const SYNOPSIS = 'dwconv|attention|model NAME [options]\n\n' +
   'Times forward and forward + input gradient (an attack step) in lkvit and, when a python with torch is found\n' +
-  "(LKVIT_PYTHON first, then python3, python), in PyTorch on the same shapes; medians in ms after a warm-up.\n" +
+  "(LKVIT_PYTHON first, then python3, python), in PyTorch on the same shapes; medians in ms after a warm-up,\n" +
+  "their min-max spread, GFLOP/s and % of this machine's measured FP32 FMA peak (useful: taps that meet the input).\n" +
   'e.g. lkvit bench dwconv --kernels 3,7,13,31,51 --shape 1,128,56,56 --json';
 
 const SUBCOMMAND_FLAGS: Record<string, string[]> = {
@@ -82,6 +94,8 @@ export async function benchCommand(argv: string[], print: (s: string) => void): 
   const run = what === 'dwconv' ? dwconvCases(f, reps, threads)
     : what === 'attention' ? attentionCases(f, reps, threads)
       : modelCases(f, String(modelName), reps, threads);
+  // The yardstick before anything else runs (the bench modules then find it at the same threads).
+  const machine = machinePeak({ threads, refresh: Boolean(f['refresh-peak']) });
 
   const { findTorchPython, startPeer } = benchModule('peer.js');
   const python: string | null = f['no-torch'] ? null : findTorchPython();
@@ -96,8 +110,37 @@ export async function benchCommand(argv: string[], print: (s: string) => void): 
   }
   const title = `bench ${what}${modelName ? ` ${modelName}` : ''}: ${threads} thread(s), median of ${reps} runs in ms; ${torchNote}`;
   out.say(title);
+  out.say(`machine: ${machineLine(machine)}`);
   for (const line of table(rows, Boolean(peer))) out.say(line);
-  out.result({ benchmark: what, ...(modelName && { model: modelName }), threads, reps, torch: peer ? { version: peer.version, python, blas: peer.blas } : null, note: torchNote, rows });
+  const warnings = benchWarnings(rows, machine);
+  for (const w of warnings) out.say(`warning: ${w}`);
+  out.result({ benchmark: what, ...(modelName && { model: modelName }), threads, reps, machine,
+    torch: peer ? { version: peer.version, python, blas: peer.blas } : null, note: torchNote, rows, warnings });
+}
+
+/** lkvit's fields of pass `from` in a bench module's row, renamed to pass `to`. */
+function passOf(row: Record<string, any>, from: string, to: string): Record<string, number | [number, number]> {
+  const out: Record<string, number | [number, number]> = {};
+  for (const f of PASS_FIELDS) if (row[`${from}_${f}`] !== undefined) out[`${to}_${f}`] = row[`${from}_${f}`];
+  return out;
+}
+
+/** A wide spread (the machine was busy) and a rate above the measured peak (the peak was measured while busy). */
+export function benchWarnings(rows: BenchRow[], machine: MachinePeak): string[] {
+  const warnings: string[] = [];
+  let widest = { ratio: 1, where: '' };
+  let fastest = 0;
+  for (const r of rows)
+    for (const p of ['fwd', 'fwd_bwd']) {
+      const [min, max] = r.lkvit[`${p}_range_ms`] as [number, number];
+      if (min > 0 && max / min > widest.ratio) widest = { ratio: max / min, where: `${caseLabel(r.case)}, ${p === 'fwd' ? 'fwd' : 'fwd+grad'}` };
+      fastest = Math.max(fastest, Number(r.lkvit[`${p}_gflops`] ?? 0));
+    }
+  if (widest.ratio > WIDE_SPREAD)
+    warnings.push(`the timings spread widely (max/min ${widest.ratio.toFixed(2)} at ${widest.where}): the machine looked busy; don't draw conclusions from these numbers`);
+  if (fastest > 1.05 * machine.fmaGflops)
+    warnings.push(`a row ran at ${fastest.toFixed(0)} GFLOP/s, above the measured peak of ${machine.fmaGflops.toFixed(0)}: the peak was measured while the machine was busy; rerun with --refresh-peak on an idle machine`);
+  return warnings;
 }
 
 type CaseRunner = (peer: TorchPeer | null, out: CommandOutput) => Promise<BenchRow[]>;
@@ -126,7 +169,8 @@ function dwconvCases(f: Flags, reps: number, threads: number): CaseRunner {
     for (const K of kernels) {
       const [mine] = await benchDwconv({ kernels: [K], shapes: [`${N}x${C}x${H}x${W}`], reps, threads });
       const theirs = peer ? fasterLayout(await peer.ask({ op: 'dwconv', N, C, H, W, K, reps, slow_bwd: K >= 15 }), 'fwd_ms', 'fwd_bwd_input_ms') : undefined;
-      rows.push(withRatio({ case: { kernel: K, shape: [N, C, H, W] }, lkvit: { fwd_ms: mine.fwd_ms, fwd_bwd_ms: mine.fwd_bwd_input_ms }, ...(theirs && { torch: theirs }) }));
+      const lkvit = { ...passOf(mine, 'fwd', 'fwd'), ...passOf(mine, 'fwd_bwd_input', 'fwd_bwd') } as Measured;
+      rows.push(withRatio({ case: { kernel: K, shape: [N, C, H, W] }, lkvit, ...(theirs && { torch: theirs }) }));
       bar.update(rows.length);
     }
     bar.finish();
@@ -141,7 +185,8 @@ function attentionCases(f: Flags, reps: number, threads: number): CaseRunner {
     const [mine] = await benchAttention({ reps, threads, shapes: [{ name: 'attention', B, H, T, d }] });
     const theirs = peer ? await peer.ask({ op: 'attention', B, H, T, d, reps }) : undefined;
     if (theirs?.error) throw new Error(`bench: PyTorch failed: ${theirs.error}`);
-    return [withRatio({ case: { shape: [B, H, T, d] }, lkvit: { fwd_ms: mine.fwd_ms, fwd_bwd_ms: mine.fwd_bwd_ms },
+    const lkvit = { ...passOf(mine, 'fwd', 'fwd'), ...passOf(mine, 'fwd_bwd', 'fwd_bwd') } as Measured;
+    return [withRatio({ case: { shape: [B, H, T, d] }, lkvit,
       ...(theirs && { torch: { layout: 'contiguous', fwd_ms: theirs.fwd_ms, fwd_bwd_ms: theirs.fwd_bwd_ms } }) })];
   };
 }
@@ -158,7 +203,7 @@ function modelCases(f: Flags, name: string, reps: number, threads: number): Case
     const previous = getNumThreads();
     setNumThreads(threads);
     const bar = out.progress(name, 1);
-    let mine: Timings;
+    let mine: Measured;
     try {
       manualSeed(1);
       const model = createModel(name, overrides);
@@ -185,13 +230,29 @@ function modelCases(f: Flags, name: string, reps: number, threads: number): Case
   };
 }
 
+const caseLabel = (c: Record<string, unknown>) => Object.entries(c).filter(([k]) => k !== 'config')
+  .map(([k, v]) => `${k} ${Array.isArray(v) ? v.join('x') : String(v)}`).join(', ');
+
+/** Per pass: median, spread, GFLOP/s and % of peak; the useful-tap columns where some row's count differs. */
 function table(rows: BenchRow[], withTorch: boolean): string[] {
   const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(2) : v.toFixed(3));
-  const label = (c: Record<string, unknown>) => Object.entries(c).filter(([k]) => k !== 'config')
-    .map(([k, v]) => `${k} ${Array.isArray(v) ? v.join('x') : String(v)}`).join(', ');
-  const header = ['case', 'fwd ms', 'fwd+grad ms', ...(withTorch ? ['torch fwd ms', 'torch fwd+grad ms', 'speed-up fwd', 'speed-up fwd+grad'] : [])];
-  const body = rows.map((r) => [label(r.case), ms(r.lkvit.fwd_ms), ms(r.lkvit.fwd_bwd_ms),
-    ...(withTorch && r.torch && r.speedup ? [ms(r.torch.fwd_ms), ms(r.torch.fwd_bwd_ms), `${r.speedup.fwd.toFixed(2)}x`, `${r.speedup.fwd_bwd.toFixed(2)}x`] : [])]);
+  const num = (v: unknown) => (typeof v === 'number' ? (v >= 10 ? v.toFixed(0) : v.toFixed(1)) : '');
+  const passes: [string, string][] = [['fwd', 'fwd'], ['fwd_bwd', 'fwd+grad']];
+  const useful = rows.some((r) => passes.some(([p]) => Math.abs(Number(r.lkvit[`${p}_useful_gflops`]) - Number(r.lkvit[`${p}_gflops`])) > 1e-9 * Number(r.lkvit[`${p}_gflops`])));
+  const header = ['case'];
+  for (const [, name] of passes) header.push(`${name} ms`, 'min-max', 'GFLOP/s', '% peak', ...(useful ? ['useful GFLOP/s', 'useful % peak'] : []));
+  if (withTorch) header.push('torch fwd ms', 'torch fwd+grad ms', 'speed-up fwd', 'speed-up fwd+grad');
+  const body = rows.map((r) => {
+    const cells = [caseLabel(r.case)];
+    for (const [p] of passes) {
+      const [min, max] = r.lkvit[`${p}_range_ms`] as [number, number];
+      cells.push(ms(r.lkvit[`${p}_ms`] as number), `${ms(min)}-${ms(max)}`, num(r.lkvit[`${p}_gflops`]), num(r.lkvit[`${p}_peak_pct`]));
+      if (useful) cells.push(num(r.lkvit[`${p}_useful_gflops`]), num(r.lkvit[`${p}_useful_peak_pct`]));
+    }
+    if (withTorch && r.torch && r.speedup)
+      cells.push(ms(r.torch.fwd_ms), ms(r.torch.fwd_bwd_ms), `${r.speedup.fwd.toFixed(2)}x`, `${r.speedup.fwd_bwd.toFixed(2)}x`);
+    return cells;
+  });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(header), ...body.map(line)];

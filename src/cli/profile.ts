@@ -7,6 +7,7 @@ import { RepLKNet } from '../models/replknet';
 import { manualSeed } from '../nn';
 import { getNumThreads, setNumThreads } from '../index';
 import { profile, formatProfile } from '../perf/profile';
+import { machinePeak } from '../perf/machine';
 import { modelPass, PASSES } from '../perf/passes';
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -19,6 +20,7 @@ const FLAGS: Record<string, FlagSpec> = {
   reparam: { type: 'boolean', help: 'RepLKNet: structural re-parameterisation first (inference form)', default: 'off' },
   threads: { type: 'string', help: 'CPU threads', default: "lkvit's default (all cores)" },
   reps: { type: 'string', help: 'profiled passes, after one untimed warm-up pass', default: '1' },
+  'refresh-peak': { type: 'boolean', help: "measure the machine's FMA peak and bandwidth again instead of reading the cache (LKVIT_CACHE_DIR)", default: 'off' },
   ...COMMON_FLAGS,
 };
 const SYNOPSIS = '--model NAME [--batch N] [--image-size S] [--pass forward|attack|train] [options]\n\n' +
@@ -48,6 +50,7 @@ export async function profileCommand(argv: string[], print: (s: string) => void)
   const previousThreads = getNumThreads();
   if (threads !== undefined) setNumThreads(threads);
   try {
+    if (f['refresh-peak']) machinePeak({ refresh: true }); // profile() then finds the new numbers
     manualSeed(1);
     const model = weights ? loadModel(name, weights, overrides).model : createModel(name, overrides);
     if (f.reparam) (model as RepLKNet).reparam();

@@ -211,8 +211,10 @@ export function machinePeakTable(options: { threads?: number[]; isas?: Isa[]; re
   return isas.flatMap((isa) => threads!.map((t) => machinePeak({ threads: t, isa, refresh: options.refresh })));
 }
 
-/** One line for the top of a report: CPU model, ISA, threads, peak and bandwidth. */
+/** One line for the top of a report: CPU model, ISA, threads, peak, bandwidth and their ratio (the
+ * machine balance: below it in FLOPs per byte, a kernel is memory-bound). */
 export function machineLine(m: MachinePeak): string {
   return `${m.cpuModel}, ${m.isa} (${m.lanes} lanes), ${m.threads} thread(s): measured peak ${m.fmaGflops.toFixed(1)} GFLOP/s FP32, ` +
-    `bandwidth ${m.bandwidthGBs.toFixed(1)} GB/s${m.fromCache ? ` (cached ${m.measuredAt.slice(0, 10)})` : ''}`;
+    `bandwidth ${m.bandwidthGBs.toFixed(1)} GB/s, balance ${(m.fmaGflops / m.bandwidthGBs).toFixed(1)} FLOP/B` +
+    (m.fromCache ? ` (measured ${m.measuredAt.slice(0, 10)}, cached)` : '');
 }

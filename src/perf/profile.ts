@@ -195,9 +195,8 @@ export function formatProfile(p: Pick<ProfileResult<unknown>, 'rows' | 'total' |
   const body = [...p.rows.map(cells), cells(p.total)];
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (c: string[]) => c.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ').trimEnd();
-  const m = p.machine;
   return [
-    `machine: ${machineLine(m)}; balance ${(m.fmaGflops / m.bandwidthGBs).toFixed(1)} FLOP/B`,
+    `machine: ${machineLine(p.machine)}`,
     line(header), ...body.slice(0, -1).map(line), line(body[body.length - 1]),
     'GFLOP: conventional count (all kernel taps); useful: taps that meet the input; MB in: bytes of the arrays passed (a lower bound on traffic).',
   ].join('\n') + '\n';
