@@ -6,7 +6,10 @@
 #include <string>
 #include <vector>
 
+#include <cmath>
+
 #include "../binding/napi_util.h"
+#include "attention.h"
 #include "dwconv.h"
 #include "gemm.h"
 #include "runtime.h"
@@ -172,6 +175,64 @@ Napi::Value PgdL2Step(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ---- attention (argument order as the CPU addon's) --------------------------------------------------
+
+struct AttentionArgs {
+  lk_cuda::AttentionShape s;
+  int64_t q, k, v, out, rows, probs;  // element counts
+};
+
+AttentionArgs read_attention(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  AttentionArgs a;
+  const int64_t B = lkb::i64(info, 0, "B", 0), H = lkb::i64(info, 1, "H", 0), Tq = lkb::i64(info, 2, "Tq", 0);
+  const int64_t Tk = lkb::i64(info, 3, "Tk", 1), d = lkb::i64(info, 4, "d", 1), dv = lkb::i64(info, 5, "dv", 1);
+  const double scale = lkb::f64(info, 6, "scale");
+  if (!std::isfinite(scale) || std::fabs(scale) > 3.4e38) lkb::throw_range(env, "scale must be a finite float32");
+  a.q = lkb::numel(env, "q [B, H, Tq, d]", {B, H, Tq, d});
+  a.k = lkb::numel(env, "k [B, H, Tk, d]", {B, H, Tk, d});
+  a.v = lkb::numel(env, "v [B, H, Tk, dv]", {B, H, Tk, dv});
+  a.out = lkb::numel(env, "out [B, H, Tq, dv]", {B, H, Tq, dv});
+  a.rows = lkb::numel(env, "lse [B, H, Tq]", {B, H, Tq});
+  a.probs = lkb::numel(env, "probs [B, H, Tq, Tk]", {B, H, Tq, Tk});
+  if (Tq >= kMaxDim || Tk >= kMaxDim || B * H >= kMaxDim) lkb::throw_range(env, "Tq, Tk and B*H must be below 2^31");
+  a.s = lk_cuda::AttentionShape{B * H, Tq, Tk, d, dv, float(scale)};
+  return a;
+}
+
+// attentionForward(B, H, Tq, Tk, d, dv, scale, q, k, v, out, lse, probs|null)
+Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
+  const AttentionArgs a = read_attention(info);
+  const F32 q = lkb::f32(info, 7, "q", a.q), k = lkb::f32(info, 8, "k", a.k), v = lkb::f32(info, 9, "v", a.v);
+  const F32 out = lkb::f32(info, 10, "out", a.out), lse = lkb::f32(info, 11, "lse", a.rows);
+  const F32 probs = lkb::f32_opt(info, 12, "probs", a.probs);
+  DeviceBuffer dq = to_device(q), dk = to_device(k), dv = to_device(v), dout(out.length), dlse(lse.length),
+               dprobs(probs.data ? probs.length : 0);
+  lk_cuda::attention_forward(a.s, dq.get(), dk.get(), dv.get(), dout.get(), dlse.get(), probs.data ? dprobs.get() : nullptr);
+  to_host(dout, out);
+  to_host(dlse, lse);
+  if (probs.data) to_host(dprobs, probs);
+  return info.Env().Undefined();
+}
+
+// attentionBackward(B, H, Tq, Tk, d, dv, scale, q, k, v, out, lse, gradOut, gradQ|null, gradK|null, gradV|null)
+Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
+  const AttentionArgs a = read_attention(info);
+  const F32 q = lkb::f32(info, 7, "q", a.q), k = lkb::f32(info, 8, "k", a.k), v = lkb::f32(info, 9, "v", a.v);
+  const F32 out = lkb::f32(info, 10, "out", a.out), lse = lkb::f32(info, 11, "lse", a.rows);
+  const F32 go = lkb::f32(info, 12, "gradOut", a.out);
+  const F32 gq = lkb::f32_opt(info, 13, "gradQ", a.q), gk = lkb::f32_opt(info, 14, "gradK", a.k),
+            gv = lkb::f32_opt(info, 15, "gradV", a.v);
+  DeviceBuffer dq = to_device(q), dk = to_device(k), dv = to_device(v), dout = to_device(out), dlse = to_device(lse),
+               dgo = to_device(go), dgq(gq.length), dgk(gk.length), dgv(gv.length);
+  lk_cuda::attention_backward(a.s, dq.get(), dk.get(), dv.get(), dout.get(), dlse.get(), dgo.get(),
+                              gq.data ? dgq.get() : nullptr, gk.data ? dgk.get() : nullptr, gv.data ? dgv.get() : nullptr);
+  if (gq.data) to_host(dgq, gq);
+  if (gk.data) to_host(dgk, gk);
+  if (gv.data) to_host(dgv, gv);
+  return info.Env().Undefined();
+}
+
 // ---- GEMM -----------------------------------------------------------------------------------------
 
 // sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc): C is read (beta != 0) and written.
@@ -234,6 +295,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pgdLinfStep", Napi::Function::New(env, PgdLinfStep));
   exports.Set("pgdL2Step", Napi::Function::New(env, PgdL2Step));
   exports.Set("sgemm", Napi::Function::New(env, Sgemm));
+  exports.Set("attentionForward", Napi::Function::New(env, AttentionForward));
+  exports.Set("attentionBackward", Napi::Function::New(env, AttentionBackward));
 #if LK_CUDA_EMULATED_BUILD
   Napi::Object simt = Napi::Object::New(env);
   simt.Set("setSeed", Napi::Function::New(env, SimtSetSeed));

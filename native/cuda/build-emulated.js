@@ -13,7 +13,7 @@ const os = require('os');
 
 const root = path.resolve(__dirname, '..', '..');
 const cudaDir = path.join(root, 'native', 'cuda');
-const SOURCES = ['emu/simt.cc', 'emu/planted.cu', 'runtime.cu', 'dwconv.cu', 'steps.cu', 'gemm.cu', 'binding.cc'];
+const SOURCES = ['emu/simt.cc', 'emu/planted.cu', 'runtime.cu', 'dwconv.cu', 'steps.cu', 'gemm.cu', 'attention.cu', 'binding.cc'];
 
 function outputPaths(asan) {
   const dir = path.join(root, 'build-cuda-emu', ...(asan ? ['asan'] : []));
