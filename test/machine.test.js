@@ -66,6 +66,7 @@ test.serial('machinePeak: measured once, then read from the cache file; refresh 
     t.is(again.fmaGflops, m.fmaGflops);
     // A second process reads the file instead of measuring (edit the number to see it is the file's).
     doc.entries[0][1].fmaGflops = 12345.5;
+    doc.entries[0][1].loadPerCore = 0; // as if measured on an idle machine (else it may be retried)
     fs.writeFileSync(file, JSON.stringify(doc));
     const script = "const m = require('.').machinePeak({ threads: 1 }); console.log(JSON.stringify(m));";
     const r = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, LKVIT_CACHE_DIR: dir } });
@@ -81,13 +82,14 @@ test.serial('machinePeak: measured once, then read from the cache file; refresh 
 
 test.serial('a hostile or broken cache file is ignored (measured instead), never an error', (t) => {
   const key = (threads) => JSON.stringify([os.cpus()[0].model.trim(), lk.getIsa().active, threads]);
-  const good = { lanes: 16, fmaGflops: 100, bandwidthGBs: 10, measuredAt: '2026-01-01T00:00:00.000Z' };
+  const good = { lanes: 16, fmaGflops: 100, bandwidthGBs: 10, measuredAt: '2026-01-01T00:00:00.000Z', loadPerCore: 0 };
   const cases = [
     ['not JSON', '{"format": "lkvit-machine/1", "entries": [['],
     ['wrong format', JSON.stringify({ format: 'other/1', entries: [[key(1), good]] })],
     ['negative peak', JSON.stringify({ format: 'lkvit-machine/1', entries: [[key(1), { ...good, fmaGflops: -5 }]] })],
     ['peak as a string', JSON.stringify({ format: 'lkvit-machine/1', entries: [[key(1), { ...good, fmaGflops: '1e3' }]] })],
     ['absurd peak', JSON.stringify({ format: 'lkvit-machine/1', entries: [[key(1), { ...good, fmaGflops: 1e300 }]] })],
+    ['no load average', JSON.stringify({ format: 'lkvit-machine/1', entries: [[key(1), { ...good, loadPerCore: undefined }]] })],
     ['bad date', JSON.stringify({ format: 'lkvit-machine/1', entries: [[key(1), { ...good, measuredAt: 'x'.repeat(5000) }]] })],
     ['entries not a list', JSON.stringify({ format: 'lkvit-machine/1', entries: { [key(1)]: good } })],
     ['oversized file', JSON.stringify({ format: 'lkvit-machine/1', entries: [[key(1), good]], pad: 'x'.repeat(100 << 10) })],
@@ -125,6 +127,39 @@ test.serial('a hostile or broken cache file is ignored (measured instead), never
     t.false(inCache(fifoDir, () => lk.machinePeak({ threads: 1 })).fromCache);
 });
 
+test.serial('a peak measured on busy cores is measured again once the load has halved, the better numbers kept', (t) => {
+  const key = JSON.stringify([os.cpus()[0].model.trim(), lk.getIsa().active, 1]);
+  const entry = (fmaGflops, loadPerCore) => ({ lanes: 16, fmaGflops, bandwidthGBs: 1e-3, measuredAt: '2026-01-01T00:00:00.000Z', loadPerCore });
+  const write = (dir, e) => {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'machine.json'), JSON.stringify({ format: 'lkvit-machine/1', entries: [[key, e]] }));
+  };
+  const now = os.loadavg()[0] / os.cpus().length;
+  // Measured at a load of 5000 per core (far above now): retried; a too-low peak gives way to the new one.
+  const low = freshDir();
+  write(low, entry(1e-3, 5000));
+  const a = inCache(low, () => lk.machinePeak({ threads: 1 }));
+  t.false(a.fromCache);
+  t.true(a.fmaGflops > 1e-3 && a.bandwidthGBs > 1e-3);
+  t.true(a.loadPerCore < 5000);
+  // An implausibly good old number is kept (a peak is a best case); the retried entry is then used as is.
+  const high = freshDir();
+  write(high, entry(9e6, 5000));
+  t.is(inCache(high, () => lk.machinePeak({ threads: 1 })).fmaGflops, 9e6);
+  const script = "console.log(JSON.stringify(require('.').machinePeak({ threads: 1 })))";
+  const r = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, LKVIT_CACHE_DIR: high } });
+  t.is(r.status, 0, r.stderr);
+  const again = JSON.parse(r.stdout);
+  if (os.loadavg()[0] / os.cpus().length < again.loadPerCore / 2) t.log('the load halved meanwhile: retried again');
+  else t.true(again.fromCache);
+  t.is(again.fmaGflops, 9e6);
+  // Measured on idle cores: never retried.
+  const idle = freshDir();
+  write(idle, entry(77, 0));
+  t.true(inCache(idle, () => lk.machinePeak({ threads: 1 })).fromCache);
+  t.log(`load per core now ${now.toFixed(2)}`);
+});
+
 test('machinePeak: bad arguments are errors naming the argument', (t) => {
   t.throws(() => lk.machinePeak({ threads: 0 }), { instanceOf: RangeError, message: /machinePeak: threads must be an integer in \[1, 256\], got 0/ });
   t.throws(() => lk.machinePeak({ threads: 1.5 }), { instanceOf: RangeError, message: /threads must be an integer/ });
@@ -133,7 +168,7 @@ test('machinePeak: bad arguments are errors naming the argument', (t) => {
   t.throws(() => lk.machinePeakTable({ threads: [] }), { instanceOf: RangeError, message: /machinePeakTable: threads must be a list/ });
 });
 
-test.serial('machinePeakTable: one row per ISA path and thread count; a narrower path measures less', (t) => {
+test.serial('machinePeakTable: one row per ISA path and thread count; a narrower path measures less (when the machine is idle enough)', (t) => {
   const dir = freshDir();
   const rows = inCache(dir, () => lk.machinePeakTable({ threads: [1] }));
   const { best } = lk.getIsa();
@@ -142,7 +177,10 @@ test.serial('machinePeakTable: one row per ISA path and thread count; a narrower
   t.is(lk.getIsa().active, best, 'the active path is restored');
   const generic = rows.find((r) => r.isa === 'generic');
   const widest = rows.at(-1);
-  if (widest !== generic) t.true(widest.fmaGflops > 1.5 * generic.fmaGflops, `${widest.isa} ${widest.fmaGflops} vs generic ${generic.fmaGflops}`);
+  const note = `${widest.isa} ${widest.fmaGflops.toFixed(1)} vs generic ${generic.fmaGflops.toFixed(1)} GFLOP/s, load average ${os.loadavg()[0].toFixed(2)}`;
+  t.log(note);
+  // On shared, busy cores the two timings see different shares of a core: an observation only.
+  if (widest !== generic && os.loadavg()[0] <= 1.5) t.true(widest.fmaGflops > 1.5 * generic.fmaGflops, note);
 });
 
 // This machine is shared: under load the second thread may find no free core. The check then is
