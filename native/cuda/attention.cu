@@ -45,6 +45,17 @@ __device__ __forceinline__ void load_tile(float* dst, const float* src, int firs
   }
 }
 
+// acc_row[c] = keep * acc_row[c] + sum_j weights[j] tile[j][c] for this lane's columns c (a warp
+// updates one row of its accumulator from 32 weights and a [32, width] tile, j in order).
+__device__ __forceinline__ void accumulate_row(float* acc_row, float keep, const float* weights, const float* tile,
+                                               int width) {
+  for (int c = threadIdx.x % 32; c < width; c += 32) {
+    float a = acc_row[c] * keep;
+    for (int j = 0; j < kTile; ++j) a = fmaf(weights[j], tile[j * width + c], a);
+    acc_row[c] = a;
+  }
+}
+
 __global__ void __launch_bounds__(kThreads)
     attention_forward_kernel(Geo g, const float* __restrict__ q, const float* __restrict__ k,
                              const float* __restrict__ v, float* __restrict__ out, float* __restrict__ lse) {
@@ -80,11 +91,7 @@ __global__ void __launch_bounds__(kThreads)
       const float alpha = expf(m_old - m_new);  // 0 on the first tile (m_old = -inf)
       pbuf[warp * 32 + lane] = p;
       __syncwarp();
-      for (int c = lane; c < g.dv; c += 32) {
-        float a = acc[r * g.dv + c] * alpha;
-        for (int j = 0; j < kTile; ++j) a = fmaf(pbuf[warp * 32 + j], vt[j * g.dv + c], a);
-        acc[r * g.dv + c] = a;
-      }
+      accumulate_row(acc + r * g.dv, alpha, pbuf + warp * 32, vt, g.dv);
       __syncwarp();
       if (lane == 0) m[r] = m_new, l[r] = l[r] * alpha + tile_sum;
     }
@@ -151,11 +158,7 @@ __global__ void __launch_bounds__(kThreads)
       }
       dsbuf[warp * 32 + lane] = ds;
       __syncwarp();
-      for (int c = lane; c < g.d; c += 32) {
-        float a = acc[r * g.d + c];
-        for (int j = 0; j < kTile; ++j) a = fmaf(dsbuf[warp * 32 + j], kt[j * g.d + c], a);
-        acc[r * g.d + c] = a;
-      }
+      accumulate_row(acc + r * g.d, 1.f, dsbuf + warp * 32, kt, g.d);
       __syncwarp();
     }
   }
@@ -209,16 +212,8 @@ __global__ void __launch_bounds__(kThreads)
       pbuf[warp * 32 + lane] = p;
       dsbuf[warp * 32 + lane] = ds;
       __syncwarp();
-      for (int c = lane; c < g.dv; c += 32) {
-        float a = accv[r * g.dv + c];
-        for (int i = 0; i < kTile; ++i) a = fmaf(pbuf[warp * 32 + i], gt[i * g.dv + c], a);
-        accv[r * g.dv + c] = a;
-      }
-      for (int c = lane; c < g.d; c += 32) {
-        float a = acck[r * g.d + c];
-        for (int i = 0; i < kTile; ++i) a = fmaf(dsbuf[warp * 32 + i], qt[i * g.d + c], a);
-        acck[r * g.d + c] = a;
-      }
+      accumulate_row(accv + r * g.dv, 1.f, pbuf + warp * 32, gt, g.dv);
+      accumulate_row(acck + r * g.d, 1.f, dsbuf + warp * 32, qt, g.d);
       __syncwarp();
     }
   }

@@ -60,6 +60,12 @@ extern "C" void lk_emu_switch(void** save_sp, void* new_sp);
 #endif
 
 namespace lk_emu {
+
+namespace {
+const ThreadState g_outside_state{};
+}  // namespace
+const ThreadState* g_current_state = &g_outside_state;
+
 namespace {
 
 constexpr size_t kStackBytes = LK_EMU_ASAN ? 512 * 1024 : 64 * 1024;
@@ -259,6 +265,7 @@ void init_fiber_context(Fiber* f) {
 void resume(Fiber* f) {
   Launch* L = g_launch;
   L->current = f;
+  g_current_state = &f->st;
 #if LK_EMU_ASAN
   __sanitizer_start_switch_fiber(&L->sched_fake, f->stack->lo(), f->stack->size());
 #endif
@@ -271,6 +278,7 @@ void resume(Fiber* f) {
   __sanitizer_finish_switch_fiber(L->sched_fake, nullptr, nullptr);
 #endif
   L->current = nullptr;
+  g_current_state = &g_outside_state;
 }
 
 // Fiber -> scheduler; returns when the scheduler resumes this fiber.
@@ -476,10 +484,6 @@ void check_launch(const void* key, dim3 grid, dim3 block, size_t smem) {
 
 }  // namespace
 
-const ThreadState& current() {
-  static const ThreadState outside{};
-  return g_launch && g_launch->current ? g_launch->current->st : outside;
-}
 
 void set_seed(uint64_t s) {
   g_seed = s;

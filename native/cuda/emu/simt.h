@@ -38,7 +38,9 @@ struct ThreadState {
   uint3 thread_idx, block_idx;
   dim3 block_dim, grid_dim;
 };
-const ThreadState& current();
+// The running fiber's state (set by the scheduler at each switch; a zero state outside kernels).
+extern const ThreadState* g_current_state;
+inline const ThreadState& current() { return *g_current_state; }
 
 // Seed of the thread and block order: set_seed(), else LKVIT_SIMT_SEED, else 1.
 void set_seed(uint64_t seed);
