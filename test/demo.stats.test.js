@@ -59,6 +59,10 @@ test('paired comparison: mean difference, interval and p as computed by hand; de
   t.is(pairedComparison([1, 2, 3], [0, 1, 2]).p, 0.25);
   t.is(pairedComparison([1, 2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5]).p, 2 / 64);
   t.is(pairedComparison([1, 2], [1, 2]).p, 1);
+  // Equal up to float rounding is equal: 100 * (0.95 - 0.85) and 100 * (0.9 - 0.8) differ in the last bits.
+  const rounding = pairedComparison([95, 90].map((v, i) => v - [85, 80][i] + [0, 1e-14][i]), [0, 0]);
+  t.is(rounding.p, 0.5);
+  t.false(rounding.shown);
   const one = pairedComparison([1], [0]);
   t.is(one.p, null);
   t.false(one.shown);

@@ -1,5 +1,6 @@
 // lkvit demo: the MNIST split, the padding and the shift augmentation against plain loops, and one
-// --quick run end to end (files, figures, accuracies), plus seeded determinism on a tiny run.
+// --quick run end to end over its two seeds (files, figures, accuracies, the summary over seeds
+// recomputed here from every seed's numbers), plus seeded determinism on tiny runs.
 'use strict';
 const test = require('ava');
 const fs = require('fs');
@@ -94,15 +95,22 @@ test('randomShift translates each sample by at most maxShift pixels with a zero 
 test('runDemo and lkvit demo check their options', async (t) => {
   await t.throwsAsync(runDemo({ epochs: 3 }), { instanceOf: RangeError, message: /unknown option.*epochs/ });
   await t.throwsAsync(runDemo({ seed: -2 }), { instanceOf: RangeError, message: /seed/ });
+  await t.throwsAsync(runDemo({ seeds: 0 }), { instanceOf: RangeError, message: /seeds must be a count/ });
+  await t.throwsAsync(runDemo({ seeds: [1, 1] }), { instanceOf: RangeError, message: /distinct/ });
+  await t.throwsAsync(runDemo({ seeds: [1, 2], seed: 3 }), { instanceOf: RangeError, message: /not both/ });
   await t.throwsAsync(runDemo({ settings: { eps: [0, 2] } }), { instanceOf: RangeError, message: /settings\.eps/ });
   await t.throwsAsync(runDemo({ settings: { epoch: 2 } }), { instanceOf: RangeError, message: /unknown setting/ });
+  await t.throwsAsync(runDemo({ settings: { perturb: 'red' } }), { instanceOf: RangeError, message: /settings\.perturb must be 'grey' or 'rgb'/ });
   await t.throwsAsync(demoCommand(['--seed', '-1'], () => {}), { name: 'UsageError', message: /--seed/ });
+  await t.throwsAsync(demoCommand(['--seeds', '0'], () => {}), { name: 'UsageError', message: /--seeds/ });
+  await t.throwsAsync(demoCommand(['--perturb', 'cmyk'], () => {}), { name: 'UsageError', message: /--perturb must be one of grey, rgb/ });
   await t.throwsAsync(demoCommand(['--epochs', '0'], () => {}), { name: 'UsageError', message: /--epochs/ });
   await t.throwsAsync(demoCommand(['--fast'], () => {}), { name: 'UsageError', message: /unknown flag --fast/ });
   const lines = [];
   await demoCommand(['--help'], (s) => lines.push(s));
-  for (const flag of ['--out', '--quick', '--seed', '--epochs', '--json', '--quiet', '--help']) t.true(lines[0].includes(flag), flag);
+  for (const flag of ['--out', '--quick', '--seeds', '--seed', '--perturb', '--epochs', '--json', '--quiet', '--help']) t.true(lines[0].includes(flag), flag);
   t.regex(lines[0], /--out VALUE\s.*\(default: lkvit-report\)/);
+  t.regex(lines[0], /--seeds VALUE\s.*\(default: 4, --quick 2\)/);
   const file = path.join(tmp('file'), 'taken');
   fs.writeFileSync(file, 'x');
   await t.throwsAsync(runDemo({ out: file }), { message: /cannot write the report folder .*taken/ });
@@ -120,15 +128,25 @@ function withoutTimes(v) {
 }
 
 const TINY = {
-  trainSamples: 128, epochs: 1, batchSize: 32, testSamples: 40, attackSamples: 20, lesionSamples: 20, evalBatchSize: 20,
+  trainSamples: 128, epochs: 1, batchSize: 32, testSamples: 40, noiseSamples: 20, attackSamples: 20, lesionSamples: 20, evalBatchSize: 20,
   eps: [0, 0.1], pgdSteps: 2, occlusionRatios: [0.5], frequencyBands: [0, 0.5], lesionTrials: 2,
 };
 
-test('the same seed gives the same report, a different seed a different one', async (t) => {
-  const [a, b, c] = [await runDemo({ out: tmp('a'), settings: TINY }), await runDemo({ out: tmp('b'), settings: TINY }), await runDemo({ out: tmp('c'), seed: 5, settings: TINY })];
-  t.deepEqual(withoutTimes(a.report), withoutTimes(b.report));
-  t.notDeepEqual(a.report.data.firstTestIds, c.report.data.firstTestIds);
-  t.notDeepEqual(a.report.models[0].history, c.report.models[0].history);
+test('each seed is its own run: the same seeds give the same report, a seed inside a list what it gives alone', async (t) => {
+  const a = await runDemo({ out: tmp('a'), seeds: [0, 5], settings: TINY });
+  const c = await runDemo({ out: tmp('c'), seed: 5, seeds: 1, settings: TINY });
+  t.deepEqual(a.report.seeds, [0, 5]);
+  t.deepEqual(c.report.seeds, [5]);
+  // Seed 5 run alone and run second in a list: the same split, training and figures, to the last digit.
+  t.deepEqual(withoutTimes(a.report.runs[1]), withoutTimes(c.report.runs[0]));
+  t.deepEqual(withoutTimes(a.report.summary.find((r) => r.key === 'pgd').models.vit.values[1]), c.report.summary.find((r) => r.key === 'pgd').models.vit.values[0]);
+  t.notDeepEqual(a.report.runs[0].firstTestIds, a.report.runs[1].firstTestIds);
+  t.notDeepEqual(a.report.runs[0].models[0].history, a.report.runs[1].models[0].history);
+  // --perturb rgb changes the attacks and the noise, not the training.
+  const rgb = await runDemo({ out: tmp('rgb'), seed: 5, seeds: 1, settings: { ...TINY, perturb: 'rgb' } });
+  t.deepEqual(withoutTimes(rgb.report.runs[0].models), withoutTimes(c.report.runs[0].models));
+  t.is(rgb.report.runs[0].figures.frequency[0].result.channels, 'independent');
+  t.is(c.report.runs[0].figures.frequency[0].result.channels, 'shared');
 });
 
 // A minimal XML well-formedness check: tags nest and close, attributes are quoted, text has no raw '<' or bare '&'.
@@ -156,76 +174,127 @@ function parseCsv(text) {
   return { header, rows };
 }
 
-test('lkvit demo --quick writes the report with every figure, and the models learn', async (t) => {
+const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
+
+test('lkvit demo --quick writes the report over two seeds with every figure, and the models learn', async (t) => {
   const dir = tmp('quick');
   const out = path.join(dir, 'report');
   const lines = [];
   await demoCommand(['--quick', '--quiet', '--out', out, '--json', path.join(dir, 'result.json')], (s) => lines.push(s));
   const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
   const result = JSON.parse(fs.readFileSync(path.join(dir, 'result.json'), 'utf8'));
-  const figures = ['training', 'fgsm', 'pgd', 'occlusion', 'frequency', 'lesion', 'kernel-distance'];
-  for (const f of ['report.json', 'index.html', ...figures.flatMap((n) => [`${n}.svg`, `${n}.csv`])]) t.true(fs.existsSync(path.join(out, f)), f);
+  const charts = ['training', 'fgsm', 'pgd', 'occlusion', 'frequency', 'frequency-clipped', 'lesion', 'kernel-distance'];
+  for (const f of ['report.json', 'index.html', 'summary.csv', 'comparisons.csv', 'noise.csv', ...charts.flatMap((n) => [`${n}.svg`, `${n}.csv`])])
+    t.true(fs.existsSync(path.join(out, f)), f);
   t.deepEqual(result.files.slice().sort(), fs.readdirSync(out).sort());
+  t.deepEqual(report.seeds, [0, 1]);
+  t.is(report.runs.length, 2);
+  t.is(report.settings.perturb, 'grey');
 
-  // Three models that learned: a broken training stays near chance (0.1).
+  // Three models that learned in every seed: a broken training stays near chance (0.1).
   t.deepEqual(report.models.map((m) => m.name), ['replknet-13', 'replknet-3', 'vit']);
-  const floors = { 'replknet-13': 0.85, 'replknet-3': 0.85, vit: 0.4 };
-  for (const m of report.models) {
-    t.true(m.cleanAccuracy > floors[m.name], `${m.name} clean accuracy ${m.cleanAccuracy}`);
-    t.is(m.history.length, report.settings.epochs);
-    t.true(m.history[m.history.length - 1].trainLoss < m.history[0].trainLoss, `${m.name} loss falls`);
-    t.is(m.history[m.history.length - 1].valAccuracy, m.cleanAccuracy, 'the last validation is the clean accuracy');
-  }
-
-  // Attack curves: start at the clean accuracy, PGD never above FGSM-free clean, PGD at the largest eps far below clean.
-  const eps = report.settings.eps;
-  for (const name of ['fgsm', 'pgd'])
-    for (const { model, result } of report.figures[name].results) {
-      const clean = report.models.find((m) => m.name === model).cleanAccuracy;
-      t.deepEqual(result.points.map((p) => p.value), eps);
-      t.is(result.points[0].accuracy, result.clean);
-      for (const p of result.points) t.true(p.accuracy <= result.clean, `${name} ${model} eps ${p.value}`);
-      t.true(result.points[result.points.length - 1].meanLinf <= eps[eps.length - 1] + 1e-6);
-      if (name === 'pgd') t.true(result.points[result.points.length - 1].accuracy < 0.5 * clean, `PGD ${model} at eps ${eps[eps.length - 1]}`);
+  // The ViT learns slowest: 2,000 digits for 3 epochs leave it near 40-50%, still far above a broken run's 10-20%.
+  const floors = { 'replknet-13': 0.85, 'replknet-3': 0.85, vit: 0.3 };
+  for (const run of report.runs)
+    for (const m of run.models) {
+      t.true(m.cleanAccuracy > floors[m.name], `seed ${run.seed} ${m.name} clean accuracy ${m.cleanAccuracy}`);
+      t.is(m.history.length, report.settings.epochs);
+      t.true(m.history[m.history.length - 1].trainLoss < m.history[0].trainLoss, `${m.name} loss falls`);
+      t.is(m.history[m.history.length - 1].valAccuracy, m.cleanAccuracy, 'the last validation is the clean accuracy');
     }
-  const pgdLast = report.figures.pgd.results.map((r) => r.result.points[r.result.points.length - 1].accuracy);
-  const fgsmLast = report.figures.fgsm.results.map((r) => r.result.points[r.result.points.length - 1].accuracy);
-  pgdLast.forEach((p, i) => t.true(p <= fgsmLast[i] + 0.05, 'PGD is at least about as strong as FGSM'));
+
+  // Attack curves: start at the clean accuracy, never above it, PGD at the largest eps far below clean.
+  const eps = report.settings.eps;
+  for (const run of report.runs)
+    for (const name of ['fgsm', 'pgd'])
+      for (const { model, result } of run.figures[name]) {
+        const clean = run.models.find((m) => m.name === model).cleanAccuracy;
+        t.deepEqual(result.points.map((p) => p.value), eps);
+        t.is(result.points[0].accuracy, result.clean);
+        for (const p of result.points) t.true(p.accuracy <= result.clean, `${name} ${model} eps ${p.value}`);
+        t.true(result.points[result.points.length - 1].meanLinf <= eps[eps.length - 1] + 1e-6);
+        if (name === 'pgd') t.true(result.points[result.points.length - 1].accuracy < 0.5 * clean, `PGD ${model} at eps ${eps[eps.length - 1]}`);
+      }
+  // Noise: unclamped band noise has no zero frequency and the copies shared; the noise rows are there.
+  for (const run of report.runs) {
+    for (const f of ['frequency', 'frequency-clipped'])
+      for (const { result } of run.figures[f]) t.deepEqual([result.channels, result.zeroFrequency, result.clip], ['shared', false, f === 'frequency-clipped']);
+    for (const { result } of run.figures.noise)
+      t.deepEqual(result.rows.map((r) => `${r.kind} ${r.clip}`), ['white false', 'white true', 'brightness false', 'brightness true']);
+  }
   // Kernel distance: only the large-kernel model, and only its large kernels.
-  const kd = report.figures['kernel-distance'].results;
+  const kd = report.runs[0].figures['kernel-distance'];
   t.deepEqual(kd.map((r) => r.model), ['replknet-13']);
   t.true(kd[0].result.layers.every((l) => /large_kernel\.lkb_reparam/.test(l.key) && l.kernelSize[0] >= 7));
-  t.is(report.summary.length, 3);
 
-  // CSVs: the expected columns, one row per model and point.
+  // The summary over seeds, recomputed from every seed's numbers.
+  const row = (key) => report.summary.find((r) => r.key === key);
+  for (const m of report.models) {
+    const clean = report.runs.map((run) => run.models.find((e) => e.name === m.name).cleanAccuracy);
+    t.deepEqual(row('clean').models[m.name].values, clean);
+    t.is(row('clean').models[m.name].mean, mean(clean));
+    t.is(row('clean').models[m.name].min, Math.min(...clean));
+    const pgd = report.runs.map((run) => run.figures.pgd.find((r) => r.model === m.name).result.points.find((p) => p.value === report.settings.headlineEps).accuracy);
+    t.deepEqual(row('pgd').models[m.name].values, pgd);
+    const worst = report.runs.map((run) => Math.min(...run.figures.frequency.find((r) => r.model === m.name).result.bands.map((b) => b.accuracy)));
+    t.deepEqual(row('worstBand').models[m.name].values, worst);
+  }
+  t.is(row('kernelDistance').models.vit, null);
+  // The 13x13 - 3x3 comparison of clean accuracy: with 2 seeds the t-test has 1 degree of freedom (Cauchy).
+  const c = report.comparisons.find((e) => e.measure === 'clean' && e.a === 'replknet-13' && e.b === 'replknet-3');
+  const d = report.runs.map((run) => 100 * (run.models[0].cleanAccuracy - run.models[1].cleanAccuracy));
+  t.true(Math.abs(c.meanDiff - mean(d)) < 1e-9);
+  const se = Math.abs(d[0] - d[1]) / 2;
+  if (se > 0) t.true(Math.abs(c.p - (1 - (2 * Math.atan(Math.abs(mean(d)) / se)) / Math.PI)) < 1e-9, `p ${c.p}`);
+  t.is(c.shown, c.p < 0.05);
+  t.is(report.comparisons.length, 3 * 11, 'every pair on every measure but the kernel distance');
+  t.true(report.conclusion.length >= 4);
+  t.regex(report.conclusion.join(' '), /says nothing about the study's ImageNet-scale claims/);
+
+  // CSVs: a seed column, one row per model, seed and point, no float noise.
   const csv = (n) => parseCsv(fs.readFileSync(path.join(out, `${n}.csv`), 'utf8'));
-  t.deepEqual(csv('fgsm').header, ['model', 'eps', 'accuracy', 'drop', 'success_rate', 'mean_linf']);
-  t.is(csv('pgd').rows.length, 3 * eps.length);
-  t.deepEqual(csv('occlusion').header, ['model', 'ratio', 'accuracy', 'drop', 'patch_fraction']);
-  t.is(csv('occlusion').rows.length, 3 * report.settings.occlusionRatios.length);
-  t.deepEqual(csv('frequency').header, ['model', 'lo_pi', 'hi_pi', 'accuracy', 'drop']);
-  t.deepEqual(csv('lesion').header, ['model', 'blocks', 'fraction', 'mean', 'min', 'max']);
-  t.deepEqual(csv('training').header.slice(0, 3), ['model', 'epoch', 'train_loss']);
-  t.is(csv('training').rows.length, 3 * report.settings.epochs);
-  for (const n of ['fgsm', 'occlusion', 'frequency', 'lesion'])
-    for (const row of csv(n).rows) t.true(row.slice(1).every((v) => Number.isFinite(Number(v))), `${n}: ${row}`);
-  t.is(Number(csv('fgsm').rows[1][2]), report.figures.fgsm.results[0].result.points[1].accuracy);
+  t.deepEqual(csv('fgsm').header, ['model', 'seed', 'eps', 'accuracy', 'drop', 'success_rate', 'mean_linf']);
+  t.is(csv('pgd').rows.length, 2 * 3 * eps.length);
+  t.deepEqual(csv('occlusion').header, ['model', 'seed', 'ratio', 'accuracy', 'drop', 'patch_fraction']);
+  t.deepEqual(csv('frequency').header, ['model', 'seed', 'lo_pi', 'hi_pi', 'accuracy', 'drop']);
+  t.is(csv('frequency').rows.length, 2 * 3 * report.settings.frequencyBands.length);
+  t.deepEqual(csv('lesion').header, ['model', 'seed', 'blocks', 'fraction', 'mean', 'min', 'max']);
+  t.deepEqual(csv('training').header.slice(0, 4), ['model', 'seed', 'epoch', 'train_loss']);
+  t.is(csv('training').rows.length, 2 * 3 * report.settings.epochs);
+  t.deepEqual(csv('summary').header, ['measure', 'label', 'model', 'unit', 'mean', 'min', 'max', 'per_seed']);
+  for (const n of ['fgsm', 'occlusion', 'frequency', 'lesion', 'training'])
+    for (const row of csv(n).rows) {
+      t.true(row.slice(1).every((v) => v === '' || Number.isFinite(Number(v))), `${n}: ${row}`);
+      t.true(row.every((v) => !/\d\.\d{7,}/.test(v)), `${n}: no float noise in ${row}`);
+    }
+  t.deepEqual(csv('fgsm').rows[0].slice(0, 3), ['replknet-13', '0', '0']);
 
-  // index.html shows every figure, each a well-formed SVG with a data path, and nothing remote.
+  // index.html shows every chart, each a well-formed SVG with a data path, the conclusion and the definitions; nothing remote.
   const html = fs.readFileSync(path.join(out, 'index.html'), 'utf8');
   const images = [...html.matchAll(/<img src="([^"]+)"/g)].map((m) => m[1]);
-  t.deepEqual(images, figures.map((n) => `${n}.svg`));
+  t.deepEqual(images, charts.map((n) => `${n}.svg`));
   t.false(/(src|href)="(https?:)?\/\//.test(html), 'no remote resources');
   t.false(/<script/i.test(html));
   for (const img of images) {
     const svg = fs.readFileSync(path.join(out, img), 'utf8');
     t.is(checkXml(svg), null, img);
     t.regex(svg, /<path class="series" d="M[\d.]+,[\d.]+L/, `${img} has a data line`);
+    if (img !== 'kernel-distance.svg') t.regex(svg, /class="error-bar"/, `${img} shows the spread over seeds`);
   }
+  t.regex(fs.readFileSync(path.join(out, 'kernel-distance.svg'), 'utf8'), />13x13 kernels, stage 1</);
+  t.regex(fs.readFileSync(path.join(out, 'lesion.svg'), 'utf8'), />Residual blocks removed \(of 4\)</);
   for (const m of report.models) t.true(html.includes(m.label));
+  for (const p of report.conclusion) t.true(html.includes(p.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;')), 'the conclusion is in index.html');
+  t.regex(html, /zero frequency/);
 
-  // The printed table names each model with its clean accuracy.
+  // The printed table: each model's clean accuracy as mean (min–max), and the verdict of the 13x13 - 3x3 comparison.
   const text = lines.join('\n');
-  for (const m of report.models) t.regex(text, new RegExp(`${m.label.replace(/[()]/g, '.')}\\s+${m.parameters}\\s+${(100 * m.cleanAccuracy).toFixed(1)}%`));
+  const cleanLine = text.split('\n').find((l) => l.startsWith('clean '));
+  const pct = (v) => (100 * v).toFixed(1);
+  for (const m of report.models) {
+    const s = row('clean').models[m.name];
+    t.true(cleanLine.includes(`${pct(s.mean)} (${pct(s.min)}–${pct(s.max)})`), `${m.name} in ${cleanLine}`);
+  }
+  t.regex(cleanLine, c.shown ? /13x13 (higher|lower)/ : /no difference shown/);
   t.regex(text, /report: .*index\.html/);
 });

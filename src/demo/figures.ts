@@ -40,6 +40,7 @@ export interface ChartAxes {
   yLabel: string;
   xDomain?: [number, number];
   yDomain?: [number, number];
+  xIntegerTicks?: boolean;
 }
 
 export interface FigureSpec<R> {
@@ -68,7 +69,7 @@ export const TRAINING_FIGURE = {
   explanation: (s: DemoSettings) =>
     `Held-out top-1 accuracy (first ${s.testSamples} held-out digits) after each epoch: ${s.trainSamples} training digits, ${s.epochs} epochs, AdamW with a cosine schedule, the same for all three models.`,
   curves: (history: EpochMetrics[]): Curve[] => [{ points: history.map((m) => [m.epoch, percent(m.valAccuracy ?? NaN)]) }],
-  chart: { title: 'Training', xLabel: 'Epoch', yLabel: 'Held-out top-1 accuracy (%)' } as ChartAxes,
+  chart: { title: 'Training', xLabel: 'Epoch', yLabel: 'Held-out top-1 accuracy (%)', xIntegerTicks: true } as ChartAxes,
   csvHeader: ['epoch', 'train_loss', 'train_accuracy', 'lr', 'val_accuracy', 'val_loss'],
   csvRows: (history: EpochMetrics[]): Cell[][] => history.map((m) => [m.epoch, m.trainLoss, m.trainAccuracy, m.lr, m.valAccuracy ?? null, m.valLoss ?? null]),
 };
@@ -172,7 +173,7 @@ export const FIGURES: FigureSpec<unknown>[] = [
       maxBlocks: model.skippableBlocks().length - 1, trials: s.lesionTrials, seed, limit: s.lesionSamples, batchSize: s.evalBatchSize, onProgress,
     }),
     curves: (r) => [{ points: [[0, percent(r.clean)], ...r.points.map((p) => [p.blocks, percent(p.mean)] as [number, number])] }],
-    chart: { title: 'Lesion study', xLabel: 'Residual blocks removed (of 4)', yLabel: 'Top-1 accuracy (%)', yDomain: [0, 100] },
+    chart: { title: 'Lesion study', xLabel: 'Residual blocks removed (of 4)', yLabel: 'Top-1 accuracy (%)', yDomain: [0, 100], xIntegerTicks: true },
     csvHeader: ['blocks', 'fraction', 'mean', 'min', 'max'],
     csvRows: (r) => r.points.map((p) => [p.blocks, p.fraction, p.mean, p.min, p.max]),
   }),

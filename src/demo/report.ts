@@ -60,7 +60,7 @@ export function summaryTable(report: DemoReport): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   return [
-    `mean (min–max) over seeds ${report.seeds.join(', ')}; accuracies in %, differences in points with their 95% interval`,
+    `mean (min–max) over seeds ${report.seeds.join(', ')}; accuracies in %; last column: mean difference in points [95% interval], p of the paired t-test, seeds where ${HEADLINE_PAIR.map(shortName(report)).join(' > ')}`,
     line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line),
   ].join('\n');
 }
@@ -94,12 +94,13 @@ interface FigureFiles {
   svg: string | null;
   csv: string;
   table?: string[][];
+  note?: string;
 }
 
 function chartOf(axes: ChartAxes, series: LineSeries[], seeds: number): string {
   const banded = series.some((s) => s.band);
   const legendNote = seeds > 1 ? `lines: mean of ${seeds} seeds; ${banded ? 'dashed bands' : 'bars'}: min–max` : undefined;
-  return lineChart(series, { title: axes.title, xLabel: axes.xLabel, yLabel: axes.yLabel, xDomain: axes.xDomain, yDomain: axes.yDomain, legendNote });
+  return lineChart(series, { ...axes, legendNote });
 }
 
 function figureFiles(report: DemoReport): FigureFiles[] {
@@ -123,9 +124,22 @@ function figureFiles(report: DemoReport): FigureFiles[] {
       : null;
     const file: FigureFiles = { name: spec.name, title: def.title, explanation: def.explanation, svg, csv: csvText(['model', 'seed', ...spec.csvHeader], rows) };
     if (spec.name === 'noise') file.table = noiseTable(report, measured.map((m) => m.name));
+    const worst = report.summary.find((r) => r.key === (spec.name === 'frequency' ? 'worstBand' : 'worstBandClamped'));
+    if (spec.name.startsWith('frequency') && worst?.worstBands) file.note = worstBandNote(report, worst.worstBands);
     out.push(file);
   }
   return out;
+}
+
+/** "Worst band per seed: RepLKNet 13x13 0–0.1π (seeds 0, 2), 0.3–0.4π (seed 1); ...". */
+function worstBandNote(report: DemoReport, worst: Record<string, string[]>): string {
+  const perModel = Object.entries(worst).map(([model, bands]) => {
+    const seedsOf = new Map<string, number[]>();
+    bands.forEach((b, i) => seedsOf.set(b, [...(seedsOf.get(b) ?? []), report.seeds[i]]));
+    const label = report.models.find((m) => m.name === model)?.label ?? model;
+    return `${label} ${[...seedsOf].map(([b, s]) => `${b} (seed${s.length > 1 ? 's' : ''} ${s.join(', ')})`).join(', ')}`;
+  });
+  return `Worst band per seed: ${perModel.join('; ')}.`;
 }
 
 /** The noise figure as a table: one row per noise, one column per model (mean and range over seeds). */
@@ -186,6 +200,7 @@ export function indexHtml(report: DemoReport, figures: FigureFiles[]): string {
     `<p class="definition">${e(f.explanation)}</p>`,
     ...(f.svg ? [`<img src="${e(f.name)}.svg" alt="${e(f.title)}" width="640" height="440">`] : []),
     ...(f.table ? [htmlTable(f.table)] : []),
+    ...(f.note ? [`<p>${e(f.note)}</p>`] : []),
     `<p class="data">Every seed's numbers: <a href="${e(f.name)}.csv">${e(f.name)}.csv</a></p>`,
     '</section>',
   ].join('\n')).join('\n');
@@ -221,10 +236,13 @@ ${report.conclusion.map((p) => `<p>${e(p)}</p>`).join('\n')}
 <ul class="definitions">
 ${definitions(s).map((d) => `<li>${e(d)}</li>`).join('\n')}
 </ul>
-<h2>All comparisons</h2>
-${htmlTable(comparisonCells(report), 'comparisons')}
-<p class="data">As data: <a href="summary.csv">summary.csv</a>, <a href="comparisons.csv">comparisons.csv</a>.</p>
+<p class="data">The summary as data: <a href="summary.csv">summary.csv</a>; every comparison: <a href="#comparisons">below</a> and <a href="comparisons.csv">comparisons.csv</a>.</p>
 ${sections}
+<section id="comparisons">
+<h2>All comparisons</h2>
+<p class="definition">Every pair of models on every measure: the mean over seeds of the per-seed difference a − b (percentage points for accuracies), its 95% interval and the p-value of a paired t-test, and how many seeds had a above b.</p>
+${htmlTable(comparisonCells(report), 'comparisons')}
+</section>
 <p class="meta">${report.data.trainSplit} training / ${report.data.testSplit} held-out digits in each seed's split; ${report.timings.totalSeconds.toFixed(0)} s in all on ${report.environment.cpus} CPU core(s) (${e(report.environment.platform)}, Node ${e(report.environment.node)}). All data: <a href="report.json">report.json</a>.</p>
 </body>
 </html>

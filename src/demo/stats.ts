@@ -109,7 +109,8 @@ export function pairedComparison(a: number[], b: number[], alpha = ALPHA): Paire
   const wins = d.filter((v) => v > 0).length, losses = d.filter((v) => v < 0).length;
   if (n < 2) return { n, meanDiff, ci: null, p: null, wins, losses, ties: n - wins - losses, shown: false };
   const sd = Math.sqrt(d.reduce((s, v) => s + (v - meanDiff) ** 2, 0) / (n - 1));
-  const se = sd / Math.sqrt(n);
+  // Differences equal up to rounding (100 * (0.95 - 0.85) is not 100 * (0.9 - 0.8)) count as equal.
+  const se = sd <= 1e-9 * Math.max(1, Math.abs(meanDiff)) ? 0 : sd / Math.sqrt(n);
   // Identical differences in every seed leave t undefined: then the sign test's p (all n seeds on one side).
   const p = se === 0 ? (meanDiff === 0 ? 1 : Math.min(1, 2 * 0.5 ** n)) : tTwoSided(meanDiff / se, n - 1);
   const half = tCritical(alpha, n - 1) * se;

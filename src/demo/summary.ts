@@ -171,12 +171,12 @@ export function pValueText(p: number | null): string {
   return p === null ? 'p –' : p < 0.001 ? 'p < 0.001' : `p = ${p.toFixed(3)}`;
 }
 
-/** "−12.3 [−20.1, −4.5], p = 0.012: lower" or "... : no difference shown". */
+/** "−12.3 [−20.1, −4.5] p=0.012, 0/4 up: 13x13 lower" or "...: no difference shown" (up: seeds where a > b). */
 export function comparisonText(c: ComparisonRow, short: (name: string) => string): string {
   const digits = 1;
   const ci = c.ci ? ` [${signed(c.ci[0], digits)}, ${signed(c.ci[1], digits)}]` : '';
   const verdict = c.shown ? `${short(c.a)} ${c.meanDiff > 0 ? 'higher' : 'lower'}` : 'no difference shown';
-  return `${signed(c.meanDiff, digits)}${ci}, ${pValueText(c.p)}, ${c.wins}/${c.n} seeds higher: ${verdict}`;
+  return `${signed(c.meanDiff, digits)}${ci} ${pValueText(c.p).replace(/ = /, '=')}, ${c.wins}/${c.n} up: ${verdict}`;
 }
 
 /** The report's written conclusion: only the differences the paired tests support. */

@@ -33,6 +33,8 @@ export interface LineChartOptions extends ChartOptions {
   legend?: 'below' | 'inside';
   /** A line of text after the legend's entries (e.g. what the error bars span). */
   legendNote?: string;
+  /** Only whole numbers on the x axis (epochs, counts). */
+  xIntegerTicks?: boolean;
 }
 
 export interface HeatmapOptions extends ChartOptions {
@@ -142,12 +144,15 @@ export function lineChart(series: LineSeries[], options: LineChartOptions = {}):
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
   const ys = series.flatMap((s) => [...s.points.map((p) => p[1]), ...[...(s.band ?? []), ...(s.errorBars ?? [])].flatMap((b) => [b[1], b[2]])]);
   const [x0, x1] = domain(xs, options.xDomain), [y0, y1] = domain(ys, options.yDomain);
-  const X = (v: number) => MARGIN.left + ((v - x0) / (x1 - x0 || 1)) * pw;
+  // Error bars keep 10 px from the axes, so that the bars at the first and last x stay inside.
+  const barred = series.map((s, i) => (s.errorBars?.length ? i : -1)).filter((i) => i >= 0);
+  const pad = barred.length ? 10 : 0;
+  const X = (v: number) => MARGIN.left + pad + ((v - x0) / (x1 - x0 || 1)) * (pw - 2 * pad);
   const Y = (v: number) => MARGIN.top + ph - ((v - y0) / (y1 - y0 || 1)) * ph;
   const body: string[] = [`<g class="axes" stroke="#000000" fill="none">`,
     `<path d="M${fmt(MARGIN.left)},${fmt(MARGIN.top)}V${fmt(MARGIN.top + ph)}H${fmt(MARGIN.left + pw)}"/>`, '</g>'];
   const ticks: string[] = ['<g class="ticks">'];
-  for (const t of niceTicks(x0, x1)) {
+  for (const t of niceTicks(x0, x1).filter((v) => !options.xIntegerTicks || Number.isInteger(v))) {
     ticks.push(`<path d="M${fmt(X(t))},${fmt(MARGIN.top + ph)}v5" stroke="#000000"/>`);
     ticks.push(text(X(t), MARGIN.top + ph + 18, tickLabel(t), 'class="x-tick" text-anchor="middle"'));
   }
@@ -159,7 +164,6 @@ export function lineChart(series: LineSeries[], options: LineChartOptions = {}):
   ticks.push('</g>');
   const lines: string[] = [];
   // Error bars of the k-th series that has them sit (k - (K - 1) / 2) * 6 px from their x.
-  const barred = series.map((s, i) => (s.errorBars?.length ? i : -1)).filter((i) => i >= 0);
   series.forEach((s, i) => {
     const colour = PALETTE[i % PALETTE.length];
     if (s.band && s.band.length) {
