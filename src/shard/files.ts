@@ -3,6 +3,7 @@
 // no link swapped in between a check and the read). Errors name the file, never its contents.
 import * as fs from 'fs';
 import * as path from 'path';
+import * as buffer from 'buffer';
 import { createHash } from 'crypto';
 
 /** Why a file cannot be used (the caller wraps it in its own error class). */
@@ -24,11 +25,12 @@ export function readRegularFile(file: string, maxBytes: number, follow: boolean)
   try {
     const stat = fs.fstatSync(fd);
     if (!stat.isFile()) throw new UnsafeFileError(`is not a regular file (${kindOf(stat)})`);
-    if (stat.size > maxBytes) throw new UnsafeFileError(`has ${stat.size} bytes, more than the ${maxBytes} allowed`);
+    if (stat.size > Math.min(maxBytes, buffer.constants.MAX_LENGTH)) throw new UnsafeFileError(`has ${stat.size} bytes, more than the ${Math.min(maxBytes, buffer.constants.MAX_LENGTH)} allowed`);
     const bytes = Buffer.alloc(stat.size);
     let at = 0;
     while (at < bytes.length) {
-      const n = fs.readSync(fd, bytes, at, bytes.length - at, at);
+      // One read call stops short of 2 GiB: read in 1 GiB parts.
+      const n = fs.readSync(fd, bytes, at, Math.min(bytes.length - at, 2 ** 30), at);
       if (n === 0) break;
       at += n;
     }
