@@ -146,7 +146,7 @@ export async function fit(model: ImageClassifier, data: LabeledDataset, options:
   // A lone function keeps the stream it always had; named specs draw per family (augment/index.ts).
   const augmentFn = typeof o.augment === 'function' ? o.augment : undefined;
   const augmentation = o.augment === undefined || augmentFn ? null
-    : new Augmentation('fit', o.augment, { mean: model.mean, std: model.std, numClasses: model.numClasses, labelSmoothing });
+    : new Augmentation(o.augment, { mean: model.mean, std: model.std, numClasses: model.numClasses, labelSmoothing }, 'fit');
   if (augmentation?.mixes && batchSize % 2 !== 0) throw new RangeError(`fit: mixup/cutmix pair each sample with the batch's flip; batchSize must be even, got ${batchSize}`);
   const onStep = fn<FitOptions['onStep']>('onStep', o.onStep), onEpoch = fn<FitOptions['onEpoch']>('onEpoch', o.onEpoch);
   if (o.validation !== undefined && typeof o.validation?.load !== 'function') throw new TypeError('fit: validation must be a LabeledDataset');

@@ -123,7 +123,8 @@ export class Augmentation {
   /** The named stages as JSON (functions as 'function'): what a checkpoint compares on resume. */
   readonly settings: unknown[];
 
-  constructor(fn: string, spec: unknown, readonly context: AugmentContext) {
+  /** `fn` names the caller in errors. */
+  constructor(spec: AugmentSpec, readonly context: AugmentContext, fn = 'augment') {
     this.stages = parseAugment(fn, spec);
     this.settings = this.stages.map((s) => (s.name === 'function' ? 'function' : s));
   }
