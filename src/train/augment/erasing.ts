@@ -81,9 +81,13 @@ export function randomErasing(x: Tensor, e: CheckedErasing, rng: Rng, mean: read
     for (const b of erasingBoxes(e, rng, H, W)) {
       // timm draws the whole patch (C, h, w) or one value per channel, then writes it.
       const perChannel = e.mode === 'rand' ? Array.from({ length: C }, () => rng.normal()) : null;
-      for (let c = 0; c < C; c++) for (let i = b.top; i < b.top + b.height; i++) for (let j = b.left; j < b.left + b.width; j++) {
-        const z = e.mode === 'const' ? 0 : perChannel ? perChannel[c] : rng.normal();
-        out[(n * C + c) * HW + i * W + j] = mean[c % mean.length] + std[c % std.length] * z;
+      for (let c = 0; c < C; c++) {
+        const m = mean[c % mean.length], s = std[c % std.length];
+        for (let i = b.top; i < b.top + b.height; i++) {
+          const row = out.subarray((n * C + c) * HW + i * W + b.left, (n * C + c) * HW + i * W + b.left + b.width);
+          if (e.mode === 'pixel') for (let j = 0; j < row.length; j++) row[j] = m + s * rng.normal();
+          else row.fill(m + s * (perChannel ? perChannel[c] : 0));
+        }
       }
     }
   }

@@ -157,7 +157,8 @@ export function mixBatch(m: CheckedMix, x: Tensor, y: Int32Array, numClasses: nu
   const lam = new Float64Array(N).fill(1), cutmix = new Array<boolean>(N).fill(false);
   // Sample i takes from partner j (flip); the box or lambda of each pair of (i, j) are set below.
   const blend = (i: number, j: number, l: number) => {
-    for (let e = 0; e < size; e++) out[i * size + e] = src[i * size + e] * l + src[j * size + e] * (1 - l);
+    const a = src.subarray(i * size, (i + 1) * size), b = src.subarray(j * size, (j + 1) * size), o = out.subarray(i * size, (i + 1) * size);
+    for (let e = 0; e < size; e++) o[e] = a[e] * l + b[e] * (1 - l);
   };
   const paste = (i: number, j: number, b: CutmixBox) => {
     for (let c = 0; c < C; c++) for (let r = b.yl; r < b.yh; r++) {
