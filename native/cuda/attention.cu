@@ -250,11 +250,11 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
   const long long blocks = s.bh * ((s.tq + kTile - 1) / kTile);
   const size_t smem = smem_for(attention_forward_kernel, "attention_forward",
                                size_t(kTile) * (2 * s.d + 2 * s.dv) + kWarps * 32 + 2 * kTile);
-  launch("attention_forward_kernel", attention_forward_kernel, dim3(unsigned(blocks)), dim3(kThreads), smem, g, q, k,
+  launch("attention_forward_kernel", attention_forward_kernel, grid_1d(blocks), dim3(kThreads), smem, g, q, k,
          v, out, lse);
   if (probs) {
     const long long total = s.bh * s.tq * s.tk;
-    launch("attention_probs_kernel", attention_probs_kernel, dim3(blocks_for(total, 256)), dim3(256), 0, g, total, q,
+    launch("attention_probs_kernel", attention_probs_kernel, blocks_for(total, 256), dim3(256), 0, g, total, q,
            k, static_cast<const float*>(lse), probs);
   }
 }
@@ -265,19 +265,19 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
   const Geo g = make_geo(s);
   const long long rows = s.bh * s.tq;
   DeviceBuffer delta{size_t(rows)};
-  launch("attention_delta_kernel", attention_delta_kernel, dim3(blocks_for(rows, 256)), dim3(256), 0, rows, int(s.dv),
+  launch("attention_delta_kernel", attention_delta_kernel, blocks_for(rows, 256), dim3(256), 0, rows, int(s.dv),
          out, grad_out, delta.get());
   const float* d = delta.get();
   if (grad_q) {
     const size_t smem = smem_for(attention_grad_q_kernel, "attention_backward (grad q)",
                                  size_t(kTile) * (3 * s.d + 2 * s.dv) + kWarps * 32);
-    launch("attention_grad_q_kernel", attention_grad_q_kernel, dim3(unsigned(s.bh * ((s.tq + kTile - 1) / kTile))),
+    launch("attention_grad_q_kernel", attention_grad_q_kernel, grid_1d(s.bh * ((s.tq + kTile - 1) / kTile)),
            dim3(kThreads), smem, g, q, k, v, lse, grad_out, d, grad_q);
   }
   if (grad_k || grad_v) {
     const size_t smem = smem_for(attention_grad_kv_kernel, "attention_backward (grad k, v)",
                                  size_t(kTile) * (3 * s.d + 3 * s.dv) + 2 * kWarps * 32 + 2 * kTile);
-    launch("attention_grad_kv_kernel", attention_grad_kv_kernel, dim3(unsigned(s.bh * ((s.tk + kTile - 1) / kTile))),
+    launch("attention_grad_kv_kernel", attention_grad_kv_kernel, grid_1d(s.bh * ((s.tk + kTile - 1) / kTile)),
            dim3(kThreads), smem, g, q, k, v, lse, grad_out, d, grad_k, grad_v);
   }
   synchronize("attention_backward");  // delta is freed on return

@@ -163,7 +163,7 @@ void launch_tile(const Geo& g, int64_t planes, const float* x, const float* w, c
   const size_t smem = sizeof(float) * size_t(g.in_rows * g.in_cols + g.kh * g.kw);
   if (smem > 48 * 1024) allow_dynamic_smem(dwconv_tile_kernel, smem);
   const int64_t blocks = planes * g.tiles_x * g.tiles_y;
-  launch("dwconv_tile_kernel", dwconv_tile_kernel, dim3(unsigned(blocks)), dim3(kTileW, kThreadRows), smem, g, x, w,
+  launch("dwconv_tile_kernel", dwconv_tile_kernel, grid_1d(blocks), dim3(kTileW, kThreadRows), smem, g, x, w,
          b, y, int(flip));
 }
 
@@ -182,18 +182,18 @@ void dwconv2d_backward_input(const DwConvShape& s, const float* grad_y, const fl
   }
   const Geo g = make_geo(s, s.h, s.w, s.oh, s.ow, s.ph, s.pw);
   const long long total = s.n * s.c * s.h * s.w;
-  launch("dwconv_backward_input_gather_kernel", dwconv_backward_input_gather_kernel, dim3(blocks_for(total, 256)),
+  launch("dwconv_backward_input_gather_kernel", dwconv_backward_input_gather_kernel, blocks_for(total, 256),
          dim3(256), 0, g, total, grad_y, weight, grad_x);
 }
 
 void dwconv2d_backward_weight(const DwConvShape& s, const float* grad_y, const float* x, float* grad_weight) {
   const Geo g = make_geo(s, s.h, s.w, s.oh, s.ow, s.ph, s.pw);
-  launch("dwconv_backward_weight_kernel", dwconv_backward_weight_kernel, dim3(unsigned(s.c * s.kh)),
+  launch("dwconv_backward_weight_kernel", dwconv_backward_weight_kernel, grid_1d(s.c * s.kh),
          dim3(kReduceThreads), 0, g, int(s.n), grad_y, x, grad_weight);
 }
 
 void dwconv2d_backward_bias(const DwConvShape& s, const float* grad_y, float* grad_bias) {
-  launch("dwconv_backward_bias_kernel", dwconv_backward_bias_kernel, dim3(unsigned(s.c)), dim3(kReduceThreads), 0,
+  launch("dwconv_backward_bias_kernel", dwconv_backward_bias_kernel, grid_1d(s.c), dim3(kReduceThreads), 0,
          int(s.n), int(s.c), (long long)(s.oh * s.ow), grad_y, grad_bias);
 }
 

@@ -96,6 +96,13 @@ void allow_dynamic_smem(void (*kernel)(Params...), size_t bytes) {
 }
 #endif
 
-inline unsigned blocks_for(int64_t n, unsigned per_block) { return unsigned((n + per_block - 1) / per_block); }
+// A 1-D grid of `blocks` blocks; more than CUDA's 2^31 - 1 is an Error here, not a wrapped count.
+inline dim3 grid_1d(int64_t blocks) {
+  if (blocks < 1 || blocks > 0x7fffffffLL)
+    throw Error("grid of " + std::to_string(blocks) + " blocks: outside CUDA's [1, 2^31 - 1]");
+  return dim3(unsigned(blocks));
+}
+// Blocks of `per_block` threads covering n items.
+inline dim3 blocks_for(int64_t n, unsigned per_block) { return grid_1d((n + per_block - 1) / per_block); }
 
 }  // namespace lk_cuda

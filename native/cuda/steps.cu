@@ -135,14 +135,14 @@ __global__ void l2_update_kernel(const float* __restrict__ x, const float* __res
 
 void fgsm_step(const float* x, const float* g, int64_t n, float eps, float lo, float hi, float* out) {
   if (n == 0) return;
-  launch("fgsm_kernel", fgsm_kernel, dim3(blocks_for(n, kThreads)), dim3(kThreads), 0, x, g, (long long)n, eps, lo, hi,
+  launch("fgsm_kernel", fgsm_kernel, blocks_for(n, kThreads), dim3(kThreads), 0, x, g, (long long)n, eps, lo, hi,
          out);
 }
 
 void pgd_linf_step(const float* x, const float* g, const float* x0, int64_t n, float eps, float alpha, float lo,
                    float hi, float* out) {
   if (n == 0) return;
-  launch("pgd_linf_kernel", pgd_linf_kernel, dim3(blocks_for(n, kThreads)), dim3(kThreads), 0, x, g, x0,
+  launch("pgd_linf_kernel", pgd_linf_kernel, blocks_for(n, kThreads), dim3(kThreads), 0, x, g, x0,
          (long long)n, eps, alpha, lo, hi, out);
 }
 
@@ -157,13 +157,13 @@ void pgd_l2_step(const float* x, const float* g, const float* x0, int64_t N, int
   DeviceBuffer sums(size_t(pieces * 3 * 2));  // doubles
   DeviceBuffer factors(size_t(N * 2));
   double* sums_d = reinterpret_cast<double*>(sums.get());
-  launch("l2_lanes_kernel", l2_lanes_kernel, dim3(blocks_for(lane_threads, kThreads)), dim3(kThreads), 0, x, g, x0,
+  launch("l2_lanes_kernel", l2_lanes_kernel, blocks_for(lane_threads, kThreads), dim3(kThreads), 0, x, g, x0,
          pieces, (long long)parts, (long long)D, blocks_per_piece, lanes.get());
-  launch("l2_pieces_kernel", l2_pieces_kernel, dim3(blocks_for(pieces, kThreads)), dim3(kThreads), 0, x, g, x0, pieces,
+  launch("l2_pieces_kernel", l2_pieces_kernel, blocks_for(pieces, kThreads), dim3(kThreads), 0, x, g, x0, pieces,
          (long long)parts, (long long)D, blocks_per_piece, static_cast<const float*>(lanes.get()), sums_d);
-  launch("l2_factors_kernel", l2_factors_kernel, dim3(blocks_for(N, kThreads)), dim3(kThreads), 0,
+  launch("l2_factors_kernel", l2_factors_kernel, blocks_for(N, kThreads), dim3(kThreads), 0,
          static_cast<const double*>(sums_d), (long long)N, (long long)parts, eps, alpha, factors.get());
-  launch("l2_update_kernel", l2_update_kernel, dim3(blocks_for(N * D, kThreads)), dim3(kThreads), 0, x, g, x0,
+  launch("l2_update_kernel", l2_update_kernel, blocks_for(N * D, kThreads), dim3(kThreads), 0, x, g, x0,
          (long long)(N * D), (long long)D, static_cast<const float*>(factors.get()), lo, hi, out);
   synchronize("pgd_l2_step");  // the scratch buffers are freed on return
 }
