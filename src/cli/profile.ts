@@ -69,7 +69,7 @@ export async function profileCommand(argv: string[], print: (s: string) => void)
     const perImage = (gflop: number) => gflop / (reps * batch);
     out.say(`profile ${name}${f.reparam ? ' (reparam)' : ''} ${pass}, batch ${batch}, ${size}x${size}, ${reps} pass(es): ` +
       `${(p.total.ms / reps).toFixed(1)} ms per pass, ${((1000 * batch * reps) / p.total.ms).toFixed(2)} images/s; ` +
-      `${(perImage(p.total.gflop) / 2).toPrecision(4)} GMAC per image (${(perImage(p.total.usefulGflop) / 2).toPrecision(4)} on the taps that meet the input)`);
+      `${(perImage(p.total.gflop) / 2).toPrecision(4)} GMAC per image and pass (${(perImage(p.total.usefulGflop) / 2).toPrecision(4)} on the taps that meet the input)`);
     for (const line of formatProfile(p).trimEnd().split('\n')) out.say(line);
     out.result({
       model: name, ...(f.reparam && { reparam: true }), pass, batch, imageSize: size, reps, config: overrides,
