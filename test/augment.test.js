@@ -370,6 +370,12 @@ test('Random Erasing: the share of erased pixels over 6,400 samples matches the 
   const counts = [0, 0, 0, 0], rc = new lk.Rng(4);
   for (let k = 0; k < 3000; k++) counts[A.erasingBoxes(multi, rc, 32, 32).length]++;
   for (const c of [1, 2, 3]) t.true(Math.abs(counts[c] - 1000) < 5 * Math.sqrt(3000 * 2 / 9), `count ${c}: ${counts[c]}`);
+  // Boxes lie inside the image with sides strictly below its own (timm's w < img_w and h < img_h):
+  // an area of 90-100% of a 4x4 image never fits, so no box is ever drawn there.
+  for (let k = 0; k < 500; k++) for (const b of A.erasingBoxes(multi, rc, 12, 20))
+    t.true(b.height >= 1 && b.width >= 1 && b.height < 12 && b.width < 20 && b.top + b.height <= 12 && b.left + b.width <= 20);
+  const [huge] = A.parseAugment('test', { name: 'erase', prob: 1, minArea: 0.9, maxArea: 1 });
+  t.true(Array.from({ length: 200 }, () => A.erasingBoxes(huge, rc, 4, 4).length).every((n) => n === 0));
 });
 
 // ---- specs, fit, worker, CLI ---------------------------------------------------------------------
