@@ -31,7 +31,7 @@ export interface ProfileRow {
   usefulGflop: number;
   gflops: number;
   usefulGflops: number;
-  /** gflops / the machine's measured peak (0..1, can exceed 1 only through timing noise). */
+  /** gflops / the machine's measured peak (0..1; above 1 the peak was measured on a busy machine: --refresh-peak). */
   peakFraction: number;
   usefulPeakFraction: number;
   /** Bytes of the typed arrays passed to the calls: a lower bound on the memory traffic. */
