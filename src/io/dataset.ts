@@ -84,14 +84,15 @@ export function readLabeledSafetensors(file: string, keys: { x?: string; y?: str
   const fn = 'readLabeledSafetensors';
   const xKey = keys.x ?? 'x', yKey = keys.y ?? 'y';
   const { tensors } = readSafetensors(file);
-  const have = [...tensors.keys()].join(', ') || 'none';
+  const have = [...tensors.keys()].map(printable).join(', ') || 'none';
+  const shown = printable(file);
   const xt = tensors.get(xKey), yt = tensors.get(yKey);
-  if (!xt) throw new RangeError(`${fn}: ${file} has no tensor '${xKey}' (it has ${have})`);
-  if (!yt) throw new RangeError(`${fn}: ${file} has no tensor '${yKey}' of labels (it has ${have})`);
+  if (!xt) throw new RangeError(`${fn}: ${shown} has no tensor '${xKey}' (it has ${have})`);
+  if (!yt) throw new RangeError(`${fn}: ${shown} has no tensor '${yKey}' of labels (it has ${have})`);
   if (xt.shape.length !== 4 || xt.shape[1] !== 3)
-    throw new RangeError(`${fn}: '${xKey}' in ${file} must have shape [N, 3, H, W], got ${shapeString(xt.shape)}`);
+    throw new RangeError(`${fn}: '${xKey}' in ${shown} must have shape [N, 3, H, W], got ${shapeString(xt.shape)}`);
   const x = new Tensor(xt.data, xt.shape);
-  return { x, y: toLabels(fn, `'${yKey}' in ${file}`, yt.data, xt.shape[0]) };
+  return { x, y: toLabels(fn, `'${yKey}' in ${shown}`, yt.data, xt.shape[0]) };
 }
 
 /** The samples of a .safetensors file (readLabeledSafetensors) as a dataset that remembers its file. */
