@@ -384,6 +384,8 @@ test('named specs: timm strings and objects parse to the same stages; bad specs 
   const same = (a, b) => t.deepEqual(A.parseAugment('fit', a), A.parseAugment('fit', b));
   same('rand-m9-mstd0.5-inc1', { name: 'randaugment', magnitude: 9, magnitudeStd: 0.5, increasing: true });
   same('rand', { name: 'randaugment', magnitude: 10, numOps: 2 });
+  same('randaugment', 'rand');
+  same('rand-inc0', 'rand');
   same(['erase-p0.25-pixel-c2'], [{ name: 'erase', prob: 0.25, mode: 'pixel', maxCount: 2 }]);
   same(['mixup-a0.8', 'cutmix-a1-s0.3-elem'], [{ name: 'mixup', alpha: 0.8 }, { name: 'cutmix', alpha: 1, switchProb: 0.3, mode: 'elem' }]);
   t.deepEqual(A.parseAugment('fit', ['mixup', 'cutmix']), [{ name: 'mix', mixupAlpha: 0.8, cutmixAlpha: 1, minMax: null, prob: 1, switchProb: 0.5, mode: 'batch', correctLam: true }]);

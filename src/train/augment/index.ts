@@ -27,6 +27,7 @@ const NAMES = ['randaugment', 'erase', 'mixup', 'cutmix'];
 export function parseAugmentString(fn: string, text: string): Exclude<NamedAugment, string> {
   const t = text.trim();
   if (t === 'rand' || t.startsWith('rand-')) return parseRandAugmentString(fn, t);
+  if (t === 'randaugment') return { name: 'randaugment' };
   const [head, ...sections] = t.split('-');
   const keys: Record<string, Record<string, string>> = {
     erase: { p: 'prob', c: 'maxCount' },
