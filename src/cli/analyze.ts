@@ -302,7 +302,7 @@ export async function analyzeCommand(argv: string[], print: Print): Promise<void
   const model = loadModelFromFlags(f, 'analyze', output.say);
   const started = Date.now();
   const result = await run(name, f, model, output, shard);
-  const meta = { analysis: name, model: String(f.model), weights: path.basename(String(f.weights)), seconds: (Date.now() - started) / 1000 };
+  const meta = { analysis: name, model: model.modelName ?? String(f.model), weights: path.basename(String(f.weights)), seconds: (Date.now() - started) / 1000 };
   if (shard) {
     const batchSize = intFlag(f, 'batch-size', 'analyze') ?? 32;
     const samples = (result as { samples: number }).samples;

@@ -12,7 +12,8 @@ export class UsageError extends Error {
 }
 
 export interface FlagSpec {
-  /** 'string' takes a value; 'list' takes a value and may repeat; 'boolean' takes none;
+  /** 'string' takes a value; 'list' takes one or more values (`--images a.png b.png`, as a shell
+   * glob expands) and may repeat; 'boolean' takes none;
    * 'optional' takes a value when the next argument is not a flag, else stands alone (true). */
   type: 'string' | 'list' | 'boolean' | 'optional';
   help: string;
@@ -31,8 +32,8 @@ export function parseFlags(argv: string[], specs: Record<string, FlagSpec>, comm
     if (!arg.startsWith('--')) throw new UsageError(`${command}: unexpected argument '${arg}' (flags start with --)`);
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq < 0 ? undefined : eq);
-    const spec = specs[name];
-    if (!spec) throw new UsageError(`${command}: unknown flag --${name}; run 'lkvit ${command} --help'`);
+    const spec = Object.prototype.hasOwnProperty.call(specs, name) ? specs[name] : undefined;
+    if (!spec) throw new UsageError(`${command}: unknown flag --${name}${didYouMean(name, Object.keys(specs), '--')}; run 'lkvit ${command} --help'`);
     if (spec.type === 'boolean') {
       if (eq >= 0) throw new UsageError(`${command}: --${name} takes no value`);
       out[name] = true;
@@ -44,11 +45,40 @@ export function parseFlags(argv: string[], specs: Record<string, FlagSpec>, comm
     }
     const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined || (eq < 0 && value.startsWith('--'))) throw new UsageError(`${command}: --${name} needs a value`);
-    if (spec.type === 'list') out[name] = [...((out[name] as string[] | undefined) ?? []), value];
+    if (spec.type === 'list') {
+      const values = [value];
+      // The values after it up to the next flag: what a shell glob (--images photos/*.jpg) expands to.
+      if (eq < 0) while (i + 1 < argv.length && !argv[i + 1].startsWith('--')) values.push(argv[++i]);
+      out[name] = [...((out[name] as string[] | undefined) ?? []), ...values];
+    }
     else if (out[name] !== undefined) throw new UsageError(`${command}: --${name} given twice`);
     else out[name] = value;
   }
   return out;
+}
+
+/** Edit distance (Levenshtein: insertions, deletions, substitutions) between two short strings. */
+export function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
+}
+
+/** " (did you mean --X?)" for the closest of `known` to a misspelt `name` (at most a third of its
+ * letters wrong, at least 1, at most 3), else "". */
+export function didYouMean(name: string, known: readonly string[], prefix = ''): string {
+  if (name.length > 64) return '';
+  const limit = Math.min(3, Math.max(1, Math.floor(name.length / 3)));
+  let best: string | undefined, bestDistance = Infinity;
+  for (const k of known) {
+    const d = editDistance(name.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best !== undefined && bestDistance <= limit ? ` (did you mean ${prefix}${best}?)` : '';
 }
 
 const VALUE_NAME: Record<FlagSpec['type'], string> = { string: ' VALUE', list: ' VALUE...', boolean: '', optional: ' [FILE]' };

@@ -85,7 +85,7 @@ export async function attackCommand(argv: string[], print: (s: string) => void):
     data = tensorDataset(x, y);
   }
   const batchSize = intFlag(f, 'batch-size', cmd) ?? 16;
-  const settings = { attack, model: String(f.model), weights: path.basename(String(f.weights)), ...(surrogate && { surrogate: String(f.surrogate) }), ...options, norm };
+  const settings = { attack, model: model.modelName ?? String(f.model), weights: path.basename(String(f.weights)), ...(surrogate && { surrogate: String(f.surrogate) }), ...options, norm };
   const bar = output.progress(shard ? `${attack} ${shard.index}/${shard.count}` : attack, data.length);
   const r = await runAttack(model, data, {
     attack, options, batchSize, surrogate, keepAdversarial: f.out !== undefined, shard, onProgress: (done, total) => bar.update(done, total),

@@ -85,7 +85,7 @@ export async function evalCommand(argv: string[], print: (s: string) => void): P
     out: String(f.out),
     ...(f.limit !== undefined && { limit: intFlag(f, 'limit', 'eval') }),
     ...(f.crop !== undefined && { crop: intFlag(f, 'crop', 'eval') }),
-    modelName: String(f.model),
+    modelName: model.modelName ?? String(f.model),
     weightsPath: String(f.weights),
     onProgress: (done: number, total: number) => bar.update(done, total),
   };

@@ -10,7 +10,7 @@ import { mergeCommand } from './merge';
 import { trainCommand } from './train';
 import { demoCommand } from './demo';
 import { listModels } from '../models/registry';
-import { UsageError } from './args';
+import { UsageError, parseFlags, usage, commandOutput, COMMON_FLAGS, FlagSpec, didYouMean } from './args';
 
 type Print = (line: string) => void;
 export type CommandFn = (argv: string[], print: Print) => Promise<void> | void;
@@ -30,26 +30,44 @@ export const COMMANDS: Record<string, { summary: string; run: CommandFn }> = {
   help: { summary: "this list; 'lkvit help COMMAND' is 'lkvit COMMAND --help'", run: helpCommand },
 };
 
+const MODELS_FLAGS: Record<string, FlagSpec> = { ...COMMON_FLAGS };
+
 function modelsCommand(argv: string[], print: Print): void {
-  if (argv.length === 1 && argv[0] === '--help') return print('usage: lkvit models [--json]\n\n  --json                  the list as JSON on stdout (default: off)\n');
-  if (argv.length > 1 || (argv.length === 1 && argv[0] !== '--json')) throw new UsageError(`models: takes only --json or --help, got '${argv.join(' ')}'`);
+  const f = parseFlags(argv, MODELS_FLAGS, 'models');
+  if (f.help) return print(usage('models', '[--json [FILE]] [--quiet]', MODELS_FLAGS));
+  const out = commandOutput(f, print);
   const models = listModels();
-  if (argv[0] === '--json') return print(JSON.stringify(models, null, 2));
   for (const m of models)
-    print(`${m.name.padEnd(16)} mean ${m.mean.join(',').padEnd(18)} std ${m.std.join(',').padEnd(18)} ${m.weights}`);
+    out.say(`${m.name.padEnd(16)} mean ${m.mean.join(',').padEnd(18)} std ${m.std.join(',').padEnd(18)} ${m.weights}`);
+  out.result(models);
+}
+
+/** The package's version (package.json beside lib/). */
+export function version(): string {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return (require('../../package.json') as { version: string }).version;
 }
 
 function helpText(): string {
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(9)} ${c.summary}`);
   return `usage: lkvit <command> [flags]   ('lkvit <command> --help' lists its flags and their defaults)\n\n` +
     `commands:\n${rows.join('\n')}\n\n` +
-    `every command takes --help, --json [FILE] (the result as JSON: to FILE, or alone on stdout) and --quiet (no progress bars)\n`;
+    `every command takes --help (-h), --json [FILE] (the result as JSON: to FILE, or alone on stdout) and --quiet (no progress bars); 'lkvit --version' (-v) prints the version\n`;
 }
 
 async function helpCommand(argv: string[], print: Print): Promise<void> {
-  if (argv.length === 0 || argv[0] === '--help') return print(helpText());
-  const command = COMMANDS[argv[0]];
-  if (!command || argv[0] === 'help') throw new UsageError(`help: unknown command '${argv[0]}' (commands: ${Object.keys(COMMANDS).join(', ')})`);
+  const split = argv.findIndex((a) => a.startsWith('--'));
+  const names = split < 0 ? argv : argv.slice(0, split);
+  const f = parseFlags(split < 0 ? [] : argv.slice(split), MODELS_FLAGS, 'help');
+  if (names.length > 1) throw new UsageError(`help: takes one command name, got '${names.join(' ')}'`);
+  if (names.length === 0) {
+    const out = commandOutput(f, print);
+    if (f.help || !out.jsonOnStdout) out.say(helpText());
+    return out.result({ commands: Object.fromEntries(Object.entries(COMMANDS).map(([n, c]) => [n, c.summary])) });
+  }
+  const command = Object.prototype.hasOwnProperty.call(COMMANDS, names[0]) ? COMMANDS[names[0]] : undefined;
+  if (!command || names[0] === 'help')
+    throw new UsageError(`help: unknown command '${names[0]}'${didYouMean(names[0], Object.keys(COMMANDS))} (commands: ${Object.keys(COMMANDS).join(', ')})`);
   await command.run(['--help'], print);
 }
 
@@ -65,23 +83,33 @@ export function exitCodeOf(error: unknown): number {
 
 export async function main(argv: string[], print: Print = (s) => console.log(s)): Promise<number> {
   const [command, ...rest] = argv;
-  if (!command || command === '--help') {
+  if (!command || command === '--help' || command === '-h') {
     if (command) print(helpText());
     else process.stderr.write(helpText());
     return command ? 0 : 2;
   }
+  if (command === '--version' || command === '-v') {
+    print(version());
+    return 0;
+  }
   const entry = Object.prototype.hasOwnProperty.call(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!entry) {
-    process.stderr.write(`lkvit: unknown command '${command}' (commands: ${Object.keys(COMMANDS).join(', ')}; 'lkvit --help')\n`);
+    const hint = didYouMean(command.replace(/^-+/, ''), [...Object.keys(COMMANDS), ...(command.startsWith('-') ? ['help', 'version'] : [])], command.startsWith('-') ? '--' : '');
+    process.stderr.write(`lkvit: unknown ${command.startsWith('-') ? 'option' : 'command'} '${command}'${hint} (commands: ${Object.keys(COMMANDS).join(', ')}; 'lkvit --help')\n`);
     return 2;
   }
+  // 'lkvit COMMAND -h' is 'lkvit COMMAND --help'.
+  const args = rest.map((a) => (a === '-h' ? '--help' : a));
   try {
-    await entry.run(rest, print);
+    await entry.run(args, print);
     return 0;
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    // One line: the first of the message (some usage errors append the usage text after it).
-    process.stderr.write(`lkvit: ${message.split('\n')[0]}\n`);
+    // One line: the first of the message (some usage errors append the usage text after it); a
+    // checkpoint that does not fit its model adds its few lines of keys.
+    const lines = message.split('\n');
+    const shown = e instanceof Error && e.name === 'StateDictError' ? lines.slice(0, 6) : lines.slice(0, 1);
+    process.stderr.write(`lkvit: ${shown.join('\n')}\n`);
     if (process.env.LKVIT_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
     return exitCodeOf(e);
   }

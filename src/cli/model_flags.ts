@@ -1,15 +1,15 @@
 // The flags every command that runs a model shares (--model, --weights, --config, ...), and the
 // loading they describe, so predict, attack, eval and analyze load models the same way.
-import { loadModel, MODELS, modelOptionNames, checkModelOptions } from '../models/registry';
+import { loadModel, savedModelOf, MODELS, modelOptionNames, checkModelOptions } from '../models/registry';
 import { RepLKNet } from '../models/replknet';
 import { ImageClassifier, NORMALIZATION_LIMITS, Triple } from '../models/classifier';
-import { FlagSpec, Flags, intFlag, tripleFlag, existingFile, UsageError } from './args';
+import { FlagSpec, Flags, intFlag, tripleFlag, existingFile, UsageError, didYouMean } from './args';
 import { DEFAULT_MAX_EXPANSION, parseByteSize } from '../io/limits';
 
 export const MODEL_FLAGS: Record<string, FlagSpec> = {
-  model: { type: 'string', help: 'model name (lkvit models lists them)', required: true },
+  model: { type: 'string', help: 'model name (lkvit models lists them)', default: 'the one the weights record (saved by lkvit), else required' },
   weights: { type: 'string', help: 'checkpoint: .safetensors or torch.save .pth/.pt/.bin', required: true },
-  config: { type: 'string', help: 'architecture overrides as JSON, e.g. \'{"kernelSize":13}\' (see the README)', default: '{}' },
+  config: { type: 'string', help: 'architecture overrides as JSON, e.g. \'{"kernelSize":13}\' (see the README); keys not given keep what the weights record', default: "the weights' recorded options, else {}" },
   'num-classes': { type: 'string', help: 'classifier size', default: "the checkpoint's" },
   mean: { type: 'string', help: 'normalisation mean a,b,c', default: "the model's" },
   std: { type: 'string', help: 'normalisation std a,b,c', default: "the model's" },
@@ -51,7 +51,7 @@ export function configFlag(json: string | undefined, command: string): Record<st
 export function configKeys(config: Record<string, unknown>, model: string, command: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const known = modelOptionNames(model);
   const unknown = Object.keys(config).filter((k) => !known.includes(k));
-  if (unknown.length) throw new UsageError(`${command}: --config has unknown option(s) ${unknown.join(', ')} for ${model}; it takes ${known.join(', ')}`);
+  if (unknown.length) throw new UsageError(`${command}: --config has unknown option(s) ${unknown.join(', ')} for ${model}; it takes ${known.join(', ')}${didYouMean(unknown[0], known)}`);
   try {
     checkModelOptions(model, { ...config, ...extra });
   } catch (e) {
@@ -76,7 +76,7 @@ export function modelNameFlag(f: Flags, name: string, command: string): string |
   const v = f[name];
   if (v === undefined) return undefined;
   if (!Object.prototype.hasOwnProperty.call(MODELS, String(v)))
-    throw new UsageError(`${command}: --${name} '${String(v)}' is not a model; known models: ${Object.keys(MODELS).join(', ')}`);
+    throw new UsageError(`${command}: --${name} '${String(v)}' is not a model${didYouMean(String(v), Object.keys(MODELS))}; known models: ${Object.keys(MODELS).join(', ')}`);
   return String(v);
 }
 
@@ -86,16 +86,24 @@ export function modelNameFlag(f: Flags, name: string, command: string): string |
  */
 export function loadModelFromFlags(f: Flags, command: string, print: (s: string) => void,
   names: { model: string; weights: string } = { model: 'model', weights: 'weights' }): ImageClassifier {
-  for (const name of [names.model, names.weights])
-    if (f[name] === undefined) throw new UsageError(`${command}: --${name} is required ('lkvit ${command} --help')`);
+  if (f[names.weights] === undefined) throw new UsageError(`${command}: --${names.weights} is required ('lkvit ${command} --help')`);
   modelNameFlag(f, names.model, command);
-  existingFile(f, names.weights, command);
+  const weights = existingFile(f, names.weights, command)!;
+  // Without --model, the model the weights record (lkvit's saveWeights stores its name and options).
+  const saved = savedModelOf(weights);
+  if (f[names.model] === undefined && !saved)
+    throw new UsageError(`${command}: --${names.model} is required: '${weights}' does not record its model (only weights saved by lkvit do) ('lkvit ${command} --help')`);
+  const name = f[names.model] === undefined ? saved!.name : String(f[names.model]);
   const primary = names.model === 'model';
   const numClasses = primary ? intFlag(f, 'num-classes', command) : undefined;
   const mean = primary ? normalizationFlag(f, 'mean', command) : undefined;
   const std = primary ? normalizationFlag(f, 'std', command) : undefined;
-  const { model, report } = loadModel(String(f[names.model]), String(f[names.weights]), {
-    ...(primary ? configKeys(configFlag(f.config as string | undefined, command), String(f[names.model]), command, numClasses !== undefined ? { numClasses } : {}) : {}),
+  // --config keys override the recorded ones (checked against the recorded ones merged in).
+  const recorded = saved && saved.name === name ? saved.config : {};
+  const config = primary ? configFlag(f.config as string | undefined, command) : {};
+  if (primary) configKeys(config, name, command, { ...recorded, ...config, ...(numClasses !== undefined && { numClasses }) });
+  const { model, report } = loadModel(name, weights, {
+    ...config,
     strict: !f['non-strict'],
     ...loadLimitFlags(f, command),
     ...(numClasses !== undefined && { numClasses }),
@@ -105,7 +113,7 @@ export function loadModelFromFlags(f: Flags, command: string, print: (s: string)
   const skipped = report.missing.length + report.unexpected.length + report.mismatched.length;
   if (skipped) print(`warning: not loaded: ${report.missing.length} missing, ${report.unexpected.length} unexpected, ${report.mismatched.length} mismatched keys`);
   if (primary && f.reparam) {
-    if (!(model instanceof RepLKNet)) throw new UsageError(`${command}: --reparam applies to RepLKNet models, not ${String(f.model)}`);
+    if (!(model instanceof RepLKNet)) throw new UsageError(`${command}: --reparam applies to RepLKNet models, not ${name}`);
     model.reparam();
   }
   return model;

@@ -34,7 +34,7 @@ interface TopClasses { file: string; classes: { index: number; name?: string; pr
 export async function predictCommand(argv: string[], print: Print): Promise<void> {
   const f = parseFlags(argv, FLAGS, 'predict');
   if (f.help) return print(usage('predict', SYNOPSIS, FLAGS));
-  for (const name of ['model', 'weights', 'out'])
+  for (const name of ['weights', 'out'])
     if (f[name] === undefined) throw new UsageError(`predict: --${name} is required ('lkvit predict --help')`);
   if ((f.input === undefined) === (f.images === undefined)) throw new UsageError('predict: give exactly one of --input and --images');
   if (f.key !== undefined && f.input === undefined) throw new UsageError('predict: --key goes with --input');
@@ -72,7 +72,7 @@ export async function predictCommand(argv: string[], print: Print): Promise<void
   }
   const seconds = (Date.now() - started) / 1000;
   writeSafetensors(String(f.out), { logits: { shape: logits.shape, data: logits.data } }, {
-    model: String(f.model), weights: basename(String(f.weights)), ...(files.length && { images: JSON.stringify(files.map((p) => basename(p))) }),
+    model: model.modelName ?? String(f.model), weights: basename(String(f.weights)), ...(files.length && { images: JSON.stringify(files.map((p) => basename(p))) }),
   });
   const n = logits.shape[0];
   out.say(`${n} input(s) in ${seconds.toFixed(2)} s (${(n / seconds).toFixed(2)} images/s); logits [${logits.shape.join(', ')}] -> ${String(f.out)}`);
@@ -80,7 +80,7 @@ export async function predictCommand(argv: string[], print: Print): Promise<void
   for (const row of top5)
     out.say(`${printable(basename(row.file))}: ${row.classes.map((c) => `${c.index}${c.name ? ` ${c.name}` : ''} (${(100 * c.probability).toFixed(1)}%)`).join(', ')}`);
   out.result({
-    model: String(f.model), weights: basename(String(f.weights)), out: String(f.out), inputs: n, logitsShape: logits.shape,
+    model: model.modelName ?? String(f.model), weights: basename(String(f.weights)), out: String(f.out), inputs: n, logitsShape: logits.shape,
     seconds, imagesPerSecond: n / seconds, ...(files.length && { top5 }),
   });
 }

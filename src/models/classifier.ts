@@ -98,11 +98,35 @@ export abstract class ImageClassifier extends Module {
   // Set by setNormalization, which the constructor calls.
   private inputNorm!: { weight: Tensor; bias: Tensor };
   private meanStd!: { mean: Triple; std: Triple };
+  private origin: { name: string; config: Record<string, unknown> } | null = null;
 
   constructor(numClasses: number, mean: Triple, std: Triple, readonly imageSize: number | null = null) {
     super();
     this.numClasses = numClasses;
     this.setNormalization(mean, std);
+  }
+
+  /** The registry name this model was built as (createModel / loadModel), or null when built from its class. */
+  get modelName(): string | null {
+    return this.origin?.name ?? null;
+  }
+
+  /** The architecture options it was built with (defaults filled in), or null when built from its class. */
+  get modelConfig(): Readonly<Record<string, unknown>> | null {
+    return this.origin ? { ...this.origin.config } : null;
+  }
+
+  /** @internal createModel records the name and options it built this model from. */
+  recordOrigin(name: string, config: Record<string, unknown>): void {
+    this.origin = { name, config: JSON.parse(JSON.stringify(config)) };
+  }
+
+  /** What saveWeights stores beside the weights so that loadModel (and the CLI) can rebuild this
+   * model without being told: `lkvit.model` (the name) and `lkvit.config` (its options as JSON,
+   * with the current mean and std), as timm's pretrained configs do. Empty for a model built from its class. */
+  checkpointMetadata(): Record<string, string> {
+    if (!this.origin) return {};
+    return { 'lkvit.model': this.origin.name, 'lkvit.config': JSON.stringify({ ...this.origin.config, mean: this.mean, std: this.std }) };
   }
 
   get mean(): Triple {

@@ -1,13 +1,18 @@
 // Model names -> architecture, default configuration, normalisation and the published weights
 // they load. `createModel` builds one; `loadModel` builds one to fit a checkpoint and loads it.
-import { ImageClassifier, Triple } from './classifier';
+import { ImageClassifier, Triple, checkNormalization } from './classifier';
 import { RepLKNet, RepLKNetConfig } from './replknet';
 import { VisionTransformer, ViTConfig } from './vit';
 import { ConvNeXt, ConvNeXtConfig } from './convnext';
 import { ResNet, ResNetConfig } from './resnet';
 import { BiT, BiTConfig } from './bit';
-import { withoutInit, LoadReport, StateEntry } from '../nn';
+import { withoutInit, LoadReport, StateEntry, StateDictError } from '../nn';
+import { readWeightsMetadata } from '../nn/serialize';
 import { loadStateDict } from '../io/checkpoint';
+import type { StateDict } from '../io';
+import { CheckpointError } from '../io/errors';
+import { printable } from '../io/errors';
+import { fittingModel, summarizeLoadReport } from './infer';
 
 export const IMAGENET_MEAN: Triple = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: Triple = [0.229, 0.224, 0.225];
@@ -15,8 +20,17 @@ export const HALF: Triple = [0.5, 0.5, 0.5];
 
 type Family = 'replknet' | 'vit' | 'convnext' | 'resnet' | 'bit';
 
-interface ModelSpec {
-  family: Family;
+/** Each family's architecture options (createModel's options besides mean and std). */
+export interface FamilyConfigs {
+  replknet: RepLKNetConfig;
+  vit: ViTConfig;
+  convnext: ConvNeXtConfig;
+  resnet: ResNetConfig;
+  bit: BiTConfig;
+}
+
+interface ModelSpec<F extends Family = Family> {
+  family: F;
   defaults: Record<string, unknown>;
   mean: Triple;
   std: Triple;
@@ -26,23 +40,23 @@ interface ModelSpec {
   weights: string;
 }
 
-const replknet = (over: Partial<RepLKNetConfig>, weights: string): ModelSpec => ({
+const replknet = (over: Partial<RepLKNetConfig>, weights: string): ModelSpec<'replknet'> => ({
   family: 'replknet',
   defaults: { kernelSizes: [31, 29, 27, 13], layers: [2, 2, 18, 2], channels: [128, 256, 512, 1024], smallKernel: 5, dwRatio: 1, ffnRatio: 4, numClasses: 1000, ...over },
   mean: IMAGENET_MEAN, std: IMAGENET_STD, headKey: 'head.weight', weights,
 });
-const vit = (embedDim: number, depth: number, numHeads: number, weights: string): ModelSpec => ({
+const vit = (embedDim: number, depth: number, numHeads: number, weights: string): ModelSpec<'vit'> => ({
   family: 'vit',
   defaults: { imageSize: 224, patchSize: 16, embedDim, depth, numHeads, mlpRatio: 4, numClasses: 1000 },
   mean: HALF, std: HALF, headKey: 'head.weight', weights,
 });
-const convnext = (depths: number[], dims: number[], weights: string): ModelSpec => ({
+const convnext = (depths: number[], dims: number[], weights: string): ModelSpec<'convnext'> => ({
   family: 'convnext',
   defaults: { depths, dims, kernelSize: 7, numClasses: 1000 },
   mean: IMAGENET_MEAN, std: IMAGENET_STD, headKey: 'head.fc.weight', weights,
 });
 
-export const MODELS: Record<string, ModelSpec> = {
+const MODEL_TABLE = {
   replknet31b: replknet({}, 'official RepLKNet release: RepLKNet-31B_ImageNet-1K_224.pth (or the 22K / 22K→1K files)'),
   replknet31l: replknet({ channels: [192, 384, 768, 1536] }, 'official RepLKNet release: RepLKNet-31L_ImageNet-22K-to-1K_384.pth'),
   // RepLKNet-XL was fine-tuned with mean = std = 0.5 (official README), unlike 31B/31L.
@@ -56,7 +70,7 @@ export const MODELS: Record<string, ModelSpec> = {
   vit_b16: vit(768, 12, 12, 'timm vit_base_patch16_224.augreg_in21k_ft_in1k (model.safetensors)'),
   vit_l16: vit(1024, 24, 16, 'timm vit_large_patch16_224.augreg_in21k_ft_in1k (model.safetensors)'),
   resnet50: {
-    family: 'resnet', defaults: { layers: [3, 4, 6, 3], widths: [64, 128, 256, 512], stemWidth: 64, numClasses: 1000 },
+    family: 'resnet' as const, defaults: { layers: [3, 4, 6, 3], widths: [64, 128, 256, 512], stemWidth: 64, numClasses: 1000 },
     mean: IMAGENET_MEAN, std: IMAGENET_STD, headKey: 'fc.weight',
     weights: 'torchvision resnet50 IMAGENET1K_V1/V2 (.pth) or timm resnet50.* (model.safetensors)',
   },
@@ -65,20 +79,42 @@ export const MODELS: Record<string, ModelSpec> = {
   convnext_base: convnext([3, 3, 27, 3], [128, 256, 512, 1024], 'timm convnext_base.fb_in1k (model.safetensors)'),
   convnext_large: convnext([3, 3, 27, 3], [192, 384, 768, 1536], 'timm convnext_large.fb_in1k (model.safetensors)'),
   bit_m_r101x3: {
-    family: 'bit', defaults: { layers: [3, 4, 23, 3], widthFactor: 3, numGroups: 32, stemWidth: 64, outChannels: [256, 512, 1024, 2048], numClasses: 1000 },
+    family: 'bit' as const, defaults: { layers: [3, 4, 23, 3], widthFactor: 3, numGroups: 32, stemWidth: 64, outChannels: [256, 512, 1024, 2048], numClasses: 1000 },
     mean: HALF, std: HALF, headKey: 'head.fc.weight',
     weights: 'timm resnetv2_101x3_bit.goog_in21k_ft_in1k (model.safetensors; evaluated at 448x448)',
   },
+} satisfies Record<string, ModelSpec>;
+
+/** Every model by name (indexable by a runtime string; ModelName is the typed list). */
+export const MODELS: Record<string, ModelSpec> = MODEL_TABLE;
+
+/** The registered model names. */
+export type ModelName = keyof typeof MODEL_TABLE;
+
+/** The family a model name belongs to. */
+export type ModelFamily<N extends ModelName> = (typeof MODEL_TABLE)[N]['family'];
+
+/** createModel's options for model `name`: its family's architecture fields (each optional,
+ * defaulting to the published configuration) and the normalisation. A misspelt field or a value
+ * of the wrong type fails to compile. */
+export type ModelOptionsFor<N extends ModelName> = Partial<FamilyConfigs[ModelFamily<N>]> & {
+  mean?: Triple;
+  std?: Triple;
 };
 
-export type ModelName = keyof typeof MODELS;
+/** createModel's options for any model (a union over the families; see ModelOptionsFor). */
+export type ModelOptions = ModelOptionsFor<ModelName>;
 
-export interface ModelOptions {
-  /** Architecture overrides (kernelSizes, layers, channels, numClasses, ...; see each family's config). */
+/** Options for a model named at run time (a `string`, not a literal): checked at run time only. */
+export interface UntypedModelOptions {
   [key: string]: unknown;
   mean?: Triple;
   std?: Triple;
 }
+
+/** A string type that is not a literal: the run-time-name overloads accept `string`, and a literal
+ * must then be a ModelName (so a misspelt literal name fails to compile). */
+export type RuntimeString<S extends string> = S & (string extends S ? unknown : never);
 
 function specOf(name: string): ModelSpec {
   const spec = Object.prototype.hasOwnProperty.call(MODELS, name) ? MODELS[name] : undefined;
@@ -97,7 +133,7 @@ export function modelOptionNames(name: string): string[] {
 }
 
 /** Checks createModel's options for `name` without building anything: known names, bounded values, at most MAX_PARAMETERS. */
-export function checkModelOptions(name: string, options: ModelOptions = {}): Record<string, unknown> {
+export function checkModelOptions(name: string, options: UntypedModelOptions = {}): Record<string, unknown> {
   const spec = specOf(name);
   const { mean, std, ...over } = options;
   const known = modelOptionNames(name);
@@ -109,12 +145,21 @@ export function checkModelOptions(name: string, options: ModelOptions = {}): Rec
   return config;
 }
 
-export function createModel(name: string, options: ModelOptions = {}): ImageClassifier {
+export function createModel<N extends ModelName>(name: N, options?: ModelOptionsFor<N>): ImageClassifier;
+/** A model named at run time (a `string`): the options are checked at run time. */
+export function createModel<S extends string>(name: RuntimeString<S>, options?: UntypedModelOptions): ImageClassifier;
+export function createModel(name: string, options: UntypedModelOptions = {}): ImageClassifier {
   const spec = specOf(name);
   const config = checkModelOptions(name, options);
   const { mean, std } = options;
   const m = mean ?? spec.mean, s = std ?? spec.std;
-  switch (spec.family) {
+  const model = build(spec.family, config, m, s);
+  model.recordOrigin(name, config);
+  return model;
+}
+
+function build(family: Family, config: Record<string, unknown>, m: Triple, s: Triple): ImageClassifier {
+  switch (family) {
     case 'replknet': return new RepLKNet(config as unknown as RepLKNetConfig, m, s);
     case 'vit': return new VisionTransformer(config as unknown as ViTConfig, m, s);
     case 'convnext': return new ConvNeXt(config as unknown as ConvNeXtConfig, m, s);
@@ -179,7 +224,8 @@ function checkModelSize(name: string, family: Family, config: Record<string, unk
     throw new RangeError(`createModel: this ${name} configuration has about ${estimate.toExponential(2)} parameters, more than the ${MAX_PARAMETERS} (2^31) allowed`);
 }
 
-export interface LoadModelOptions extends ModelOptions {
+/** How loadModel reads a checkpoint. */
+export interface LoadOptions {
   /** Fail on any missing, unexpected or mismatched key (default true). */
   strict?: boolean;
   /** Memory limits of reading the checkpoint (loadStateDict's LoadLimits). */
@@ -187,23 +233,101 @@ export interface LoadModelOptions extends ModelOptions {
   maxExpansion?: number;
 }
 
-/** Builds `name` to fit a checkpoint file (.safetensors, or a torch.save .pth/.pt/.bin) and loads
- * it. numClasses (and a ViT's imageSize) default to what the checkpoint holds. */
-export function loadModel(name: string, path: string, options: LoadModelOptions = {}): { model: ImageClassifier; report: LoadReport } {
+/** loadModel's options for model `name`: its createModel options (overriding what the file records) and how to read the file. */
+export type LoadModelOptionsFor<N extends ModelName> = ModelOptionsFor<N> & LoadOptions;
+export type LoadModelOptions = LoadModelOptionsFor<ModelName>;
+export interface UntypedLoadModelOptions extends UntypedModelOptions, LoadOptions {}
+
+export interface LoadedModel {
+  model: ImageClassifier;
+  report: LoadReport;
+}
+
+/** The model name and options a weights file records (saveWeights' `lkvit.model` / `lkvit.config`),
+ * checked as a user's --config is; null when it records none. */
+export function savedModelOf(path: string): { name: string; config: UntypedModelOptions } | null {
+  const meta = readWeightsMetadata(path);
+  if (meta['lkvit.model'] === undefined) return null;
+  const where = `${printable(path)}: its metadata`;
+  const name = meta['lkvit.model'];
+  if (!Object.prototype.hasOwnProperty.call(MODELS, name))
+    throw new CheckpointError(`${where} names model ${JSON.stringify(name.slice(0, 80))}, not one of ${Object.keys(MODELS).join(', ')}`);
+  let config: unknown = {};
+  if (meta['lkvit.config'] !== undefined) {
+    try {
+      config = JSON.parse(meta['lkvit.config']);
+    } catch {
+      throw new CheckpointError(`${where} has an unreadable lkvit.config (not JSON)`);
+    }
+  }
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new CheckpointError(`${where} has an lkvit.config that is not a JSON object`);
+  const options = config as UntypedModelOptions;
+  try {
+    checkModelOptions(name, options);
+    if (options.mean !== undefined || options.std !== undefined)
+      checkNormalization('createModel', options.mean ?? specOf(name).mean, options.std ?? specOf(name).std);
+  } catch (e) {
+    throw new CheckpointError(`${where} (lkvit.config) is refused: ${(e as Error).message.replace(/^createModel: /, '')}`);
+  }
+  return { name, config: { ...options } };
+}
+
+/**
+ * Builds a model to fit a checkpoint file (.safetensors, or a torch.save .pth/.pt/.bin) and loads it.
+ * The model and options are, in order of precedence: `options`, what the file records (saveWeights
+ * stores the name and options), the name's published configuration; numClasses (and a ViT's
+ * imageSize) default to what the checkpoint holds. Without `name` the file must record one.
+ */
+export function loadModel<N extends ModelName>(name: N, path: string, options?: LoadModelOptionsFor<N>): LoadedModel;
+/** A model named at run time (a `string`): the options are checked at run time. */
+export function loadModel<S extends string>(name: RuntimeString<S>, path: string, options?: UntypedLoadModelOptions): LoadedModel;
+/** The model the file records (saved by saveWeights from a createModel / loadModel model). */
+export function loadModel(path: string, options?: UntypedLoadModelOptions): LoadedModel;
+export function loadModel(first: string, second?: string | UntypedLoadModelOptions, third?: UntypedLoadModelOptions): LoadedModel {
+  const named = typeof second === 'string';
+  const path = named ? second : first;
+  const options = (named ? third : second) ?? {};
+  if (typeof path !== 'string') throw new TypeError(`loadModel: path must be a string, got ${typeof path}`);
+  if (named) specOf(first);
   const { strict, maxBytes, maxExpansion, ...rest } = options;
+  const saved = savedModelOf(path);
+  if (!named && !saved)
+    throw new RangeError(`loadModel: ${printable(path)} does not record its model (no lkvit.model metadata: not saved by lkvit's saveWeights); name it: loadModel(NAME, path)`);
+  const name = named ? first : saved!.name;
   const spec = specOf(name);
   const state = loadStateDict(path, { maxBytes, maxExpansion });
-  const over: ModelOptions = { ...rest };
+  // The file's options describe its own model only: another name starts from that name's defaults.
+  const over: UntypedModelOptions = { ...(saved && saved.name === name ? saved.config : {}), ...rest };
   const head = state.get(spec.headKey);
-  if (over.numClasses === undefined && head) over.numClasses = head.shape[0];
-  if (spec.family === 'vit' && over.imageSize === undefined) inferViTImageSize(state.get('pos_embed'), spec, over);
-  const model = withoutInit(() => createModel(name, over));
-  const report = model.loadStateDict(state, { strict: strict ?? true });
-  return { model, report };
+  if (rest.numClasses === undefined && head) over.numClasses = head.shape[0];
+  if (spec.family === 'vit' && rest.imageSize === undefined) inferViTImageSize(state.get('pos_embed'), spec, over);
+  const model = withoutInit(() => createModel(name as ModelName, over as ModelOptions));
+  try {
+    return { model, report: model.loadStateDict(state, { strict: strict ?? true }) };
+  } catch (e) {
+    if (!(e instanceof StateDictError)) throw e;
+    throw new StateDictError(mismatchMessage(name, over, path, state, e.report), e.report);
+  }
+}
+
+// What a failed strict load prints: which model it tried, which one the weights fit, a few keys.
+function mismatchMessage(name: string, over: UntypedModelOptions, path: string, state: StateDict, report: LoadReport): string {
+  const { mean, std, numClasses, ...arch } = over;
+  void mean, void std, void numClasses;
+  const tried = `${name}${Object.keys(arch).length ? ` ${JSON.stringify(arch)}` : ''}`;
+  const fit = fittingModel(state, MODELS);
+  const hint = fit
+    ? `these weights look like --model ${fit.name}${Object.keys(fit.config).length ? ` --config '${JSON.stringify(fit.config)}'` : ''} (in the API: loadModel('${fit.name}', path${Object.keys(fit.config).length ? `, ${JSON.stringify(fit.config)}` : ''}))`
+    : 'the weights match no registered model\'s layout';
+  const [counts, ...keys] = summarizeLoadReport(report);
+  return [
+    `loadModel: ${printable(path)} does not fit ${tried} (${counts}); ${hint}; or load the matching keys only with --non-strict (API: { strict: false })`,
+    ...keys,
+  ].join('\n');
 }
 
 // pos_embed [1, 1 + (S/p)^2, D] tells the image side S of a ViT checkpoint (224, 384, ...).
-function inferViTImageSize(pos: StateEntry | undefined, spec: ModelSpec, over: ModelOptions): void {
+function inferViTImageSize(pos: StateEntry | undefined, spec: ModelSpec, over: UntypedModelOptions): void {
   if (!pos || pos.shape.length !== 3) return;
   const side = Math.sqrt(pos.shape[1] - 1);
   const patch = (over.patchSize ?? spec.defaults.patchSize) as number;

@@ -3,7 +3,8 @@
 // must be resumed with). Loading reads tensors and JSON only; nothing in the file is executed.
 import * as fs from 'fs';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
-import { Module } from '../nn/module';
+import { Module, StateDictError } from '../nn/module';
+import { moduleMetadata } from '../nn/serialize';
 import { Optimizer } from './optim';
 
 export const CHECKPOINT_FORMAT = 'lkvit-train-1';
@@ -22,6 +23,8 @@ export function saveCheckpoint(path: string, model: Module, optimizer: Optimizer
   for (const [k, e] of optimizer.stateDict()) tensors.set(`optimizer.${k}`, e);
   const tmp = `${path}.tmp-${process.pid}`;
   writeSafetensors(tmp, tensors, {
+    // The model's name and options (lkvit.model, lkvit.config), as saveWeights stores them.
+    ...moduleMetadata(model),
     format: CHECKPOINT_FORMAT,
     optimizer: optimizer.name,
     epoch: String(progress.epoch),
@@ -50,7 +53,19 @@ export function loadCheckpoint(path: string, model: Module, optimizer?: Optimize
   } catch {
     throw new RangeError(`loadCheckpoint: '${path}' has unreadable metadata`);
   }
-  model.loadStateDict(modelState);
+  const recorded = metadata['lkvit.model'], own = moduleMetadata(model)['lkvit.model'];
+  if (recorded !== undefined && own !== undefined && recorded !== own)
+    throw new RangeError(`loadCheckpoint: '${path}' holds a ${recorded.slice(0, 80)} model, this one is ${own}`);
+  try {
+    model.loadStateDict(modelState);
+  } catch (e) {
+    if (!(e instanceof StateDictError)) throw e;
+    const r = e.report, few = (keys: string[]) => keys.slice(0, 3).join(', ') + (keys.length > 3 ? ` (and ${keys.length - 3} more)` : '');
+    const config = metadata['lkvit.config'] !== undefined ? ` (it records ${recorded} ${metadata['lkvit.config'].slice(0, 400)})` : '';
+    throw new StateDictError(`loadCheckpoint: '${path}' does not fit this model${config}: ${r.missing.length} missing, ${r.unexpected.length} unexpected, ` +
+      `${r.mismatched.length} mismatched keys` + (r.missing.length ? `\n  missing: ${few(r.missing)}` : '') + (r.unexpected.length ? `\n  unexpected: ${few(r.unexpected)}` : '') +
+      (r.mismatched.length ? `\n  mismatched: ${few(r.mismatched.map((m) => `${m.key} [${m.expected.join(', ')}] vs [${m.got.join(', ')}] in the file`))}` : ''), r);
+  }
   optimizer?.loadStateDict(optState);
   return { epoch, info };
 }
