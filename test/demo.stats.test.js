@@ -57,6 +57,7 @@ test('paired comparison: mean difference, interval and p as computed by hand; de
   t.deepEqual([mixed.wins, mixed.losses], [1, 1]);
   // The same difference in every seed: t is undefined, the sign test's 2^(1-n) decides.
   t.is(pairedComparison([1, 2, 3], [0, 1, 2]).p, 0.25);
+  t.is(pairedComparison([1, 2, 3], [0, 1, 2]).ci, null);
   t.is(pairedComparison([1, 2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5]).p, 2 / 64);
   t.is(pairedComparison([1, 2], [1, 2]).p, 1);
   // Equal up to float rounding is equal: 100 * (0.95 - 0.85) and 100 * (0.9 - 0.8) differ in the last bits.

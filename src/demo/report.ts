@@ -217,6 +217,7 @@ th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
 th:first-child, td:first-child, td:last-child { text-align: left; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; }
 .data, .meta { color: #666; font-size: 90%; }
+.comparisons td:nth-child(2) { text-align: left; white-space: nowrap; }
 .conclusion { background: #f6f6f6; padding: 0.5em 1em; border-left: 4px solid #888; }
 </style>
 </head>

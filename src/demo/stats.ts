@@ -14,7 +14,7 @@ export interface PairedComparison {
   n: number;
   /** Mean of a - b over the seeds. */
   meanDiff: number;
-  /** 95% confidence interval of the mean difference (null with fewer than 2 seeds). */
+  /** 95% confidence interval of the mean difference (null with fewer than 2 seeds, or when every seed gives the same difference). */
   ci: [number, number] | null;
   /** Two-sided p-value of the paired t-test (null with fewer than 2 seeds); when every seed gives
    * the same non-zero difference, the sign test's 2^(1-n). */
@@ -113,6 +113,7 @@ export function pairedComparison(a: number[], b: number[], alpha = ALPHA): Paire
   const se = sd <= 1e-9 * Math.max(1, Math.abs(meanDiff)) ? 0 : sd / Math.sqrt(n);
   // Identical differences in every seed leave t undefined: then the sign test's p (all n seeds on one side).
   const p = se === 0 ? (meanDiff === 0 ? 1 : Math.min(1, 2 * 0.5 ** n)) : tTwoSided(meanDiff / se, n - 1);
-  const half = tCritical(alpha, n - 1) * se;
-  return { n, meanDiff, ci: [meanDiff - half, meanDiff + half], p, wins, losses, ties: n - wins - losses, shown: p < alpha };
+  // No spread, no interval: a point [d, d] would claim a precision the seeds do not have.
+  const half = se === 0 ? NaN : tCritical(alpha, n - 1) * se;
+  return { n, meanDiff, ci: se === 0 ? null : [meanDiff - half, meanDiff + half], p, wins, losses, ties: n - wins - losses, shown: p < alpha };
 }

@@ -187,7 +187,8 @@ export function conclusion(comparisons: ComparisonRow[], labels: Record<string, 
     const rows = comparisons.filter((c) => c.a === a && c.b === b);
     const shown = rows.filter((c) => c.shown);
     const notShown = rows.filter((c) => !c.shown);
-    const diff = (c: ComparisonRow) => `${c.label} (${c.meanDiff > 0 ? 'higher' : 'lower'} by ${Math.abs(c.meanDiff).toFixed(1)} points on average, 95% interval ${signed(c.ci?.[0] ?? NaN, 1)} to ${signed(c.ci?.[1] ?? NaN, 1)}, ${pValueText(c.p)})`;
+    const interval = (c: ComparisonRow) => (c.ci ? `95% interval ${signed(c.ci[0], 1)} to ${signed(c.ci[1], 1)}` : `the same in all ${c.n} seeds`);
+    const diff = (c: ComparisonRow) => `${c.label} (${c.meanDiff > 0 ? 'higher' : 'lower'} by ${Math.abs(c.meanDiff).toFixed(1)} points on average, ${interval(c)}, ${pValueText(c.p)})`;
     const parts = [`${labels[a]} against ${labels[b]}: `];
     parts.push(shown.length ? `the seeds support a difference in ${shown.map(diff).join('; ')}.` : 'the seeds support no difference in any measure.');
     if (shown.length && notShown.length) parts.push(` No difference shown in ${notShown.map((c) => c.label).join('; ')}.`);
