@@ -461,3 +461,23 @@ test('parseByteSize reads the sizes the flags document', (t) => {
   t.is(parseByteSize('1e9'), 1e9);
   for (const bad of ['', 'GiB', '-1G', '8 GiBs', '0x10']) t.true(Number.isNaN(parseByteSize(bad)), bad);
 });
+
+test('lkvit predict --images skips a link out of the folder and says so; --follow-links follows it', async (t) => {
+  const { runCli } = require('./cli_run');
+  const io = require('../lib/io');
+  const dir = path.join(tmp, 'predict-links');
+  fs.mkdirSync(dir);
+  fs.symlinkSync(path.join(__dirname, 'fixtures', 'images', 'rgb.png'), path.join(dir, 'linked.png'));
+  const config = io.readSafetensors(path.join(MODELS, 'convnext_tiny_k7.io.safetensors')).metadata.config;
+  const predict = (...flags) => runCli(['predict', '--model', 'convnext_tiny', '--weights', path.join(MODELS, 'convnext_tiny_k7.safetensors'),
+    '--config', config, '--crop', '32', '--out', path.join(tmp, 'links.safetensors'), '--quiet', ...flags]);
+  let r = await predict('--images', dir);
+  t.is(r.code, 1, r.err);
+  t.regex(r.err, /no image files .* 1 symbolic link\(s\) pointing outside the folder were skipped .*--follow-links/);
+  r = await predict('--images', dir, '--follow-links');
+  t.is(r.code, 0, r.err);
+  t.deepEqual(io.readSafetensors(path.join(tmp, 'links.safetensors')).tensors.get('logits').shape, [1, 10]);
+  r = await predict('--input', path.join(tmp, 'links.safetensors'), '--follow-links');
+  t.is(r.code, 2);
+  t.regex(r.err, /--follow-links goes with --images/);
+});

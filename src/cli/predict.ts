@@ -20,6 +20,7 @@ const FLAGS: Record<string, FlagSpec> = {
   resize: { type: 'string', help: 'images: shorter side before the crop', default: 'crop / 0.875, 256 for 224' },
   crop: { type: 'string', help: 'images: centre crop', default: "the model's input size, else 224" },
   'batch-size': { type: 'string', help: 'images per forward pass', default: '8' },
+  'follow-links': { type: 'boolean', help: 'images: follow symbolic links that point outside the folders given', default: 'off' },
   'max-pixels': { type: 'string', help: 'images: largest width x height decoded; larger files are refused', default: `${DEFAULT_MAX_PIXELS} (100 megapixels)` },
   'class-names': { type: 'string', help: 'text file with one class name per line, for the top-5 print', default: 'class indices' },
   ...COMMON_FLAGS,
@@ -38,6 +39,7 @@ export async function predictCommand(argv: string[], print: Print): Promise<void
     if (f[name] === undefined) throw new UsageError(`predict: --${name} is required ('lkvit predict --help')`);
   if ((f.input === undefined) === (f.images === undefined)) throw new UsageError('predict: give exactly one of --input and --images');
   if (f.key !== undefined && f.input === undefined) throw new UsageError('predict: --key goes with --input');
+  if (f['follow-links'] && f.images === undefined) throw new UsageError('predict: --follow-links goes with --images');
   existingFile(f, 'input', 'predict');
   existingFile(f, 'class-names', 'predict');
   for (const path of (f.images as string[] | undefined) ?? [])
@@ -57,7 +59,7 @@ export async function predictCommand(argv: string[], print: Print): Promise<void
     logits = runBatched(model, x, batchSize, bar);
     bar.finish();
   } else {
-    files = listImageFiles(f.images as string[]);
+    files = listImageFiles(f.images as string[], { followLinks: Boolean(f['follow-links']) });
     const crop = cropFlag ?? model.imageSize ?? 224;
     const resize = resizeFlag ?? Math.floor(crop / 0.875);
     const bar = out.progress('predict', files.length);

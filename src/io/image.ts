@@ -89,7 +89,7 @@ async function decodeRgb(bytes: Buffer, maxPixels: number): Promise<RgbImage> {
   // failOn 'error': like PIL, refuse truncated files but decode through recoverable libjpeg warnings.
   // limitInputPixels: libvips' own check, behind the one on the header below.
   const input = () => sharp(bytes, { ignoreIcc: true, failOn: 'error', limitInputPixels: Math.min(maxPixels, Number.MAX_SAFE_INTEGER) });
-  const meta = await input().metadata();
+  const meta = await sharp(bytes, { limitInputPixels: false }).metadata(); // reads the header only
   if (!meta.format || !DECODED_FORMATS.includes(meta.format))
     throw new Error(`format '${meta.format}' is not supported (expected JPEG, PNG, WebP, GIF or TIFF)`);
   // The header's size, checked before any pixel is decoded: a few bytes of lossless WebP or PNG can declare 16383x16383.
@@ -439,7 +439,7 @@ export function listImageFiles(pathOrPaths: string | string[], options?: ListOpt
 export function skippedNote(skipped: string[]): string {
   if (skipped.length === 0) return '';
   return `; ${skipped.length} symbolic link(s) pointing outside the folder were skipped (e.g. '${printable(skipped[0])}'): ` +
-    'pass { followLinks: true } to follow them';
+    'pass { followLinks: true } to follow them (lkvit predict: --follow-links)';
 }
 
 export function checkListOptions(fn: string, options: unknown, extra: string[] = []): Required<ListOptions> & Record<string, unknown> {
