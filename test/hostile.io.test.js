@@ -481,3 +481,27 @@ test('lkvit predict --images skips a link out of the folder and says so; --follo
   t.is(r.code, 2);
   t.regex(r.err, /--follow-links goes with --images/);
 });
+
+test('loadImageBatch decodes a bounded number of files at once', async (t) => {
+  const sharp = require('sharp');
+  const image = require('../lib/io/image');
+  const files = Array.from({ length: 12 }, (_, i) => write(`c${i}.webp`, solidWebp(300, 200, [i, 2 * i, 3 * i])));
+  const original = sharp.prototype.toBuffer;
+  let inFlight = 0, most = 0;
+  sharp.prototype.toBuffer = function (...args) {
+    inFlight++;
+    most = Math.max(most, inFlight);
+    return original.apply(this, args).finally(() => inFlight--);
+  };
+  try {
+    const batch = await image.loadImageBatch(files, { resize: 32, crop: 32 }, { concurrency: 3 });
+    t.deepEqual(batch.shape, [12, 3, 32, 32]);
+    t.is(batch.data[11 * 3 * 32 * 32], Math.fround(11 / 255), 'the last image in its place');
+    t.true(most <= 3 && most >= 2, `at most ${most} decodes at once`);
+    most = 0;
+    await image.loadImageBatch(files, { resize: 32, crop: 32 });
+    t.true(most <= 4, `default: at most ${most} decodes at once`);
+  } finally {
+    sharp.prototype.toBuffer = original;
+  }
+});
