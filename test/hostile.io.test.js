@@ -59,6 +59,7 @@ function assertRefused(t, r, name, ...patterns) {
   t.is(r.error.name, name, r.error.message);
   for (const p of patterns) t.regex(r.error.message, p);
   t.false(CONTROL.test(r.error.message), `raw control characters in: ${JSON.stringify(r.error.message)}`);
+  t.log(`${r.error.name} after ${r.ms.toFixed(0)} ms, peak RSS +${(r.growth / MiB).toFixed(0)} MiB`);
   t.true(r.ms < MAX_MS, `took ${r.ms.toFixed(0)} ms`);
   t.true(r.growth < MAX_GROWTH, `peak RSS grew by ${(r.growth / MiB).toFixed(0)} MiB`);
 }
@@ -196,9 +197,14 @@ test('a 1,000,000-deep list as a dict key is a CheckpointError, not a stack over
   const key = Buffer.concat([Buffer.alloc(n, OP.EMPTY_LIST), Buffer.alloc(n - 1, OP.APPEND)]);
   const pkl = Buffer.concat([op(OP.PROTO, 2, OP.EMPTY_DICT), key, view('0', 1, 0, [1], [1]), op(OP.SETITEM, OP.STOP)]);
   const file = write('deep_key.pth', torchFile(pkl, { 0: floats(1) }));
-  assertRefused(t, isolated(`return lib('io').loadStateDict(args.file)`, { file }), 'CheckpointError', /holds no tensors \(its keys: a list of 1\)/);
-  // The raw reader hands the structure back; describing it in an error must not recurse either.
-  const r = isolated(`const m = lib('io').readTorchCheckpoint(args.file); return [...m.keys()][0].length`, { file });
+  // A million containers from 2 MB: refused by the budget (each container is charged).
+  assertRefused(t, isolated(`return lib('io').loadStateDict(args.file)`, { file }), 'CheckpointError', /values and containers/, /maxExpansion = 4/);
+  // Under the limit (200,000 deep), the nesting itself must not overflow the stack when the key is described in an error.
+  const m = 200_000;
+  const shallower = Buffer.concat([Buffer.alloc(m, OP.EMPTY_LIST), Buffer.alloc(m - 1, OP.APPEND)]);
+  const under = write('deep_key_200k.pth', torchFile(Buffer.concat([op(OP.PROTO, 2, OP.EMPTY_DICT), shallower, view('0', 1, 0, [1], [1]), op(OP.SETITEM, OP.STOP)]), { 0: floats(1) }));
+  assertRefused(t, isolated(`return lib('io').loadStateDict(args.file)`, { file: under }), 'CheckpointError', /holds no tensors \(its keys: a list of 1\)/);
+  const r = isolated(`const m = lib('io').readTorchCheckpoint(args.file); return [...m.keys()][0].length`, { file: under });
   t.is(r.error, null);
   t.is(r.value, 1);
 });
@@ -253,10 +259,12 @@ test('safetensors: partial overlaps, gaps, trailing bytes and duplicate keys are
 
 test('safetensors: a file that tiles its data exactly (empty tensors included) still loads', (t) => {
   const io = require('../lib/io');
-  const header = `{"__metadata__":{"k":"v"},${entry('b', [2], 4, 12)},${entry('empty', [0, 3], 4, 4)},${entry('a', [1], 0, 4)},${entry('h', [1], 12, 14, 'F16')}}  `;
+  // Brackets, commas, colons, quotes and backslashes inside strings are not structure (nor duplicate keys).
+  const tricky = JSON.stringify({ k: 'v', '{"k":[': 'a,"k":{}]\\', 'k2': '\\"k\\"' });
+  const header = `{"__metadata__":${tricky},${entry('b', [2], 4, 12)},${entry('empty', [0, 3], 4, 4)},${entry('a', [1], 0, 4)},${entry('h', [1], 12, 14, 'F16')}}  `;
   const data = Buffer.concat([floats(1, 2, 3), Buffer.from([0x00, 0x3c])]); // F16 0x3c00 = 1
   const { tensors, metadata } = io.parseSafetensors(safetensors(header, data));
-  t.deepEqual(metadata, { k: 'v' });
+  t.deepEqual(metadata, JSON.parse(tricky));
   t.deepEqual([...tensors.get('a').data], [1]);
   t.deepEqual([...tensors.get('b').data], [2, 3]);
   t.deepEqual(tensors.get('empty').shape, [0, 3]);
@@ -424,7 +432,7 @@ test('class folders: links between classes of the root are kept, links out of th
 // ---------------------------------------------------------------------------------------------------
 // The options from the command line.
 
-test('--max-load-bytes, --max-load-expansion and --max-pixels reach the loaders; bad values exit 2', async (t) => {
+test.serial('--max-load-bytes, --max-load-expansion and --max-pixels reach the loaders; bad values exit 2', async (t) => {
   const { runCli } = require('./cli_run');
   const io = require('../lib/io');
   const weights = path.join(MODELS, 'convnext_tiny_k7.safetensors');
@@ -462,7 +470,7 @@ test('parseByteSize reads the sizes the flags document', (t) => {
   for (const bad of ['', 'GiB', '-1G', '8 GiBs', '0x10']) t.true(Number.isNaN(parseByteSize(bad)), bad);
 });
 
-test('lkvit predict --images skips a link out of the folder and says so; --follow-links follows it', async (t) => {
+test.serial('lkvit predict --images skips a link out of the folder and says so; --follow-links follows it', async (t) => {
   const { runCli } = require('./cli_run');
   const io = require('../lib/io');
   const dir = path.join(tmp, 'predict-links');
@@ -482,7 +490,7 @@ test('lkvit predict --images skips a link out of the folder and says so; --follo
   t.regex(r.err, /--follow-links goes with --images/);
 });
 
-test('loadImageBatch decodes a bounded number of files at once', async (t) => {
+test.serial('loadImageBatch decodes a bounded number of files at once', async (t) => {
   const sharp = require('sharp');
   const image = require('../lib/io/image');
   const files = Array.from({ length: 12 }, (_, i) => write(`c${i}.webp`, solidWebp(300, 200, [i, 2 * i, 3 * i])));

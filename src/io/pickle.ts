@@ -25,11 +25,16 @@ export interface UnpickleOptions {
   budget?: LoadBudget;
 }
 
-// What one element costs, roughly, in V8: a list slot is a pointer; a set or dict entry a hash-table
-// row (key, value, chain). Charged so that a stream which copies one big list many times (set(x)
-// 3,000 times over a memoised list) is refused long before the heap runs out.
+// What things cost, roughly, in V8: a list slot is a pointer; a set, dict or memo entry a hash-table
+// row (key, value, chain); every value pushed a slot plus a small header (a string, a heap number);
+// a container (a list after its first append, a Map, a Set) over a hundred bytes. Charged so that a
+// stream which copies one big list many times (set(x) 3,000 times over a memoised list) or builds
+// millions of one-byte containers (EMPTY_LIST nested a million deep) is refused long before the
+// heap runs out.
 export const SLOT_BYTES = 8;
 export const ENTRY_BYTES = 32;
+const VALUE_BYTES = 16;
+const CONTAINER_BYTES = 128;
 
 /** Containers and codecs of the Python standard library that can be rebuilt without running code. */
 export const PLAIN_GLOBALS: ReadonlyMap<string, unknown> = new Map<string, unknown>([
@@ -157,6 +162,7 @@ class Unpickler implements PickleContext {
       }
       case OP.MARK:
         if (this.marks.length >= MAX_MARK_DEPTH) throw this.error(`nests more than ${MAX_MARK_DEPTH} MARKs`);
+        this.charge(CONTAINER_BYTES, "the pickle's values and containers");
         this.marks.push(this.stack);
         this.stack = [];
         return;
@@ -278,6 +284,7 @@ class Unpickler implements PickleContext {
   }
 
   private remember(index: number): void {
+    this.charge(ENTRY_BYTES, "the pickle's memo");
     this.memo.set(index, this.top());
   }
 
@@ -287,6 +294,7 @@ class Unpickler implements PickleContext {
   }
 
   private push(v: unknown): void {
+    this.charge(v !== null && typeof v === 'object' ? CONTAINER_BYTES : VALUE_BYTES, "the pickle's values and containers");
     this.stack.push(v);
   }
 
