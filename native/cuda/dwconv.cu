@@ -1,7 +1,8 @@
 // Depthwise conv2d kernels. Forward: one block per 32x32 output tile of one (n, c) plane keeps the
 // input tile with its (K-1) halo and the filter in shared memory; each thread slides a register
 // window of 4 vertically adjacent outputs, so one shared-memory load feeds up to 4 FMAs.
-// The input gradient at stride 1 is that same kernel with the filter flipped and padding K-1-p.
+// Taps that only meet padding are skipped. The input gradient at stride 1 is that same kernel with
+// the filter flipped and padding K-1-p.
 #include "dwconv.h"
 
 #include "lk_cuda.h"
@@ -53,11 +54,16 @@ __global__ void __launch_bounds__(kTileW * kThreadRows)
   float acc[kRowsPerThread];
 #pragma unroll
   for (int j = 0; j < kRowsPerThread; ++j) acc[j] = 0.f;
+  // Window rows and columns that fall in the padding hold zeros: skip them (with a 31x31 kernel on
+  // a 7x7 map that is most of the taps).
   const int window_rows = (kRowsPerThread - 1) * g.sh + g.kh;
+  const int iy_base = iy0 + threadIdx.y * kRowsPerThread * g.sh, ix_base = ix0 + threadIdx.x * g.sw;
+  const int m_lo = max(0, -iy_base), m_hi = min(window_rows, g.h - iy_base);
+  const int kx_lo = max(0, -ix_base), kx_hi = min(g.kw, g.w - ix_base);
   const float* base = tile + (threadIdx.y * kRowsPerThread * g.sh) * g.in_cols + threadIdx.x * g.sw;
-  for (int m = 0; m < window_rows; ++m) {
+  for (int m = m_lo; m < m_hi; ++m) {
     const float* in_row = base + m * g.in_cols;
-    for (int kx = 0; kx < g.kw; ++kx) {
+    for (int kx = kx_lo; kx < kx_hi; ++kx) {
       const float v = in_row[kx];
 #pragma unroll
       for (int j = 0; j < kRowsPerThread; ++j) {

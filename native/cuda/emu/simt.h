@@ -144,6 +144,10 @@ inline T atomicAdd(T* address, T v) {
   return old;
 }
 
+// CUDA's integer min/max overloads.
+inline int min(int a, int b) { return a < b ? a : b; }
+inline int max(int a, int b) { return a > b ? a : b; }
+
 // Math intrinsics: the fast GPU versions are approximations; here they are the libm functions.
 inline float __expf(float x) { return std::exp(x); }
 inline float __logf(float x) { return std::log(x); }
