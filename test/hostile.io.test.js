@@ -165,6 +165,11 @@ test('a small stride-0 view still loads: every element is the one stored value',
   const e = io.loadStateDict(file).get('e');
   t.deepEqual(e.shape, [4, 3]);
   t.deepEqual([...e.data], new Array(12).fill(-2.25));
+  // A transposed view with size-1 dimensions (whatever their stride): element (i, 0, j, 0) is storage[i + 3j].
+  const tr = write('transposed.pth', torchFile(dictPickle({ v: view('0', 6, 0, [3, 1, 2, 1], [1, 99, 3, 7]) }), { 0: floats(1, 2, 3, 4, 5, 6) }));
+  const v = io.loadStateDict(tr).get('v');
+  t.deepEqual(v.shape, [3, 1, 2, 1]);
+  t.deepEqual([...v.data], [1, 4, 2, 5, 3, 6]);
 });
 
 test('300 views of one 10 MB storage are refused after a few views, without copying the storage 300 times', (t) => {
