@@ -62,19 +62,20 @@ test.serial('bad command lines exit with code 2 and say what is wrong', async (t
   const w = path.join(models, 'vit_tiny.safetensors');
   const io = path.join(models, 'vit_tiny.io.safetensors');
   const cases = [
-    [['predict', '--weights', w, '--input', 'x', '--out', 'y'], /--model is required/],
+    [['predict', '--weights', w, '--input', io, '--out', 'y'], /--model is required: '.*vit_tiny\.safetensors' does not record its model/],
     [['predict', '--model', 'vit_b16', '--weights', w, '--out', 'y'], /exactly one of --input and --images/],
-    [['predict', '--model', 'vit_b16', '--wieghts', w], /unknown flag --wieghts/],
+    [['predict', '--model', 'vit_b16', '--wieghts', w], /unknown flag --wieghts \(did you mean --weights\?\)/],
     [['predict', '--model', 'vit_b16', '--weights', w, '--input', io, '--out', 'y', '--mean', '1,2'], /--mean must be three comma-separated numbers/],
     [['predict', '--model', 'vit_b16', '--weights', w, '--input', io, '--out', 'y', '--config', '[1]'], /--config must be a JSON object/],
     [['predict', '--model', 'vit_b16', '--weights', w, '--input', io, '--out', 'y', '--config', '{"kernelSize":13}'], /--config has unknown option\(s\) kernelSize for vit_b16/],
-    [['predict', '--model', 'vit_b99', '--weights', w, '--input', io, '--out', 'y'], /--model 'vit_b99' is not a model; known models: replknet31b/],
+    [['predict', '--model', 'vit_b99', '--weights', w, '--input', io, '--out', 'y'], /--model 'vit_b99' is not a model \(did you mean vit_b16\?\); known models: replknet31b/],
     [['predict', '--model', 'vit_b16', '--weights', path.join(tmp, 'nope.safetensors'), '--input', io, '--out', 'y'], /--weights '.*nope\.safetensors' does not exist/],
     [['predict', '--model', 'vit_b16', '--weights', w, '--input', path.join(tmp, 'nope.safetensors'), '--out', 'y'], /--input '.*nope\.safetensors' does not exist/],
     [['predict', '--model', 'vit_b16', '--weights', models, '--input', io, '--out', 'y'], /--weights '.*' is a folder, expected a file/],
     [['predict', '--model', 'vit_b16', '--weights', w, '--images', path.join(tmp, 'no-such-dir'), '--out', 'y'], /--images '.*no-such-dir' does not exist/],
     [['predict', '--model', 'vit_b16', '--weights', w, '--input', io, '--out', 'y', '--batch-size', '-3'], /--batch-size must be an integer >= 1, got '-3'/],
     [['frobnicate'], /unknown command 'frobnicate'/],
+    [['predcit', '--help'], /unknown command 'predcit' \(did you mean predict\?\)/],
   ];
   for (const [argv, message] of cases) {
     const r = await run(argv);
@@ -86,8 +87,16 @@ test.serial('bad command lines exit with code 2 and say what is wrong', async (t
   // Problems found while running exit with 1: a model that does not fit the checkpoint, --reparam on a ViT.
   const misfit = await run(['predict', '--model', 'vit_b16', '--weights', w, '--input', path.join(models, 'vit_tiny.io.safetensors'), '--out', path.join(tmp, 'o.safetensors')]);
   t.is(misfit.code, 1);
-  t.regex(misfit.err, /does not fit VisionTransformer \(120 missing, 0 unexpected, 31 mismatched keys/);
+  t.regex(misfit.err, /does not fit vit_b16 \{"imageSize":32\} \(120 missing, 0 unexpected, 31 mismatched keys\)/);
+  t.regex(misfit.err, /these weights look like --model vit_ti16 --config '\{"embedDim":32,"depth":2\}'.*--non-strict/);
+  // A short summary: the counts, then at most three keys of each kind.
+  const lines = misfit.err.trim().split('\n');
+  t.true(lines.length <= 4 && misfit.err.length < 1200, misfit.err);
+  t.regex(lines[1], /missing \(in the model, not the file\): blocks\.2\.norm1\.weight, .* \(and 117 more\)$/);
+  t.regex(lines[2], /mismatched: cls_token \[1, 1, 768\] in the model, \[1, 1, 32\] in the file, .* \(and 28 more\)$/);
   const cfg = lk.readSafetensors(path.join(models, 'vit_tiny.io.safetensors')).metadata.config;
+  // What the fixture was generated with agrees with the hint (numHeads is not in any shape).
+  t.like(JSON.parse(cfg), { embedDim: 32, depth: 2 });
   const rep = await run(['predict', '--model', 'vit_b16', '--weights', w, '--config', cfg, '--input', path.join(models, 'vit_tiny.io.safetensors'), '--out', path.join(tmp, 'o.safetensors'), '--reparam']);
   t.is(rep.code, 2);
   t.regex(rep.err, /--reparam applies to RepLKNet models/);

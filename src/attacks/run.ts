@@ -8,14 +8,18 @@ import { fgsm, pgd } from './pgd';
 import { apgd, apgdT } from './apgd';
 import { square } from './square';
 import { autoAttack } from './autoattack';
-import { taig } from './taig';
+import { taig, TaigOptions } from './taig';
+import type { FgsmOptions, PgdOptions } from './pgd';
+import type { ApgdOptions, ApgdTOptions } from './apgd';
+import type { SquareOptions } from './square';
+import type { AutoAttackOptions } from './autoattack';
 import { perturbationNorms } from './project';
 import { ShardSpec, checkShard, shardSlice } from '../shard/spec';
 
 type AttackFn = (model: Classifier, x: Tensor, y: Int32Array, options: Record<string, unknown>) => AttackResult;
 
 /** Every attack by its command-line name. */
-export const ATTACKS: Record<string, AttackFn> = {
+export const ATTACKS: Record<AttackName, AttackFn> & Record<string, AttackFn | undefined> = {
   fgsm: (m, x, y, o) => fgsm(m, x, y, o as never),
   pgd: (m, x, y, o) => pgd(m, x, y, o as never),
   'apgd-ce': (m, x, y, o) => apgd(m, x, y, { loss: 'ce', ...o } as never),
@@ -28,11 +32,36 @@ export const ATTACKS: Record<string, AttackFn> = {
   'taig-r': (m, x, y, o) => taig(m, x, y, { ...o, path: 'random' } as never),
 };
 
-export interface RunAttackOptions {
+/** Each attack's own options, by its runAttack / command-line name (what the name fixes is left out). */
+export interface AttackOptionsByName {
+  fgsm: FgsmOptions;
+  pgd: PgdOptions;
+  'apgd-ce': Omit<ApgdOptions, 'loss'>;
+  'apgd-dlr': Omit<ApgdOptions, 'loss'>;
+  'apgd-t': ApgdTOptions;
+  square: SquareOptions;
+  autoattack: AutoAttackOptions;
+  taig: TaigOptions;
+  'taig-s': Omit<TaigOptions, 'path'>;
+  'taig-r': Omit<TaigOptions, 'path'>;
+}
+
+/** The attack names runAttack takes. */
+export type AttackName = keyof AttackOptionsByName;
+
+/** runAttack's options for one attack: `attack` picks the type of `options` (a misspelt name, option or value fails to compile). */
+export type RunAttackOptionsFor<A extends AttackName> = RunAttackCommon & {
   /** A name from ATTACKS. */
-  attack: string;
+  attack: A;
   /** The attack's own options (eps, steps, norm, ...); seed is offset per batch so batches differ. */
-  options: Record<string, unknown> & { seed?: number };
+  options: AttackOptionsByName[A];
+};
+
+/** runAttack's options: a union discriminated by `attack`. */
+export type RunAttackOptions = { [A in AttackName]: RunAttackOptionsFor<A> }[AttackName];
+
+/** What every attack's run takes besides the attack and its options. */
+export interface RunAttackCommon {
   /** Samples per batch (default 16). */
   batchSize?: number;
   /** Craft the examples on this model instead and judge them on the target (a transfer attack). */
@@ -47,7 +76,7 @@ export interface RunAttackOptions {
 }
 
 export interface RunAttackResult {
-  attack: string;
+  attack: AttackName;
   summary: AttackSummary & { seconds: number; transfer: boolean };
   /** Per sample (of the shard's slice, if sharded), on the target model. */
   cleanPred: Int32Array;
@@ -66,7 +95,7 @@ export async function runAttack(model: Classifier, data: LabeledDataset, options
   if (data.length < 1) throw new RangeError('runAttack: the dataset is empty');
   const { start: first, end: last } = shardSlice(data.length, batchSize, checkShard('runAttack', options.shard));
   const N = last - first;
-  const seed = options.options.seed ?? 0;
+  const seed = (options.options as { seed?: number }).seed ?? 0;
   const t0 = performance.now();
   const cleanPred = new Int32Array(N), advPred = new Int32Array(N), y = new Int32Array(N);
   const linf = new Float32Array(N), l2 = new Float32Array(N);

@@ -1,5 +1,7 @@
 // lkvit analyze NAME: one of the study's analyses on a model, written as NAME.json, NAME.csv,
 // NAME.svg and NAME.png under --out.
+import type { AttackName } from '../attacks/run';
+import type { SpaceName } from '../attacks/space';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { ImageClassifier } from '../models/classifier';
@@ -159,10 +161,11 @@ async function compute(name: string, f: Flags, model: ImageClassifier, print: Pr
       if (sweep === 'steps' && eps === undefined) throw new UsageError('analyze: attack-curve --sweep steps needs --eps');
       const surrogate = f.surrogate === undefined ? undefined : loadModelFromFlags(f, 'analyze', print, { model: 'surrogate', weights: 'surrogate-weights' });
       const options = {
-        seed: seed ?? 0, ...(f.space !== undefined && { space: String(f.space) }), ...(eps !== undefined && { eps }),
+        seed: seed ?? 0, ...(f.space !== undefined && { space: String(f.space) as SpaceName }), ...(eps !== undefined && { eps }),
         ...(f.steps !== undefined && { steps: intFlag(f, 'steps', 'analyze') }),
       };
-      return analyses.attackCurve(model, data(), { ...common, attack: String(f.attack ?? 'pgd'), sweep, values, options, surrogate });
+      // --attack and --space are checked by attackCurve at run time, as a JS caller's are.
+      return analyses.attackCurve(model, data(), { ...common, attack: String(f.attack ?? 'pgd') as AttackName, sweep, values, options, surrogate });
     }
     default:
       return analyses.erf(model, data(), { ...common, block: f.block as string | undefined, gradient: f.gradient as 'relu' | 'abs' | undefined });

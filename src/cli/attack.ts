@@ -3,6 +3,7 @@ import * as path from 'path';
 import { readLabeledSafetensors, tensorDataset } from '../io/dataset';
 import { writeSafetensors } from '../io';
 import { runAttack, ATTACKS, RunAttackResult } from '../attacks/run';
+import type { RunAttackOptions } from '../attacks/run';
 import { sha256File } from '../suites/report';
 import { shardSlice, shardFileName } from '../shard/spec';
 import { ShardReport, SHARD_FORMAT, writeShardReport } from '../shard/report';
@@ -87,9 +88,10 @@ export async function attackCommand(argv: string[], print: (s: string) => void):
   const batchSize = intFlag(f, 'batch-size', cmd) ?? 16;
   const settings = { attack, model: model.modelName ?? String(f.model), weights: path.basename(String(f.weights)), ...(surrogate && { surrogate: String(f.surrogate) }), ...options, norm };
   const bar = output.progress(shard ? `${attack} ${shard.index}/${shard.count}` : attack, data.length);
+  // The attack's name and options were checked above (and are checked again at run time).
   const r = await runAttack(model, data, {
-    attack, options, batchSize, surrogate, keepAdversarial: f.out !== undefined, shard, onProgress: (done, total) => bar.update(done, total),
-  });
+    attack, options, batchSize, surrogate, keepAdversarial: f.out !== undefined, shard, onProgress: (done: number, total: number) => bar.update(done, total),
+  } as RunAttackOptions);
   bar.finish();
   if (!shard) return writeAttackOutputs(r, settings, f.out === undefined ? undefined : String(f.out), output);
 

@@ -6,7 +6,7 @@ import { STATE_FILE } from '../suites/report';
 import { shardFileName } from '../shard/spec';
 import { MODEL_FLAGS, loadModelFromFlags } from './model_flags';
 import { SHARD_FLAG, shardFlag } from './shard_flag';
-import { evaluateSuite, evaluateSuiteShard, SUITES, SuiteName } from '../suites/imagenet';
+import { evaluateSuite, evaluateSuiteShard, SUITES, SuiteName, SuiteOptions } from '../suites/imagenet';
 import type { SuiteBaseline } from '../suites/summaries';
 import type { SuiteReport } from '../suites/report';
 
@@ -88,7 +88,7 @@ export async function evalCommand(argv: string[], print: (s: string) => void): P
     modelName: model.modelName ?? String(f.model),
     weightsPath: String(f.weights),
     onProgress: (done: number, total: number) => bar.update(done, total),
-  };
+  } as SuiteOptions; // the flags are checked per suite above, and evaluateSuite checks them again
   if (shard) {
     const report = await evaluateSuiteShard(model, { ...options, shard });
     bar.finish();

@@ -1,5 +1,6 @@
 // lkvit merge SHARD... : joins the shard reports of `eval`, `attack` or `analyze NAME` run with
 // --shard i/n into exactly what the unsharded command writes, with the same --out / --json meanings.
+import type { AttackName } from '../attacks/run';
 import { FlagSpec, parseFlags, usage, UsageError, COMMON_FLAGS, commandOutput, checkOutputs, jsonFile } from './args';
 import { ShardReport, ShardMergeError, shardFiles, readShardReport, readShardFile, mergeable } from '../shard/report';
 import { PayloadChecker, withTolerance } from '../shard/payload';
@@ -79,7 +80,7 @@ function attackRun(r: ShardReport<AttackShardPayload>, withImages: boolean): Run
     xAdv = new Tensor(Float32Array.from(t.data), t.shape);
   }
   return {
-    attack: run.settings.attack,
+    attack: run.settings.attack as AttackName,
     summary: { samples: 0, cleanAccuracy: 0, robustAccuracy: 0, successRate: 0, meanLinf: 0, meanL2: 0, maxLinf: 0, seconds: r.seconds, transfer: run.settings.surrogate !== undefined },
     cleanPred: Int32Array.from(cleanPred), advPred: Int32Array.from(advPred), y: Int32Array.from(y),
     linf: Float32Array.from(linf), l2: Float32Array.from(l2), xAdv,

@@ -319,9 +319,10 @@ function mismatchMessage(name: string, over: UntypedModelOptions, path: string, 
   const hint = fit
     ? `these weights look like --model ${fit.name}${Object.keys(fit.config).length ? ` --config '${JSON.stringify(fit.config)}'` : ''} (in the API: loadModel('${fit.name}', path${Object.keys(fit.config).length ? `, ${JSON.stringify(fit.config)}` : ''}))`
     : 'the weights match no registered model\'s layout';
+  const heads = fit && MODELS[fit.name].family === 'vit' ? ` (a ViT's numHeads is in no shape: add it to the config if not ${String(MODELS[fit.name].defaults.numHeads)})` : '';
   const [counts, ...keys] = summarizeLoadReport(report);
   return [
-    `loadModel: ${printable(path)} does not fit ${tried} (${counts}); ${hint}; or load the matching keys only with --non-strict (API: { strict: false })`,
+    `loadModel: ${printable(path)} does not fit ${tried} (${counts}); ${hint}${heads}; or load the matching keys only with --non-strict (API: { strict: false })`,
     ...keys,
   ].join('\n');
 }

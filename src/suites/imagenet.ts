@@ -22,7 +22,8 @@ import { PayloadChecker } from '../shard/payload';
 export const SUITES: readonly string[] = Object.freeze(['imagenet', 'imagenet-a', 'imagenet-r', 'imagenet-o', 'imagenet-c', 'imagenet-p', 'imagenet-9'] as const);
 export type SuiteName = 'imagenet' | 'imagenet-a' | 'imagenet-r' | 'imagenet-o' | 'imagenet-c' | 'imagenet-p' | 'imagenet-9';
 
-export interface SuiteOptions {
+/** Every suite's options in one record (what the code reads; callers use SuiteOptions). */
+export interface SuiteOptionsAll {
   suite: SuiteName;
   /** The dataset's root folder, in its published layout. */
   data: string;
@@ -52,10 +53,20 @@ export interface SuiteOptions {
   signal?: AbortSignal;
 }
 
+type SuiteCommonOptions = Omit<SuiteOptionsAll, 'suite' | 'inDistribution' | 'severity' | 'difficulties' | 'baseline'>;
+
+/** evaluateSuite's options, by suite: each suite takes only its own (imagenet-o needs inDistribution,
+ * only imagenet-c has a severity, only imagenet-p difficulties), so a misspelt suite or option fails to compile. */
+export type SuiteOptions =
+  | (SuiteCommonOptions & { suite: 'imagenet' | 'imagenet-a' | 'imagenet-r' | 'imagenet-9' })
+  | (SuiteCommonOptions & { suite: 'imagenet-o'; inDistribution: string })
+  | (SuiteCommonOptions & { suite: 'imagenet-c'; severity?: number; baseline?: SuiteBaseline })
+  | (SuiteCommonOptions & { suite: 'imagenet-p'; difficulties?: number[]; baseline?: SuiteBaseline });
+
 /** evaluateSuiteShard's options: the suite's, and which shard (slices are whole batches of the single run). */
-export interface SuiteShardOptions extends SuiteOptions {
+export type SuiteShardOptions = SuiteOptions & {
   shard: ShardSpec;
-}
+};
 
 /** What a suite shard keeps: each sample of its slice (subset index, id, class folder) and its record. */
 export interface SuiteShardPayload {
@@ -151,7 +162,7 @@ interface SuitePlan {
   summaryOptions: SummaryOptions;
 }
 
-async function planSuite(model: Classifier, options: SuiteOptions): Promise<SuitePlan> {
+async function planSuite(model: Classifier, options: SuiteOptionsAll): Promise<SuitePlan> {
   if (!(model instanceof ImageClassifier) && typeof model !== 'function')
     throw new TypeError('evaluateSuite: model must be an ImageClassifier or a function from x [N, 3, H, W] to logits');
   if (options === null || typeof options !== 'object') throw new TypeError('evaluateSuite: options must be an object');
@@ -192,7 +203,7 @@ async function planSuite(model: Classifier, options: SuiteOptions): Promise<Suit
 
 /** Evaluates `todo` (samples of `plan`'s subsets, in batches as sampleBatches cuts them) into `state`. */
 async function evaluateSamples(model: Classifier, plan: SuitePlan, batches: { subset: Subset; samples: Sample[] }[], state: ResumeState,
-  progress: { done: number; total: number }, options: SuiteOptions): Promise<void> {
+  progress: { done: number; total: number }, options: SuiteOptionsAll): Promise<void> {
   options.onProgress?.(progress.done, progress.total);
   let batch = 0;
   for (const { subset, samples } of batches) {

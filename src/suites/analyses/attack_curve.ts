@@ -3,31 +3,31 @@
 // one attack run per point.
 import type { Classifier } from '../../models/evaluate';
 import type { LabeledDataset } from '../../io/dataset';
-import { runAttack, ATTACKS } from '../../attacks/run';
+import { runAttack, ATTACKS, AttackName, AttackOptionsByName, RunAttackOptions } from '../../attacks/run';
 import { DatasetOptions, DATASET_OPTIONS, checkDataset, checkOptionsObject, checkNumberList, datasetOptions, unshardable } from './common';
 
-export interface AttackCurveOptions extends DatasetOptions {
+export interface AttackCurveOptions<A extends AttackName = AttackName> extends DatasetOptions {
   /** A name from ATTACKS (fgsm, pgd, apgd-ce, taig-s, ...). */
-  attack: string;
+  attack: A;
   /** What varies: 'eps' (default) or 'steps'. */
   sweep?: 'eps' | 'steps';
   /** The values it takes. */
   values: number[];
   /** The attack's other options (eps when sweeping steps, space, norm, alpha, seed, ...). */
-  options?: Record<string, unknown>;
+  options?: Partial<AttackOptionsByName[A]>;
   /** Craft on this model and judge on `model` (a transfer attack, as the study's TAIG table). */
   surrogate?: Classifier;
 }
 
 export interface AttackCurveResult {
-  attack: string;
+  attack: AttackName;
   sweep: 'eps' | 'steps';
   samples: number;
   clean: number;
   points: { value: number; accuracy: number; drop: number; successRate: number; meanLinf: number; seconds: number }[];
 }
 
-export async function attackCurve(model: Classifier, data: LabeledDataset, options: AttackCurveOptions): Promise<AttackCurveResult> {
+export async function attackCurve<A extends AttackName>(model: Classifier, data: LabeledDataset, options: AttackCurveOptions<A>): Promise<AttackCurveResult> {
   const fn = 'attackCurve';
   const o = checkOptionsObject<Record<string, unknown>>(fn, options, [...DATASET_OPTIONS, 'attack', 'sweep', 'values', 'options', 'surrogate']);
   unshardable(fn, o);
@@ -47,10 +47,10 @@ export async function attackCurve(model: Classifier, data: LabeledDataset, optio
   for (const [i, value] of values.entries()) {
     const r = await runAttack(model, subset, {
       attack: o.attack, options: { ...fixed, [sweep]: value }, batchSize, surrogate: o.surrogate as Classifier | undefined, keepAdversarial: false,
-      onProgress: (done) => onProgress?.(i * limit + done, values.length * limit),
-    });
+      onProgress: (done: number) => onProgress?.(i * limit + done, values.length * limit),
+    } as unknown as RunAttackOptions);
     clean = r.summary.cleanAccuracy;
     points.push({ value, accuracy: r.summary.robustAccuracy, drop: clean - r.summary.robustAccuracy, successRate: r.summary.successRate, meanLinf: r.summary.meanLinf, seconds: r.summary.seconds });
   }
-  return { attack: o.attack, sweep, samples: limit, clean, points };
+  return { attack: o.attack as AttackName, sweep, samples: limit, clean, points };
 }
