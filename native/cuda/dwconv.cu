@@ -112,27 +112,33 @@ __global__ void dwconv_backward_input_gather_kernel(Geo g, long long total, cons
 
 constexpr int kReduceThreads = 256;
 
-// grad_weight[c][ky][:]: one block per filter row; warp w takes taps kx = w, w + 8, ..., its lane l
-// the outputs l, l + 32, ... of all images in order, then a fixed shuffle tree adds the lanes.
+__device__ __forceinline__ int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// grad_weight[c][ky][:]: one block per filter row; warp w takes taps kx = w, w + 8, ... For a tap,
+// only the outputs whose input pixel is inside the image count: a rectangle of rows and columns,
+// which lane l walks at l, l + 32, ... of each image in order; a fixed shuffle tree adds the lanes.
 __global__ void __launch_bounds__(kReduceThreads)
     dwconv_backward_weight_kernel(Geo g, int n, const float* __restrict__ grad_y, const float* __restrict__ x,
                                   float* __restrict__ grad_weight) {
   const int c = int(blockIdx.x / g.kh), ky = int(blockIdx.x % g.kh);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const long long per_plane = (long long)g.oh * g.ow;
+  // Output rows with 0 <= oy*sh - ph + ky < h.
+  const int oy_lo = max(0, -floor_div(ky - g.ph, g.sh)), oy_hi = min(g.oh, floor_div(g.h - 1 + g.ph - ky, g.sh) + 1);
   for (int kx = warp; kx < g.kw; kx += kReduceThreads / 32) {
+    const int ox_lo = max(0, -floor_div(kx - g.pw, g.sw)), ox_hi = min(g.ow, floor_div(g.w - 1 + g.pw - kx, g.sw) + 1);
+    const int cols = ox_hi - ox_lo;
+    const long long count = oy_hi > oy_lo && cols > 0 ? (long long)(oy_hi - oy_lo) * cols : 0;
     float acc = 0.f;
-    for (int b = 0; b < n; ++b) {
+    for (int b = 0; b < n && count; ++b) {
       const long long plane = (long long)b * g.c + c;
       const float* gy = grad_y + plane * per_plane;
       const float* xp = x + plane * g.h * g.w;
-      // Lane-strided walk over the plane's outputs, row and column tracked without divisions.
-      int oy = lane / g.ow, ox = lane % g.ow;
-      for (long long r = lane; r < per_plane; r += 32) {
-        const int iy = oy * g.sh - g.ph + ky, ix = ox * g.sw - g.pw + kx;
-        if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) acc = fmaf(gy[r], xp[(long long)iy * g.w + ix], acc);
+      int oy = oy_lo + lane / cols, ox = ox_lo + lane % cols;  // tracked without divisions below
+      for (long long r = lane; r < count; r += 32) {
+        acc = fmaf(gy[(long long)oy * g.ow + ox], xp[(long long)(oy * g.sh - g.ph + ky) * g.w + ox * g.sw - g.pw + kx], acc);
         ox += 32;
-        while (ox >= g.ow) ox -= g.ow, ++oy;
+        while (ox >= ox_hi) ox -= cols, ++oy;
       }
     }
     for (int off = 16; off > 0; off >>= 1) acc += __shfl_down_sync(0xffffffffu, acc, off);
