@@ -52,7 +52,7 @@ export async function demoCommand(argv: string[], print: (s: string) => void): P
   out.say('');
   for (const p of report.conclusion) out.say(p);
   out.say('');
-  out.say(`report: ${path.join(dir, 'index.html')} (${files.length} files, ${report.timings.totalSeconds.toFixed(0)} s)`);
+  out.say(`report: ${path.join(dir, 'index.html')} (${files.length} files, ${report.timings.totalSeconds.toFixed(0)} s, ${report.timings.cpuSeconds.toFixed(0)} CPU s)`);
   out.result({
     out: dir, files, seeds: report.seeds, quick: report.quick, settings: report.settings, models: report.models,
     summary: report.summary, comparisons: report.comparisons, conclusion: report.conclusion, timings: report.timings,

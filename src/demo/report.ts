@@ -30,7 +30,8 @@ export interface DemoReport {
   summary: SummaryRow[];
   comparisons: ComparisonRow[];
   conclusion: string[];
-  timings: { totalSeconds: number; seeds: number[]; phases: Record<string, number> };
+  /** Wall-clock seconds in all and per seed, CPU seconds of the process (all threads; less sensitive to other load), per phase. */
+  timings: { totalSeconds: number; cpuSeconds: number; seeds: number[]; phases: Record<string, number> };
   environment: { node: string; platform: string; cpus: number; threads: number; loadAverage: number[] };
 }
 
@@ -244,7 +245,7 @@ ${sections}
 <p class="definition">Every pair of models on every measure: the mean over seeds of the per-seed difference a − b (percentage points for accuracies), its 95% interval and the p-value of a paired t-test, and how many seeds had a above b.</p>
 ${htmlTable(comparisonCells(report), 'comparisons')}
 </section>
-<p class="meta">${report.data.trainSplit} training / ${report.data.testSplit} held-out digits in each seed's split; ${report.timings.totalSeconds.toFixed(0)} s in all on ${report.environment.cpus} CPU core(s) (${e(report.environment.platform)}, Node ${e(report.environment.node)}). All data: <a href="report.json">report.json</a>.</p>
+<p class="meta">${report.data.trainSplit} training / ${report.data.testSplit} held-out digits in each seed's split; ${report.timings.totalSeconds.toFixed(0)} s in all (${report.timings.cpuSeconds.toFixed(0)} CPU seconds, load average ${report.environment.loadAverage.join(' / ')} at the end) on ${report.environment.cpus} CPU core(s) (${e(report.environment.platform)}, Node ${e(report.environment.node)}). All data: <a href="report.json">report.json</a>.</p>
 </body>
 </html>
 `;

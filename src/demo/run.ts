@@ -151,7 +151,7 @@ export async function runDemo(options?: DemoOptions): Promise<DemoResult> {
   const settings = demoSettings(quick, o.settings);
   const dir = o.out ?? 'lkvit-report';
   const log = o.log ?? (() => {});
-  const started = Date.now();
+  const started = Date.now(), cpuStarted = process.cpuUsage();
   const phases: Record<string, number> = {};
   const checkAbort = () => {
     if (o.signal?.aborted) throw Object.assign(new Error('runDemo: aborted'), { name: 'AbortError' });
@@ -187,13 +187,15 @@ export async function runDemo(options?: DemoOptions): Promise<DemoResult> {
     models: info, runs,
     figures: Object.fromEntries(FIGURES.map((f) => [f.name, { title: f.title, explanation: f.explanation(settings) }])),
     summary, comparisons, conclusion: conclusion(comparisons, labels, seeds, settings),
-    timings: { totalSeconds: 0, seeds: runs.map((r) => r.seconds), phases },
+    timings: { totalSeconds: 0, cpuSeconds: 0, seeds: runs.map((r) => r.seconds), phases },
     environment: {
       node: process.version, platform: `${os.platform()} ${os.arch()}`, cpus: os.cpus().length, threads: native.getNumThreads() as number,
       loadAverage: os.loadavg().map((v) => Number(v.toFixed(2))),
     },
   };
   report.timings.totalSeconds = (Date.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuStarted);
+  report.timings.cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const files = writeReport(dir, report);
   return { report, dir, files };
 }
