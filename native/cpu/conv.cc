@@ -143,7 +143,9 @@ inline void gather(const float* xr, int64_t ow, int64_t n, int64_t lo, int64_t h
                    float* d, int64_t stride) {
   const int64_t qlo = xr ? imin(n, imax(0, lo - ow)) : n, qhi = xr ? imax(qlo, imin(n, hi - ow)) : n;
   for (int64_t q = 0; q < qlo; ++q) d[q * stride] = 0.f;
-  if (stride == 1 && sw == 1) {
+  if (qlo == qhi) {
+    // Nothing to gather (a padded row has xr = nullptr, and no pointer may be formed from it).
+  } else if (stride == 1 && sw == 1) {
     // Segments are short (at most one panel, NR floats): vector moves beat memcpy calls.
     const float* src = xr + ow + off;
     int64_t q = qlo;
