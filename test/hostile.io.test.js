@@ -283,6 +283,12 @@ test('safetensors: a shape nested 500,000 levels is a CheckpointError, not a sta
   assertRefused(t, isolated(`return lib('io').loadStateDict(args.file)`, { file }), 'CheckpointError', /nests deeper than 8 levels/);
 });
 
+test('safetensors: a 20 MB header (a shape of 10 million zeros) is charged before JSON.parse builds it', (t) => {
+  const n = 10_000_000;
+  const file = write('wide.safetensors', safetensors(`{"a":{"dtype":"F32","shape":[${'0,'.repeat(n - 1)}0],"data_offsets":[0,0]}}`));
+  assertRefused(t, isolated(`return lib('io').loadStateDict(args.file)`, { file }), 'CheckpointError', /parsing the \d+-byte JSON header/, /maxExpansion = 4/);
+});
+
 test('safetensors: a tensor name with terminal escapes is printed escaped', (t) => {
   const io = require('../lib/io');
   const header = `{${entry('\u001b[2J\u202eevil', [1], 0, 4)},${entry('b', [1], 0, 4)}}`;

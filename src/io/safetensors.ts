@@ -14,6 +14,7 @@ const METADATA_KEY = '__metadata__';
 const MAX_HEADER_DEPTH = 8;
 /** PyTorch's own limit on a tensor's dimensions. */
 const MAX_DIMS = 64;
+const HEADER_PARSE_FACTOR = 8;
 
 export interface Safetensors {
   tensors: StateDict;
@@ -45,6 +46,8 @@ export function parseSafetensorsFrom(bytes: Uint8Array, source: string, budget: 
   if (headerLength > BigInt(bytes.length - 8))
     throw fail(`header length ${headerLength} exceeds the ${bytes.length - 8} bytes after the length field: the file is truncated or not a safetensors file`);
   const dataStart = 8 + Number(headerLength);
+  // Parsed JSON takes several times its text (a 2-byte '0,' becomes an 8-byte slot, a key a string and a hash row).
+  budget.charge(Number(headerLength) * HEADER_PARSE_FACTOR, `parsing the ${headerLength}-byte JSON header`);
   const header = parseHeader(bytes.subarray(8, dataStart), fail);
   const data = bytes.subarray(dataStart);
 
