@@ -10,14 +10,14 @@ export class CheckpointError extends Error {
   }
 }
 
-const MAX_SHOWN = 200;
+const MAX_SHOWN = 1000;
 // C0 and C1 controls, DEL, line/paragraph separators and the bidirectional overrides: what can move
 // the cursor, recolour or reorder a terminal line.
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\\]/g;
 
 /**
  * A file name, key or other untrusted string made safe to print: control characters and
- * backslashes escaped (\x1b, \u202e, \\), cut to 200 characters. Quote it yourself ('${printable(p)}').
+ * backslashes escaped (\x1b, \u202e, \\), cut to 1000 characters. Quote it yourself ('${printable(p)}').
  */
 export function printable(s: string): string {
   const text = String(s);
