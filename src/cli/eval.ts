@@ -21,6 +21,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'batch-size': { type: 'string', help: 'images per forward pass', default: '32' },
   limit: { type: 'string', help: 'only the first N samples of each subset', default: 'all' },
   crop: { type: 'string', help: 'centre crop', default: "the model's input size, else 224" },
+  'strict-images': { type: 'boolean', help: 'stop at the first image that cannot be read or decoded (default: report it, leave it out and count it in the report)', default: 'off' },
   ...SHARD_FLAG,
   ...COMMON_FLAGS,
 };
@@ -43,7 +44,8 @@ function readBaseline(file: string): SuiteBaseline {
 /** The summary lines of a suite report (also what `lkvit merge` prints for eval shards). */
 export function suiteReportLines(report: SuiteReport): string[] {
   return [
-    `${report.suite}: ${report.samples} samples, ${String(report.model.name)} (weights sha256 ${report.model.weightsSha256?.slice(0, 12)}...)`,
+    `${report.suite}: ${report.samples} samples, ${String(report.model.name)} (weights sha256 ${report.model.weightsSha256?.slice(0, 12)}...)` +
+      (report.skipped ? `; ${report.skipped.count} left out as unreadable (report.json lists them; --strict-images stops at the first)` : ''),
     ...Object.entries(report.summary).map(([metric, value]) =>
       `  ${metric.padEnd(24)} ${value === null ? 'n/a' : Number.isInteger(value) ? String(value) : value.toFixed(4)}`),
   ];
@@ -88,6 +90,8 @@ export async function evalCommand(argv: string[], print: (s: string) => void): P
     modelName: model.modelName ?? String(f.model),
     weightsPath: String(f.weights),
     onProgress: (done: number, total: number) => bar.update(done, total),
+    skipUnreadable: !f['strict-images'],
+    onSkip: (s: { reason: string }) => output.say(`warning: left out (unreadable image): ${s.reason}`),
   } as SuiteOptions; // the flags are checked per suite above, and evaluateSuite checks them again
   if (shard) {
     const report = await evaluateSuiteShard(model, { ...options, shard });

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor, shapeString } from '../tensor/tensor';
 import { readSafetensors } from './safetensors';
-import { loadImageBatch, imagesInFolder, checkListOptions, skippedNote, ImageTransform } from './image';
+import { loadImageBatch, imagesInFolder, checkListOptions, skippedNote, ImageTransform, ImageFileError } from './image';
 import { printable } from './errors';
 
 export interface Batch {
@@ -158,6 +158,46 @@ export function classFolderFiles(root: string, labelOf: (folder: string) => numb
   }
   if (out.length === 0) throw new RangeError(`${fn}: no images in known class folders under '${printable(root)}'${skippedNote(skipped)}`);
   return out;
+}
+
+/** An image file left out of a run because it could not be read or decoded, and why. */
+export interface SkippedImage {
+  file: string;
+  reason: string;
+}
+
+/**
+ * Decodes groups of files (a sample is one image, or a sequence of them) as one batch, leaving out
+ * each group with a file that cannot be read or decoded (an ImageFileError: truncated, corrupt,
+ * unreadable, over the pixel limit); `kept` are the indices of the groups in `data`, in order. Any
+ * other error is thrown. A long run over a folder thus loses the bad files, not the run.
+ */
+export async function loadReadableImages(groups: string[][], transform?: ImageTransform, onSkip?: (skipped: SkippedImage) => void):
+  Promise<{ data: Float32Array; shape: [number, 3, number, number]; kept: number[]; skipped: SkippedImage[] }> {
+  try {
+    const all = await loadImageBatch(groups.flat(), transform);
+    return { ...all, kept: groups.map((_, i) => i), skipped: [] };
+  } catch (e) {
+    if (!(e instanceof ImageFileError)) throw e;
+  }
+  // Some file is bad: decode group by group to find which.
+  const parts: { i: number; data: Float32Array; shape: [number, 3, number, number] }[] = [];
+  const skipped: SkippedImage[] = [];
+  for (const [i, files] of groups.entries()) {
+    try {
+      parts.push({ i, ...(await loadImageBatch(files, transform)) });
+    } catch (e) {
+      if (!(e instanceof ImageFileError)) throw e;
+      const s = { file: e.file, reason: e.message };
+      skipped.push(s);
+      onSkip?.(s);
+    }
+  }
+  const per = parts.length ? parts[0].data.length / parts[0].shape[0] : 0;
+  const data = new Float32Array(parts.reduce((n, p) => n + p.data.length, 0));
+  parts.reduce((at, p) => (data.set(p.data, at), at + p.data.length), 0);
+  const [, c, h, w] = parts.length ? parts[0].shape : [0, 3, 0, 0];
+  return { data, shape: [per ? data.length / per : 0, c as 3, h, w], kept: parts.map((p) => p.i), skipped };
 }
 
 /** Walks a dataset in batches of at most batchSize, over [start, end) (default: all). */

@@ -6,6 +6,7 @@ import { Tensor } from '../tensor/tensor';
 import { ImageClassifier } from '../models/classifier';
 import { Classifier, predictLogits, inBatch } from '../models/evaluate';
 import { loadImageBatch } from '../io/image';
+import { loadReadableImages, SkippedImage } from '../io/dataset';
 import { IMAGENET_WNIDS, IMAGENET_A_WNIDS, IMAGENET_R_WNIDS, IMAGENET_O_WNIDS } from './classes';
 import {
   Subset, Sample, checkFolder, classFolderSubset, corruptionSubsets, backgroundSubsets, perturbationSubsets, parsePerturbation,
@@ -49,6 +50,11 @@ export interface SuiteOptionsAll {
   modelName?: string;
   weightsPath?: string;
   onProgress?: (done: number, total: number) => void;
+  /** Leave out a sample whose image cannot be read or decoded (reported through onSkip and counted
+   * in the report's `skipped`) instead of failing the run (default false: the first such file throws). */
+  skipUnreadable?: boolean;
+  /** Called for each image file left out under skipUnreadable. */
+  onSkip?: (skipped: SkippedImage) => void;
   /** Stops between batches (the state keeps what was done; rerun to resume). */
   signal?: AbortSignal;
 }
@@ -80,7 +86,7 @@ const KINDS: Record<SuiteName, SuiteKind> = {
 };
 
 const KNOWN_OPTIONS = ['suite', 'data', 'inDistribution', 'batchSize', 'severity', 'difficulties', 'baseline', 'out', 'limit',
-  'crop', 'resize', 'modelName', 'weightsPath', 'onProgress', 'signal', 'shard'];
+  'crop', 'resize', 'modelName', 'weightsPath', 'onProgress', 'signal', 'shard', 'skipUnreadable', 'onSkip'];
 
 function subsetsOf(suite: SuiteName, data: string, inDistribution: string | undefined): Subset[] {
   switch (suite as SuiteName) {
@@ -182,6 +188,8 @@ async function planSuite(model: Classifier, options: SuiteOptionsAll): Promise<S
   for (const name of ['out', 'modelName', 'weightsPath'] as const)
     if (options[name] !== undefined && typeof options[name] !== 'string') throw new TypeError(`evaluateSuite: ${name} must be a string`);
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('evaluateSuite: onProgress must be a function');
+  if (options.onSkip !== undefined && typeof options.onSkip !== 'function') throw new TypeError('evaluateSuite: onSkip must be a function');
+  if (options.skipUnreadable !== undefined && typeof options.skipUnreadable !== 'boolean') throw new TypeError('evaluateSuite: skipUnreadable must be a boolean');
 
   const kind = KINDS[suite];
   const subsets = subsetsOf(suite, data, options.inDistribution).map((s) => ({ ...s, samples: s.samples.slice(0, limit) }));
@@ -208,8 +216,21 @@ async function evaluateSamples(model: Classifier, plan: SuitePlan, batches: { su
   let batch = 0;
   for (const { subset, samples } of batches) {
     if (options.signal?.aborted) throw Object.assign(new Error('evaluateSuite: aborted; run again with the same out to resume'), { name: 'AbortError' });
-    const files = samples.flatMap((s) => s.files);
-    const images = await loadImageBatch(files, plan.transform);
+    const loaded = options.skipUnreadable
+      ? await loadReadableImages(samples.map((s) => s.files), plan.transform, options.onSkip)
+      : { ...(await loadImageBatch(samples.flatMap((s) => s.files), plan.transform)), kept: samples.map((_, i) => i), skipped: [] };
+    // A sample left out is recorded as such: resuming does not retry it, and the report counts it.
+    const keptSet = new Set(loaded.kept);
+    const left = samples.filter((_, i) => !keptSet.has(i));
+    state.add(left.map((s) => s.id), left.map((s) => ({ skipped: (loaded.skipped.find((k) => s.files.includes(k.file))?.reason ?? 'unreadable').slice(0, 500) })));
+    const kept = loaded.kept.map((i) => samples[i]);
+    if (kept.length === 0) {
+      batch++;
+      progress.done += samples.length;
+      options.onProgress?.(progress.done, progress.total);
+      continue;
+    }
+    const images = loaded;
     const logits = inBatch('evaluateSuite', batch++, progress.done, progress.done + samples.length,
       () => predictLogits(model, new Tensor(images.data, images.shape), plan.batchSize));
     const K = logits.shape[1];
@@ -217,12 +238,12 @@ async function evaluateSamples(model: Classifier, plan: SuitePlan, batches: { su
       throw new RangeError(`evaluateSuite: the suites need ImageNet-1k logits (1000 classes), the model gives ${K}`);
     const rows = (i: number) => logits.data.subarray(i * K, (i + 1) * K);
     let at = 0;
-    const results: SampleResult[] = samples.map((s) => {
+    const results: SampleResult[] = kept.map((s) => {
       const sampleRows = s.files.map((_, j) => rows(at + j));
       at += s.files.length;
       return plan.kind.record(sampleRows, s, subset);
     });
-    state.add(samples.map((s) => s.id), results);
+    state.add(kept.map((s) => s.id), results);
     progress.done += samples.length;
     options.onProgress?.(progress.done, progress.total);
   }
@@ -235,9 +256,22 @@ function pendingBatches(subsets: Subset[], state: ResumeState, batchSize: number
 
 /** The report from every sample's record: one function for single runs and merged shards. */
 function suiteReport(kind: SuiteKind, identity: SuitePlan['identity'], summaryOptions: SummaryOptions, evaluated: Evaluated[]): SuiteReport {
-  const { summary, figures } = kind.summarize(evaluated, summaryOptions);
-  return { ...identity, summary, figures, samples: evaluated.reduce((n, e) => n + e.results.length, 0) };
+  // Samples left out as unreadable (skipUnreadable) count in `skipped`, not in any figure.
+  const skipped: string[] = [];
+  const readable = evaluated.map(({ subset, results }) => {
+    const keep = results.map((r) => r.skipped === undefined);
+    subset.samples.forEach((s, i) => keep[i] || skipped.push(s.id));
+    return { subset: { ...subset, samples: subset.samples.filter((_, i) => keep[i]) }, results: results.filter((_, i) => keep[i]) };
+  });
+  const { summary, figures } = kind.summarize(readable, summaryOptions);
+  return {
+    ...identity, summary, figures, samples: readable.reduce((n, e) => n + e.results.length, 0),
+    ...(skipped.length > 0 && { skipped: { count: skipped.length, samples: skipped.slice(0, MAX_SKIPPED_LISTED) } }),
+  };
 }
+
+/** How many skipped samples a report names (it counts them all). */
+const MAX_SKIPPED_LISTED = 100;
 
 /** Runs `model` over a suite and returns (and, with `out`, writes) its report; resumes from `out`'s state. */
 export async function evaluateSuite(model: Classifier, options: SuiteOptions): Promise<SuiteReport> {
@@ -301,6 +335,11 @@ const RECORD_FIELDS: Record<SuiteName, string[]> = {
 
 /** A shard's per-sample record, checked: the suite's fields only, labels and predictions class indices (-1: none), confidences in [0, 1]. */
 function checkRecord(c: PayloadChecker, field: string, v: unknown, suite: SuiteName): SampleResult {
+  // A sample left out as unreadable: its reason only.
+  if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && 'skipped' in v) {
+    if (typeof (v as { skipped: unknown }).skipped !== 'string') throw c.fail(`${field}.skipped`, 'a string');
+    return { skipped: (v as { skipped: string }).skipped };
+  }
   const keys = RECORD_FIELDS[suite];
   if (v === null || typeof v !== 'object' || Array.isArray(v) || Object.keys(v).length !== keys.length || !keys.every((k) => k in v))
     throw c.fail(field, `a record with exactly ${keys.join(', ')}`);

@@ -24,6 +24,8 @@ export interface SuiteReport {
   figures: Figure[];
   /** Samples evaluated (from this run or resumed). */
   samples: number;
+  /** Samples left out because an image could not be read (skipUnreadable): how many, and the first ids. Absent when none. */
+  skipped?: { count: number; samples: string[] };
 }
 
 /** Per-sample results as the suites record them (predictions, top-5 lists, scores). */
