@@ -3,7 +3,7 @@
 # (never build/Release) and runs the raw-addon fuzz test (test/hostile.native.test.js) against it.
 # Not part of `npm test`: the sanitised build takes a few minutes.
 #
-#   bash test/asan-fuzz.sh [trials]        # default 20000 fuzzed calls
+#   bash test/asan-fuzz.sh [trials] [seed]  # default 20000 fuzzed calls, seed 19
 #   LKVIT_ASAN_DIR=/path bash test/asan-fuzz.sh   # build folder (default: $TMPDIR/lkvit-asan)
 #
 # Exits non-zero on any sanitizer report (ASan aborts, UBSan halts on the first error).
@@ -11,6 +11,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${LKVIT_ASAN_DIR:-${TMPDIR:-/tmp}/lkvit-asan}"
 trials="${1:-20000}"
+seed="${2:-19}"
 
 # A copy of the sources beside a link to node_modules (binding.gyp asks node-addon-api for its
 # include path); node-gyp writes its build/ there. Only files whose content differs are copied
@@ -43,5 +44,5 @@ cd "$root"
 LD_PRELOAD="$(${CXX:-g++} -print-file-name=libasan.so)" \
   ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:allocator_may_return_null=1" \
   UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
-  LKVIT_FUZZ_ADDON="$addon" LKVIT_FUZZ_TRIALS="$trials" \
+  LKVIT_FUZZ_ADDON="$addon" LKVIT_FUZZ_TRIALS="$trials" LKVIT_FUZZ_SEED="$seed" \
   npx ava --timeout=10m test/hostile.native.test.js

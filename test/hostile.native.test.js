@@ -8,6 +8,7 @@
 'use strict';
 const path = require('path');
 const test = require('ava');
+const { rng: seeded } = require('./helpers');
 
 const addonPath = process.env.LKVIT_FUZZ_ADDON || path.join(__dirname, '..', 'build', 'Release', 'lkvit.node');
 const addon = require(addonPath);
@@ -78,18 +79,10 @@ const SPECS = {
   fmaLanes: [],
 };
 
-// mulberry32: a small seeded generator, so a failure names a reproducible trial.
+// The suite's seeded generator plus pick(), so a failure names a reproducible trial.
 function rng(seed) {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
-  };
-  const pick = (a) => a[Math.floor(next() * a.length)];
-  return { next, pick, int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)) };
+  const r = seeded(seed);
+  return { ...r, pick: (a) => a[Math.floor(r.next() * a.length)] };
 }
 
 const HOSTILE_INTS = [-1, -0, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 40, 2 ** 53, 2 ** 63, -(2 ** 53),
@@ -179,7 +172,7 @@ test('every function of the raw addon has a fuzz spec', (t) => {
 test('hostile arguments end in a clear JS error or a normal return, quickly', (t) => {
   const threads = addon.getNumThreads();
   const isa = addon.getIsa().active;
-  const r = rng(19);
+  const r = rng(Number(process.env.LKVIT_FUZZ_SEED || 19));
   const names = Object.keys(SPECS);
   const trials = Number(process.env.LKVIT_FUZZ_TRIALS || 8000);
   const bad = [];
