@@ -285,7 +285,7 @@ test('lkvit demo --quick writes the report over two seeds with every figure, and
   t.regex(fs.readFileSync(path.join(out, 'kernel-distance.svg'), 'utf8'), />13x13 kernels, stage 1</);
   t.regex(fs.readFileSync(path.join(out, 'lesion.svg'), 'utf8'), />Residual blocks removed \(of 4\)</);
   for (const m of report.models) t.true(html.includes(m.label));
-  for (const p of report.conclusion) t.true(html.includes(p.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;')), 'the conclusion is in index.html');
+  for (const p of report.conclusion) t.true(html.includes(p.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;')), 'the conclusion is in index.html');
   t.regex(html, /zero frequency/);
 
   // The printed table: each model's clean accuracy as mean (min–max), and the verdict of the 13x13 - 3x3 comparison.

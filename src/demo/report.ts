@@ -80,7 +80,8 @@ export function aggregateSeries(perModel: { label: string; curves: Curve[][] }[]
         points.push([x, s.mean]);
         bars.push([x, s.min, s.max]);
       });
-      const name = first.name ? `${label}: ${first.name}` : label;
+      // Several curves of one model (the kernel layers): the title names the model, the legend the curves.
+      const name = first.name ? (perModel.length > 1 ? `${label}: ${first.name}` : first.name) : label;
       const many = curves.length > 1;
       series.push({ name, points, ...(many && (points.length > 12 ? { band: bars } : { errorBars: bars })) });
     });
