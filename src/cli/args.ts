@@ -57,15 +57,16 @@ export function parseFlags(argv: string[], specs: Record<string, FlagSpec>, comm
   return out;
 }
 
-/** Edit distance (Levenshtein: insertions, deletions, substitutions) between two short strings. */
+/** Edit distance between two short strings: insertions, deletions, substitutions and swaps of two
+ * neighbouring letters each count 1 (Damerau's optimal string alignment), so 'modle' is 1 from 'model'. */
 export function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length];
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.length][b.length];
 }
 
 /** " (did you mean --X?)" for the closest of `known` to a misspelt `name` (at most a third of its
@@ -200,7 +201,7 @@ export function fractionFlag(f: Flags, name: string, command: string, opts: { po
 
 export function choiceFlag<T extends string>(f: Flags, name: string, allowed: readonly T[], dflt: T, command: string): T {
   const v = f[name] === undefined ? dflt : String(f[name]);
-  if (!allowed.includes(v as T)) throw new UsageError(`${command}: --${name} must be one of ${allowed.join(', ')}, got '${v}'`);
+  if (!allowed.includes(v as T)) throw new UsageError(`${command}: --${name} must be one of ${allowed.join(', ')}, got '${v}'${didYouMean(v, allowed)}`);
   return v as T;
 }
 

@@ -60,9 +60,10 @@ async function helpCommand(argv: string[], print: Print): Promise<void> {
   const names = split < 0 ? argv : argv.slice(0, split);
   const f = parseFlags(split < 0 ? [] : argv.slice(split), MODELS_FLAGS, 'help');
   if (names.length > 1) throw new UsageError(`help: takes one command name, got '${names.join(' ')}'`);
+  if (f.help) return print(helpText());
   if (names.length === 0) {
     const out = commandOutput(f, print);
-    if (f.help || !out.jsonOnStdout) out.say(helpText());
+    if (!out.jsonOnStdout) out.say(helpText());
     return out.result({ commands: Object.fromEntries(Object.entries(COMMANDS).map(([n, c]) => [n, c.summary])) });
   }
   const command = Object.prototype.hasOwnProperty.call(COMMANDS, names[0]) ? COMMANDS[names[0]] : undefined;

@@ -7,7 +7,12 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cd "$root"
+# Pack a copy of the working tree (tracked and unignored files), so prebuildify's build does not
+# replace the developer's build/ folder.
+mkdir "$work/src"
+(cd "$root" && git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$work/src")
+ln -s "$root/node_modules" "$work/src/node_modules"
+cd "$work/src"
 tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
 echo "packed $tarball ($(du -k "$work/$tarball" | cut -f1) kB)"
 tar -tzf "$work/$tarball" | grep -E '^package/prebuilds/linux-x64/.*\.node$' \
@@ -17,6 +22,8 @@ tar -tzf "$work/$tarball" | grep -E '^package/prebuilds/linux-x64/.*\.node$' \
 mkdir -p "$work/bin"
 ln -s "$(command -v node)" "$work/bin/node"
 ln -s "$(command -v npm)" "$work/bin/npm"
+# npm runs lifecycle scripts (the install script: node-gyp-build) through sh.
+ln -s "$(command -v sh)" "$work/bin/sh"
 for tool in python3 make g++ cc; do
   if PATH="$work/bin" command -v "$tool" >/dev/null 2>&1; then echo "FAIL: $tool is still on the test PATH" >&2; exit 1; fi
 done
@@ -37,4 +44,6 @@ const got = Array.from(y.data).join(",");
 if (got !== "1,0,3,0") { console.error("FAIL: relu gave " + got); process.exit(1); }
 console.log("the installed package loads its prebuilt addon and computes (relu ok)");
 '
+# The README's library examples, run from the installed package (not the clone).
+PATH="$work/bin" node "$root/test/package/run-examples.js" "${LKVIT_EXAMPLES:-$root/README.md}"
 echo "package check: passed"
