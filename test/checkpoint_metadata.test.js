@@ -86,6 +86,7 @@ test('a weights/architecture mismatch names the model and --config that fit, --n
   t.is(e.report.mismatched.length, 4);
   // A different model name: the file's options are not applied to it, and the hint names the right one.
   const r = t.throws(() => lk.loadModel('resnet50', file('k13.safetensors')));
+  t.regex(r.message, /does not fit resnet50 \(the file records model convnext_tiny: leave the name out to use it\)/);
   t.regex(r.message, /look like --model convnext_tiny --config/);
   t.true(r.message.length < 1500, `${r.message.length} characters`);
 });

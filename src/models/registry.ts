@@ -306,15 +306,16 @@ export function loadModel(first: string, second?: string | UntypedLoadModelOptio
     return { model, report: model.loadStateDict(state, { strict: strict ?? true }) };
   } catch (e) {
     if (!(e instanceof StateDictError)) throw e;
-    throw new StateDictError(mismatchMessage(name, over, path, state, e.report), e.report);
+    const recorded = saved && saved.name !== name ? ` (the file records model ${saved.name}: leave the name out to use it)` : '';
+    throw new StateDictError(mismatchMessage(name, over, path, state, e.report, recorded), e.report);
   }
 }
 
 // What a failed strict load prints: which model it tried, which one the weights fit, a few keys.
-function mismatchMessage(name: string, over: UntypedModelOptions, path: string, state: StateDict, report: LoadReport): string {
+function mismatchMessage(name: string, over: UntypedModelOptions, path: string, state: StateDict, report: LoadReport, note = ''): string {
   const { mean, std, numClasses, ...arch } = over;
   void mean, void std, void numClasses;
-  const tried = `${name}${Object.keys(arch).length ? ` ${JSON.stringify(arch)}` : ''}`;
+  const tried = `${name}${Object.keys(arch).length ? ` ${JSON.stringify(arch)}` : ''}${note}`;
   const fit = fittingModel(state, MODELS);
   const hint = fit
     ? `these weights look like --model ${fit.name}${Object.keys(fit.config).length ? ` --config '${JSON.stringify(fit.config)}'` : ''} (in the API: loadModel('${fit.name}', path${Object.keys(fit.config).length ? `, ${JSON.stringify(fit.config)}` : ''}))`
