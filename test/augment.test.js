@@ -498,37 +498,3 @@ test('lkvit train --augment equals fit() with the same specs; bad specs exit 2 n
   fs.rmSync(dir, { recursive: true });
 });
 
-// The README's Training > Augmentations example, verbatim (test/readme.test.js runs the README's copy).
-const README_EXAMPLE = [
-  "const lk = require('lkvit');",
-  "",
-  "// Eight noisy 3×16×16 images in [0, 1] and their labels.",
-  "const rng = new lk.Rng(0);",
-  "const x = lk.tensor(Float32Array.from({ length: 8 * 3 * 16 * 16 }, () => rng.uniform()), [8, 3, 16, 16]);",
-  "const y = Int32Array.from([0, 1, 2, 3, 0, 1, 2, 3]);",
-  "",
-  "// The operations alone: torchvision's functional transforms, on [0, 1] floats.",
-  "const rotated = lk.augment.rotate(x, 30, { fill: 0.5 });",
-  "const sheared = lk.augment.affine(x, { shear: [15, 0], center: [0, 0] });",
-  "const posterized = lk.augment.posterize(x, 2);",
-  "console.log(`rotate ${rotated.shape}, shear ${sheared.shape}, posterize: ${new Set(posterized.data).size} levels`);",
-  "",
-  "// A pipeline by name, as fit, lkvit train --augment and lk.background.fit take it.",
-  "const specs = ['rand-m9-mstd0.5-inc1', 'erase-p0.25', 'mixup', 'cutmix'];",
-  "const aug = new lk.augment.Augmentation(specs, { mean: lk.IMAGENET_MEAN, std: lk.IMAGENET_STD, numClasses: 4, labelSmoothing: 0.1 });",
-  "const { targets } = aug.apply(x, y, [0, 0]); // draws keyed by (seed, step)",
-  "const rowSums = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => targets.data.slice(i * 4, i * 4 + 4).reduce((s, v) => s + v, 0));",
-  "console.log(`${aug.stages.map((s) => s.name).join(' -> ')}; soft targets ${targets.shape}, rows sum to ${rowSums.every((s) => Math.abs(s - 1) < 1e-6)}`);",
-  "",
-  "// Training with them: soft-target cross-entropy, label smoothing folded into the targets.",
-  "lk.manualSeed(0);",
-  "const model = lk.createModel('vit_ti16', { imageSize: 16, patchSize: 4, embedDim: 16, depth: 1, numHeads: 2, numClasses: 4 });",
-  "lk.fit(model, lk.tensorDataset(x, y), { epochs: 2, batchSize: 4, labelSmoothing: 0.1, augment: specs })",
-  "  .then(({ history }) => console.log(`${history.length} epochs, finite losses: ${history.every((h) => Number.isFinite(h.trainLoss))}`));",
-].join('\n');
-
-test("the README's augmentation example runs and prints what it says", (t) => {
-  const { execFileSync } = require('child_process');
-  const out = execFileSync(process.execPath, ['-e', README_EXAMPLE], { cwd: path.join(__dirname, '..'), env: { ...process.env, LKVIT_NUM_THREADS: '2' } }).toString();
-  t.is(out, 'rotate 8,3,16,16, shear 8,3,16,16, posterize: 4 levels\nrandaugment -> erase -> mix; soft targets 8,4, rows sum to true\n2 epochs, finite losses: true\n');
-});

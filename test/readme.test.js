@@ -48,3 +48,8 @@ test("the README's background (worker-thread) example runs and prints what it sa
   const { code, printed } = block(t, 'Embedding: background calls on worker threads', true);
   t.is(run(code), printed);
 });
+
+test("the README's augmentation example runs and prints what it says", (t) => {
+  const { code, printed } = block(t, 'Augmentations', true);
+  t.is(run(code), printed);
+});
