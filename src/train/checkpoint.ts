@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { Module, StateDictError } from '../nn/module';
 import { moduleMetadata } from '../nn/serialize';
+import { summarizeLoadReport } from '../models/infer';
 import { Optimizer } from './optim';
 
 export const CHECKPOINT_FORMAT = 'lkvit-train-1';
@@ -60,11 +61,9 @@ export function loadCheckpoint(path: string, model: Module, optimizer?: Optimize
     model.loadStateDict(modelState);
   } catch (e) {
     if (!(e instanceof StateDictError)) throw e;
-    const r = e.report, few = (keys: string[]) => keys.slice(0, 3).join(', ') + (keys.length > 3 ? ` (and ${keys.length - 3} more)` : '');
+    const [counts, ...keys] = summarizeLoadReport(e.report);
     const config = metadata['lkvit.config'] !== undefined ? ` (it records ${recorded} ${metadata['lkvit.config'].slice(0, 400)})` : '';
-    throw new StateDictError(`loadCheckpoint: '${path}' does not fit this model${config}: ${r.missing.length} missing, ${r.unexpected.length} unexpected, ` +
-      `${r.mismatched.length} mismatched keys` + (r.missing.length ? `\n  missing: ${few(r.missing)}` : '') + (r.unexpected.length ? `\n  unexpected: ${few(r.unexpected)}` : '') +
-      (r.mismatched.length ? `\n  mismatched: ${few(r.mismatched.map((m) => `${m.key} [${m.expected.join(', ')}] vs [${m.got.join(', ')}] in the file`))}` : ''), r);
+    throw new StateDictError([`loadCheckpoint: '${path}' does not fit this model${config}: ${counts}`, ...keys].join('\n'), e.report);
   }
   optimizer?.loadStateDict(optState);
   return { epoch, info };
