@@ -226,3 +226,26 @@ test('line chart: legend below the plot, error bars beside each other, markers, 
   t.true([...inside.matchAll(/y="([\d.]+)" class="legend-entry"/g)].every((m) => Number(m[1]) < 100));
   t.throws(() => lineChart(series, { legend: 'left' }), { instanceOf: RangeError, message: /legend must be/ });
 });
+
+test('the written conclusion states only the comparisons the test shows, and says when nothing can be tested', (t) => {
+  const { conclusion } = require('../lib/demo/summary');
+  const s = { trainSamples: 5000, epochs: 4 };
+  const labels = { a: 'Model A', b: 'Model B' };
+  const row = (measure, label, a, b) => ({ measure, label, a: 'a', b: 'b', ...pairedComparison(a, b) });
+  const comparisons = [
+    row('clean', 'clean', [0.99, 0.98, 0.985, 0.99].map((v) => 100 * v), [0.97, 0.96, 0.97, 0.975].map((v) => 100 * v)),
+    row('pgd', 'PGD', [10, 40, 5, 30], [20, 10, 30, 15]),
+  ];
+  t.true(comparisons[0].shown && !comparisons[1].shown);
+  // Differences 2, 2, 1.5, 1.5 points: mean 1.75.
+  const text = conclusion(comparisons, labels, [0, 1, 2, 3], s);
+  t.regex(text[1], /^Model A against Model B: the seeds support a difference in clean \(higher by 1\.8 points on average, 95% interval \+[\d.]+ to \+[\d.]+, p = 0\.00\d\)\. No difference shown in PGD\.$/);
+  t.notRegex(text.join(' '), /PGD \(/, 'PGD is never stated as a difference');
+  t.regex(text[text.length - 1], /These are 2 tests without correction/);
+  const none = conclusion([row('pgd', 'PGD', [10, 40, 5, 30], [20, 10, 30, 15])], labels, [0, 1, 2, 3], s);
+  t.is(none[1], 'Model A against Model B: the seeds support no difference in any measure.');
+  const single = conclusion([row('clean', 'clean', [99], [97])], labels, [7], s);
+  t.regex(single[0], /With fewer than 3 seeds the test can hardly show anything/);
+  t.regex(single[single.length - 1], /^One seed allows no test at all/);
+  t.regex(single[single.length - 1], /says nothing about the study's ImageNet-scale claims/);
+});

@@ -201,7 +201,9 @@ export function conclusion(comparisons: ComparisonRow[], labels: Record<string, 
   for (let i = 0; i < names.length; i++)
     for (let j = i + 1; j < names.length; j++) paragraphs.push(pairText(names[i], names[j]));
   const tests = comparisons.filter((c) => c.p !== null).length;
-  paragraphs.push(`These are ${tests} tests without correction for multiplicity: about ${fmt(tests * ALPHA)} of them would pass by chance if no model differed from another. `
+  paragraphs.push((tests
+    ? `These are ${tests} tests without correction for multiplicity: about ${fmt(tests * ALPHA)} of them would pass by chance if no model differed from another. `
+    : 'One seed allows no test at all: every difference in it may be the seed\'s. ')
     + '"No difference shown" means the seeds do not decide; it does not mean the models are equal. '
     + `All of this concerns tiny models trained on ${s.trainSamples} MNIST digits for ${s.epochs} epoch${s.epochs === 1 ? '' : 's'} and says nothing about the study's ImageNet-scale claims.`);
   return paragraphs;
