@@ -8,7 +8,7 @@ export { ops };
 
 // Models, layers and checkpoints.
 export { createModel, loadModel, listModels, MODELS, IMAGENET_MEAN, IMAGENET_STD } from './models/registry';
-export type { ModelOptions, LoadModelOptions } from './models/registry';
+export type { ModelName, ModelOptions, ModelOptionsFor, LoadModelOptions, LoadModelOptionsFor, UntypedModelOptions, LoadedModel, FamilyConfigs } from './models/registry';
 export { ImageClassifier } from './models/classifier';
 export type { ForwardOptions, ForwardResult, Triple } from './models/classifier';
 export { RepLKNet } from './models/replknet';
@@ -37,7 +37,7 @@ import * as attacks from './attacks';
 export { attacks };
 export { fgsm, pgd, apgd, apgdT, square, autoAttack, taig, runAttack, summarize } from './attacks';
 export { mergeAttackRuns } from './attacks/run';
-export type { AttackResult, AttackSummary } from './attacks';
+export type { AttackResult, AttackSummary, AttackName, AttackOptionsByName, RunAttackOptions, RunAttackResult } from './attacks';
 export { evaluateSuite, evaluateSuiteShard, mergeSuiteShards, SUITES } from './suites/imagenet';
 export { parseShard, shardSlice } from './shard/spec';
 export type { ShardSpec, ShardSlice } from './shard/spec';

@@ -13,7 +13,7 @@ export type { TaigOptions } from './taig';
 export { summarize } from './common';
 export type { AttackResult, AttackSummary, CommonAttackOptions } from './common';
 export { runAttack, judge, ATTACKS } from './run';
-export type { RunAttackOptions, RunAttackResult } from './run';
+export type { RunAttackOptions, RunAttackOptionsFor, RunAttackResult, AttackName, AttackOptionsByName } from './run';
 export { lossFromLogits } from './loss';
 export type { LossName } from './loss';
 export { Rng } from '../tensor/random';

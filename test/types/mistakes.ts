@@ -26,6 +26,14 @@ lk.createModel('convnext_tiny', { kernelSize: 13, mean: [0.5, 0.5, 0.5] });
 const runtimeName: string = 'vit_ti16';
 lk.createModel(runtimeName, { depth: 2 });
 const fromFile: lk.ImageClassifier = lk.loadModel('w.safetensors').model;
+// The names and option types are exported for an embedder's own code.
+const chosen: lk.ModelName = 'convnext_tiny';
+const vitOptions: lk.ModelOptionsFor<'vit_ti16'> = { depth: 2, numHeads: 3 };
+lk.createModel(chosen);
+lk.createModel('vit_ti16', vitOptions);
+// @ts-expect-error: not a model name
+const notAName: lk.ModelName = 'vit_b99';
+void notAName;
 // Nullable results say so.
 // @ts-expect-error: modelName is null for a model built from its class
 const name: string = model.modelName;
@@ -55,6 +63,9 @@ async function attacks(): Promise<void> {
   // @ts-expect-error: a misspelt analysis option (ratio for ratios)
   await lk.analyses.occlusion(model, data, { ratio: [0.5] });
   await lk.analyses.attackCurve(model, data, { attack: 'pgd', values: [1 / 255], options: { steps: 5 } });
+  const attack: lk.AttackName = 'apgd-t';
+  const apgdT: lk.AttackOptionsByName['apgd-t'] = { eps: 4 / 255, numTargets: 3 };
+  await lk.runAttack(model, data, { attack, options: apgdT });
 }
 
 // Suites: each suite takes its own options.
