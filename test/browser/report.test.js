@@ -16,7 +16,7 @@ const haveChromium = fs.existsSync(chromium);
 const inCi = process.env.CI === 'true';
 
 const TINY = {
-  trainSamples: 128, epochs: 2, batchSize: 32, testSamples: 40, noiseSamples: 20, attackSamples: 20, lesionSamples: 20, evalBatchSize: 20,
+  trainSamples: 96, epochs: 1, batchSize: 32, testSamples: 40, noiseSamples: 20, attackSamples: 20, lesionSamples: 20, evalBatchSize: 20,
   eps: [0, 0.05, 0.1], pgdSteps: 2, occlusionRatios: [0.3, 0.6], frequencyBands: [0, 0.3, 0.6], lesionTrials: 2,
 };
 
