@@ -9,6 +9,7 @@ import { profileCommand } from './profile';
 import { mergeCommand } from './merge';
 import { trainCommand } from './train';
 import { demoCommand } from './demo';
+import { infoCommand } from './info';
 import { listModels } from '../models/registry';
 import { UsageError, parseFlags, usage, commandOutput, COMMON_FLAGS, FlagSpec, didYouMean } from './args';
 
@@ -26,6 +27,7 @@ export const COMMANDS: Record<string, { summary: string; run: CommandFn }> = {
   merge: { summary: 'combines the reports of --shard i/n runs into the report of a single run', run: mergeCommand },
   bench: { summary: 'kernel-size microbenchmark: depthwise conv, attention, whole models (with PyTorch beside when found)', run: benchCommand },
   profile: { summary: 'per-op time, GFLOP/s and % of the machine\'s measured peak of one model pass (forward, attack or train)', run: profileCommand },
+  info: { summary: 'the version, CPU, SIMD path and threads of the engine, and the CUDA backend or why there is none', run: infoCommand },
   models: { summary: 'the model names, their normalisation and where their weights come from', run: modelsCommand },
   help: { summary: "this list; 'lkvit help COMMAND' is 'lkvit COMMAND --help'", run: helpCommand },
 };
