@@ -115,7 +115,7 @@ test('lkvit --help lists every command; each command --help shows defaults', asy
   const r = await run(['--help']);
   t.is(r.code, 0);
   for (const name of Object.keys(COMMANDS)) t.regex(r.out, new RegExp(`^  ${name} `, 'm'));
-  for (const command of Object.keys(COMMANDS).filter((c) => c !== 'help' && c !== 'models')) {
+  for (const command of Object.keys(COMMANDS).filter((c) => c !== 'help' && c !== 'models' && c !== 'info')) {
     const h = await run([command, '--help']);
     t.is(h.code, 0);
     // Every flag line of every command carries its default (or says it is required).
@@ -124,6 +124,12 @@ test('lkvit --help lists every command; each command --help shows defaults', asy
     for (const line of flagLines) t.regex(line, /\((default: .+|required)\)$/, line);
     const viaHelp = await run(['help', command]);
     t.is(viaHelp.out, h.out);
+  }
+  // models and info take only the common flags, each shown with its default.
+  for (const command of ['models', 'info']) {
+    const h = await run([command, '--help']);
+    t.is(h.code, 0);
+    for (const line of h.out.split('\n').filter((l) => /^  --/.test(l) && !/^  --help /.test(l))) t.regex(line, /\((default: .+|required)\)$/, line);
   }
   const none = await run([]);
   t.is(none.code, 2);
