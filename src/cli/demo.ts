@@ -13,7 +13,7 @@ import { FlagSpec, parseFlags, usage, intFlag, choiceFlag, COMMON_FLAGS, command
 
 const FLAGS: Record<string, FlagSpec> = {
   out: { type: 'string', help: 'report folder (created; its files are overwritten)', default: 'lkvit-report' },
-  quick: { type: 'boolean', help: `fewer epochs and samples (${QUICK_SEEDS} seeds, ${QUICK_SETTINGS.epochs} epochs on ${QUICK_SETTINGS.trainSamples} digits, ${QUICK_SETTINGS.testSamples} test digits): about a minute`, default: 'off' },
+  quick: { type: 'boolean', help: `fewer epochs and samples (${QUICK_SEEDS} seeds, ${QUICK_SETTINGS.epochs} epochs on ${QUICK_SETTINGS.trainSamples} digits, ${QUICK_SETTINGS.testSamples} test digits): about a minute and a half`, default: 'off' },
   seeds: { type: 'string', help: 'how many seeds: each trains the three models afresh on its own split; the report gives mean and range over them', default: `${DEFAULT_SEEDS}, --quick ${QUICK_SEEDS}` },
   seed: { type: 'string', help: 'the first seed (the run uses seed, seed + 1, ...): split, initial weights, shuffling and every random perturbation', default: '0' },
   perturb: { type: 'string', help: "where attacks and noise act: 'grey' (the digit's one channel, its three stored copies kept equal) or 'rgb' (each copy independently)", default: 'grey' },
