@@ -1,5 +1,5 @@
-// The README's examples are code a newcomer will paste: run each exactly as written and check
-// that it prints what the README says.
+// The examples of the README and of the per-folder READMEs are code a newcomer will paste: run
+// each exactly as written and check that it prints what the document says.
 'use strict';
 const test = require('ava');
 const fs = require('fs');
@@ -7,12 +7,13 @@ const path = require('path');
 const { execFileSync } = require('child_process');
 
 const root = path.join(__dirname, '..');
-const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+const docs = new Map();
+const doc = (file) => docs.get(file) ?? docs.set(file, fs.readFileSync(path.join(root, file), 'utf8')).get(file);
 
-/** The first js block after `## heading` (and, with `output`, the block after "prints"). */
-function block(t, heading, output = false) {
-  const m = readme.match(new RegExp(`## ${heading.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[\\s\\S]*?\`\`\`js\\n([\\s\\S]*?)\`\`\`${output ? '\\n\\nprints\\n\\n```\\n([\\s\\S]*?)```' : ''}`));
-  t.truthy(m, `README has a ## ${heading} section with a js block`);
+/** The first js block after the heading `heading` of `file` (and, with `output`, the block after "prints"). */
+function block(t, heading, output = false, file = 'README.md') {
+  const m = doc(file).match(new RegExp(`^#+ ${heading.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$[\\s\\S]*?\`\`\`js\\n([\\s\\S]*?)\`\`\`${output ? '\\n\\nprints\\n\\n```\\n([\\s\\S]*?)```' : ''}`, 'm'));
+  t.truthy(m, `${file} has a section '${heading}' with a js block`);
   return { code: m[1], printed: m[2] };
 }
 
@@ -38,18 +39,18 @@ test("the README's attack example runs and prints what it says", (t) => {
 });
 
 test("the README's training example runs and prints what it says", (t) => {
-  const out = run(block(t, 'Training').code);
+  const out = run(block(t, 'Training', false, 'src/train/README.md').code);
   t.regex(out, /epoch 10: train loss \d\.\d\d, test accuracy 1\.00/);
   const robust = Number(out.match(/robust accuracy (\d\.\d\d)/)[1]);
   t.true(robust >= 0.9, `robust accuracy ${robust}`);
 });
 
 test("the README's background (worker-thread) example runs and prints what it says", (t) => {
-  const { code, printed } = block(t, 'Embedding: background calls on worker threads', true);
+  const { code, printed } = block(t, 'Embedding: background calls on worker threads', true, 'src/worker/README.md');
   t.is(run(code), printed);
 });
 
 test("the README's augmentation example runs and prints what it says", (t) => {
-  const { code, printed } = block(t, 'Augmentations', true);
+  const { code, printed } = block(t, 'Augmentations', true, 'src/train/README.md');
   t.is(run(code), printed);
 });

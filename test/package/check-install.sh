@@ -45,5 +45,7 @@ if (got !== "1,0,3,0") { console.error("FAIL: relu gave " + got); process.exit(1
 console.log("the installed package loads its prebuilt addon and computes (relu ok)");
 '
 # The README's library examples, run from the installed package (not the clone).
-PATH="$work/bin" node "$root/test/package/run-examples.js" "${LKVIT_EXAMPLES:-$root/README.md}"
+# Every js example of the README and of the per-folder READMEs, run inside the installed app.
+examples=${LKVIT_EXAMPLES:-$(cd "$root" && git ls-files '*.md' | xargs grep -l '^```js' | sed "s|^|$root/|")}
+for doc in $examples; do PATH="$work/bin" node "$root/test/package/run-examples.js" "$doc"; done
 echo "package check: passed"

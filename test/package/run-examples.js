@@ -2,6 +2,8 @@
 // folder: check-install.sh runs it inside an app that installed the packed tarball, so an example
 // that reads a file the package does not carry (test/fixtures/...) fails there. Usage:
 //   node run-examples.js README.md    (exit 1 on the first failing block, naming its heading)
+// A ```js block is a whole example that must run; fragments that need your own files or variables
+// are fenced as ```javascript instead.
 'use strict';
 const fs = require('fs');
 const { execFileSync } = require('child_process');
