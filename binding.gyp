@@ -44,16 +44,19 @@
       "sources": [
         "native/cpu/parallel.cc",
         "native/cpu/isa.cc",
-        "native/cpu/nn.cc",
         "native/cpu/norm.cc",
+        "native/cpu/nn.cc",
         "native/cpu/steps.cc",
         "native/cpu/peak.cc",
         "native/binding/addon.cc",
         "native/binding/core.cc",
         "native/binding/dwconv.cc",
-        "native/binding/gemm_conv.cc",
+        "native/binding/gemm.cc",
+        "native/binding/conv.cc",
         "native/binding/attention.cc",
+        "native/binding/norm.cc",
         "native/binding/nn.cc",
+        "native/binding/steps.cc",
         "native/binding/peak.cc"
       ],
       "dependencies": [

@@ -9,7 +9,7 @@
 
 namespace {
 
-constexpr int64_t kMaxDim = int64_t(1) << 31;
+using lkb::kMaxDim;
 constexpr int64_t kMaxKernel = 63;
 constexpr int64_t kMaxPadding = int64_t(1) << 20;
 

@@ -14,6 +14,8 @@ namespace lkb {
 // bounded by it, and so is the product of a call's non-zero dimensions (see numel), so no size
 // product can overflow int64 and no loop over the other dims of an empty tensor runs longer.
 constexpr int64_t kMaxElements = int64_t(1) << 32;
+// The largest single dimension (GEMM and conv sizes, leading dimensions).
+constexpr int64_t kMaxDim = int64_t(1) << 31;
 
 struct F32 {
   float* data;
@@ -111,12 +113,22 @@ inline int64_t add_sizes(Napi::Env env, const char* what, int64_t a, int64_t b) 
   return r;
 }
 
+using Entry = Napi::Value (*)(const Napi::CallbackInfo&);
+
+// exports[name] = fn.
+inline void def(Napi::Env env, Napi::Object exports, const char* name, Entry fn) {
+  exports.Set(name, Napi::Function::New(env, fn, name));
+}
+
 }  // namespace lkb
 
 // Each binding file defines one of these; addon.cc calls them all.
 void register_core(Napi::Env env, Napi::Object exports);
 void register_dwconv(Napi::Env env, Napi::Object exports);
-void register_gemm_conv(Napi::Env env, Napi::Object exports);
+void register_gemm(Napi::Env env, Napi::Object exports);
+void register_conv(Napi::Env env, Napi::Object exports);
 void register_attention(Napi::Env env, Napi::Object exports);
+void register_norm(Napi::Env env, Napi::Object exports);
 void register_nn(Napi::Env env, Napi::Object exports);
+void register_steps(Napi::Env env, Napi::Object exports);
 void register_peak(Napi::Env env, Napi::Object exports);

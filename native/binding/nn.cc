@@ -1,6 +1,5 @@
-// N-API entry points for normalisation, activations, softmax / cross-entropy, pooling and the
-// attack steps. Every array is checked against the dims (and index arrays against their range)
-// before a pointer reaches a kernel.
+// N-API entry points for activations, softmax / cross-entropy and pooling. Every array is checked
+// against the dims (and index arrays against their range) before a pointer reaches a kernel.
 #include <string>
 
 #include "../cpu/nn.h"
@@ -9,7 +8,6 @@
 namespace {
 
 using lkb::f32;
-using lkb::f32_opt;
 using lkb::i64;
 
 // info[i] must be an Int32Array of exactly `expected` entries.
@@ -30,121 +28,6 @@ void check_indices(Napi::Env env, const int32_t* v, int64_t n, int64_t hi, const
     if (v[i] < 0 || v[i] >= hi)
       lkb::throw_range(env, std::string(name) + "[" + std::to_string(i) + "] = " + std::to_string(v[i]) +
                                 " is outside [0, " + std::to_string(hi) + ")");
-}
-
-// ---- Normalisation ----------------------------------------------------------------------------
-
-// Dims of a normalisation call: N, C, S at args [first, first + 3).
-struct NCS {
-  int64_t N, C, S, numel, NS;
-};
-NCS ncs(const Napi::CallbackInfo& info, size_t first) {
-  NCS d{i64(info, first, "N"), i64(info, first + 1, "C"), i64(info, first + 2, "S"), 0, 0};
-  d.numel = lkb::numel(info.Env(), "x [N, C, S]", {d.N, d.C, d.S});
-  d.NS = lkb::numel(info.Env(), "mean [N, S]", {d.N, d.S});
-  return d;
-}
-
-// batchNorm2dForward(x, N, C, S, weight?, bias?, training, eps, momentum, runningMean?, runningVar?, y, mean, rstd)
-Napi::Value BatchNorm2dForward(const Napi::CallbackInfo& info) {
-  const NCS d = ncs(info, 1);
-  const float* x = f32(info, 0, "x", d.numel).data;
-  const float* w = f32_opt(info, 4, "weight", d.C).data;
-  const float* b = f32_opt(info, 5, "bias", d.C).data;
-  const bool training = lkb::boolean(info, 6, "training");
-  const double eps = lkb::f64(info, 7, "eps"), momentum = lkb::f64(info, 8, "momentum");
-  float* rm = f32_opt(info, 9, "runningMean", d.C).data;
-  float* rv = f32_opt(info, 10, "runningVar", d.C).data;
-  if (!training && d.C > 0 && (!rm || !rv)) lkb::throw_type(info.Env(), "runningMean and runningVar are required when not training");
-  float* y = f32(info, 11, "y", d.numel).data;
-  float* mean = f32(info, 12, "mean", d.C).data;
-  float* rstd = f32(info, 13, "rstd", d.C).data;
-  lk::batch_norm_forward(x, d.N, d.C, d.S, w, b, training, eps, momentum, rm, rv, y, mean, rstd);
-  return info.Env().Undefined();
-}
-
-// batchNorm2dBackward(x, g, N, C, S, weight?, mean, rstd, training, gx?, gweight?, gbias?)
-Napi::Value BatchNorm2dBackward(const Napi::CallbackInfo& info) {
-  const NCS d = ncs(info, 2);
-  const float* x = f32(info, 0, "x", d.numel).data;
-  const float* g = f32(info, 1, "g", d.numel).data;
-  const float* w = f32_opt(info, 5, "weight", d.C).data;
-  const float* mean = f32(info, 6, "mean", d.C).data;
-  const float* rstd = f32(info, 7, "rstd", d.C).data;
-  const bool training = lkb::boolean(info, 8, "training");
-  float* gx = f32_opt(info, 9, "gx", d.numel).data;
-  float* gw = f32_opt(info, 10, "gweight", d.C).data;
-  float* gb = f32_opt(info, 11, "gbias", d.C).data;
-  lk::batch_norm_backward(x, g, d.N, d.C, d.S, w, mean, rstd, training, gx, gw, gb);
-  return info.Env().Undefined();
-}
-
-int64_t groups(const Napi::CallbackInfo& info, size_t i, int64_t C) {
-  const int64_t G = i64(info, i, "G", 1);
-  if (C % G != 0) lkb::throw_range(info.Env(), "G must divide C");
-  return G;
-}
-
-// groupNormForward(x, N, C, S, G, weight?, bias?, eps, y, mean, rstd); mean / rstd are [N, G].
-Napi::Value GroupNormForward(const Napi::CallbackInfo& info) {
-  const NCS d = ncs(info, 1);
-  const int64_t G = groups(info, 4, d.C);
-  const float* x = f32(info, 0, "x", d.numel).data;
-  const float* w = f32_opt(info, 5, "weight", d.C).data;
-  const float* b = f32_opt(info, 6, "bias", d.C).data;
-  const double eps = lkb::f64(info, 7, "eps");
-  float* y = f32(info, 8, "y", d.numel).data;
-  const int64_t NG = lkb::numel(info.Env(), "mean [N, G]", {d.N, G});
-  float* mean = f32(info, 9, "mean", NG).data;
-  float* rstd = f32(info, 10, "rstd", NG).data;
-  lk::group_norm_forward(x, d.N, d.C, d.S, G, w, b, eps, y, mean, rstd);
-  return info.Env().Undefined();
-}
-
-// groupNormBackward(x, g, N, C, S, G, weight?, mean, rstd, gx?, gweight?, gbias?)
-Napi::Value GroupNormBackward(const Napi::CallbackInfo& info) {
-  const NCS d = ncs(info, 2);
-  const int64_t G = groups(info, 5, d.C);
-  const float* x = f32(info, 0, "x", d.numel).data;
-  const float* g = f32(info, 1, "g", d.numel).data;
-  const float* w = f32_opt(info, 6, "weight", d.C).data;
-  const int64_t NG = lkb::numel(info.Env(), "mean [N, G]", {d.N, G});
-  const float* mean = f32(info, 7, "mean", NG).data;
-  const float* rstd = f32(info, 8, "rstd", NG).data;
-  float* gx = f32_opt(info, 9, "gx", d.numel).data;
-  float* gw = f32_opt(info, 10, "gweight", d.C).data;
-  float* gb = f32_opt(info, 11, "gbias", d.C).data;
-  lk::group_norm_backward(x, g, d.N, d.C, d.S, G, w, mean, rstd, gx, gw, gb);
-  return info.Env().Undefined();
-}
-
-// layerNorm2dForward(x, N, C, S, weight?, bias?, eps, y, mean, rstd); mean / rstd are [N, S].
-Napi::Value LayerNorm2dForward(const Napi::CallbackInfo& info) {
-  const NCS d = ncs(info, 1);
-  const float* x = f32(info, 0, "x", d.numel).data;
-  const float* w = f32_opt(info, 4, "weight", d.C).data;
-  const float* b = f32_opt(info, 5, "bias", d.C).data;
-  const double eps = lkb::f64(info, 6, "eps");
-  float* y = f32(info, 7, "y", d.numel).data;
-  float* mean = f32(info, 8, "mean", d.NS).data;
-  float* rstd = f32(info, 9, "rstd", d.NS).data;
-  lk::channel_norm_forward(x, d.N, d.C, d.S, w, b, eps, y, mean, rstd);
-  return info.Env().Undefined();
-}
-
-// layerNorm2dBackward(x, g, N, C, S, weight?, mean, rstd, gx?, gweight?, gbias?)
-Napi::Value LayerNorm2dBackward(const Napi::CallbackInfo& info) {
-  const NCS d = ncs(info, 2);
-  const float* x = f32(info, 0, "x", d.numel).data;
-  const float* g = f32(info, 1, "g", d.numel).data;
-  const float* w = f32_opt(info, 5, "weight", d.C).data;
-  const float* mean = f32(info, 6, "mean", d.NS).data;
-  const float* rstd = f32(info, 7, "rstd", d.NS).data;
-  float* gx = f32_opt(info, 8, "gx", d.numel).data;
-  float* gw = f32_opt(info, 9, "gweight", d.C).data;
-  float* gb = f32_opt(info, 10, "gbias", d.C).data;
-  lk::channel_norm_backward(x, g, d.N, d.C, d.S, w, mean, rstd, gx, gw, gb);
-  return info.Env().Undefined();
 }
 
 // ---- Activations ----------------------------------------------------------------------------------
@@ -327,75 +210,22 @@ Napi::Value AvgPool2dBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// ---- Attack steps ------------------------------------------------------------------------------------
-
-// fgsmStep(x, g, eps, min, max, out)
-Napi::Value FgsmStep(const Napi::CallbackInfo& info) {
-  const lkb::F32 x = f32(info, 0, "x");
-  const int64_t n = int64_t(x.length);
-  const float* g = f32(info, 1, "g", n).data;
-  const float eps = float(lkb::f64(info, 2, "eps")), lo = float(lkb::f64(info, 3, "min")),
-              hi = float(lkb::f64(info, 4, "max"));
-  lk::fgsm_step(x.data, g, n, eps, lo, hi, f32(info, 5, "out", n).data);
-  return info.Env().Undefined();
-}
-
-// pgdLinfStep(x, g, x0, eps, alpha, min, max, out)
-Napi::Value PgdLinfStep(const Napi::CallbackInfo& info) {
-  const lkb::F32 x = f32(info, 0, "x");
-  const int64_t n = int64_t(x.length);
-  const float* g = f32(info, 1, "g", n).data;
-  const float* x0 = f32(info, 2, "x0", n).data;
-  const float eps = float(lkb::f64(info, 3, "eps")), alpha = float(lkb::f64(info, 4, "alpha")),
-              lo = float(lkb::f64(info, 5, "min")), hi = float(lkb::f64(info, 6, "max"));
-  lk::pgd_linf_step(x.data, g, x0, n, eps, alpha, lo, hi, f32(info, 7, "out", n).data);
-  return info.Env().Undefined();
-}
-
-// pgdL2Step(x, g, x0, N, eps, alpha, min, max, out): N samples of x.length / N values.
-Napi::Value PgdL2Step(const Napi::CallbackInfo& info) {
-  const lkb::F32 x = f32(info, 0, "x");
-  const int64_t n = int64_t(x.length);
-  const float* g = f32(info, 1, "g", n).data;
-  const float* x0 = f32(info, 2, "x0", n).data;
-  const int64_t N = i64(info, 3, "N", 1);
-  if (n % N != 0) lkb::throw_range(info.Env(), "N must divide the length of x");
-  const float eps = float(lkb::f64(info, 4, "eps")), alpha = float(lkb::f64(info, 5, "alpha")),
-              lo = float(lkb::f64(info, 6, "min")), hi = float(lkb::f64(info, 7, "max"));
-  float* out = f32(info, 8, "out", n).data;
-  if (n == 0) return info.Env().Undefined();  // N empty samples: nothing to write, no per-sample sums
-  lk::pgd_l2_step(x.data, g, x0, N, n / N, eps, alpha, lo, hi, out);
-  return info.Env().Undefined();
-}
-
 }  // namespace
 
 void register_nn(Napi::Env env, Napi::Object exports) {
-  auto def = [&](const char* name, Napi::Value (*fn)(const Napi::CallbackInfo&)) {
-    exports.Set(name, Napi::Function::New(env, fn, name));
-  };
-  def("batchNorm2dForward", BatchNorm2dForward);
-  def("batchNorm2dBackward", BatchNorm2dBackward);
-  def("groupNormForward", GroupNormForward);
-  def("groupNormBackward", GroupNormBackward);
-  def("layerNorm2dForward", LayerNorm2dForward);
-  def("layerNorm2dBackward", LayerNorm2dBackward);
-  def("arith", Arith);
-  def("reluForward", UnaryForward<lk::relu_forward>);
-  def("reluBackward", UnaryGrad<lk::relu_backward>);
-  def("geluForward", UnaryForward<lk::gelu_forward>);
-  def("geluBackward", UnaryGrad<lk::gelu_backward>);
-  def("softmaxForward", SoftmaxForward);
-  def("softmaxBackward", SoftmaxBackward);
-  def("crossEntropyForward", CrossEntropyForward);
-  def("crossEntropyBackward", CrossEntropyBackward);
-  def("globalAvgPool2dForward", GlobalAvgPool2dForward);
-  def("globalAvgPool2dBackward", GlobalAvgPool2dBackward);
-  def("maxPool2dForward", MaxPool2dForward);
-  def("maxPool2dBackward", MaxPool2dBackward);
-  def("avgPool2dForward", AvgPool2dForward);
-  def("avgPool2dBackward", AvgPool2dBackward);
-  def("fgsmStep", FgsmStep);
-  def("pgdLinfStep", PgdLinfStep);
-  def("pgdL2Step", PgdL2Step);
+  lkb::def(env, exports, "arith", Arith);
+  lkb::def(env, exports, "reluForward", UnaryForward<lk::relu_forward>);
+  lkb::def(env, exports, "reluBackward", UnaryGrad<lk::relu_backward>);
+  lkb::def(env, exports, "geluForward", UnaryForward<lk::gelu_forward>);
+  lkb::def(env, exports, "geluBackward", UnaryGrad<lk::gelu_backward>);
+  lkb::def(env, exports, "softmaxForward", SoftmaxForward);
+  lkb::def(env, exports, "softmaxBackward", SoftmaxBackward);
+  lkb::def(env, exports, "crossEntropyForward", CrossEntropyForward);
+  lkb::def(env, exports, "crossEntropyBackward", CrossEntropyBackward);
+  lkb::def(env, exports, "globalAvgPool2dForward", GlobalAvgPool2dForward);
+  lkb::def(env, exports, "globalAvgPool2dBackward", GlobalAvgPool2dBackward);
+  lkb::def(env, exports, "maxPool2dForward", MaxPool2dForward);
+  lkb::def(env, exports, "maxPool2dBackward", MaxPool2dBackward);
+  lkb::def(env, exports, "avgPool2dForward", AvgPool2dForward);
+  lkb::def(env, exports, "avgPool2dBackward", AvgPool2dBackward);
 }

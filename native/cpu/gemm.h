@@ -51,7 +51,7 @@ LK_ISA_DECLARE(void sgemm_batched(bool transA, bool transB, int64_t batch, int64
 
 namespace lk {
 
-// Entry points for other native code: dispatch to the active ISA (defined in binding/gemm_conv.cc).
+// Entry points for other native code: dispatch to the active ISA (defined in binding/gemm.cc).
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 // Same, on the calling thread only.

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "nn.h"
+#include "sum.h"
 #include "parallel.h"
 
 namespace lk {

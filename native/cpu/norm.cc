@@ -5,7 +5,8 @@
 #include <cmath>
 #include <vector>
 
-#include "nn.h"
+#include "norm.h"
+#include "sum.h"
 #include "parallel.h"
 
 namespace lk {

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include "nn.h"
+#include "steps.h"
 #include "parallel.h"
 
 namespace lk {
