@@ -2,7 +2,8 @@
 // pre-norm blocks, exact GELU, LayerNorm eps 1e-6), with timm's parameter names.
 import { Tensor } from '../tensor/tensor';
 import * as ops from '../tensor/ops';
-import { Module, Conv2d, Linear, LayerNorm, Mlp, ModuleList, uniformParameter, DropPath, dropPathRates } from '../nn';
+import { Module, Conv2d, Linear, LayerNorm, Mlp, ModuleList, uniformParameter, DropPath, dropPathRates, bicubicResize } from '../nn';
+import type { LoadReport, StateDictLike, StateEntry } from '../nn';
 import { ImageClassifier, ForwardContext, Triple } from './classifier';
 
 export interface ViTConfig {
@@ -102,6 +103,19 @@ export class VisionTransformer extends ImageClassifier {
     this.head = this.child('head', new Linear(D, config.numClasses));
   }
 
+  /** As Module's, but a square pos_embed grid of another size (a checkpoint trained at another
+   * image size) is first resampled bicubically to this model's grid, as timm does. */
+  override loadStateDict(state: StateDictLike, options: { strict?: boolean } = {}): LoadReport {
+    const entries = state instanceof Map ? state : new Map(Object.entries(state));
+    const pos = entries.get('pos_embed');
+    const side = this.config.imageSize / this.config.patchSize;
+    if (pos && pos.shape.length === 3 && pos.shape[2] === this.config.embedDim && pos.shape[1] !== this.posEmbed.shape[1]) {
+      const old = Math.round(Math.sqrt(pos.shape[1] - 1));
+      if (old * old === pos.shape[1] - 1) return super.loadStateDict(new Map(entries).set('pos_embed', resamplePosEmbed(pos, [old, old], [side, side])), options);
+    }
+    return super.loadStateDict(entries, options);
+  }
+
   blockNames(): string[] {
     return this.blocks.map((_, i) => `blocks.${i}`);
   }
@@ -123,6 +137,24 @@ export class VisionTransformer extends ImageClassifier {
     const first = ops.reshape(ops.slice(t, 1, 0, 1), [N, D]);
     return this.head.forward(first);
   }
+}
+
+/**
+ * timm's resample_abs_pos_embed: the grid part of pos_embed [1, 1 + gh*gw, D] as [D, gh, gw],
+ * resized bicubically (PyTorch's align_corners=False) to newGrid; the class token is kept.
+ */
+export function resamplePosEmbed(pos: StateEntry, oldGrid: readonly [number, number], newGrid: readonly [number, number]): StateEntry {
+  const [gh, gw] = oldGrid, [nh, nw] = newGrid;
+  if (pos.shape.length !== 3 || pos.shape[0] !== 1 || pos.shape[1] !== 1 + gh * gw)
+    throw new RangeError(`resamplePosEmbed: pos_embed must be [1, 1 + ${gh}*${gw}, D], got [${pos.shape.join(', ')}]`);
+  const D = pos.shape[2], T = gh * gw;
+  const planes = new Float32Array(D * T); // [T, D] -> [D, T]
+  for (let t = 0; t < T; t++) for (let d = 0; d < D; d++) planes[d * T + t] = pos.data[(1 + t) * D + d];
+  const resized = bicubicResize(planes, [D, gh, gw], [nh, nw]), U = nh * nw;
+  const data = new Float32Array((1 + U) * D);
+  data.set(pos.data.subarray(0, D));
+  for (let t = 0; t < U; t++) for (let d = 0; d < D; d++) data[(1 + t) * D + d] = resized[d * U + t];
+  return { shape: [1, 1 + U, D], data };
 }
 
 function checkConfig(c: ViTConfig): ViTConfig {

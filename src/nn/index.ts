@@ -8,3 +8,4 @@ export { ConvBN, foldBatchNorm } from './conv_bn';
 export { manualSeed, withoutInit, uniformParameter } from './init';
 export { saveWeights } from './serialize';
 export { DropPath, reseedDropPaths, dropPathRates } from './drop_path';
+export { bicubicResize } from './interpolate';
