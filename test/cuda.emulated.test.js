@@ -9,7 +9,7 @@ const path = require('path');
 const { lk, rng, assertClose } = require('./helpers');
 const { buildEmulated } = require('../native/cuda/build-emulated');
 const DW = require('./reference/dwconv');
-const GEMM = require('./reference/conv');
+const GEMM = require('./reference/gemm');
 const ATT = require('./reference/attention');
 
 // Fiber-order seeds every row runs under (LKVIT_SIMT_SEEDS=1,2,3,... for a longer search).
@@ -166,7 +166,7 @@ test('cuda-emulated steps: pgd L2 bit-identical to the CPU engine for 1 to 4 thr
   }
 });
 
-// ---- SGEMM: the 2-D and batched matmul rows of test/cases/conv.js (forward, and both gradients,
+// ---- SGEMM: the 2-D and batched matmul rows of test/cases/gemm.js (forward, and both gradients,
 // which run the transposed forms), then leading dimensions and beta
 
 // C [M, N] = op(A) op(B) with the given transposes, for row-major A [M, K] (or [K, M]) and B.
@@ -175,7 +175,7 @@ function gemm(ta, tb, M, N, K, A, B, alpha = 1, beta = 0, C = new Float32Array(M
   return C;
 }
 
-for (const row of rowsOf('conv.js', 'matmul')) {
+for (const row of rowsOf('gemm.js', 'matmul')) {
   test(`cuda-emulated sgemm: ${row.name}`, (t) => {
     const r = rng(hashSeed(row.name));
     const a = row.make(r);
