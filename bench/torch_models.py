@@ -4,7 +4,10 @@ names and shapes, so the same checkpoint loads into both (parity fixtures, bench
 
 Written from the original sources (plain torch.nn; timm and torchvision are not needed):
   RepLKNet  - DingXiaoH/RepLKNet-pytorch, replknet.py
-  ViT       - timm VisionTransformer (augreg weights: class token, global_pool='token')
+  ViT       - timm VisionTransformer (augreg weights: class token, global_pool='token'); DeiT
+              (timm deit_small_patch16_224, non-distilled) is the same class with ImageNet mean/std
+  XCiT      - timm xcit.py (0.9.x semantics: ConvPatchEmbed, PositionalEncodingFourier, XCA, LPI,
+              ClassAttentionBlock with tokens_norm=True, LayerNorm eps 1e-6)
   ConvNeXt  - timm convnext.py (conv_mlp=False, layer-scale `gamma`, pool -> norm -> fc head)
   ResNet    - torchvision resnet.py (Bottleneck v1.5: stride on the 3x3 conv)
   BiT       - timm resnetv2.py (PreActBottleneck, StdConv2d eps 1e-8, GroupNorm + ReLU, 'fixed' stem)
@@ -16,6 +19,7 @@ Only modules with parameters or buffers matter for the keys; drop-path (rate 0 i
 and dropout are left out.
 """
 import copy
+import math
 import re
 
 import torch
@@ -501,6 +505,181 @@ class ResNetV2(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------
+# XCiT (timm 0.9.x xcit.py, as Xcit(..., tokens_norm=True) builds every xcit_* model; the timm code
+# follows facebookresearch/xcit, so its quirks are kept: the class-attention block adds gamma1 *
+# norm1(patch tokens) to the patch tokens and then doubles them; only the class token is read.)
+
+def conv3x3_bn(cin, cout, stride):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout))
+
+
+class ConvPatchEmbed(nn.Module):
+    """patch 16: four conv3x3-BN stride 2 (dims D/8, D/4, D/2, D) with GELU between; patch 8: three."""
+
+    def __init__(self, patch_size, dim):
+        super().__init__()
+        widths = {16: [dim // 8, dim // 4, dim // 2, dim], 8: [dim // 4, dim // 2, dim]}[patch_size]
+        layers, cin = [], 3
+        for i, w in enumerate(widths):
+            if i:
+                layers.append(nn.GELU())
+            layers.append(conv3x3_bn(cin, w, 2))
+            cin = w
+        self.proj = nn.Sequential(*layers)
+
+    def forward(self, x):
+        x = self.proj(x)
+        return x.flatten(2).transpose(1, 2), (x.shape[2], x.shape[3])
+
+
+class PositionalEncodingFourier(nn.Module):
+    def __init__(self, dim, hidden_dim=32, temperature=10000):
+        super().__init__()
+        self.token_projection = nn.Conv2d(hidden_dim * 2, dim, kernel_size=1)
+        self.scale = 2 * math.pi
+        self.temperature = temperature
+        self.hidden_dim = hidden_dim
+        self.eps = 1e-6
+
+    def forward(self, B, H, W):
+        y_embed = torch.arange(1, H + 1).to(torch.float32).unsqueeze(1).repeat(1, 1, W)
+        x_embed = torch.arange(1, W + 1).to(torch.float32).repeat(1, H, 1)
+        y_embed = y_embed / (y_embed[:, -1:, :] + self.eps) * self.scale
+        x_embed = x_embed / (x_embed[:, :, -1:] + self.eps) * self.scale
+        dim_t = torch.arange(self.hidden_dim).to(torch.float32)
+        dim_t = self.temperature ** (2 * torch.div(dim_t, 2, rounding_mode='floor') / self.hidden_dim)
+        pos_x = x_embed[:, :, :, None] / dim_t
+        pos_y = y_embed[:, :, :, None] / dim_t
+        pos_x = torch.stack([pos_x[:, :, :, 0::2].sin(), pos_x[:, :, :, 1::2].cos()], dim=4).flatten(3)
+        pos_y = torch.stack([pos_y[:, :, :, 0::2].sin(), pos_y[:, :, :, 1::2].cos()], dim=4).flatten(3)
+        pos = torch.cat((pos_y, pos_x), dim=3).permute(0, 3, 1, 2)
+        pos = self.token_projection(pos.to(self.token_projection.weight.dtype))
+        return pos.repeat(B, 1, 1, 1)  # (B, C, H, W)
+
+
+class XCA(nn.Module):
+    """Cross-covariance attention: q, k L2-normalised along the tokens, attention over channels."""
+
+    def __init__(self, dim, num_heads):
+        super().__init__()
+        self.num_heads = num_heads
+        self.temperature = nn.Parameter(torch.ones(num_heads, 1, 1))
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        B, N, C = x.shape
+        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3, 4, 1)
+        q, k, v = qkv.unbind(0)  # (B, heads, C', N)
+        q = F.normalize(q, dim=-1)
+        k = F.normalize(k, dim=-1)
+        attn = ((q @ k.transpose(-2, -1)) * self.temperature).softmax(dim=-1)
+        return self.proj((attn @ v).permute(0, 3, 1, 2).reshape(B, N, C))
+
+
+class LPI(nn.Module):
+    """Local patch interaction: depthwise 3x3 -> GELU -> BatchNorm -> depthwise 3x3 on the token grid."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.conv1 = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+        self.act = nn.GELU()
+        self.bn = nn.BatchNorm2d(dim)
+        self.conv2 = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+
+    def forward(self, x, H, W):
+        B, N, C = x.shape
+        x = x.permute(0, 2, 1).reshape(B, C, H, W)
+        x = self.conv2(self.bn(self.act(self.conv1(x))))
+        return x.reshape(B, C, N).permute(0, 2, 1)
+
+
+class XCABlock(nn.Module):
+    def __init__(self, dim, num_heads, mlp_ratio, eta=1.0):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = XCA(dim, num_heads)
+        self.gamma1 = nn.Parameter(eta * torch.ones(dim))
+        self.norm3 = nn.LayerNorm(dim, eps=1e-6)
+        self.local_mp = LPI(dim)
+        self.gamma3 = nn.Parameter(eta * torch.ones(dim))
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.gamma2 = nn.Parameter(eta * torch.ones(dim))
+
+    def forward(self, x, H, W):
+        x = x + self.gamma1 * self.attn(self.norm1(x))
+        x = x + self.gamma3 * self.local_mp(self.norm3(x), H, W)  # 3 before 2, as the official code
+        return x + self.gamma2 * self.mlp(self.norm2(x))
+
+
+class ClassAttn(nn.Module):
+    """CaiT's class attention: only the class token queries (separate q, k, v, with bias in XCiT)."""
+
+    def __init__(self, dim, num_heads):
+        super().__init__()
+        self.num_heads = num_heads
+        self.scale = (dim // num_heads) ** -0.5
+        self.q = nn.Linear(dim, dim)
+        self.k = nn.Linear(dim, dim)
+        self.v = nn.Linear(dim, dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        B, N, C = x.shape
+        h = self.num_heads
+        q = self.q(x[:, 0]).unsqueeze(1).reshape(B, 1, h, C // h).permute(0, 2, 1, 3) * self.scale
+        k = self.k(x).reshape(B, N, h, C // h).permute(0, 2, 1, 3)
+        v = self.v(x).reshape(B, N, h, C // h).permute(0, 2, 1, 3)
+        attn = (q @ k.transpose(-2, -1)).softmax(dim=-1)
+        return self.proj((attn @ v).transpose(1, 2).reshape(B, 1, C))
+
+
+class ClassAttentionBlock(nn.Module):
+    def __init__(self, dim, num_heads, mlp_ratio, eta=1.0):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = ClassAttn(dim, num_heads)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.gamma1 = nn.Parameter(eta * torch.ones(dim))
+        self.gamma2 = nn.Parameter(eta * torch.ones(dim))
+
+    def forward(self, x):
+        x_norm1 = self.norm1(x)
+        x = x + self.gamma1 * torch.cat([self.attn(x_norm1), x_norm1[:, 1:]], dim=1)
+        x = self.norm2(x)  # tokens_norm=True
+        cls_token = self.gamma2 * self.mlp(x[:, 0:1])
+        return x + torch.cat([cls_token, x[:, 1:]], dim=1)
+
+
+class XCiT(nn.Module):
+    def __init__(self, embed_dim, depth, num_heads, mlp_ratio=4, patch_size=16, cls_attn_layers=2, num_classes=1000):
+        super().__init__()
+        if embed_dim % num_heads:
+            raise ValueError(f'embed dim {embed_dim} is not a multiple of the number of heads {num_heads}')
+        self.patch_embed = ConvPatchEmbed(patch_size, embed_dim)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        self.pos_embed = PositionalEncodingFourier(embed_dim)
+        self.blocks = nn.ModuleList([XCABlock(embed_dim, num_heads, mlp_ratio) for _ in range(depth)])
+        self.cls_attn_blocks = nn.ModuleList([ClassAttentionBlock(embed_dim, num_heads, mlp_ratio)
+                                              for _ in range(cls_attn_layers)])
+        self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
+        self.head = nn.Linear(embed_dim, num_classes)
+
+    def forward(self, x):
+        B = x.shape[0]
+        x, (Hp, Wp) = self.patch_embed(x)
+        x = x + self.pos_embed(B, Hp, Wp).reshape(B, -1, x.shape[1]).permute(0, 2, 1)
+        for blk in self.blocks:
+            x = blk(x, Hp, Wp)
+        x = torch.cat((self.cls_token.expand(B, -1, -1), x), dim=1)
+        for blk in self.cls_attn_blocks:
+            x = blk(x)
+        return self.head(self.norm(x)[:, 0])  # global_pool='token'
+
+
+# ----------------------------------------------------------------------------------------------
 # Named configurations
 
 REPLKNET_31 = dict(kernelSizes=[31, 29, 27, 13], layers=[2, 2, 18, 2], smallKernel=5, dwRatio=1, ffnRatio=4,
@@ -519,6 +698,11 @@ CONFIGS = {
     'vit_s16': (VisionTransformer, dict(VIT, embedDim=384, depth=12, numHeads=6), INCEPTION_MEAN_STD),
     'vit_b16': (VisionTransformer, dict(VIT, embedDim=768, depth=12, numHeads=12), INCEPTION_MEAN_STD),
     'vit_l16': (VisionTransformer, dict(VIT, embedDim=1024, depth=24, numHeads=16), INCEPTION_MEAN_STD),
+    # timm deit_small_patch16_224.fb_in1k: a VisionTransformer with ImageNet mean/std.
+    'deit_s16': (VisionTransformer, dict(VIT, embedDim=384, depth=12, numHeads=6), IMAGENET_MEAN_STD),
+    # timm xcit_small_12_p16_224.fb_in1k (and the robust XCiT-S12 checkpoints, same keys).
+    'xcit_s12': (XCiT, dict(embedDim=384, depth=12, numHeads=8, mlpRatio=4, patchSize=16, clsAttnLayers=2,
+                            numClasses=1000), IMAGENET_MEAN_STD),
     'convnext_tiny': (ConvNeXt, dict(CONVNEXT_DEEP, depths=[3, 3, 9, 3], dims=[96, 192, 384, 768]),
                       IMAGENET_MEAN_STD),
     'convnext_small': (ConvNeXt, dict(CONVNEXT_DEEP, dims=[96, 192, 384, 768]), IMAGENET_MEAN_STD),

@@ -21,6 +21,8 @@ export { ResNet } from './models/resnet';
 export type { ResNetConfig } from './models/resnet';
 export { BiT } from './models/bit';
 export type { BiTConfig } from './models/bit';
+export { XCiT } from './models/xcit';
+export type { XCiTConfig } from './models/xcit';
 import * as nn from './nn';
 export { nn };
 export { Module, StateDictError, saveWeights, manualSeed } from './nn';

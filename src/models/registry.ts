@@ -6,6 +6,7 @@ import { VisionTransformer, ViTConfig } from './vit';
 import { ConvNeXt, ConvNeXtConfig } from './convnext';
 import { ResNet, ResNetConfig } from './resnet';
 import { BiT, BiTConfig } from './bit';
+import { XCiT, XCiTConfig } from './xcit';
 import { withoutInit, LoadReport, StateEntry, StateDictError } from '../nn';
 import { readWeightsMetadata } from '../nn/serialize';
 import { loadStateDict } from '../io/checkpoint';
@@ -18,7 +19,7 @@ export const IMAGENET_MEAN: Triple = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: Triple = [0.229, 0.224, 0.225];
 export const HALF: Triple = [0.5, 0.5, 0.5];
 
-type Family = 'replknet' | 'vit' | 'convnext' | 'resnet' | 'bit';
+type Family = 'replknet' | 'vit' | 'convnext' | 'resnet' | 'bit' | 'xcit';
 
 /** Each family's architecture options (createModel's options besides mean and std). */
 export interface FamilyConfigs {
@@ -27,6 +28,7 @@ export interface FamilyConfigs {
   convnext: ConvNeXtConfig;
   resnet: ResNetConfig;
   bit: BiTConfig;
+  xcit: XCiTConfig;
 }
 
 interface ModelSpec<F extends Family = Family> {
@@ -69,6 +71,13 @@ const MODEL_TABLE = {
   vit_s16: vit(384, 12, 6, 'timm vit_small_patch16_224.augreg_in21k_ft_in1k (model.safetensors)'),
   vit_b16: vit(768, 12, 12, 'timm vit_base_patch16_224.augreg_in21k_ft_in1k (model.safetensors)'),
   vit_l16: vit(1024, 24, 16, 'timm vit_large_patch16_224.augreg_in21k_ft_in1k (model.safetensors)'),
+  // DeiT (non-distilled) is timm's VisionTransformer with the same keys, trained with ImageNet mean/std.
+  deit_s16: { ...vit(384, 12, 6, 'timm deit_small_patch16_224.fb_in1k (model.safetensors); robust DeiT-S checkpoints use the same keys'), mean: IMAGENET_MEAN, std: IMAGENET_STD },
+  xcit_s12: {
+    family: 'xcit' as const, defaults: { patchSize: 16, embedDim: 384, depth: 12, numHeads: 8, mlpRatio: 4, clsAttnLayers: 2, numClasses: 1000 },
+    mean: IMAGENET_MEAN, std: IMAGENET_STD, headKey: 'head.weight',
+    weights: 'timm xcit_small_12_p16_224.fb_in1k (model.safetensors); the robust XCiT-S12 checkpoints use the same keys',
+  },
   resnet50: {
     family: 'resnet' as const, defaults: { layers: [3, 4, 6, 3], widths: [64, 128, 256, 512], stemWidth: 64, numClasses: 1000 },
     mean: IMAGENET_MEAN, std: IMAGENET_STD, headKey: 'fc.weight',
@@ -124,7 +133,7 @@ function specOf(name: string): ModelSpec {
 
 /** Builds a model by name with PyTorch-default random weights (seed with nn.manualSeed). */
 // Config fields with no published default: training-only or small-image options.
-const OPTIONAL_FIELDS: Partial<Record<Family, string[]>> = { replknet: ['stemStride', 'dropPathRate'], vit: ['dropPathRate'] };
+const OPTIONAL_FIELDS: Partial<Record<Family, string[]>> = { replknet: ['stemStride', 'dropPathRate'], vit: ['dropPathRate'], xcit: ['dropPathRate'] };
 
 /** Every option createModel takes for `name`: its family's config fields, then mean and std. */
 export function modelOptionNames(name: string): string[] {
@@ -165,6 +174,7 @@ function build(family: Family, config: Record<string, unknown>, m: Triple, s: Tr
     case 'convnext': return new ConvNeXt(config as unknown as ConvNeXtConfig, m, s);
     case 'resnet': return new ResNet(config as unknown as ResNetConfig, m, s);
     case 'bit': return new BiT(config as unknown as BiTConfig, m, s);
+    case 'xcit': return new XCiT(config as unknown as XCiTConfig, m, s);
   }
 }
 
@@ -201,6 +211,11 @@ function parameterEstimate(family: Family, c: Record<string, unknown>): number {
     case 'bit': {
       const out = a('outChannels').map((o) => o * n('widthFactor'));
       return stages(out, (o) => o * o / 2 + (9 * o * o) / 16, a('layers')) + 49 * 3 * n('stemWidth') * n('widthFactor') + (out[out.length - 1] ?? 0) * K;
+    }
+    case 'xcit': {
+      // conv stem (9 D^2 (1/2 + 1/8 + 1/32) at most), XCA and class-attention blocks, head
+      const D = n('embedDim');
+      return 6 * D * D + (n('depth') + n('clsAttnLayers')) * (4 + 2 * n('mlpRatio')) * D * D + D * K;
     }
   }
 }
