@@ -10,6 +10,8 @@ export { autoAttack } from './autoattack';
 export type { AutoAttackOptions, AutoAttackResult, EnsembleMember } from './autoattack';
 export { taig } from './taig';
 export type { TaigOptions } from './taig';
+export { patch } from './patch';
+export type { PatchOptions } from './patch';
 export { summarize } from './common';
 export type { AttackResult, AttackSummary, CommonAttackOptions } from './common';
 export { runAttack, judge, ATTACKS } from './run';

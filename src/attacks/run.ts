@@ -9,6 +9,7 @@ import { apgd, apgdT } from './apgd';
 import { square } from './square';
 import { autoAttack } from './autoattack';
 import { taig, TaigOptions } from './taig';
+import { patch, PatchOptions } from './patch';
 import type { FgsmOptions, PgdOptions } from './pgd';
 import type { ApgdOptions, ApgdTOptions } from './apgd';
 import type { SquareOptions } from './square';
@@ -30,6 +31,7 @@ export const ATTACKS: Record<AttackName, AttackFn> & Record<string, AttackFn | u
   taig: (m, x, y, o) => taig(m, x, y, o as never),
   'taig-s': (m, x, y, o) => taig(m, x, y, { ...o, path: 'straight' } as never),
   'taig-r': (m, x, y, o) => taig(m, x, y, { ...o, path: 'random' } as never),
+  patch: (m, x, y, o) => patch(m, x, y, o as never),
 };
 
 /** Each attack's own options, by its runAttack / command-line name (what the name fixes is left out). */
@@ -44,6 +46,7 @@ export interface AttackOptionsByName {
   taig: TaigOptions;
   'taig-s': Omit<TaigOptions, 'path'>;
   'taig-r': Omit<TaigOptions, 'path'>;
+  patch: PatchOptions;
 }
 
 /** The attack names runAttack takes. */

@@ -8,7 +8,7 @@ import { sha256File } from '../suites/report';
 import { shardSlice, shardFileName } from '../shard/spec';
 import { ShardReport, SHARD_FORMAT, writeShardReport } from '../shard/report';
 import {
-  FlagSpec, parseFlags, usage, intFlag, seedFlag, fractionFlag, choiceFlag, UsageError, COMMON_FLAGS, commandOutput, CommandOutput, checkOutputs, jsonFile, OutputPath,
+  FlagSpec, Flags, parseFlags, usage, intFlag, seedFlag, fractionFlag, choiceFlag, UsageError, COMMON_FLAGS, commandOutput, CommandOutput, checkOutputs, jsonFile, OutputPath,
 } from './args';
 import { MODEL_FLAGS, loadModelFromFlags } from './model_flags';
 import { SHARD_FLAG, shardFlag } from './shard_flag';
@@ -24,6 +24,8 @@ const FLAGS: Record<string, FlagSpec> = {
   space: { type: 'string', help: "pixel|normalized: units of eps and alpha ('normalized' = units of the model's std)", default: 'pixel' },
   restarts: { type: 'string', help: 'pgd/apgd: independent runs, each sample keeps its worst case', default: '1' },
   queries: { type: 'string', help: 'square: queries per sample', default: '5000' },
+  'patch-size': { type: 'string', help: 'patch: side P of the square patch in pixels (required with --attack patch)', default: 'none' },
+  location: { type: 'string', help: "patch: top-left corner x,y of the patch, or 'random' (one per image, from the seed)", default: 'random' },
   'no-random-start': { type: 'boolean', help: 'pgd: start from x instead of a random point in the ball', default: 'off' },
   seed: { type: 'string', help: 'seed of every random choice; same seed, same inputs, same batch size: same result', default: '0' },
   surrogate: { type: 'string', help: 'transfer: craft on this model (name) and judge on --model', default: 'none: a white-box attack' },
@@ -46,19 +48,21 @@ export async function attackCommand(argv: string[], print: (s: string) => void):
   const space = choiceFlag(f, 'space', ['pixel', 'normalized'] as const, 'pixel', cmd);
   if ((f.surrogate === undefined) !== (f['surrogate-weights'] === undefined))
     throw new UsageError(`${cmd}: --surrogate and --surrogate-weights go together`);
-  const options: Record<string, unknown> = {
+  const options: Record<string, unknown> = attack === 'patch' ? patchOptions(f, cmd) : {
     eps: fractionFlag(f, 'eps', cmd) ?? (norm === 'linf' ? 4 / 255 : 0.5),
     seed: seedFlag(f, cmd) ?? 0,
     space,
   };
   if (norm !== 'linf') options.norm = norm;
+  if (attack !== 'patch' && (f['patch-size'] !== undefined || f.location !== undefined))
+    throw new UsageError(`${cmd}: --patch-size and --location apply to --attack patch only`);
   const setIf = (key: string, v: unknown, only: string[]) => {
     if (v === undefined) return;
     if (!only.some((a) => attack.startsWith(a))) throw new UsageError(`${cmd}: --${key === 'randomStart' ? 'no-random-start' : key} does not apply to --attack ${attack}`);
     options[key] = v;
   };
-  setIf('alpha', fractionFlag(f, 'alpha', cmd, { positive: true }), ['pgd', 'taig']);
-  setIf('steps', intFlag(f, 'steps', cmd), ['pgd', 'apgd', 'autoattack', 'taig']);
+  setIf('alpha', fractionFlag(f, 'alpha', cmd, { positive: true }), ['pgd', 'taig', 'patch']);
+  setIf('steps', intFlag(f, 'steps', cmd), ['pgd', 'apgd', 'autoattack', 'taig', 'patch']);
   setIf('restarts', intFlag(f, 'restarts', cmd), ['pgd', 'apgd']);
   setIf('queries', intFlag(f, 'queries', cmd), ['square', 'autoattack']);
   setIf('randomStart', f['no-random-start'] ? false : undefined, ['pgd']);
@@ -85,8 +89,10 @@ export async function attackCommand(argv: string[], print: (s: string) => void):
     ({ x, y } = part);
     data = tensorDataset(x, y);
   }
+  if (attack === 'patch') checkPatchFits(options, x.shape, cmd);
   const batchSize = intFlag(f, 'batch-size', cmd) ?? 16;
-  const settings = { attack, model: model.modelName ?? String(f.model), weights: path.basename(String(f.weights)), ...(surrogate && { surrogate: String(f.surrogate) }), ...options, norm };
+  // A patch's pixels are free in [0, 1]: recorded as eps 1 (pixel, linf), the bound merge checks.
+  const settings = { attack, model: model.modelName ?? String(f.model), weights: path.basename(String(f.weights)), ...(surrogate && { surrogate: String(f.surrogate) }), ...options, ...(attack === 'patch' && { eps: 1, space: 'pixel' }), norm };
   const bar = output.progress(shard ? `${attack} ${shard.index}/${shard.count}` : attack, data.length);
   // The attack's name and options were checked above (and are checked again at run time).
   const r = await runAttack(model, data, {
@@ -119,6 +125,30 @@ export async function attackCommand(argv: string[], print: (s: string) => void):
   }
   writeShardReport(file, report);
   output.say(`${attack} shard ${shard.index}/${shard.count}: samples ${report.slice.start}-${report.slice.end} of ${report.slice.total} -> ${file} ('lkvit merge' joins the shards)`);
+}
+
+// --attack patch: --patch-size P [--location x,y|random]; eps, norm and space do not apply.
+function patchOptions(f: Flags, cmd: string): Record<string, unknown> {
+  for (const flag of ['eps', 'norm', 'space'])
+    if (f[flag] !== undefined) throw new UsageError(`${cmd}: --${flag} does not apply to --attack patch (the patch's pixels are free in [0, 1])`);
+  const patchSize = intFlag(f, 'patch-size', cmd);
+  if (patchSize === undefined) throw new UsageError(`${cmd}: --attack patch needs --patch-size P (the side of the square, in pixels)`);
+  const options: Record<string, unknown> = { patchSize, seed: seedFlag(f, cmd) ?? 0 };
+  const at = f.location === undefined ? 'random' : String(f.location);
+  if (at !== 'random') {
+    const m = /^(\d+),(\d+)$/.exec(at);
+    if (!m) throw new UsageError(`${cmd}: --location must be x,y (the patch's top-left corner, e.g. 10,20) or random, got ${JSON.stringify(at)}`);
+    options.location = [Number(m[1]), Number(m[2])];
+  }
+  return options;
+}
+
+function checkPatchFits(options: Record<string, unknown>, shape: readonly number[], cmd: string): void {
+  const P = options.patchSize as number, [H, W] = shape.slice(2);
+  if (P > Math.min(H, W)) throw new UsageError(`${cmd}: --patch-size ${P} is larger than the ${H}x${W} images of --input`);
+  const at = options.location as [number, number] | undefined;
+  if (at && (at[0] + P > W || at[1] + P > H))
+    throw new UsageError(`${cmd}: --location ${at.join(',')} puts the ${P}x${P} patch outside the ${H}x${W} images (x <= ${W - P}, y <= ${H - P})`);
 }
 
 /** What an attack shard keeps: the per-sample arrays of its slice (x_adv stays in its .safetensors). */
