@@ -1,6 +1,9 @@
 // Shared test utilities: a seeded generator, float64 <-> tensor conversion, error measures.
 'use strict';
+const path = require('path');
 const lk = require('..');
+
+const MODEL_FIXTURES = path.join(__dirname, 'fixtures', 'models');
 
 // Mulberry32: small, seeded, reproducible.
 function rng(seed = 1) {
@@ -70,4 +73,21 @@ function fuzzCorruptions({ good, start = 0, span, trials, seed, parse, ErrorClas
   return { rejected };
 }
 
-module.exports = { lk, rng, toTensor, relErr, assertClose, fuzzCorruptions };
+/** A model-parity fixture of test/fixtures/models (make_model_fixtures.py): the model name, its
+ * options (with mean and std), the tensors by name, and a fresh copy of the input x. */
+function modelFixture(name) {
+  const io = lk.readSafetensors(path.join(MODEL_FIXTURES, `${name}.io.safetensors`));
+  const meta = io.metadata;
+  const options = { ...JSON.parse(meta.config), mean: JSON.parse(meta.mean), std: JSON.parse(meta.std) };
+  const get = (k) => io.tensors.get(k);
+  return { model: meta.model, options, get, x: () => lk.tensor(get('x').data.slice(), get('x').shape) };
+}
+
+/** The fixture's model loaded from its weights file (or `file` beside it) through lk.loadModel. */
+function loadModelFixture(name, file = `${name}.safetensors`, extra = {}) {
+  const f = modelFixture(name);
+  const { model, report } = lk.loadModel(f.model, path.join(MODEL_FIXTURES, file), { ...f.options, ...extra });
+  return { f, model, report };
+}
+
+module.exports = { lk, rng, toTensor, relErr, assertClose, fuzzCorruptions, modelFixture, loadModelFixture, MODEL_FIXTURES };

@@ -1,8 +1,8 @@
 // The models of the robust-ViT work: DeiT-S (timm's VisionTransformer with ImageNet mean/std) and
-// XCiT-S12 (timm's xcit.py). Small configurations with random weights against logits, input
-// gradients and train-mode logits that PyTorch computed in float64 from definitions written to
-// timm's code (bench/torch_models.py, test/fixtures/make_model_fixtures.py); the full-size models
-// against timm's parameter counts; the L2 normalisation XCA composes against a float64 reference.
+// XCiT-S12 (timm's xcit.py). Their parity with PyTorch definitions written to timm's code
+// (bench/torch_models.py, test/fixtures/make_model_fixtures.py) runs in test/models.test.js; here:
+// timm's keys, full-size parameter counts, any image size, and the L2 normalisation XCA composes
+// from LayerNorm against a float64 reference.
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -11,47 +11,10 @@ const test = require('ava');
 const lk = require('..');
 const { l2NormalizeLastDim } = require('../lib/models/xcit');
 const { withoutInit } = require('../lib/nn');
-const { relErr } = require('./helpers');
+const { relErr, loadModelFixture: load } = require('./helpers');
 
-const dir = path.join(__dirname, 'fixtures', 'models');
-const TOL = 1e-4;
-
-function fixture(name) {
-  const io = lk.readSafetensors(path.join(dir, `${name}.io.safetensors`));
-  const meta = io.metadata;
-  const options = { ...JSON.parse(meta.config), mean: JSON.parse(meta.mean), std: JSON.parse(meta.std) };
-  const get = (k) => io.tensors.get(k);
-  return { model: meta.model, options, get, x: () => lk.tensor(get('x').data.slice(), get('x').shape) };
-}
-
-function load(name) {
-  const f = fixture(name);
-  const { model, report } = lk.loadModel(f.model, path.join(dir, `${name}.safetensors`), f.options);
-  return { f, model, report };
-}
-
-for (const name of ['deit_tiny', 'xcit_tiny', 'xcit_p8_tiny']) {
-  test(`${name}: eval logits and input gradient match PyTorch`, (t) => {
-    const { f, model, report } = load(name);
-    t.deepEqual(report, { missing: [], unexpected: [], mismatched: [] });
-    const y = lk.noGrad(() => model.forward(f.x()));
-    t.deepEqual(y.shape, f.get('logits').shape);
-    t.true(relErr(y.data, f.get('logits').data) <= TOL, `logits rel err ${relErr(y.data, f.get('logits').data)}`);
-    const x = f.x();
-    x.requiresGrad = true;
-    lk.ops.crossEntropy(model.forward(x), Array.from(f.get('labels').data), { reduction: 'sum' }).backward();
-    t.true(relErr(x.grad.data, f.get('grad_x').data) <= TOL, `grad rel err ${relErr(x.grad.data, f.get('grad_x').data)}`);
-  });
-}
-
-for (const name of ['xcit_tiny', 'xcit_p8_tiny']) {
-  test(`${name}: train-mode logits (batch statistics in the conv stem and the LPI) match PyTorch`, (t) => {
-    const { f, model } = load(name);
-    model.train();
-    const y = lk.noGrad(() => model.forward(f.x()));
-    t.true(relErr(y.data, f.get('logits_train').data) <= TOL, `rel err ${relErr(y.data, f.get('logits_train').data)}`);
-  });
-}
+// Eval logits and input gradients of deit_tiny, xcit_tiny and xcit_p8_tiny, and XCiT's train-mode
+// logits, are rows of test/models.test.js (FAMILIES); these are XCiT's own checks.
 
 test('xcit: timm key names, and every parameter matters (perturbing any one moves the logits)', (t) => {
   const { f, model } = load('xcit_tiny');

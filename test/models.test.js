@@ -7,28 +7,13 @@ const os = require('os');
 const path = require('path');
 const test = require('ava');
 const lk = require('..');
-const { relErr } = require('./helpers');
+const { relErr, modelFixture: fixture, loadModelFixture: load, MODEL_FIXTURES: dir } = require('./helpers');
 
-const dir = path.join(__dirname, 'fixtures', 'models');
 const TOL = 1e-4;
 
-
-function fixture(name) {
-  const io = lk.readSafetensors(path.join(dir, `${name}.io.safetensors`));
-  const meta = io.metadata;
-  const options = { ...JSON.parse(meta.config), mean: JSON.parse(meta.mean), std: JSON.parse(meta.std) };
-  const get = (k) => io.tensors.get(k);
-  return { model: meta.model, options, get, x: () => lk.tensor(get('x').data.slice(), get('x').shape) };
-}
-
-function load(name, file = `${name}.safetensors`, extra = {}) {
-  const f = fixture(name);
-  const { model, report } = lk.loadModel(f.model, path.join(dir, file), { ...f.options, ...extra });
-  return { f, model, report };
-}
-
+// deit/xcit: the robust-ViT models (their own checks: test/models.robust_vit.test.js).
 const FAMILIES = ['replknet_tiny', 'replknet_xl_tiny', 'replknet_3b_tiny', 'vit_tiny', 'vit_tiny48',
-  'convnext_tiny_k7', 'convnext_tiny_k13', 'resnet_tiny', 'bit_tiny'];
+  'convnext_tiny_k7', 'convnext_tiny_k13', 'resnet_tiny', 'bit_tiny', 'deit_tiny', 'xcit_tiny', 'xcit_p8_tiny'];
 
 for (const name of FAMILIES) {
   test(`${name}: eval logits and input gradient match PyTorch`, (t) => {
@@ -46,7 +31,7 @@ for (const name of FAMILIES) {
   });
 }
 
-for (const name of ['replknet_tiny', 'replknet_xl_tiny', 'resnet_tiny']) {
+for (const name of ['replknet_tiny', 'replknet_xl_tiny', 'resnet_tiny', 'xcit_tiny', 'xcit_p8_tiny']) {
   test(`${name}: train-mode logits (batch statistics) match PyTorch and update the running stats`, (t) => {
     const { f, model } = load(name);
     const before = [...model.stateDict()].find(([k]) => k.endsWith('running_mean'))[1].data.slice();
