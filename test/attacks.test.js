@@ -84,8 +84,9 @@ test('every attack stays inside its eps-ball and [0, 1], in pixel and normalized
   const std = [0.229, 0.224, 0.225];
   const cases = [
     ['fgsm', {}], ['pgd', { steps: 3 }], ['pgd', { steps: 3, norm: 'l2', eps: 0.4 }], ['apgd-ce', { steps: 5 }],
-    ['apgd-dlr', { steps: 5 }], ['apgd-t', { steps: 5, numTargets: 2 }], ['square', { queries: 30 }],
-    ['autoattack', { steps: 4, queries: 10 }], ['taig-s', { steps: 2, points: 3 }], ['taig-r', { steps: 2, points: 3 }],
+    ['apgd-dlr', { steps: 5 }], ['apgd-t', { steps: 5, numTargets: 2 }], ['fab-t', { steps: 5, numTargets: 2 }],
+    ['fab-t', { steps: 5, numTargets: 2, norm: 'l2', eps: 0.4, restarts: 2 }], ['square', { queries: 30 }],
+    ['square', { queries: 30, norm: 'l2', eps: 0.4 }], ['autoattack', { steps: 4, queries: 10 }], ['taig-s', { steps: 2, points: 3 }], ['taig-r', { steps: 2, points: 3 }],
   ];
   for (const space of ['pixel', 'normalized']) {
     for (const [name, extra] of cases) {
@@ -112,7 +113,7 @@ test('the same seed gives bit-identical adversarial examples; another seed does 
   const model = (xx) => lin.model(lk.ops.relu(lk.ops.sub(xx, lk.full(xx.shape, 0.5))));
   const { x } = lin;
   const y = Array.from(lk.argmax(lk.noGrad(() => model(x))));
-  for (const [name, o] of [['pgd', { steps: 3 }], ['square', { queries: 20 }], ['taig-r', { steps: 2, points: 3 }], ['apgd-ce', { steps: 5 }]]) {
+  for (const [name, o] of [['pgd', { steps: 3 }], ['square', { queries: 20 }], ['square', { queries: 20, norm: 'l2', eps: 0.1 }], ['taig-r', { steps: 2, points: 3 }], ['apgd-ce', { steps: 5 }]]) {
     const a = A.ATTACKS[name](model, x, y, { eps: 0.02, seed: 7, ...o });
     const b = A.ATTACKS[name](model, x, y, { eps: 0.02, seed: 7, ...o });
     const c = A.ATTACKS[name](model, x, y, { eps: 0.02, seed: 8, ...o });
@@ -181,7 +182,7 @@ test('Square stays within its query budget and stops querying fooled samples', (
 test('APGD-T and the ensemble: robust accuracy never rises along the ensemble, and matches the returned points', (t) => {
   const { model, x, y } = linearModel({ N: 6, seed: 8, scale: 0.05 });
   const r = A.autoAttack(model, x, y, { eps: 0.03, steps: 10, queries: 20, seed: 1 });
-  t.deepEqual(r.log.map((l) => l.attack), ['apgd-ce', 'apgd-t', 'square']);
+  t.deepEqual(r.log.map((l) => l.attack), ['apgd-ce', 'apgd-t', 'fab-t', 'square']);
   for (let i = 1; i < r.log.length; i++) t.true(r.log[i].robustAccuracy <= r.log[i - 1].robustAccuracy);
   const pred = lk.argmax(lk.noGrad(() => model(r.xAdv)));
   t.deepEqual(Array.from(pred), Array.from(r.advPred));
@@ -214,7 +215,8 @@ test('bad arguments get errors naming them', (t) => {
   t.throws(() => A.pgd(model, x, [0], { eps: 0.1 }), { instanceOf: RangeError, message: /y must hold 2 labels/ });
   t.throws(() => A.pgd(model, lk.tensor(new Float32Array(2 * 3 * 36).fill(2), [2, 3, 6, 6]), y, { eps: 0.1 }), { instanceOf: RangeError, message: /pixels in \[0, 1\]/ });
   t.throws(() => A.pgd(model, x, y, { eps: 0.1, space: 'normalized' }), { instanceOf: TypeError, message: /needs the model's std/ });
-  t.throws(() => A.square(model, x, y, { eps: 0.1, norm: 'l2' }), { instanceOf: RangeError, message: /only norm 'linf'/ });
+  t.throws(() => A.fabT(model, x, y, { eps: 0.1, target: [0, 1] }), { instanceOf: TypeError, message: /fabT: option 'target' is not supported/ });
+  t.throws(() => A.fabT(model, x, y, { eps: 0.1, eta: 0.5 }), { instanceOf: RangeError, message: /fabT: eta must be >= 1/ });
   t.throws(() => A.apgdT((xx) => lk.ops.slice(model(xx), 1, 0, 3), x, [0, 1], { eps: 0.1 }), { instanceOf: RangeError, message: /needs at least 4 classes/ });
   t.throws(() => A.pgd(() => lk.zeros([2, 5]), x, y, { eps: 0.1 }), { instanceOf: TypeError, message: /do not depend on x/ });
 });

@@ -114,7 +114,7 @@ function runApgd(s: AttackSetup, plan: { loss: LossName; rank: number }[]): Atta
 }
 
 /** The class with the rank-th highest logit of row n (rank 1 = the top; ties keep the lower index). */
-function rankedClass(logits: Float32Array, n: number, K: number, rank: number): number {
+export function rankedClass(logits: Float32Array, n: number, K: number, rank: number): number {
   const row = Array.from(logits.subarray(n * K, (n + 1) * K));
   const order = row.map((_, j) => j).sort((a, b) => row[b] - row[a] || a - b);
   return order[rank - 1];

@@ -5,13 +5,14 @@ import { Classifier, predictLogits, argmax } from '../models/evaluate';
 import { setup, finish, gather, samplesShape, AttackResult, CommonAttackOptions } from './common';
 import { apgd, apgdT } from './apgd';
 import { square } from './square';
+import { fabT } from './fab';
 
-export type EnsembleMember = 'apgd-ce' | 'apgd-t' | 'square';
+export type EnsembleMember = 'apgd-ce' | 'apgd-t' | 'fab-t' | 'square';
 
 export interface AutoAttackOptions extends CommonAttackOptions {
-  /** Attacks in order (default apgd-ce, apgd-t, square: AutoAttack's standard version without FAB-T). */
+  /** Attacks in order (default apgd-ce, apgd-t, fab-t, square: AutoAttack's standard version). */
   attacks?: EnsembleMember[];
-  /** APGD iterations (default 100) and Square queries (default 5000). */
+  /** APGD and FAB-T iterations (default 100) and Square queries (default 5000). */
   steps?: number;
   queries?: number;
 }
@@ -21,7 +22,7 @@ export interface AutoAttackResult extends AttackResult {
   log: { attack: EnsembleMember; robustAccuracy: number; seconds: number }[];
 }
 
-const MEMBERS: EnsembleMember[] = ['apgd-ce', 'apgd-t', 'square'];
+const MEMBERS: EnsembleMember[] = ['apgd-ce', 'apgd-t', 'fab-t', 'square'];
 
 export function autoAttack(model: Classifier, x: unknown, y: unknown, options: AutoAttackOptions): AutoAttackResult {
   const s = setup('autoAttack', model, x, y, options, ['attacks', 'steps', 'queries']);
@@ -29,7 +30,6 @@ export function autoAttack(model: Classifier, x: unknown, y: unknown, options: A
   const attacks = (s.o.attacks ?? MEMBERS) as EnsembleMember[];
   if (!Array.isArray(attacks) || attacks.length === 0 || attacks.some((a) => !MEMBERS.includes(a)))
     throw new RangeError(`autoAttack: attacks must be a non-empty list of ${MEMBERS.join(', ')}, got ${JSON.stringify(s.o.attacks)}`);
-  if (attacks.includes('square') && s.norm !== 'linf') throw new RangeError("autoAttack: square needs norm 'linf'; leave it out of attacks for 'l2'");
   const common = { eps: s.eps, norm: s.norm, space: s.space.name, std: [...s.space.scale] as [number, number, number], seed: (options.seed ?? 0) };
   const N = s.shape[0], D = s.z0.length / N;
   const cleanLogits = predictLogits(model, s.x).data;
@@ -43,9 +43,11 @@ export function autoAttack(model: Classifier, x: unknown, y: unknown, options: A
     if (idx.length) {
       const xs = new Tensor(gather(s.x.data, idx, D), samplesShape(s.shape, idx.length));
       const ys = Int32Array.from(idx, (n) => s.y[n]);
-      const r = name === 'apgd-ce' ? apgd(model, xs, ys, { ...common, ...(s.o.steps !== undefined && { steps: s.o.steps as number }) })
-        : name === 'apgd-t' ? apgdT(model, xs, ys, { ...common, ...(s.o.steps !== undefined && { steps: s.o.steps as number }) })
-          : square(model, xs, ys, { ...common, ...(s.o.queries !== undefined && { queries: s.o.queries as number }) });
+      const steps = { ...common, ...(s.o.steps !== undefined && { steps: s.o.steps as number }) };
+      const r = name === 'apgd-ce' ? apgd(model, xs, ys, steps)
+        : name === 'apgd-t' ? apgdT(model, xs, ys, steps)
+          : name === 'fab-t' ? fabT(model, xs, ys, steps)
+            : square(model, xs, ys, { ...common, ...(s.o.queries !== undefined && { queries: s.o.queries as number }) });
       idx.forEach((n, j) => {
         if (r.robust[j]) return;
         robust[n] = 0;

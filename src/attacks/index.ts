@@ -1,10 +1,12 @@
-// The attacks: white-box (FGSM, PGD, APGD-CE/-T), gradient-free (Square), the AutoAttack-style
+// The attacks: white-box (FGSM, PGD, APGD-CE/-T, FAB-T), gradient-free (Square L-inf/L2), the AutoAttack-style
 // ensemble and the TAIG transfer attacks; all in [0, 1] pixels on models that normalise inside.
 export { fgsm, pgd } from './pgd';
 export type { FgsmOptions, PgdOptions } from './pgd';
 export { apgd, apgdT, apgdCheckpoints } from './apgd';
 export type { ApgdOptions, ApgdTOptions, ApgdIteration } from './apgd';
-export { square, squareFraction } from './square';
+export { square, squareFraction, squareL2Window } from './square';
+export { fabT, projectOntoHyperplane } from './fab';
+export type { FabTOptions } from './fab';
 export type { SquareOptions } from './square';
 export { autoAttack } from './autoattack';
 export type { AutoAttackOptions, AutoAttackResult, EnsembleMember } from './autoattack';

@@ -5,7 +5,7 @@ import { Tensor, noGrad } from '../tensor/tensor';
 import { logitsOf, checkFinite, Classifier } from '../models/evaluate';
 import type { AttackSpace } from './space';
 
-export type LossName = 'ce' | 'ce-targeted' | 'dlr' | 'dlr-targeted' | 'margin' | 'logit';
+export type LossName = 'ce' | 'ce-targeted' | 'dlr' | 'dlr-targeted' | 'margin' | 'logit' | 'logit-gap-targeted';
 
 /** Indices of the four largest entries of row (descending); ties keep the lower index first. */
 function top4(row: Float32Array): [number, number, number, number] {
@@ -27,7 +27,8 @@ function top4(row: Float32Array): [number, number, number, number] {
  * - dlr: -(z_y - max_{j != y} z_j) / (z_pi1 - z_pi3 + 1e-12) (Croce & Hein 2020, pi sorts z descending);
  * - dlr-targeted: -(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4) / 2 + 1e-12);
  * - margin: max_{j != y} z_j - z_y (Square's, no gradient needed but given);
- * - logit: -z_y (TAIG's score).
+ * - logit: -z_y (TAIG's score);
+ * - logit-gap-targeted: z_t - z_y (FAB-T's linearised decision function, negative while y wins over t).
  */
 export function lossFromLogits(name: LossName, logits: Float32Array, N: number, K: number, y: Int32Array,
   target: Int32Array | null): { loss: Float64Array; dlogits: Float32Array } {
@@ -49,6 +50,12 @@ export function lossFromLogits(name: LossName, logits: Float32Array, N: number, 
     if (name === 'logit') {
       loss[i] = -z[yi];
       g[yi] = -1;
+      continue;
+    }
+    if (name === 'logit-gap-targeted') {
+      loss[i] = z[ti] - z[yi];
+      g[ti] += 1;
+      g[yi] -= 1;
       continue;
     }
     const [p1, p2, p3, p4] = top4(z);

@@ -7,12 +7,14 @@ import { AttackResult, AttackSummary, summarize } from './common';
 import { fgsm, pgd } from './pgd';
 import { apgd, apgdT } from './apgd';
 import { square } from './square';
+import { fabT } from './fab';
 import { autoAttack } from './autoattack';
 import { taig, TaigOptions } from './taig';
 import { patch, PatchOptions } from './patch';
 import type { FgsmOptions, PgdOptions } from './pgd';
 import type { ApgdOptions, ApgdTOptions } from './apgd';
 import type { SquareOptions } from './square';
+import type { FabTOptions } from './fab';
 import type { AutoAttackOptions } from './autoattack';
 import { perturbationNorms } from './project';
 import { ShardSpec, checkShard, shardSlice } from '../shard/spec';
@@ -26,6 +28,7 @@ export const ATTACKS: Record<AttackName, AttackFn> & Record<string, AttackFn | u
   'apgd-ce': (m, x, y, o) => apgd(m, x, y, { loss: 'ce', ...o } as never),
   'apgd-dlr': (m, x, y, o) => apgd(m, x, y, { loss: 'dlr', ...o } as never),
   'apgd-t': (m, x, y, o) => apgdT(m, x, y, o as never),
+  'fab-t': (m, x, y, o) => fabT(m, x, y, o as never),
   square: (m, x, y, o) => square(m, x, y, o as never),
   autoattack: (m, x, y, o) => autoAttack(m, x, y, o as never),
   taig: (m, x, y, o) => taig(m, x, y, o as never),
@@ -41,6 +44,7 @@ export interface AttackOptionsByName {
   'apgd-ce': Omit<ApgdOptions, 'loss'>;
   'apgd-dlr': Omit<ApgdOptions, 'loss'>;
   'apgd-t': ApgdTOptions;
+  'fab-t': FabTOptions;
   square: SquareOptions;
   autoattack: AutoAttackOptions;
   taig: TaigOptions;

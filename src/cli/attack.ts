@@ -19,10 +19,10 @@ const FLAGS: Record<string, FlagSpec> = {
   attack: { type: 'string', help: `${Object.keys(ATTACKS).join('|')}`, default: 'pgd' },
   eps: { type: 'string', help: 'perturbation radius, e.g. 4/255', default: '4/255 for linf, 0.5 for l2' },
   alpha: { type: 'string', help: 'step size', default: 'pgd 2.5 eps / steps, taig 1/255' },
-  steps: { type: 'string', help: 'iterations', default: 'pgd 10, apgd 100, taig from eps / alpha' },
+  steps: { type: 'string', help: 'iterations', default: 'pgd 10, apgd and fab-t 100, taig from eps / alpha' },
   norm: { type: 'string', help: 'linf|l2', default: 'linf' },
   space: { type: 'string', help: "pixel|normalized: units of eps and alpha ('normalized' = units of the model's std)", default: 'pixel' },
-  restarts: { type: 'string', help: 'pgd/apgd: independent runs, each sample keeps its worst case', default: '1' },
+  restarts: { type: 'string', help: 'pgd/apgd/fab-t: independent runs, each sample keeps its worst case', default: '1' },
   queries: { type: 'string', help: 'square: queries per sample', default: '5000' },
   'patch-size': { type: 'string', help: 'patch: side P of the square patch in pixels (required with --attack patch)', default: 'none' },
   location: { type: 'string', help: "patch: top-left corner x,y of the patch, or 'random' (one per image, from the seed)", default: 'random' },
@@ -62,8 +62,8 @@ export async function attackCommand(argv: string[], print: (s: string) => void):
     options[key] = v;
   };
   setIf('alpha', fractionFlag(f, 'alpha', cmd, { positive: true }), ['pgd', 'taig', 'patch']);
-  setIf('steps', intFlag(f, 'steps', cmd), ['pgd', 'apgd', 'autoattack', 'taig', 'patch']);
-  setIf('restarts', intFlag(f, 'restarts', cmd), ['pgd', 'apgd']);
+  setIf('steps', intFlag(f, 'steps', cmd), ['pgd', 'apgd', 'fab', 'autoattack', 'taig', 'patch']);
+  setIf('restarts', intFlag(f, 'restarts', cmd), ['pgd', 'apgd', 'fab']);
   setIf('queries', intFlag(f, 'queries', cmd), ['square', 'autoattack']);
   setIf('randomStart', f['no-random-start'] ? false : undefined, ['pgd']);
 

@@ -1,0 +1,294 @@
+// FAB-T and Square L2: against float64 reimplementations of AutoAttack's code (fab.safetensors and
+// square_l2.safetensors, written by make_fab_square_fixtures.py), against FAB's closed form on a
+// binary linear model, the hyperplane projection against an independent bisection, and the
+// invariants (eps-ball, [0, 1], seeds, budget), the ensemble order and lkvit attack --attack fab-t.
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const test = require('ava');
+const lk = require('..');
+const { rng } = require('./helpers');
+const { main } = require('../lib/cli/main');
+
+const A = lk.attacks;
+const dir = path.join(__dirname, 'fixtures', 'attacks');
+const read = (name) => lk.readSafetensors(path.join(dir, `${name}.safetensors`)).tensors;
+const get = (t, k) => {
+  const v = t.get(k);
+  if (!v) throw new Error(`fixture key ${k} missing`);
+  return v;
+};
+
+function maxDiff(a, b) {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+// The fixtures' models (as in attacks.fixtures.test.js): normalise per channel, flatten, the layers.
+const M = read('models');
+const mean = Array.from(get(M, 'mean').data), std = Array.from(get(M, 'std').data);
+const x = lk.tensor(get(M, 'x').data, get(M, 'x').shape);
+const y = Array.from(get(M, 'y').data);
+const D = 48;
+function normalize(xx) {
+  const n = xx.shape[0], plane = xx.size / n / 3;
+  const m = new Float32Array(xx.size), s = new Float32Array(xx.size);
+  for (let i = 0; i < xx.size; i++) {
+    const c = Math.floor(i / plane) % 3;
+    m[i] = mean[c];
+    s[i] = 1 / std[c];
+  }
+  return lk.ops.reshape(lk.ops.mul(lk.ops.sub(xx, lk.tensor(m, xx.shape)), lk.tensor(s, xx.shape)), [n, D]);
+}
+const param = (k) => lk.tensor(get(M, k).data, get(M, k).shape);
+const MODELS = {
+  linear: (xx) => lk.ops.linear(normalize(xx), param('linear.weight'), param('linear.bias')),
+  mlp: (xx) => lk.ops.linear(lk.ops.relu(lk.ops.linear(normalize(xx), param('mlp.fc1.weight'), param('mlp.fc1.bias'))), param('mlp.fc2.weight'), param('mlp.fc2.bias')),
+};
+
+test("FAB-T follows AutoAttack's attack_single_run_targeted and perturb (L-inf, L2; 10 and 100 iterations)", (t) => {
+  const F = read('fab');
+  const eps = { linf: 0.05, l2: 0.5 };
+  for (const [m, model] of Object.entries(MODELS)) {
+    const logits = lk.noGrad(() => model(x)).data;
+    for (const norm of ['linf', 'l2']) {
+      for (const steps of [10, 100]) {
+        const key = (f) => get(F, `${m}.${norm}.n${steps}.${f}`);
+        // The first target is the second-highest clean logit.
+        for (let n = 0; n < 4; n++) {
+          const row = Array.from(logits.subarray(n * 10, n * 10 + 10));
+          t.is(Number(key('target').data[n]), row.map((_, j) => j).sort((a, b) => row[b] - row[a])[1]);
+        }
+        // One target, no eps limit: the single run's closest misclassified points and their distances.
+        const single = A.fabT(model, x, y, { eps: 1e9, norm, steps, numTargets: 1 });
+        const dist = norm === 'linf' ? single.linf : single.l2;
+        for (let n = 0; n < 4; n++) {
+          const res = key('res').data[n];
+          if (res < 1e9) t.true(Math.abs(dist[n] - res) <= 2e-7 + 1e-5 * res, `${m} ${norm} n${steps} sample ${n}: ${dist[n]} vs ${res}`);
+          else t.is(dist[n], 0, `${m} ${norm} n${steps} sample ${n}: nothing found, x returned`);
+        }
+        t.true(maxDiff(single.xAdv.data, key('single').data) < 1e-5, `${m} ${norm} n${steps} single`);
+        // All 9 targets in turn, a point counting only within eps.
+        const full = A.fabT(model, x, y, { eps: eps[norm], norm, steps });
+        t.true(maxDiff(full.xAdv.data, key('perturb').data) < 1e-5, `${m} ${norm} n${steps} perturb`);
+      }
+    }
+  }
+});
+
+test("Square L2's meta pseudo-gaussian windows match AutoAttack's eta(s) for s = 1..9", (t) => {
+  const S = read('square_l2');
+  for (let s = 1; s <= 9; s++) {
+    const w = A.squareL2Window(s);
+    t.is(w.length, s * s);
+    t.true(maxDiff(w, get(S, `window_s${s}`).data) < 1e-7, `s = ${s}`); // the fixture is read as float32
+    t.true(Math.abs(w.reduce((a, v) => a + v * v, 0) - 1) < 1e-12, `s = ${s}: unit norm`);
+  }
+});
+
+// A binary linear model on 5x5 images away from the box: FAB's distance has a closed form.
+function binaryLinear(seed) {
+  const r = rng(seed);
+  const side = 5, d = 3 * side * side, N = 4;
+  const W = Float64Array.from({ length: 2 * d }, () => r.uniform(-1, 1));
+  const b = [0.05, -0.05];
+  const model = (xx) => lk.ops.linear(lk.ops.reshape(xx, [xx.shape[0], d]), lk.tensor(Float32Array.from(W), [2, d]), lk.tensor(Float32Array.from(b), [2]));
+  const xs = lk.tensor(Float32Array.from({ length: N * d }, () => r.uniform(0.35, 0.65)), [N, 3, side, side]);
+  const z = lk.noGrad(() => model(xs)).data;
+  const labels = Array.from({ length: N }, (_, n) => (z[2 * n] >= z[2 * n + 1] ? 0 : 1));
+  // The exact distance to z_t = z_y: |gap| / ||W_t - W_y||_1 (L-inf) or _2 (L2), and the largest pixel move.
+  const exact = (n, norm) => {
+    const yn = labels[n], tn = 1 - yn;
+    let gap = b[yn] - b[tn], l1 = 0, l2 = 0, vmax = 0;
+    for (let i = 0; i < d; i++) {
+      const v = W[tn * d + i] - W[yn * d + i];
+      gap += -v * xs.data[n * d + i];
+      l1 += Math.abs(v);
+      l2 += v * v;
+      vmax = Math.max(vmax, Math.abs(v));
+    }
+    return norm === 'linf' ? { dist: gap / l1, move: gap / l1 } : { dist: gap / Math.sqrt(l2), move: (gap / l2) * vmax };
+  };
+  return { model, x: xs, y: labels, exact, N };
+}
+
+/** FAB's iterates on a linear binary decision stay on the line from x along the minimal step d, at
+ * x + r d: this is the recursion of r (eta, beta, alpha_max defaults), and the best r > 1 it visits. */
+function fabRatio(steps, eta = 1.05, beta = 0.9, alphaMax = 0.1) {
+  let r = 0, best = Infinity;
+  for (let k = 0; k < steps; k++) {
+    const a1 = Math.abs(1 - r), alpha = Math.min(a1 / (a1 + 1), alphaMax);
+    r = (r + eta * (1 - r)) * (1 - alpha) + eta * alpha;
+    if (r > 1) {
+      best = Math.min(best, r);
+      r *= beta;
+    }
+  }
+  return best;
+}
+
+test('FAB-T on a binary linear model: the closest point it finds is the exact distance to the boundary times its recursion', (t) => {
+  t.true(fabRatio(100) > 1 && fabRatio(100) < 1.006, `ratio ${fabRatio(100)}`);
+  t.is(fabRatio(1), 1.05, 'the first step lands at eta times the projection');
+  for (const seed of [1, 2]) {
+    const { model, x: xs, y: ys, exact, N } = binaryLinear(seed);
+    for (const norm of ['linf', 'l2']) {
+      for (const steps of [1, 100]) {
+        // numTargets defaults to 9; with 2 classes only 1 target exists.
+        const r = A.fabT(model, xs, ys, { eps: 10, norm, steps });
+        for (let n = 0; n < N; n++) {
+          const e = exact(n, norm);
+          t.true(e.move * 1.06 < 0.3, 'the box [0, 1] does not bind');
+          const found = norm === 'linf' ? r.linf[n] : r.l2[n];
+          const want = e.dist * fabRatio(steps);
+          t.true(Math.abs(found - want) <= 2e-4 * want, `seed ${seed} ${norm} n${steps} sample ${n}: ${found} vs ${want} (exact ${e.dist})`);
+          t.is(r.robust[n], 0);
+        }
+        // eps just below the distance found: nothing counts, x comes back unchanged.
+        const below = Math.min(...Array.from({ length: N }, (_, n) => exact(n, norm).dist)) * 0.99;
+        const none = A.fabT(model, xs, ys, { eps: below, norm, steps });
+        t.deepEqual(Array.from(none.robust), [1, 1, 1, 1]);
+        t.deepEqual(none.xAdv.data, xs.data);
+      }
+    }
+  }
+});
+
+// Independent references for the projection: bisection on the water level (L-inf: every free
+// coordinate moves by min(lambda, its room); L2: d = clip(-mu w, box)).
+function bisect(f, hi) {
+  let lo = 0;
+  for (let i = 0; i < 200; i++) {
+    const mid = (lo + hi) / 2;
+    if (f(mid) < 0) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+function referenceProjection(p, w, b, upper, norm) {
+  const D = p.length;
+  let wp = 0;
+  for (let i = 0; i < D; i++) wp += w[i] * p[i];
+  const down = wp >= b; // move w . x down to b, or up
+  const sgn = down ? -1 : 1;
+  const stepOf = norm === 'linf'
+    ? (lambda) => Array.from(p, (v, i) => (w[i] === 0 ? 0 : Math.min(Math.max(sgn * Math.sign(w[i]) * lambda, -v), upper[i] - v)))
+    : (mu) => Array.from(p, (v, i) => (Math.abs(w[i]) < 1e-8 ? 0 : Math.min(Math.max(sgn * mu * w[i], -v), upper[i] - v)));
+  const reach = (d) => Math.abs(d.reduce((a, v, i) => a + w[i] * v, 0));
+  const need = Math.abs(wp - b);
+  const far = 1e6;
+  if (reach(stepOf(far)) <= need) return stepOf(far);
+  return stepOf(bisect((l) => reach(stepOf(l)) - need, far));
+}
+
+test('projectOntoHyperplane: the smallest step onto w . x = b inside the box, against a bisection; the box corner when out of reach', (t) => {
+  const r = rng(31);
+  const D = 40;
+  for (let trial = 0; trial < 30; trial++) {
+    // Hostile: pixels exactly at 0 and 1, zero and tiny weights, boxes [0, 1 / std] as normalized space has.
+    const p = Array.from({ length: D }, (_, i) => (i % 7 === 0 ? 0 : i % 11 === 0 ? 1 : r.uniform(0, 1)));
+    const w = Array.from({ length: D }, (_, i) => (i % 5 === 0 ? 0 : i % 13 === 0 ? 1e-10 : r.uniform(-1, 1)));
+    const upper = Array.from({ length: D }, (_, i) => (trial % 2 ? 1 / [0.229, 0.224, 0.225][i % 3] : 1));
+    const wp = p.reduce((a, v, i) => a + v * w[i], 0);
+    const b = wp + r.uniform(-1, 1) * (trial < 20 ? 2 : 40); // the last 10 mostly out of reach
+    for (const norm of ['linf', 'l2']) {
+      const d = A.projectOntoHyperplane(p, w, b, upper, norm);
+      const want = referenceProjection(p, w, b, upper, norm);
+      t.true(maxDiff(d, want) < 1e-9, `trial ${trial} ${norm}: ${maxDiff(d, want)}`);
+      for (let i = 0; i < D; i++) t.true(p[i] + d[i] >= -1e-12 && p[i] + d[i] <= upper[i] + 1e-12);
+    }
+  }
+  // A point already on the hyperplane does not move.
+  for (const norm of ['linf', 'l2']) t.true(A.projectOntoHyperplane([0.5, 0.5], [1, -1], 0, [1, 1], norm).every((v) => v === 0));
+});
+
+test('Square L2 stays in the eps-ball and [0, 1], spends the whole budget where eps is too small, and fools a strong model', (t) => {
+  for (const side of [4, 5, 12]) {
+    const r = rng(side);
+    const d = 3 * side * side, K = 4, N = 3;
+    const W = lk.tensor(Float32Array.from({ length: K * d }, () => r.uniform(-1, 1)), [K, d]);
+    const model = (xx) => lk.ops.linear(lk.ops.reshape(xx, [xx.shape[0], d]), W, lk.zeros([K]));
+    const xs = lk.tensor(Float32Array.from({ length: N * d }, (_, i) => (i % 9 === 0 ? 0 : i % 10 === 0 ? 1 : r.uniform(0.1, 0.9))), [N, 3, side, side]);
+    const ys = Array.from(lk.argmax(lk.noGrad(() => model(xs))));
+    for (const eps of [0.05, 2]) {
+      const a = A.square(model, xs, ys, { eps, norm: 'l2', queries: 60, seed: 3 });
+      t.true(a.xAdv.data.every((v) => v >= 0 && v <= 1));
+      t.true(Math.max(...a.l2) <= eps * (1 + 1e-5), `side ${side} eps ${eps}: ${Math.max(...a.l2)}`);
+      t.true(a.queries.every((q) => q >= 1 && q <= 60));
+      if (eps === 0.05) t.true(a.queries.every((q, n) => q === 60 || !a.robust[n]), 'robust samples use the whole budget');
+      else t.deepEqual(Array.from(a.robust), [0, 0, 0], `side ${side}: fooled at L2 eps 2`);
+      const again = A.square(model, xs, ys, { eps, norm: 'l2', queries: 60, seed: 3 });
+      t.deepEqual(again.xAdv.data, a.xAdv.data, 'seeded');
+    }
+  }
+});
+
+test('the ensemble is APGD-CE, APGD-T, FAB-T, Square for L-inf and L2, each run on the points still robust', (t) => {
+  const r = rng(5);
+  const side = 5, d = 75, K = 6, N = 8;
+  const W = lk.tensor(Float32Array.from({ length: K * d }, () => r.uniform(-0.05, 0.05)), [K, d]);
+  const seen = [];
+  const model = (xx) => {
+    seen.push(xx.shape[0]);
+    return lk.ops.linear(lk.ops.reshape(xx, [xx.shape[0], d]), W, lk.zeros([K]));
+  };
+  const xs = lk.tensor(Float32Array.from({ length: N * d }, () => r.uniform(0.2, 0.8)), [N, 3, side, side]);
+  const ys = Array.from(lk.argmax(lk.noGrad(() => model(xs))));
+  for (const [norm, eps] of [['linf', 0.01], ['l2', 0.1]]) {
+    const res = A.autoAttack(model, xs, ys, { eps, norm, steps: 5, queries: 10, seed: 1 });
+    t.deepEqual(res.log.map((l) => l.attack), ['apgd-ce', 'apgd-t', 'fab-t', 'square']);
+    for (let i = 1; i < 4; i++) t.true(res.log[i].robustAccuracy <= res.log[i - 1].robustAccuracy);
+    t.is(res.log[3].robustAccuracy, lk.summarize(res).robustAccuracy);
+    t.true(Math.max(...(norm === 'linf' ? res.linf : res.l2)) <= eps * (1 + 1e-5));
+    // FAB-T alone, started on the points APGD left: its model calls see only those.
+    const left = res.log[1].robustAccuracy * N;
+    seen.length = 0;
+    const fabOnly = A.autoAttack(model, xs, ys, { eps, norm, steps: 5, attacks: ['apgd-ce', 'apgd-t', 'fab-t'], seed: 1 });
+    t.is(fabOnly.log[1].robustAccuracy * N, left);
+    // The last call is the final prediction on all points; the 10 before it are FAB-T's last 5 iterations.
+    const fab = seen.slice(-11, -1);
+    t.true(fab.every((n) => n <= left), `FAB-T's batches ${fab} hold at most the ${left} robust points`);
+  }
+  t.throws(() => A.autoAttack(model, xs, ys, { eps: 0.1, attacks: ['fab'] }), { instanceOf: RangeError, message: /apgd-ce, apgd-t, fab-t, square/ });
+});
+
+async function run(argv) {
+  const lines = [], errors = [];
+  const write = process.stderr.write;
+  process.stderr.write = (s) => (errors.push(String(s)), true);
+  try {
+    return { code: await main(argv, (s) => lines.push(s)), out: lines.join('\n'), err: errors.join('') };
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
+test('lkvit attack --attack fab-t and --attack square --norm l2 write what the API gives', async (t) => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lkvit-fab-'));
+  // The command on the repository's tiny ViT fixture, against the API on the same images.
+  const mdir = path.join(__dirname, 'fixtures', 'models');
+  const io = lk.readSafetensors(path.join(mdir, 'vit_tiny.io.safetensors'));
+  const meta = io.metadata;
+  const config = JSON.stringify({ ...JSON.parse(meta.config), mean: JSON.parse(meta.mean), std: JSON.parse(meta.std) });
+  const { model } = lk.loadModel(meta.model, path.join(mdir, 'vit_tiny.safetensors'), JSON.parse(config));
+  const xv = io.tensors.get('x');
+  const yv = lk.argmax(lk.noGrad(() => model.forward(lk.tensor(xv.data, xv.shape))));
+  const input = path.join(tmp, 'data.safetensors');
+  lk.writeSafetensors(input, { x: { shape: xv.shape, data: xv.data }, y: { shape: [yv.length], data: Float32Array.from(yv) } });
+  const base = ['attack', '--model', meta.model, '--weights', path.join(mdir, 'vit_tiny.safetensors'), '--config', config, '--input', input];
+  const cases = [
+    [['--attack', 'fab-t', '--steps', '2', '--eps', '8/255'], (xx, yy) => A.fabT(model, xx, yy, { eps: 8 / 255, steps: 2, seed: 0, space: 'pixel' })],
+    [['--attack', 'square', '--norm', 'l2', '--queries', '4'], (xx, yy) => A.square(model, xx, yy, { eps: 0.5, norm: 'l2', queries: 4, seed: 0, space: 'pixel' })],
+  ];
+  for (const [argv, api] of cases) {
+    const out = path.join(tmp, `${argv[1]}.safetensors`);
+    const res = await run([...base, ...argv, '--out', out]);
+    t.is(res.code, 0, res.err);
+    t.deepEqual(lk.readSafetensors(out).tensors.get('x_adv').data, api(lk.tensor(xv.data, xv.shape), Array.from(yv)).xAdv.data, argv.join(' '));
+  }
+  const bad = await run([...base, '--attack', 'fab-t', '--queries', '3']);
+  t.is(bad.code, 2);
+  t.regex(bad.err, /--queries does not apply to --attack fab-t/);
+});
