@@ -327,13 +327,16 @@ export async function evaluateSuiteShard(model: Classifier, options: SuiteShardO
   return report;
 }
 
+// The largest finite float32: a logit's range.
+const F32_MAX = 3.4028234663852886e38;
+
 /** The fields each suite records per sample (what merge accepts from a shard). */
 const RECORD_FIELDS: Record<SuiteName, string[]> = {
-  imagenet: ['label', 'top5'], 'imagenet-a': ['label', 'pred'], 'imagenet-r': ['label', 'pred'], 'imagenet-o': ['confidence'],
+  imagenet: ['label', 'top5'], 'imagenet-a': ['label', 'pred'], 'imagenet-r': ['label', 'pred'], 'imagenet-o': ['confidence', 'maxLogit'],
   'imagenet-c': ['label', 'pred'], 'imagenet-p': ['label', 'top5'], 'imagenet-9': ['label', 'pred'],
 };
 
-/** A shard's per-sample record, checked: the suite's fields only, labels and predictions class indices (-1: none), confidences in [0, 1]. */
+/** A shard's per-sample record, checked: the suite's fields only, labels and predictions class indices (-1: none), confidences in [0, 1], max logits finite. */
 function checkRecord(c: PayloadChecker, field: string, v: unknown, suite: SuiteName): SampleResult {
   // A sample left out as unreadable: its reason only.
   if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && 'skipped' in v) {
@@ -351,6 +354,7 @@ function checkRecord(c: PayloadChecker, field: string, v: unknown, suite: SuiteN
   if ('label' in r) c.int(`${field}.label`, r.label, -1, K - 1);
   if ('pred' in r) c.int(`${field}.pred`, r.pred, -1, K - 1);
   if ('confidence' in r) c.number(`${field}.confidence`, r.confidence, 0, 1);
+  if ('maxLogit' in r) c.number(`${field}.maxLogit`, r.maxLogit, -F32_MAX, F32_MAX);
   if (suite === 'imagenet') top(`${field}.top5`, r.top5);
   if (suite === 'imagenet-p') {
     if (!Array.isArray(r.top5)) throw c.fail(`${field}.top5`, 'an array of frames');

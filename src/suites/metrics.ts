@@ -39,6 +39,15 @@ export function maxSoftmax(row: ArrayLike<number>, columns?: readonly number[]):
   return 1 / sum;
 }
 
+/** The largest logit of a row (over `columns` if given): the MaxLogit OOD score of Hendrycks et al. 2022,
+ * higher = more in-distribution (unlike the softmax, not squashed by the other logits). */
+export function maxLogit(row: ArrayLike<number>, columns?: readonly number[]): number {
+  const n = columns ? columns.length : row.length;
+  let max = -Infinity;
+  for (let j = 0; j < n; j++) max = Math.max(max, row[columns ? columns[j] : j]);
+  return max;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Detection (ImageNet-O): positives are the anomalies, higher score = more anomalous.
 

@@ -2,7 +2,7 @@
 // summary (the report's figures from all records). Records hold predictions, not correctness, so a
 // report can be recomputed from merged states.
 import {
-  topClasses, maxSoftmax, auroc, averagePrecision, fprAtRecall, corruptionError, mean, flipProbability,
+  topClasses, maxSoftmax, maxLogit, auroc, averagePrecision, fprAtRecall, corruptionError, mean, flipProbability,
   top5Distance, backgroundGap, ALEXNET_CORRUPTION_ERRORS, EXTRA_CORRUPTIONS,
 } from './metrics';
 import { IMAGENET_A_WNIDS, IMAGENET_R_WNIDS, IMAGENET_O_WNIDS, IN_TO_IN9, subsetIndices } from './classes';
@@ -110,30 +110,39 @@ export const IMAGENET_R = classSubsetSuite(IMAGENET_R_WNIDS, 'imagenet-r');
 const O_COLUMNS = subsetIndices(IMAGENET_O_WNIDS);
 export const O_SUBSET = 'imagenet-o', IN_DISTRIBUTION_SUBSET = 'in-distribution';
 
-/** ImageNet-O: anomalies are the positives, scored by minus the maximum softmax over the 200 classes. */
+/** ImageNet-O: anomalies are the positives, scored by minus the maximum softmax over the 200 classes
+ * (MSP: aupr, auroc, fpr95) and by minus their maximum logit (MaxLogit: maxLogitAupr, ...). */
 export const IMAGENET_O: SuiteKind = {
   transform: 'eval',
-  record: ([row]) => ({ confidence: maxSoftmax(row, O_COLUMNS) }),
+  record: ([row]) => ({ confidence: maxSoftmax(row, O_COLUMNS), maxLogit: maxLogit(row, O_COLUMNS) }),
   summarize(evaluated) {
-    const scores: number[] = [], positive: boolean[] = [];
+    const msp: number[] = [], logit: number[] = [], positive: boolean[] = [];
     const figures: Figure[] = [];
+    const meanOf = (field: string) => (records: SampleResult[]) => mean(records.map((r) => r[field] as number));
+    // A run resumed from a state written before MaxLogit was recorded has no maxLogit: its figures are left out.
+    const hasLogit = evaluated.every((e) => e.results.every((r) => typeof r.maxLogit === 'number'));
+    const scored: [string, string][] = hasLogit ? [['meanConfidence', 'confidence'], ['meanMaxLogit', 'maxLogit']] : [['meanConfidence', 'confidence']];
     for (const e of evaluated) {
       for (const r of e.results) {
-        scores.push(-(r.confidence as number));
+        msp.push(-(r.confidence as number));
+        logit.push(-(r.maxLogit as number));
         positive.push(e.subset.name === O_SUBSET);
       }
-      const confidence = (records: SampleResult[]) => mean(records.map((r) => r.confidence as number));
-      figures.push({ subset: e.subset.name, class: null, metric: 'meanConfidence', value: confidence(e.results), count: e.results.length });
-      for (const [cls, records] of byClass(e))
-        figures.push({ subset: e.subset.name, class: cls, metric: 'meanConfidence', value: confidence(records), count: records.length });
+      for (const [metric, field] of scored) {
+        figures.push({ subset: e.subset.name, class: null, metric, value: meanOf(field)(e.results), count: e.results.length });
+        for (const [cls, records] of byClass(e))
+          figures.push({ subset: e.subset.name, class: cls, metric, value: meanOf(field)(records), count: records.length });
+      }
     }
     const both = positive.includes(true) && positive.includes(false);
+    const detection = (scores: number[], ok = true) => ({
+      aupr: both && ok ? averagePrecision(scores, positive) : null,
+      auroc: both && ok ? auroc(scores, positive) : null,
+      fpr95: both && ok ? fprAtRecall(scores, positive, 0.95) : null,
+    });
+    const ml = detection(logit, hasLogit);
     return {
-      summary: {
-        aupr: both ? averagePrecision(scores, positive) : null,
-        auroc: both ? auroc(scores, positive) : null,
-        fpr95: both ? fprAtRecall(scores, positive, 0.95) : null,
-      },
+      summary: { ...detection(msp), maxLogitAupr: ml.aupr, maxLogitAuroc: ml.auroc, maxLogitFpr95: ml.fpr95 },
       figures,
     };
   },
