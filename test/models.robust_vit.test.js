@@ -70,6 +70,31 @@ test('xcit: a saved model loads back by its recorded name to the same logits', (
   t.deepEqual(Array.from(lk.noGrad(() => again.forward(f.x())).data), Array.from(lk.noGrad(() => model.forward(f.x())).data));
 });
 
+test('xcit: the official facebookresearch/xcit layout (pos_embeder, fused class-attention qkv) loads to the same logits', (t) => {
+  const { f } = load('xcit_tiny');
+  const state = lk.loadStateDict(path.join(__dirname, 'fixtures', 'models', 'xcit_tiny.safetensors'));
+  const official = new Map();
+  for (const [k, e] of state) {
+    const m = /^(cls_attn_blocks\.\d+\.attn\.)([qkv])\.(weight|bias)$/.exec(k);
+    if (!m) official.set(k.replace(/^pos_embed\./, 'pos_embeder.'), e);
+    else if (m[2] === 'q') {
+      const parts = ['q', 'k', 'v'].map((n) => state.get(`${m[1]}${n}.${m[3]}`));
+      const data = new Float32Array(3 * e.data.length);
+      parts.forEach((p, i) => data.set(p.data, i * e.data.length));
+      official.set(`${m[1]}qkv.${m[3]}`, { shape: [3 * e.shape[0], ...e.shape.slice(1)], data });
+    }
+  }
+  t.true(official.has('pos_embeder.token_projection.weight') && official.has('cls_attn_blocks.1.attn.qkv.bias'));
+  const model = lk.createModel(f.model, f.options);
+  t.deepEqual(model.loadStateDict(official), { missing: [], unexpected: [], mismatched: [] });
+  const y = lk.noGrad(() => model.forward(f.x()));
+  t.true(relErr(y.data, f.get('logits').data) <= 1e-4, `rel err ${relErr(y.data, f.get('logits').data)}`);
+  // A fused qkv that does not split in three is reported, not silently cut.
+  official.set('cls_attn_blocks.0.attn.qkv.bias', { shape: [95], data: new Float32Array(95) });
+  const err = t.throws(() => lk.createModel(f.model, f.options).loadStateDict(official), { instanceOf: lk.StateDictError });
+  t.regex(err.message, /cls_attn_blocks\.0\.attn\.qkv\.bias/);
+});
+
 test('l2NormalizeLastDim: F.normalize (x / max(|x|, 1e-12)) and its gradient against float64, on hostile rows', (t) => {
   const T = 7;
   const rows = [

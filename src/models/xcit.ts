@@ -5,6 +5,7 @@
 import { Tensor } from '../tensor/tensor';
 import * as ops from '../tensor/ops';
 import { Module, Conv2d, Linear, LayerNorm, BatchNorm2d, Mlp, ModuleList, Sequence, uniformParameter, DropPath } from '../nn';
+import type { LoadReport, StateDictLike, StateEntry } from '../nn';
 import { ImageClassifier, ForwardContext, Triple } from './classifier';
 
 export interface XCiTConfig {
@@ -265,6 +266,13 @@ export class XCiT extends ImageClassifier {
     this.head = this.child('head', new Linear(D, config.numClasses));
   }
 
+  /** As Module's, but the official facebookresearch/xcit layout loads too, converted as timm's
+   * checkpoint_filter_fn does: `pos_embeder.*` -> `pos_embed.*`, and each class-attention block's
+   * fused `attn.qkv` split into `attn.q`, `attn.k`, `attn.v`. */
+  override loadStateDict(state: StateDictLike, options: { strict?: boolean } = {}): LoadReport {
+    return super.loadStateDict(fromOfficialLayout(state instanceof Map ? state : new Map(Object.entries(state))), options);
+  }
+
   blockNames(): string[] {
     return [...this.blocks.map((_, i) => `blocks.${i}`), ...this.clsAttnBlocks.map((_, i) => `cls_attn_blocks.${i}`)];
   }
@@ -283,6 +291,22 @@ export class XCiT extends ImageClassifier {
     });
     return this.head.forward(ops.reshape(ops.slice(this.norm.forward(y), 1, 0, 1), [N, D]));
   }
+}
+
+function fromOfficialLayout(state: Map<string, StateEntry>): Map<string, StateEntry> {
+  const official = [...state.keys()].some((k) => k.startsWith('pos_embeder.') || /^cls_attn_blocks\.\d+\.attn\.qkv\./.test(k));
+  if (!official) return state;
+  const out = new Map<string, StateEntry>();
+  for (const [key, entry] of state) {
+    const qkv = /^(cls_attn_blocks\.\d+\.attn\.)qkv\.(weight|bias)$/.exec(key);
+    // [3D, ...] -> three [D, ...] slices; a shape that does not split stays as is (and is reported).
+    if (qkv && entry.shape.length >= 1 && entry.shape[0] % 3 === 0) {
+      const part = entry.data.length / 3;
+      ['q', 'k', 'v'].forEach((name, i) =>
+        out.set(`${qkv[1]}${name}.${qkv[2]}`, { shape: [entry.shape[0] / 3, ...entry.shape.slice(1)], data: entry.data.subarray(i * part, (i + 1) * part) }));
+    } else out.set(key.replace(/^pos_embeder\./, 'pos_embed.'), entry);
+  }
+  return out;
 }
 
 function checkConfig(c: XCiTConfig): XCiTConfig {
