@@ -1,92 +1,19 @@
-// FAB-T and Square L2: against float64 reimplementations of AutoAttack's code (fab.safetensors and
-// square_l2.safetensors, written by make_fab_square_fixtures.py), against FAB's closed form on a
-// binary linear model, the hyperplane projection against an independent bisection, and the
-// invariants (eps-ball, [0, 1], seeds, budget), the ensemble order and lkvit attack --attack fab-t.
+// FAB-T and Square L2: FAB against its closed form on a binary linear model, the hyperplane
+// projection against an independent bisection, Square L2's invariants (eps-ball, [0, 1], seeds,
+// budget) and the ensemble's order and bookkeeping. Against float64 reimplementations of
+// AutoAttack's code: attacks.fixtures.test.js; lkvit attack --attack fab-t: attacks.test.js.
 'use strict';
-const fs = require('fs');
-const os = require('os');
-const path = require('path');
 const test = require('ava');
 const lk = require('..');
 const { rng } = require('./helpers');
-const { main } = require('../lib/cli/main');
 
 const A = lk.attacks;
-const dir = path.join(__dirname, 'fixtures', 'attacks');
-const read = (name) => lk.readSafetensors(path.join(dir, `${name}.safetensors`)).tensors;
-const get = (t, k) => {
-  const v = t.get(k);
-  if (!v) throw new Error(`fixture key ${k} missing`);
-  return v;
-};
 
 function maxDiff(a, b) {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
-
-// The fixtures' models (as in attacks.fixtures.test.js): normalise per channel, flatten, the layers.
-const M = read('models');
-const mean = Array.from(get(M, 'mean').data), std = Array.from(get(M, 'std').data);
-const x = lk.tensor(get(M, 'x').data, get(M, 'x').shape);
-const y = Array.from(get(M, 'y').data);
-const D = 48;
-function normalize(xx) {
-  const n = xx.shape[0], plane = xx.size / n / 3;
-  const m = new Float32Array(xx.size), s = new Float32Array(xx.size);
-  for (let i = 0; i < xx.size; i++) {
-    const c = Math.floor(i / plane) % 3;
-    m[i] = mean[c];
-    s[i] = 1 / std[c];
-  }
-  return lk.ops.reshape(lk.ops.mul(lk.ops.sub(xx, lk.tensor(m, xx.shape)), lk.tensor(s, xx.shape)), [n, D]);
-}
-const param = (k) => lk.tensor(get(M, k).data, get(M, k).shape);
-const MODELS = {
-  linear: (xx) => lk.ops.linear(normalize(xx), param('linear.weight'), param('linear.bias')),
-  mlp: (xx) => lk.ops.linear(lk.ops.relu(lk.ops.linear(normalize(xx), param('mlp.fc1.weight'), param('mlp.fc1.bias'))), param('mlp.fc2.weight'), param('mlp.fc2.bias')),
-};
-
-test("FAB-T follows AutoAttack's attack_single_run_targeted and perturb (L-inf, L2; 10 and 100 iterations)", (t) => {
-  const F = read('fab');
-  const eps = { linf: 0.05, l2: 0.5 };
-  for (const [m, model] of Object.entries(MODELS)) {
-    const logits = lk.noGrad(() => model(x)).data;
-    for (const norm of ['linf', 'l2']) {
-      for (const steps of [10, 100]) {
-        const key = (f) => get(F, `${m}.${norm}.n${steps}.${f}`);
-        // The first target is the second-highest clean logit.
-        for (let n = 0; n < 4; n++) {
-          const row = Array.from(logits.subarray(n * 10, n * 10 + 10));
-          t.is(Number(key('target').data[n]), row.map((_, j) => j).sort((a, b) => row[b] - row[a])[1]);
-        }
-        // One target, no eps limit: the single run's closest misclassified points and their distances.
-        const single = A.fabT(model, x, y, { eps: 1e9, norm, steps, numTargets: 1 });
-        const dist = norm === 'linf' ? single.linf : single.l2;
-        for (let n = 0; n < 4; n++) {
-          const res = key('res').data[n];
-          if (res < 1e9) t.true(Math.abs(dist[n] - res) <= 2e-7 + 1e-5 * res, `${m} ${norm} n${steps} sample ${n}: ${dist[n]} vs ${res}`);
-          else t.is(dist[n], 0, `${m} ${norm} n${steps} sample ${n}: nothing found, x returned`);
-        }
-        t.true(maxDiff(single.xAdv.data, key('single').data) < 1e-5, `${m} ${norm} n${steps} single`);
-        // All 9 targets in turn, a point counting only within eps.
-        const full = A.fabT(model, x, y, { eps: eps[norm], norm, steps });
-        t.true(maxDiff(full.xAdv.data, key('perturb').data) < 1e-5, `${m} ${norm} n${steps} perturb`);
-      }
-    }
-  }
-});
-
-test("Square L2's meta pseudo-gaussian windows match AutoAttack's eta(s) for s = 1..9", (t) => {
-  const S = read('square_l2');
-  for (let s = 1; s <= 9; s++) {
-    const w = A.squareL2Window(s);
-    t.is(w.length, s * s);
-    t.true(maxDiff(w, get(S, `window_s${s}`).data) < 1e-7, `s = ${s}`); // the fixture is read as float32
-    t.true(Math.abs(w.reduce((a, v) => a + v * v, 0) - 1) < 1e-12, `s = ${s}: unit norm`);
-  }
-});
 
 // A binary linear model on 5x5 images away from the box: FAB's distance has a closed form.
 function binaryLinear(seed) {
@@ -252,43 +179,4 @@ test('the ensemble is APGD-CE, APGD-T, FAB-T, Square for L-inf and L2, each run 
     t.true(fab.every((n) => n <= left), `FAB-T's batches ${fab} hold at most the ${left} robust points`);
   }
   t.throws(() => A.autoAttack(model, xs, ys, { eps: 0.1, attacks: ['fab'] }), { instanceOf: RangeError, message: /apgd-ce, apgd-t, fab-t, square/ });
-});
-
-async function run(argv) {
-  const lines = [], errors = [];
-  const write = process.stderr.write;
-  process.stderr.write = (s) => (errors.push(String(s)), true);
-  try {
-    return { code: await main(argv, (s) => lines.push(s)), out: lines.join('\n'), err: errors.join('') };
-  } finally {
-    process.stderr.write = write;
-  }
-}
-
-test('lkvit attack --attack fab-t and --attack square --norm l2 write what the API gives', async (t) => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lkvit-fab-'));
-  // The command on the repository's tiny ViT fixture, against the API on the same images.
-  const mdir = path.join(__dirname, 'fixtures', 'models');
-  const io = lk.readSafetensors(path.join(mdir, 'vit_tiny.io.safetensors'));
-  const meta = io.metadata;
-  const config = JSON.stringify({ ...JSON.parse(meta.config), mean: JSON.parse(meta.mean), std: JSON.parse(meta.std) });
-  const { model } = lk.loadModel(meta.model, path.join(mdir, 'vit_tiny.safetensors'), JSON.parse(config));
-  const xv = io.tensors.get('x');
-  const yv = lk.argmax(lk.noGrad(() => model.forward(lk.tensor(xv.data, xv.shape))));
-  const input = path.join(tmp, 'data.safetensors');
-  lk.writeSafetensors(input, { x: { shape: xv.shape, data: xv.data }, y: { shape: [yv.length], data: Float32Array.from(yv) } });
-  const base = ['attack', '--model', meta.model, '--weights', path.join(mdir, 'vit_tiny.safetensors'), '--config', config, '--input', input];
-  const cases = [
-    [['--attack', 'fab-t', '--steps', '2', '--eps', '8/255'], (xx, yy) => A.fabT(model, xx, yy, { eps: 8 / 255, steps: 2, seed: 0, space: 'pixel' })],
-    [['--attack', 'square', '--norm', 'l2', '--queries', '4'], (xx, yy) => A.square(model, xx, yy, { eps: 0.5, norm: 'l2', queries: 4, seed: 0, space: 'pixel' })],
-  ];
-  for (const [argv, api] of cases) {
-    const out = path.join(tmp, `${argv[1]}.safetensors`);
-    const res = await run([...base, ...argv, '--out', out]);
-    t.is(res.code, 0, res.err);
-    t.deepEqual(lk.readSafetensors(out).tensors.get('x_adv').data, api(lk.tensor(xv.data, xv.shape), Array.from(yv)).xAdv.data, argv.join(' '));
-  }
-  const bad = await run([...base, '--attack', 'fab-t', '--queries', '3']);
-  t.is(bad.code, 2);
-  t.regex(bad.err, /--queries does not apply to --attack fab-t/);
 });

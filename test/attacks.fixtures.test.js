@@ -1,6 +1,7 @@
 // The attacks against independent float64 PyTorch references (test/fixtures/attacks, written by
-// make_attack_fixtures.py from AutoAttack's, TAIG's and torchattacks' published algorithms) on a
-// linear model and a small ReLU MLP: FGSM, PGD trajectories, APGD-CE/-T step by step, TAIG-S/-R.
+// make_attack_fixtures.py and make_fab_square_fixtures.py from AutoAttack's, TAIG's and torchattacks'
+// published algorithms) on a linear model and a small ReLU MLP: FGSM, PGD trajectories, APGD-CE/-T
+// step by step, FAB-T, Square L2's windows, TAIG-S/-R.
 'use strict';
 const path = require('path');
 const test = require('ava');
@@ -132,4 +133,44 @@ test('the reference fixtures store the checkpoint schedule this implementation u
   const R = read('apgd');
   t.deepEqual(Array.from(get(R, 'checkpoints_n100').data), A.apgdCheckpoints(100).map((c) => c.iteration));
   t.deepEqual(Array.from(get(R, 'checkpoints_n20').data), A.apgdCheckpoints(20).map((c) => c.iteration));
+});
+
+test("FAB-T follows AutoAttack's attack_single_run_targeted and perturb (L-inf, L2; 10 and 100 iterations)", (t) => {
+  const F = read('fab');
+  const eps = { linf: 0.05, l2: 0.5 };
+  for (const [m, model] of Object.entries(MODELS)) {
+    const logits = lk.noGrad(() => model(x)).data;
+    for (const norm of ['linf', 'l2']) {
+      for (const steps of [10, 100]) {
+        const key = (f) => get(F, `${m}.${norm}.n${steps}.${f}`);
+        // The first target is the second-highest clean logit.
+        for (let n = 0; n < 4; n++) {
+          const row = Array.from(logits.subarray(n * 10, n * 10 + 10));
+          t.is(Number(key('target').data[n]), row.map((_, j) => j).sort((a, b) => row[b] - row[a])[1]);
+        }
+        // One target, no eps limit: the single run's closest misclassified points and their distances.
+        const single = A.fabT(model, x, y, { eps: 1e9, norm, steps, numTargets: 1 });
+        const dist = norm === 'linf' ? single.linf : single.l2;
+        for (let n = 0; n < 4; n++) {
+          const res = key('res').data[n];
+          if (res < 1e9) t.true(Math.abs(dist[n] - res) <= 2e-7 + 1e-5 * res, `${m} ${norm} n${steps} sample ${n}: ${dist[n]} vs ${res}`);
+          else t.is(dist[n], 0, `${m} ${norm} n${steps} sample ${n}: nothing found, x returned`);
+        }
+        t.true(maxDiff(single.xAdv.data, key('single').data) < 1e-5, `${m} ${norm} n${steps} single`);
+        // All 9 targets in turn, a point counting only within eps.
+        const full = A.fabT(model, x, y, { eps: eps[norm], norm, steps });
+        t.true(maxDiff(full.xAdv.data, key('perturb').data) < 1e-5, `${m} ${norm} n${steps} perturb`);
+      }
+    }
+  }
+});
+
+test("Square L2's meta pseudo-gaussian windows match AutoAttack's eta(s) for s = 1..9", (t) => {
+  const S = read('square_l2');
+  for (let s = 1; s <= 9; s++) {
+    const w = A.squareL2Window(s);
+    t.is(w.length, s * s);
+    t.true(maxDiff(w, get(S, `window_s${s}`).data) < 1e-7, `s = ${s}`); // the fixture is read as float32
+    t.true(Math.abs(w.reduce((a, v) => a + v * v, 0) - 1) < 1e-12, `s = ${s}: unit norm`);
+  }
 });

@@ -232,7 +232,7 @@ async function run(argv) {
   }
 }
 
-test('lkvit attack writes x_adv and the figures; bad flags exit 2 with one line', async (t) => {
+test('lkvit attack writes x_adv and the figures (pgd, fab-t, square L2); bad flags exit 2 with one line', async (t) => {
   const dir = path.join(__dirname, 'fixtures', 'models');
   const io = lk.readSafetensors(path.join(dir, 'vit_tiny.io.safetensors'));
   const meta = io.metadata;
@@ -253,10 +253,21 @@ test('lkvit attack writes x_adv and the figures; bad flags exit 2 with one line'
   const report = JSON.parse(fs.readFileSync(json, 'utf8'));
   t.is(report.summary.robustAccuracy, lk.summarize(api).robustAccuracy);
   t.is(report.settings.eps, 8 / 255);
+  // FAB-T and Square L2 through the command, as the API gives them.
+  for (const [argv, api] of [
+    [['--attack', 'fab-t', '--steps', '2', '--eps', '8/255'], (xx) => A.fabT(model, xx, Array.from(y), { eps: 8 / 255, steps: 2 })],
+    [['--attack', 'square', '--norm', 'l2', '--queries', '4'], (xx) => A.square(model, xx, Array.from(y), { eps: 0.5, norm: 'l2', queries: 4 })],
+  ]) {
+    const file = path.join(tmp, `${argv[1]}.safetensors`);
+    const e = await run([...base, ...argv, '--out', file]);
+    t.is(e.code, 0, e.err);
+    t.deepEqual(lk.readSafetensors(file).tensors.get('x_adv').data, api(lk.tensor(x.data, x.shape)).xAdv.data, argv.join(' '));
+  }
   for (const [argv, msg] of [
     [['--attack', 'pgdd'], /--attack must be one of/],
     [['--eps', '-4/255'], /--eps must be a non-negative number or fraction/],
     [['--attack', 'fgsm', '--steps', '3'], /--steps does not apply to --attack fgsm/],
+    [['--attack', 'fab-t', '--queries', '3'], /--queries does not apply to --attack fab-t/],
     [['--surrogate', 'vit_ti16'], /--surrogate and --surrogate-weights go together/],
   ]) {
     const e = await run([...base, ...argv]);
