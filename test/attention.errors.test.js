@@ -105,7 +105,7 @@ test('attention: raw addon refuses arrays that do not match the dims', (t) => {
   for (let i = 0; i < 5; i++) {
     const args = good();
     args[i] = f(args[i].length - 1);
-    t.throws(() => addon.attentionForward(...dims, ...args, null), { instanceOf: RangeError, message: /lkvit native: \w+ must hold \d+ floats/ });
+    t.throws(() => addon.attentionForward(...dims, ...args, null), { instanceOf: RangeError, message: /lkvit native: attentionForward: \w+ must hold \d+ floats/ });
   }
   t.throws(() => addon.attentionForward(...dims, ...good(), f(B * H * Tq * Tk - 1)), { instanceOf: RangeError, message: /probs must hold/ });
   t.throws(() => addon.attentionForward(...dims, ...good().slice(0, 4), [0, 0, 0, 0, 0, 0], null), { instanceOf: TypeError, message: /lse must be a Float32Array/ });

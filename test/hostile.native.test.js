@@ -1,9 +1,9 @@
 // The raw addon under hostile arguments: every exported function is called a few thousand times
 // (seeded) with extreme integers (0, -1, 2^31, 2^32 + 1, 2^53, NaN, huge products with a zero
 // factor), wrong array lengths and wrong types. Each call must return or throw a JS error that
-// starts with "lkvit native:" and names one of its arguments, quickly. Arrays are re-sized to the
-// length a first call asked for ("x must hold 12 floats"), so most calls get past the checks into
-// the kernels with odd geometries. test/asan-fuzz.sh runs this file against an AddressSanitizer
+// starts with "lkvit native: <function>:" and names one of its arguments, quickly. Arrays are
+// re-sized to the length a first call asked for ("x must hold 12 floats"), so most calls get past
+// the checks into the kernels with odd geometries. test/asan-fuzz.sh runs this file against an AddressSanitizer
 // build (LKVIT_FUZZ_ADDON names it).
 'use strict';
 const path = require('path');
@@ -128,7 +128,7 @@ function value(r, kind, hostile) {
 
 let returned = 0; // calls that got through every check and ran
 const reached = new Set();
-const LENGTH = /^lkvit native: (\w+) must hold (?:at least )?(\d+) (floats|integers)/;
+const LENGTH = /^lkvit native: \w+: (\w+) must hold (?:at least )?(\d+) (floats|integers)/;
 const MAX_FIT = 1 << 18; // arrays are grown to a requested length up to this many elements
 
 // One fuzzed call: draws arguments, then re-sizes arrays to the lengths the addon asks for (up to
@@ -152,9 +152,10 @@ function trial(r, name, spec) {
       returned++;
       return null;
     }
-    if (!(error instanceof TypeError || error instanceof RangeError) || !/^lkvit native: /.test(error.message))
+    const prefix = `lkvit native: ${name}: `;
+    if (!(error instanceof TypeError || error instanceof RangeError) || !error.message.startsWith(prefix))
       return `${show()} threw ${error && error.constructor && error.constructor.name}: ${error && error.message}`;
-    const named = spec.some(([arg]) => new RegExp(`\\b${arg}\\b`).test(error.message));
+    const named = spec.some(([arg]) => new RegExp(`\\b${arg}\\b`).test(error.message.slice(prefix.length)));
     if (!named) return `${show()}: the message does not name an argument: ${error.message}`;
     const m = LENGTH.exec(error.message);
     const slot = m ? spec.findIndex(([arg]) => arg === m[1]) : -1;
@@ -250,4 +251,60 @@ test('relu and gelu propagate NaN like PyTorch; relu backward at NaN is 0', (t) 
   t.true(Number.isNaN(y[0]));
   addon.geluBackward(Float32Array.of(NaN), Float32Array.of(1), gx.subarray(0, 1));
   t.true(Number.isNaN(gx[0]));
+});
+
+// The constants the addon exports instead of copies in TypeScript.
+test('the addon exports its arithmetic codes and depthwise limits, and honours them', (t) => {
+  t.deepEqual({ ...addon.arithOps }, { add: 0, sub: 1, mul: 2, scale: 3 });
+  t.true(Object.isFrozen(addon.arithOps));
+  const a = Float32Array.of(5, 7), b = Float32Array.of(2, 3), y = f32(2);
+  const results = {};
+  for (const op of ['add', 'sub', 'mul', 'scale']) {
+    addon.arith(addon.arithOps[op], a, op === 'scale' ? null : b, op === 'scale' ? -2 : 0, y);
+    results[op] = [...y];
+  }
+  t.deepEqual(results, { add: [7, 10], sub: [3, 4], mul: [10, 21], scale: [-10, -14] });
+  t.is(addon.maxDepthwiseKernel, 63);
+  t.is(addon.maxDepthwisePadding, 2 ** 20);
+  const K = addon.maxDepthwiseKernel;
+  // The largest kernel runs; one more is refused, by name.
+  addon.dwconv2dForward(f32(K * K), f32(K * K), null, f32(1), 1, 1, K, K, K, K, 1, 1, 0, 0);
+  t.throws(() => addon.dwconv2dForward(f32((K + 1) * (K + 1)), f32((K + 1) * (K + 1)), null, f32(1), 1, 1, K + 1, K + 1, K + 1, K + 1, 1, 1, 0, 0),
+    { instanceOf: RangeError, message: `lkvit native: dwconv2dForward: KH must be an integer in [1, ${K}], got ${K + 1}` });
+});
+
+// src/native.ts types the addon (NativeAddon): a call with a wrong count or type of arguments
+// does not compile. Checked against the published declarations (lib/native.d.ts).
+test('NativeAddon rejects wrong argument counts and types at compile time', (t) => {
+  const fs = require('fs');
+  const os = require('os');
+  const { execFileSync } = require('child_process');
+  const root = path.join(__dirname, '..');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lkvit-native-types-'));
+  const lib = path.join(root, 'lib', 'native').replace(/\\/g, '/');
+  const lines = [
+    `import { native } from '${lib}';`,
+    'const f = new Float32Array(4);',
+    'native.conv2dForward(f, f, null, f, 1, 1, 2, 2, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1);', // correct
+    'native.arith(native.arithOps.add, f, f, 0, f);', // correct
+    'native.conv2dForward(f, f, null, f, 1, 1, 2, 2, 1, 1, 1, 1, 1, 0, 0, 1, 1);', // one argument short
+    'native.conv2dForward(f, f, undefined, f, 1, 1, 2, 2, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1);', // undefined bias
+    "native.fgsmStep(f, f, '0.1', 0, 1, f);", // eps as a string
+    'native.gemm(false, false, 1, 1, 1, 1, [1], 1, f, 1, 0, f, 1);', // A as a plain array
+    'native.softmaxForward(f, 1, 4, 1, 1, f);', // log as a number
+    'const lanes: string = native.fmaLanes();', // returns a number
+  ];
+  const file = path.join(dir, 'calls.ts');
+  fs.writeFileSync(file, lines.join('\n'));
+  let out = '';
+  try {
+    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '--noEmit', '--strict', '--target', 'ES2022',
+      '--module', 'commonjs', '--moduleResolution', 'node', '--types', 'node', '--skipLibCheck', file], { cwd: root, stdio: 'pipe' });
+  } catch (e) {
+    out = `${e.stdout}${e.stderr}`;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const errorLines = [...new Set([...out.matchAll(/calls\.ts\((\d+),\d+\): error TS\d+/g)].map((m) => Number(m[1])))];
+  t.deepEqual(errorLines, [5, 6, 7, 8, 9, 10], out);
 });

@@ -72,6 +72,6 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_attention(Napi::Env env, Napi::Object exports) {
-  exports.Set("attentionForward", Napi::Function::New(env, AttentionForward));
-  exports.Set("attentionBackward", Napi::Function::New(env, AttentionBackward));
+  lkb::def(env, exports, "attentionForward", AttentionForward);
+  lkb::def(env, exports, "attentionBackward", AttentionBackward);
 }

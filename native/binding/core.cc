@@ -64,8 +64,8 @@ bool tune_malloc() {
 void register_core(Napi::Env env, Napi::Object exports) {
   static const bool malloc_tuned = tune_malloc();
   exports.Set("mallocTuned", Napi::Boolean::New(env, malloc_tuned));
-  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
-  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
-  exports.Set("getIsa", Napi::Function::New(env, GetIsa));
-  exports.Set("setIsa", Napi::Function::New(env, SetIsa));
+  lkb::def(env, exports, "getNumThreads", GetNumThreads);
+  lkb::def(env, exports, "setNumThreads", SetNumThreads);
+  lkb::def(env, exports, "getIsa", GetIsa);
+  lkb::def(env, exports, "setIsa", SetIsa);
 }

@@ -10,7 +10,7 @@
 namespace {
 
 using lkb::kMaxDim;
-constexpr int64_t kMaxKernel = 63;
+using lk::kMaxDepthwiseKernel;
 constexpr int64_t kMaxPadding = int64_t(1) << 20;
 
 // Reads N, C, H, W, KH, KW, strideH, strideW, padH, padW from info[first..first+9].
@@ -20,8 +20,8 @@ lk::DwConvShape read_shape(const Napi::CallbackInfo& info, size_t first) {
   s.c = lkb::i64(info, first + 1, "C", 1, kMaxDim);
   s.h = lkb::i64(info, first + 2, "H", 1, kMaxDim);
   s.w = lkb::i64(info, first + 3, "W", 1, kMaxDim);
-  s.kh = lkb::i64(info, first + 4, "KH", 1, kMaxKernel);
-  s.kw = lkb::i64(info, first + 5, "KW", 1, kMaxKernel);
+  s.kh = lkb::i64(info, first + 4, "KH", 1, kMaxDepthwiseKernel);
+  s.kw = lkb::i64(info, first + 5, "KW", 1, kMaxDepthwiseKernel);
   s.sh = lkb::i64(info, first + 6, "strideH", 1, 2);
   s.sw = lkb::i64(info, first + 7, "strideW", 1, 2);
   s.ph = lkb::i64(info, first + 8, "padH", 0, kMaxPadding);
@@ -76,7 +76,9 @@ Napi::Value BackwardWeight(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_dwconv(Napi::Env env, Napi::Object exports) {
-  exports.Set("dwconv2dForward", Napi::Function::New(env, Forward));
-  exports.Set("dwconv2dBackwardInput", Napi::Function::New(env, BackwardInput));
-  exports.Set("dwconv2dBackwardWeight", Napi::Function::New(env, BackwardWeight));
+  exports.Set("maxDepthwiseKernel", Napi::Number::New(env, double(kMaxDepthwiseKernel)));
+  exports.Set("maxDepthwisePadding", Napi::Number::New(env, double(kMaxPadding)));
+  lkb::def(env, exports, "dwconv2dForward", Forward);
+  lkb::def(env, exports, "dwconv2dBackwardInput", BackwardInput);
+  lkb::def(env, exports, "dwconv2dBackwardWeight", BackwardWeight);
 }

@@ -22,11 +22,18 @@ struct F32 {
   size_t length;
 };
 
+// The exported function running on this thread (set by def's wrapper), so that every error says
+// which function refused its arguments: "lkvit native: conv2dForward: ...".
+inline thread_local const char* current_function = nullptr;
+
+inline std::string prefixed(const std::string& msg) {
+  return std::string("lkvit native: ") + (current_function ? std::string(current_function) + ": " : "") + msg;
+}
 [[noreturn]] inline void throw_type(Napi::Env env, const std::string& msg) {
-  throw Napi::TypeError::New(env, "lkvit native: " + msg);
+  throw Napi::TypeError::New(env, prefixed(msg));
 }
 [[noreturn]] inline void throw_range(Napi::Env env, const std::string& msg) {
-  throw Napi::RangeError::New(env, "lkvit native: " + msg);
+  throw Napi::RangeError::New(env, prefixed(msg));
 }
 
 // info[i] must be a Float32Array (of any length).
@@ -115,9 +122,17 @@ inline int64_t add_sizes(Napi::Env env, const char* what, int64_t a, int64_t b) 
 
 using Entry = Napi::Value (*)(const Napi::CallbackInfo&);
 
-// exports[name] = fn.
+// exports[name] = fn, with `name` in the errors fn throws. `name` must outlive the addon (a literal).
 inline void def(Napi::Env env, Napi::Object exports, const char* name, Entry fn) {
-  exports.Set(name, Napi::Function::New(env, fn, name));
+  auto named = [name, fn](const Napi::CallbackInfo& info) -> Napi::Value {
+    struct Scope {
+      const char* saved = current_function;
+      ~Scope() { current_function = saved; }
+    } scope;
+    current_function = name;
+    return fn(info);
+  };
+  exports.Set(name, Napi::Function::New(env, named, name));
 }
 
 }  // namespace lkb

@@ -52,13 +52,14 @@ Napi::Value UnaryGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// arith(op, a, b | null, s, y): op 0..2 = add, sub, mul of same-length a and b; 3 = a * s.
+// arith(op, a, b | null, s, y): op (arithOps) add, sub, mul of same-length a and b, or scale: a * s.
 Napi::Value Arith(const Napi::CallbackInfo& info) {
-  const int64_t op = lkb::i64(info, 0, "op", 0, 3);
+  const int64_t op = lkb::i64(info, 0, "op", 0, int64_t(lk::ArithOp::scale));
+  const bool scale = op == int64_t(lk::ArithOp::scale);
   const lkb::F32 a = f32(info, 1, "a");
   const int64_t n = int64_t(a.length);
-  const lkb::F32 bb = op == 3 ? lkb::F32{nullptr, 0} : f32(info, 2, "b", n);
-  const double s = op == 3 ? lkb::f64(info, 3, "s") : 0.0;
+  const lkb::F32 bb = scale ? lkb::F32{nullptr, 0} : f32(info, 2, "b", n);
+  const double s = scale ? lkb::f64(info, 3, "s") : 0.0;
   lk::arith(static_cast<lk::ArithOp>(op), a.data, bb.data, float(s), n, f32(info, 4, "y", n).data);
   return info.Env().Undefined();
 }
@@ -213,6 +214,13 @@ Napi::Value AvgPool2dBackward(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_nn(Napi::Env env, Napi::Object exports) {
+  Napi::Object ops = Napi::Object::New(env);
+  ops.Set("add", int(lk::ArithOp::add));
+  ops.Set("sub", int(lk::ArithOp::sub));
+  ops.Set("mul", int(lk::ArithOp::mul));
+  ops.Set("scale", int(lk::ArithOp::scale));
+  ops.Freeze();
+  exports.Set("arithOps", ops);
   lkb::def(env, exports, "arith", Arith);
   lkb::def(env, exports, "reluForward", UnaryForward<lk::relu_forward>);
   lkb::def(env, exports, "reluBackward", UnaryGrad<lk::relu_backward>);

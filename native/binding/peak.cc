@@ -34,7 +34,7 @@ Napi::Value FmaLanes(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_peak(Napi::Env env, Napi::Object exports) {
-  exports.Set("measureFmaPeak", Napi::Function::New(env, MeasureFmaPeak));
-  exports.Set("measureBandwidth", Napi::Function::New(env, MeasureBandwidth));
-  exports.Set("fmaLanes", Napi::Function::New(env, FmaLanes));
+  lkb::def(env, exports, "measureFmaPeak", MeasureFmaPeak);
+  lkb::def(env, exports, "measureBandwidth", MeasureBandwidth);
+  lkb::def(env, exports, "fmaLanes", FmaLanes);
 }

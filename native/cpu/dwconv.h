@@ -1,4 +1,5 @@
-// Depthwise 2-D convolution (float32, NCHW at the boundary), forward and the three gradients.
+// Depthwise 2-D convolution (float32, NCHW at the boundary), forward and the input and weight
+// gradients (the bias gradient is conv2d's per-channel sum, conv2d_backward_bias).
 // Compiled once per instruction set (see isa.h); the binding calls them through LK_DISPATCH.
 #pragma once
 #include <cstdint>
@@ -6,6 +7,10 @@
 #include "isa.h"
 
 namespace lk {
+
+// The largest kernel side (KH, KW) accepted. The addon exports it (maxDepthwiseKernel) and the
+// TypeScript checks read it from there.
+constexpr int64_t kMaxDepthwiseKernel = 63;
 
 // Geometry of one depthwise convolution: x [n, c, h, w], weight [c, 1, kh, kw], y [n, c, oh, ow]
 // with PyTorch's rule oh = (h + 2 ph - kh) / sh + 1 (the binding computes oh, ow and checks them).

@@ -3,6 +3,7 @@
 // LayerNorm and MLP act on channels, as 1x1 convolutions.
 import { Tensor } from '../tensor/tensor';
 import * as ops from '../tensor/ops';
+import { MAX_DEPTHWISE_KERNEL } from '../tensor/ops/dwconv';
 import { Module, Layer, Conv2d, Linear, LayerNorm, Mlp, Sequence, ModuleList, uniformParameter } from '../nn';
 import { ImageClassifier, ForwardContext, Triple } from './classifier';
 
@@ -105,8 +106,8 @@ function checkConfig(c: ConvNeXtConfig): ConvNeXtConfig {
   const n = c.depths.length;
   if (!Array.isArray(c.dims) || c.dims.length !== n || [...c.dims, ...c.depths].some((v) => !Number.isInteger(v) || v < 1))
     throw new RangeError(`ConvNeXt: depths and dims must be positive integers, one per stage, got ${JSON.stringify(c.depths)} and ${JSON.stringify(c.dims)}`);
-  if (!Number.isInteger(c.kernelSize) || c.kernelSize < 1 || c.kernelSize % 2 === 0 || c.kernelSize > 63)
-    throw new RangeError(`ConvNeXt: kernelSize must be an odd integer in [1, 63], got ${String(c.kernelSize)}`);
+  if (!Number.isInteger(c.kernelSize) || c.kernelSize < 1 || c.kernelSize % 2 === 0 || c.kernelSize > MAX_DEPTHWISE_KERNEL)
+    throw new RangeError(`ConvNeXt: kernelSize must be an odd integer in [1, ${MAX_DEPTHWISE_KERNEL}], got ${String(c.kernelSize)}`);
   if (!Number.isInteger(c.numClasses) || c.numClasses < 1) throw new RangeError(`ConvNeXt: numClasses must be a positive integer, got ${String(c.numClasses)}`);
   return c;
 }

@@ -2,6 +2,7 @@
 // official checkpoints' keys (stages.2.blocks.4.large_kernel.lkb_origin.conv.weight) load as they are.
 import { Tensor } from '../tensor/tensor';
 import * as ops from '../tensor/ops';
+import { MAX_DEPTHWISE_KERNEL } from '../tensor/ops/dwconv';
 import { Module, Layer, Conv2d, BatchNorm2d, Linear, ConvBN, foldBatchNorm, Sequence, ModuleList, DropPath, dropPathRates } from '../nn';
 import type { StateDictLike, LoadReport } from '../nn';
 import { ImageClassifier, ForwardContext, Triple } from './classifier';
@@ -240,7 +241,7 @@ function checkConfig(c: RepLKNetConfig): RepLKNetConfig {
   ints('layers', c.layers, 0);
   ints('channels', c.channels, 1);
   ints('kernelSizes', c.kernelSizes, 1);
-  if (c.kernelSizes.some((k) => k % 2 === 0 || k > 63)) throw new RangeError(`RepLKNet: kernelSizes must be odd and at most 63, got ${JSON.stringify(c.kernelSizes)}`);
+  if (c.kernelSizes.some((k) => k % 2 === 0 || k > MAX_DEPTHWISE_KERNEL)) throw new RangeError(`RepLKNet: kernelSizes must be odd and at most ${MAX_DEPTHWISE_KERNEL}, got ${JSON.stringify(c.kernelSizes)}`);
   if (c.smallKernel !== null) {
     if (!Number.isInteger(c.smallKernel) || c.smallKernel < 1 || c.smallKernel % 2 === 0)
       throw new RangeError(`RepLKNet: smallKernel must be an odd positive integer or null, got ${String(c.smallKernel)}`);

@@ -5,7 +5,7 @@
 // outside native calls (JavaScript, allocation, garbage collection), so the rows add up to the wall
 // time. Only this thread's calls are seen (not those of lk.background workers).
 import { isMainThread } from 'worker_threads';
-import { native, NativeFn } from '../native';
+import { nativeTable as native, NativeFn } from '../native';
 import { flopsOf } from './flops';
 import { machinePeak, machineLine, MachinePeak } from './machine';
 

@@ -211,7 +211,7 @@ function topoOrder(root: Tensor): Tensor[] {
 
 // into += g; long arrays natively (threads, SIMD: the same one addition per element).
 function accumulate(into: Float32Array, g: Float32Array): void {
-  if (into.length >= 4096) native.arith(0, into, g, 0, into);
+  if (into.length >= 4096) native.arith(native.arithOps.add, into, g, 0, into);
   else for (let i = 0; i < into.length; i++) into[i] += g[i];
 }
 

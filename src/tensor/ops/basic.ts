@@ -84,16 +84,11 @@ function reduceTo(g: Float32Array, b: Broadcast, size: number): Float32Array {
   return r;
 }
 
-// Native arithmetic codes (native/cpu/nn.h ArithOp).
-const enum Arith {
-  add = 0,
-  sub = 1,
-  mul = 2,
-  scale = 3,
-}
+// Native arithmetic codes, as the addon exports them (lk::ArithOp in native/cpu/nn.h).
+const Arith = native.arithOps;
 
 // y = a op b on same-length arrays, natively (threads + SIMD).
-function arith(op: Arith, a: Float32Array, b: Float32Array | null, s = 0): Float32Array {
+function arith(op: number, a: Float32Array, b: Float32Array | null, s = 0): Float32Array {
   const y = empty(a.length);
   native.arith(op, a, b, s, y);
   return y;
@@ -108,7 +103,7 @@ function broadcastOperands(op: string, a: Tensor, b: Tensor) {
   return { shape, ba: broadcastOf(a.shape, shape), bb: broadcastOf(b.shape, shape) };
 }
 
-function binary(opName: string, op: Arith.add | Arith.sub | Arith.mul, a: Tensor, b: Tensor): Tensor {
+function binary(opName: string, op: number, a: Tensor, b: Tensor): Tensor {
   const { shape, ba, bb } = broadcastOperands(opName, a, b);
   const n = numel(shape);
   const ae = expand(a.data, ba, n);

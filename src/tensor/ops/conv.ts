@@ -2,7 +2,7 @@
 // blocked SGEMM); each gradient is its own native call.
 import { Tensor, record, shapeString, empty } from '../tensor';
 import { checkTensor, checkOptions, checkPair, checkInt, checkOutput, describe, MAX_NUMEL } from '../check';
-import { native } from '../../native';
+import { native, Conv2dGeometry } from '../../native';
 
 export interface Conv2dOptions {
   bias?: Tensor | null;
@@ -48,7 +48,7 @@ export function conv2d(x: Tensor, weight: Tensor, options?: Conv2dOptions): Tens
         `stride [${sh}, ${sw}], padding [${ph}, ${pw}], dilation [${dh}, ${dw}]; every size must be >= 1`,
     );
   checkOutput(op, 'output', [n, cout, oh, ow], `x ${shapeString(x.shape)} with padding [${ph}, ${pw}], stride [${sh}, ${sw}], dilation [${dh}, ${dw}]`);
-  const dims = [n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups];
+  const dims: Conv2dGeometry = [n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups];
   const y = empty(n * cout * oh * ow);
   native.conv2dForward(x.data, weight.data, hasBias ? bias.data : null, y, ...dims);
   const inputs = hasBias ? [x, weight, bias as Tensor] : [x, weight];

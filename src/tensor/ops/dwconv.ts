@@ -2,7 +2,7 @@
 // kernels pick their own path (a blocked SIMD path for stride 1, plain loops otherwise).
 import { Tensor, record, shapeString, empty } from '../tensor';
 import { checkRank, checkTensor, checkPair, checkOptions, checkOutput } from '../check';
-import { native } from '../../native';
+import { native, Dwconv2dGeometry } from '../../native';
 
 export interface DepthwiseConv2dOptions {
   /** [C], added to every output channel. */
@@ -14,8 +14,10 @@ export interface DepthwiseConv2dOptions {
 }
 
 const OP = 'depthwiseConv2d';
-const MAX_KERNEL = 63;
-const MAX_PADDING = 1 << 20;
+/** The largest kernel side (KH, KW) depthwiseConv2d takes, as the addon reports it (63). */
+export const MAX_DEPTHWISE_KERNEL = native.maxDepthwiseKernel;
+const MAX_KERNEL = MAX_DEPTHWISE_KERNEL;
+const MAX_PADDING = native.maxDepthwisePadding;
 
 /**
  * Depthwise conv2d like `F.conv2d(x, weight, bias, stride, padding, groups=C)`: x [N, C, H, W],
@@ -50,7 +52,7 @@ export function depthwiseConv2d(x: Tensor, weight: Tensor, options?: DepthwiseCo
     );
 
   checkOutput(OP, 'output', [N, C, OH, OW], `x ${shapeString(x.shape)} with padding [${ph}, ${pw}]`);
-  const geometry = [N, C, H, W, KH, KW, sh, sw, ph, pw];
+  const geometry: Dwconv2dGeometry = [N, C, H, W, KH, KW, sh, sw, ph, pw];
   const y = empty(N * C * OH * OW);
   native.dwconv2dForward(x.data, weight.data, bias ? bias.data : null, y, ...geometry);
   const inputs = bias ? [x, weight, bias] : [x, weight];

@@ -3,11 +3,11 @@
 // input gradient alone).
 import { Tensor, record, numel, shapeString, empty } from '../tensor';
 import { checkTensor, checkRank, checkInt, checkNumber, checkPair, checkOptions, checkOutput, describe, MAX_NUMEL } from '../check';
-import { native } from '../../native';
+import { native, Pool2dGeometry } from '../../native';
 
 // ---- activations --------------------------------------------------------------------------------
 
-function unary(op: string, x: Tensor, forward: string, backward: string): Tensor {
+function unary(op: string, x: Tensor, forward: 'reluForward' | 'geluForward', backward: 'reluBackward' | 'geluBackward'): Tensor {
   checkTensor(op, 'x', x);
   const y = empty(x.size);
   native[forward](x.data, y);
@@ -130,7 +130,7 @@ export interface Pool2dOptions {
 }
 
 /** Validated geometry, as the native pooling calls take it after x: planes, H, W, kh, kw, sh, sw, ph, pw. */
-function poolGeometry(op: string, x: Tensor, options: unknown): { args: number[]; outShape: number[] } {
+function poolGeometry(op: string, x: Tensor, options: unknown): { args: Pool2dGeometry; outShape: number[] } {
   checkRank(op, 'x', x, 4, '[N, C, H, W]');
   if (options === undefined) throw new TypeError(`${op}: options with kernelSize are required`);
   const o = checkOptions(op, options, ['kernelSize', 'stride', 'padding']);
