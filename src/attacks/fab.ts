@@ -29,8 +29,8 @@ export interface FabTOptions extends Omit<CommonAttackOptions, 'target'> {
 /**
  * The smallest step d (L-inf or L2) with w . (p + d) = b and p + d inside the box [0, hi]; where the
  * box keeps the hyperplane out of reach, the box corner that gets closest (AutoAttack's
- * projection_linf / projection_l2, solved here by the same water-filling in one pass over the sorted
- * breakpoints). Returns d in float64.
+ * projection_linf / projection_l2, which sort and bisect; here one expected-linear water-filling).
+ * Returns d in float64.
  */
 export function projectOntoHyperplane(p: ArrayLike<number>, w: ArrayLike<number>, b: number, hi: ArrayLike<number>, norm: Norm): Float64Array {
   const D = p.length;
@@ -38,37 +38,64 @@ export function projectOntoHyperplane(p: ArrayLike<number>, w: ArrayLike<number>
   for (let i = 0; i < D; i++) wp += w[i] * p[i];
   // Move w . x down to b when above it (AutoAttack flips the sign so that it always goes down).
   const sgn = wp - b >= 0 ? 1 : -1, need = Math.abs(wp - b);
-  const dir = new Float64Array(D), weight = new Float64Array(D), cap = new Float64Array(D), scale = new Float64Array(D);
-  const live: number[] = [];
+  const weight = new Float64Array(D), cap = new Float64Array(D), live = new Int32Array(D);
+  let count = 0;
   for (let i = 0; i < D; i++) {
     const a = Math.abs(w[i]);
     if (norm === 'linf' ? a === 0 : a < 1e-8) continue;
-    dir[i] = -sgn * Math.sign(w[i]);
-    const room = Math.max(dir[i] > 0 ? hi[i] - p[i] : p[i], 0);
+    const room = Math.max(-sgn * w[i] > 0 ? hi[i] - p[i] : p[i], 0);
     // L-inf: every free coordinate moves by the same lambda; L2: coordinate i moves by lambda |w_i|.
     weight[i] = norm === 'linf' ? a : a * a;
-    scale[i] = norm === 'linf' ? 1 : a;
-    cap[i] = room / scale[i];
-    live.push(i);
+    cap[i] = norm === 'linf' ? room : room / a;
+    live[count++] = i;
   }
-  const lambda = waterLevel(live, weight, cap, need);
+  const lambda = waterLevel(live.subarray(0, count), weight, cap, need);
   const d = new Float64Array(D);
-  for (const i of live) d[i] = dir[i] * scale[i] * Math.min(lambda, cap[i]);
+  for (let k = 0; k < count; k++) {
+    const i = live[k], step = Math.min(lambda, cap[i]);
+    d[i] = -sgn * Math.sign(w[i]) * (norm === 'linf' ? step : step * Math.abs(w[i]));
+  }
   return d;
 }
 
-/** The smallest lambda >= 0 with sum_i weight_i min(lambda, cap_i) = need; Infinity when even all caps fall short. */
-function waterLevel(live: number[], weight: Float64Array, cap: Float64Array, need: number): number {
-  const order = live.slice().sort((i, j) => cap[i] - cap[j]);
-  let saturated = 0, free = 0;
-  for (const i of order) free += weight[i];
-  for (const i of order) {
-    const lambda = (need - saturated) / free;
-    if (lambda <= cap[i]) return Math.max(lambda, 0);
-    saturated += weight[i] * cap[i];
-    free -= weight[i];
+/**
+ * The smallest lambda >= 0 with G(lambda) = sum_i weight_i min(lambda, cap_i) >= need; Infinity when
+ * even all caps fall short. Quickselect on the caps: entries at or below the bracket's low end are
+ * saturated (their weight_i cap_i summed), those at or above its high end free (their weight summed),
+ * so G is linear on the final bracket. `idx` is reordered.
+ */
+function waterLevel(idx: Int32Array, weight: Float64Array, cap: Float64Array, need: number): number {
+  if (!(need > 0)) return 0;
+  let saturated = 0, free = 0, lo = 0, hi = idx.length;
+  while (lo < hi) {
+    const v = cap[idx[(lo + hi) >> 1]];
+    let g = saturated + free * v;
+    for (let k = lo; k < hi; k++) g += weight[idx[k]] * Math.min(v, cap[idx[k]]);
+    // Partition idx[lo, hi) into caps < v first, then the rest; keep the side that still holds lambda.
+    let m = lo;
+    for (let k = lo; k < hi; k++)
+      if (cap[idx[k]] < v) {
+        const t = idx[m];
+        idx[m++] = idx[k];
+        idx[k] = t;
+      }
+    if (g >= need) {
+      for (let k = m; k < hi; k++) free += weight[idx[k]]; // lambda <= v: caps >= v stay free
+      hi = m;
+    } else {
+      // lambda > v: caps <= v saturate (those equal to v sit in [m, hi); move them down first).
+      let e = m;
+      for (let k = m; k < hi; k++)
+        if (cap[idx[k]] === v) {
+          const t = idx[e];
+          idx[e++] = idx[k];
+          idx[k] = t;
+        }
+      for (let k = lo; k < e; k++) saturated += weight[idx[k]] * cap[idx[k]];
+      lo = e;
+    }
   }
-  return Infinity;
+  return free > 0 ? Math.max((need - saturated) / free, 0) : Infinity;
 }
 
 function normOf(d: ArrayLike<number>, norm: Norm): number {
