@@ -35,7 +35,7 @@ test("the README's models example runs on the fixtures and prints what it says",
 test("the README's attack example runs and prints what it says", (t) => {
   const out = run(block(t, 'Attacks, robustness suites and analyses').code);
   t.regex(out, /PGD-10: clean 1, robust 0, max \|delta\| 0\.0314/);
-  t.regex(out, /AutoAttack: apgd-ce \d(\.\d+)?, apgd-t \d(\.\d+)?, square \d/);
+  t.regex(out, /AutoAttack: apgd-ce \d(\.\d+)?, apgd-t \d(\.\d+)?, fab-t \d(\.\d+)?, square \d/);
 });
 
 test("the README's training example runs and prints what it says", (t) => {
