@@ -59,6 +59,7 @@ function fabRatio(steps, eta = 1.05, beta = 0.9, alphaMax = 0.1) {
 test('FAB-T on a binary linear model: the closest point it finds is the exact distance to the boundary times its recursion', (t) => {
   t.true(fabRatio(100) > 1 && fabRatio(100) < 1.006, `ratio ${fabRatio(100)}`);
   t.is(fabRatio(1), 1.05, 'the first step lands at eta times the projection');
+  t.not(fabRatio(100, 1.05, 0.9, 0.03), fabRatio(100), 'a cap of 0.03 on alpha binds');
   for (const seed of [1, 2]) {
     const { model, x: xs, y: ys, exact, N } = binaryLinear(seed);
     for (const norm of ['linf', 'l2']) {
@@ -72,6 +73,16 @@ test('FAB-T on a binary linear model: the closest point it finds is the exact di
           const want = e.dist * fabRatio(steps);
           t.true(Math.abs(found - want) <= 2e-4 * want, `seed ${seed} ${norm} n${steps} sample ${n}: ${found} vs ${want} (exact ${e.dist})`);
           t.is(r.robust[n], 0);
+        }
+        // The options enter the same recursion: a cap on alpha that binds (the defaults' alpha stays
+        // below 0.1 from the clean start), a longer extrapolation, a weaker pull-back.
+        for (const o of [{ alphaMax: 0.03 }, { eta: 1.1 }, { beta: 0.7 }]) {
+          const ro = A.fabT(model, xs, ys, { eps: 10, norm, steps, ...o });
+          const ratio = fabRatio(steps, o.eta ?? 1.05, o.beta ?? 0.9, o.alphaMax ?? 0.1);
+          for (let n = 0; n < N; n++) {
+            const want = exact(n, norm).dist * ratio, found = norm === 'linf' ? ro.linf[n] : ro.l2[n];
+            t.true(Math.abs(found - want) <= 2e-4 * want, `${JSON.stringify(o)} ${norm} n${steps}: ${found} vs ${want}`);
+          }
         }
         // eps just below the distance found: nothing counts, x comes back unchanged.
         const below = Math.min(...Array.from({ length: N }, (_, n) => exact(n, norm).dist)) * 0.99;
