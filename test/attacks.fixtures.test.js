@@ -174,3 +174,14 @@ test("Square L2's meta pseudo-gaussian windows match AutoAttack's eta(s) for s =
     t.true(Math.abs(w.reduce((a, v) => a + v * v, 0) - 1) < 1e-12, `s = ${s}: unit norm`);
   }
 });
+
+test("Square L2 follows AutoAttack's L2 run draw for draw (lkvit's generator, per image) on a 10x10 linear model", (t) => {
+  const S = read('square_l2');
+  const model = (xx) => lk.ops.linear(lk.ops.reshape(xx, [xx.shape[0], 300]), lk.tensor(get(S, 'linear.weight').data, [10, 300]), lk.tensor(get(S, 'linear.bias').data, [10]));
+  const xs = lk.tensor(get(S, 'x').data, [2, 3, 10, 10]), ys = Array.from(get(S, 'y').data);
+  for (const eps of ['0.5', '2.0']) {
+    const r = A.square(model, xs, ys, { eps: Number(eps), norm: 'l2', queries: 30, seed: 5 });
+    t.true(maxDiff(r.xAdv.data, get(S, `eps${eps}.q30.adv`).data) < 2e-6, `eps ${eps}`);
+    t.deepEqual(Array.from(r.queries), Array.from(get(S, `eps${eps}.q30.queries`).data), `eps ${eps} queries`);
+  }
+});
