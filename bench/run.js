@@ -133,7 +133,7 @@ async function gemmSection(args, peer, out) {
 }
 
 async function convSection(args, peer, out) {
-  const { benchConv } = require('./gemm');
+  const { benchConv } = require('./conv');
   const reps = args.reps || 7;
   const rows = await benchConv({ reps, threads: args.threads, quick: args.quick });
   console.log(`\n## Dense and grouped conv2d (${args.threads} threads, medians of ${reps}; backward rows time backward() alone)\n`);

@@ -52,4 +52,22 @@ function passFields(prefix, t, machine) {
   return out;
 }
 
-module.exports = { timeMs, medianMs, passFields, PASS_FIELDS };
+// Shared by the kernel benchmarks (gemm.js, conv.js): a tensor uniform in [-1, 1), and a call run
+// with a given thread count.
+function randomTensor(shape, requiresGrad = false) {
+  const t = lk.zeros(shape, { requiresGrad });
+  for (let i = 0; i < t.data.length; i++) t.data[i] = Math.random() * 2 - 1;
+  return t;
+}
+
+async function withThreads(threads, fn) {
+  const previous = lk.getNumThreads();
+  lk.setNumThreads(threads);
+  try {
+    return await fn();
+  } finally {
+    lk.setNumThreads(previous);
+  }
+}
+
+module.exports = { timeMs, medianMs, passFields, PASS_FIELDS, randomTensor, withThreads };
