@@ -36,7 +36,11 @@ function addonPath(): { file: string; backend: CudaBackend; build: string } {
     const file = process.env.LKVIT_CUDA_EMULATED_ADDON || path.join(root, 'build-cuda-emu', 'lkvit_cuda_emu.node');
     return { file, backend: 'cuda-emulated', build: 'npm run build:cuda:emulated' };
   }
-  return { file: path.join(root, 'build-cuda', 'Release', 'lkvit_cuda.node'), backend: 'cuda', build: 'npm run build:cuda (needs nvcc)' };
+  // A local build first, then the binary the package ships (native/cuda/prebuild.js).
+  const local = path.join(root, 'build-cuda', 'Release', 'lkvit_cuda.node');
+  const shipped = path.join(root, 'prebuilds', `cuda-${process.platform}-${process.arch}`, 'lkvit_cuda.node');
+  const file = fs.existsSync(local) || !fs.existsSync(shipped) ? local : shipped;
+  return { file, backend: 'cuda', build: 'npm run build:cuda (needs nvcc)' };
 }
 
 // One small FGSM step whose result is known exactly.

@@ -17,6 +17,14 @@ tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
 echo "packed $tarball ($(du -k "$work/$tarball" | cut -f1) kB)"
 tar -tzf "$work/$tarball" | grep -E '^package/prebuilds/linux-x64/.*\.node$' \
   || { echo "FAIL: the tarball carries no prebuilt linux-x64 addon" >&2; exit 1; }
+# With nvcc on the packing machine, the CUDA addon travels as a separate binary.
+cuda_in_tarball=0
+if [ -x /usr/local/cuda/bin/nvcc ] || command -v nvcc >/dev/null 2>&1; then
+  # (grep reads the whole listing: with grep -q, tar would die of SIGPIPE and pipefail would fail the test)
+  tar -tzf "$work/$tarball" | grep -x 'package/prebuilds/cuda-linux-x64/lkvit_cuda.node' \
+    || { echo "FAIL: nvcc is here but the tarball carries no prebuilds/cuda-linux-x64/lkvit_cuda.node" >&2; exit 1; }
+  cuda_in_tarball=1
+fi
 
 # A PATH with only node and npm on it: a fallback to node-gyp would fail for want of python3/make/g++.
 mkdir -p "$work/bin"
@@ -45,6 +53,16 @@ if (got !== "1,0,3,0") { console.error("FAIL: relu gave " + got); process.exit(1
 console.log("the installed package loads its prebuilt addon and computes (relu ok)");
 '
 # The README's library examples, run from the installed package (not the clone).
+# The CUDA binary, when shipped, is found and either runs or says why not (no driver here: the reason).
+if [ "$cuda_in_tarball" = 1 ]; then
+  PATH="$work/bin" node -e '
+const lk = require("lkvit"); const i = lk.cuda.info();
+if (!/prebuilds\/cuda-linux-x64\/lkvit_cuda\.node$/.test(String(i.addon))) { console.error("FAIL: lk.cuda.info().addon is " + i.addon); process.exit(1); }
+if (!i.available && !i.reason) { console.error("FAIL: CUDA unavailable without a reason"); process.exit(1); }
+console.log("the shipped CUDA addon loads: " + (i.available ? i.device : "not available here (" + i.reason + ")"));
+'
+fi
+
 # Every js example of the README and of the per-folder READMEs, run inside the installed app.
 examples=${LKVIT_EXAMPLES:-$(cd "$root" && git ls-files '*.md' | xargs grep -l '^```js' | sed "s|^|$root/|")}
 for doc in $examples; do PATH="$work/bin" node "$root/test/package/run-examples.js" "$doc"; done
