@@ -7,23 +7,15 @@ const os = require('os');
 const path = require('path');
 const test = require('ava');
 const lk = require('..');
-const { rng } = require('./helpers');
+const helpers = require('./helpers');
+const { rng } = helpers;
 const { main } = require('../lib/cli/main');
 
 const A = lk.attacks;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lkvit-patch-'));
 
-function linearModel({ N = 3, side = 8, K = 4, seed = 5, scale = 0.5 } = {}) {
-  const r = rng(seed);
-  const D = 3 * side * side;
-  const W = Float32Array.from({ length: K * D }, () => r.uniform(-scale, scale));
-  const b = Float32Array.from({ length: K }, () => r.uniform(-0.1, 0.1));
-  const Wt = lk.tensor(W, [K, D]), bt = lk.tensor(b, [K]);
-  const model = (x) => lk.ops.linear(lk.ops.reshape(x, [x.shape[0], D]), Wt, bt);
-  const x = lk.tensor(Float32Array.from({ length: N * D }, () => r.uniform(0.05, 0.95)), [N, 3, side, side]);
-  const y = Array.from(lk.argmax(lk.noGrad(() => model(x))));
-  return { model, x, y, W, b, K, D, N, side };
-}
+// The shared linear model with this file's sizes (3 samples of 3x8x8, 4 classes) and inputs in [0.05, 0.95].
+const linearModel = (o = {}) => helpers.linearModel({ N: 3, side: 8, K: 4, seed: 5, scale: 0.5, lo: 0.05, hi: 0.95, ...o });
 
 // The changed pixels of each sample: their bounding box [x0, y0, x1, y1] (inclusive) over all channels.
 function changedBox(x, xAdv, n) {

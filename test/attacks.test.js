@@ -7,26 +7,12 @@ const os = require('os');
 const path = require('path');
 const test = require('ava');
 const lk = require('..');
-const { rng } = require('./helpers');
+const { rng, linearModel } = require('./helpers');
 const { main } = require('../lib/cli/main');
 const { lossFromLogits } = require('../lib/attacks/loss');
 
 const A = lk.attacks;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lkvit-attack-'));
-
-// logits = W . flatten(x) + b: a Classifier given as a function.
-function linearModel({ N = 4, side = 6, K = 5, seed = 3, scale = 1 } = {}) {
-  const r = rng(seed);
-  const D = 3 * side * side;
-  const W = Float32Array.from({ length: K * D }, () => r.uniform(-scale, scale));
-  const b = Float32Array.from({ length: K }, () => r.uniform(-0.1, 0.1));
-  const Wt = lk.tensor(W, [K, D]), bt = lk.tensor(b, [K]);
-  const model = (x) => lk.ops.linear(lk.ops.reshape(x, [x.shape[0], D]), Wt, bt);
-  const x = lk.tensor(Float32Array.from({ length: N * D }, () => r.uniform(0.1, 0.9)), [N, 3, side, side]);
-  const logits = lk.noGrad(() => model(x));
-  const y = Array.from(lk.argmax(logits));
-  return { model, x, y, W, b, K, D, N };
-}
 
 // Float64 reference: the gradient of CE(W x + b, y) w.r.t. x for one sample.
 function ceGrad64(W, b, K, D, xs, label) {

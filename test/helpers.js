@@ -90,4 +90,19 @@ function loadModelFixture(name, file = `${name}.safetensors`, extra = {}) {
   return { f, model, report };
 }
 
-module.exports = { lk, rng, toTensor, relErr, assertClose, fuzzCorruptions, modelFixture, loadModelFixture, MODEL_FIXTURES };
+// logits = W . flatten(x) + b: a Classifier given as a function, with random W, b and inputs in
+// [lo, hi] drawn in that order from rng(seed); y are the clean predictions.
+function linearModel({ N = 4, side = 6, K = 5, seed = 3, scale = 1, lo = 0.1, hi = 0.9 } = {}) {
+  const r = rng(seed);
+  const D = 3 * side * side;
+  const W = Float32Array.from({ length: K * D }, () => r.uniform(-scale, scale));
+  const b = Float32Array.from({ length: K }, () => r.uniform(-0.1, 0.1));
+  const Wt = lk.tensor(W, [K, D]), bt = lk.tensor(b, [K]);
+  const model = (x) => lk.ops.linear(lk.ops.reshape(x, [x.shape[0], D]), Wt, bt);
+  const x = lk.tensor(Float32Array.from({ length: N * D }, () => r.uniform(lo, hi)), [N, 3, side, side]);
+  const y = Array.from(lk.argmax(lk.noGrad(() => model(x))));
+  return { model, x, y, W, b, K, D, N, side };
+}
+
+module.exports = {
+  linearModel, lk, rng, toTensor, relErr, assertClose, fuzzCorruptions, modelFixture, loadModelFixture, MODEL_FIXTURES };
