@@ -5,7 +5,7 @@
 // PyTorch side by side: node bench/run.js --only gemm (matmul shapes), or bench/torch_peer.py.
 'use strict';
 const lk = require('..');
-const { timeMs, passFields, randomTensor, withThreads } = require('./timing');
+const { timeMs, passFields, randomTensor, withThreads, runAsScript } = require('./timing');
 
 const TIMED = { count: true };
 
@@ -67,17 +67,4 @@ async function benchGemm({ reps = 7, threads = 2, quick = false } = {}) {
 
 module.exports = { benchGemm };
 
-if (require.main === module) {
-  const args = process.argv.slice(2);
-  const flag = (name, def) => {
-    const i = args.indexOf(`--${name}`);
-    return i >= 0 && i + 1 < args.length ? Number(args[i + 1]) : def;
-  };
-  const opts = { reps: flag('reps', 7), threads: flag('threads', 2), quick: args.includes('--quick') };
-  (async () => {
-    for (const r of await benchGemm(opts)) console.log(JSON.stringify(r));
-  })().catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
-}
+runAsScript(module, benchGemm);

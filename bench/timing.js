@@ -70,4 +70,20 @@ async function withThreads(threads, fn) {
   }
 }
 
-module.exports = { timeMs, medianMs, passFields, PASS_FIELDS, randomTensor, withThreads };
+/** When `mod` is the script node was started with: runs bench(opts) with --reps N (default 7),
+ * --threads N (default 2) and --quick from the command line, one JSON row per line. */
+function runAsScript(mod, bench) {
+  if (require.main !== mod) return;
+  const args = process.argv.slice(2);
+  const flag = (name, def) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 && i + 1 < args.length ? Number(args[i + 1]) : def;
+  };
+  const opts = { reps: flag('reps', 7), threads: flag('threads', 2), quick: args.includes('--quick') };
+  bench(opts).then((rows) => rows.forEach((r) => console.log(JSON.stringify(r)))).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
+
+module.exports = { timeMs, medianMs, passFields, PASS_FIELDS, randomTensor, withThreads, runAsScript };
