@@ -5,34 +5,16 @@
 
 #include <string>
 
+#include "dwconv_shape.h"
 #include "napi_util.h"
 
 namespace {
 
 using lkb::kMaxDim;
 using lk::kMaxDepthwiseKernel;
-constexpr int64_t kMaxPadding = int64_t(1) << 20;
 
-// Reads N, C, H, W, KH, KW, strideH, strideW, padH, padW from info[first..first+9].
 lk::DwConvShape read_shape(const Napi::CallbackInfo& info, size_t first) {
-  lk::DwConvShape s;
-  s.n = lkb::i64(info, first + 0, "N", 1, kMaxDim);
-  s.c = lkb::i64(info, first + 1, "C", 1, kMaxDim);
-  s.h = lkb::i64(info, first + 2, "H", 1, kMaxDim);
-  s.w = lkb::i64(info, first + 3, "W", 1, kMaxDim);
-  s.kh = lkb::i64(info, first + 4, "KH", 1, kMaxDepthwiseKernel);
-  s.kw = lkb::i64(info, first + 5, "KW", 1, kMaxDepthwiseKernel);
-  s.sh = lkb::i64(info, first + 6, "strideH", 1, 2);
-  s.sw = lkb::i64(info, first + 7, "strideW", 1, 2);
-  s.ph = lkb::i64(info, first + 8, "padH", 0, kMaxPadding);
-  s.pw = lkb::i64(info, first + 9, "padW", 0, kMaxPadding);
-  if (s.h + 2 * s.ph < s.kh || s.w + 2 * s.pw < s.kw)
-    lkb::throw_range(info.Env(), "KH, KW: the padded input (" + std::to_string(s.h + 2 * s.ph) + "x" +
-                                     std::to_string(s.w + 2 * s.pw) + ") is smaller than the kernel (" +
-                                     std::to_string(s.kh) + "x" + std::to_string(s.kw) + ")");
-  s.oh = (s.h + 2 * s.ph - s.kh) / s.sh + 1;
-  s.ow = (s.w + 2 * s.pw - s.kw) / s.sw + 1;
-  return s;
+  return lkb::read_dwconv_shape<lk::DwConvShape>(info, first);
 }
 
 int64_t input_size(Napi::Env env, const lk::DwConvShape& s) { return lkb::numel(env, "x [N, C, H, W]", {s.n, s.c, s.h, s.w}); }
@@ -77,7 +59,7 @@ Napi::Value BackwardWeight(const Napi::CallbackInfo& info) {
 
 void register_dwconv(Napi::Env env, Napi::Object exports) {
   exports.Set("maxDepthwiseKernel", Napi::Number::New(env, double(kMaxDepthwiseKernel)));
-  exports.Set("maxDepthwisePadding", Napi::Number::New(env, double(kMaxPadding)));
+  exports.Set("maxDepthwisePadding", Napi::Number::New(env, double(lkb::kMaxDwPadding)));
   lkb::def(env, exports, "dwconv2dForward", Forward);
   lkb::def(env, exports, "dwconv2dBackwardInput", BackwardInput);
   lkb::def(env, exports, "dwconv2dBackwardWeight", BackwardWeight);

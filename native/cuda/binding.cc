@@ -8,6 +8,7 @@
 
 #include <cmath>
 
+#include "../binding/dwconv_shape.h"
 #include "../binding/napi_util.h"
 #include "attention.h"
 #include "dwconv.h"
@@ -25,8 +26,6 @@ using lkb::F32;
 using lk_cuda::DeviceBuffer;
 
 constexpr int64_t kMaxDim = int64_t(1) << 31;
-constexpr int64_t kMaxKernel = 63;
-constexpr int64_t kMaxPadding = int64_t(1) << 20;
 
 DeviceBuffer to_device(const F32& a) { return a.data ? DeviceBuffer(a.data, a.length) : DeviceBuffer(); }
 void to_host(const DeviceBuffer& d, const F32& a) {
@@ -51,23 +50,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 // ---- depthwise conv (argument order as the CPU addon's) -------------------------------------------
 
 lk_cuda::DwConvShape read_shape(const Napi::CallbackInfo& info, size_t first) {
-  lk_cuda::DwConvShape s;
-  s.n = lkb::i64(info, first + 0, "N", 1, kMaxDim);
-  s.c = lkb::i64(info, first + 1, "C", 1, kMaxDim);
-  s.h = lkb::i64(info, first + 2, "H", 1, kMaxDim);
-  s.w = lkb::i64(info, first + 3, "W", 1, kMaxDim);
-  s.kh = lkb::i64(info, first + 4, "KH", 1, kMaxKernel);
-  s.kw = lkb::i64(info, first + 5, "KW", 1, kMaxKernel);
-  s.sh = lkb::i64(info, first + 6, "strideH", 1, 2);
-  s.sw = lkb::i64(info, first + 7, "strideW", 1, 2);
-  s.ph = lkb::i64(info, first + 8, "padH", 0, kMaxPadding);
-  s.pw = lkb::i64(info, first + 9, "padW", 0, kMaxPadding);
-  if (s.h + 2 * s.ph < s.kh || s.w + 2 * s.pw < s.kw)
-    lkb::throw_range(info.Env(), "the padded input (" + std::to_string(s.h + 2 * s.ph) + "x" +
-                                     std::to_string(s.w + 2 * s.pw) + ") is smaller than the kernel (" +
-                                     std::to_string(s.kh) + "x" + std::to_string(s.kw) + ")");
-  s.oh = (s.h + 2 * s.ph - s.kh) / s.sh + 1;
-  s.ow = (s.w + 2 * s.pw - s.kw) / s.sw + 1;
+  auto s = lkb::read_dwconv_shape<lk_cuda::DwConvShape>(info, first);
   // The kernels index one plane and one tile row with 32-bit ints.
   if (s.h * s.w >= kMaxDim || s.n * s.c >= kMaxDim)
     lkb::throw_range(info.Env(), "H*W and N*C must each be below 2^31 on the CUDA backend");
