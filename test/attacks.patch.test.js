@@ -9,7 +9,7 @@ const test = require('ava');
 const lk = require('..');
 const helpers = require('./helpers');
 const { rng } = helpers;
-const { main } = require('../lib/cli/main');
+const { runCli } = require('./cli_run');
 
 const A = lk.attacks;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lkvit-patch-'));
@@ -116,16 +116,7 @@ test('patch: bad options fail naming the option', (t) => {
   t.throws(() => A.patch(model, x, y, { patchSize: 3, steps: 1.5 }), { message: /steps/ });
 });
 
-async function run(argv) {
-  const lines = [], errors = [];
-  const write = process.stderr.write;
-  process.stderr.write = (s) => (errors.push(String(s)), true);
-  try {
-    return { code: await main(argv, (s) => lines.push(s)), out: lines.join('\n'), err: errors.join('') };
-  } finally {
-    process.stderr.write = write;
-  }
-}
+const run = runCli;
 
 test('runAttack and lkvit attack --attack patch give the API\'s images; patch flags are checked', async (t) => {
   const model = lk.createModel('vit_ti16', { imageSize: 16, patchSize: 4, embedDim: 16, depth: 1, numHeads: 2, numClasses: 5 });

@@ -8,7 +8,7 @@ const path = require('path');
 const test = require('ava');
 const lk = require('..');
 const { rng, linearModel } = require('./helpers');
-const { main } = require('../lib/cli/main');
+const { runCli } = require('./cli_run');
 const { lossFromLogits } = require('../lib/attacks/loss');
 
 const A = lk.attacks;
@@ -207,16 +207,7 @@ test('bad arguments get errors naming them', (t) => {
   t.throws(() => A.pgd(() => lk.zeros([2, 5]), x, y, { eps: 0.1 }), { instanceOf: TypeError, message: /do not depend on x/ });
 });
 
-async function run(argv) {
-  const lines = [], errors = [];
-  const write = process.stderr.write;
-  process.stderr.write = (s) => (errors.push(String(s)), true);
-  try {
-    return { code: await main(argv, (s) => lines.push(s)), out: lines.join('\n'), err: errors.join('') };
-  } finally {
-    process.stderr.write = write;
-  }
-}
+const run = runCli;
 
 test('lkvit attack writes x_adv and the figures (pgd, fab-t, square L2); bad flags exit 2 with one line', async (t) => {
   const dir = path.join(__dirname, 'fixtures', 'models');
