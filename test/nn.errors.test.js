@@ -60,7 +60,7 @@ test('crossEntropy rejects bad logits, labels and options', (t) => {
   t.throws(() => ops.crossEntropy(z, [0, '1', 1]), { instanceOf: TypeError, message: /crossEntropy: labels\[1\] must be a number/ });
   t.throws(() => ops.crossEntropy(z, [0, 1]), { instanceOf: RangeError, message: /crossEntropy: labels must hold N = 3 class indices \(rows of logits\), got 2/ });
   t.throws(() => ops.crossEntropy(z, Float32Array.of(0, 1, 2)), { instanceOf: TypeError, message: /crossEntropy: labels must be an Int32Array or an array/ });
-  t.throws(() => ops.crossEntropy(z, [0, 1, 2], { reduction: 'avg' }), { instanceOf: RangeError, message: /crossEntropy: reduction must be 'mean', 'sum' or 'none', got 'avg'/ });
+  t.throws(() => ops.crossEntropy(z, [0, 1, 2], { reduction: 'avg' }), { instanceOf: RangeError, message: /crossEntropy: reduction must be one of 'mean', 'sum' or 'none', got 'avg'/ });
   t.throws(() => ops.crossEntropy(z, [0, 1, 2], { labelSmoothing: 1.5 }), { instanceOf: RangeError, message: /crossEntropy: labelSmoothing must be <= 1/ });
   t.throws(() => ops.crossEntropy(z, [0, 1, 2], { smoothing: 0.1 }), { instanceOf: TypeError, message: /crossEntropy: unknown option 'smoothing'/ });
 });

@@ -61,6 +61,23 @@ export function checkOptions(op: string, opts: unknown, allowed: string[]): Reco
   return opts as Record<string, unknown>;
 }
 
+/** 'a' or 'b'; one of 'a', 'b' or 'c': the allowed values as every "must be" message lists them. */
+export function choices(allowed: readonly unknown[]): string {
+  const shown = allowed.map(describe);
+  if (shown.length <= 1) return shown.join('');
+  const list = `${shown.slice(0, -1).join(', ')} or ${shown[shown.length - 1]}`;
+  return shown.length === 2 ? list : `one of ${list}`;
+}
+
+/** Checks that v is one of the allowed values: a TypeError when it is not even of their type (a
+ * number for a string option), a RangeError otherwise; either way the message names the argument,
+ * lists the allowed values and shows the bad one with describe. */
+export function checkOneOf<T extends string | number | boolean>(op: string, name: string, v: unknown, allowed: readonly T[]): T {
+  if (allowed.includes(v as T)) return v as T;
+  const message = `${op}: ${name} must be ${choices(allowed)}, got ${describe(v)}`;
+  throw allowed.some((a) => typeof a === typeof v) ? new RangeError(message) : new TypeError(message);
+}
+
 export function sameShape(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }

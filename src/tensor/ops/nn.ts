@@ -2,7 +2,7 @@
 // native/cpu/nn.cc; each backward computes only the gradients its inputs need (attacks want the
 // input gradient alone).
 import { Tensor, record, numel, shapeString, empty } from '../tensor';
-import { checkTensor, checkRank, checkInt, checkNumber, checkPair, checkOptions, checkOutput, describe, MAX_NUMEL } from '../check';
+import { checkTensor, checkRank, checkInt, checkNumber, checkPair, checkOptions, checkOneOf, checkOutput, describe, MAX_NUMEL } from '../check';
 import { native, Pool2dGeometry } from '../../native';
 
 // ---- activations --------------------------------------------------------------------------------
@@ -68,10 +68,7 @@ export function crossEntropy(logits: Tensor, labels: Int32Array | number[],
   const [N, K] = logits.shape;
   if (K < 1) throw new RangeError(`${op}: logits must have at least one class, got shape ${shapeString(logits.shape)}`);
   const lab = checkLabels(op, labels, N, K);
-  const reduction = o.reduction === undefined ? 'mean' : o.reduction;
-  if (typeof reduction !== 'string') throw new TypeError(`${op}: reduction must be a string, got ${describe(reduction)}`);
-  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none')
-    throw new RangeError(`${op}: reduction must be 'mean', 'sum' or 'none', got '${reduction}'`);
+  const reduction = o.reduction === undefined ? 'mean' : checkOneOf(op, 'reduction', o.reduction, ['mean', 'sum', 'none']);
   const smoothing = o.labelSmoothing === undefined ? 0 : checkNumber(op, 'labelSmoothing', o.labelSmoothing, { min: 0, max: 1 });
 
   const loss = empty(N), lse = empty(N);

@@ -1,7 +1,7 @@
 // Gradient-sign attack steps, fused natively (native/cpu/steps.cc): one memory pass per step
 // (two for L2). They return a new tensor that records no graph, like an update under no_grad.
 import { Tensor, tensor, shapeString, empty } from '../tensor';
-import { checkTensor, checkNumber, checkOptions, describe, sameShape } from '../check';
+import { checkTensor, checkNumber, checkOptions, checkOneOf, sameShape } from '../check';
 import { native } from '../../native';
 
 function checkSameShape(op: string, name: string, v: unknown, x: Tensor): Tensor {
@@ -66,11 +66,7 @@ export function pgdStep(x: Tensor, grad: Tensor, options: PgdOptions): Tensor {
   const x0 = checkSameShape(op, 'x0', required(op, o, 'x0'), x);
   const eps = checkNumber(op, 'eps', required(op, o, 'eps'), { min: 0 });
   const alpha = checkNumber(op, 'alpha', required(op, o, 'alpha'), { min: 0 });
-  const norm = o.norm === undefined ? 'linf' : o.norm;
-  if (norm !== 'linf' && norm !== 'l2') {
-    if (typeof norm !== 'string') throw new TypeError(`${op}: norm must be 'linf' or 'l2', got ${describe(norm)}`);
-    throw new RangeError(`${op}: norm must be 'linf' or 'l2', got '${norm}'`);
-  }
+  const norm = o.norm === undefined ? 'linf' : checkOneOf(op, 'norm', o.norm, ['linf', 'l2']);
   const out = empty(x.size);
   if (x.size === 0) return tensor(out, x.shape);
   if (norm === 'linf') native.pgdLinfStep(x.data, g.data, x0.data, eps, alpha, min, max, out);
