@@ -171,7 +171,7 @@ test('cuda-emulated steps: pgd L2 bit-identical to the CPU engine for 1 to 4 thr
 
 // C [M, N] = op(A) op(B) with the given transposes, for row-major A [M, K] (or [K, M]) and B.
 function gemm(ta, tb, M, N, K, A, B, alpha = 1, beta = 0, C = new Float32Array(M * N)) {
-  cu.sgemm(ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C, N);
+  cu.gemm(ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C, N);
   return C;
 }
 
@@ -214,7 +214,7 @@ test('cuda-emulated sgemm: leading dimensions beyond the rows, alpha and beta', 
   const want = new Float64Array(M * N), got = new Float64Array(M * N);
   for (let i = 0; i < M * N; i++) want[i] = 0.5 * ab[i] + 2 * C[Math.floor(i / N) * ldc + (i % N)];
   const out = Float32Array.from(C);
-  cu.sgemm(false, false, M, N, K, 0.5, A, lda, B, ldb, 2, out, ldc);
+  cu.gemm(false, false, M, N, K, 0.5, A, lda, B, ldb, 2, out, ldc);
   for (let i = 0; i < M * N; i++) got[i] = out[Math.floor(i / N) * ldc + (i % N)];
   assertClose(t, got, want, 1e-4, 'C');
   // The padding between rows of C is never written.
@@ -265,7 +265,7 @@ test('cuda-emulated: bad arguments are clear errors', (t) => {
   t.throws(() => cu.dwconv2dForward(x, w, null, y, 2, 3, 5, 5, 64, 3, 1, 1, 1, 1), { message: /KH must be an integer in \[1, 63\]/ });
   t.throws(() => cu.dwconv2dForward(x, w, null, y, 2, 3, 5, 5, 3, 3, 3, 1, 1, 1), { message: /strideH must be an integer in \[1, 2\]/ });
   t.throws(() => cu.pgdL2Step(x, x, x, 4, 1, 1, 0, 1, y, 1), { message: /N must divide/ });
-  t.throws(() => cu.sgemm(false, false, 4, 4, 4, 1, new Float32Array(15), 4, new Float32Array(16), 4, 0, new Float32Array(16), 4), { message: /A must hold 16 floats/ });
+  t.throws(() => cu.gemm(false, false, 4, 4, 4, 1, new Float32Array(15), 4, new Float32Array(16), 4, 0, new Float32Array(16), 4), { message: /A must hold at least 16 floats/ });
 });
 
 // ---- the kernel-author rules of native/cuda/lk_cuda.h, which let one source serve nvcc and g++

@@ -13,7 +13,13 @@ const os = require('os');
 
 const root = path.resolve(__dirname, '..', '..');
 const cudaDir = path.join(root, 'native', 'cuda');
-const SOURCES = ['emu/simt.cc', 'emu/planted.cu', 'runtime.cu', 'dwconv.cu', 'steps.cu', 'gemm.cu', 'attention.cu', 'binding.cc'];
+// Every kernel file (native/cuda/*.cu), the host files (*.cc) and the bindings (binding/*.cc), as
+// CMakeLists.txt globs them, plus the emulation itself.
+const SOURCES = [
+  'emu/simt.cc', 'emu/planted.cu',
+  ...fs.readdirSync(cudaDir).filter((f) => /\.(cu|cc)$/.test(f)).sort(),
+  ...fs.readdirSync(path.join(cudaDir, 'binding')).filter((f) => f.endsWith('.cc')).sort().map((f) => `binding/${f}`),
+];
 
 function outputPaths(asan) {
   const dir = path.join(root, 'build-cuda-emu', ...(asan ? ['asan'] : []));

@@ -19,6 +19,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "runtime.h"  // lk_cuda::Error
+
 #if defined(__CUDACC__)
 #include <cuda_runtime.h>
 #define LK_CUDA_EMULATED 0
@@ -51,11 +53,6 @@ using type_t = T;
 #endif
 
 namespace lk_cuda {
-
-// A CUDA error or an emulation finding, with the CUDA error name in the message.
-struct Error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 #if LK_CUDA_EMULATED
 template <typename... Params, typename... Args>

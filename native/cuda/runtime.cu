@@ -26,6 +26,7 @@ void* device_alloc(size_t bytes) {
 void device_free(void* p) { lk_emu::device_free(p); }
 void copy_to_device(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 void copy_to_host(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+void copy_on_device(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 void synchronize(const char*) {}
 
 #else
@@ -73,8 +74,22 @@ void copy_to_device(void* dst, const void* src, size_t bytes) {
 void copy_to_host(void* dst, const void* src, size_t bytes) {
   check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy to host");
 }
+void copy_on_device(void* dst, const void* src, size_t bytes) {
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, 0), "cudaMemcpy on device");
+}
 void synchronize(const char* what) { check(cudaDeviceSynchronize(), what); }
 
 #endif
+
+namespace {
+__global__ void fill_kernel(float* p, int64_t n, float v) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) p[i] = v;
+}
+}  // namespace
+
+void fill(float* p, int64_t n, float v) {
+  if (n > 0) launch("fill", fill_kernel, blocks_for(n, 256), dim3(256), 0, p, n, v);
+}
 
 }  // namespace lk_cuda
