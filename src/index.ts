@@ -4,6 +4,7 @@ import { native } from './native';
 export { Tensor, tensor, zeros, full, noGrad, isGradEnabled } from './tensor/tensor';
 export type { Shape } from './tensor/tensor';
 import * as ops from './tensor/ops';
+import { checkOneOf } from './tensor/check';
 export { ops };
 
 // Models, layers and checkpoints.
@@ -98,9 +99,7 @@ export function getIsa(): { active: Isa; best: Isa } {
 
 /** Forces a SIMD code path (for testing and benchmarking); LKVIT_ISA does the same at start-up. */
 export function setIsa(isa: Isa): void {
-  if (isa !== 'generic' && isa !== 'avx2' && isa !== 'avx512')
-    throw new RangeError(`setIsa: isa must be 'generic', 'avx2' or 'avx512', got ${String(isa)}`);
-  native.setIsa(isa);
+  native.setIsa(checkOneOf('setIsa', 'isa', isa, ['generic', 'avx2', 'avx512']));
 }
 
 // `import lk from 'lkvit'` (Node's ESM, or TypeScript without esModuleInterop) gets the whole API:

@@ -190,7 +190,7 @@ test('runAttack: batches, a surrogate judged on the target, and per-batch seeds'
   t.deepEqual(transfer.xAdv.data, crafted.xAdv.data);
   t.deepEqual(Array.from(transfer.advPred), Array.from(lk.argmax(lk.noGrad(() => other.model(crafted.xAdv)))));
   t.true(transfer.summary.transfer);
-  await t.throwsAsync(A.runAttack(a.model, data, { attack: 'pgdd', options: { eps: 1 } }), { instanceOf: RangeError, message: /attack must be one of fgsm, pgd/ });
+  await t.throwsAsync(A.runAttack(a.model, data, { attack: 'pgdd', options: { eps: 1 } }), { instanceOf: RangeError, message: /attack must be one of 'fgsm', 'pgd'/ });
 });
 
 test('bad arguments get errors naming them', (t) => {

@@ -61,7 +61,7 @@ test('operations reject bad arguments with the argument named', (t) => {
   t.throws(() => A.posterize(x, 9), { message: /posterize: bits must be an integer in \[0, 8\], got 9/ });
   t.throws(() => A.solarize(x, -1), { message: /solarize: threshold must be a number in \[0, 256\]/ });
   t.throws(() => A.rotate(x, 10, { fill: [0, 0] }), { message: /rotate: fill must be a number or 3 numbers/ });
-  t.throws(() => A.rotate(x, 10, { interpolation: 'bicubic' }), { message: /interpolation must be 'bilinear' or 'nearest', got "bicubic"/ });
+  t.throws(() => A.rotate(x, 10, { interpolation: 'bicubic' }), { message: /interpolation must be 'bilinear' or 'nearest', got 'bicubic'/ });
   t.throws(() => A.affine(x, { sheer: [1, 0] }), { message: /affine: unknown option 'sheer'/ });
   t.throws(() => A.adjustContrast(lk.tensor(new Float32Array(12), [3, 4]), 1), { message: /x must be \[N, C, H, W\], got 2 dimensions/ });
   t.throws(() => A.erase(x, 2, 2, 3, 1), { message: /erase: height must be an integer in \[0, 2\], got 3/ });
@@ -401,10 +401,10 @@ test('named specs: timm strings and objects parse to the same stages; bad specs 
   bad([{ name: 'mixup', mode: 'pair' }, { name: 'cutmix', mode: 'batch' }], /mixup and cutmix give different mode/);
   bad({ name: 'randaugment', magnitude: -1 }, /augment randaugment.magnitude must be a number in \[0, 1000000\], got -1/);
   bad({ name: 'randaugment', ops: ['Cutout'] }, /augment randaugment.ops has "Cutout"; known: AutoContrast/);
-  bad({ name: 'erase', mode: 'noise' }, /augment erase.mode must be 'const', 'rand' or 'pixel'/);
+  bad({ name: 'erase', mode: 'noise' }, /augment erase.mode must be one of 'const', 'rand' or 'pixel'/);
   bad({ name: 'erase', probability: 0.5 }, /unknown option 'probability' of augment erase/);
   bad({ name: 'mixup', alpha: 0 }, /augment mixup.alpha must be > 0 \(leave the spec out/);
-  bad({ name: 'blur' }, /augment.name must be one of randaugment, erase, mixup, cutmix, got "blur"/);
+  bad({ name: 'blur' }, /augment.name must be one of 'randaugment', 'erase', 'mixup' or 'cutmix', got 'blur'/);
   bad([42], /augment\[0\] must be a function, a string such as 'rand-m9-mstd0.5' or an object/);
   t.throws(() => A.parseAugmentText('train', '[{"name":'), { message: /--augment is not valid JSON/ });
 });

@@ -253,7 +253,7 @@ test.serial('lkvit profile: the table, --json, and usage errors exit 2 with one 
   for (const [args, message] of [
     [[], /--model is required/],
     [['--model', 'vit_b99'], /--model 'vit_b99' is not a model/],
-    [['--model', 'vit_ti16', '--pass', 'backward'], /--pass must be one of forward, attack, train, got 'backward'/],
+    [['--model', 'vit_ti16', '--pass', 'backward'], /--pass must be one of 'forward', 'attack' or 'train', got 'backward'/],
     [['--model', 'vit_ti16', '--batch', '0'], /--batch must be an integer in \[1, 4096\], got '0'/],
     [['--model', 'vit_ti16', '--reparam'], /--reparam applies to RepLKNet models/],
     [['--model', 'replknet31b', '--reparam', '--pass', 'train'], /cannot be combined with --pass train/],

@@ -77,7 +77,7 @@ test('SIMD path: setIsa and LKVIT_ISA select a supported path', (t) => {
   lk.setIsa('generic');
   t.is(lk.getIsa().active, 'generic');
   lk.setIsa(best);
-  t.throws(() => lk.setIsa('sse9'), { instanceOf: RangeError, message: /isa must be 'generic', 'avx2' or 'avx512'/ });
+  t.throws(() => lk.setIsa('sse9'), { instanceOf: RangeError, message: /isa must be one of 'generic', 'avx2' or 'avx512'/ });
   const root = path.join(__dirname, '..');
   const active = execFileSync(process.execPath, ['-e', "process.stdout.write(require('.').getIsa().active)"], {
     cwd: root,

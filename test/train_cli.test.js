@@ -55,7 +55,7 @@ test('lkvit train: bad command lines exit 2 with one line', async (t) => {
     [[...base, '--epochs', '0'], /--epochs must be an integer >= 1/],
     [[...base, '--epochs', '1', '--eps', '4/255'], /--eps needs --adversarial pgd-at\|trades/],
     [[...base, '--epochs', '1', '--adversarial', 'pgd-at', '--beta', '2'], /--beta applies to --adversarial trades/],
-    [[...base, '--epochs', '1', '--adversarial', 'madry'], /--adversarial must be one of pgd-at, trades/],
+    [[...base, '--epochs', '1', '--adversarial', 'madry'], /--adversarial must be 'pgd-at' or 'trades'/],
     [[...base, '--epochs', '1', '--lr', '-1'], /--lr must be a positive number/],
     [[...base, '--epochs', '1', '--batch-size', '64'], /--batch-size 64 exceeds the 8 samples/],
     [[...base, '--epochs', '1', '--momentum', '0.9'], /--momentum and --nesterov apply to --optimizer sgd/],

@@ -169,8 +169,8 @@ test.serial('errors keep their class, name and message; bad arguments fail befor
   t.is(suite.name, syncSuite.name);
   t.is(suite.message, syncSuite.message);
   // Checked on this thread:
-  await t.throwsAsync(background.analyze('nope', model, data), { instanceOf: RangeError, message: /name must be one of occlusion/ });
-  await t.throwsAsync(background.attack(model, data, { attack: 'nope', options: {} }), { instanceOf: RangeError, message: /options.attack must be one of fgsm/ });
+  await t.throwsAsync(background.analyze('nope', model, data), { instanceOf: RangeError, message: /name must be one of 'occlusion'/ });
+  await t.throwsAsync(background.attack(model, data, { attack: 'nope', options: {} }), { instanceOf: RangeError, message: /options.attack must be one of 'fgsm'/ });
   await t.throwsAsync(background.evaluate({ name: 'nope' }, data), { instanceOf: RangeError, message: /model.name must be one of/ });
   await t.throwsAsync(background.evaluate({ name: 'vit_ti16', weights: '/nonexistent.safetensors' }, data), { instanceOf: RangeError, message: /does not exist/ });
   await t.throwsAsync(background.evaluate((x) => x, data), { instanceOf: TypeError, message: /model must be an ImageClassifier/ });

@@ -3,6 +3,7 @@
 // 3% down to 6%), halving the step of a sample when at most 75% of the window's steps raised its loss
 // or when its best loss did not improve since the last checkpoint and the last check did not halve;
 // a halved sample restarts from its best point. Only points still classified correctly are attacked.
+import { checkOneOf } from '../tensor/check';
 import { Classifier, argmaxRow } from '../models/evaluate';
 import { setup, finish, gather, samplesShape, intOption, numberOption, AttackResult, CommonAttackOptions, AttackSetup } from './common';
 import { lossAndGrad, lossOnly, LossName, minClasses } from './loss';
@@ -63,8 +64,7 @@ const APGD_OPTIONS = ['steps', 'restarts', 'momentum', 'xInit', 'onIteration'];
 
 export function apgd(model: Classifier, x: unknown, y: unknown, options: ApgdOptions): AttackResult {
   const s = setup('apgd', model, x, y, options, [...APGD_OPTIONS, 'loss']);
-  const loss = s.o.loss === undefined ? 'ce' : s.o.loss;
-  if (loss !== 'ce' && loss !== 'dlr') throw new RangeError(`apgd: loss must be 'ce' or 'dlr', got ${JSON.stringify(loss)} (APGD-T is apgdT)`);
+  const loss = s.o.loss === undefined ? 'ce' : checkOneOf('apgd', 'loss', s.o.loss, ['ce', 'dlr'], 'APGD-T is apgdT');
   if (s.target) throw new TypeError("apgd: option 'target' is not supported; use apgdT for targeted APGD");
   return runApgd(s, [{ loss, rank: 0 }]);
 }

@@ -1,7 +1,7 @@
 // What every attack shares: option checks, the attack's view of its inputs (attack units, labels),
 // and the result with its summary (clean and robust accuracy, perturbation norms).
 import { Tensor } from '../tensor/tensor';
-import { checkOptions, checkNumber, checkInt } from '../tensor/check';
+import { checkOptions, checkNumber, checkInt, checkOneOf } from '../tensor/check';
 import { toLabels } from '../io/dataset';
 import { Classifier, predictLogits, argmax, meanOf, checkFinite } from '../models/evaluate';
 import { AttackSpace, attackSpace, checkImages, SpaceName } from './space';
@@ -101,8 +101,7 @@ export function setup(op: string, model: Classifier, x: unknown, y: unknown, opt
   const labels = toLabels(op, 'y', y, N);
   if (labels.some((l) => l < 0)) throw new RangeError(`${op}: y must hold a class index for every sample (got -1)`);
   const eps = checkNumber(op, 'eps', o.eps, { min: 0 });
-  const norm = o.norm === undefined ? 'linf' : o.norm;
-  if (norm !== 'linf' && norm !== 'l2') throw new RangeError(`${op}: norm must be 'linf' or 'l2', got ${JSON.stringify(norm)}`);
+  const norm = o.norm === undefined ? 'linf' : checkOneOf(op, 'norm', o.norm, ['linf', 'l2']);
   const seed = o.seed === undefined ? 0 : checkInt(op, 'seed', o.seed, 0, 0xffffffff);
   const target = o.target === undefined ? null : toLabels(op, 'target', o.target, N);
   const space = attackSpace(op, o.space, model, o.std as number[] | undefined);

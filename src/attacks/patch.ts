@@ -3,7 +3,7 @@
 // image; every pixel outside the square is left as it was. The attack Gu et al. (2022) use to
 // compare ViTs and CNNs under patch perturbations.
 import { Classifier } from '../models/evaluate';
-import { checkInt } from '../tensor/check';
+import { checkInt, checkOneOf } from '../tensor/check';
 import { setup, finish, intOption, numberOption, AttackResult, CommonAttackOptions } from './common';
 import { lossAndGrad } from './loss';
 
@@ -36,8 +36,7 @@ export function patch(model: Classifier, x: unknown, y: unknown, options: PatchO
   const steps = intOption(s, 'steps', 20, 0);
   const alpha = numberOption(s, 'alpha', 8 / 255, { min: 0 });
   const align = intOption(s, 'align', 1);
-  const init = s.o.init ?? 'random';
-  if (init !== 'random' && init !== 'image') throw new RangeError(`patch: init must be 'random' or 'image', got ${JSON.stringify(init)}`);
+  const init = s.o.init === undefined ? 'random' : checkOneOf('patch', 'init', s.o.init, ['random', 'image']);
   const corners = patchCorners(s.o.location, N, H, W, P, align, (n) => s.rng.below(n));
 
   // The patch pixels of each sample, as flat indices into [N, C, H, W].

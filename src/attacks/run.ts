@@ -1,6 +1,7 @@
 // Attacks by name over a whole dataset, a batch at a time: the API behind `lkvit attack`, with
 // transfer (craft on a surrogate, judge on the target model) and progress.
 import { Tensor } from '../tensor/tensor';
+import { checkOneOf } from '../tensor/check';
 import { Classifier, predictLogits, argmax, inBatch } from '../models/evaluate';
 import type { LabeledDataset } from '../io/dataset';
 import { AttackResult, AttackSummary, summarize } from './common';
@@ -36,6 +37,9 @@ export const ATTACKS: Record<AttackName, AttackFn> & Record<string, AttackFn | u
   'taig-r': (m, x, y, o) => taig(m, x, y, { ...o, path: 'random' } as never),
   patch: (m, x, y, o) => patch(m, x, y, o as never),
 };
+
+/** The names runAttack and the command line accept, in ATTACKS' order. */
+export const ATTACK_NAMES = Object.keys(ATTACKS) as AttackName[];
 
 /** Each attack's own options, by its runAttack / command-line name (what the name fixes is left out). */
 export interface AttackOptionsByName {
@@ -95,8 +99,7 @@ export interface RunAttackResult {
 }
 
 export async function runAttack(model: Classifier, data: LabeledDataset, options: RunAttackOptions): Promise<RunAttackResult> {
-  const fn = ATTACKS[options?.attack];
-  if (!fn) throw new RangeError(`runAttack: attack must be one of ${Object.keys(ATTACKS).join(', ')}, got ${JSON.stringify(options?.attack)}`);
+  const fn = ATTACKS[checkOneOf('runAttack', 'attack', options?.attack, ATTACK_NAMES)];
   const batchSize = options.batchSize ?? 16;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`runAttack: batchSize must be an integer >= 1, got ${batchSize}`);
   if (data.length < 1) throw new RangeError('runAttack: the dataset is empty');

@@ -3,6 +3,7 @@
 // s = std per channel (normalized), so one eps and one alpha serve every channel; the valid box for
 // z is then [0, 1 / s_c] per channel, and the model sees x = z * s.
 import { Tensor, shapeString } from '../tensor/tensor';
+import { checkOneOf } from '../tensor/check';
 import { ImageClassifier } from '../models/classifier';
 import type { Classifier } from '../models/evaluate';
 
@@ -54,8 +55,7 @@ export class AttackSpace {
 
 /** The space an attack option names, taking std from the model when normalized. */
 export function attackSpace(op: string, space: unknown, model: Classifier, std?: readonly number[]): AttackSpace {
-  const name = space === undefined ? 'pixel' : space;
-  if (name !== 'pixel' && name !== 'normalized') throw new RangeError(`${op}: space must be 'pixel' or 'normalized', got ${JSON.stringify(space)}`);
+  const name = space === undefined ? 'pixel' : checkOneOf(op, 'space', space, ['pixel', 'normalized']);
   if (name === 'pixel') return new AttackSpace('pixel');
   const s = std ?? (model instanceof ImageClassifier ? model.std : undefined);
   if (!s) throw new TypeError(`${op}: space 'normalized' needs the model's std: pass an ImageClassifier or the option std`);

@@ -4,6 +4,7 @@
 // grad(z_y)(p_s). TAIG-S uses that straight line; TAIG-R moves every point by its own noise uniform in
 // [-eps, eps] (the code's random path, unclamped). Each step: x <- clip(x - alpha sign(IG(x)),
 // x0 +- eps, [0, 1]), alpha = 1/255: down the true class's logit.
+import { checkOneOf } from '../tensor/check';
 import type { Classifier } from '../models/evaluate';
 import { setup, finish, intOption, numberOption, AttackResult, CommonAttackOptions } from './common';
 import { lossAndGrad } from './loss';
@@ -24,8 +25,7 @@ export function taig(model: Classifier, x: unknown, y: unknown, options: TaigOpt
   const s = setup('taig', model, x, y, options, ['path', 'points', 'alpha', 'steps']);
   if (s.norm !== 'linf') throw new RangeError("taig: only norm 'linf' is implemented (the published attack)");
   if (s.target) throw new TypeError("taig: option 'target' is not supported");
-  const path = s.o.path === undefined ? 'straight' : s.o.path;
-  if (path !== 'straight' && path !== 'random') throw new RangeError(`taig: path must be 'straight' (TAIG-S) or 'random' (TAIG-R), got ${JSON.stringify(path)}`);
+  const path = s.o.path === undefined ? 'straight' : checkOneOf('taig', 'path', s.o.path, ['straight', 'random'], "'straight' is TAIG-S, 'random' TAIG-R");
   const points = intOption(s, 'points', 20);
   const alpha = numberOption(s, 'alpha', 1 / 255, { positive: true });
   const steps = intOption(s, 'steps', Math.max(1, Math.ceil(Math.min(s.eps / alpha + 4, (1.25 * s.eps) / alpha))));

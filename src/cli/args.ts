@@ -3,6 +3,7 @@
 import { existsSync, statSync, writeFileSync, realpathSync, openSync, closeSync, unlinkSync, Stats } from 'fs';
 import { resolve, dirname, basename, join } from 'path';
 import { progress, Progress } from './progress';
+import { choices } from '../tensor/check';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -201,7 +202,7 @@ export function fractionFlag(f: Flags, name: string, command: string, opts: { po
 
 export function choiceFlag<T extends string>(f: Flags, name: string, allowed: readonly T[], dflt: T, command: string): T {
   const v = f[name] === undefined ? dflt : String(f[name]);
-  if (!allowed.includes(v as T)) throw new UsageError(`${command}: --${name} must be one of ${allowed.join(', ')}, got '${v}'${didYouMean(v, allowed)}`);
+  if (!allowed.includes(v as T)) throw new UsageError(`${command}: --${name} must be ${choices(allowed)}, got '${v}'${didYouMean(v, allowed)}`);
   return v as T;
 }
 

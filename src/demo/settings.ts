@@ -1,6 +1,7 @@
 // How much the demo trains and measures per seed: the default run and --quick (what the test runs).
 // Every figure records the settings it was made with.
 import { Perturbation, PERTURBATIONS } from './perturb';
+import { checkOneOf } from '../tensor/check';
 
 export interface DemoSettings {
   /** Training digits used (a prefix of the shuffled training split, at most 8,000). */
@@ -80,7 +81,7 @@ export function demoSettings(quick: boolean, overrides: Partial<DemoSettings> = 
   if (!(s.lr > 0)) throw new RangeError(`${fn}: settings.lr must be > 0, got ${s.lr}`);
   if (!Number.isInteger(s.maxShift)) throw new RangeError(`${fn}: settings.maxShift must be an integer, got ${s.maxShift}`);
   if (!s.eps.some((e) => e > 0)) throw new RangeError(`${fn}: settings.eps needs a value > 0`);
-  if (!PERTURBATIONS.includes(s.perturb)) throw new RangeError(`${fn}: settings.perturb must be ${PERTURBATIONS.map((p) => `'${p}'`).join(' or ')}, got ${JSON.stringify(s.perturb)}`);
+  checkOneOf(fn, 'settings.perturb', s.perturb, PERTURBATIONS);
   if (s.labelSmoothing >= 1) throw new RangeError(`${fn}: settings.labelSmoothing must be < 1, got ${s.labelSmoothing}`);
   return s;
 }

@@ -2,6 +2,7 @@
 // plot, ticks, an optional shaded min/max band or min/max error bars) and heat maps with a colour
 // bar. Output is deterministic: numbers are written with a fixed number of decimals, elements in a
 // fixed order.
+import { checkOneOf } from '../tensor/check';
 
 export interface LineSeries {
   name: string;
@@ -133,8 +134,7 @@ export function lineChart(series: LineSeries[], options: LineChartOptions = {}):
     if (!s || typeof s.name !== 'string' || !Array.isArray(s.points))
       throw new TypeError(`lineChart: series[${i}] must be { name: string, points: [x, y][] }`);
   });
-  const legendAt = options.legend ?? 'below';
-  if (legendAt !== 'below' && legendAt !== 'inside') throw new RangeError(`lineChart: legend must be 'below' or 'inside', got ${JSON.stringify(legendAt)}`);
+  const legendAt = options.legend === undefined ? 'below' : checkOneOf('lineChart', 'legend', options.legend, ['below', 'inside']);
   const width = options.width ?? 640, height = options.height ?? 440;
   const pw = width - MARGIN.left - MARGIN.right;
   const note = options.legendNote ? [options.legendNote] : [];

@@ -3,6 +3,7 @@
 import * as path from 'path';
 import { createHash } from 'crypto';
 import { Tensor } from '../tensor/tensor';
+import { checkOneOf } from '../tensor/check';
 import { ImageClassifier } from '../models/classifier';
 import { Classifier, predictLogits, inBatch } from '../models/evaluate';
 import { loadImageBatch } from '../io/image';
@@ -175,7 +176,7 @@ async function planSuite(model: Classifier, options: SuiteOptionsAll): Promise<S
   for (const key of Object.keys(options))
     if (!KNOWN_OPTIONS.includes(key)) throw new TypeError(`evaluateSuite: unknown option '${key}' (expected one of ${KNOWN_OPTIONS.join(', ')})`);
   const suite = options.suite;
-  if (!SUITES.includes(suite)) throw new RangeError(`evaluateSuite: unknown suite '${String(suite)}' (expected one of ${SUITES.join(', ')})`);
+  checkOneOf('evaluateSuite', 'suite', suite, SUITES);
   const data = checkFolder('data', options.data);
   const batchSize = positiveInt('batchSize', options.batchSize, 32)!;
   const severity = positiveInt('severity', options.severity, 5, 5)!;

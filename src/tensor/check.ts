@@ -71,10 +71,10 @@ export function choices(allowed: readonly unknown[]): string {
 
 /** Checks that v is one of the allowed values: a TypeError when it is not even of their type (a
  * number for a string option), a RangeError otherwise; either way the message names the argument,
- * lists the allowed values and shows the bad one with describe. */
-export function checkOneOf<T extends string | number | boolean>(op: string, name: string, v: unknown, allowed: readonly T[]): T {
+ * lists the allowed values and shows the bad one with describe, then the hint if any. */
+export function checkOneOf<T extends string | number | boolean>(op: string, name: string, v: unknown, allowed: readonly T[], hint?: string): T {
   if (allowed.includes(v as T)) return v as T;
-  const message = `${op}: ${name} must be ${choices(allowed)}, got ${describe(v)}`;
+  const message = `${op}: ${name} must be ${choices(allowed)}, got ${describe(v)}${hint ? ` (${hint})` : ''}`;
   throw allowed.some((a) => typeof a === typeof v) ? new RangeError(message) : new TypeError(message);
 }
 

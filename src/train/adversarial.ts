@@ -5,6 +5,7 @@
 import { Tensor, noGrad } from '../tensor/tensor';
 import * as ops from '../tensor/ops';
 import { Rng } from '../tensor/random';
+import { checkOneOf } from '../tensor/check';
 import { ImageClassifier } from '../models/classifier';
 import { AttackSpace, attackSpace, SpaceName } from '../attacks/space';
 import { lossAndGrad } from '../attacks/loss';
@@ -43,7 +44,7 @@ export function checkAdversarial(fn: string, o: unknown): CheckedAdversarial {
   const a = o as Record<string, unknown>;
   const known = ['method', 'eps', 'alpha', 'steps', 'beta', 'warmupEpochs', 'space'];
   for (const k of Object.keys(a)) if (!known.includes(k)) throw new TypeError(`${fn}: unknown adversarial option '${k}' (known: ${known.join(', ')})`);
-  if (a.method !== 'pgd-at' && a.method !== 'trades') throw new RangeError(`${fn}: adversarial.method must be 'pgd-at' or 'trades', got ${JSON.stringify(a.method)}`);
+  const method = checkOneOf(fn, 'adversarial.method', a.method, ['pgd-at', 'trades']);
   const num = (k: string, v: unknown, min: number, open = false) => {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (open && v === min))
       throw new RangeError(`${fn}: adversarial.${k} must be a number ${open ? '>' : '>='} ${min}, got ${String(v)}`);
@@ -52,16 +53,15 @@ export function checkAdversarial(fn: string, o: unknown): CheckedAdversarial {
   const eps = num('eps', a.eps, 0, true);
   const steps = a.steps === undefined ? 10 : num('steps', a.steps, 1);
   if (!Number.isInteger(steps)) throw new RangeError(`${fn}: adversarial.steps must be an integer, got ${steps}`);
-  const space = a.space ?? 'pixel';
-  if (space !== 'pixel' && space !== 'normalized') throw new RangeError(`${fn}: adversarial.space must be 'pixel' or 'normalized', got ${JSON.stringify(space)}`);
+  const space = a.space === undefined ? 'pixel' : checkOneOf(fn, 'adversarial.space', a.space, ['pixel', 'normalized']);
   return {
-    method: a.method,
+    method,
     eps,
     steps,
     alpha: a.alpha === undefined ? (2.5 * eps) / steps : num('alpha', a.alpha, 0, true),
     beta: a.beta === undefined ? 6 : num('beta', a.beta, 0),
     warmupEpochs: a.warmupEpochs === undefined ? 0 : num('warmupEpochs', a.warmupEpochs, 0),
-    space: space as SpaceName,
+    space,
   };
 }
 

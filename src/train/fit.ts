@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import { Tensor, noGrad } from '../tensor/tensor';
 import * as ops from '../tensor/ops';
 import { Rng } from '../tensor/random';
-import { checkOptions } from '../tensor/check';
+import { checkOptions, checkOneOf } from '../tensor/check';
 import { LabeledDataset, loadIndices, batches } from '../io/dataset';
 import { ImageClassifier } from '../models/classifier';
 import { argmaxRow } from '../models/evaluate';
@@ -92,10 +92,9 @@ function makeOptimizer(model: ImageClassifier, spec: unknown): Optimizer {
   const s = (spec ?? { type: 'adamw', lr: 1e-3, weightDecay: 0.05 }) as Record<string, unknown>;
   if (typeof s !== 'object' || s === null) throw new TypeError('fit: optimizer must be { type: \'sgd\' | \'adamw\', lr, ... }');
   const { type, ...rest } = s;
+  const kind = checkOneOf('fit', 'optimizer.type', type, ['sgd', 'adamw']);
   const options = { decay: decayMatricesOnly, ...rest } as unknown as SgdOptions & AdamWOptions;
-  if (type === 'sgd') return new SGD(model, options);
-  if (type === 'adamw') return new AdamW(model, options);
-  throw new RangeError(`fit: optimizer.type must be 'sgd' or 'adamw', got ${JSON.stringify(type)}`);
+  return kind === 'sgd' ? new SGD(model, options) : new AdamW(model, options);
 }
 
 function permutation(n: number, rng: Rng): Int32Array {

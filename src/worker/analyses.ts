@@ -3,6 +3,7 @@
 import type { ImageClassifier } from '../models/classifier';
 import type { LabeledDataset } from '../io/dataset';
 import * as analyses from '../suites/analyses';
+import { checkOneOf } from '../tensor/check';
 
 type AnalysisFn = (model: ImageClassifier, data: LabeledDataset | null, options: Record<string, unknown>) => unknown;
 
@@ -27,7 +28,5 @@ export const ANALYSES: Record<string, AnalysisEntry> = {
 };
 
 export function analysisEntry(fn: string, name: unknown): AnalysisEntry {
-  if (typeof name !== 'string' || !Object.prototype.hasOwnProperty.call(ANALYSES, name))
-    throw new RangeError(`${fn}: name must be one of ${Object.keys(ANALYSES).join(', ')}, got ${JSON.stringify(name)}`);
-  return ANALYSES[name];
+  return ANALYSES[checkOneOf(fn, 'name', name, Object.keys(ANALYSES))];
 }

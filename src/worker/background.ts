@@ -4,7 +4,8 @@ import { ImageClassifier } from '../models/classifier';
 import type { FitOptions, FitResult } from '../train/fit';
 import { parseAugment } from '../train/augment';
 import type { LabeledDataset } from '../io/dataset';
-import { ATTACKS, RunAttackOptions, RunAttackResult } from '../attacks/run';
+import { ATTACK_NAMES, RunAttackOptions, RunAttackResult } from '../attacks/run';
+import { checkOneOf } from '../tensor/check';
 import type { SuiteOptions } from '../suites/imagenet';
 import type { SuiteReport } from '../suites/report';
 import { EvaluateOptions, EvaluateResult, checkEvaluateOptions } from './evaluate';
@@ -53,8 +54,7 @@ export class Background {
   /** runAttack in a worker; `surrogate` may be a model instance like `model`. */
   async attack(model: ModelRef, data: BackgroundData, options: RunAttackOptions & BackgroundOptions): Promise<RunAttackResult> {
     const attack = (options as RunAttackOptions | undefined)?.attack;
-    if (typeof attack !== 'string' || !Object.prototype.hasOwnProperty.call(ATTACKS, attack))
-      throw new RangeError(`attack: options.attack must be one of ${Object.keys(ATTACKS).join(', ')}, got ${JSON.stringify(attack)}`);
+    checkOneOf('attack', 'options.attack', attack, ATTACK_NAMES);
     const signal = checkSignal('attack', options.signal);
     return (await this.pool.run(await prepareCall('attack', 'attack', model, data, options), signal)) as RunAttackResult;
   }

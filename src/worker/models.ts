@@ -11,6 +11,7 @@ import { BiT } from '../models/bit';
 import { MODELS, ModelOptions, createModel, loadModel } from '../models/registry';
 import { manualSeed, withoutInit } from '../nn';
 import { Tensor } from '../tensor/tensor';
+import { checkOneOf } from '../tensor/check';
 
 /** A model by name: createModel(name, options) (seeded with `seed` when given), or loadModel(name,
  * weights, options) when `weights` names a checkpoint file. */
@@ -44,8 +45,7 @@ function classNameOf(model: ImageClassifier): ClassName | undefined {
 
 /** Checks a spec where it is cheap (known name, existing weights file) so mistakes fail before a worker starts. */
 function checkSpec(fn: string, what: string, spec: ModelSpec): ModelSpec {
-  if (typeof spec.name !== 'string' || !Object.prototype.hasOwnProperty.call(MODELS, spec.name))
-    throw new RangeError(`${fn}: ${what}.name must be one of ${Object.keys(MODELS).join(', ')}, got ${JSON.stringify(spec.name)}`);
+  checkOneOf(fn, `${what}.name`, spec.name, Object.keys(MODELS));
   if (spec.options !== undefined && (typeof spec.options !== 'object' || spec.options === null || Array.isArray(spec.options)))
     throw new TypeError(`${fn}: ${what}.options must be an object of model options, got ${typeof spec.options}`);
   if (spec.weights !== undefined) {

@@ -3,7 +3,8 @@
 // one attack run per point.
 import type { Classifier } from '../../models/evaluate';
 import type { LabeledDataset } from '../../io/dataset';
-import { runAttack, ATTACKS, AttackName, AttackOptionsByName, RunAttackOptions } from '../../attacks/run';
+import { runAttack, ATTACK_NAMES, AttackName, AttackOptionsByName, RunAttackOptions } from '../../attacks/run';
+import { checkOneOf } from '../../tensor/check';
 import { DatasetOptions, DATASET_OPTIONS, checkDataset, checkOptionsObject, checkNumberList, datasetOptions, unshardable } from './common';
 
 export interface AttackCurveOptions<A extends AttackName = AttackName> extends DatasetOptions {
@@ -31,7 +32,7 @@ export async function attackCurve<A extends AttackName>(model: Classifier, data:
   const fn = 'attackCurve';
   const o = checkOptionsObject<Record<string, unknown>>(fn, options, [...DATASET_OPTIONS, 'attack', 'sweep', 'values', 'options', 'surrogate']);
   unshardable(fn, o);
-  if (typeof o.attack !== 'string' || !ATTACKS[o.attack]) throw new RangeError(`${fn}: attack must be one of ${Object.keys(ATTACKS).join(', ')}, got ${JSON.stringify(o.attack)}`);
+  checkOneOf(fn, 'attack', o.attack, ATTACK_NAMES);
   const sweep = o.sweep === undefined ? 'eps' : o.sweep;
   if (sweep !== 'eps' && sweep !== 'steps') throw new RangeError(`${fn}: sweep must be 'eps' or 'steps', got ${JSON.stringify(sweep)}`);
   if (o.values === undefined) throw new TypeError(`${fn}: option 'values' (the ${sweep} values) is required`);

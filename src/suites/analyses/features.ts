@@ -1,6 +1,7 @@
 // Feature maps (the study's 4.7) and the effective receptive field as RepLKNet's erf/ scripts
 // compute it: per-block variance of the features, and the input gradient of the centre output.
 import { Tensor, noGrad, shapeString } from '../../tensor/tensor';
+import { checkOneOf } from '../../tensor/check';
 import type { ImageClassifier } from '../../models/classifier';
 import type { LabeledDataset } from '../../io/dataset';
 import { DatasetOptions, DATASET_OPTIONS, checkDataset, checkModel, checkOptionsObject, datasetOptions, unshardable, checkFiniteValues } from './common';
@@ -153,8 +154,7 @@ export async function erf(model: ImageClassifier, data: LabeledDataset, options?
   const o = checkOptionsObject<ErfOptions>(fn, options, [...DATASET_OPTIONS, 'block', 'gradient']);
   unshardable(fn, o);
   const { batchSize, count, onProgress } = datasetOptions(fn, data, o);
-  const mode = o.gradient ?? 'relu';
-  if (mode !== 'relu' && mode !== 'abs') throw new RangeError(`${fn}: gradient must be 'relu' or 'abs', got ${String(mode)}`);
+  const mode = o.gradient === undefined ? 'relu' : checkOneOf(fn, 'gradient', o.gradient, ['relu', 'abs']);
   if (o.block !== undefined && !model.blockNames().includes(o.block))
     throw new RangeError(`${fn}: block '${String(o.block)}' is not one of the model's blocks (model.blockNames())`);
   let block = o.block;

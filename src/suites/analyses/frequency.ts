@@ -1,6 +1,7 @@
 // Robustness to noise by frequency (the study's 4.4) and Yin et al.'s Fourier heat map: accuracy
 // under perturbations confined to one part of the centred 2-D spectrum.
 import { Tensor } from '../../tensor/tensor';
+import { checkOneOf } from '../../tensor/check';
 import type { ImageClassifier } from '../../models/classifier';
 import type { LabeledDataset } from '../../io/dataset';
 import {
@@ -101,8 +102,7 @@ function perturbed(x: Tensor, delta: (n: number, c: number) => Float64Array, cli
 
 function checkChoice<T extends string>(fn: string, name: string, v: unknown, choices: readonly T[], fallback: T): T {
   if (v === undefined) return fallback;
-  if (!choices.includes(v as T)) throw new RangeError(`${fn}: ${name} must be ${choices.map((c) => `'${c}'`).join(' or ')}, got ${JSON.stringify(v)}`);
-  return v as T;
+  return checkOneOf(fn, name, v, choices);
 }
 
 function checkBoolean(fn: string, name: string, v: unknown, fallback: boolean): boolean {

@@ -2,6 +2,7 @@
 // pixel space, before the model's normalisation): random patches, or the most / least salient ones.
 import { Tensor, noGrad } from '../../tensor/tensor';
 import * as ops from '../../tensor/ops';
+import { checkOneOf } from '../../tensor/check';
 import { ImageClassifier } from '../../models/classifier';
 import { argmax } from '../../models/evaluate';
 import type { LabeledDataset } from '../../io/dataset';
@@ -172,8 +173,7 @@ export async function occlusion(model: ImageClassifier, data: LabeledDataset, op
   const o = checkOptionsObject<OcclusionOptions>(fn, options, [...DATASET_OPTIONS, 'ratios', 'mode', 'patchSize', 'saliency', 'seed']);
   const { batchSize, start, end, onProgress } = datasetOptions(fn, data, o);
   const ratios = checkNumberList(fn, 'ratios', o.ratios, 0, 1, DEFAULT_RATIOS);
-  const mode = o.mode ?? 'random';
-  if (!MODES.includes(mode)) throw new RangeError(`${fn}: mode must be one of ${MODES.join(', ')}, got ${String(mode)}`);
+  const mode = o.mode === undefined ? 'random' : checkOneOf(fn, 'mode', o.mode, MODES);
   const patchSize = checkInt(fn, 'patchSize', o.patchSize, 1, 16);
   const seed = checkInt(fn, 'seed', o.seed, 0, 0);
   const saliency = o.saliency ?? 'gradient';

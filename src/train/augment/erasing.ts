@@ -6,6 +6,7 @@
 // channel ('rand') or per pixel ('pixel'). Not clipped to [0, 1], as in timm.
 import { Tensor } from '../../tensor/tensor';
 import type { Rng } from '../../tensor/random';
+import { checkOneOf } from '../../tensor/check';
 import { batchDims, checkNumber, fillValues } from './image';
 import { uniform, randintInclusive } from './sample';
 
@@ -44,8 +45,7 @@ export function checkErasing(fn: string, s: Record<string, unknown>): CheckedEra
   const minArea = num('minArea', s.minArea, 0.02, 0, 1), maxArea = num('maxArea', s.maxArea, 1 / 3, minArea, 1);
   const minAspect = num('minAspect', s.minAspect, 0.3, 1e-6);
   const minCount = num('minCount', s.minCount, 1, 1, 1000, true);
-  const mode = s.mode ?? 'pixel';
-  if (mode !== 'const' && mode !== 'rand' && mode !== 'pixel') throw new RangeError(`${fn}: ${at('mode')} must be 'const', 'rand' or 'pixel', got ${JSON.stringify(mode)}`);
+  const mode = s.mode === undefined ? 'pixel' : checkOneOf(fn, at('mode'), s.mode, ['const', 'rand', 'pixel']);
   return {
     name: 'erase', prob: num('prob', s.prob, 0.25, 0, 1), minArea, maxArea, minAspect,
     maxAspect: num('maxAspect', s.maxAspect, 1 / minAspect, minAspect), mode,

@@ -4,6 +4,7 @@
 // zero padding and align_corners=False, and the fill blended in through the sampled mask as
 // _apply_grid_transform does when a fill is given (bilinear: v * m + (1 - m) * fill).
 import { Tensor } from '../../tensor/tensor';
+import { checkOneOf } from '../../tensor/check';
 import { Image, mapImages, batchDims, checkNumber, fillValues } from './image';
 
 export type Interpolation = 'bilinear' | 'nearest';
@@ -85,8 +86,7 @@ function pair(fn: string, name: string, v: unknown, dflt: [number, number]): [nu
 
 export function checkInterpolation(fn: string, v: unknown): Interpolation {
   if (v === undefined) return 'bilinear';
-  if (v !== 'bilinear' && v !== 'nearest') throw new RangeError(`${fn}: interpolation must be 'bilinear' or 'nearest', got ${JSON.stringify(v)}`);
-  return v;
+  return checkOneOf(fn, 'interpolation', v, ['bilinear', 'nearest']);
 }
 
 /** Per-image affine warp with F.affine's parameters; `rotateSign` -1 turns it into F.rotate. */

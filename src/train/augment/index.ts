@@ -6,6 +6,7 @@
 // augmentation leaves the others' draws unchanged and a resumed run repeats them exactly.
 import { Tensor } from '../../tensor/tensor';
 import { Rng } from '../../tensor/random';
+import { checkOneOf } from '../../tensor/check';
 import { RandAugmentSpec, CheckedRandAugment, checkRandAugment, parseRandAugmentString, randAugment } from './randaugment';
 import { RandomErasingSpec, CheckedErasing, checkErasing, randomErasing } from './erasing';
 import { MixupSpec, CutmixSpec, CheckedMix, checkMix, mixBatch } from './mixup';
@@ -68,7 +69,7 @@ export function parseAugment(fn: string, spec: unknown): AugmentStage[] {
     if (typeof s !== 'object' || s === null || Array.isArray(s))
       throw new TypeError(`${fn}: ${at} must be a function, a string such as 'rand-m9-mstd0.5' or an object { name, ... }, got ${JSON.stringify(s)}`);
     const o = s as Record<string, unknown>;
-    if (typeof o.name !== 'string' || !NAMES.includes(o.name)) throw new RangeError(`${fn}: ${at}.name must be one of ${NAMES.join(', ')}, got ${JSON.stringify(o.name)}`);
+    checkOneOf(fn, `${at}.name`, o.name, NAMES);
     if (o.name === 'mixup' || o.name === 'cutmix') {
       if (mixes.some((m) => m.name === o.name)) throw new RangeError(`${fn}: ${at}: ${o.name} is given twice`);
       mixes.push(o);

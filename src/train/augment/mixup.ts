@@ -8,6 +8,7 @@
 import { Tensor } from '../../tensor/tensor';
 import * as ops from '../../tensor/ops';
 import type { Rng } from '../../tensor/random';
+import { checkOneOf } from '../../tensor/check';
 import { batchDims, checkNumber } from './image';
 import { beta, randint } from './sample';
 
@@ -63,7 +64,7 @@ export function checkMix(fn: string, specs: Record<string, unknown>[]): CheckedM
     else m.cutmixAlpha = alpha;
     for (const k of ['prob', 'switchProb', 'mode'] as const) {
       if (s[k] === undefined) continue;
-      if (k === 'mode' && s.mode !== 'batch' && s.mode !== 'pair' && s.mode !== 'elem') throw new RangeError(`${fn}: ${at('mode')} must be 'batch', 'pair' or 'elem', got ${JSON.stringify(s.mode)}`);
+      if (k === 'mode') checkOneOf(fn, at('mode'), s.mode, ['batch', 'pair', 'elem']);
       if (k !== 'mode') checkNumber(fn, at(k), s[k], 0, 1);
       if (k in set && set[k] !== s[k]) throw new RangeError(`${fn}: mixup and cutmix give different ${k} (${JSON.stringify(set[k])} and ${JSON.stringify(s[k])}); they share one mixer`);
       set[k] = s[k];
