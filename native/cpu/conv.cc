@@ -7,9 +7,11 @@
 //                    otherwise dcol = W_g^T * gy_g, then col2im (scatter-add) into gx.
 // `col` is never stored for the forward and weight passes: a packer writes im2col (or the patch
 // matrix, for K == stride patch embeddings) straight into the GEMM's packed-B panels; 1x1 stride-1
-// convs use x itself ([Cin_g, H*W] already is col). Weights are packed once per call.
-// Threads: one GEMM per (image, group) per thread when there are enough of them, else the threads
-// share each GEMM (split over its N blocks = pixel ranges).
+// convs use x itself ([Cin_g, H*W] already is col).
+// Threads: one GEMM per (image, group) per thread when there are enough of them (the weights are
+// then packed once per call and shared), else the threads share each GEMM (split over its N
+// blocks = pixel ranges, or its rows when there is one N block; the GEMM packs its weight panels
+// where it uses them).
 #include "conv.h"
 
 #include <cstring>
@@ -251,31 +253,6 @@ lk::GemmB conv_b(const Dims& d, const PackCtx& ctx, bool pixels_are_k) {
 bool one_gemm_per_thread(int64_t count, int nthreads) {
   return count >= 4 * nthreads || (count >= nthreads && count % nthreads == 0 && nthreads > 1);
 }
-// y = conv(x, W) with W already packed as GEMM A panels, one block of wpack_len floats per group.
-void forward_packed(const ConvShape& s, const float* wpack, int64_t wpack_len, const float* x, const float* bias,
-                    float* y) {
-  const Dims d = dims_of(s);
-  const int nthreads = lk::num_threads();
-  if (bias)
-    lk::parallel_for(s.n * s.cout, 16, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i)
-        for (int64_t p = 0; p < d.pixels; ++p) y[i * d.pixels + p] = bias[i % s.cout];
-    });
-  const int64_t images = s.n * s.groups;
-  auto one = [&](int64_t ng, bool threaded) {
-    const int64_t g = ng % s.groups, n = ng / s.groups;
-    const PackCtx ctx{&s, x + (n * s.cin + g * d.cg) * d.hw, d.cg};
-    sgemm_ex(d.og, d.pixels, d.ckk, 1.f, lk::GemmA{false, nullptr, 0, wpack + g * wpack_len},
-             conv_b(d, ctx, false), bias ? 1.f : 0.f, y + (n * s.cout + g * d.og) * d.pixels, d.pixels, threaded);
-  };
-  if (one_gemm_per_thread(images, nthreads))
-    lk::parallel_for(images, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t ng = begin; ng < end; ++ng) one(ng, false);
-    });
-  else
-    for (int64_t ng = 0; ng < images; ++ng) one(ng, true);
-}
-
 // W [groups * rows, cols] (per group: rows x cols, row-major) packed as op(W_g) for each group;
 // transposed = true packs W_g^T (cols x rows) straight from W, without a transposed copy.
 void pack_weights(const float* w, int64_t groups, int64_t rows, int64_t cols, bool transposed, float* dst,
@@ -288,116 +265,162 @@ void pack_weights(const float* w, int64_t groups, int64_t rows, int64_t cols, bo
       sgemm_pack_a(false, rows, cols, wg, cols, dst + g * len, true);
   }
 }
-}  // namespace
 
-void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y) {
-  const Dims d = dims_of(s);
-  // The weights are packed once for all images: A = W_g [Cout_g, CKK].
-  const int64_t wpack_len = sgemm_packed_a_floats(d.og, d.ckk);
-  lk::Scratch wpack(s.groups * wpack_len);
-  pack_weights(w, s.groups, d.og, d.ckk, false, wpack.data(), wpack_len);
-  forward_packed(s, wpack.data(), wpack_len, x, bias, y);
-}
-
-void conv2d_backward_input(const ConvShape& s, const float* gy, const float* w, float* gx) {
+// y = conv(x, W) + bias, with op(W_g) = W_g [Cout_g, CKK] or, for `w_transposed`, the transpose of
+// W's per-group [CKK, Cout_g] block (the 1x1 input gradient). With many (image, group) GEMMs the
+// weights are packed once and shared; with few (batch 1) each GEMM packs its A panels itself,
+// where they are used, which saves writing all packed weights to memory and reading them back.
+void forward_gemms(const ConvShape& s, const float* w, bool w_transposed, const float* x, const float* bias,
+                   float* y) {
   const Dims d = dims_of(s);
   const int nthreads = lk::num_threads();
-  if (d.kind == Kind::pointwise) {
-    // gx_g = W_g^T gy_g: the forward path with W_g^T packed straight from W.
-    ConvShape t = s;
-    t.cin = s.cout;
-    t.cout = s.cin;
-    const int64_t wpack_len = sgemm_packed_a_floats(d.cg, d.og);
-    lk::Scratch wpack(s.groups * wpack_len);
-    pack_weights(w, s.groups, d.og, d.cg, true, wpack.data(), wpack_len);
-    forward_packed(t, wpack.data(), wpack_len, gy, nullptr, gx);
-    return;
-  }
-  if (s.sh == 1 && s.sw == 1) {
-    // Stride 1 (1x1 included): the input gradient is itself a stride-1 convolution of gy with the
-    // weights flipped in space and transposed per group (W'_g[ci][co] = W_g[co][ci] rotated 180
-    // degrees) and padding D*(K-1) - P (negative = cropping): it takes the forward path.
-    lk::Scratch wt(s.cout * d.ckk);
-    float* w2 = wt.data();
-    const int64_t kk = s.kh * s.kw;
-    lk::parallel_for(s.cin, 8, [&](int64_t c0, int64_t c1) {
-      for (int64_t ci = c0; ci < c1; ++ci) {
-        const int64_t g = ci / d.cg, cl = ci % d.cg;
-        for (int64_t co = 0; co < d.og; ++co) {
-          const float* src = w + ((g * d.og + co) * d.cg + cl) * kk;
-          float* dst = w2 + (ci * d.og + co) * kk;
-          for (int64_t k = 0; k < kk; ++k) dst[k] = src[kk - 1 - k];
-        }
-      }
+  if (bias)
+    lk::parallel_for(s.n * s.cout, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        for (int64_t p = 0; p < d.pixels; ++p) y[i * d.pixels + p] = bias[i % s.cout];
     });
-    ConvShape t = s;
-    t.cin = s.cout;
-    t.h = s.oh;
-    t.w = s.ow;
-    t.cout = s.cin;
-    t.ph = s.dh * (s.kh - 1) - s.ph;
-    t.pw = s.dw * (s.kw - 1) - s.pw;
-    t.oh = s.h;
-    t.ow = s.w;
-    conv2d_forward(t, gy, w2, nullptr, gx);
-    return;
-  }
-  if (d.kind == Kind::patch) {
-    // gpatches [pc, CKK] = gy_g[:, chunk]^T * W_g per pixel chunk, written back into x; chunks
-    // never overlap, so they run in parallel.
-    const Chunks ch = pixel_chunks(d.pixels, d.ckk, kUnitColBudget, s.n * s.groups, nthreads);
-    if (s.oh * s.kh != s.h || s.ow * s.kw != s.w)
-      std::memset(gx, 0, sizeof(float) * s.n * s.cin * d.hw);  // pixels no patch covers
-    lk::parallel_for(s.n * s.groups * ch.count, 1, [&](int64_t begin, int64_t end) {
-      lk::Scratch buf(d.ckk * ch.len);
-      for (int64_t u = begin; u < end; ++u) {
-        const int64_t c = u % ch.count, ng = u / ch.count, g = ng % s.groups, n = ng / s.groups;
-        const int64_t p0 = c * ch.len, pc = imin(ch.len, d.pixels - p0);
-        const float* gyc = gy + (n * s.cout + g * d.og) * d.pixels + p0;
-        sgemm(true, false, pc, d.ckk, d.og, 1.f, gyc, d.pixels, w + g * d.og * d.ckk, d.ckk, 0.f, buf.data(), d.ckk,
-              false);
-        patches_to_x(s, buf.data(), p0, pc, d.cg, gx + (n * s.cin + g * d.cg) * d.hw);
-      }
-    });
-    return;
-  }
-  // Strided: dcol = W_g^T * gy_g chunk by chunk, scattered back with col2im.
-  std::memset(gx, 0, sizeof(float) * s.n * s.cin * d.hw);
   const int64_t images = s.n * s.groups;
-  if (one_gemm_per_thread(images, nthreads)) {
-    // Each thread owns whole (image, group) pairs, so its scatters touch its own part of gx.
-    const Chunks ch = pixel_chunks(d.pixels, d.ckk, kUnitColBudget, 1, 1);
+  const bool per_thread = one_gemm_per_thread(images, nthreads);
+  const int64_t wpack_len = per_thread ? sgemm_packed_a_floats(d.og, d.ckk) : 0;
+  lk::Scratch wpack(per_thread ? s.groups * wpack_len : 1);
+  if (per_thread) pack_weights(w, s.groups, w_transposed ? d.ckk : d.og, w_transposed ? d.og : d.ckk, w_transposed,
+                               wpack.data(), wpack_len);
+  auto one = [&](int64_t ng, bool threaded) {
+    const int64_t g = ng % s.groups, n = ng / s.groups;
+    const PackCtx ctx{&s, x + (n * s.cin + g * d.cg) * d.hw, d.cg};
+    const lk::GemmA a = per_thread ? lk::GemmA{false, nullptr, 0, wpack.data() + g * wpack_len}
+                                   : lk::GemmA{w_transposed, w + g * d.og * d.ckk, w_transposed ? d.og : d.ckk, nullptr};
+    sgemm_ex(d.og, d.pixels, d.ckk, 1.f, a, conv_b(d, ctx, false), bias ? 1.f : 0.f,
+             y + (n * s.cout + g * d.og) * d.pixels, d.pixels, threaded);
+  };
+  if (per_thread)
     lk::parallel_for(images, 1, [&](int64_t begin, int64_t end) {
-      lk::Scratch buf(d.ckk * ch.len);
-      for (int64_t ng = begin; ng < end; ++ng) {
-        const int64_t g = ng % s.groups, n = ng / s.groups;
-        for (int64_t c = 0; c < ch.count; ++c) {
-          const int64_t p0 = c * ch.len, pc = imin(ch.len, d.pixels - p0);
-          const float* gyc = gy + (n * s.cout + g * d.og) * d.pixels + p0;
-          sgemm(true, false, d.ckk, pc, d.og, 1.f, w + g * d.og * d.ckk, d.ckk, gyc, d.pixels, 0.f, buf.data(), pc,
-                false);
-          col2im(s, buf.data(), p0, pc, 0, d.ckk, gx + (n * s.cin + g * d.cg) * d.hw);
-        }
-      }
+      for (int64_t ng = begin; ng < end; ++ng) one(ng, false);
     });
-    return;
-  }
-  // Few images: the threads share each GEMM, then scatter channel by channel (disjoint parts of gx).
-  const Chunks ch = pixel_chunks(d.pixels, d.ckk, kBigColBudget, 1, 1);
-  lk::Scratch buf(d.ckk * ch.len);
+  else
+    for (int64_t ng = 0; ng < images; ++ng) one(ng, true);
+}
+
+// ---- Input-gradient strategies (conv2d_backward_input picks one) ----
+
+// 1x1 stride 1: gx_g [Cin_g, P] = W_g^T gy_g, the forward path with op(W_g) = W_g^T.
+void backward_input_pointwise(const ConvShape& s, const float* gy, const float* w, float* gx) {
+  ConvShape t = s;
+  t.cin = s.cout;
+  t.cout = s.cin;
+  forward_gemms(t, w, true, gy, nullptr, gx);
+}
+
+// Stride 1: the input gradient is itself a stride-1 convolution of gy with the weights flipped in
+// space and transposed per group (W'_g[ci][co] = W_g[co][ci] rotated 180 degrees) and padding
+// D*(K-1) - P (negative = cropping), so it takes the forward path.
+void backward_input_flipped(const ConvShape& s, const float* gy, const float* w, float* gx) {
+  const Dims d = dims_of(s);
+  lk::Scratch wt(s.cout * d.ckk);
+  float* w2 = wt.data();
   const int64_t kk = s.kh * s.kw;
-  for (int64_t ng = 0; ng < images; ++ng) {
+  lk::parallel_for(s.cin, 8, [&](int64_t c0, int64_t c1) {
+    for (int64_t ci = c0; ci < c1; ++ci) {
+      const int64_t g = ci / d.cg, cl = ci % d.cg;
+      for (int64_t co = 0; co < d.og; ++co) {
+        const float* src = w + ((g * d.og + co) * d.cg + cl) * kk;
+        float* dst = w2 + (ci * d.og + co) * kk;
+        for (int64_t k = 0; k < kk; ++k) dst[k] = src[kk - 1 - k];
+      }
+    }
+  });
+  ConvShape t = s;
+  t.cin = s.cout;
+  t.h = s.oh;
+  t.w = s.ow;
+  t.cout = s.cin;
+  t.ph = s.dh * (s.kh - 1) - s.ph;
+  t.pw = s.dw * (s.kw - 1) - s.pw;
+  t.oh = s.h;
+  t.ow = s.w;
+  forward_gemms(t, w2, false, gy, nullptr, gx);
+}
+
+// Non-overlapping patches (K == stride, no padding: patch embeddings): gpatches [pc, CKK] =
+// gy_g[:, chunk]^T * W_g per pixel chunk, written back into x; chunks never overlap, so they run
+// in parallel.
+void backward_input_patches(const ConvShape& s, const float* gy, const float* w, float* gx) {
+  const Dims d = dims_of(s);
+  const Chunks ch = pixel_chunks(d.pixels, d.ckk, kUnitColBudget, s.n * s.groups, lk::num_threads());
+  if (s.oh * s.kh != s.h || s.ow * s.kw != s.w)
+    std::memset(gx, 0, sizeof(float) * s.n * s.cin * d.hw);  // pixels no patch covers
+  lk::parallel_for(s.n * s.groups * ch.count, 1, [&](int64_t begin, int64_t end) {
+    lk::Scratch buf(d.ckk * ch.len);
+    for (int64_t u = begin; u < end; ++u) {
+      const int64_t c = u % ch.count, ng = u / ch.count, g = ng % s.groups, n = ng / s.groups;
+      const int64_t p0 = c * ch.len, pc = imin(ch.len, d.pixels - p0);
+      const float* gyc = gy + (n * s.cout + g * d.og) * d.pixels + p0;
+      sgemm(true, false, pc, d.ckk, d.og, 1.f, gyc, d.pixels, w + g * d.og * d.ckk, d.ckk, 0.f, buf.data(), d.ckk,
+            false);
+      patches_to_x(s, buf.data(), p0, pc, d.cg, gx + (n * s.cin + g * d.cg) * d.hw);
+    }
+  });
+}
+
+// dcol [CKK, pc] = W_g^T * gy_g[:, p0 : p0 + pc] for image n, group g (threaded or not).
+void dcol_chunk(const ConvShape& s, const Dims& d, const float* gy, const float* w, int64_t n, int64_t g,
+                int64_t p0, int64_t pc, float* dcol, bool threaded) {
+  const float* gyc = gy + (n * s.cout + g * d.og) * d.pixels + p0;
+  sgemm(true, false, d.ckk, pc, d.og, 1.f, w + g * d.og * d.ckk, d.ckk, gyc, d.pixels, 0.f, dcol, pc, threaded);
+}
+
+// Strided, many (image, group) pairs: each thread owns whole pairs, computes dcol chunk by chunk
+// and scatters it with col2im into its own part of gx.
+void backward_input_col2im_per_thread(const ConvShape& s, const float* gy, const float* w, float* gx) {
+  const Dims d = dims_of(s);
+  const Chunks ch = pixel_chunks(d.pixels, d.ckk, kUnitColBudget, 1, 1);
+  std::memset(gx, 0, sizeof(float) * s.n * s.cin * d.hw);
+  lk::parallel_for(s.n * s.groups, 1, [&](int64_t begin, int64_t end) {
+    lk::Scratch buf(d.ckk * ch.len);
+    for (int64_t ng = begin; ng < end; ++ng) {
+      const int64_t g = ng % s.groups, n = ng / s.groups;
+      for (int64_t c = 0; c < ch.count; ++c) {
+        const int64_t p0 = c * ch.len, pc = imin(ch.len, d.pixels - p0);
+        dcol_chunk(s, d, gy, w, n, g, p0, pc, buf.data(), false);
+        col2im(s, buf.data(), p0, pc, 0, d.ckk, gx + (n * s.cin + g * d.cg) * d.hw);
+      }
+    }
+  });
+}
+
+// Strided, few pairs: the threads share each GEMM, then scatter channel by channel (disjoint
+// parts of gx).
+void backward_input_col2im_shared(const ConvShape& s, const float* gy, const float* w, float* gx) {
+  const Dims d = dims_of(s);
+  const Chunks ch = pixel_chunks(d.pixels, d.ckk, kBigColBudget, 1, 1);
+  const int64_t kk = s.kh * s.kw;
+  std::memset(gx, 0, sizeof(float) * s.n * s.cin * d.hw);
+  lk::Scratch buf(d.ckk * ch.len);
+  for (int64_t ng = 0; ng < s.n * s.groups; ++ng) {
     const int64_t g = ng % s.groups, n = ng / s.groups;
     float* gxg = gx + (n * s.cin + g * d.cg) * d.hw;
     for (int64_t c = 0; c < ch.count; ++c) {
       const int64_t p0 = c * ch.len, pc = imin(ch.len, d.pixels - p0);
-      const float* gyc = gy + (n * s.cout + g * d.og) * d.pixels + p0;
-      sgemm(true, false, d.ckk, pc, d.og, 1.f, w + g * d.og * d.ckk, d.ckk, gyc, d.pixels, 0.f, buf.data(), pc, true);
+      dcol_chunk(s, d, gy, w, n, g, p0, pc, buf.data(), true);
       lk::parallel_for(d.cg, 1, [&](int64_t c0, int64_t c1) {
         col2im(s, buf.data() + c0 * kk * pc, p0, pc, c0 * kk, c1 * kk, gxg);
       });
     }
   }
+}
+}  // namespace
+
+void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y) {
+  forward_gemms(s, w, false, x, bias, y);
+}
+
+void conv2d_backward_input(const ConvShape& s, const float* gy, const float* w, float* gx) {
+  const Kind kind = kind_of(s);
+  if (kind == Kind::pointwise) return backward_input_pointwise(s, gy, w, gx);
+  if (s.sh == 1 && s.sw == 1) return backward_input_flipped(s, gy, w, gx);
+  if (kind == Kind::patch) return backward_input_patches(s, gy, w, gx);
+  if (one_gemm_per_thread(s.n * s.groups, lk::num_threads())) return backward_input_col2im_per_thread(s, gy, w, gx);
+  backward_input_col2im_shared(s, gy, w, gx);
 }
 
 void conv2d_backward_weight(const ConvShape& s, const float* gy, const float* x, float* gw) {
