@@ -3,7 +3,7 @@
 // tests and CI only, build-cuda-emu/lkvit_cuda_emu.node (the same kernels over the SIMT emulation,
 // `npm run build:cuda:emulated`), used only with LKVIT_CUDA_EMULATED=1. The addon is used only if
 // it loads, reports a device and passes a one-kernel self test; otherwise info() says why.
-// This step covers the kernels over host arrays; device tensors and op dispatch come later.
+// Device tensors (src/tensor/device.ts) compute through this addon.
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -26,7 +26,50 @@ export interface CudaInfo {
   reason: string | null;
 }
 
-type CudaAddon = Record<string, (...args: unknown[]) => unknown>;
+/** Device memory holding `length` float32 (or int32) elements, owned by this object: freed by
+ * dispose() or, failing that, by the garbage collector (native/cuda/binding/args.h). */
+export interface DeviceArray {
+  readonly length: number;
+  readonly disposed: boolean;
+  dispose(): void;
+  /** Copies a host array in, starting at element `offset`. */
+  upload(src: Float32Array | Int32Array, offset?: number): void;
+  /** Copies the whole array out (into dst when given). */
+  download(dst?: Float32Array): Float32Array;
+  copyFrom(src: DeviceArray): void;
+  fill(value: number): void;
+}
+
+/** The caching allocator's counters, in bytes (native/cuda/memory.h). */
+export interface CudaMemoryStats {
+  /** Bytes in live device arrays. */
+  allocated: number;
+  /** Live plus cached bytes held from the device. */
+  reserved: number;
+  peakAllocated: number;
+  cachedBlocks: number;
+  /** cudaMalloc calls so far. */
+  deviceAllocs: number;
+}
+
+type Strides = readonly number[];
+type Arr = Float32Array | DeviceArray;
+
+/** The CUDA addon: NativeAddon's compute functions over DeviceArrays (typed where the tensor
+ * layer uses them, src/tensor/device.ts), plus memory and the general tensor kernels. */
+export interface CudaAddon {
+  DeviceArray: new (length: number) => DeviceArray;
+  info(): { available: boolean; name: string | null; reason: string | null; totalMemory: number; computeCapability: string };
+  memoryStats(): CudaMemoryStats;
+  emptyCache(): void;
+  synchronize(): void;
+  fgsmStep(x: Arr, g: Arr, eps: number, min: number, max: number, out: Arr): void;
+  pgdL2Step(x: Arr, g: Arr, x0: Arr, N: number, eps: number, alpha: number, min: number, max: number, out: Arr, parts?: number): void;
+  stridedCopy(src: Arr, srcOffset: number, srcStrides: Strides, dst: Arr, dstOffset: number, dstStrides: Strides, shape: Strides): void;
+  binaryStrided(op: number, a: Arr, aOffset: number, aStrides: Strides, b: Arr, bOffset: number, bStrides: Strides, y: Arr, shape: Strides): void;
+  reduceSum(x: Arr, xOffset: number, outShape: Strides, outStrides: Strides, redShape: Strides, redStrides: Strides, scale: number, y: Arr): void;
+  [name: string]: unknown;
+}
 
 const root = path.join(__dirname, '..');
 let loaded: { info: CudaInfo; addon: CudaAddon | null } | null = null;
@@ -72,7 +115,7 @@ function load(): { info: CudaInfo; addon: CudaAddon | null } {
     loaded = { info: none(`the ${backend} addon failed to load: ${(e as Error).message}`, file), addon: null };
     return loaded;
   }
-  const d = addon.info() as { available: boolean; name: string | null; reason: string | null; totalMemory: number; computeCapability: string };
+  const d = addon.info();
   if (!d.available) {
     loaded = { info: none(d.reason || 'no CUDA device', file), addon: null };
     return loaded;
@@ -117,4 +160,19 @@ export function nativeCuda(): CudaAddon {
   const l = load();
   if (!l.addon) throw new Error(`lkvit: CUDA is not available: ${l.info.reason}`);
   return l.addon;
+}
+
+/** The caching allocator's counters (bytes in live device tensors, bytes held, peak). */
+export function memoryStats(): CudaMemoryStats {
+  return nativeCuda().memoryStats();
+}
+
+/** Returns the allocator's cached blocks to the device (live tensors are untouched). */
+export function emptyCache(): void {
+  nativeCuda().emptyCache();
+}
+
+/** Waits for every kernel launched so far; an asynchronous kernel fault is thrown here. */
+export function synchronize(): void {
+  nativeCuda().synchronize();
 }

@@ -31,8 +31,10 @@ export interface ArithOps {
 }
 
 /** The raw addon: each function checks every length against the dims and throws
- * `lkvit native: <function>: ...` on bad input. Outputs are caller-allocated and overwritten. */
-export interface NativeAddon {
+ * `lkvit native: <function>: ...` on bad input. Outputs are caller-allocated and overwritten.
+ * The CUDA addon (src/cuda.ts) exports the compute functions with the same arguments, taking
+ * DeviceArrays: NativeAddon<Storage, ...> is the type both share (src/tensor/device.ts). */
+export interface NativeAddon<F32 = Float32Array, I32 = Int32Array> {
   // ---- constants
   /** True when the addon tuned glibc's malloc thresholds at load (native/binding/core.cc). */
   readonly mallocTuned: boolean;
@@ -92,14 +94,14 @@ export interface NativeAddon {
   geluBackward(x: F32, g: F32, gx: F32): void;
   softmaxForward(x: F32, outer: number, L: number, inner: number, log: boolean, y: F32): void;
   softmaxBackward(y: F32, g: F32, outer: number, L: number, inner: number, log: boolean, gx: F32): void;
-  crossEntropyForward(logits: F32, labels: Int32Array, N: number, K: number, smoothing: number, loss: F32,
+  crossEntropyForward(logits: F32, labels: I32, N: number, K: number, smoothing: number, loss: F32,
     lse: F32): void;
-  crossEntropyBackward(logits: F32, labels: Int32Array, N: number, K: number, smoothing: number, lse: F32,
+  crossEntropyBackward(logits: F32, labels: I32, N: number, K: number, smoothing: number, lse: F32,
     gloss: F32, gx: F32): void;
   globalAvgPool2dForward(x: F32, planes: number, S: number, y: F32): void;
   globalAvgPool2dBackward(g: F32, planes: number, S: number, gx: F32): void;
-  maxPool2dForward(x: F32, ...rest: [...Pool2dGeometry, y: F32, argmax: Int32Array]): void;
-  maxPool2dBackward(g: F32, argmax: Int32Array, ...rest: [...Pool2dGeometry, gx: F32]): void;
+  maxPool2dForward(x: F32, ...rest: [...Pool2dGeometry, y: F32, argmax: I32]): void;
+  maxPool2dBackward(g: F32, argmax: I32, ...rest: [...Pool2dGeometry, gx: F32]): void;
   avgPool2dForward(x: F32, ...rest: [...Pool2dGeometry, y: F32]): void;
   avgPool2dBackward(g: F32, ...rest: [...Pool2dGeometry, gx: F32]): void;
   // ---- steps: out = the stepped x, clamped to [min, max]

@@ -1,20 +1,22 @@
-// Tensor: a contiguous row-major Float32Array plus a shape, and the reverse-mode autograd tape.
+// Tensor: contiguous row-major float32 values plus a shape, and the reverse-mode autograd tape.
+// The values live on a device (device.ts): a Float32Array on the CPU, a DeviceArray on CUDA.
 // Every op records (inputs, backward) on its output when gradients are wanted; backward() walks
 // the recorded graph in reverse topological order and frees it afterwards.
 
 import { constants as bufferConstants } from 'buffer';
-import { native } from '../native';
+import { Device, Storage, DeviceArray, isHost, backendFor, checkDevice, setCpuEmpty, cudaBackend } from './device';
 
 export type Shape = readonly number[];
 
 /** Computes the input gradients of one op from its output gradient. `needs[i]` says whether
- * input i wants a gradient; entries for inputs that don't may be null. */
-export type BackwardFn = (gradOut: Float32Array, needs: readonly boolean[]) => (Float32Array | null)[];
+ * input i wants a gradient; entries for inputs that don't may be null. Gradients live on the
+ * device of the op (S: Float32Array for CPU-only ops, Storage for ops on every device). */
+export type BackwardFn<S extends Storage = Float32Array> = (gradOut: S, needs: readonly boolean[]) => (S | null)[];
 
 interface Node {
   op: string;
   inputs: Tensor[];
-  backward: BackwardFn;
+  backward: BackwardFn<Storage>;
 }
 
 let gradEnabled = true;
@@ -94,28 +96,61 @@ export function empty(n: number): Float32Array {
   if (poisonEmpty) a.fill(NaN);
   return a;
 }
+setCpuEmpty(empty);
 
 export class Tensor {
   readonly shape: Shape;
-  /** Row-major values. Shared, not copied, with the array given to tensor(). */
-  data: Float32Array;
+  /** Row-major values on the tensor's device. */
+  private _storage: Storage;
+  private readonly _size: number;
   requiresGrad: boolean;
   /** Accumulated gradient (leaf tensors with requiresGrad only), like PyTorch's .grad. */
   grad: Tensor | null = null;
   /** @internal the op that produced this tensor, while a graph is recorded */
   node: Node | null = null;
 
-  constructor(data: Float32Array, shape: Shape, requiresGrad = false) {
-    if (!(data instanceof Float32Array)) throw new TypeError(`Tensor: data must be a Float32Array, got ${describeValue(data)}`);
+  constructor(data: Storage, shape: Shape, requiresGrad = false) {
+    if (!(data instanceof Float32Array) && !isDeviceArray(data))
+      throw new TypeError(`Tensor: data must be a Float32Array, got ${describeValue(data)}`);
     const n = checkShape('Tensor', 'shape', shape);
-    if (n !== data.length) throw new RangeError(`Tensor: shape ${shapeString(shape)} needs ${n} values, ${holds(data)}`);
-    this.data = data;
+    if (n !== data.length)
+      throw new RangeError(`Tensor: shape ${shapeString(shape)} needs ${n} values, ${isHost(data) ? holds(data) : `the DeviceArray has ${data.length}`}`);
+    if (!isHost(data) && data.disposed) throw new TypeError('Tensor: the DeviceArray was disposed');
+    this._storage = data;
+    this._size = n;
     this.shape = Object.freeze(shape.slice());
     this.requiresGrad = requiresGrad;
   }
 
+  /** Row-major host values, shared (not copied) with the array given to tensor(). Only CPU
+   * tensors have them: a CUDA tensor's values are read with toArray() or .to('cpu'). */
+  get data(): Float32Array {
+    const s = this._storage;
+    if (isHost(s)) return s;
+    throw new TypeError(
+      `Tensor ${shapeString(this.shape)} is on cuda: .data is host memory; read it with .toArray() or move it with .to('cpu')`,
+    );
+  }
+  /** Replaces a CPU tensor's values array (ops check its length against the shape). */
+  set data(v: Float32Array) {
+    if (!(v instanceof Float32Array)) throw new TypeError(`Tensor: data must be a Float32Array, got ${describeValue(v)}`);
+    if (!isHost(this._storage)) throw new TypeError(`Tensor ${shapeString(this.shape)} is on cuda: move it with .to('cpu') to assign .data`);
+    this._storage = v;
+  }
+  /** The values on the tensor's device (a Float32Array or a DeviceArray). */
+  get storage(): Storage {
+    const s = this._storage;
+    if (!isHost(s) && s.disposed)
+      throw new TypeError(`Tensor ${shapeString(this.shape)} on cuda was disposed (dispose() frees its memory; it cannot be used afterwards)`);
+    return s;
+  }
+  /** 'cpu' or 'cuda'. */
+  get device(): Device {
+    return isHost(this._storage) ? 'cpu' : 'cuda';
+  }
+
   get size(): number {
-    return this.data.length;
+    return this._size;
   }
   get ndim(): number {
     return this.shape.length;
@@ -127,17 +162,51 @@ export class Tensor {
 
   /** A tensor sharing this one's data, cut from the graph. */
   detach(): Tensor {
-    return new Tensor(this.data, this.shape, false);
+    return new Tensor(this.storage, this.shape, false);
   }
 
+  /** A copy of the values on the same device, cut from the graph. */
   clone(): Tensor {
-    return new Tensor(this.data.slice(), this.shape, false);
+    const s = this.storage;
+    if (isHost(s)) return new Tensor(s.slice(), this.shape, false);
+    const c = cudaBackend().empty(s.length) as DeviceArray;
+    c.copyFrom(s);
+    return new Tensor(c, this.shape, false);
   }
 
-  /** Value of a one-element tensor. */
+  /** Value of a one-element tensor (copied from the device for a CUDA tensor). */
   item(): number {
     if (this.size !== 1) throw new RangeError(`item: tensor must hold exactly one value, shape is ${shapeString(this.shape)}`);
-    return this.data[0];
+    return this.toArray()[0];
+  }
+
+  /** The values as a host Float32Array: the tensor's own array on the CPU, a fresh copy from CUDA. */
+  toArray(): Float32Array {
+    const s = this.storage;
+    return isHost(s) ? s : s.download();
+  }
+
+  /** This tensor on `device` ('cpu' or 'cuda'): itself when it is there already, else a copy that
+   * gradients flow back through, like PyTorch's .to(). */
+  to(device: Device | 'cuda:0'): Tensor {
+    const d = checkDevice('to', 'device', device);
+    if (d === this.device) return this;
+    const s = this.storage;
+    const copy = (from: Storage, on: Device): Storage => {
+      if (on === 'cpu') return (from as DeviceArray).download();
+      const a = cudaBackend().empty(from.length) as DeviceArray;
+      a.upload(from as Float32Array);
+      return a;
+    };
+    const from = this.device;
+    return record<Storage>('to', copy(s, d), this.shape, [this], (g) => [copy(g, from)]);
+  }
+
+  /** Frees a CUDA tensor's device memory now instead of at garbage collection; the tensor (and
+   * views of the same memory: detach(), reshape()) cannot be used afterwards. A no-op on the CPU. */
+  dispose(): void {
+    const s = this._storage;
+    if (!isHost(s)) s.dispose();
   }
 
   // Shorthands for the shape and reduction ops (ops/basic.ts), loaded lazily: basic imports this file.
@@ -164,9 +233,10 @@ export class Tensor {
     return `Tensor(${shapeString(this.shape)}${this.requiresGrad ? ', requiresGrad' : ''})`;
   }
 
-  /** Reverse-mode autodiff from this tensor. gradOutput defaults to 1 for a one-element tensor. */
+  /** Reverse-mode autodiff from this tensor. gradOutput defaults to 1 for a one-element tensor;
+   * a host array or a tensor on another device is moved to this tensor's device. */
   backward(gradOutput?: Tensor | Float32Array): void {
-    let g: Float32Array;
+    let g: Storage;
     if (gradOutput === undefined) {
       if (this.size !== 1)
         throw new RangeError(
@@ -174,12 +244,17 @@ export class Tensor {
         );
       g = new Float32Array([1]);
     } else {
-      g = gradOutput instanceof Tensor ? gradOutput.data : gradOutput;
-      if (!(g instanceof Float32Array)) throw new TypeError('backward: gradOutput must be a Tensor or a Float32Array');
+      g = gradOutput instanceof Tensor ? gradOutput.storage : gradOutput;
+      if (!(g instanceof Float32Array) && !isDeviceArray(g)) throw new TypeError('backward: gradOutput must be a Tensor or a Float32Array');
       if (g.length !== this.size)
         throw new RangeError(`backward: gradOutput must hold ${this.size} values (shape ${shapeString(this.shape)}), got ${g.length}`);
     }
     if (!this.requiresGrad) throw new TypeError('backward: this tensor does not require grad (no input of its graph has requiresGrad)');
+    if (this.device === 'cuda' && isHost(g)) {
+      const d = cudaBackend().empty(g.length) as DeviceArray;
+      d.upload(g);
+      g = d;
+    } else if (this.device === 'cpu' && !isHost(g)) g = g.download();
     runBackward(this, g);
   }
 }
@@ -209,29 +284,53 @@ function topoOrder(root: Tensor): Tensor[] {
   return order.reverse();
 }
 
-// into += g; long arrays natively (threads, SIMD: the same one addition per element).
-function accumulate(into: Float32Array, g: Float32Array): void {
-  if (into.length >= 4096) native.arith(native.arithOps.add, into, g, 0, into);
-  else for (let i = 0; i < into.length; i++) into[i] += g[i];
+// into += g; long arrays natively (threads, SIMD: the same one addition per element), device
+// arrays by the CUDA addon's arith.
+function accumulate(into: Storage, g: Storage): void {
+  if (isHost(into) && isHost(g)) {
+    if (into.length >= 4096) backendFor('cpu').native.arith(arithAdd(), into, g, 0, into);
+    else for (let i = 0; i < into.length; i++) into[i] += g[i];
+    return;
+  }
+  if (isHost(into) || isHost(g)) throw new Error('internal: a gradient on another device than its tensor');
+  const B = cudaBackend();
+  B.native.arith(arithAdd(), into, g, 0, into);
 }
 
-function runBackward(root: Tensor, g: Float32Array): void {
+let arithAddCode: number | null = null;
+function arithAdd(): number {
+  if (arithAddCode === null) arithAddCode = (backendFor('cpu').native as unknown as { arithOps: { add: number } }).arithOps.add;
+  return arithAddCode;
+}
+
+function copyOf(a: Storage): Storage {
+  if (isHost(a)) return a.slice();
+  const c = cudaBackend().empty(a.length) as DeviceArray;
+  c.copyFrom(a);
+  return c;
+}
+
+function isDeviceArray(v: unknown): v is DeviceArray {
+  return typeof v === 'object' && v !== null && v.constructor?.name === 'DeviceArray' && typeof (v as DeviceArray).download === 'function';
+}
+
+function runBackward(root: Tensor, g: Storage): void {
   const order = topoOrder(root);
-  const grads = new Map<Tensor, Float32Array>();
+  const grads = new Map<Tensor, Storage>();
   // Gradient arrays are passed along without copies; an array may be mutated (accumulated into,
   // or become a leaf's .grad) only when this pass made it and nothing else holds it. The caller's
   // gradOutput, or an op passing its output gradient straight through (reshape), is copied first.
-  const seen = new Set<Float32Array>([g, root.data]);
-  const exclusive = new Set<Float32Array>();
-  const store = (x: Tensor, a: Float32Array): void => {
+  const seen = new Set<Storage>([g, root.storage]);
+  const exclusive = new Set<Storage>();
+  const store = (x: Tensor, a: Storage): void => {
     if (!seen.has(a)) exclusive.add(a);
     else exclusive.delete(a);
     seen.add(a);
     grads.set(x, a);
   };
-  const mine = (a: Float32Array): Float32Array => {
+  const mine = (a: Storage): Storage => {
     if (exclusive.has(a)) return a;
-    const c = a.slice();
+    const c = copyOf(a);
     seen.add(c);
     exclusive.add(c);
     return c;
@@ -244,7 +343,7 @@ function runBackward(root: Tensor, g: Float32Array): void {
     const node = t.node;
     if (!node) {
       // A leaf: accumulate into .grad as PyTorch does.
-      if (t.grad) accumulate(t.grad.data, gt);
+      if (t.grad) accumulate(t.grad.storage, gt);
       else t.grad = new Tensor(mine(gt), t.shape);
       continue;
     }
@@ -267,10 +366,12 @@ function runBackward(root: Tensor, g: Float32Array): void {
 }
 
 /** Makes an op's output tensor and, when recording, attaches its backward. */
-export function record(op: string, data: Float32Array, shape: Shape, inputs: Tensor[], backward: BackwardFn): Tensor {
+export function record<S extends Storage = Float32Array>(
+  op: string, data: S, shape: Shape, inputs: Tensor[], backward: BackwardFn<S>,
+): Tensor {
   const wants = gradEnabled && inputs.some((x) => x.requiresGrad);
   const out = new Tensor(data, shape, wants);
-  if (wants) out.node = { op, inputs, backward };
+  if (wants) out.node = { op, inputs, backward: backward as unknown as BackwardFn<Storage> };
   return out;
 }
 
@@ -300,21 +401,34 @@ function fromNumbers(data: unknown[]): Float32Array {
   return arr;
 }
 
-/** Wraps data (not copied) as a tensor of the given shape. */
-export function tensor(data: Float32Array | number[], shape?: Shape, opts: { requiresGrad?: boolean } = {}): Tensor {
+export interface TensorOptions {
+  requiresGrad?: boolean;
+  /** 'cpu' (default) or 'cuda': where the values live. */
+  device?: Device | 'cuda:0';
+}
+
+/** Wraps data (not copied on the CPU; copied to the device for device: 'cuda') as a tensor of
+ * the given shape. */
+export function tensor(data: Float32Array | number[], shape?: Shape, opts: TensorOptions = {}): Tensor {
   const arr = data instanceof Float32Array ? data : Array.isArray(data) ? fromNumbers(data) : null;
   if (!arr) throw new TypeError(`tensor: data must be a Float32Array or an array of numbers, got ${describeValue(data)}`);
   const shp = shape ?? [arr.length];
   const n = checkShape('tensor', 'shape', shp);
   if (n !== arr.length) throw new RangeError(`tensor: shape ${shapeString(shp)} needs ${n} values, ${holds(arr)}`);
-  return new Tensor(arr, shp, opts.requiresGrad ?? false);
+  const device = opts.device === undefined ? 'cpu' : checkDevice('tensor', 'options.device', opts.device);
+  if (device === 'cpu') return new Tensor(arr, shp, opts.requiresGrad ?? false);
+  const d = cudaBackend().empty(n) as DeviceArray;
+  d.upload(arr);
+  return new Tensor(d, shp, opts.requiresGrad ?? false);
 }
 
-export function zeros(shape: Shape, opts: { requiresGrad?: boolean } = {}): Tensor {
-  return tensor(new Float32Array(checkShape('zeros', 'shape', shape)), shape, opts);
+export function zeros(shape: Shape, opts: TensorOptions = {}): Tensor {
+  const n = checkShape('zeros', 'shape', shape);
+  const device = opts.device === undefined ? 'cpu' : checkDevice('zeros', 'options.device', opts.device);
+  return new Tensor(backendFor(device).zeros(n), shape, opts.requiresGrad ?? false);
 }
 
-export function full(shape: Shape, value: number, opts: { requiresGrad?: boolean } = {}): Tensor {
+export function full(shape: Shape, value: number, opts: TensorOptions = {}): Tensor {
   const n = checkShape('full', 'shape', shape);
   if (typeof value !== 'number') throw new TypeError(`full: value must be a number, got ${describeValue(value)}`);
   return tensor(empty(n).fill(value), shape, opts); // one pass: no zero fill first

@@ -1,9 +1,9 @@
 // Fused multi-head attention: softmax(q k^T * scale) v in one native kernel that never stores the
 // Tq x Tk score matrix (flash-attention style); the backward recomputes it block by block from
 // the per-row log-sum-exp saved by the forward.
-import { Tensor, record, numel, shapeString, empty } from '../tensor';
+import { Tensor, record, numel, shapeString } from '../tensor';
+import { backendOf, Storage } from '../device';
 import { checkRank, checkOptions, checkOutput, describe } from '../check';
-import { native } from '../../native';
 
 export interface AttentionOptions {
   /** Multiplies the logits q k^T; default 1 / sqrt(d). */
@@ -61,17 +61,18 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOp
   const outShape = [B, H, Tq, dv];
   checkOutput(OP, 'output', outShape, `q ${shapeString(q.shape)} and v ${shapeString(v.shape)}`);
   if (returnProbs) checkOutput(OP, 'probs', [B, H, Tq, Tk], `q ${shapeString(q.shape)} and k ${shapeString(k.shape)}`);
-  const outData = empty(numel(outShape));
-  const lse = empty(B * H * Tq); // per-row log-sum-exp, kept for the backward
-  const probsData = returnProbs ? empty(B * H * Tq * Tk) : null;
-  native.attentionForward(B, H, Tq, Tk, d, dv, scale, q.data, k.data, v.data, outData, lse, probsData);
+  const dev = backendOf(OP, q, k, v);
+  const outData = dev.empty(numel(outShape));
+  const lse = dev.empty(B * H * Tq); // per-row log-sum-exp, kept for the backward
+  const probsData = returnProbs ? dev.empty(B * H * Tq * Tk) : null;
+  dev.native.attentionForward(B, H, Tq, Tk, d, dv, scale, q.storage, k.storage, v.storage, outData, lse, probsData);
 
-  const qd = q.data, kd = k.data, vd = v.data;
-  const out = record(OP, outData, outShape, [q, k, v], (gradOut, needs) => {
-    const gq = needs[0] ? empty(qd.length) : null;
-    const gk = needs[1] ? empty(kd.length) : null;
-    const gv = needs[2] ? empty(vd.length) : null;
-    native.attentionBackward(B, H, Tq, Tk, d, dv, scale, qd, kd, vd, outData, lse, gradOut, gq, gk, gv);
+  const qd = q.storage, kd = k.storage, vd = v.storage;
+  const out = record<Storage>(OP, outData, outShape, [q, k, v], (gradOut, needs) => {
+    const gq = needs[0] ? dev.empty(qd.length) : null;
+    const gk = needs[1] ? dev.empty(kd.length) : null;
+    const gv = needs[2] ? dev.empty(vd.length) : null;
+    dev.native.attentionBackward(B, H, Tq, Tk, d, dv, scale, qd, kd, vd, outData, lse, gradOut, gq, gk, gv);
     return [gq, gk, gv];
   });
   if (!probsData) return out;

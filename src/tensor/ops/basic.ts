@@ -2,6 +2,7 @@
 // and simple, so they stay in TypeScript; each op's backward sits right below its forward.
 import { Tensor, Shape, record, numel, shapeString, empty } from '../tensor';
 import { native } from '../../native';
+import { cudaBackend, DeviceArray, Storage } from '../device';
 import { checkTensor, checkInt, checkNumber, checkOutput, sameShape, describe } from '../check';
 
 function stridesOf(shape: Shape): number[] {
@@ -104,6 +105,7 @@ function broadcastOperands(op: string, a: Tensor, b: Tensor) {
 }
 
 function binary(opName: string, op: number, a: Tensor, b: Tensor): Tensor {
+  if (onCuda(opName, a, b)) return cudaBinary(opName, op, a, b);
   const { shape, ba, bb } = broadcastOperands(opName, a, b);
   const n = numel(shape);
   const ae = expand(a.data, ba, n);
@@ -134,6 +136,14 @@ export function mul(a: Tensor, b: Tensor): Tensor {
 export function scale(x: Tensor, s: number): Tensor {
   checkTensor('scale', 'x', x);
   checkNumber('scale', 's', s);
+  if (x.device === 'cuda') {
+    const scaled = (v: Storage): DeviceArray => {
+      const y = cuEmpty(v.length);
+      cudaBackend().native.arith(Arith.scale, v, null, s, y);
+      return y;
+    };
+    return record<Storage>('scale', scaled(x.storage), x.shape, [x], (g) => [scaled(g)]);
+  }
   return record('scale', arith(Arith.scale, x.data, null, s), x.shape, [x], (g) => [arith(Arith.scale, g, null, s)]);
 }
 
@@ -145,6 +155,7 @@ function normDim(op: string, x: Tensor, dim: number): number {
 // Sum over one dimension (or all), in float64 for accuracy.
 function reduceSum(op: string, x: Tensor, dim: number | undefined, keepdim: boolean, factor: (count: number) => number): Tensor {
   checkTensor(op, 'x', x);
+  if (x.device === 'cuda') return cudaReduceSum(op, x, dim === undefined ? undefined : normDim(op, x, dim), keepdim, factor);
   if (dim === undefined) {
     let s = 0;
     for (let i = 0; i < x.size; i++) s += x.data[i];
@@ -205,7 +216,7 @@ export function reshape(x: Tensor, shape: number[]): Tensor {
   }
   checkOutput('reshape', 'shape', s);
   if (numel(s) !== x.size) throw new RangeError(`reshape: shape ${shapeString(s)} does not hold ${x.size} elements (input ${shapeString(x.shape)})`);
-  return record('reshape', x.data, s, [x], (g) => [g]);
+  return record<Storage>('reshape', x.storage, s, [x], (g) => [g]);
 }
 
 /** Reorders dimensions (a copy), like torch.permute. */
@@ -215,6 +226,15 @@ export function permute(x: Tensor, dims: number[]): Tensor {
     throw new RangeError(`permute: dims must be a permutation of 0..${x.ndim - 1}, got ${JSON.stringify(dims)}`);
   const shape = dims.map((d) => x.shape[d]);
   const inverse = dims.map((_, i) => dims.indexOf(i));
+  if (x.device === 'cuda') {
+    const move = (src: Storage, from: Shape, order: readonly number[]): DeviceArray => {
+      const st = stridesOf(from), to = order.map((d) => from[d]);
+      const y = cuEmpty(src.length);
+      cu().stridedCopy(src, 0, order.map((d) => st[d]), y, 0, stridesOf(to), to);
+      return y;
+    };
+    return record<Storage>('permute', move(x.storage, x.shape, dims), shape, [x], (g) => [move(g, shape, inverse)]);
+  }
   return record('permute', permuteCopy(x.data, x.shape, dims), shape, [x], (g) => [permuteCopy(g, shape, inverse)]);
 }
 
@@ -266,6 +286,18 @@ export function slice(x: Tensor, dim: number, start: number, end: number): Tenso
   const outer = numel(x.shape.slice(0, d));
   const inner = numel(x.shape.slice(d + 1));
   const m = end - start;
+  if (x.device === 'cuda') {
+    const shape = x.shape.slice();
+    shape[d] = m;
+    const st = stridesOf(x.shape), offset = start * st[d];
+    const y = cuEmpty(numel(shape));
+    cu().stridedCopy(x.storage, offset, st, y, 0, stridesOf(shape), shape);
+    return record<Storage>('slice', y, shape, [x], (g) => {
+      const gx = cudaBackend().zeros(x.size);
+      cu().stridedCopy(g, 0, stridesOf(shape), gx, offset, st, shape);
+      return [gx];
+    });
+  }
   const out = new Float32Array(outer * m * inner);
   for (let o = 0; o < (m * inner === 0 ? 0 : outer); o++) out.set(x.data.subarray((o * len + start) * inner, (o * len + end) * inner), o * m * inner);
   const shape = x.shape.slice();
@@ -292,6 +324,24 @@ export function cat(xs: Tensor[], dim: number): Tensor {
   const shape = xs[0].shape.slice();
   shape[d] = total;
   checkOutput('cat', 'output', shape, `${xs.length} tensors along dim ${d}`);
+  if (onCuda('cat', ...xs)) {
+    const st = stridesOf(shape);
+    const y = cuEmpty(numel(shape));
+    let at = 0;
+    const offsets = xs.map((x, i) => {
+      cu().stridedCopy(x.storage, 0, stridesOf(x.shape), y, at * st[d], st, x.shape);
+      at += lens[i];
+      return (at - lens[i]) * st[d];
+    });
+    return record<Storage>('cat', y, shape, xs, (g, needs) =>
+      xs.map((x, i) => {
+        if (!needs[i]) return null;
+        const gx = cuEmpty(x.size);
+        cu().stridedCopy(g, offsets[i], st, gx, 0, stridesOf(x.shape), x.shape);
+        return gx;
+      }),
+    );
+  }
   const out = new Float32Array(outer * total * inner);
   for (let o = 0; o < (total * inner === 0 ? 0 : outer); o++) {
     let off = 0;
@@ -329,6 +379,17 @@ export function pad2d(x: Tensor, padding: number | [number, number, number, numb
   const OH = H + top + bottom, OW = W + left + right;
   const shape = [...x.shape.slice(0, -2), OH, OW];
   checkOutput(op, 'output', shape, `padding [${left}, ${right}, ${top}, ${bottom}] of x ${shapeString(x.shape)}`);
+  if (x.device === 'cuda') {
+    const inner = [planes, H, W], offset = top * OW + left, outSt = [OH * OW, OW, 1];
+    const y = cuEmpty(planes * OH * OW);
+    y.fill(value);
+    cu().stridedCopy(x.storage, 0, stridesOf(inner), y, offset, outSt, inner);
+    return record<Storage>(op, y, shape, [x], (g) => {
+      const gx = cuEmpty(x.size);
+      cu().stridedCopy(g, offset, outSt, gx, 0, stridesOf(inner), inner);
+      return [gx];
+    });
+  }
   const out = new Float32Array(planes * OH * OW);
   if (value !== 0) out.fill(value);
   for (let c = 0; c < (H * W === 0 ? 0 : planes); c++)
@@ -339,6 +400,101 @@ export function pad2d(x: Tensor, padding: number | [number, number, number, numb
     for (let c = 0; c < (H * W === 0 ? 0 : planes); c++)
       for (let i = 0; i < H; i++)
         gx.set(g.subarray((c * OH + i + top) * OW + left, (c * OH + i + top) * OW + left + W), (c * H + i) * W);
+    return [gx];
+  });
+}
+
+// ---- on CUDA: the same ops through the addon's three general kernels ------------------------------
+// stridedCopy (permute, slice, cat, pad), binaryStrided (broadcasting arithmetic) and reduceSum
+// (sums over any dims: sum, mean, and the gradients of broadcast operands). The CPU code above
+// stays specialised in TypeScript; these follow the same definitions.
+
+function cu() {
+  return cudaBackend().addon;
+}
+function cuEmpty(n: number): DeviceArray {
+  return cudaBackend().empty(n) as DeviceArray;
+}
+
+// Whether an op's tensors are on CUDA (all of them; mixing devices is an error naming both).
+function onCuda(op: string, ...ts: Tensor[]): boolean {
+  const first = ts[0].device;
+  for (let i = 1; i < ts.length; i++)
+    if (ts[i].device !== first)
+      throw new TypeError(`${op}: all tensors must be on one device, got argument 1 on ${first} and argument ${i + 1} on ${ts[i].device} (move them with .to('${first}'))`);
+  return first === 'cuda';
+}
+
+// Strides that read an operand of shape src as if broadcast to out (0 along broadcast dims).
+function broadcastStrides(src: Shape, out: Shape): number[] {
+  const off = out.length - src.length, ss = stridesOf(src);
+  return out.map((_, i) => (i - off >= 0 && src[i - off] !== 1 ? ss[i - off] : 0));
+}
+
+// Sums g (contiguous, shape out) down to an operand of shape src that was broadcast to out.
+function cudaReduceTo(g: Storage, src: Shape, out: Shape): Storage {
+  if (sameShape(src, out)) return g;
+  const off = out.length - src.length, os = stridesOf(out);
+  const keepShape: number[] = [], keepStrides: number[] = [], redShape: number[] = [], redStrides: number[] = [];
+  out.forEach((d, i) => {
+    const sd = i - off >= 0 ? src[i - off] : 1;
+    if (sd === 1 && d !== 1) {
+      redShape.push(d);
+      redStrides.push(os[i]);
+    } else if (i - off >= 0) {
+      keepShape.push(sd);
+      keepStrides.push(os[i]);
+    }
+  });
+  const y = cuEmpty(numel(src));
+  cu().reduceSum(g, 0, keepShape, keepStrides, redShape, redStrides, 1, y);
+  return y;
+}
+
+function cudaBinary(opName: string, op: number, a: Tensor, b: Tensor): Tensor {
+  checkTensor(opName, 'a', a);
+  checkTensor(opName, 'b', b);
+  const shape = sameShape(a.shape, b.shape) ? a.shape.slice() : broadcastShape(opName, a.shape, b.shape);
+  checkOutput(opName, 'output', shape, `broadcasting a ${shapeString(a.shape)} with b ${shapeString(b.shape)}`);
+  const n = numel(shape), sa = broadcastStrides(a.shape, shape), sb = broadcastStrides(b.shape, shape), sy = stridesOf(shape);
+  const ad = a.storage, bd = b.storage;
+  const y = cuEmpty(n);
+  cu().binaryStrided(op, ad, 0, sa, bd, 0, sb, y, shape);
+  return record<Storage>(opName, y, shape, [a, b], (g, needs) => {
+    // The gradient of one operand in the output's shape: g, -g, or g times the other operand.
+    const full = (other: Storage | null, otherStrides: number[], negate: boolean): Storage => {
+      if (other) {
+        const r = cuEmpty(n);
+        cu().binaryStrided(Arith.mul, g, 0, sy, other, 0, otherStrides, r, shape);
+        return r;
+      }
+      if (!negate) return g;
+      const r = cuEmpty(n);
+      cudaBackend().native.arith(Arith.scale, g, null, -1, r);
+      return r;
+    };
+    const ga = needs[0] ? cudaReduceTo(full(op === Arith.mul ? bd : null, sb, false), a.shape, shape) : null;
+    const gb = needs[1] ? cudaReduceTo(full(op === Arith.mul ? ad : null, sa, op === Arith.sub), b.shape, shape) : null;
+    return [ga, gb];
+  });
+}
+
+function cudaReduceSum(op: string, x: Tensor, d: number | undefined, keepdim: boolean, factor: (count: number) => number): Tensor {
+  const st = stridesOf(x.shape);
+  const keep = x.shape.map((_, i) => i).filter((i) => d !== undefined && i !== d);
+  const red = d === undefined ? x.shape.map((_, i) => i) : [d];
+  const f = factor(red.reduce((p, i) => p * x.shape[i], 1));
+  const outShape = keep.map((i) => x.shape[i]);
+  const y = cuEmpty(numel(outShape));
+  cu().reduceSum(x.storage, 0, outShape, keep.map((i) => st[i]), red.map((i) => x.shape[i]), red.map((i) => st[i]), f, y);
+  const shape = d === undefined ? (keepdim ? x.shape.map(() => 1) : []) : keepdim ? x.shape.map((v, i) => (i === d ? 1 : v)) : outShape;
+  return record<Storage>(op, y, shape, [x], (g) => {
+    // gx = f * g broadcast back over the reduced dims: a sum of one term per element.
+    const gStrides = x.shape.map(() => 0);
+    const gs = stridesOf(outShape);
+    keep.forEach((i, k) => (gStrides[i] = gs[k]));
+    const gx = cuEmpty(x.size);
+    cu().reduceSum(g, 0, x.shape, gStrides, [], [], f, gx);
     return [gx];
   });
 }

@@ -1,8 +1,9 @@
 // Dense and grouped conv2d (native/cpu/conv.cc: im2col / direct / patch strategies over the
 // blocked SGEMM); each gradient is its own native call.
-import { Tensor, record, shapeString, empty } from '../tensor';
+import { Tensor, record, shapeString } from '../tensor';
+import { backendOf, Storage } from '../device';
 import { checkTensor, checkOptions, checkPair, checkInt, checkOutput, describe, MAX_NUMEL } from '../check';
-import { native, Conv2dGeometry } from '../../native';
+import { Conv2dGeometry } from '../../native';
 
 export interface Conv2dOptions {
   bias?: Tensor | null;
@@ -49,22 +50,23 @@ export function conv2d(x: Tensor, weight: Tensor, options?: Conv2dOptions): Tens
     );
   checkOutput(op, 'output', [n, cout, oh, ow], `x ${shapeString(x.shape)} with padding [${ph}, ${pw}], stride [${sh}, ${sw}], dilation [${dh}, ${dw}]`);
   const dims: Conv2dGeometry = [n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups];
-  const y = empty(n * cout * oh * ow);
-  native.conv2dForward(x.data, weight.data, hasBias ? bias.data : null, y, ...dims);
+  const dev = backendOf(op, x, weight, hasBias ? bias : null);
+  const y = dev.empty(n * cout * oh * ow);
+  dev.native.conv2dForward(x.storage, weight.storage, hasBias ? bias.storage : null, y, ...dims);
   const inputs = hasBias ? [x, weight, bias as Tensor] : [x, weight];
-  return record(op, y, [n, cout, oh, ow], inputs, (g, needs) => {
-    let gx: Float32Array | null = null, gw: Float32Array | null = null, gb: Float32Array | null = null;
+  return record<Storage>(op, y, [n, cout, oh, ow], inputs, (g, needs) => {
+    let gx: Storage | null = null, gw: Storage | null = null, gb: Storage | null = null;
     if (needs[0]) {
-      gx = empty(x.size);
-      native.conv2dBackwardInput(g, weight.data, gx, ...dims);
+      gx = dev.empty(x.size);
+      dev.native.conv2dBackwardInput(g, weight.storage, gx, ...dims);
     }
     if (needs[1]) {
-      gw = empty(weight.size);
-      native.conv2dBackwardWeight(g, x.data, gw, ...dims);
+      gw = dev.empty(weight.size);
+      dev.native.conv2dBackwardWeight(g, x.storage, gw, ...dims);
     }
     if (hasBias && needs[2]) {
-      gb = empty(cout);
-      native.conv2dBackwardBias(g, gb, n, cout, oh, ow);
+      gb = dev.empty(cout);
+      dev.native.conv2dBackwardBias(g, gb, n, cout, oh, ow);
     }
     return hasBias ? [gx, gw, gb] : [gx, gw];
   });

@@ -1,6 +1,7 @@
 // Depthwise 2-D convolution (groups = channels), the large-kernel ConvNets' core op. The native
 // kernels pick their own path (a blocked SIMD path for stride 1, plain loops otherwise).
-import { Tensor, record, shapeString, empty } from '../tensor';
+import { Tensor, record, shapeString } from '../tensor';
+import { backendOf, Storage } from '../device';
 import { checkRank, checkTensor, checkPair, checkOptions, checkOutput } from '../check';
 import { native, Dwconv2dGeometry } from '../../native';
 
@@ -53,24 +54,25 @@ export function depthwiseConv2d(x: Tensor, weight: Tensor, options?: DepthwiseCo
 
   checkOutput(OP, 'output', [N, C, OH, OW], `x ${shapeString(x.shape)} with padding [${ph}, ${pw}]`);
   const geometry: Dwconv2dGeometry = [N, C, H, W, KH, KW, sh, sw, ph, pw];
-  const y = empty(N * C * OH * OW);
-  native.dwconv2dForward(x.data, weight.data, bias ? bias.data : null, y, ...geometry);
+  const dev = backendOf(OP, x, weight, bias);
+  const y = dev.empty(N * C * OH * OW);
+  dev.native.dwconv2dForward(x.storage, weight.storage, bias ? bias.storage : null, y, ...geometry);
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return record(OP, y, [N, C, OH, OW], inputs, (gradY, needs) => {
-    let gradX: Float32Array | null = null;
-    let gradWeight: Float32Array | null = null;
-    let gradBias: Float32Array | null = null;
+  return record<Storage>(OP, y, [N, C, OH, OW], inputs, (gradY, needs) => {
+    let gradX: Storage | null = null;
+    let gradWeight: Storage | null = null;
+    let gradBias: Storage | null = null;
     if (needs[0]) {
-      gradX = empty(x.size);
-      native.dwconv2dBackwardInput(gradY, weight.data, gradX, ...geometry);
+      gradX = dev.empty(x.size);
+      dev.native.dwconv2dBackwardInput(gradY, weight.storage, gradX, ...geometry);
     }
     if (needs[1]) {
-      gradWeight = empty(weight.size);
-      native.dwconv2dBackwardWeight(gradY, x.data, gradWeight, ...geometry);
+      gradWeight = dev.empty(weight.size);
+      dev.native.dwconv2dBackwardWeight(gradY, x.storage, gradWeight, ...geometry);
     }
     if (bias && needs[2]) {
-      gradBias = empty(C);
-      native.conv2dBackwardBias(gradY, gradBias, N, C, OH, OW); // per-channel sum, shared with conv2d
+      gradBias = dev.empty(C);
+      dev.native.conv2dBackwardBias(gradY, gradBias, N, C, OH, OW); // per-channel sum, shared with conv2d
     }
     return bias ? [gradX, gradWeight, gradBias] : [gradX, gradWeight];
   });

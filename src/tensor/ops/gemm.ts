@@ -1,33 +1,43 @@
 // GEMM ops: matmul and linear. The native SGEMM takes transpose flags, so every backward pass is
 // one more GEMM on the stored operands, with no explicit transposes.
-import { Tensor, record, numel, shapeString, empty } from '../tensor';
+import { Tensor, record, numel, shapeString } from '../tensor';
+import { backendOf, Backend, Storage, isHost } from '../device';
 import { checkTensor, checkOutput } from '../check';
-import { native } from '../../native';
 
 // Leading dimension of a row of `cols` floats (the addon wants >= 1 even for empty matrices).
 const ld = (cols: number): number => Math.max(1, cols);
 
 // C = op(A) * op(B) + beta * C on row-major matrices with natural leading dimensions.
 function gemm(
-  transA: boolean, transB: boolean, M: number, N: number, K: number,
-  A: Float32Array, B: Float32Array, C: Float32Array, beta = 0,
+  dev: Backend, transA: boolean, transB: boolean, M: number, N: number, K: number,
+  A: Storage, B: Storage, C: Storage, beta = 0,
 ): void {
-  native.gemm(transA, transB, M, N, K, 1, A, ld(transA ? M : K), B, ld(transB ? K : N), beta, C, ld(N));
+  dev.native.gemm(transA, transB, M, N, K, 1, A, ld(transA ? M : K), B, ld(transB ? K : N), beta, C, ld(N));
 }
 
 // `batch` products; a stride of 0 shares that operand across the batch.
 function gemmBatched(
-  transA: boolean, transB: boolean, batch: number, M: number, N: number, K: number,
-  A: Float32Array, strideA: number, B: Float32Array, strideB: number, C: Float32Array,
+  dev: Backend, transA: boolean, transB: boolean, batch: number, M: number, N: number, K: number,
+  A: Storage, strideA: number, B: Storage, strideB: number, C: Storage,
 ): void {
-  native.gemmBatched(transA, transB, batch, M, N, K, 1, A, ld(transA ? M : K), strideA, B, ld(transB ? K : N), strideB, 0, C, ld(N), M * N);
+  dev.native.gemmBatched(transA, transB, batch, M, N, K, 1, A, ld(transA ? M : K), strideA, B, ld(transB ? K : N), strideB, 0, C, ld(N), M * N);
 }
 
 // An output of zeros (empty, or a sum over nothing), whose gradients are zeros too.
-function recordZeros(op: string, shape: number[], inputs: Tensor[]): Tensor {
-  return record(op, new Float32Array(numel(shape)), shape, inputs, (_g, needs) =>
-    inputs.map((t, i) => (needs[i] ? new Float32Array(t.size) : null)),
+function recordZeros(dev: Backend, op: string, shape: number[], inputs: Tensor[]): Tensor {
+  return record<Storage>(op, dev.zeros(numel(shape)), shape, inputs, (_g, needs) =>
+    inputs.map((t, i) => (needs[i] ? dev.zeros(t.size) : null)),
   );
+}
+
+// y[r, :] = row for each of `rows` rows (cols values each).
+function repeatRows(dev: Backend, row: Storage, rows: number, cols: number, y: Storage): void {
+  if (isHost(row) && isHost(y)) {
+    for (let r = 0; r < rows; r++) y.set(row, r * cols);
+    return;
+  }
+  const cuda = (dev as Backend & { addon: import('../../cuda').CudaAddon }).addon;
+  cuda.stridedCopy(row, 0, [0, 1], y, 0, [cols, 1], [rows, cols]);
 }
 
 /** Matrix product: a [M, K] x b [K, N] -> [M, N]; batched a [..., M, K] x b [..., K, N] with equal
@@ -52,24 +62,26 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const outShape = [...batchShape, M, N];
   checkOutput(op, 'output', outShape, `a ${shapeString(a.shape)} times b ${shapeString(b.shape)}`);
   // Nothing to multiply: zeros (K = 0) or an empty result, without a loop over the batch.
-  if (batch * M * N === 0 || K === 0) return recordZeros(op, outShape, [a, b]);
-  const out = empty(batch * M * N);
+  const dev = backendOf(op, a, b);
+  if (batch * M * N === 0 || K === 0) return recordZeros(dev, op, outShape, [a, b]);
+  const out = dev.empty(batch * M * N);
+  const ad = a.storage, bd = b.storage;
   // A shared b makes the batch one tall product [batch*M, K] x [K, N].
-  if (shared) gemm(false, false, batch * M, N, K, a.data, b.data, out);
-  else gemmBatched(false, false, batch, M, N, K, a.data, M * K, b.data, K * N, out);
-  return record(op, out, outShape, [a, b], (g, needs) => {
-    let ga: Float32Array | null = null, gb: Float32Array | null = null;
+  if (shared) gemm(dev, false, false, batch * M, N, K, ad, bd, out);
+  else gemmBatched(dev, false, false, batch, M, N, K, ad, M * K, bd, K * N, out);
+  return record<Storage>(op, out, outShape, [a, b], (g, needs) => {
+    let ga: Storage | null = null, gb: Storage | null = null;
     if (needs[0]) {
       // ga = g b^T
-      ga = empty(a.size);
-      if (shared) gemm(false, true, batch * M, K, N, g, b.data, ga);
-      else gemmBatched(false, true, batch, M, K, N, g, M * N, b.data, K * N, ga);
+      ga = dev.empty(a.size);
+      if (shared) gemm(dev, false, true, batch * M, K, N, g, bd, ga);
+      else gemmBatched(dev, false, true, batch, M, K, N, g, M * N, bd, K * N, ga);
     }
     if (needs[1]) {
       // gb = a^T g (summed over the batch when b is shared)
-      gb = empty(b.size);
-      if (shared) gemm(true, false, K, N, batch * M, a.data, g, gb);
-      else gemmBatched(true, false, batch, K, N, M, a.data, M * K, g, M * N, gb);
+      gb = dev.empty(b.size);
+      if (shared) gemm(dev, true, false, K, N, batch * M, ad, g, gb);
+      else gemmBatched(dev, true, false, batch, K, N, M, ad, M * K, g, M * N, gb);
     }
     return [ga, gb];
   });
@@ -94,24 +106,29 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   const rows = numel(x.shape.slice(0, -1));
   const outShape = [...x.shape.slice(0, -1), outF];
   checkOutput(op, 'output', outShape, `x ${shapeString(x.shape)} and weight ${shapeString(weight.shape)}`);
-  if (rows * outF === 0) return recordZeros(op, outShape, hasBias ? [x, weight, bias] : [x, weight]);
-  const y = empty(rows * outF);
-  if (hasBias) for (let r = 0; r < rows; r++) y.set(bias.data, r * outF);
-  gemm(false, true, rows, outF, inF, x.data, weight.data, y, hasBias ? 1 : 0);
+  const dev = backendOf(op, x, weight, hasBias ? bias : null);
+  if (rows * outF === 0) return recordZeros(dev, op, outShape, hasBias ? [x, weight, bias] : [x, weight]);
+  const y = dev.empty(rows * outF);
+  if (hasBias) repeatRows(dev, bias.storage, rows, outF, y);
+  const xd = x.storage, wd = weight.storage;
+  gemm(dev, false, true, rows, outF, inF, xd, wd, y, hasBias ? 1 : 0);
   const inputs = hasBias ? [x, weight, bias] : [x, weight];
-  return record(op, y, outShape, inputs, (g, needs) => {
-    let gx: Float32Array | null = null, gw: Float32Array | null = null, gb: Float32Array | null = null;
+  return record<Storage>(op, y, outShape, inputs, (g, needs) => {
+    let gx: Storage | null = null, gw: Storage | null = null, gb: Storage | null = null;
     if (needs[0]) {
-      gx = empty(x.size);
-      gemm(false, false, rows, inF, outF, g, weight.data, gx); // g W
+      gx = dev.empty(x.size);
+      gemm(dev, false, false, rows, inF, outF, g, wd, gx); // g W
     }
     if (needs[1]) {
-      gw = empty(weight.size);
-      gemm(true, false, outF, inF, rows, g, x.data, gw); // g^T x
+      gw = dev.empty(weight.size);
+      gemm(dev, true, false, outF, inF, rows, g, xd, gw); // g^T x
     }
     if (hasBias && needs[2]) {
-      gb = empty(outF);
-      gemm(false, false, 1, outF, rows, new Float32Array(rows).fill(1), g, gb); // 1^T g: column sums
+      gb = dev.empty(outF);
+      const ones = dev.empty(rows);
+      ones.fill(1);
+      gemm(dev, false, false, 1, outF, rows, ones, g, gb); // 1^T g: column sums
+      if (!isHost(ones)) ones.dispose();
     }
     return hasBias ? [gx, gw, gb] : [gx, gw];
   });

@@ -1,19 +1,21 @@
 // Activations, softmax / cross-entropy and pooling (PyTorch semantics). The kernels are in
 // native/cpu/nn.cc; each backward computes only the gradients its inputs need (attacks want the
 // input gradient alone).
-import { Tensor, record, numel, shapeString, empty } from '../tensor';
+import { Tensor, record, numel, shapeString } from '../tensor';
+import { backendOf, Storage, isHost, DeviceArray } from '../device';
 import { checkTensor, checkRank, checkInt, checkNumber, checkPair, checkOptions, checkOneOf, checkOutput, describe, MAX_NUMEL } from '../check';
-import { native, Pool2dGeometry } from '../../native';
+import { Pool2dGeometry } from '../../native';
 
 // ---- activations --------------------------------------------------------------------------------
 
 function unary(op: string, x: Tensor, forward: 'reluForward' | 'geluForward', backward: 'reluBackward' | 'geluBackward'): Tensor {
   checkTensor(op, 'x', x);
-  const y = empty(x.size);
-  native[forward](x.data, y);
-  return record(op, y, x.shape, [x], (g) => {
-    const gx = empty(x.size);
-    native[backward](x.data, g, gx);
+  const dev = backendOf(op, x);
+  const y = dev.empty(x.size);
+  dev.native[forward](x.storage, y);
+  return record<Storage>(op, y, x.shape, [x], (g) => {
+    const gx = dev.empty(x.size);
+    dev.native[backward](x.storage, g, gx);
     return [gx];
   });
 }
@@ -36,11 +38,12 @@ function softmaxAlong(op: string, x: Tensor, dim: number, log: boolean): Tensor 
   const d0 = checkInt(op, 'dim', dim, -x.ndim, x.ndim - 1);
   const d = d0 < 0 ? d0 + x.ndim : d0;
   const outer = numel(x.shape.slice(0, d)), L = x.shape[d], inner = numel(x.shape.slice(d + 1));
-  const y = empty(x.size);
-  native.softmaxForward(x.data, outer, L, inner, log, y);
-  return record(op, y, x.shape, [x], (g) => {
-    const gx = empty(x.size);
-    native.softmaxBackward(y, g, outer, L, inner, log, gx);
+  const dev = backendOf(op, x);
+  const y = dev.empty(x.size);
+  dev.native.softmaxForward(x.storage, outer, L, inner, log, y);
+  return record<Storage>(op, y, x.shape, [x], (g) => {
+    const gx = dev.empty(x.size);
+    dev.native.softmaxBackward(y, g, outer, L, inner, log, gx);
     return [gx];
   });
 }
@@ -71,21 +74,37 @@ export function crossEntropy(logits: Tensor, labels: Int32Array | number[],
   const reduction = o.reduction === undefined ? 'mean' : checkOneOf(op, 'reduction', o.reduction, ['mean', 'sum', 'none']);
   const smoothing = o.labelSmoothing === undefined ? 0 : checkNumber(op, 'labelSmoothing', o.labelSmoothing, { min: 0, max: 1 });
 
-  const loss = empty(N), lse = empty(N);
-  native.crossEntropyForward(logits.data, lab, N, K, smoothing, loss, lse);
-  let out: Float32Array;
+  const dev = backendOf(op, logits);
+  const loss = dev.empty(N), lse = dev.empty(N);
+  dev.native.crossEntropyForward(logits.storage, lab, N, K, smoothing, loss, lse);
+  // The reduction runs on the host: N per-sample losses (the one copy back on CUDA; the loss is
+  // read there anyway) summed in float64, as on the CPU.
+  const lossHost = isHost(loss) ? loss : loss.download();
+  let out: Storage;
   if (reduction === 'none') out = loss;
   else {
     let s = 0;
-    for (let i = 0; i < N; i++) s += loss[i];
-    out = new Float32Array([reduction === 'mean' ? s / N : s]);
+    for (let i = 0; i < N; i++) s += lossHost[i];
+    out = toDevice(Float32Array.of(reduction === 'mean' ? s / N : s), dev.device);
   }
-  return record(op, out, reduction === 'none' ? [N] : [], [logits], (g) => {
-    const gloss = reduction === 'none' ? g : new Float32Array(N).fill(reduction === 'mean' ? g[0] / N : g[0]);
-    const gx = empty(logits.size);
-    native.crossEntropyBackward(logits.data, lab, N, K, smoothing, lse, gloss, gx);
+  return record<Storage>(op, out, reduction === 'none' ? [N] : [], [logits], (g) => {
+    let gloss: Storage;
+    if (reduction === 'none') gloss = g;
+    else {
+      const g0 = (isHost(g) ? g : g.download())[0];
+      gloss = toDevice(new Float32Array(N).fill(reduction === 'mean' ? g0 / N : g0), dev.device);
+    }
+    const gx = dev.empty(logits.size);
+    dev.native.crossEntropyBackward(logits.storage, lab, N, K, smoothing, lse, gloss, gx);
     return [gx];
   });
+}
+
+function toDevice(a: Float32Array, device: 'cpu' | 'cuda'): Storage {
+  if (device === 'cpu') return a;
+  const d = backendOf('toDevice', { device }).empty(a.length) as DeviceArray;
+  d.upload(a);
+  return d;
 }
 
 function checkLabels(op: string, labels: unknown, N: number, K: number): Int32Array {
@@ -111,11 +130,12 @@ export function globalAvgPool2d(x: Tensor): Tensor {
   const op = 'globalAvgPool2d';
   checkRank(op, 'x', x, 4, '[N, C, H, W]');
   const [N, C, H, W] = x.shape;
-  const y = empty(N * C);
-  native.globalAvgPool2dForward(x.data, N * C, H * W, y);
-  return record(op, y, [N, C], [x], (g) => {
-    const gx = empty(x.size);
-    native.globalAvgPool2dBackward(g, N * C, H * W, gx);
+  const dev = backendOf(op, x);
+  const y = dev.empty(N * C);
+  dev.native.globalAvgPool2dForward(x.storage, N * C, H * W, y);
+  return record<Storage>(op, y, [N, C], [x], (g) => {
+    const gx = dev.empty(x.size);
+    dev.native.globalAvgPool2dBackward(g, N * C, H * W, gx);
     return [gx];
   });
 }
@@ -150,12 +170,13 @@ function poolGeometry(op: string, x: Tensor, options: unknown): { args: Pool2dGe
  * ceil_mode = false); the gradient goes to the first maximum of each window. */
 export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
   const { args, outShape } = poolGeometry('maxPool2d', x, options);
-  const y = empty(numel(outShape));
-  const argmax = new Int32Array(y.length);
-  native.maxPool2dForward(x.data, ...args, y, argmax);
-  return record('maxPool2d', y, outShape, [x], (g) => {
-    const gx = empty(x.size);
-    native.maxPool2dBackward(g, argmax, ...args, gx);
+  const dev = backendOf('maxPool2d', x);
+  const y = dev.empty(numel(outShape));
+  const argmax = isHost(y) ? new Int32Array(y.length) : (dev.empty(y.length) as DeviceArray); // int32 on the device
+  dev.native.maxPool2dForward(x.storage, ...args, y, argmax);
+  return record<Storage>('maxPool2d', y, outShape, [x], (g) => {
+    const gx = dev.empty(x.size);
+    dev.native.maxPool2dBackward(g, argmax, ...args, gx);
     return [gx];
   });
 }
@@ -164,11 +185,12 @@ export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
  * count_include_pad = true). */
 export function avgPool2d(x: Tensor, options: Pool2dOptions): Tensor {
   const { args, outShape } = poolGeometry('avgPool2d', x, options);
-  const y = empty(numel(outShape));
-  native.avgPool2dForward(x.data, ...args, y);
-  return record('avgPool2d', y, outShape, [x], (g) => {
-    const gx = empty(x.size);
-    native.avgPool2dBackward(g, ...args, gx);
+  const dev = backendOf('avgPool2d', x);
+  const y = dev.empty(numel(outShape));
+  dev.native.avgPool2dForward(x.storage, ...args, y);
+  return record<Storage>('avgPool2d', y, outShape, [x], (g) => {
+    const gx = dev.empty(x.size);
+    dev.native.avgPool2dBackward(g, ...args, gx);
     return [gx];
   });
 }

@@ -1,9 +1,9 @@
 // Normalisation (PyTorch semantics): BatchNorm, LayerNorm, GroupNorm, channels-first LayerNorm
 // (kernels in native/cpu/norm.cc) and weight standardisation (TypeScript). Each backward
 // computes only the gradients its inputs need (attacks want the input gradient alone).
-import { Tensor, BackwardFn, record, numel, shapeString, empty } from '../tensor';
+import { Tensor, BackwardFn, record, numel, shapeString } from '../tensor';
+import { backendOf, Backend, Storage } from '../device';
 import { checkTensor, checkRank, checkInt, checkNumber, checkOptions, describe } from '../check';
-import { native } from '../../native';
 
 // ---- shared argument checks ------------------------------------------------------------------
 
@@ -30,27 +30,27 @@ function checkEps(op: string, v: unknown): number {
  * backward gets (gradOut, wants gx, wants gweight, wants gbias) and returns [gx, gweight, gbias]. */
 function recordAffine(
   op: string,
-  out: Float32Array,
+  out: Storage,
   shape: readonly number[],
   x: Tensor,
   weight: Tensor | null,
   bias: Tensor | null,
-  backward: (g: Float32Array, wantX: boolean, wantW: boolean, wantB: boolean) => (Float32Array | null)[],
+  backward: (g: Storage, wantX: boolean, wantW: boolean, wantB: boolean) => (Storage | null)[],
 ): Tensor {
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
   const slot = (t: Tensor | null) => (t ? inputs.indexOf(t) : -1);
   const iw = slot(weight), ib = slot(bias);
-  const bw: BackwardFn = (g, needs) => {
+  const bw: BackwardFn<Storage> = (g, needs) => {
     const [gx, gw, gb] = backward(g, needs[0], iw >= 0 && needs[iw], ib >= 0 && needs[ib]);
-    const res: (Float32Array | null)[] = [gx];
+    const res: (Storage | null)[] = [gx];
     if (iw >= 0) res.push(gw);
     if (ib >= 0) res.push(gb);
     return res;
   };
-  return record(op, out, shape, inputs, bw);
+  return record<Storage>(op, out, shape, inputs, bw);
 }
 
-const maybe = (want: boolean, n: number) => (want ? empty(n) : null);
+const maybe = (dev: Backend, want: boolean, n: number) => (want ? dev.empty(n) : null);
 
 // ---- normalisation ------------------------------------------------------------------------------
 
@@ -89,13 +89,14 @@ export function batchNorm2d(x: Tensor, options?: BatchNormOptions): Tensor {
   if (training && N * S <= 1)
     throw new RangeError(`${op}: training needs more than one value per channel, got x of shape ${shapeString(x.shape)}`);
 
-  const y = empty(x.size);
-  const mean = empty(C), rstd = empty(C);
-  native.batchNorm2dForward(x.data, N, C, S, weight?.data ?? null, bias?.data ?? null, training, eps, momentum,
-    runningMean?.data ?? null, runningVar?.data ?? null, y, mean, rstd);
+  const dev = backendOf(op, x, weight, bias, runningMean, runningVar);
+  const y = dev.empty(x.size);
+  const mean = dev.empty(C), rstd = dev.empty(C);
+  dev.native.batchNorm2dForward(x.storage, N, C, S, weight?.storage ?? null, bias?.storage ?? null, training, eps, momentum,
+    runningMean?.storage ?? null, runningVar?.storage ?? null, y, mean, rstd);
   return recordAffine(op, y, x.shape, x, weight, bias, (g, wantX, wantW, wantB) => {
-    const gx = maybe(wantX, x.size), gw = maybe(wantW, C), gb = maybe(wantB, C);
-    native.batchNorm2dBackward(x.data, g, N, C, S, weight?.data ?? null, mean, rstd, training, gx, gw, gb);
+    const gx = maybe(dev, wantX, x.size), gw = maybe(dev, wantW, C), gb = maybe(dev, wantB, C);
+    dev.native.batchNorm2dBackward(x.storage, g, N, C, S, weight?.storage ?? null, mean, rstd, training, gx, gw, gb);
     return [gx, gw, gb];
   });
 }
@@ -103,12 +104,13 @@ export function batchNorm2d(x: Tensor, options?: BatchNormOptions): Tensor {
 /** Statistics over contiguous spans (GroupNorm; LayerNorm is one group with S = 1). */
 function groupNormCore(op: string, x: Tensor, N: number, C: number, S: number, G: number,
   weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
-  const y = empty(x.size);
-  const mean = empty(N * G), rstd = empty(N * G);
-  native.groupNormForward(x.data, N, C, S, G, weight?.data ?? null, bias?.data ?? null, eps, y, mean, rstd);
+  const dev = backendOf(op, x, weight, bias);
+  const y = dev.empty(x.size);
+  const mean = dev.empty(N * G), rstd = dev.empty(N * G);
+  dev.native.groupNormForward(x.storage, N, C, S, G, weight?.storage ?? null, bias?.storage ?? null, eps, y, mean, rstd);
   return recordAffine(op, y, x.shape, x, weight, bias, (g, wantX, wantW, wantB) => {
-    const gx = maybe(wantX, x.size), gw = maybe(wantW, C), gb = maybe(wantB, C);
-    native.groupNormBackward(x.data, g, N, C, S, G, weight?.data ?? null, mean, rstd, gx, gw, gb);
+    const gx = maybe(dev, wantX, x.size), gw = maybe(dev, wantW, C), gb = maybe(dev, wantB, C);
+    dev.native.groupNormBackward(x.storage, g, N, C, S, G, weight?.storage ?? null, mean, rstd, gx, gw, gb);
     return [gx, gw, gb];
   });
 }
@@ -153,12 +155,13 @@ export function layerNorm2d(x: Tensor, weight?: Tensor | null, bias?: Tensor | n
   const b = checkChannelParam(op, 'bias', bias, C, 'channels of x');
   const eps = o.eps === undefined ? 1e-6 : checkEps(op, o.eps);
   const S = H * W;
-  const y = empty(x.size);
-  const mean = empty(N * S), rstd = empty(N * S);
-  native.layerNorm2dForward(x.data, N, C, S, w?.data ?? null, b?.data ?? null, eps, y, mean, rstd);
+  const dev = backendOf(op, x, w, b);
+  const y = dev.empty(x.size);
+  const mean = dev.empty(N * S), rstd = dev.empty(N * S);
+  dev.native.layerNorm2dForward(x.storage, N, C, S, w?.storage ?? null, b?.storage ?? null, eps, y, mean, rstd);
   return recordAffine(op, y, x.shape, x, w, b, (g, wantX, wantW, wantB) => {
-    const gx = maybe(wantX, x.size), gw = maybe(wantW, C), gb = maybe(wantB, C);
-    native.layerNorm2dBackward(x.data, g, N, C, S, w?.data ?? null, mean, rstd, gx, gw, gb);
+    const gx = maybe(dev, wantX, x.size), gw = maybe(dev, wantW, C), gb = maybe(dev, wantB, C);
+    dev.native.layerNorm2dBackward(x.storage, g, N, C, S, w?.storage ?? null, mean, rstd, gx, gw, gb);
     return [gx, gw, gb];
   });
 }
@@ -171,6 +174,8 @@ export function weightStandardize(w: Tensor, eps = 1e-6): Tensor {
   checkTensor(op, 'w', w);
   if (w.ndim < 2 || w.size === 0) throw new RangeError(`${op}: w must have shape [O, ...] with no empty dimension, got ${shapeString(w.shape)}`);
   checkEps(op, eps);
+  // Weights are small: on CUDA, standardise a host copy and move the result back (differentiably).
+  if (w.device !== 'cpu') return weightStandardize(w.to('cpu'), eps).to(w.device);
   const O = w.shape[0], K = w.size / O;
   const y = new Float32Array(w.size);
   const rstd = new Float64Array(O);

@@ -1,6 +1,7 @@
 // Gradient-sign attack steps, fused natively (native/cpu/steps.cc): one memory pass per step
 // (two for L2). They return a new tensor that records no graph, like an update under no_grad.
-import { Tensor, tensor, shapeString, empty } from '../tensor';
+import { Tensor, shapeString } from '../tensor';
+import { backendOf, cudaBackend } from '../device';
 import { checkTensor, checkNumber, checkOptions, checkOneOf, sameShape } from '../check';
 import { native } from '../../native';
 
@@ -40,9 +41,10 @@ export function fgsmStep(x: Tensor, grad: Tensor, options: FgsmOptions): Tensor 
   if (options === undefined) throw new TypeError(`${op}: options with eps are required`);
   const { g, min, max } = checkStepArgs(op, x, grad, o);
   const eps = checkNumber(op, 'eps', required(op, o, 'eps'), { min: 0 });
-  const out = empty(x.size);
-  native.fgsmStep(x.data, g.data, eps, min, max, out);
-  return tensor(out, x.shape);
+  const dev = backendOf(op, x, g);
+  const out = dev.empty(x.size);
+  dev.native.fgsmStep(x.storage, g.storage, eps, min, max, out);
+  return new Tensor(out, x.shape);
 }
 
 export interface PgdOptions {
@@ -67,9 +69,17 @@ export function pgdStep(x: Tensor, grad: Tensor, options: PgdOptions): Tensor {
   const eps = checkNumber(op, 'eps', required(op, o, 'eps'), { min: 0 });
   const alpha = checkNumber(op, 'alpha', required(op, o, 'alpha'), { min: 0 });
   const norm = o.norm === undefined ? 'linf' : checkOneOf(op, 'norm', o.norm, ['linf', 'l2']);
-  const out = empty(x.size);
-  if (x.size === 0) return tensor(out, x.shape);
-  if (norm === 'linf') native.pgdLinfStep(x.data, g.data, x0.data, eps, alpha, min, max, out);
-  else native.pgdL2Step(x.data, g.data, x0.data, x.shape[0], eps, alpha, min, max, out);
-  return tensor(out, x.shape);
+  const dev = backendOf(op, x, g, x0);
+  const out = dev.empty(x.size);
+  if (x.size === 0) return new Tensor(out, x.shape);
+  if (norm === 'linf') dev.native.pgdLinfStep(x.storage, g.storage, x0.storage, eps, alpha, min, max, out);
+  else if (dev.device === 'cpu') native.pgdL2Step(x.data, g.data, x0.data, x.shape[0], eps, alpha, min, max, out as Float32Array);
+  else {
+    // The CPU engine's norms cut each sample into max(1, min(ceil(D / 16384), threads)) pieces;
+    // the device sums in the same pieces, so both give the same bits.
+    const D = x.size / x.shape[0];
+    const parts = Math.max(1, Math.min(Math.ceil(D / 16384), native.getNumThreads()));
+    cudaBackend().addon.pgdL2Step(x.storage, g.storage, x0.storage, x.shape[0], eps, alpha, min, max, out, parts);
+  }
+  return new Tensor(out, x.shape);
 }
