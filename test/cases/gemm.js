@@ -42,6 +42,11 @@ module.exports = [
   matmulRow([129, 400], [400, 65]), // threaded, two K blocks
   matmulRow([33, 65], [65, 801]), // several N blocks, ragged last block
   matmulRow([2100, 1000], [1000, 1]), // packed A split in two row blocks
+  // One N block (N <= 384): A panels packed where they are used, rows split over the threads, a
+  // ragged last panel (71 = 5 * 14 + 1), K blocks of 334 (not a multiple of the vector width);
+  // the gradient of b runs the same path with A transposed
+  matmulRow([71, 1000], [1000, 49]),
+  matmulRow([15, 17], [17, 5]), // K below one vector, too small for threads
   // batched
   matmulRow([2, 3, 7, 33], [2, 3, 33, 65]),
   matmulRow([2, 2, 3], [2, 3, 4], { fd: true }),
