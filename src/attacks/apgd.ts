@@ -7,7 +7,7 @@ import { checkOneOf } from '../tensor/check';
 import { Classifier, argmaxRow } from '../models/evaluate';
 import { setup, finish, gather, samplesShape, intOption, numberOption, AttackResult, CommonAttackOptions, AttackSetup } from './common';
 import { lossAndGrad, lossOnly, LossName, minClasses } from './loss';
-import { project, gradStep, randomStart, copySample } from './project';
+import { project, pgdUpdate, randomStart, copySample } from './project';
 import { checkImages } from './space';
 
 export interface ApgdOptions extends CommonAttackOptions {
@@ -157,7 +157,7 @@ function apgdRun(s: AttackSetup, p: SubProblem, start: Float32Array, loss: LossN
   for (let i = 0; i < steps; i++) {
     // The momentum step: z1 = P(z + eta * dir(grad)), then P(z + a (z1 - z) + (1 - a) (z - z_old)).
     const a = i > 0 ? momentum : 1;
-    const z1 = project_(gradStep(z, grad, stepSize, s.norm, shape));
+    const z1 = pgdUpdate(z, grad, p.z0, s.eps, stepSize, s.norm, s.space, shape);
     const next = new Float32Array(z.length);
     for (let e = 0; e < z.length; e++) next[e] = z[e] + (z1[e] - z[e]) * a + (z[e] - zOld[e]) * (1 - a);
     zOld = z;

@@ -7,7 +7,6 @@ import { Classifier, predictLogits, argmax, meanOf, checkFinite } from '../model
 import { AttackSpace, attackSpace, checkImages, SpaceName } from './space';
 import { perturbationNorms, Norm } from './project';
 import { Rng } from '../tensor/random';
-import { timedModelCall } from './loss';
 
 export interface CommonAttackOptions {
   /** Radius of the allowed perturbation, in pixels ([0, 1] scale) or normalised units (see space). */
@@ -133,7 +132,7 @@ export function finish(s: AttackSetup, zAdv: Float32Array, extra: Partial<Attack
   checkFinite('the attack produced non-finite adversarial images', xAdvData, xAdvData.length / N, s.op);
   const xAdv = new Tensor(xAdvData, s.shape);
   const predOf = (logits: Float32Array | undefined, x: Tensor) =>
-    logits ? argmax(new Tensor(logits, [N, logits.length / N])) : argmax(timedModelCall(() => predictLogits(s.model, x)));
+    logits ? argmax(new Tensor(logits, [N, logits.length / N])) : argmax(predictLogits(s.model, x));
   const cleanPred = predOf(known.clean, s.x);
   const advPred = predOf(known.adv, xAdv);
   const cleanCorrect = Uint8Array.from({ length: N }, (_, i) => +(cleanPred[i] === s.y[i]));

@@ -1,7 +1,9 @@
-// The attack losses, computed per sample in float64 from the logits, with their gradient w.r.t. the
-// logits; one backward pass through the model then gives the input gradient. Every loss is one the
-// attack maximises.
+// The attack losses, computed per sample from the logits, with their gradient w.r.t. the logits;
+// one backward pass through the model then gives the input gradient. Every loss is one the attack
+// maximises. Cross-entropy is the op's (ops.crossEntropy, native, float32); the margin losses,
+// which no op has, are computed here in float64.
 import { Tensor, noGrad } from '../tensor/tensor';
+import { crossEntropy } from '../tensor/ops/nn';
 import { logitsOf, checkFinite, Classifier } from '../models/evaluate';
 import type { AttackSpace } from './space';
 
@@ -21,8 +23,23 @@ function top4(row: Float32Array): [number, number, number, number] {
   return t as [number, number, number, number];
 }
 
+/** sign * cross-entropy of `labels` per row, and its gradient w.r.t. the logits when asked (the
+ * op's own backward, so the rule is written once). */
+function crossEntropyRows(logits: Float32Array, N: number, K: number, labels: Int32Array, sign: number,
+  withGrad: boolean): { loss: Float64Array; dlogits: Float32Array } {
+  if (!withGrad) {
+    const ce = noGrad(() => crossEntropy(new Tensor(logits, [N, K]), labels, { reduction: 'none' }));
+    return { loss: Float64Array.from(ce.data, (v) => sign * v), dlogits: new Float32Array(N * K) };
+  }
+  const z = new Tensor(logits, [N, K], true);
+  const ce = crossEntropy(z, labels, { reduction: 'none' });
+  if (!ce.requiresGrad) throw new TypeError('lossFromLogits: the cross-entropy gradient needs gradient recording (called inside noGrad)');
+  ce.backward(new Float32Array(N).fill(sign));
+  return { loss: Float64Array.from(ce.data, (v) => sign * v), dlogits: z.grad!.data };
+}
+
 /**
- * Per-sample loss and d loss / d logits for logits [N, K]:
+ * Per-sample loss and d loss / d logits for logits [N, K] (withGrad false: the loss alone, dlogits zero):
  * - ce: cross-entropy of the label y; ce-targeted: minus the cross-entropy of the target;
  * - dlr: -(z_y - max_{j != y} z_j) / (z_pi1 - z_pi3 + 1e-12) (Croce & Hein 2020, pi sorts z descending);
  * - dlr-targeted: -(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4) / 2 + 1e-12);
@@ -31,22 +48,16 @@ function top4(row: Float32Array): [number, number, number, number] {
  * - logit-gap-targeted: z_t - z_y (FAB-T's linearised decision function, negative while y wins over t).
  */
 export function lossFromLogits(name: LossName, logits: Float32Array, N: number, K: number, y: Int32Array,
-  target: Int32Array | null): { loss: Float64Array; dlogits: Float32Array } {
+  target: Int32Array | null, withGrad = true): { loss: Float64Array; dlogits: Float32Array } {
+  if (name === 'ce') return crossEntropyRows(logits, N, K, y, 1, withGrad);
+  if (name === 'ce-targeted') {
+    if (!target) throw new TypeError("lossFromLogits: loss 'ce-targeted' needs the target classes");
+    return crossEntropyRows(logits, N, K, target, -1, withGrad);
+  }
   const loss = new Float64Array(N), d = new Float32Array(N * K);
   for (let i = 0; i < N; i++) {
     const z = logits.subarray(i * K, (i + 1) * K), g = d.subarray(i * K, (i + 1) * K);
     const yi = y[i], ti = target ? target[i] : -1;
-    if (name === 'ce' || name === 'ce-targeted') {
-      const c = name === 'ce' ? yi : ti, sgn = name === 'ce' ? 1 : -1;
-      let m = -Infinity;
-      for (let j = 0; j < K; j++) m = Math.max(m, z[j]);
-      let s = 0;
-      for (let j = 0; j < K; j++) s += Math.exp(z[j] - m);
-      const lse = m + Math.log(s);
-      loss[i] = sgn * (lse - z[c]);
-      for (let j = 0; j < K; j++) g[j] = sgn * (Math.exp(z[j] - lse) - (j === c ? 1 : 0));
-      continue;
-    }
     if (name === 'logit') {
       loss[i] = -z[yi];
       g[yi] = -1;
@@ -99,24 +110,9 @@ export interface LossAndGrad {
   grad: Float32Array;
 }
 
-/** Counts the model's forward and backward passes and the time they take, for the overhead benchmark. */
-export const modelTime = { forwardBackward: 0, forward: 0, ms: 0 };
-
-/** Runs a model call, adding its time to modelTime. */
-export function timedModelCall<T>(fn: () => T): T {
-  const t0 = performance.now();
-  try {
-    return fn();
-  } finally {
-    modelTime.forward++;
-    modelTime.ms += performance.now() - t0;
-  }
-}
-
 /** One forward and backward pass: per-sample loss and its gradient w.r.t. the attack variable z. */
 export function lossAndGrad(model: Classifier, space: AttackSpace, z: Float32Array, shape: readonly number[],
   y: Int32Array, name: LossName, target: Int32Array | null = null): LossAndGrad {
-  const t0 = performance.now();
   const x = new Tensor(space.toPixel(z, shape), shape, true);
   const logits = logitsOf(model, x);
   if (!logits.requiresGrad) throw new TypeError('attack: the model\'s logits do not depend on x (no gradient reaches the input)');
@@ -125,8 +121,6 @@ export function lossAndGrad(model: Classifier, space: AttackSpace, z: Float32Arr
   logits.backward(dlogits);
   const grad = space.gradToAttack(x.grad!.data, shape);
   checkFinite('the model returned non-finite gradients', grad, grad.length / N);
-  modelTime.forwardBackward++;
-  modelTime.ms += performance.now() - t0;
   return { loss, logits: logits.data, grad };
 }
 
@@ -134,7 +128,7 @@ export function lossAndGrad(model: Classifier, space: AttackSpace, z: Float32Arr
 export function lossOnly(model: Classifier, space: AttackSpace, z: Float32Array, shape: readonly number[],
   y: Int32Array, name: LossName, target: Int32Array | null = null): { loss: Float64Array; logits: Float32Array } {
   const x = new Tensor(space.toPixel(z, shape), shape, false);
-  const logits = timedModelCall(() => noGrad(() => logitsOf(model, x)));
+  const logits = noGrad(() => logitsOf(model, x));
   const [N, K] = logits.shape;
-  return { loss: lossFromLogits(name, logits.data, N, K, y, target).loss, logits: logits.data };
+  return { loss: lossFromLogits(name, logits.data, N, K, y, target, false).loss, logits: logits.data };
 }

@@ -1,6 +1,7 @@
 // The geometry every gradient attack shares, in attack units z (see space.ts): steps along the sign
-// (L-inf) or the unit-norm gradient (L2), projection onto the eps-ball around z0 and the valid box,
-// random starts, and the per-sample perturbation norms reported in pixels.
+// (L-inf) or the unit-norm gradient (L2) with the projection onto the eps-ball around z0 and the
+// valid box, random starts, and the per-sample perturbation norms reported in pixels. The step and
+// the projection are ops.pgdStep's (native/cpu/steps.cc), in every space: written once.
 import { Tensor } from '../tensor/tensor';
 import { pgdStep } from '../tensor/ops/steps';
 import type { AttackSpace } from './space';
@@ -13,59 +14,34 @@ function perSample(shape: readonly number[]): { N: number; D: number } {
   return { N, D: shape.slice(1).reduce((a, b) => a * b, 1) };
 }
 
-function l2(a: Float32Array, o: number, D: number, minus?: Float32Array): number {
-  let s = 0;
-  for (let i = o; i < o + D; i++) {
-    const v = minus ? a[i] - minus[i] : a[i];
-    s += v * v;
-  }
-  return Math.sqrt(s);
-}
+// The largest float32: as a clamp bound it leaves every finite value alone.
+const OPEN = 3.4028234663852886e38;
 
-/** Projects z (in place) onto {||z - z0|| <= eps} and then the valid box, per sample. */
-export function project(z: Float32Array, z0: Float32Array, eps: number, norm: Norm, space: AttackSpace, shape: readonly number[]): Float32Array {
-  const { N, D } = perSample(shape);
-  for (let n = 0; n < N; n++) {
-    const o = n * D;
-    if (norm === 'linf') {
-      for (let i = o; i < o + D; i++) {
-        const lo = z0[i] - eps, hi = z0[i] + eps;
-        z[i] = z[i] < lo ? lo : z[i] > hi ? hi : z[i];
-      }
-    } else {
-      const r = l2(z, o, D, z0);
-      if (r > eps) {
-        const f = eps / r;
-        for (let i = o; i < o + D; i++) z[i] = z0[i] + (z[i] - z0[i]) * f;
-      }
-    }
-  }
-  return space.clampBox(z, shape);
-}
-
-/** z + alpha_n * direction(g): sign(g) for linf, g / ||g|| for l2 (no step where g = 0). alpha per sample or one for all. */
-export function gradStep(z: Float32Array, g: Float32Array, alpha: number | Float64Array, norm: Norm, shape: readonly number[]): Float32Array {
-  const { N, D } = perSample(shape);
-  const out = new Float32Array(z.length);
-  for (let n = 0; n < N; n++) {
-    const o = n * D, a = typeof alpha === 'number' ? alpha : alpha[n];
-    if (norm === 'linf') {
-      for (let i = o; i < o + D; i++) out[i] = z[i] + a * Math.sign(g[i]);
-    } else {
-      const r = l2(g, o, D);
-      const f = r > 0 ? a / r : 0;
-      for (let i = o; i < o + D; i++) out[i] = z[i] + f * g[i];
-    }
-  }
-  return out;
-}
-
-/** One PGD step: project(z + alpha * direction(g)). In pixel space this is the engine's fused native step. */
-export function pgdUpdate(z: Float32Array, g: Float32Array, z0: Float32Array, eps: number, alpha: number, norm: Norm,
+/**
+ * One PGD step, a new array: z + alpha * direction(g) (sign(g) for linf, g / ||g|| for l2, no step
+ * where g = 0), projected onto {||z - z0|| <= eps} and then the valid box, per sample. alpha is one
+ * for all samples or one per sample (APGD's step sizes). In pixel space the box [0, 1] is the op's
+ * own clamp; in normalised space the box is [0, 1 / std_c] per channel, so the op runs unclamped
+ * and space.clampBox closes it (the op clamps last, so the result is the same).
+ */
+export function pgdUpdate(z: Float32Array, g: Float32Array, z0: Float32Array, eps: number, alpha: number | Float64Array, norm: Norm,
   space: AttackSpace, shape: readonly number[]): Float32Array {
-  if (space.isPixel)
-    return pgdStep(new Tensor(z, shape), new Tensor(g, shape), { x0: new Tensor(z0, shape), eps, alpha, norm }).data;
-  return project(gradStep(z, g, alpha, norm, shape), z0, eps, norm, space, shape);
+  if (typeof alpha !== 'number') {
+    const { N, D } = perSample(shape), one = [1, ...shape.slice(1)], out = new Float32Array(z.length);
+    for (let n = 0; n < N; n++) {
+      const at = (a: Float32Array) => a.subarray(n * D, (n + 1) * D);
+      out.set(pgdUpdate(at(z), at(g), at(z0), eps, alpha[n], norm, space, one), n * D);
+    }
+    return out;
+  }
+  const box = space.isPixel ? { min: 0, max: 1 } : { min: -OPEN, max: OPEN };
+  const out = pgdStep(new Tensor(z, shape), new Tensor(g, shape), { x0: new Tensor(z0, shape), eps, alpha, norm, ...box }).data;
+  return space.isPixel ? out : space.clampBox(out, shape);
+}
+
+/** z projected onto {||z - z0|| <= eps} and then the valid box, per sample, as a new array: the step with alpha = 0. */
+export function project(z: Float32Array, z0: Float32Array, eps: number, norm: Norm, space: AttackSpace, shape: readonly number[]): Float32Array {
+  return pgdUpdate(z, new Float32Array(z.length), z0, eps, 0, norm, space, shape);
 }
 
 /** A start drawn uniformly from the eps-ball around z0 (then clamped to the box). */

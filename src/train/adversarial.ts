@@ -9,7 +9,7 @@ import { checkOneOf } from '../tensor/check';
 import { ImageClassifier } from '../models/classifier';
 import { AttackSpace, attackSpace, SpaceName } from '../attacks/space';
 import { lossAndGrad } from '../attacks/loss';
-import { pgdUpdate, randomStart, project, gradStep } from '../attacks/project';
+import { pgdUpdate, randomStart, project } from '../attacks/project';
 import { softTargetCrossEntropy } from './augment/mixup';
 
 export type AdversarialMethod = 'pgd-at' | 'trades';
@@ -126,7 +126,7 @@ export function tradesExamples(model: ImageClassifier, x: Tensor, a: CheckedAdve
       const d = new Float32Array(pAdv.length);
       for (let i = 0; i < d.length; i++) d[i] = pAdv[i] - clean.data[i];
       logits.backward(d);
-      z = project(gradStep(z, space.gradToAttack(xa.grad!.data, shape), alpha, 'linf', shape), z0, eps, 'linf', space, shape);
+      z = pgdUpdate(z, space.gradToAttack(xa.grad!.data, shape), z0, eps, alpha, 'linf', space, shape);
     }
     return new Tensor(space.toPixel(z, shape).slice(), shape);
   });
