@@ -15,7 +15,7 @@ import {
 } from './args';
 import { MODEL_FLAGS, loadModelFromFlags } from './model_flags';
 import { SHARD_FLAG, shardFlag } from './shard_flag';
-import { sha256File } from '../suites/report';
+import { sha256File } from '../io/hash';
 import { ShardSpec, shardSlice, shardFileName } from '../shard/spec';
 import { ShardReport, SHARD_FORMAT, writeShardReport } from '../shard/report';
 

@@ -4,7 +4,7 @@ import { readLabeledSafetensors, tensorDataset } from '../io/dataset';
 import { writeSafetensors } from '../io';
 import { runAttack, ATTACKS, RunAttackResult } from '../attacks/run';
 import type { RunAttackOptions } from '../attacks/run';
-import { sha256File } from '../suites/report';
+import { sha256File } from '../io/hash';
 import { shardSlice, shardFileName } from '../shard/spec';
 import { ShardReport, SHARD_FORMAT, writeShardReport } from '../shard/report';
 import {
@@ -106,9 +106,9 @@ export async function attackCommand(argv: string[], print: (s: string) => void):
   const report: ShardReport<AttackShardPayload> = {
     format: SHARD_FORMAT, kind: 'attack', shard, slice: shardSlice(data.length, batchSize, shard),
     run: {
-      settings, batchSize, weightsSha256: await sha256File(String(f.weights)),
-      surrogateWeightsSha256: f.surrogate === undefined ? null : await sha256File(String(f['surrogate-weights'])),
-      inputSha256: await sha256File(String(f.input)), samples: data.length,
+      settings, batchSize, weightsSha256: await sha256File(String(f.weights), 'attack', '--weights'),
+      surrogateWeightsSha256: f.surrogate === undefined ? null : await sha256File(String(f['surrogate-weights']), 'attack', '--surrogate-weights'),
+      inputSha256: await sha256File(String(f.input), 'attack', '--input'), samples: data.length,
       // What merge checks every value against: prediction range and the norms' bound.
       numClasses: model.numClasses, attackStd: [...(surrogate ?? model).std], sampleShape: x.shape.slice(1),
     },

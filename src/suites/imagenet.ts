@@ -16,7 +16,8 @@ import {
   SuiteKind, SuiteBaseline, SummaryOptions, Evaluated, IMAGENET_VAL, IMAGENET_A, IMAGENET_R, IMAGENET_O, IMAGENET_C, IMAGENET_P, IMAGENET_9,
   O_SUBSET, IN_DISTRIBUTION_SUBSET,
 } from './summaries';
-import { ResumeState, SuiteReport, SampleResult, sha256File, writeReport, STATE_FILE } from './report';
+import { ResumeState, SuiteReport, SampleResult, writeReport, STATE_FILE } from './report';
+import { sha256File } from '../io/hash';
 import { ShardSpec, checkShard, shardUnits, shardFileName } from '../shard/spec';
 import { ShardReport, SHARD_FORMAT, mergeable, writeShardReport } from '../shard/report';
 import { PayloadChecker } from '../shard/payload';
@@ -196,7 +197,7 @@ async function planSuite(model: Classifier, options: SuiteOptionsAll): Promise<S
   const subsets = subsetsOf(suite, data, options.inDistribution).map((s) => ({ ...s, samples: s.samples.slice(0, limit) }));
   const baseline = checkBaseline(suite, options.baseline, subsets);
   const transform = kind.transform === 'eval' ? { resize, crop } : { resize: null, crop };
-  const weightsSha256 = options.weightsPath !== undefined ? await sha256File(options.weightsPath) : null;
+  const weightsSha256 = options.weightsPath !== undefined ? await sha256File(options.weightsPath, 'evaluateSuite', 'weightsPath') : null;
   const modelInfo = { name: options.modelName ?? null, weightsSha256 };
   const header = {
     suite, data: path.resolve(data), inDistribution: options.inDistribution ? path.resolve(options.inDistribution) : null,

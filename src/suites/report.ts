@@ -3,7 +3,6 @@
 // report as JSON and as CSV.
 import * as fs from 'fs';
 import * as path from 'path';
-import { createHash } from 'crypto';
 
 /** One figure of a report: a subset's or a class's metric (class null for a whole subset). */
 export interface Figure {
@@ -32,17 +31,6 @@ export interface SuiteReport {
 export type SampleResult = Record<string, unknown>;
 
 export const STATE_FILE = 'state.jsonl';
-
-/** SHA-256 of a file, read as a stream (checkpoints can be gigabytes). */
-export function sha256File(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    fs.createReadStream(file)
-      .on('error', (e) => reject(new Error(`evaluateSuite: cannot read weightsPath '${file}': ${e.message}`)))
-      .on('data', (chunk) => hash.update(chunk))
-      .on('end', () => resolve(hash.digest('hex')));
-  });
-}
 
 /**
  * The completed samples of a run. The first line is a header naming what the results depend on (suite,
