@@ -12,6 +12,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   lkc::register_steps(env, exports);
   lkc::register_gemm(env, exports);
   lkc::register_attention(env, exports);
+  lkc::register_conv(env, exports);
+  lkc::register_norm(env, exports);
+  lkc::register_nn(env, exports);
+  lkc::register_tensor(env, exports);
 #if LK_CUDA_EMULATED_BUILD
   lkc::register_simt(env, exports);
 #endif

@@ -106,6 +106,10 @@ void register_dwconv(Napi::Env env, Napi::Object exports);
 void register_steps(Napi::Env env, Napi::Object exports);
 void register_gemm(Napi::Env env, Napi::Object exports);
 void register_attention(Napi::Env env, Napi::Object exports);
+void register_conv(Napi::Env env, Napi::Object exports);
+void register_norm(Napi::Env env, Napi::Object exports);
+void register_nn(Napi::Env env, Napi::Object exports);
+void register_tensor(Napi::Env env, Napi::Object exports);
 void register_simt(Napi::Env env, Napi::Object exports);
 
 }  // namespace lkc
