@@ -1,7 +1,8 @@
 {
   # The CPU addon. Kernels that profit from wide SIMD (isa_sources) are compiled three times,
   # once per instruction set, into static libraries whose code lives in distinct namespaces;
-  # native/cpu/isa.cc picks one at run time. The CUDA build is CMakeLists.txt (cmake-js).
+  # native/cpu/isa.cc picks one at run time. The CUDA addon is a separate build: CMakeLists.txt
+  # (cmake-js, `npm run build:cuda`).
   "variables": {
     "isa_sources": [
       "native/cpu/dwconv.cc",

@@ -1,9 +1,21 @@
-// Depthwise conv2d kernels. Two paths:
-//  - reference: plain loops over one (n, c) plane per task; handles every stride and padding.
-//  - blocked: stride 1, large kernels. Channels are interleaved in groups of kVL so one vector
-//    holds one pixel of kVL channels; one register-blocked sliding-window microkernel serves
-//    the forward pass, the input gradient (forward with the flipped kernel) and the weight
-//    gradient (the "kernel" is then grad_y and the "output" is the weight gradient).
+// Depthwise conv2d kernels. Five paths, each under its banner below; "Dispatch" at the end picks one
+// per call (forward and input gradient share paths 1-4: at stride 1 the input gradient is the
+// forward pass with the kernel flipped):
+//  1. reference: plain loops over one (n, c) plane per task; every stride and padding. All three
+//     passes at stride > 1, and the input gradient when the padding exceeds K - 1.
+//  2. blocked: stride 1, the default (large kernels). Channels are interleaved in groups of kVL so
+//     one vector holds one pixel of kVL channels; one register-blocked sliding-window microkernel
+//     (correlate_tile) serves the forward pass, the input gradient and the weight gradient (the
+//     "kernel" is then grad_y and the "output" is the weight gradient).
+//  3. streaming: stride 1, small square kernels (kStreams: 3x3 to 9x9 on AVX-512, to 7x7 on AVX2)
+//     on rows that fill >= 80% of their vectors: straight on the NCHW planes, each input row
+//     loaded once for all KH output rows it feeds (stream_plane). No packing of x.
+//  4. planar: stride 1, kernels of at most 9 taps that streaming does not take, on rows of at
+//     least two vectors: path 2's register tiles on one NCHW plane (taps broadcast).
+//  5. streaming weight gradient: stride 1, 3x3, the same row condition as 3: one accumulator per
+//     tap on the NCHW planes, no packing (which dominates path 2's weight gradient there).
+// At stride 1 every path first gets the kernel cut to the taps that ever meet the input
+// (with_useful_taps, for maps smaller than the kernel).
 #include "dwconv.h"
 
 #include <cstring>
@@ -16,7 +28,7 @@ namespace LK_ISA_NS {
 using lk::DwConvShape;
 
 // ---------------------------------------------------------------------------------------------
-// Reference path.
+// Path 1: reference (every stride and padding).
 
 static void forward_reference(const DwConvShape& s, const float* x, const float* weight, const float* bias,
                               float* y) {
@@ -96,7 +108,7 @@ static void backward_weight_reference(const DwConvShape& s, const float* grad_y,
 
 
 // ---------------------------------------------------------------------------------------------
-// Blocked path (stride 1). A "block" is kVL channels of one image stored pixel-interleaved:
+// Path 2: blocked (stride 1). A "block" is kVL channels of one image stored pixel-interleaved:
 // [rows][cols][kVL], zero lanes past C, so every vector load is one pixel and no lane is wasted.
 
 constexpr int64_t V = kVL;
@@ -346,6 +358,9 @@ static void forward_blocked(const DwConvShape& s, const float* x, const float* w
   });
 }
 
+// ---------------------------------------------------------------------------------------------
+// Path 3: streaming (stride 1, small square kernels, NCHW).
+
 // Row-streaming planar kernel for small KH x KW, straight on an NCHW plane: each input row is
 // loaded once per column chunk and feeds all KH output rows it touches. The accumulators form a
 // ring of KH rows; unrolling by KH makes every slot's role static. Output row o takes input rows
@@ -455,6 +470,9 @@ static void forward_stream(const DwConvShape& s, const Stream& stream, const flo
   });
 }
 
+// ---------------------------------------------------------------------------------------------
+// Path 4: planar (stride 1, kernels of at most 9 taps, NCHW).
+
 // Stride-1 forward straight on the NCHW planes, vectorised along rows (kVL output columns per
 // vector, taps broadcast) with the register tiles: for small kernels without a streaming kernel.
 // Each plane is copied once into a zero-padded row buffer.
@@ -497,6 +515,9 @@ static void forward_planar(const DwConvShape& s, const float* x, const float* we
 // and 28 columns, not 14 or 7); the planar tiles for other kernels of at most 3x3 on rows of at
 // least two vectors. Measured with bench/dwconv.js against the blocked layout.
 static bool stream_suits(const DwConvShape& s) { return s.ow > V && s.ow * 5 >= round_up(s.ow, V) * 4; }
+
+// ---------------------------------------------------------------------------------------------
+// Path 5: streaming weight gradient (stride 1, 3x3, NCHW).
 
 // Weight gradient of one plane, streaming on NCHW: dW[ky][kx] += sum over o, q of
 // grad_y[o][q] * x[o - ph + ky][q - pw + kx], one accumulator vector per tap and column vector;
@@ -581,6 +602,9 @@ static void backward_weight_stream(const DwConvShape& s, const StreamWeight& st,
   });
 }
 
+// ---------------------------------------------------------------------------------------------
+// Path 2, continued: the blocked weight gradient.
+
 // Weight gradient: dW[ky][kx] = sum over n, oy, ox of grad_y[oy][ox] * x_padded[oy + ky][ox + kx],
 // the same correlation with x as input, grad_y as taps and dW (KH x KW) as the output tile grid.
 // Tasks: (channel block, row chunk of dW); each loops over n, so no reduction across tasks.
@@ -631,7 +655,7 @@ static void backward_weight_blocked(const DwConvShape& s, const float* grad_y, c
 
 static bool unit_stride(const DwConvShape& s) { return s.sh == 1 && s.sw == 1; }
 
-// Stride-1 forward: planar or blocked layout.
+// Stride-1 forward (and input gradient, flipped): streaming, planar or blocked.
 static void forward_unit_stride(const DwConvShape& s, const float* x, const float* weight, bool flip,
                                 const float* bias, float* y) {
   const Stream* stream = find_stream(s);

@@ -1,5 +1,7 @@
-// The attacks: white-box (FGSM, PGD, APGD-CE/-T, FAB-T), gradient-free (Square L-inf/L2), the AutoAttack-style
-// ensemble and the TAIG transfer attacks; all in [0, 1] pixels on models that normalise inside.
+// The attacks: white-box (FGSM, PGD, APGD-CE/-T, FAB-T, the adversarial patch), gradient-free (Square
+// L-inf/L2), the AutoAttack-style ensemble and the TAIG transfer attacks. Inputs are [0, 1] pixels on
+// models that normalise inside; eps is in pixels or, with space 'normalized', in the model's
+// normalised units (space.ts).
 export { fgsm, pgd } from './pgd';
 export type { FgsmOptions, PgdOptions } from './pgd';
 export { apgd, apgdT, apgdCheckpoints } from './apgd';

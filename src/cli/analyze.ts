@@ -257,7 +257,7 @@ function csvText(csv: Outcome['csv']): string {
 
 /** What the analysis read: the --input file's SHA-256, or one over the image tree's paths and sizes. */
 async function dataSha256(f: Flags): Promise<string> {
-  if (f.input !== undefined) return sha256File(String(f.input));
+  if (f.input !== undefined) return sha256File(String(f.input), 'analyze', '--input');
   const hash = createHash('sha256');
   const walk = (dir: string, rel: string): void => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -314,8 +314,8 @@ export async function analyzeCommand(argv: string[], print: Print): Promise<void
     const report: ShardReport<object> = {
       format: SHARD_FORMAT, kind: `analyze:${name}`, shard, slice: shardSlice(count, batchSize, shard),
       run: {
-        analysis: name, model: meta.model, weights: meta.weights, weightsSha256: await sha256File(String(f.weights)),
-        dinoWeightsSha256: f.dino === undefined ? null : await sha256File(String(f['dino-weights'])),
+        analysis: name, model: meta.model, weights: meta.weights, weightsSha256: await sha256File(String(f.weights), 'analyze', '--weights'),
+        dinoWeightsSha256: f.dino === undefined ? null : await sha256File(String(f['dino-weights']), 'analyze', '--dino-weights'),
         dataSha256: await dataSha256(f), flags,
       },
       seconds: meta.seconds, payload: result,
