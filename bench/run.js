@@ -6,7 +6,7 @@
 //
 //   npm run bench                      full sweep (about 20 minutes on 2 cores)
 //   npm run bench -- --quick           a few headline cases
-//   npm run bench -- --only dwconv     sections (comma-separated): dwconv, attention, gemm, conv, models, attacks, train
+//   npm run bench -- --only dwconv     sections (comma-separated): dwconv, attention, gemm, conv, pointwise, models, attacks, train
 //   options: --threads N (default 2)  --reps N  --no-torch  --json FILE (default bench/results/latest.json)
 //            --refresh-peak (measure the machine's FMA peak and bandwidth again instead of reading the cache)
 //            --kernels 3,31  --shapes 1x128x56,8x128x56 (N x C x H, square maps) for the dwconv section
@@ -147,6 +147,21 @@ async function convSection(args, peer, out) {
   }
 }
 
+async function pointwiseSection(args, peer, out) {
+  const { benchPointwise } = require('./conv');
+  const reps = args.reps || 7;
+  const rows = await benchPointwise({ reps, threads: args.threads, quick: args.quick });
+  console.log(`\n## RepLKNet-31B's 1x1 convolutions (${args.threads} threads, medians of ${reps}; M = Cout, K = Cin, N = H*W per image; grad x times backward() alone)\n`);
+  console.log('| case | M, N, K | lkvit ms | GFLOP/s | % peak | PyTorch ms | speed-up |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    const theirs = peer ? await peer.ask({ op: 'conv', ...r, reps }) : null;
+    out.pointwise.push({ ...r, torch: theirs });
+    const [M, K] = r.pass === 'fwd' ? [r.Cout, r.Cin] : [r.Cin, r.Cout];
+    console.log(`| ${r.name} | ${M}, ${r.H * r.W}, ${K} | ${fmt(r.ms, 3)} | ${fmt(r.gflops, 0)} | ${pct(r.peak_pct)} | ${fmt(theirs?.ms, 3)} | ${ratio(theirs?.ms, r.ms)} |`);
+  }
+}
+
 async function modelsSection(args, peer, out) {
   const { benchModels } = require('./models');
   const reps = args.reps || 3;
@@ -250,8 +265,8 @@ async function main() {
   };
   console.log(`# lkvit bench — ${info.cpu}, ${info.isa}, ${info.threads} threads; PyTorch ${info.torch ? `${info.torch} (BLAS: ${info.torchBlas})` : 'not found (set LKVIT_PYTHON to a python with torch)'}`);
   console.log(`\nmachine: ${machineLine(machine)}`);
-  const out = { info, dwconv: [], attention: [], gemm: [], conv: [], models: [], attacks: [], train: [] };
-  const sections = { dwconv: dwconvSection, attention: attentionSection, gemm: gemmSection, conv: convSection, models: modelsSection, attacks: attacksSection, train: trainSection };
+  const out = { info, dwconv: [], attention: [], gemm: [], conv: [], pointwise: [], models: [], attacks: [], train: [] };
+  const sections = { dwconv: dwconvSection, attention: attentionSection, gemm: gemmSection, conv: convSection, pointwise: pointwiseSection, models: modelsSection, attacks: attacksSection, train: trainSection };
   try {
     await warmUp(peer);
     for (const [name, fn] of Object.entries(sections)) if (!args.only || args.only.includes(name)) await fn(args, peer, out);
