@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The emulated CUDA kernels under AddressSanitizer + UndefinedBehaviorSanitizer: builds
 # build-cuda-emu/asan/lkvit_cuda_emu.node (g++ -fsanitize=address,undefined), runs
-# test/cuda.emulated.test.js on it, then checks ASan reports a planted one-past-the-end read.
+# test/cuda.emulated.test.js and test/cuda.ops.test.js on it, then checks ASan reports a planted one-past-the-end read.
 # Usage: bash test/cuda-asan.sh   (about a minute on 2 cores; not part of npm test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:halt_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export LKVIT_CUDA_EMULATED=1 LKVIT_CUDA_EMULATED_ADDON="$addon"
 
-npx ava test/cuda.emulated.test.js
+npx ava test/cuda.emulated.test.js test/cuda.ops.test.js
 
 # A kernel reading in[n] must be stopped by ASan (the emulation allocates device memory at its exact size).
 log="$(mktemp)"

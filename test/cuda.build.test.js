@@ -68,13 +68,15 @@ if (!nvcc) {
         t.truthy(k, `${name} for ${arch}`);
         if (k) t.deepEqual([k.stack, k.spillStores, k.spillLoads], [0, 0, 0], `${name} (${arch}): stack, spill stores, spill loads`);
       }
-    for (const family of ['dwconv_tile_kernel', 'dwconv_backward_weight_kernel', 'l2_lanes_kernel', 'sgemm_tiled_kernel', 'attention_grad_kv_kernel'])
+    for (const family of ['dwconv_tile_kernel', 'dwconv_backward_weight_kernel', 'l2_lanes_kernel', 'sgemm_tiled_kernel', 'attention_grad_kv_kernel',
+      'im2col_kernel', 'col2im_kernel', 'batch_norm_forward_kernel', 'norm_param_grad_kernel', 'channel_norm_backward_input_kernel',
+      'softmax_forward_kernel', 'cross_entropy_forward_kernel', 'pool_backward_kernel', 'strided_copy_kernel', 'reduce_sum_block_kernel'])
       t.true(names.some((n) => n.includes(family)), `${family} was compiled`);
   });
 
   test('cuda build: the addon holds sm_80 and sm_90 SASS and compute_90 PTX for every source', (t) => {
     const bins = fatbins(fs.readFileSync(build.addon));
-    t.is(bins.length, 5, 'one fat binary per .cu file (runtime, dwconv, steps, gemm, attention)');
+    t.is(bins.length, 9, 'one fat binary per .cu file (runtime, dwconv, steps, gemm, attention, conv, norm, nn, tensor)');
     for (const entries of bins) {
       const has = (kind, arch) => entries.some((e) => e.kind === kind && e.arch === arch);
       t.true(has('sass', 80) && has('sass', 90) && has('ptx', 90), JSON.stringify(entries));

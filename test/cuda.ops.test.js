@@ -335,6 +335,8 @@ test.serial('cuda-emulated: out-of-range indices on the device give NaN or nothi
   argmax.dispose();
 });
 
-test('cuda-emulated: arithOps are the CPU addon\'s codes', (t) => {
+test('cuda-emulated: arithOps and the depthwise limits are the CPU addon\'s', (t) => {
   t.deepEqual({ ...cu.arithOps }, { ...nativeTable.arithOps });
+  t.is(cu.maxDepthwiseKernel, nativeTable.maxDepthwiseKernel);
+  t.is(cu.maxDepthwisePadding, nativeTable.maxDepthwisePadding);
 });

@@ -75,6 +75,9 @@ Napi::Value BackwardBias(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_dwconv(Napi::Env env, Napi::Object exports) {
+  // The limits read_dwconv_shape enforces, exported as the CPU addon does for the TypeScript checks.
+  exports.Set("maxDepthwiseKernel", Napi::Number::New(env, double(lk::kMaxDepthwiseKernel)));
+  exports.Set("maxDepthwisePadding", Napi::Number::New(env, double(lkb::kMaxDwPadding)));
   def(env, exports, "dwconv2dForward", Forward);
   def(env, exports, "dwconv2dBackwardInput", BackwardInput);
   def(env, exports, "dwconv2dBackwardWeight", BackwardWeight);
