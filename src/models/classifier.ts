@@ -146,6 +146,7 @@ export abstract class ImageClassifier extends Module {
       weight: new Tensor(Float32Array.from(std, (s) => 1 / s), [3, 1, 1, 1]),
       bias: new Tensor(Float32Array.from(mean, (m, i) => -m / std[i]), [3]),
     };
+    this.inputNormDevice = null;
   }
 
   /** Names of the blocks `forward` can record (in order), as state-dict prefixes. */
@@ -156,7 +157,9 @@ export abstract class ImageClassifier extends Module {
     return this.blockNames();
   }
 
-  /** Logits for x [N, 3, H, W] in [0, 1]. */
+  /** Logits for x [N, 3, H, W] in [0, 1]. A model moved with .to('cuda') takes x on either
+   * device: a CPU batch is copied to the model's device (differentiably) and the logits come back
+   * to the CPU, so attacks, suites and training run on the device unchanged. */
   forward(x: Tensor): Tensor {
     return this.run(x).logits;
   }
@@ -169,9 +172,23 @@ export abstract class ImageClassifier extends Module {
     if (this.imageSize !== null && (x.shape[2] !== this.imageSize || x.shape[3] !== this.imageSize))
       throw new RangeError(`forward: this model takes ${this.imageSize}x${this.imageSize} images, got ${shapeString(x.shape)}`);
     const ctx = new ForwardContext(options, this.blockNames(), this.skippableBlocks());
-    const normalized = ops.depthwiseConv2d(x, this.inputNorm.weight, { bias: this.inputNorm.bias });
+    const device = this.device;
+    const input = x.device === device ? x : x.to(device);
+    const norm = this.inputNormOn(device);
+    const normalized = ops.depthwiseConv2d(input, norm.weight, { bias: norm.bias });
     const logits = this.forwardNormalized(normalized, ctx);
-    return { logits, features: ctx.features, attention: ctx.attention };
+    if (device === x.device) return { logits, features: ctx.features, attention: ctx.attention };
+    const back = <K>(m: Map<K, Tensor>) => new Map([...m].map(([k, t]) => [k, t.to(x.device)] as [K, Tensor]));
+    return { logits: logits.to(x.device), features: back(ctx.features), attention: back(ctx.attention) };
+  }
+
+  private inputNormDevice: { weight: Tensor; bias: Tensor } | null = null;
+  private inputNormOn(device: 'cpu' | 'cuda'): { weight: Tensor; bias: Tensor } {
+    if (device === 'cpu') return this.inputNorm;
+    const d = this.inputNormDevice;
+    if (d && d.weight.device === device) return d;
+    this.inputNormDevice = { weight: this.inputNorm.weight.to(device), bias: this.inputNorm.bias.to(device) };
+    return this.inputNormDevice;
   }
 
   protected abstract forwardNormalized(x: Tensor, ctx: ForwardContext): Tensor;

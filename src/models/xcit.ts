@@ -234,7 +234,7 @@ class PositionalEncodingFourier extends Module {
 
   /** The encoding as tokens [1, h * w, D]. */
   forward(h: number, w: number): Tensor {
-    const p = this.tokenProjection.forward(this.features(h, w));
+    const p = this.tokenProjection.forward(this.features(h, w).to(this.device)); // cached on the CPU
     return ops.transpose(ops.reshape(p, [1, p.shape[1], h * w]), 1, 2);
   }
 }

@@ -8,14 +8,21 @@ import * as ops from '../tensor/ops';
 import { Layer } from './module';
 import { BatchNorm2d, Conv2d, Conv2dOptions, conv2dWith } from './layers';
 
-/** The BN folded into the conv: w' = w * s, b' = shift (+ conv bias * s), s = gamma / sqrt(var + eps). */
+/** The BN folded into the conv: w' = w * s, b' = shift (+ conv bias * s), s = gamma / sqrt(var + eps).
+ * Computed on the host (weights are small) and placed on the conv's device. */
 export function foldBatchNorm(conv: Conv2d, bn: BatchNorm2d): { weight: Tensor; bias: Tensor } {
+  const f = foldHost(conv, bn);
+  return { weight: f.weight.to(conv.weight.device), bias: f.bias.to(conv.weight.device) };
+}
+
+function foldHost(conv: Conv2d, bn: BatchNorm2d): { weight: Tensor; bias: Tensor } {
   const { scale, shift } = bn.affine();
   const O = conv.outChannels, per = conv.weight.size / O;
+  const cw = conv.weight.toArray(), cb = conv.bias ? conv.bias.toArray() : null;
   const w = new Float32Array(conv.weight.size), b = new Float32Array(O);
   for (let o = 0; o < O; o++) {
-    for (let i = 0; i < per; i++) w[o * per + i] = conv.weight.data[o * per + i] * scale[o];
-    b[o] = shift[o] + (conv.bias ? conv.bias.data[o] * scale[o] : 0);
+    for (let i = 0; i < per; i++) w[o * per + i] = cw[o * per + i] * scale[o];
+    b[o] = shift[o] + (cb ? cb[o] * scale[o] : 0);
   }
   return { weight: new Tensor(w, conv.weight.shape), bias: new Tensor(b, [O]) };
 }
@@ -40,8 +47,8 @@ export class ConvBN extends Layer {
    * applied before this unit (pre y = s x + t per input channel): exact for a 1x1 convolution
    * without padding, W'[o, i] = W[o, i] s[i], b' = b + W t. */
   foldedWeights(pre: BatchNorm2d | null = null): { weight: Tensor; bias: Tensor } {
-    const f = foldBatchNorm(this.conv, this.bn);
-    if (!pre) return f;
+    if (!pre) return foldBatchNorm(this.conv, this.bn);
+    const f = foldHost(this.conv, this.bn);
     const c = this.conv;
     if (c.kernelSize[0] !== 1 || c.kernelSize[1] !== 1 || c.groups !== 1 || c.padding[0] !== 0 || c.padding[1] !== 0)
       throw new Error('ConvBN: only a 1x1 convolution without padding can absorb a preceding BatchNorm');
@@ -55,7 +62,8 @@ export class ConvBN extends Layer {
       }
       f.bias.data[o] = b;
     }
-    return f;
+    const device = this.conv.weight.device;
+    return { weight: f.weight.to(device), bias: f.bias.to(device) };
   }
 
   /** conv-BN(-ReLU) of x, or of pre(x) when a BatchNorm `pre` comes first (RepLKNet's prelkb_bn /

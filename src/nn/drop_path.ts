@@ -20,7 +20,7 @@ export class DropPath extends Layer {
     const N = x.shape[0], keep = 1 - this.rate;
     const mask = new Float32Array(N);
     for (let n = 0; n < N; n++) mask[n] = this.rng.uniform() < keep ? 1 / keep : 0;
-    return ops.mul(x, new Tensor(mask, [N, ...x.shape.slice(1).map(() => 1)]));
+    return ops.mul(x, new Tensor(mask, [N, ...x.shape.slice(1).map(() => 1)]).to(x.device));
   }
 }
 

@@ -141,20 +141,31 @@ export class BatchNorm2d extends Layer {
   }
 
   forward(x: Tensor): Tensor {
-    if (this.training) this.numBatchesTracked.data[0] += 1;
+    if (this.training) {
+      // On CUDA the count is kept here and written with a fill (no copy back per layer).
+      if (this.tracked === null) this.tracked = this.numBatchesTracked.toArray()[0];
+      this.tracked += 1;
+      this.numBatchesTracked.storage.fill(this.tracked);
+    }
     return ops.batchNorm2d(x, {
       weight: this.weight, bias: this.bias, runningMean: this.runningMean, runningVar: this.runningVar,
       training: this.training, momentum: this.momentum, eps: this.eps,
     });
   }
 
+  private tracked: number | null = null;
+  protected override stateChanged(): void {
+    this.tracked = null; // reread num_batches_tracked after loads and moves
+  }
+
   /** The eval-mode map as y = scale * x + shift per channel, in float64. */
   affine(): { scale: Float64Array; shift: Float64Array } {
     const C = this.numFeatures;
     const scale = new Float64Array(C), shift = new Float64Array(C);
+    const w = this.weight.toArray(), b = this.bias.toArray(), m = this.runningMean.toArray(), v = this.runningVar.toArray();
     for (let c = 0; c < C; c++) {
-      scale[c] = this.weight.data[c] / Math.sqrt(this.runningVar.data[c] + this.eps);
-      shift[c] = this.bias.data[c] - this.runningMean.data[c] * scale[c];
+      scale[c] = w[c] / Math.sqrt(v[c] + this.eps);
+      shift[c] = b[c] - m[c] * scale[c];
     }
     return { scale, shift };
   }

@@ -2,6 +2,7 @@
 // PyTorch state-dict keys (`stages.2.blocks.4.large_kernel.lkb_origin.conv.weight`), so published
 // checkpoints load without a key-translation table.
 import { Tensor, shapeString } from '../tensor/tensor';
+import { Device, DeviceArray, checkDevice } from '../tensor/device';
 
 /** A state-dict entry as the checkpoint readers return it (float32 whatever the file held). */
 export interface StateEntry {
@@ -153,7 +154,9 @@ export abstract class Module {
     const bad = new Set(report.mismatched.map((m) => m.key));
     for (const [key, t] of own) {
       const e = entries.get(key);
-      if (e !== undefined && !bad.has(key)) t.data.set(e.data);
+      if (e === undefined || bad.has(key)) continue;
+      if (t.device === 'cpu') t.data.set(e.data);
+      else (t.storage as DeviceArray).upload(e.data);
     }
     for (const [, m] of this.namedModules()) m.stateChanged();
     return report;
@@ -191,6 +194,27 @@ export abstract class Module {
     if (typeof flag !== 'boolean') throw new TypeError(`setRequiresGrad: flag must be a boolean, got ${typeof flag}`);
     for (const [, t] of this.namedParameters()) t.requiresGrad = flag;
     return this;
+  }
+
+  /** Moves every parameter and buffer to `device` ('cpu' or 'cuda') in place, keeping the
+   * Tensor objects, like PyTorch's module.to(). Derived weights (folded BN) are rebuilt there. */
+  to(device: Device | 'cuda:0'): this {
+    const d = checkDevice('Module.to', 'device', device);
+    for (const [, m] of this.namedModules()) {
+      for (const t of m.params.values()) t.relocate(d);
+      for (const t of m.buffers.values()) t.relocate(d);
+      m.stateChanged();
+    }
+    return this;
+  }
+
+  /** Where the parameters are: 'cpu' or 'cuda' (the first parameter's or buffer's device). */
+  get device(): Device {
+    for (const [, m] of this.namedModules()) {
+      for (const t of m.params.values()) return t.device;
+      for (const t of m.buffers.values()) return t.device;
+    }
+    return 'cpu';
   }
 
   /** Number of parameter elements. */

@@ -202,6 +202,28 @@ export class Tensor {
     return record<Storage>('to', copy(s, d), this.shape, [this], (g) => [copy(g, from)]);
   }
 
+  /** @internal Moves a leaf's values to `device` in place, keeping this Tensor object (what
+   * Module.to does for parameters and buffers, which layers hold by reference). */
+  relocate(device: Device): void {
+    if (this.node) throw new Error('internal: relocate of a tensor inside a recorded graph');
+    if (device === this.device) return;
+    const s = this.storage;
+    if (device === 'cpu') {
+      this._storage = (s as DeviceArray).download();
+      (s as DeviceArray).dispose();
+    } else {
+      const a = cudaBackend().empty(s.length) as DeviceArray;
+      a.upload(s as Float32Array);
+      this._storage = a;
+    }
+    if (this.grad) {
+      const g = this.grad;
+      this.grad = null;
+      g.relocate(device);
+      this.grad = g;
+    }
+  }
+
   /** Frees a CUDA tensor's device memory now instead of at garbage collection; the tensor (and
    * views of the same memory: detach(), reshape()) cannot be used afterwards. A no-op on the CPU. */
   dispose(): void {
