@@ -62,6 +62,11 @@ export { train };
 export { fit, SGD, AdamW, cosineLr, clipGradNorm, saveCheckpoint, loadCheckpoint, augment } from './train';
 export type { FitOptions, FitResult, EpochMetrics, StepInfo, OptimizerSpec, AdversarialOptions, AugmentSpec, NamedAugment } from './train';
 export { Rng } from './tensor/random';
+// The augmentation ablation of the robust-ViT study (lkvit ablate augment).
+import * as ablation from './train/ablation';
+export { ablation };
+export { runAugmentAblation } from './train/ablation';
+export type { AugmentAblationOptions, AugmentAblationResult, AblationSettings, AblationRow, AblationReport } from './train/ablation';
 
 // The demo: three small models trained on MNIST digits, attacked and analysed (lkvit demo).
 import * as demo from './demo';

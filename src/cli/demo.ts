@@ -60,7 +60,7 @@ export async function demoCommand(argv: string[], print: (s: string) => void): P
 }
 
 /** One progress bar per phase of the run (training a model, one figure on one model). */
-function phaseBars(start: (label: string, total: number) => Progress): { update: (p: DemoProgress) => void; end: () => void } {
+export function phaseBars(start: (label: string, total: number) => Progress): { update: (p: DemoProgress) => void; end: () => void } {
   let current: { phase: string; bar: Progress } | null = null;
   const end = () => {
     current?.bar.finish();

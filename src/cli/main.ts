@@ -8,6 +8,7 @@ import { benchCommand } from './bench';
 import { profileCommand } from './profile';
 import { mergeCommand } from './merge';
 import { trainCommand } from './train';
+import { ablateCommand } from './ablate';
 import { demoCommand } from './demo';
 import { infoCommand } from './info';
 import { listModels } from '../models/registry';
@@ -24,6 +25,7 @@ export const COMMANDS: Record<string, { summary: string; run: CommandFn }> = {
   eval: { summary: 'a checkpoint on a robustness suite: imagenet, imagenet-a/-r/-o/-c/-p/-9', run: evalCommand },
   analyze: { summary: 'the analyses: occlusion, frequency, fourier-heatmap, lesion, kernel-distance, feature-variance, erf', run: analyzeCommand },
   train: { summary: 'fits a model on x/y tensors: SGD/AdamW, cosine with warm-up, PGD-AT or TRADES, resumable checkpoints', run: trainCommand },
+  ablate: { summary: 'the augmentation ablation: one model trained under all 16 subsets of CutMix, RandAugment, MixUp, Random Erasing, then clean/PGD/AutoAttack accuracy', run: ablateCommand },
   merge: { summary: 'combines the reports of --shard i/n runs into the report of a single run', run: mergeCommand },
   bench: { summary: 'kernel-size microbenchmark: depthwise conv, attention, whole models (with PyTorch beside when found)', run: benchCommand },
   profile: { summary: 'per-op time, GFLOP/s and % of the machine\'s measured peak of one model pass (forward, attack or train)', run: profileCommand },

@@ -1,4 +1,4 @@
-// lkvit merge SHARD... : joins the shard reports of `eval`, `attack` or `analyze NAME` run with
+// lkvit merge SHARD... : joins the shard reports of `eval`, `attack`, `analyze NAME` or `ablate` run with
 // --shard i/n into exactly what the unsharded command writes, with the same --out / --json meanings.
 import type { AttackName } from '../attacks/run';
 import { FlagSpec, parseFlags, usage, UsageError, COMMON_FLAGS, commandOutput, checkOutputs, jsonFile } from './args';
@@ -14,6 +14,7 @@ import { checkAnalysisShards } from '../suites/analyses/shards';
 import { suiteReportLines } from './eval';
 import { AttackShardPayload, writeAttackOutputs } from './attack';
 import { finishAnalysis, mergeAnalysisResults } from './analyze';
+import { mergeAblationShards, writeAblationReport, ablationTable, ABLATION_FILES } from '../train/ablation';
 
 const FLAGS: Record<string, FlagSpec> = {
   out: { type: 'string', help: "as the sharded command's --out: eval and analyze a folder, attack the x_adv .safetensors file", default: 'none' },
@@ -93,6 +94,8 @@ const MAX_SAFETENSORS_HEADER = 2 ** 20;
 /** The batch size that cut the run's slices, where the run records one (eval slices follow its subsets). */
 function runBatchSize(kind: string, run: Record<string, unknown>, c: PayloadChecker): number | undefined {
   if (kind === 'attack') return c.int('run.batchSize', run.batchSize, 1, 2 ** 31 - 1);
+  // An ablation's shards are slices of its combinations, one at a time.
+  if (kind === 'ablation') return 1;
   if (!kind.startsWith('analyze:')) return undefined;
   const flag = (run.flags as Record<string, unknown> | undefined)?.['batch-size'];
   if (flag === undefined) return 32;
@@ -122,7 +125,7 @@ export async function mergeCommand(argv: string[], print: (s: string) => void): 
     const json = jsonFile(f);
     checkOutputs(cmd, inputs, [
       ...(out === undefined ? [] : [kind === 'attack' ? { flag: 'out', path: out }
-        : { flag: 'out', path: out, folder: kind === 'eval' ? ['report.json', 'report.csv'] : ['json', 'csv', 'svg', 'png'].map((e) => `${name}.${e}`) }]),
+        : { flag: 'out', path: out, folder: kind === 'eval' ? ['report.json', 'report.csv'] : kind === 'ablation' ? ABLATION_FILES : ['json', 'csv', 'svg', 'png'].map((e) => `${name}.${e}`) }]),
       ...(json !== undefined ? [{ flag: 'json', path: json }] : []),
     ]);
     const seconds = ordered.reduce((s, r) => s + r.seconds, 0);
@@ -142,8 +145,15 @@ export async function mergeCommand(argv: string[], print: (s: string) => void): 
       const run = ordered[0].run as { model: string; weights: string };
       const meta = { analysis: name, model: run.model, weights: run.weights, seconds };
       await finishAnalysis(name, meta, mergeAnalysisResults(name, checkAnalysisShards(name, ordered)), out, output);
+    } else if (kind === 'ablation') {
+      if (out === undefined) throw new UsageError(`${cmd}: ablation shards need --out DIR for ${ABLATION_FILES.join(', ')}`);
+      const report = mergeAblationShards(ordered);
+      await writeAblationReport(out, report);
+      output.result(report);
+      for (const line of ablationTable(report).trimEnd().split('\n')) output.say(line);
+      output.say(`report: ${out}/ablation.json, .csv, .txt, .svg, .png (${ordered.length} shards, ${seconds.toFixed(1)} s of compute)`);
     } else {
-      throw new ShardMergeError(`merge: unknown shard kind '${kind}' (expected eval, attack or analyze:NAME)`);
+      throw new ShardMergeError(`merge: unknown shard kind '${kind}' (expected eval, attack, analyze:NAME or ablation)`);
     }
   } catch (e) {
     // Shards that do not form one run are bad input: one line, exit 2.

@@ -13,7 +13,7 @@ export const MAX_SHARD_REPORT_BYTES = 512 * 2 ** 20;
 
 export interface ShardReport<P = unknown> {
   format: typeof SHARD_FORMAT;
-  /** 'eval', 'attack' or 'analyze:NAME'. */
+  /** 'eval', 'attack', 'analyze:NAME' or 'ablation'. */
   kind: string;
   shard: ShardSpec;
   slice: ShardSlice;
@@ -102,7 +102,7 @@ export function readShardReport(file: string, listed = false): ShardReport {
     const format = isObject(report) && typeof report.format === 'string' && /^lkvit-shard\/\d+$/.test(report.format) ? report.format : null;
     throw bad(format ? `is a shard report of format ${format} (this lkvit reads ${SHARD_FORMAT}: rerun the shard)` : `is not a shard report (no format '${SHARD_FORMAT}')`);
   }
-  if (typeof report.kind !== 'string' || !/^(eval|attack|analyze:[a-z-]{1,40})$/.test(report.kind)) throw bad('has no valid kind (eval, attack or analyze:NAME)');
+  if (typeof report.kind !== 'string' || !/^(eval|attack|analyze:[a-z-]{1,40}|ablation)$/.test(report.kind)) throw bad('has no valid kind (eval, attack, analyze:NAME or ablation)');
   const s = report.shard as unknown as Record<string, unknown>;
   if (!isObject(s) || !isCount(s.count) || !isCount(s.index) || s.count < 1 || s.index < 1 || s.index > s.count)
     throw bad('has no valid shard (integers 1 <= index <= count)');

@@ -3,8 +3,9 @@
 // Erasing}, optionally adversarially, then its clean, PGD and AutoAttack accuracy on held-out data.
 //
 // Resumable: the folder keeps the run's identity (ablation-run.json), one row per finished
-// combination (runs/NAME.json, written last and atomically) and each unfinished one's per-epoch fit
-// checkpoint (runs/NAME.checkpoint.safetensors). Calling again skips every finished row and resumes an
+// combination (runs/NAME.json, written last and atomically, beside its trained weights
+// runs/NAME.safetensors) and each unfinished one's per-epoch fit checkpoint
+// (runs/NAME.checkpoint.safetensors). Calling again skips every finished row and resumes an
 // interrupted training from its last finished epoch (fit's checkpoint: bit-identical to a run that
 // never stopped); an interrupted evaluation is redone from the trained weights.
 // Shardable: `shard` does only its contiguous slice of the combinations and writes a shard report.
@@ -15,6 +16,7 @@ import type { LabeledDataset } from '../../io/dataset';
 import type { ImageClassifier } from '../../models/classifier';
 import { createModel } from '../../models/registry';
 import { manualSeed } from '../../nn/init';
+import { saveWeights } from '../../nn/serialize';
 import { runAttack } from '../../attacks/run';
 import { ShardSpec, checkShard, shardUnits, shardFileName } from '../../shard/spec';
 import { SHARD_FORMAT, writeShardReport, ShardReport } from '../../shard/report';
@@ -179,7 +181,7 @@ function claimFolder(dir: string, run: AblationRun): void {
     const same = (k: string) => JSON.stringify(held?.[k]) === JSON.stringify((run as unknown as Record<string, unknown>)[k]);
     // Shards of one run name the same combinations: only the rest must match.
     const differs = ['format', 'model', 'settings', 'specs', 'seed', 'data'].find((k) => !same(k));
-    if (differs) throw new RangeError(`${FN}: the folder '${dir}' holds an ablation with another ${differs}; give another out folder (or delete it to start afresh)`);
+    if (differs) throw new RangeError(`${FN}: the folder '${dir}' holds an ablation run with a different ${differs}; give another out folder (or delete it to start afresh)`);
   }
   writeAtomically(file, text);
 }
@@ -291,6 +293,8 @@ async function trainAndEvaluate(name: string, members: AblationAugment[], c: Run
     onStep: (st) => onTrain((st.epoch - 1) * st.stepsPerEpoch + st.step, s.epochs * st.stepsPerEpoch),
   });
   const trainSeconds = (Date.now() - t0) / 1000;
+  // The trained weights stay in the folder (lk.loadModel reads them; lkvit analyze perturbations compares them).
+  saveWeights(model, runFile(c.dir, name, 'safetensors'), { ablation: name });
   model.eval();
   model.setRequiresGrad(false);
   const t1 = Date.now();
