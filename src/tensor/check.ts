@@ -6,6 +6,11 @@ export { MAX_NUMEL };
 
 export function checkTensor(op: string, name: string, x: unknown): asserts x is Tensor {
   if (!(x instanceof Tensor)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${describe(x)}`);
+  if (x.device === 'cuda') {
+    // Device memory cannot be reassigned or transferred; it can be freed.
+    if (x.disposed) throw new TypeError(`${op}: ${name} was disposed (a CUDA tensor cannot be used after dispose())`);
+    return;
+  }
   // The data may have changed since construction: reassigned, or its buffer transferred away.
   const n = numel(x.shape);
   if (!(x.data instanceof Float32Array) || x.data.length !== n)

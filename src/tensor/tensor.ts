@@ -144,6 +144,11 @@ export class Tensor {
       throw new TypeError(`Tensor ${shapeString(this.shape)} on cuda was disposed (dispose() frees its memory; it cannot be used afterwards)`);
     return s;
   }
+  /** Whether dispose() freed this CUDA tensor's memory (always false on the CPU). */
+  get disposed(): boolean {
+    const s = this._storage;
+    return !isHost(s) && s.disposed;
+  }
   /** 'cpu' or 'cuda'. */
   get device(): Device {
     return isHost(this._storage) ? 'cpu' : 'cuda';
