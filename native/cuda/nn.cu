@@ -34,9 +34,9 @@ __device__ __forceinline__ float normal_cdf(float x) {
   return u >= 0.f ? half_erfc : 1.f - half_erfc;
 }
 
+// y may be x or g (in place): each thread reads its element before writing it.
 __global__ void __launch_bounds__(kThreads)
-    activation_kernel(int kind, long long n, const float* __restrict__ x, const float* __restrict__ g,
-                      float* __restrict__ y) {
+    activation_kernel(int kind, long long n, const float* x, const float* g, float* y) {
   const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const float v = x[i];
