@@ -11,7 +11,7 @@ import { imagenetIndex } from '../suites/classes';
 import { svgToPng } from '../plot';
 import { createHash } from 'crypto';
 import {
-  FlagSpec, Flags, parseFlags, usage, intFlag, seedFlag, parseFraction, UsageError, COMMON_FLAGS, commandOutput, CommandOutput, checkOutputs, jsonFile,
+  FlagSpec, Flags, parseFlags, usage, intFlag, seedFlag, parseFraction, choiceFlag, UsageError, COMMON_FLAGS, commandOutput, CommandOutput, checkOutputs, jsonFile,
 } from './args';
 import { MODEL_FLAGS, loadModelFromFlags } from './model_flags';
 import { SHARD_FLAG, shardFlag } from './shard_flag';
@@ -26,7 +26,7 @@ const FLAGS: Record<string, FlagSpec> = {
   out: { type: 'string', help: 'folder for NAME.json, NAME.csv, NAME.svg, NAME.png (with --shard: NAME.shard-I-of-N.json)', default: 'none; give --out and/or --json' },
   seed: { type: 'string', help: 'seed of the random choices', default: '0' },
   'batch-size': { type: 'string', help: 'images per forward pass', default: '32' },
-  limit: { type: 'string', help: 'use only the first N samples', default: 'all' },
+  limit: { type: 'string', help: 'use only the first N samples', default: 'all; perturbations 8' },
   ratios: { type: 'string', help: 'occlusion: ratios, comma-separated', default: '0.1,...,0.9' },
   mode: { type: 'string', help: 'occlusion: random | salient | non-salient', default: 'random' },
   'patch-size': { type: 'string', help: 'occlusion: patch side in pixels', default: '16' },
@@ -36,12 +36,12 @@ const FLAGS: Record<string, FlagSpec> = {
   'band-width': { type: 'string', help: 'frequency: band width in units of pi', default: '0.1' },
   'noise-std': { type: 'string', help: 'frequency: noise RMS per channel on [0, 1] images', default: '0.1' },
   'noise-l2': { type: 'string', help: 'frequency: noise L2 norm per channel instead of --noise-std', default: 'off' },
-  eps: { type: 'string', help: 'fourier-heatmap: L2 norm of each perturbation; attack-curve: eps when sweeping steps', default: '4 for fourier-heatmap; required for attack-curve --sweep steps' },
+  eps: { type: 'string', help: 'fourier-heatmap: L2 norm of each perturbation; attack-curve: eps when sweeping steps; perturbations: the PGD L-inf eps', default: '4 for fourier-heatmap; required for attack-curve --sweep steps; 8/255 for perturbations' },
   attack: { type: 'string', help: 'attack-curve: the attack (fgsm, pgd, apgd-ce, taig-s, ... as lkvit attack)', default: 'pgd' },
   sweep: { type: 'string', help: 'attack-curve: eps | steps', default: 'eps' },
   values: { type: 'string', help: 'attack-curve: the eps values (fractions allowed: 1/255,2/255) or step counts', default: 'required for attack-curve' },
-  steps: { type: 'string', help: 'attack-curve: attack steps when sweeping eps', default: "the attack's" },
-  space: { type: 'string', help: "attack-curve: pixel | normalized (units of eps; the study used normalized)", default: 'pixel' },
+  steps: { type: 'string', help: 'attack-curve: attack steps when sweeping eps; perturbations: PGD steps', default: "the attack's; perturbations 10" },
+  space: { type: 'string', help: "attack-curve, perturbations: pixel | normalized (units of eps; the study used normalized)", default: 'pixel' },
   surrogate: { type: 'string', help: 'attack-curve: craft on this model and judge on --model (transfer, as TAIG)', default: 'none: white-box' },
   'surrogate-weights': { type: 'string', help: "attack-curve: the surrogate's checkpoint", default: 'none' },
   radius: { type: 'string', help: 'fourier-heatmap: largest |frequency|', default: 'min(15, H/2)' },
@@ -52,12 +52,16 @@ const FLAGS: Record<string, FlagSpec> = {
   blocks: { type: 'string', help: 'feature-variance: block names, comma-separated', default: 'all' },
   block: { type: 'string', help: 'erf: block whose centre output is used', default: 'the last spatial one' },
   gradient: { type: 'string', help: "erf: 'relu' (RepLKNet's script) or 'abs'", default: 'relu' },
+  compare: { type: 'string', help: 'perturbations: a second model shown beside --model (e.g. the non-robust one)', default: 'none' },
+  'compare-weights': { type: 'string', help: "perturbations: the --compare model's checkpoint", default: 'none' },
+  labels: { type: 'string', help: 'perturbations: column labels of --model and --compare, comma-separated', default: 'the model names' },
+  normalize: { type: 'string', help: 'perturbations: minmax (each map to [0, 1] by its own min and max) | symmetric (0 at grey, by max |v|)', default: 'minmax' },
   ...SHARD_FLAG,
   ...COMMON_FLAGS,
 };
 /** The analyses whose figures are exact counts over samples, so that shards merge bit-identically. */
 export const SHARDABLE = ['occlusion', 'frequency', 'fourier-heatmap', 'lesion'];
-const NAMES = ['occlusion', 'frequency', 'fourier-heatmap', 'lesion', 'kernel-distance', 'feature-variance', 'erf', 'attack-curve'];
+const NAMES = ['occlusion', 'frequency', 'fourier-heatmap', 'lesion', 'kernel-distance', 'feature-variance', 'erf', 'attack-curve', 'perturbations'];
 const SYNOPSIS = `NAME --model M --weights FILE (--input FILE | --data DIR) --out DIR [options]\n  NAME: ${NAMES.join(' | ')}`;
 
 type Print = (line: string) => void;
@@ -296,13 +300,17 @@ export async function analyzeCommand(argv: string[], print: Print): Promise<void
   if (shard && !SHARDABLE.includes(name))
     throw new UsageError(`analyze: ${name} does not take --shard (its float sums over samples would not merge exactly; shardable: ${SHARDABLE.join(', ')})`);
   if (shard && f.out === undefined) throw new UsageError(`analyze: --shard needs --out DIR for ${shardFileName(name, shard)}`);
+  const perturbationFlags = ['compare', 'compare-weights', 'labels', 'normalize'].filter((k) => f[k] !== undefined);
+  if (name !== 'perturbations' && perturbationFlags.length) throw new UsageError(`analyze: --${perturbationFlags[0]} applies to perturbations`);
+  if (name === 'perturbations' && f.out === undefined) throw new UsageError('analyze: perturbations needs --out DIR for perturbations.png, .html and .json');
   const json = jsonFile(f);
-  checkOutputs('analyze', ['input', 'weights', 'dino-weights', 'surrogate-weights'].map((k) => [k, f[k] as string | undefined]), [
-    ...(f.out !== undefined ? [{ flag: 'out', path: String(f.out), folder: shard ? [shardFileName(name, shard)] : ['json', 'csv', 'svg', 'png'].map((e) => `${name}.${e}`) }] : []),
+  checkOutputs('analyze', ['input', 'weights', 'dino-weights', 'surrogate-weights', 'compare-weights'].map((k) => [k, f[k] as string | undefined]), [
+    ...(f.out !== undefined ? [{ flag: 'out', path: String(f.out), folder: shard ? [shardFileName(name, shard)] : name === 'perturbations' ? analyses.PERTURBATION_FILES : ['json', 'csv', 'svg', 'png'].map((e) => `${name}.${e}`) }] : []),
     ...(json !== undefined ? [{ flag: 'json', path: json }] : []),
   ]);
   const output = commandOutput(f, print);
   const model = loadModelFromFlags(f, 'analyze', output.say);
+  if (name === 'perturbations') return perturbationsCommand(f, model, output);
   const started = Date.now();
   const result = await run(name, f, model, output, shard);
   const meta = { analysis: name, model: model.modelName ?? String(f.model), weights: path.basename(String(f.weights)), seconds: (Date.now() - started) / 1000 };
@@ -336,4 +344,30 @@ export async function finishAnalysis(name: string, meta: Record<string, unknown>
   if (out !== undefined) await writeAnalysis(out, name, json, outcome);
   output.result({ ...meta, result: outcome.result });
   output.say(`${name}: ${outcome.summary} (${Number(meta.seconds).toFixed(1)} s)${out !== undefined ? ` -> ${out}` : ''}`);
+}
+
+/** analyze perturbations: --model (and --compare) side by side, as perturbations.png, .html and .json. */
+async function perturbationsCommand(f: Flags, model: ImageClassifier, output: CommandOutput): Promise<void> {
+  const cmd = 'analyze';
+  if ((f.compare === undefined) !== (f['compare-weights'] === undefined)) throw new UsageError(`${cmd}: --compare and --compare-weights go together`);
+  const normalization = choiceFlag(f, 'normalize', analyses.MAP_NORMALIZATIONS, 'minmax', cmd);
+  const eps = f.eps === undefined ? undefined : parseFraction(String(f.eps));
+  if (eps !== undefined && !(eps > 0)) throw new UsageError(`${cmd}: --eps must be a positive number or fraction like 8/255, got '${String(f.eps)}'`);
+  const space = choiceFlag(f, 'space', ['pixel', 'normalized'] as const, 'pixel', cmd);
+  const compare = f.compare === undefined ? undefined : loadModelFromFlags(f, cmd, output.say, { model: 'compare', weights: 'compare-weights' });
+  const names = [model.modelName ?? String(f.model), ...(compare ? [compare.modelName ?? String(f.compare)] : [])];
+  const labels = f.labels === undefined ? names : String(f.labels).split(',').map((l) => l.trim());
+  if (labels.length !== names.length || labels.some((l) => l === '' || l.length > 60))
+    throw new UsageError(`${cmd}: --labels must give ${names.length} non-empty label(s) of at most 60 characters, comma-separated (one per model), got '${String(f.labels)}'`);
+  const started = Date.now();
+  const result = await analyses.perturbationViews([{ label: labels[0], model }, ...(compare ? [{ label: labels[1], model: compare }] : [])], loadData(f, model), {
+    samples: intFlag(f, 'limit', cmd) ?? 8, steps: intFlag(f, 'steps', cmd), batchSize: intFlag(f, 'batch-size', cmd), seed: seedFlag(f, cmd), space, normalization,
+    ...(eps !== undefined && { eps }),
+  });
+  const dir = String(f.out);
+  const meta = { analysis: 'perturbations', models: names, weights: [path.basename(String(f.weights)), ...(compare ? [path.basename(String(f['compare-weights']))] : [])], seconds: (Date.now() - started) / 1000 };
+  const files = await analyses.writePerturbationViews(dir, result, meta);
+  output.result({ ...meta, files });
+  const flips = result.models.map((m) => `${m.label}: ${m.advPred.filter((p, i) => p !== m.cleanPred[i]).length}/${result.samples} predictions changed`).join('; ');
+  output.say(`perturbations: ${result.samples} samples, PGD eps ${+result.eps.toFixed(5)} (${flips}) -> ${path.join(dir, 'perturbations.html')}`);
 }

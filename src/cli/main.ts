@@ -23,7 +23,7 @@ export const COMMANDS: Record<string, { summary: string; run: CommandFn }> = {
   predict: { summary: 'logits of a checkpoint on tensors or images', run: predictCommand },
   attack: { summary: 'adversarial examples and robust accuracy', run: attackCommand },
   eval: { summary: 'a checkpoint on a robustness suite: imagenet, imagenet-a/-r/-o/-c/-p/-9', run: evalCommand },
-  analyze: { summary: 'the analyses: occlusion, frequency, fourier-heatmap, lesion, kernel-distance, feature-variance, erf', run: analyzeCommand },
+  analyze: { summary: 'the analyses: occlusion, frequency, fourier-heatmap, lesion, kernel-distance, feature-variance, erf, attack-curve, perturbations', run: analyzeCommand },
   train: { summary: 'fits a model on x/y tensors: SGD/AdamW, cosine with warm-up, PGD-AT or TRADES, resumable checkpoints', run: trainCommand },
   ablate: { summary: 'the augmentation ablation: one model trained under all 16 subsets of CutMix, RandAugment, MixUp, Random Erasing, then clean/PGD/AutoAttack accuracy', run: ablateCommand },
   merge: { summary: 'combines the reports of --shard i/n runs into the report of a single run', run: mergeCommand },

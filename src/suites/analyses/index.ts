@@ -19,3 +19,6 @@ export { plotOcclusion, plotFrequencyNoise, plotFourierHeatmap, plotLesion, plot
 export type { Labeled } from './plots';
 export { Rng } from './common';
 export type { DatasetOptions, Progress } from './common';
+export { perturbationViews, normalizeMap, normalizeMaps, perturbationGrid, MAP_NORMALIZATIONS } from './perturbations';
+export type { PerturbationViewsOptions, PerturbationViewsResult, PerturbationModelView, MapNormalization } from './perturbations';
+export { writePerturbationViews, perturbationHtml, perturbationSummary, PERTURBATION_FILES } from './perturbations_report';
