@@ -266,7 +266,7 @@ void pack_weights(const float* w, int64_t groups, int64_t rows, int64_t cols, bo
   }
 }
 
-// y = conv(x, W) + bias, with op(W_g) = W_g [Cout_g, CKK] or, for `w_transposed`, the transpose of
+// y = conv(x, W) + bias (added in the GEMM's epilogue), with op(W_g) = W_g [Cout_g, CKK] or, for `w_transposed`, the transpose of
 // W's per-group [CKK, Cout_g] block (the 1x1 input gradient). With many (image, group) GEMMs the
 // weights are packed once and shared; with few (batch 1) each GEMM packs its A panels itself,
 // where they are used, which saves writing all packed weights to memory and reading them back.
@@ -274,11 +274,6 @@ void forward_gemms(const ConvShape& s, const float* w, bool w_transposed, const 
                    float* y) {
   const Dims d = dims_of(s);
   const int nthreads = lk::num_threads();
-  if (bias)
-    lk::parallel_for(s.n * s.cout, 16, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i)
-        for (int64_t p = 0; p < d.pixels; ++p) y[i * d.pixels + p] = bias[i % s.cout];
-    });
   const int64_t images = s.n * s.groups;
   const bool per_thread = one_gemm_per_thread(images, nthreads);
   const int64_t wpack_len = per_thread ? sgemm_packed_a_floats(d.og, d.ckk) : 0;
@@ -290,8 +285,8 @@ void forward_gemms(const ConvShape& s, const float* w, bool w_transposed, const 
     const PackCtx ctx{&s, x + (n * s.cin + g * d.cg) * d.hw, d.cg};
     const lk::GemmA a = per_thread ? lk::GemmA{false, nullptr, 0, wpack.data() + g * wpack_len}
                                    : lk::GemmA{w_transposed, w + g * d.og * d.ckk, w_transposed ? d.og : d.ckk, nullptr};
-    sgemm_ex(d.og, d.pixels, d.ckk, 1.f, a, conv_b(d, ctx, false), bias ? 1.f : 0.f,
-             y + (n * s.cout + g * d.og) * d.pixels, d.pixels, threaded);
+    sgemm_ex(d.og, d.pixels, d.ckk, 1.f, a, conv_b(d, ctx, false), 0.f, y + (n * s.cout + g * d.og) * d.pixels,
+             d.pixels, threaded, bias ? bias + g * d.og : nullptr);
   };
   if (per_thread)
     lk::parallel_for(images, 1, [&](int64_t begin, int64_t end) {
@@ -431,7 +426,7 @@ void conv2d_backward_weight(const ConvShape& s, const float* gy, const float* x,
     for (int64_t n = 0; n < s.n; ++n) {
       const PackCtx ctx{&s, x + (n * s.cin + g * d.cg) * d.hw, d.cg};
       sgemm_ex(d.og, d.ckk, d.pixels, 1.f, lk::GemmA{false, gy + (n * s.cout + g * d.og) * d.pixels, d.pixels, nullptr},
-               conv_b(d, ctx, true), n == 0 ? 0.f : 1.f, gw + g * d.og * d.ckk, d.ckk, threaded);
+               conv_b(d, ctx, true), n == 0 ? 0.f : 1.f, gw + g * d.og * d.ckk, d.ckk, threaded, nullptr);
     }
   };
   if (one_gemm_per_thread(s.groups, nthreads))

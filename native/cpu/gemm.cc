@@ -35,11 +35,11 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
 // Reference semantics of one tile: C[r][j] = alpha * sum_k a[k][r] * b[k][j] + beta * C[r][j]
-// for r < R, j < n, with a/b the packed micro-panels. R rows and NV vectors are compile-time so the
+// (+ bias[r] when bias is not null) for r < R, j < n, with a/b the packed micro-panels. R rows and NV vectors are compile-time so the
 // accumulators live in registers; n (valid columns) masks the last vector.
 template <int R, int NV>
 void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc,
-                  int n, float alpha, float beta) {
+                  int n, float alpha, float beta, const float* bias) {
   vf acc[R][NV];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
@@ -65,6 +65,7 @@ void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict
       const int cols = n - v * kVL;
       if (cols <= 0) break;
       vf res = vmul(acc[r][v], va);
+      if (bias) res = vadd(res, vset1(bias[r]));
       float* p = cr + v * kVL;
       if (cols >= kVL) {
         if (beta != 0.f) res = vfma(vb, vload(p), res);
@@ -80,14 +81,14 @@ void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict
 // Picks the instantiation for an edge tile of `rows` x `cols` (rows <= MR, cols <= NR).
 template <int R>
 void tile(int rows, int cols, int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
-          float beta) {
+          float beta, const float* bias) {
   if constexpr (R > 1) {
-    if (rows < R) return tile<R - 1>(rows, cols, kc, a, b, c, ldc, alpha, beta);
+    if (rows < R) return tile<R - 1>(rows, cols, kc, a, b, c, ldc, alpha, beta, bias);
   }
   if (cols > kVL)
-    micro_kernel<R, 2>(kc, a, b, c, ldc, cols, alpha, beta);
+    micro_kernel<R, 2>(kc, a, b, c, ldc, cols, alpha, beta, bias);
   else
-    micro_kernel<R, 1>(kc, a, b, c, ldc, cols, alpha, beta);
+    micro_kernel<R, 1>(kc, a, b, c, ldc, cols, alpha, beta, bias);
 }
 
 static_assert(kMR <= kVL, "pack_a_panel holds one k of a micro-panel (MR floats) in one vector");
@@ -162,14 +163,15 @@ void pack_b_block(bool transB, const float* B, int64_t ldb, int64_t p0, int64_t 
   }
 }
 
-// C = beta * C (the K == 0 or alpha == 0 case); beta == 0 writes zeros without reading C.
-void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+// C = beta * C + row_bias[i] (the K == 0 or alpha == 0 case); beta == 0 does not read C.
+void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc, const float* row_bias) {
   for (int64_t i = 0; i < M; ++i) {
     float* c = C + i * ldc;
+    const float add = row_bias ? row_bias[i] : 0.f;
     if (beta == 0.f)
-      for (int64_t j = 0; j < N; ++j) c[j] = 0.f;
-    else if (beta != 1.f)
-      for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+      for (int64_t j = 0; j < N; ++j) c[j] = add;
+    else
+      for (int64_t j = 0; j < N; ++j) c[j] = beta * c[j] + add;
   }
 }
 
@@ -219,9 +221,9 @@ void sgemm_pack_a(bool transA, int64_t M, int64_t K, const float* A, int64_t lda
 }
 
 void sgemm_ex(int64_t M, int64_t N, int64_t K, float alpha, const lk::GemmA& a, const lk::GemmB& b, float beta,
-              float* C, int64_t ldc, bool threaded) {
+              float* C, int64_t ldc, bool threaded, const float* row_bias) {
   if (M <= 0 || N <= 0) return;
-  if (K <= 0 || alpha == 0.f) return scale_c(M, N, beta, C, ldc);
+  if (K <= 0 || alpha == 0.f) return scale_c(M, N, beta, C, ldc, row_bias);
   // Below ~1 MFLOP the pool's hand-off costs more than it saves.
   int nthreads = threaded ? lk::num_threads() : 1;
   if (double(M) * double(N) * double(K) < 5e5) nthreads = 1;
@@ -272,6 +274,7 @@ void sgemm_ex(int64_t M, int64_t N, int64_t K, float alpha, const lk::GemmA& a, 
           else
             pack_b_block(b.trans, b.data, b.ld, p0, kc, j0, nc, bp);
           const float beta_here = p0 == 0 ? beta : 1.f;
+          const float* bias_here = p0 == 0 && row_bias ? row_bias + i0 : nullptr;
           for (int64_t q = q_begin; q < q_end; ++q) {
             const int rows = static_cast<int>(imin(kMR, mb - q * kMR));
             const float* aq = ap + mbpad * p0 + q * kMR * kc;
@@ -282,7 +285,7 @@ void sgemm_ex(int64_t M, int64_t N, int64_t K, float alpha, const lk::GemmA& a, 
             float* c = C + (i0 + q * kMR) * ldc + j0;
             for (int64_t jp = 0; jp < nc; jp += kNR)
               tile<kMR>(rows, static_cast<int>(imin(kNR, nc - jp)), kc, aq, bp + jp * kc, c + jp, ldc, alpha,
-                        beta_here);
+                        beta_here, bias_here ? bias_here + q * kMR : nullptr);
           }
         }
       }
@@ -293,7 +296,7 @@ void sgemm_ex(int64_t M, int64_t N, int64_t K, float alpha, const lk::GemmA& a, 
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool threaded) {
   sgemm_ex(M, N, K, alpha, lk::GemmA{transA, A, lda, nullptr}, lk::GemmB{transB, B, ldb, nullptr, nullptr}, beta, C,
-           ldc, threaded);
+           ldc, threaded, nullptr);
 }
 
 void sgemm_batched(bool transA, bool transB, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha,

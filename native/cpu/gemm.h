@@ -36,9 +36,10 @@ struct GemmB {
 LK_ISA_DECLARE(void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
                           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                           int64_t ldc, bool threaded))
-// General form: op(A) plain or pre-packed, op(B) plain or produced by a packer.
+// General form: op(A) plain or pre-packed, op(B) plain or produced by a packer; row_bias (null, or
+// M floats) is added to row i of C in the same pass: C = alpha op(A) op(B) + beta C + row_bias[i].
 LK_ISA_DECLARE(void sgemm_ex(int64_t M, int64_t N, int64_t K, float alpha, const lk::GemmA& a, const lk::GemmB& b,
-                             float beta, float* C, int64_t ldc, bool threaded))
+                             float beta, float* C, int64_t ldc, bool threaded, const float* row_bias))
 // Packs op(A) [M, K] once for sgemm_ex (GemmA::packed); the buffer holds sgemm_packed_a_floats(M, K).
 LK_ISA_DECLARE(int64_t sgemm_packed_a_floats(int64_t M, int64_t K))
 LK_ISA_DECLARE(void sgemm_pack_a(bool transA, int64_t M, int64_t K, const float* A, int64_t lda, float* dst,
