@@ -82,10 +82,78 @@ function underSeeds(t, fn) {
   return results[0];
 }
 
-// ---- the op table's conv, norm and nn rows
+// ---- the op table's conv, norm and nn rows, and rows beyond it for the wider paths (rows of 256
+// threads past 512 values, several passes per thread, ImageNet's 1000 classes)
 
-for (const file of ['conv', 'norm', 'nn']) {
-  for (const row of require(`./cases/${file}.js`)) {
+const RC = require('./reference/conv'), RN = require('./reference/nn'), RM = require('./reference/norm');
+const BEYOND = [
+  {
+    name: 'conv2d groups 2, stride [2, 1], padding [2, 1], dilation [2, 3]: x [2,4,9,8] weight [6,2,3,2] + bias',
+    opts: { stride: [2, 1], padding: [2, 1], dilation: [2, 3], groups: 2 },
+    make: (r) => ({ x: r.array([2, 4, 9, 8]), weight: r.array([6, 2, 3, 2]), bias: r.array([6]) }),
+    run(lk, t) { return lk.ops.conv2d(t.x, t.weight, { ...this.opts, bias: t.bias }); },
+    ref(a) { return RC.conv2d(a.x, a.weight, a.bias, this.opts); },
+    refGrad(a, g) { return RC.conv2dGrad(a.x, a.weight, a.bias, this.opts, g); },
+    grad: ['x', 'weight', 'bias'],
+  },
+  {
+    name: 'softmax dim -1 [2,1000]',
+    make: (r) => ({ x: r.array([2, 1000], -5, 5) }),
+    run: (lk, t) => lk.ops.softmax(t.x, -1),
+    ref: (a) => RN.softmax(a.x, -1, false),
+    refGrad: (a, g) => ({ x: RN.softmaxGrad(a.x, -1, false, g) }),
+    grad: ['x'],
+  },
+  {
+    name: 'logSoftmax dim 1 [2,600,3]',
+    make: (r) => ({ x: r.array([2, 600, 3], -5, 5) }),
+    run: (lk, t) => lk.ops.logSoftmax(t.x, 1),
+    ref: (a) => RN.softmax(a.x, 1, true),
+    refGrad: (a, g) => ({ x: RN.softmaxGrad(a.x, 1, true, g) }),
+    grad: ['x'],
+  },
+  {
+    name: 'crossEntropy mean [3, 1000] smoothing 0.1',
+    make: (r) => ({ z: r.array([3, 1000], -4, 4), labels: Int32Array.from([0, 999, 417]) }),
+    run: (lk, t) => lk.ops.crossEntropy(t.z, t.labels, { reduction: 'mean', labelSmoothing: 0.1 }),
+    ref: (a) => RN.crossEntropy(a.z, a.labels, 'mean', 0.1),
+    refGrad: (a, g) => ({ z: RN.crossEntropyGrad(a.z, a.labels, 'mean', 0.1, g) }),
+    grad: ['z'],
+  },
+  {
+    name: 'globalAvgPool2d [1,2,30,30]',
+    make: (r) => ({ x: r.array([1, 2, 30, 30]) }),
+    run: (lk, t) => lk.ops.globalAvgPool2d(t.x),
+    ref: (a) => RN.globalAvgPool2d(a.x),
+    refGrad: (a, g) => ({ x: RN.globalAvgPool2dGrad(a.x, g) }),
+    grad: ['x'],
+  },
+  {
+    name: 'batchNorm2d training [3,2,20,20] with affine',
+    make: (r) => ({ x: r.array([3, 2, 20, 20], 2, 4), w: r.array([2], 0.5, 1.5), b: r.array([2]) }),
+    run: (lk, t) => lk.ops.batchNorm2d(t.x, { weight: t.w, bias: t.b, training: true }),
+    ref: (a) => RM.batchNorm(a.x, { weight: a.w, bias: a.b, training: true }),
+    refGrad: (a, g) => {
+      const gr = RM.batchNormGrad(a.x, { weight: a.w, training: true }, g);
+      return { x: gr.x, w: gr.weight, b: gr.bias };
+    },
+    grad: ['x', 'w', 'b'],
+  },
+  {
+    name: 'layerNorm [3,1100]',
+    make: (r) => ({ x: r.array([3, 1100]), w: r.array([1100], 0.5, 1.5), b: r.array([1100]) }),
+    run: (lk, t) => lk.ops.layerNorm(t.x, t.w, t.b),
+    ref: (a) => RM.layerNorm(a.x, a.w, a.b),
+    refGrad: (a, g) => {
+      const gr = RM.layerNormGrad(a.x, a.w, 1e-5, g);
+      return { x: gr.x, w: gr.weight, b: gr.bias };
+    },
+    grad: ['x', 'w', 'b'],
+  },
+];
+
+for (const [file, rows] of [['conv', require('./cases/conv.js')], ['norm', require('./cases/norm.js')], ['nn', require('./cases/nn.js')], ['beyond the table', BEYOND]]) {
+  for (const row of rows) {
     const a0 = row.make(rng(hashSeed(row.name)));
     // Which of FUNCTIONS the row's op calls (on the CPU): a row that calls none runs in TypeScript.
     const { called } = withNative((name) => cpu[name], () => runRow(row, a0, row.ref(a0).data.map(() => 1)));

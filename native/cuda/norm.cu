@@ -205,11 +205,43 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// The same sums for S == 1 (LayerNorm over rows [N, C]), where a channel's values are C apart: a
+// block takes 32 neighbouring channels (reads coalesced along the row) and 8 row slices, whose
+// partial sums are added in slice order.
+constexpr int kRowChannels = 32, kRowSlices = kThreads / kRowChannels;
+__global__ void __launch_bounds__(kThreads)
+    norm_param_grad_rows_kernel(const float* __restrict__ x, const float* __restrict__ g, long long N, long long C,
+                                const float* __restrict__ mean, const float* __restrict__ rstd, long long stat_n,
+                                long long cg, float* __restrict__ gweight, float* __restrict__ gbias) {
+  LK_SHARED(float[kRowSlices][kRowChannels], part_w);
+  LK_SHARED(float[kRowSlices][kRowChannels], part_b);
+  const long long c = (long long)blockIdx.x * kRowChannels + threadIdx.x;
+  float sw = 0.f, sb = 0.f;
+  if (c < C)
+    for (long long n = threadIdx.y; n < N; n += kRowSlices) {
+      const long long o = n * C + c, k = n * stat_n + c / cg;
+      sw += g[o] * (x[o] - mean[k]) * rstd[k];
+      sb += g[o];
+    }
+  part_w[threadIdx.y][threadIdx.x] = sw;
+  part_b[threadIdx.y][threadIdx.x] = sb;
+  __syncthreads();
+  if (threadIdx.y != 0 || c >= C) return;
+  for (int j = 1; j < kRowSlices; ++j) sw += part_w[j][threadIdx.x], sb += part_b[j][threadIdx.x];
+  if (gweight) gweight[c] = sw;
+  if (gbias) gbias[c] = sb;
+}
+
 void param_grads(const float* x, const float* g, int64_t N, int64_t C, int64_t S, const float* mean,
                  const float* rstd, int64_t stat_n, int64_t stat_s, int64_t cg, float* gweight, float* gbias) {
   if ((!gweight && !gbias) || C == 0) return;
-  launch("norm_param_grad_kernel", norm_param_grad_kernel, grid_1d(C), dim3(kThreads), 0, x, g, (long long)N,
-         (long long)C, (long long)S, mean, rstd, (long long)stat_n, (long long)stat_s, (long long)cg, gweight, gbias);
+  if (S == 1)
+    launch("norm_param_grad_rows_kernel", norm_param_grad_rows_kernel, blocks_for(C, kRowChannels),
+           dim3(kRowChannels, kRowSlices), 0, x, g, (long long)N, (long long)C, mean, rstd, (long long)stat_n,
+           (long long)cg, gweight, gbias);
+  else
+    launch("norm_param_grad_kernel", norm_param_grad_kernel, grid_1d(C), dim3(kThreads), 0, x, g, (long long)N,
+           (long long)C, (long long)S, mean, rstd, (long long)stat_n, (long long)stat_s, (long long)cg, gweight, gbias);
 }
 
 }  // namespace
