@@ -346,6 +346,42 @@ test.serial('cuda-emulated DeviceArray: maxPool2dBackward reads the argmax the f
   }
 });
 
+// ---- special values: NaN, infinities and -0 as on the CPU
+
+test.serial('cuda-emulated: relu and pooling treat NaN, infinities and -0 as the CPU does, bit for bit', (t) => {
+  const special = [NaN, -0, 0, -1, 1, Infinity, -Infinity, 0.5, -0.5];
+  const r = rng(3);
+  const x = Float32Array.from({ length: 2 * 7 * 8 }, (_, i) => (i % 5 === 0 ? special[(i / 5) % special.length] : r.uniform(-2, 2)));
+  const g = Float32Array.from(x, () => r.uniform(-1, 1));
+  const same = (what, fn) => {
+    const cpuOut = fn(cpu), cuOut = fn(cu);
+    for (let i = 0; i < cpuOut.length; i++) t.true(bits(cuOut[i]).equals(bits(cpuOut[i])), `${what}: output ${i}`);
+  };
+  same('relu', (f) => {
+    const y = new Float32Array(x.length), gx = new Float32Array(x.length);
+    f.reluForward(x, y);
+    f.reluBackward(x, g, gx);
+    return [y, gx];
+  });
+  for (const geo of [[2, 7, 8, 3, 3, 2, 2, 1, 1], [2, 7, 8, 2, 3, 1, 2, 1, 0]]) {
+    const [planes, H, W, kh, kw, sh, sw, ph, pw] = geo;
+    const out = planes * (Math.floor((H + 2 * ph - kh) / sh) + 1) * (Math.floor((W + 2 * pw - kw) / sw) + 1);
+    const gy = Float32Array.from({ length: out }, () => r.uniform(-1, 1));
+    same(`maxPool2d ${geo}`, (f) => {
+      const y = new Float32Array(out), argmax = new Int32Array(out), gx = new Float32Array(x.length);
+      f.maxPool2dForward(x, ...geo, y, argmax);
+      f.maxPool2dBackward(gy, argmax, ...geo, gx);
+      return [y, argmax, gx];
+    });
+    same(`avgPool2d ${geo}`, (f) => {
+      const y = new Float32Array(out), gx = new Float32Array(x.length);
+      f.avgPool2dForward(x, ...geo, y);
+      f.avgPool2dBackward(gy, ...geo, gx);
+      return [y, gx];
+    });
+  }
+});
+
 // ---- bad input: clear errors naming the function and the argument, never a crash
 
 test.serial('cuda-emulated: bad input throws errors naming the function and the argument', (t) => {

@@ -212,7 +212,8 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// gx at one input pixel: the windows holding it, in output order (argmax == pixel for max).
+// gx at one input pixel: the windows holding it, in output order (argmax == pixel for max): the
+// CPU's additions in the CPU's order, so the result is the CPU's bit for bit.
 __global__ void __launch_bounds__(kThreads)
     pool_backward_kernel(Geo g, long long total, int is_max, const float* __restrict__ grad_y,
                          const int32_t* __restrict__ argmax, float* __restrict__ gx) {
@@ -228,7 +229,7 @@ __global__ void __launch_bounds__(kThreads)
   for (int oh = oh_lo; oh <= oh_hi; ++oh)
     for (int ow = ow_lo; ow <= ow_hi; ++ow) {
       const long long o = out0 + (long long)oh * g.OW + ow;
-      if (!is_max) acc += grad_y[o] * inv;
+      if (!is_max) acc += __fmul_rn(grad_y[o], inv);  // rounded product, as the CPU adds it (no FMA)
       else if (argmax[o] == pixel) acc += grad_y[o];
     }
   gx[i] = acc;
