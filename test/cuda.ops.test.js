@@ -263,6 +263,7 @@ const REDUCTIONS = [
   ['long rows (block per output): [3, 700] over dim 1, offset 7', 2107, 7, [3], [700], [700], [1], 1],
   ['long strided columns: [600, 4] over dim 0', 2400, 0, [4], [1], [600], [4], 0.25],
   ['broadcast gradient: [2,3,4,5] summed to [1,3,1,1]', 120, 0, [3], [20], [2, 4, 5], [60, 5, 1], 1],
+  ['rank 0 in and out: one element, scaled', 5, 2, [], [], [], [], 3],
 ];
 
 for (const [name, xLen, xOff, outShape, outStr, redShape, redStr, scale] of REDUCTIONS) {

@@ -14,7 +14,9 @@ struct Strides {
 };
 
 // dst[dst_offset + sum i_d dst_strides_d] = src[src_offset + sum i_d src_strides_d] for every
-// multi-index i of shape (dst must not map two indices to one element).
+// multi-index i of shape. dst must not map two indices to one element (the binding checks), and
+// src and dst must not overlap (the caller's duty: the threads run in no particular order); y of
+// binary_strided and reduce_sum must not overlap their inputs either.
 void strided_copy(const Strides& shape, const float* src, int64_t src_offset, const Strides& src_strides, float* dst,
                   int64_t dst_offset, const Strides& dst_strides);
 // y (contiguous over shape)[i] = a[...] op b[...], op: 0 add, 1 sub, 2 mul (lk::ArithOp's codes).

@@ -1,7 +1,8 @@
 // Shape ops, broadcasting and reductions of device tensors (CUDA-only functions: on the CPU the
 // tensor layer does these in JavaScript). Shapes and strides are JS arrays of at most 8 integers;
 // strides are non-negative, and every element an offset and strides can reach is checked against
-// its array before a kernel runs. An empty shape (a 0 dim) does nothing.
+// its array before a kernel runs. An empty shape (a 0 dim) does nothing. Outputs must not overlap
+// the inputs (two views of one DeviceArray): the caller guarantees it, as the threads run in any order.
 //   stridedCopy(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape)
 //   binaryStrided(op, a, aOffset, aStrides, b, bOffset, bStrides, y, shape)     op: arithOps add, sub, mul
 //   reduceSum(x, xOffset, outShape, outStrides, redShape, redStrides, scale, y)
