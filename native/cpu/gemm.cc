@@ -30,6 +30,7 @@ constexpr int kNV = 2;                       // vectors per row of the register 
 constexpr int kNR = kNV * kVL;               // columns of the register tile
 constexpr int64_t kNC = 384;                 // columns of a packed B block (KC x NC floats, L2)
 constexpr int64_t kAPackBudget = int64_t(1) << 23;  // floats of packed A held at once (32 MB)
+constexpr int64_t kResidentBFloats = 3 << 17;        // all of packed op(B) kept for a task (1.5 MB, L2)
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -258,8 +259,12 @@ void sgemm_ex(int64_t M, int64_t N, int64_t K, float alpha, const lk::GemmA& a, 
     if (!a.packed && !pack_a_in_place) pack_a_block(a.trans, a.data, a.ld, i0, mb, K, kc_max, apack.data(), threaded);
     // Too few N blocks to share evenly: also split the rows (each slice packs its own B copy).
     const int64_t nms = (!threaded || nnb % nthreads == 0) ? 1 : imin(nthreads, npanels);
+    // With A packed in place and all of op(B) small enough for L2 (N = 49: K up to 6144), op(B) is
+    // packed once per task and each A panel then runs through all of K: its rows are read as long
+    // sequential streams (prefetched) instead of one KC-long piece per visit.
+    const bool b_resident = pack_a_in_place && K * nc_max <= kResidentBFloats;
     run_range(threaded, nnb * nms, 1, [&](int64_t begin, int64_t end) {
-      lk::Scratch bpack(kc_max * nc_max);
+      lk::Scratch bpack(b_resident ? K * nc_max : kc_max * nc_max);
       lk::Scratch apanel(pack_a_in_place ? kMR * kc_max : 1);
       float* bp = bpack.data();
       for (int64_t t = begin; t < end; ++t) {
@@ -267,25 +272,37 @@ void sgemm_ex(int64_t M, int64_t N, int64_t K, float alpha, const lk::GemmA& a, 
         int64_t j0, nc;
         n_block(jb, &j0, &nc);
         const int64_t q_begin = npanels * ms / nms, q_end = npanels * (ms + 1) / nms;
-        for (int64_t p0 = 0; p0 < K; p0 += kc_max) {
-          const int64_t kc = imin(kc_max, K - p0);
+        auto pack_b = [&](int64_t p0, int64_t kc, float* dst) {
           if (b.pack)
-            b.pack(b.ctx, p0, kc, j0, nc, kNR, bp);
+            b.pack(b.ctx, p0, kc, j0, nc, kNR, dst);
           else
-            pack_b_block(b.trans, b.data, b.ld, p0, kc, j0, nc, bp);
+            pack_b_block(b.trans, b.data, b.ld, p0, kc, j0, nc, dst);
+        };
+        // K block [p0, p0 + kc) of A panel q times the packed B block bq, into C (beta and bias
+        // on the first K block only).
+        auto run_panel = [&](int64_t q, int64_t p0, int64_t kc, const float* bq) {
+          const int rows = static_cast<int>(imin(kMR, mb - q * kMR));
+          const float* aq = ap + mbpad * p0 + q * kMR * kc;
+          if (pack_a_in_place) {
+            pack_a_panel(a.trans, a.data, a.ld, i0 + q * kMR, rows, p0, kc, apanel.data());
+            aq = apanel.data();
+          }
           const float beta_here = p0 == 0 ? beta : 1.f;
-          const float* bias_here = p0 == 0 && row_bias ? row_bias + i0 : nullptr;
-          for (int64_t q = q_begin; q < q_end; ++q) {
-            const int rows = static_cast<int>(imin(kMR, mb - q * kMR));
-            const float* aq = ap + mbpad * p0 + q * kMR * kc;
-            if (pack_a_in_place) {
-              pack_a_panel(a.trans, a.data, a.ld, i0 + q * kMR, rows, p0, kc, apanel.data());
-              aq = apanel.data();
-            }
-            float* c = C + (i0 + q * kMR) * ldc + j0;
-            for (int64_t jp = 0; jp < nc; jp += kNR)
-              tile<kMR>(rows, static_cast<int>(imin(kNR, nc - jp)), kc, aq, bp + jp * kc, c + jp, ldc, alpha,
-                        beta_here, bias_here ? bias_here + q * kMR : nullptr);
+          const float* bias_here = p0 == 0 && row_bias ? row_bias + i0 + q * kMR : nullptr;
+          float* c = C + (i0 + q * kMR) * ldc + j0;
+          for (int64_t jp = 0; jp < nc; jp += kNR)
+            tile<kMR>(rows, static_cast<int>(imin(kNR, nc - jp)), kc, aq, bq + jp * kc, c + jp, ldc, alpha,
+                      beta_here, bias_here);
+        };
+        if (b_resident) {
+          for (int64_t p0 = 0; p0 < K; p0 += kc_max) pack_b(p0, imin(kc_max, K - p0), bp + p0 * nc_max);
+          for (int64_t q = q_begin; q < q_end; ++q)
+            for (int64_t p0 = 0; p0 < K; p0 += kc_max) run_panel(q, p0, imin(kc_max, K - p0), bp + p0 * nc_max);
+        } else {
+          for (int64_t p0 = 0; p0 < K; p0 += kc_max) {
+            const int64_t kc = imin(kc_max, K - p0);
+            pack_b(p0, kc, bp);
+            for (int64_t q = q_begin; q < q_end; ++q) run_panel(q, p0, kc, bp);
           }
         }
       }
