@@ -324,7 +324,10 @@ function expectedErasedShare(H, W, prob, minArea, maxArea, minAspect, maxAspect)
     const s = minArea + ((maxArea - minArea) * (i + 0.5)) / n;
     const r = Math.exp(Math.log(minAspect) + ((Math.log(maxAspect) - Math.log(minAspect)) * (j + 0.5)) / n);
     const h = Math.round(Math.sqrt(s * A_ * r)), w = Math.round(Math.sqrt((s * A_) / r));
-    if (w < W && h < H) (accept += 1 / (n * n)), (area += (h * w) / A_ / (n * n));
+    if (w < W && h < H) {
+      accept += 1 / (n * n);
+      area += (h * w) / A_ / (n * n);
+    }
   }
   return prob * (1 - (1 - accept) ** 10) * (area / accept);
 }

@@ -119,7 +119,7 @@ test('lkvit --help lists every command; each command --help shows defaults', asy
     const h = await run([command, '--help']);
     t.is(h.code, 0);
     // Every flag line of every command carries its default (or says it is required).
-    const flagLines = h.out.split('\n').filter((l) => /^  --/.test(l) && !/^  --help /.test(l));
+    const flagLines = h.out.split('\n').filter((l) => /^ {2}--/.test(l) && !/^ {2}--help /.test(l));
     t.true(flagLines.length >= 3, command);
     for (const line of flagLines) t.regex(line, /\((default: .+|required)\)$/, line);
     const viaHelp = await run(['help', command]);
@@ -129,7 +129,7 @@ test('lkvit --help lists every command; each command --help shows defaults', asy
   for (const command of ['models', 'info']) {
     const h = await run([command, '--help']);
     t.is(h.code, 0);
-    for (const line of h.out.split('\n').filter((l) => /^  --/.test(l) && !/^  --help /.test(l))) t.regex(line, /\((default: .+|required)\)$/, line);
+    for (const line of h.out.split('\n').filter((l) => /^ {2}--/.test(l) && !/^ {2}--help /.test(l))) t.regex(line, /\((default: .+|required)\)$/, line);
   }
   const none = await run([]);
   t.is(none.code, 2);

@@ -77,14 +77,14 @@ const u16 = (n) => { const b = Buffer.alloc(2); b.writeUInt16LE(n); return b; };
 const u32 = (n) => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b; };
 const int = (n) => Buffer.concat([op(OP.BININT), (() => { const b = Buffer.alloc(4); b.writeInt32LE(n); return b; })()]);
 const str = (s) => { const b = Buffer.from(s, 'utf8'); return Buffer.concat([op(OP.BINUNICODE), u32(b.length), b]); };
-const global = (module, name) => Buffer.from(`c${module}\n${name}\n`, 'latin1');
+const pyGlobal = (module, name) => Buffer.from(`c${module}\n${name}\n`, 'latin1');
 const tuple = (...items) => Buffer.concat([op(OP.MARK), ...items, op(OP.TUPLE)]);
 
 /** torch._utils._rebuild_tensor_v2 of FloatStorage `key` (numel elements) with raw size and stride pickles. */
 function tensorPickle(key, numel, offset, sizeBytes, strideBytes) {
-  const storage = Buffer.concat([tuple(str('storage'), global('torch', 'FloatStorage'), str(key), str('cpu'), int(numel)), op(OP.BINPERSID)]);
-  const hooks = Buffer.concat([global('collections', 'OrderedDict'), op(OP.EMPTY_TUPLE, OP.REDUCE)]);
-  return Buffer.concat([global('torch._utils', '_rebuild_tensor_v2'), tuple(storage, int(offset), sizeBytes, strideBytes, op(OP.NEWFALSE), hooks), op(OP.REDUCE)]);
+  const storage = Buffer.concat([tuple(str('storage'), pyGlobal('torch', 'FloatStorage'), str(key), str('cpu'), int(numel)), op(OP.BINPERSID)]);
+  const hooks = Buffer.concat([pyGlobal('collections', 'OrderedDict'), op(OP.EMPTY_TUPLE, OP.REDUCE)]);
+  return Buffer.concat([pyGlobal('torch._utils', '_rebuild_tensor_v2'), tuple(storage, int(offset), sizeBytes, strideBytes, op(OP.NEWFALSE), hooks), op(OP.REDUCE)]);
 }
 const view = (key, numel, offset, size, stride) => tensorPickle(key, numel, offset, tuple(...size.map(int)), tuple(...stride.map(int)));
 
@@ -129,7 +129,7 @@ test('a pickle that applies builtins.set 3,000 times to one memoised list of 100
   const sets = Buffer.concat(Array.from({ length: 3000 }, () => op(OP.BINGET, 1, OP.BINGET, 0, OP.TUPLE1, OP.REDUCE)));
   const pkl = Buffer.concat([
     op(OP.PROTO, 2, OP.EMPTY_LIST, OP.BINPUT, 0, OP.MARK), ints, op(OP.APPENDS, OP.POP),
-    global('builtins', 'set'), op(OP.BINPUT, 1, OP.POP, OP.MARK), sets, op(OP.TUPLE, OP.STOP),
+    pyGlobal('builtins', 'set'), op(OP.BINPUT, 1, OP.POP, OP.MARK), sets, op(OP.TUPLE, OP.STOP),
   ]);
   const file = write('sets.pth', torchFile(pkl));
   t.true(fs.statSync(file).size < 600_000);
@@ -140,7 +140,7 @@ test('a pickle that applies builtins.set 3,000 times to one memoised list of 100
 test('the same stream on a small scale still unpickles: three sets of the list', (t) => {
   const pkl = Buffer.concat([
     op(OP.PROTO, 2, OP.EMPTY_LIST, OP.BINPUT, 0, OP.MARK), int(7), int(-3), int(7), op(OP.APPENDS, OP.POP),
-    global('builtins', 'set'), op(OP.BINPUT, 1, OP.POP, OP.MARK),
+    pyGlobal('builtins', 'set'), op(OP.BINPUT, 1, OP.POP, OP.MARK),
     ...Array.from({ length: 3 }, () => op(OP.BINGET, 1, OP.BINGET, 0, OP.TUPLE1, OP.REDUCE)), op(OP.TUPLE, OP.STOP),
   ]);
   const io = require('../lib/io');
@@ -216,7 +216,7 @@ test('a 1,000,000-deep list as a dict key is a CheckpointError, not a stack over
 
 test('a Python global whose name carries terminal escapes is refused with the name escaped', (t) => {
   const io = require('../lib/io');
-  const pkl = Buffer.concat([op(OP.PROTO, 2), global('os', 'system\x1b]0;owned\x07'), op(OP.STOP)]);
+  const pkl = Buffer.concat([op(OP.PROTO, 2), pyGlobal('os', 'system\x1b]0;owned\x07'), op(OP.STOP)]);
   const err = t.throws(() => io.parseTorchCheckpoint(torchFile(pkl), 'evil\x1b[2J.pth'), { name: 'CheckpointError' });
   t.false(CONTROL.test(err.message), JSON.stringify(err.message));
   t.regex(err.message, /refusing to load evil\\x1b\[2J\.pth/);

@@ -10,7 +10,8 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lkvit-hash-'));
 test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 test('sha256File gives the FIPS 180-2 digests of "abc" and of the empty file', async (t) => {
-  const abc = path.join(tmp, 'abc'), empty = path.join(tmp, 'empty');
+  const abc = path.join(tmp, 'abc'),
+    empty = path.join(tmp, 'empty');
   fs.writeFileSync(abc, 'abc');
   fs.writeFileSync(empty, '');
   t.is(await sha256File(abc), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
@@ -29,6 +30,8 @@ test('sha256File reads a file larger than one stream chunk whole: one flipped by
 
 test('a missing file rejects naming the caller, the argument and the file', async (t) => {
   const missing = path.join(tmp, 'nope.pth');
-  await t.throwsAsync(sha256File(missing, 'evaluateSuite', 'weightsPath'), { message: new RegExp(`^evaluateSuite: cannot read weightsPath '${missing.replace(/[.\\/]/g, '\\$&')}': ENOENT`) });
+  await t.throwsAsync(sha256File(missing, 'evaluateSuite', 'weightsPath'), {
+    message: new RegExp(`^evaluateSuite: cannot read weightsPath '${missing.replace(/[.\\/]/g, '\\$&')}': ENOENT`),
+  });
   await t.throwsAsync(sha256File(missing), { message: /^sha256File: cannot read file/ });
 });

@@ -15,7 +15,10 @@ const params = () => fx.shapes.map((s, i) => [`p${i}`, lk.tensor(Float32Array.fr
 
 function optimizerFor(kind, options, ps) {
   const o = { ...options };
-  if ('weight_decay' in o) (o.weightDecay = o.weight_decay), delete o.weight_decay;
+  if ('weight_decay' in o) {
+    o.weightDecay = o.weight_decay;
+    delete o.weight_decay;
+  }
   if (kind === 'sgd') return new lk.SGD(ps, o);
   return new lk.AdamW(ps, o);
 }

@@ -5,7 +5,8 @@ import { setup, finish, intOption, numberOption, boolOption, AttackResult, Commo
 import { lossAndGrad, lossOnly, LossName } from './loss';
 import { pgdUpdate, randomStart, copySample } from './project';
 
-export interface FgsmOptions extends CommonAttackOptions {}
+/** FGSM takes only the options every attack shares. */
+export type FgsmOptions = CommonAttackOptions;
 
 /** One step of size eps along the sign (L-inf) or the unit gradient (L2) of the cross-entropy, from x. */
 export function fgsm(model: Classifier, x: unknown, y: unknown, options: FgsmOptions): AttackResult {

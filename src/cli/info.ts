@@ -13,7 +13,7 @@ export function infoCommand(argv: string[], print: Print): void {
   const f = parseFlags(argv, FLAGS, 'info');
   if (f.help) return print(usage('info', '[--json [FILE]] [--quiet]', FLAGS));
   const out = commandOutput(f, print);
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- package.json is read at run time, beside lib/
   const version = (require('../../package.json') as { version: string }).version;
   const isa = getIsa();
   const cuda = cudaInfo();

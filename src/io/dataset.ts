@@ -143,7 +143,7 @@ export function classFolderFiles(root: string, labelOf: (folder: string) => numb
   try {
     entries = fs.readdirSync(root, { withFileTypes: true });
   } catch (e) {
-    throw new Error(`${fn}: cannot read the folder '${printable(root)}': ${printable((e as Error).message)}`);
+    throw new Error(`${fn}: cannot read the folder '${printable(root)}': ${printable((e as Error).message)}`, { cause: e });
   }
   const folders = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
   const out: (LabeledFile & { folder: string })[] = [];

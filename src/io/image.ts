@@ -421,7 +421,7 @@ export function listImageFiles(pathOrPaths: string | string[], options?: ListOpt
     try {
       stat = fs.statSync(p);
     } catch (e) {
-      throw new Error(`${fn}: cannot access '${printable(p)}': ${printable((e as Error).message)}`);
+      throw new Error(`${fn}: cannot access '${printable(p)}': ${printable((e as Error).message)}`, { cause: e });
     }
     if (stat.isDirectory()) found.push(...imagesInFolder(fn, p, { recursive, followLinks, skipped }).sort(byCodeUnits));
     else if (stat.isFile()) found.push(p);
@@ -464,7 +464,7 @@ export function imagesInFolder(
     boundary = fs.realpathSync(o.within ?? dir);
     entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch (e) {
-    throw new Error(`${fn}: cannot list directory '${printable(dir)}': ${printable((e as Error).message)}`);
+    throw new Error(`${fn}: cannot list directory '${printable(dir)}': ${printable((e as Error).message)}`, { cause: e });
   }
   const files: string[] = [];
   for (const entry of entries) {

@@ -328,8 +328,7 @@ export function loadModel(first: string, second?: string | UntypedLoadModelOptio
 
 // What a failed strict load prints: which model it tried, which one the weights fit, a few keys.
 function mismatchMessage(name: string, over: UntypedModelOptions, path: string, state: StateDict, report: LoadReport, note = ''): string {
-  const { mean, std, numClasses, ...arch } = over;
-  void mean, void std, void numClasses;
+  const { mean, std, numClasses, ...arch } = over; // the architecture options alone
   const tried = `${name}${Object.keys(arch).length ? ` ${JSON.stringify(arch)}` : ''}${note}`;
   const fit = fittingModel(state, MODELS);
   const hint = fit

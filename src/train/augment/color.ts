@@ -52,9 +52,15 @@ export const imageOps = {
     for (let c = 0; c < C; c++) {
       const ch = data.subarray(c * HW, (c + 1) * HW);
       let lo = Infinity, hi = -Infinity;
-      for (const v of ch) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+      for (const v of ch) {
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
       let scale = Math.fround(1 / Math.fround(hi - lo));
-      if (!Number.isFinite(scale)) (lo = 0), (scale = 1);
+      if (!Number.isFinite(scale)) {
+        lo = 0;
+        scale = 1;
+      }
       for (let p = 0; p < HW; p++) out[c * HW + p] = clamp01(Math.fround(ch[p] - lo) * scale);
     }
     return out;

@@ -98,8 +98,10 @@ export function randomErasing(x: Tensor, e: CheckedErasing, rng: Rng, mean: read
 export function erase(x: Tensor, top: number, left: number, height: number, width: number, value: number | number[] = 0): Tensor {
   const fn = 'erase';
   const [N, C, H, W] = batchDims(fn, x), HW = H * W;
-  checkNumber(fn, 'top', top, 0, H, true), checkNumber(fn, 'left', left, 0, W, true);
-  checkNumber(fn, 'height', height, 0, H - top, true), checkNumber(fn, 'width', width, 0, W - left, true);
+  checkNumber(fn, 'top', top, 0, H, true);
+  checkNumber(fn, 'left', left, 0, W, true);
+  checkNumber(fn, 'height', height, 0, H - top, true);
+  checkNumber(fn, 'width', width, 0, W - left, true);
   const v = fillValues(fn, value, C), out = x.data.slice();
   for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let i = top; i < top + height; i++)
     out.fill(v[c], (n * C + c) * HW + i * W + left, (n * C + c) * HW + i * W + left + width);

@@ -93,7 +93,7 @@ export function parseAugmentText(fn: string, text: string): NamedAugment[] {
     try {
       v = JSON.parse(t);
     } catch (e) {
-      throw new RangeError(`${fn}: --augment is not valid JSON (${(e as Error).message})`);
+      throw new RangeError(`${fn}: --augment is not valid JSON (${(e as Error).message})`, { cause: e });
     }
     const list = Array.isArray(v) ? v : [v];
     parseAugment(fn, list);

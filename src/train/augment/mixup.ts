@@ -181,7 +181,10 @@ export function mixBatch(m: CheckedMix, x: Tensor, y: Int32Array, numClasses: nu
       lam[i] = p.lam;
     }
     cutmix[i] = p.cutmix;
-    if (both) (lam[j] = lam[i]), (cutmix[j] = p.cutmix);
+    if (both) {
+      lam[j] = lam[i];
+      cutmix[j] = p.cutmix;
+    }
   };
   if (m.mode === 'batch') {
     const p = mixParams(m, rng);
