@@ -67,8 +67,38 @@ function run(cmd, args) {
   });
 }
 
+// Several test files build at once (ava runs files in parallel processes): one builds, the others
+// wait for its lock (a directory, created atomically; taken over when older than 10 minutes).
+async function withLock(dir, work) {
+  fs.mkdirSync(dir, { recursive: true });
+  const lock = path.join(dir, '.build-lock');
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+      try {
+        if (Date.now() - fs.statSync(lock).mtimeMs > 600e3) fs.rmSync(lock, { recursive: true, force: true });
+      } catch {
+        // released meanwhile
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
 /** Builds (or reuses) the emulated addon; returns { addon, compiled, seconds }. */
-async function buildEmulated({ asan = false, force = false, jobs = Math.max(1, Math.min(2, os.cpus().length)) } = {}) {
+async function buildEmulated(options = {}) {
+  return withLock(outputPaths(Boolean(options.asan)).dir, () => buildUnlocked(options));
+}
+
+async function buildUnlocked({ asan = false, force = false, jobs = Math.max(1, Math.min(2, os.cpus().length)) } = {}) {
   const start = process.hrtime.bigint();
   const { dir, addon } = outputPaths(asan);
   const objDir = path.join(dir, 'obj');

@@ -1,5 +1,7 @@
 // Attacks by name over a whole dataset, a batch at a time: the API behind `lkvit attack`, with
 // transfer (craft on a surrogate, judge on the target model) and progress.
+import { Device } from '../tensor/device';
+import { withDevice } from '../models/device';
 import { Tensor } from '../tensor/tensor';
 import { checkOneOf } from '../tensor/check';
 import { Classifier, predictLogits, argmax, inBatch } from '../models/evaluate';
@@ -84,6 +86,8 @@ export interface RunAttackCommon {
   signal?: { readonly aborted: boolean };
   /** Only this shard's slice of the batches (each keeps its global batch seed); mergeAttackRuns joins the shards. */
   shard?: ShardSpec;
+  /** 'cpu' or 'cuda': the model (and surrogate) move there for the run and back afterwards. Default: where they are. */
+  device?: Device;
 }
 
 export interface RunAttackResult {
@@ -99,6 +103,10 @@ export interface RunAttackResult {
 }
 
 export async function runAttack(model: Classifier, data: LabeledDataset, options: RunAttackOptions): Promise<RunAttackResult> {
+  return withDevice('runAttack', options?.device, [model, options?.surrogate], () => runAttackHere(model, data, options));
+}
+
+async function runAttackHere(model: Classifier, data: LabeledDataset, options: RunAttackOptions): Promise<RunAttackResult> {
   const fn = ATTACKS[checkOneOf('runAttack', 'attack', options?.attack, ATTACK_NAMES)];
   const batchSize = options.batchSize ?? 16;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`runAttack: batchSize must be an integer >= 1, got ${batchSize}`);

@@ -5,6 +5,7 @@ import { RepLKNet } from '../models/replknet';
 import { ImageClassifier, NORMALIZATION_LIMITS, Triple } from '../models/classifier';
 import { FlagSpec, Flags, intFlag, tripleFlag, existingFile, UsageError, didYouMean } from './args';
 import { DEFAULT_MAX_EXPANSION, parseByteSize } from '../io/limits';
+import { resolveDevice } from '../models/device';
 
 export const MODEL_FLAGS: Record<string, FlagSpec> = {
   model: { type: 'string', help: 'model name (lkvit models lists them)', default: 'the one the weights record (saved by lkvit), else required' },
@@ -17,6 +18,7 @@ export const MODEL_FLAGS: Record<string, FlagSpec> = {
   'non-strict': { type: 'boolean', help: 'load matching keys only and report the rest', default: 'off' },
   'max-load-bytes': { type: 'string', help: 'memory a checkpoint may make lkvit allocate, e.g. 16GiB', default: '8GiB' },
   'max-load-expansion': { type: 'string', help: "that memory as a multiple of the file's size (at least 64 MiB)", default: String(DEFAULT_MAX_EXPANSION) },
+  device: { type: 'string', help: 'cpu, cuda or auto (CUDA when `lkvit info` reports a device); LKVIT_DEVICE sets the default', default: 'auto' },
 };
 
 /** --max-load-bytes and --max-load-expansion as loadStateDict's LoadLimits. */
@@ -87,6 +89,7 @@ export function modelNameFlag(f: Flags, name: string, command: string): string |
 export function loadModelFromFlags(f: Flags, command: string, print: (s: string) => void,
   names: { model: string; weights: string } = { model: 'model', weights: 'weights' }): ImageClassifier {
   if (f[names.weights] === undefined) throw new UsageError(`${command}: --${names.weights} is required ('lkvit ${command} --help')`);
+  const device = deviceFlag(f, command); // before the load: a device that is not there fails at once
   modelNameFlag(f, names.model, command);
   const weights = existingFile(f, names.weights, command)!;
   // Without --model, the model the weights record (lkvit's saveWeights stores its name and options).
@@ -116,5 +119,15 @@ export function loadModelFromFlags(f: Flags, command: string, print: (s: string)
     if (!(model instanceof RepLKNet)) throw new UsageError(`${command}: --reparam applies to RepLKNet models, not ${name}`);
     model.reparam();
   }
-  return model;
+  return model.to(device);
+}
+
+/** --device (cpu, cuda, auto), else LKVIT_DEVICE, else auto: CUDA when available. */
+export function deviceFlag(f: Flags, command: string): 'cpu' | 'cuda' {
+  const v = f.device === undefined ? undefined : String(f.device);
+  try {
+    return resolveDevice(v);
+  } catch (e) {
+    throw new UsageError(`${command}: ${(e as Error).message}`);
+  }
 }

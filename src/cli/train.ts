@@ -12,7 +12,7 @@ import { parseAugmentText, parseAugment } from '../train/augment';
 import {
   FlagSpec, parseFlags, usage, intFlag, seedFlag, fractionFlag, choiceFlag, existingFile, requiredFlag, UsageError, COMMON_FLAGS, commandOutput, checkOutputs, jsonFile,
 } from './args';
-import { MODEL_FLAGS, loadModelFromFlags, modelNameFlag, configFlag, configKeys, normalizationFlag } from './model_flags';
+import { MODEL_FLAGS, loadModelFromFlags, modelNameFlag, configFlag, configKeys, normalizationFlag, deviceFlag } from './model_flags';
 
 const FLAGS: Record<string, FlagSpec> = {
   ...MODEL_FLAGS,
@@ -100,6 +100,7 @@ export async function trainCommand(argv: string[], print: (s: string) => void): 
     model = createModel(name, { ...configKeys(configFlag(f.config as string | undefined, cmd), name, cmd, numClasses !== undefined ? { numClasses } : {}),
       ...(numClasses !== undefined && { numClasses }), ...(mean && { mean }), ...(std && { std }) });
     if (f.reparam) throw new UsageError(`${cmd}: --reparam makes an inference model; train first, then reparameterise`);
+    model.to(deviceFlag(f, cmd));
   }
   if (model instanceof RepLKNet && model.isReparameterized && model.config.smallKernel !== null)
     out.say('note: training the merged (reparameterised) RepLKNet: one kernel per block, no small-kernel branch');

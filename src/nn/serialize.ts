@@ -10,7 +10,7 @@ import { Module } from './module';
 export function saveWeights(module: Module, path: string, metadata: Record<string, string> = {}): void {
   if (!(module instanceof Module)) throw new TypeError('saveWeights: module must be an lkvit Module');
   if (typeof path !== 'string' || path === '') throw new TypeError('saveWeights: path must be a non-empty string');
-  const tensors = new Map([...module.stateDict()].map(([k, t]) => [k, { shape: t.shape, data: t.data }]));
+  const tensors = new Map([...module.stateDict()].map(([k, t]) => [k, { shape: t.shape, data: t.toArray() }]));
   writeSafetensors(path, tensors, { ...moduleMetadata(module), ...metadata });
 }
 

@@ -1,5 +1,7 @@
 // evaluateSuite: runs a model over one of the robustness suites, batch by batch, recording each sample's
 // result in the resume state, and turns all results into the suite's report.
+import { Device } from '../tensor/device';
+import { withDevice } from '../models/device';
 import * as path from 'path';
 import { createHash } from 'crypto';
 import { Tensor } from '../tensor/tensor';
@@ -34,6 +36,8 @@ export interface SuiteOptionsAll {
   inDistribution?: string;
   /** Images per forward pass (default 32). */
   batchSize?: number;
+  /** 'cpu' or 'cuda': the model moves there for the run and back afterwards. Default: where it is. */
+  device?: Device;
   /** imagenet-c: the severity of the mean top-1 figure (default 5). */
   severity?: number;
   /** imagenet-p: strides of the non-noise perturbations (default [1, 2, 3]). */
@@ -88,7 +92,7 @@ const KINDS: Record<SuiteName, SuiteKind> = {
 };
 
 const KNOWN_OPTIONS = ['suite', 'data', 'inDistribution', 'batchSize', 'severity', 'difficulties', 'baseline', 'out', 'limit',
-  'crop', 'resize', 'modelName', 'weightsPath', 'onProgress', 'signal', 'shard', 'skipUnreadable', 'onSkip'];
+  'crop', 'resize', 'modelName', 'weightsPath', 'onProgress', 'signal', 'shard', 'skipUnreadable', 'onSkip', 'device'];
 
 function subsetsOf(suite: SuiteName, data: string, inDistribution: string | undefined): Subset[] {
   switch (suite as SuiteName) {
@@ -277,6 +281,10 @@ const MAX_SKIPPED_LISTED = 100;
 
 /** Runs `model` over a suite and returns (and, with `out`, writes) its report; resumes from `out`'s state. */
 export async function evaluateSuite(model: Classifier, options: SuiteOptions): Promise<SuiteReport> {
+  return withDevice('evaluateSuite', options?.device, [model], () => evaluateSuiteHere(model, options));
+}
+
+async function evaluateSuiteHere(model: Classifier, options: SuiteOptions): Promise<SuiteReport> {
   if ((options as Partial<SuiteShardOptions>)?.shard !== undefined) throw new TypeError('evaluateSuite: for a shard call evaluateSuiteShard (it returns a shard report for mergeSuiteShards)');
   const plan = await planSuite(model, options);
   const state = ResumeState.open(options.out ?? null, plan.header);
@@ -295,6 +303,10 @@ export async function evaluateSuite(model: Classifier, options: SuiteOptions): P
  * out/eval.shard-I-of-N.json. mergeSuiteShards turns all n into the single run's report.
  */
 export async function evaluateSuiteShard(model: Classifier, options: SuiteShardOptions): Promise<ShardReport<SuiteShardPayload>> {
+  return withDevice('evaluateSuiteShard', options?.device, [model], () => evaluateSuiteShardHere(model, options));
+}
+
+async function evaluateSuiteShardHere(model: Classifier, options: SuiteShardOptions): Promise<ShardReport<SuiteShardPayload>> {
   const t0 = performance.now();
   const shard = checkShard('evaluateSuiteShard', options?.shard, 'options.shard');
   if (!shard) throw new TypeError('evaluateSuiteShard: options.shard ({ index, count }) is required');

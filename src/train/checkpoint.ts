@@ -20,7 +20,7 @@ export interface TrainingProgress {
 /** Writes model + optimiser + progress to `path` atomically (a crash mid-write keeps the old file). */
 export function saveCheckpoint(path: string, model: Module, optimizer: Optimizer, progress: TrainingProgress): void {
   const tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
-  for (const [k, t] of model.stateDict()) tensors.set(`model.${k}`, { shape: t.shape, data: t.data });
+  for (const [k, t] of model.stateDict()) tensors.set(`model.${k}`, { shape: t.shape, data: t.toArray() });
   for (const [k, e] of optimizer.stateDict()) tensors.set(`optimizer.${k}`, e);
   const tmp = `${path}.tmp-${process.pid}`;
   writeSafetensors(tmp, tensors, {

@@ -2,6 +2,8 @@
 // smoothing, optional adversarial training, per-epoch metrics and resumable checkpoints. Every random
 // draw (shuffle, augmentation, drop path, attack starts) is keyed by (seed, step), so a run resumed
 // from a checkpoint ends with the same weights as one that never stopped.
+import { checkDevice, Device } from '../tensor/device';
+import { available as cudaAvailable, info as cudaInfo } from '../cuda';
 import * as fs from 'fs';
 import { Tensor, noGrad } from '../tensor/tensor';
 import * as ops from '../tensor/ops';
@@ -58,6 +60,8 @@ export interface FitOptions {
    * on soft targets (smoothed by labelSmoothing, as timm's mixup_target). */
   augment?: AugmentSpec;
   validation?: LabeledDataset;
+  /** 'cpu' or 'cuda': the model trains there (and stays there afterwards, trained). Default: where it is. */
+  device?: Device;
   seed?: number;
   checkpoint?: string;
   resume?: boolean;
@@ -71,7 +75,7 @@ export interface FitResult {
 }
 
 const FIT_OPTIONS = ['epochs', 'batchSize', 'optimizer', 'warmupEpochs', 'minLr', 'clipGradNorm', 'labelSmoothing', 'adversarial',
-  'augment', 'validation', 'seed', 'checkpoint', 'resume', 'onStep', 'onEpoch', 'signal'];
+  'augment', 'validation', 'seed', 'checkpoint', 'resume', 'onStep', 'onEpoch', 'signal', 'device'];
 
 // Stream keys: one generator per purpose and step.
 const SHUFFLE = 1, AUGMENT = 2, DROP_PATH = 3, ATTACK = 4;
@@ -129,6 +133,11 @@ async function validate(model: ImageClassifier, data: LabeledDataset, batchSize:
  * model is left in eval mode with its parameters' requiresGrad as they were.
  */
 export async function fit(model: ImageClassifier, data: LabeledDataset, options: FitOptions): Promise<FitResult> {
+  if (options?.device !== undefined) {
+    const d = checkDevice('fit', 'device', options.device);
+    if (d === 'cuda' && !cudaAvailable()) throw new Error(`fit: device 'cuda' was asked for, but CUDA is not available: ${cudaInfo().reason}`);
+    model.to(d);
+  }
   if (!(model instanceof ImageClassifier)) throw new TypeError('fit: model must be an ImageClassifier (createModel, loadModel or a model class)');
   if (typeof data !== 'object' || data === null || typeof (data as LabeledDataset).load !== 'function')
     throw new TypeError('fit: data must be a LabeledDataset (tensorDataset, imageDataset, ...)');

@@ -1,6 +1,7 @@
 // Optimisers with PyTorch's update rules (torch.optim.SGD and AdamW), so recipes and learning rates
 // carry over. They update parameters in place from `.grad` and keep their state per parameter key,
 // which `stateDict` exposes for checkpoints (PyTorch's names: momentum_buffer, exp_avg, exp_avg_sq).
+import { DeviceArray } from '../tensor/device';
 import { Tensor } from '../tensor/tensor';
 import { Module } from '../nn/module';
 
@@ -69,7 +70,16 @@ export abstract class Optimizer {
   step(): void {
     this.steps++;
     this.params.forEach(([key, p], i) => {
-      if (p.grad) this.update(key, p.data, p.grad.data, this.decays[i] ? this.weightDecay : 0);
+      if (!p.grad) return;
+      const decay = this.decays[i] ? this.weightDecay : 0;
+      if (p.device === 'cpu') this.update(key, p.data, p.grad.data, decay);
+      else {
+        // A parameter on CUDA: the update runs on a host copy (state stays on the host), one
+        // download of the weight and gradient and one upload per parameter and step.
+        const w = p.toArray();
+        this.update(key, w, p.grad.toArray(), decay);
+        (p.storage as DeviceArray).upload(w);
+      }
     });
   }
 
@@ -186,9 +196,15 @@ export function clipGradNorm(params: Module | NamedParameters, maxNorm: number):
   const list = namedParameters('clipGradNorm', params);
   checkRate('clipGradNorm', 'maxNorm', maxNorm, 0);
   let sq = 0;
-  for (const [, p] of list) if (p.grad) for (const g of p.grad.data) sq += g * g;
+  for (const [, p] of list) if (p.grad) for (const g of p.grad.toArray()) sq += g * g;
   const norm = Math.sqrt(sq);
   const coef = maxNorm / (norm + 1e-6);
-  if (coef < 1) for (const [, p] of list) if (p.grad) { const d = p.grad.data; for (let i = 0; i < d.length; i++) d[i] *= coef; }
+  if (coef < 1)
+    for (const [, p] of list) {
+      if (!p.grad) continue;
+      const d = p.grad.toArray(); // the gradient itself on the CPU, a copy from CUDA
+      for (let i = 0; i < d.length; i++) d[i] *= coef;
+      if (p.grad.device !== 'cpu') (p.grad.storage as DeviceArray).upload(d);
+    }
   return norm;
 }

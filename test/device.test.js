@@ -1,0 +1,91 @@
+// Everything above the ops on the emulated CUDA backend: fit({ device: 'cuda' }) against the same
+// float64 reference training as on the CPU (test/linear_fit.js), runAttack({ device: 'cuda' })
+// against PyTorch's input gradient (FGSM's step is its sign), the CLI's --device flag against
+// PyTorch's logits, and the clear errors when CUDA is asked for and absent.
+'use strict';
+process.env.LKVIT_CUDA_EMULATED = '1';
+const path = require('path');
+const { spawnSync } = require('child_process');
+const test = require('ava');
+const { lk, assertClose, relErr, loadModelFixture, MODEL_FIXTURES } = require('./helpers');
+const { Linear48, linearData, referenceLinearFit } = require('./linear_fit');
+const { buildEmulated } = require('../native/cuda/build-emulated');
+const { runCli } = require('./cli_run');
+
+test.before(async () => {
+  await buildEmulated();
+});
+
+test.serial("fit({ device: 'cuda' }) equals the float64 reimplementation of the same training", async (t) => {
+  lk.manualSeed(3);
+  const model = new Linear48();
+  const W0 = model.fc.weight.data.slice(), b0 = model.fc.bias.data.slice();
+  const { x, y, ds } = linearData(12, 5);
+  const settings = { epochs: 6, lr: 0.5, minLr: 0.01, momentum: 0.9, wd: 0.01, smoothing: 0.1, clip: 0.3 };
+  const { history } = await lk.fit(model, ds, {
+    device: 'cuda', epochs: settings.epochs, batchSize: 12,
+    optimizer: { type: 'sgd', lr: settings.lr, momentum: settings.momentum, nesterov: true, weightDecay: settings.wd },
+    warmupEpochs: 1, minLr: settings.minLr, labelSmoothing: settings.smoothing, clipGradNorm: settings.clip, validation: ds,
+  });
+  t.is(model.device, 'cuda', 'the model stays on the device it trained on');
+  const ref = referenceLinearFit(W0, b0, x, y, settings);
+  assertClose(t, model.fc.weight.toArray(), ref.W, 1e-5, 'weight');
+  assertClose(t, model.fc.bias.toArray(), ref.b, 1e-5, 'bias');
+  t.true(history[5].trainLoss < history[0].trainLoss);
+  await t.throwsAsync(lk.fit(model, ds, { epochs: 1, device: 'tpu' }), { message: /^fit: device must be 'cpu' or 'cuda', got 'tpu'/ });
+});
+
+test.serial("runAttack({ device: 'cuda' }): FGSM steps along the sign of PyTorch's input gradient; the model moves back", async (t) => {
+  const { f, model } = loadModelFixture('resnet_tiny');
+  const x = f.x();
+  const labels = Int32Array.from(f.get('labels').data);
+  const eps = 2 / 255;
+  const r = await lk.runAttack(model, lk.tensorDataset(x, labels), { attack: 'fgsm', options: { eps }, batchSize: 2, device: 'cuda' });
+  t.is(model.device, 'cpu', 'moved back after the run');
+  const g = f.get('grad_x').data, x0 = x.data, adv = r.xAdv.data;
+  let checked = 0, wrong = 0;
+  const big = g.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  for (let i = 0; i < g.length; i++) {
+    if (Math.abs(g[i]) < 1e-4 * big) continue; // a sign float32 rounding may flip
+    const want = Math.min(1, Math.max(0, x0[i] + eps * Math.sign(g[i])));
+    checked++;
+    if (Math.abs(adv[i] - Math.fround(want)) > 1e-6) wrong++;
+  }
+  t.true(checked > 0.9 * g.length);
+  t.true(wrong <= 0.001 * checked, `${wrong} of ${checked} pixels off the sign of PyTorch's gradient`);
+});
+
+test.serial('lkvit predict --device cuda writes the logits PyTorch computed; auto never picks the emulation', async (t) => {
+  const io = lk.readSafetensors(path.join(MODEL_FIXTURES, 'vit_tiny.io.safetensors'));
+  const out = path.join(require('os').tmpdir(), `lkvit-device-${process.pid}.safetensors`);
+  for (const device of ['cuda', 'auto']) {
+    const r = await runCli(['predict', '--model', io.metadata.model, '--weights', path.join(MODEL_FIXTURES, 'vit_tiny.safetensors'),
+      '--config', io.metadata.config, '--input', path.join(MODEL_FIXTURES, 'vit_tiny.io.safetensors'), '--key', 'x', '--out', out, '--device', device]);
+    t.is(r.code, 0, r.err);
+    const logits = lk.readSafetensors(out).tensors.get('logits');
+    t.true(relErr(logits.data, io.tensors.get('logits').data) <= 1e-4, device);
+  }
+  const bad = await runCli(['predict', '--weights', path.join(MODEL_FIXTURES, 'vit_tiny.safetensors'), '--model', 'vit_b16', '--config', io.metadata.config,
+    '--input', path.join(MODEL_FIXTURES, 'vit_tiny.io.safetensors'), '--key', 'x', '--out', out, '--device', 'gpu']);
+  t.not(bad.code, 0);
+  t.regex(bad.err, /predict: --device must be cpu, cuda or auto, got 'gpu'/);
+});
+
+test.serial('asking for cuda where there is none is a clear error (CLI and library)', (t) => {
+  const out = path.join(require('os').tmpdir(), `lkvit-device-none-${process.pid}.safetensors`);
+  // A fresh process without the emulation: the real addon is missing or finds no driver here.
+  const env = { ...process.env };
+  delete env.LKVIT_CUDA_EMULATED;
+  const cli = path.join(__dirname, '..', 'lib', 'cli', 'main.js');
+  const r = spawnSync(process.execPath, [cli, 'predict', '--weights', path.join(MODEL_FIXTURES, 'vit_tiny.safetensors'), '--model', 'vit_b16',
+    '--input', path.join(MODEL_FIXTURES, 'vit_tiny.io.safetensors'), '--key', 'x', '--out', out, '--device', 'cuda'], { env, encoding: 'utf8' });
+  t.not(r.status, 0);
+  t.regex(r.stderr, /predict: --device: cuda was asked for, but CUDA is not available: /);
+  const lib = spawnSync(process.execPath, ['-e', "const lk = require('.'); lk.tensor([1], [1], { device: 'cuda' })"], { env, encoding: 'utf8', cwd: path.join(__dirname, '..') });
+  t.not(lib.status, 0);
+  t.regex(lib.stderr, /lkvit: CUDA is not available: /);
+  const env2 = { ...env, LKVIT_DEVICE: 'cuda' };
+  const r2 = spawnSync(process.execPath, [cli, 'predict', '--weights', path.join(MODEL_FIXTURES, 'vit_tiny.safetensors'), '--model', 'vit_b16',
+    '--input', path.join(MODEL_FIXTURES, 'vit_tiny.io.safetensors'), '--key', 'x', '--out', out], { env: env2, encoding: 'utf8' });
+  t.regex(r2.stderr, /LKVIT_DEVICE: cuda was asked for, but CUDA is not available/);
+});
