@@ -160,6 +160,26 @@ test.serial('shards: an interrupted shard resumes from its checkpoint; lkvit mer
   await forge((p) => (p.payload.rows[0].trainLoss = [1, 'x']), /payload\.rows\[0\]\.trainLoss\[1\] must be a finite number/);
   await forge((p) => (p.run.combinations = [...names, 'none']), /come from different runs|run\.combinations\[4\]/);
   fs.writeFileSync(file, original);
+  // Run-level forgeries must be in every shard (else they are different runs): the settings the table prints are checked too.
+  const files = [path.join(dir, 'ablation.shard-1-of-2.json'), file];
+  const originals = files.map((f) => fs.readFileSync(f, 'utf8'));
+  const forgeRun = async (edit, pattern) => {
+    files.forEach((f, i) => {
+      const report = JSON.parse(originals[i]);
+      edit(report.run);
+      fs.writeFileSync(f, JSON.stringify(report));
+    });
+    const m = await runCli(['merge', dir, '--out', path.join(dir, 'forged'), '--quiet']);
+    t.is(m.code, 2, m.err);
+    t.regex(m.err, pattern);
+    t.false(m.err.includes('\x1b'), 'a terminal escape from the file reached the message');
+  };
+  await forgeRun((run) => (run.settings.adversarial = '\x1b[31mred'), /shard 1\/2: run\.settings\.adversarial must be what runAugmentAblation allows for it/);
+  await forgeRun((run) => (run.settings.epochs = 1e9), /run\.settings\.epochs must be/);
+  await forgeRun((run) => (run.settings['\x1b[2J'] = 1), /run\.settings must be an object of the ablation settings and no other keys/);
+  await forgeRun((run) => (run.model.name = 'vit\x1b[0m'), /run\.model\.name must be a model name/);
+  await forgeRun((run) => (run.combinations[0] = 'cutmix+cutmix'), /run\.combinations\[0\] must be a distinct combination name/);
+  files.forEach((f, i) => fs.writeFileSync(f, originals[i]));
 });
 
 test.serial('lkvit ablate augment: bad flags are usage errors naming the flag', async (t) => {

@@ -10,6 +10,7 @@ import type { ShardReport } from '../../shard/report';
 import { PayloadChecker } from '../../shard/payload';
 import { AblationAugment, ABLATION_AUGMENTS, ALL_COMBINATIONS, AUGMENT_LABELS, combinationName, parseCombination } from './combinations';
 import type { AblationRun } from './run';
+import { AblationSettings, ablationSettings } from './settings';
 
 export interface AblationRow {
   /** 'none', 'cutmix', 'cutmix+randaugment', ... */
@@ -117,10 +118,20 @@ function checkRun(run: Record<string, unknown>, c: PayloadChecker): { combinatio
     if (!ALL_COMBINATIONS.includes(n as string) || seen.has(n as string)) throw c.fail(`run.combinations[${k}]`, "a distinct combination name ('none', 'cutmix+mixup', ...)");
     seen.add(n as string);
   }
-  const s = run.settings as Record<string, unknown> | undefined;
-  if (!s || typeof s !== 'object') throw c.fail('run.settings', 'an object');
-  const samples = c.int('run.settings.testSamples', s.testSamples, 1, 2 ** 31 - 1);
-  const epochs = c.int('run.settings.epochs', s.epochs, 1, MAX_EPOCHS);
+  // What the table and figure print: the model's name (no terminal escapes) and every setting, checked as the API checks them.
+  const model = run.model as Record<string, unknown> | undefined;
+  if (!model || typeof model.name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(model.name)) throw c.fail('run.model.name', 'a model name (letters, digits, _ . -)');
+  let settings: AblationSettings;
+  try {
+    settings = ablationSettings('run', false, run.settings ?? null);
+  } catch (e) {
+    // Name the setting (one of ours), never the file's value or its unknown keys.
+    const key = /^run: settings\.([A-Za-z]+) /.exec((e as Error).message)?.[1];
+    throw key ? c.fail(`run.settings.${key}`, 'what runAugmentAblation allows for it') : c.fail('run.settings', 'an object of the ablation settings and no other keys');
+  }
+  c.same('run.settings', settings, run.settings, 'exactly the ablation settings (no other keys)');
+  const samples = settings.testSamples, epochs = settings.epochs;
+  if (epochs > MAX_EPOCHS) throw c.fail('run.settings.epochs', `at most ${MAX_EPOCHS}`);
   return { combinations: names as string[], samples, epochs };
 }
 
