@@ -24,6 +24,8 @@ export interface CudaInfo {
   addon: string | null;
   /** Why CUDA is not available; null when it is. */
   reason: string | null;
+  /** Which GEMM the device runs: cuBLAS (found at run time) or lkvit's tiled SGEMM, and why; null when unavailable. */
+  gemm: string | null;
 }
 
 /** Device memory holding `length` float32 (or int32) elements, owned by this object: freed by
@@ -59,7 +61,7 @@ type Arr = Float32Array | DeviceArray;
  * layer uses them, src/tensor/device.ts), plus memory and the general tensor kernels. */
 export interface CudaAddon {
   DeviceArray: new (length: number) => DeviceArray;
-  info(): { available: boolean; name: string | null; reason: string | null; totalMemory: number; computeCapability: string };
+  info(): { available: boolean; name: string | null; reason: string | null; totalMemory: number; computeCapability: string; gemm: string };
   memoryStats(): CudaMemoryStats;
   emptyCache(): void;
   synchronize(): void;
@@ -101,7 +103,7 @@ function load(): { info: CudaInfo; addon: CudaAddon | null } {
   if (loaded) return loaded;
   const { file, backend, build } = addonPath();
   const none = (reason: string, addon: string | null): CudaInfo => ({
-    available: false, backend: null, device: null, totalMemory: null, computeCapability: null, addon, reason,
+    available: false, backend: null, device: null, totalMemory: null, computeCapability: null, addon, reason, gemm: null,
   });
   if (!fs.existsSync(file)) {
     loaded = { info: none(`the ${backend} addon is not built (${path.relative(root, file)} is missing; run \`${build}\`)`, null), addon: null };
@@ -139,6 +141,7 @@ function load(): { info: CudaInfo; addon: CudaAddon | null } {
       computeCapability: backend === 'cuda' ? d.computeCapability : null,
       addon: file,
       reason: null,
+      gemm: d.gemm,
     },
     addon,
   };

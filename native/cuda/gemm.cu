@@ -1,7 +1,10 @@
 // Tiled SGEMM: a block computes a 64x64 tile of C from 16-deep slices of op(A) and op(B) staged in
 // shared memory; each of its 256 threads keeps a 4x4 sub-tile in registers (16 FMAs per 8 loads).
-// The plain version the tests check; the cuBLAS path (dlopen at run time) is a later step.
+// The version the tests check under the emulation; on a GPU, sgemm() runs cuBLAS instead when the
+// library is found at run time (cublas.h), unless LKVIT_CUBLAS=0.
 #include "gemm.h"
+
+#include "cublas.h"
 
 #include <string>
 
@@ -77,6 +80,7 @@ __global__ void __launch_bounds__(kThreads)
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
+  if (cublas_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
   const int64_t grid_y = (M + kTileM - 1) / kTileM;
   if (grid_y > 65535 || N > (int64_t(1) << 30) || K > (int64_t(1) << 30))
     throw Error("sgemm: M = " + std::to_string(M) + " (at most 65535 * 64 rows), N or K beyond 2^30");

@@ -25,7 +25,7 @@ export function infoCommand(argv: string[], print: Print): void {
   out.say(`lkvit ${version} on Node ${process.version}, ${result.platform}`);
   out.say(`cpu: ${result.cpu.model}, ${result.cpu.cores} cores; engine: ${isa.active} (best ${isa.best}), ${result.cpu.threads} threads`);
   out.say(cuda.available
-    ? `cuda: ${cuda.backend} on ${cuda.device}${cuda.computeCapability ? ` (compute ${cuda.computeCapability})` : ''}`
+    ? `cuda: ${cuda.backend} on ${cuda.device}${cuda.computeCapability ? ` (compute ${cuda.computeCapability})` : ''}; gemm: ${cuda.gemm}`
     : `cuda: not available (${cuda.reason})`);
   out.result(result);
 }

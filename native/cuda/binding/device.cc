@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "../cublas.h"
 #include "../memory.h"
 #include "args.h"
 
@@ -255,6 +256,16 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("computeCapability", std::to_string(d.compute_major) + "." + std::to_string(d.compute_minor));
   o.Set("runtimeVersion", d.runtime_version);
   o.Set("driverVersion", d.driver_version);
+  // Which GEMM runs: cuBLAS when found (only asked on a working device), else the own kernel.
+  std::string gemm = "lkvit tiled SGEMM";
+  if (d.available && d.backend == "cuda") {
+    const lk_cuda::CublasInfo& c = lk_cuda::cublas_info();
+    gemm = c.loaded ? "cuBLAS (" + c.library + ", version " + std::to_string(c.version) + ")"
+                    : "lkvit tiled SGEMM (cuBLAS: " + c.reason + ")";
+  } else if (d.backend == "cuda-emulated") {
+    gemm = "lkvit tiled SGEMM (the emulation runs the project's kernels only)";
+  }
+  o.Set("gemm", gemm);
   return o;
 }
 
