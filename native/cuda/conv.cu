@@ -58,8 +58,8 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 // y[n][c][p] += bias[c]
-__global__ void __launch_bounds__(kThreads)
-    add_bias_kernel(long long total, long long cout, long long P, const float* __restrict__ bias, float* __restrict__ y) {
+__global__ void __launch_bounds__(kThreads) add_bias_kernel(long long total, long long cout, long long P,
+                                                            const float* __restrict__ bias, float* __restrict__ y) {
   const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (i < total) y[i] += bias[i / P % cout];
 }
@@ -76,7 +76,7 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 Geo geo_of(const ConvShape& s) {
-  return Geo{int(s.h), int(s.w), int(s.kh), int(s.kw), int(s.sh), int(s.sw),
+  return Geo{int(s.h),  int(s.w),  int(s.kh), int(s.kw), int(s.sh), int(s.sw),
              int(s.ph), int(s.pw), int(s.dh), int(s.dw), int(s.oh), int(s.ow)};
 }
 
@@ -87,16 +87,21 @@ bool direct(const ConvShape& s) { return s.kh == 1 && s.kw == 1 && s.sh == 1 && 
 struct Sizes {
   int64_t P, K, cin_g, cout_g, in_image, out_image, cols;
   explicit Sizes(const ConvShape& s)
-      : P(s.oh * s.ow), K(s.cin / s.groups * s.kh * s.kw), cin_g(s.cin / s.groups), cout_g(s.cout / s.groups),
-        in_image(s.cin * s.h * s.w), out_image(s.cout * s.oh * s.ow), cols(s.cin * s.kh * s.kw * s.oh * s.ow) {}
+      : P(s.oh * s.ow),
+        K(s.cin / s.groups * s.kh * s.kw),
+        cin_g(s.cin / s.groups),
+        cout_g(s.cout / s.groups),
+        in_image(s.cin * s.h * s.w),
+        out_image(s.cout * s.oh * s.ow),
+        cols(s.cin * s.kh * s.kw * s.oh * s.ow) {}
 };
 
 // The column matrix of image b: x itself for a direct conv, else im2col into scratch.
 const float* columns(const ConvShape& s, const Sizes& z, const float* x, int64_t b, float* scratch) {
   const float* image = x + b * z.in_image;
   if (direct(s)) return image;
-  launch("im2col_kernel", im2col_kernel, blocks_for(z.cols, kThreads), dim3(kThreads), 0, geo_of(s),
-         (long long)z.cols, image, scratch);
+  launch("im2col_kernel", im2col_kernel, blocks_for(z.cols, kThreads), dim3(kThreads), 0, geo_of(s), (long long)z.cols,
+         image, scratch);
   return scratch;
 }
 
@@ -113,8 +118,8 @@ void conv2d_forward(const ConvShape& s, const float* x, const float* weight, con
   }
   if (bias) {
     const long long total = s.n * z.out_image;
-    launch("add_bias_kernel", add_bias_kernel, blocks_for(total, kThreads), dim3(kThreads), 0, total,
-           (long long)s.cout, (long long)z.P, bias, y);
+    launch("add_bias_kernel", add_bias_kernel, blocks_for(total, kThreads), dim3(kThreads), 0, total, (long long)s.cout,
+           (long long)z.P, bias, y);
   }
 }
 

@@ -41,10 +41,18 @@ __global__ void __launch_bounds__(kThreads)
   if (i >= n) return;
   const float v = x[i];
   switch (kind) {
-    case kReluForward: y[i] = !(v <= 0.f) ? v : 0.f; break;  // keeps NaN, maps -0 to +0
-    case kReluBackward: y[i] = v > 0.f ? g[i] : 0.f; break;
-    case kGeluForward: y[i] = v * normal_cdf(v); break;
-    default: y[i] = g[i] * (normal_cdf(v) + v * 0.39894228040143268f * expf(-0.5f * v * v)); break;
+    case kReluForward:  // keeps NaN, maps -0 to +0
+      y[i] = !(v <= 0.f) ? v : 0.f;
+      break;
+    case kReluBackward:
+      y[i] = v > 0.f ? g[i] : 0.f;
+      break;
+    case kGeluForward:
+      y[i] = v * normal_cdf(v);
+      break;
+    default:
+      y[i] = g[i] * (normal_cdf(v) + v * 0.39894228040143268f * expf(-0.5f * v * v));
+      break;
   }
 }
 
@@ -143,8 +151,8 @@ __global__ void __launch_bounds__(kThreads)
     const double l = double(m) + ::log(double(se));
     const int32_t label = labels[blockIdx.x];
     lse[blockIdx.x] = float(l);
-    loss[blockIdx.x] = label >= 0 && label < K ? float(l - (1 - smoothing) * z[label] - smoothing / double(K) * sz)
-                                               : NAN;
+    loss[blockIdx.x] =
+        label >= 0 && label < K ? float(l - (1 - smoothing) * z[label] - smoothing / double(K) * sz) : NAN;
   }
 }
 
@@ -172,7 +180,8 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 __global__ void __launch_bounds__(kThreads)
-    global_avg_pool_backward_kernel(const float* __restrict__ g, long long planes, long long S, float* __restrict__ gx) {
+    global_avg_pool_backward_kernel(const float* __restrict__ g, long long planes, long long S,
+                                    float* __restrict__ gx) {
   const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (i < planes * S) gx[i] = g[i / S] / float(S);
 }
@@ -229,8 +238,10 @@ __global__ void __launch_bounds__(kThreads)
   for (int oh = oh_lo; oh <= oh_hi; ++oh)
     for (int ow = ow_lo; ow <= ow_hi; ++ow) {
       const long long o = out0 + (long long)oh * g.OW + ow;
-      if (!is_max) acc += __fmul_rn(grad_y[o], inv);  // rounded product, as the CPU adds it (no FMA)
-      else if (argmax[o] == pixel) acc += grad_y[o];
+      if (!is_max)
+        acc += __fmul_rn(grad_y[o], inv);  // rounded product, as the CPU adds it (no FMA)
+      else if (argmax[o] == pixel)
+        acc += grad_y[o];
     }
   gx[i] = acc;
 }
@@ -245,7 +256,8 @@ void elementwise(int kind, const float* x, const float* g, int64_t n, float* y) 
 }
 
 Geo geo_of(const Pool2d& p) {
-  return Geo{int(p.H), int(p.W), int(p.kh), int(p.kw), int(p.sh), int(p.sw), int(p.ph), int(p.pw), int(p.OH), int(p.OW)};
+  return Geo{int(p.H),  int(p.W),  int(p.kh), int(p.kw), int(p.sh),
+             int(p.sw), int(p.ph), int(p.pw), int(p.OH), int(p.OW)};
 }
 
 void pool_forward(const float* x, const Pool2d& p, float* y, int32_t* argmax) {
@@ -297,7 +309,8 @@ void cross_entropy_backward(const float* logits, const int32_t* labels, int64_t 
                             const float* lse, const float* gloss, float* gx) {
   if (N * K == 0) return;
   launch("cross_entropy_backward_kernel", cross_entropy_backward_kernel, blocks_for(N * K, kThreads), dim3(kThreads), 0,
-         logits, labels, (long long)N, (long long)K, float(smoothing / double(K)), float(1 - smoothing), lse, gloss, gx);
+         logits, labels, (long long)N, (long long)K, float(smoothing / double(K)), float(1 - smoothing), lse, gloss,
+         gx);
 }
 
 void global_avg_pool_forward(const float* x, int64_t planes, int64_t S, float* y) {

@@ -106,7 +106,8 @@ __global__ void __launch_bounds__(kThreads)
   const Segment seg{span, span, 0};
   const float* xs = x + t * span;
   const float m = float(double(segment_sum(seg, [&](long long o) { return xs[o]; })) / double(span));
-  const float r = rstd_of(double(segment_sum(seg, [&](long long o) { return (xs[o] - m) * (xs[o] - m); })) / double(span), eps);
+  const float r =
+      rstd_of(double(segment_sum(seg, [&](long long o) { return (xs[o] - m) * (xs[o] - m); })) / double(span), eps);
   if (threadIdx.x == 0) mean[t] = m, rstd[t] = r;
   float* ys = y + t * span;
   for (long long i = threadIdx.x; i < span; i += blockDim.x) {
@@ -232,50 +233,55 @@ __global__ void __launch_bounds__(kThreads)
   if (gbias) gbias[c] = sb;
 }
 
-void param_grads(const float* x, const float* g, int64_t N, int64_t C, int64_t S, const float* mean,
-                 const float* rstd, int64_t stat_n, int64_t stat_s, int64_t cg, float* gweight, float* gbias) {
+// Threads for a block reducing `count` values: a multiple of 32 up to kThreads, so that small
+// statistics (a 7x7 BatchNorm plane, a short LayerNorm row) leave fewer threads idle.
+unsigned threads_for(int64_t count) { return count <= 32 ? 32u : count <= 128 ? 128u : kThreads; }
+
+void param_grads(const float* x, const float* g, int64_t N, int64_t C, int64_t S, const float* mean, const float* rstd,
+                 int64_t stat_n, int64_t stat_s, int64_t cg, float* gweight, float* gbias) {
   if ((!gweight && !gbias) || C == 0) return;
   if (S == 1)
     launch("norm_param_grad_rows_kernel", norm_param_grad_rows_kernel, blocks_for(C, kRowChannels),
            dim3(kRowChannels, kRowSlices), 0, x, g, (long long)N, (long long)C, mean, rstd, (long long)stat_n,
            (long long)cg, gweight, gbias);
   else
-    launch("norm_param_grad_kernel", norm_param_grad_kernel, grid_1d(C), dim3(kThreads), 0, x, g, (long long)N,
-           (long long)C, (long long)S, mean, rstd, (long long)stat_n, (long long)stat_s, (long long)cg, gweight, gbias);
+    launch("norm_param_grad_kernel", norm_param_grad_kernel, grid_1d(C), dim3(threads_for(N * S)), 0, x, g,
+           (long long)N, (long long)C, (long long)S, mean, rstd, (long long)stat_n, (long long)stat_s, (long long)cg,
+           gweight, gbias);
 }
 
 }  // namespace
 
 void batch_norm_forward(const float* x, int64_t N, int64_t C, int64_t S, const float* weight, const float* bias,
-                        bool training, double eps, double momentum, float* running_mean, float* running_var,
-                        float* y, float* mean, float* rstd) {
+                        bool training, double eps, double momentum, float* running_mean, float* running_var, float* y,
+                        float* mean, float* rstd) {
   if (C == 0) return;
-  launch("batch_norm_forward_kernel", batch_norm_forward_kernel, grid_1d(C), dim3(kThreads), 0, x, (long long)N,
-         (long long)C, (long long)S, weight, bias, int(training), eps, momentum, running_mean, running_var, y, mean,
-         rstd);
+  launch("batch_norm_forward_kernel", batch_norm_forward_kernel, grid_1d(C), dim3(threads_for(N * S)), 0, x,
+         (long long)N, (long long)C, (long long)S, weight, bias, int(training), eps, momentum, running_mean,
+         running_var, y, mean, rstd);
 }
 
 void batch_norm_backward(const float* x, const float* g, int64_t N, int64_t C, int64_t S, const float* weight,
-                         const float* mean, const float* rstd, bool training, float* gx, float* gweight,
-                         float* gbias) {
+                         const float* mean, const float* rstd, bool training, float* gx, float* gweight, float* gbias) {
   if (C == 0) return;
-  launch("batch_norm_backward_kernel", batch_norm_backward_kernel, grid_1d(C), dim3(kThreads), 0, x, g, (long long)N,
-         (long long)C, (long long)S, weight, mean, rstd, int(training), gx, gweight, gbias);
+  launch("batch_norm_backward_kernel", batch_norm_backward_kernel, grid_1d(C), dim3(threads_for(N * S)), 0, x, g,
+         (long long)N, (long long)C, (long long)S, weight, mean, rstd, int(training), gx, gweight, gbias);
 }
 
 void group_norm_forward(const float* x, int64_t N, int64_t C, int64_t S, int64_t G, const float* weight,
                         const float* bias, double eps, float* y, float* mean, float* rstd) {
   if (N * G == 0) return;
-  launch("group_norm_forward_kernel", group_norm_forward_kernel, grid_1d(N * G), dim3(kThreads), 0, x, (long long)G,
-         (long long)(C / G), (long long)S, weight, bias, eps, y, mean, rstd);
+  launch("group_norm_forward_kernel", group_norm_forward_kernel, grid_1d(N * G), dim3(threads_for(C / G * S)), 0, x,
+         (long long)G, (long long)(C / G), (long long)S, weight, bias, eps, y, mean, rstd);
 }
 
 void group_norm_backward(const float* x, const float* g, int64_t N, int64_t C, int64_t S, int64_t G,
                          const float* weight, const float* mean, const float* rstd, float* gx, float* gweight,
                          float* gbias) {
   if (gx && N * G > 0)
-    launch("group_norm_backward_input_kernel", group_norm_backward_input_kernel, grid_1d(N * G), dim3(kThreads), 0, x,
-           g, (long long)G, (long long)(C / G), (long long)S, weight, mean, rstd, gx);
+    launch("group_norm_backward_input_kernel", group_norm_backward_input_kernel, grid_1d(N * G),
+           dim3(threads_for(C / G * S)), 0, x, g, (long long)G, (long long)(C / G), (long long)S, weight, mean, rstd,
+           gx);
   param_grads(x, g, N, C, S, mean, rstd, G, 0, C / G, gweight, gbias);
 }
 

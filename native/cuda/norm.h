@@ -10,11 +10,10 @@ namespace lk_cuda {
 // variance) into mean/rstd and the running stats (if non-null) updated in place with momentum and
 // the unbiased variance, as the CPU does; otherwise mean/rstd come from the running stats.
 void batch_norm_forward(const float* x, int64_t N, int64_t C, int64_t S, const float* weight, const float* bias,
-                        bool training, double eps, double momentum, float* running_mean, float* running_var,
-                        float* y, float* mean, float* rstd);
+                        bool training, double eps, double momentum, float* running_mean, float* running_var, float* y,
+                        float* mean, float* rstd);
 void batch_norm_backward(const float* x, const float* g, int64_t N, int64_t C, int64_t S, const float* weight,
-                         const float* mean, const float* rstd, bool training, float* gx, float* gweight,
-                         float* gbias);
+                         const float* mean, const float* rstd, bool training, float* gx, float* gweight, float* gbias);
 
 // Statistics per (n, group) over the contiguous (C / G) * S values; mean / rstd are [N, G].
 void group_norm_forward(const float* x, int64_t N, int64_t C, int64_t S, int64_t G, const float* weight,

@@ -88,8 +88,8 @@ void strided_copy(const Strides& shape, const float* src, int64_t src_offset, co
                   int64_t dst_offset, const Strides& dst_strides) {
   const int64_t total = count(shape);
   if (total == 0) return;
-  launch("strided_copy_kernel", strided_copy_kernel, blocks_for(total, kThreads), dim3(kThreads), 0,
-         (long long)total, shape, src + src_offset, src_strides, dst + dst_offset, dst_strides);
+  launch("strided_copy_kernel", strided_copy_kernel, blocks_for(total, kThreads), dim3(kThreads), 0, (long long)total,
+         shape, src + src_offset, src_strides, dst + dst_offset, dst_strides);
 }
 
 void binary_strided(int op, const Strides& shape, const float* a, int64_t a_offset, const Strides& a_strides,

@@ -9,8 +9,12 @@ namespace {
 using lkb::kMaxDim;
 constexpr int64_t kMaxIndex = int64_t(1) << 31;
 
-int64_t x_len(Napi::Env env, const lk_cuda::ConvShape& s) { return lkb::numel(env, "x [n, cin, h, w]", {s.n, s.cin, s.h, s.w}); }
-int64_t y_len(Napi::Env env, const lk_cuda::ConvShape& s) { return lkb::numel(env, "y [n, cout, oh, ow]", {s.n, s.cout, s.oh, s.ow}); }
+int64_t x_len(Napi::Env env, const lk_cuda::ConvShape& s) {
+  return lkb::numel(env, "x [n, cin, h, w]", {s.n, s.cin, s.h, s.w});
+}
+int64_t y_len(Napi::Env env, const lk_cuda::ConvShape& s) {
+  return lkb::numel(env, "y [n, cout, oh, ow]", {s.n, s.cout, s.oh, s.ow});
+}
 int64_t w_len(Napi::Env env, const lk_cuda::ConvShape& s) {
   return lkb::numel(env, "weight [cout, cin / groups, kh, kw]", {s.cout, s.cin / s.groups, s.kh, s.kw});
 }
@@ -38,7 +42,8 @@ lk_cuda::ConvShape read_conv_shape(const Napi::CallbackInfo& info, size_t i) {
                               ") and cout (" + std::to_string(s.cout) + ")");
   const int64_t spanH = s.h + 2 * s.ph - s.dh * (s.kh - 1) - 1;
   const int64_t spanW = s.w + 2 * s.pw - s.dw * (s.kw - 1) - 1;
-  if (spanH < 0 || spanW < 0) lkb::throw_range(env, "kh, kw: the dilated kernel is larger than the padded input (output size < 1)");
+  if (spanH < 0 || spanW < 0)
+    lkb::throw_range(env, "kh, kw: the dilated kernel is larger than the padded input (output size < 1)");
   s.oh = spanH / s.sh + 1;
   s.ow = spanW / s.sw + 1;
   x_len(env, s);  // overflow guards
@@ -48,7 +53,9 @@ lk_cuda::ConvShape read_conv_shape(const Napi::CallbackInfo& info, size_t i) {
   const int64_t cols = lkb::numel(env, "the column matrix [cin * kh * kw, oh * ow]", {s.cin, s.kh, s.kw, s.oh, s.ow});
   if (s.h * s.w >= kMaxIndex || s.oh * s.ow >= kMaxIndex || cols >= kMaxIndex || s.h + 2 * s.ph >= kMaxIndex ||
       s.w + 2 * s.pw >= kMaxIndex || s.dh * s.kh >= kMaxIndex || s.dw * s.kw >= kMaxIndex)
-    lkb::throw_range(env, "one image's planes and column matrix (cin * kh * kw * oh * ow) must stay below 2^31 elements on the CUDA backend");
+    lkb::throw_range(env,
+                     "one image's planes and column matrix (cin * kh * kw * oh * ow) must stay below 2^31 elements on "
+                     "the CUDA backend");
   return s;
 }
 

@@ -30,7 +30,8 @@ Napi::Value BatchNorm2dForward(const Napi::CallbackInfo& info) {
   const float* b = a.in_opt(5, "bias", d.C);
   float* rm = a.inout_opt(9, "runningMean", d.C);
   float* rv = a.inout_opt(10, "runningVar", d.C);
-  const bool has_rm = !(info[9].IsNull() || info[9].IsUndefined()), has_rv = !(info[10].IsNull() || info[10].IsUndefined());
+  const bool has_rm = !(info[9].IsNull() || info[9].IsUndefined()),
+             has_rv = !(info[10].IsNull() || info[10].IsUndefined());
   if (!training && d.C > 0 && (!has_rm || !has_rv))
     lkb::throw_type(info.Env(), "runningMean and runningVar are required when not training");
   float* y = a.out(11, "y", d.numel);

@@ -43,7 +43,8 @@ List int_list(const Napi::CallbackInfo& info, size_t i, const char* name) {
 }
 
 // The strides at info[i], one per dim of a shape of the given rank.
-List strides_for(const Napi::CallbackInfo& info, size_t i, const char* name, const List& shape, const char* shape_name) {
+List strides_for(const Napi::CallbackInfo& info, size_t i, const char* name, const List& shape,
+                 const char* shape_name) {
   List s = int_list(info, i, name);
   if (s.size() != shape.size())
     lkb::throw_range(info.Env(), std::string(name) + " has " + std::to_string(s.size()) + " entries but " + shape_name +
@@ -56,7 +57,8 @@ int64_t count(Napi::Env env, const char* name, const List& shape) {
   int64_t n = 1;
   bool empty = false;
   for (int64_t d : shape) {
-    if (d == 0) empty = true;
+    if (d == 0)
+      empty = true;
     else if (__builtin_mul_overflow(n, d, &n) || n > lkb::kMaxElements)
       lkb::throw_range(env, std::string(name) + " holds more than " + std::to_string(lkb::kMaxElements) + " elements");
   }
@@ -93,8 +95,9 @@ void check_no_overlap(Napi::Env env, const char* name, const List& shape, const 
   int64_t span = 0;  // the largest offset the smaller dims reach
   for (const auto& [stride, extent] : dims) {
     if (stride <= span)
-      lkb::throw_range(env, std::string(name) + " make two elements of the shape land on one destination element "
-                                                "(the destination must not overlap itself)");
+      lkb::throw_range(env, std::string(name) +
+                                " make two elements of the shape land on one destination element "
+                                "(the destination must not overlap itself)");
     span += (extent - 1) * stride;
   }
 }
@@ -157,7 +160,8 @@ Napi::Value ReduceSum(const Napi::CallbackInfo& info) {
   Args a(info);
   const float* x = nullptr;
   if (outputs > 0 && terms > 0)
-    x = a.in_span(0, "x", reach(env, "x", reach(env, "x", x_offset, out_shape, out_strides), red_shape, red_strides) + 1);
+    x = a.in_span(0, "x",
+                  reach(env, "x", reach(env, "x", x_offset, out_shape, out_strides), red_shape, red_strides) + 1);
   else
     a.length(0, "x");  // not read; the type is still checked
   float* y = a.out(7, "y", outputs);
