@@ -10,7 +10,11 @@ const path = require('path');
 const test = require('ava');
 const { rng: seeded } = require('./helpers');
 
-const addonPath = process.env.LKVIT_FUZZ_ADDON || path.join(__dirname, '..', 'build', 'Release', 'lkvit.node');
+// LKVIT_FUZZ_CUDA=1 (test/hostile.cuda.test.js): the emulated CUDA addon instead, whose functions
+// take the CPU addon's arguments plus the device-array and general tensor functions.
+const cuda = process.env.LKVIT_FUZZ_CUDA === '1';
+const addonPath = process.env.LKVIT_FUZZ_ADDON ||
+  (cuda ? path.join(__dirname, '..', 'build-cuda-emu', 'lkvit_cuda_emu.node') : path.join(__dirname, '..', 'build', 'Release', 'lkvit.node'));
 const addon = require(addonPath);
 
 // Argument kinds: f Float32Array, f? optional Float32Array, i Int32Array, n integer, x number,
@@ -78,6 +82,22 @@ const SPECS = {
   measureBandwidth: [['threads', 'n'], ['bytesPerArray', 'bytes'], ['repeats', 'n']],
   fmaLanes: [],
 };
+// The CUDA addon: the compute functions above (not the threads, ISA and yardstick ones), plus the
+// dwconv bias gradient, the device-wide queries and the three general tensor kernels.
+const CUDA_ONLY = {
+  dwconv2dBackwardBias: [['gradY', 'f'], ['gradBias', 'f'], ...dw],
+  info: [],
+  memoryStats: [],
+  emptyCache: [],
+  synchronize: [],
+  stridedCopy: [['src', 'f'], ['srcOffset', 'n'], ['srcStrides', 'a'], ['dst', 'f'], ['dstOffset', 'n'], ['dstStrides', 'a'], ['shape', 'a']],
+  binaryStrided: [['op', 'n'], ['a', 'f'], ['aOffset', 'n'], ['aStrides', 'a'], ['b', 'f'], ['bOffset', 'n'], ['bStrides', 'a'], ['y', 'f'], ['shape', 'a']],
+  reduceSum: [['x', 'f'], ['xOffset', 'n'], ['outShape', 'a'], ['outStrides', 'a'], ['redShape', 'a'], ['redStrides', 'a'], ['scale', 'x'], ['y', 'f']],
+};
+if (cuda) {
+  for (const k of ['getNumThreads', 'setNumThreads', 'getIsa', 'setIsa', 'measureFmaPeak', 'measureBandwidth', 'fmaLanes']) delete SPECS[k];
+  Object.assign(SPECS, CUDA_ONLY);
+}
 
 // The suite's seeded generator plus pick(), so a failure names a reproducible trial.
 function rng(seed) {
@@ -114,6 +134,8 @@ function value(r, kind, hostile) {
     case 'sec': return hostile ? r.pick([NaN, 0, -1, 2.5, Infinity, 1e308]) : r.pick([1e-4, 2e-4]);
     case 'bytes': return hostile ? r.pick([-1, 4095, 2 ** 30 + 1, 2 ** 53, NaN]) : r.pick([4096, 8192, 65536]);
     case 's': return hostile ? r.pick(['', 'avx1024', 'x'.repeat(1000)]) : r.pick(['generic', 'avx2', 'avx512']);
+    case 'a': return hostile ? r.pick([[-1], [2 ** 31], [1, 2, 3, 4, 5, 6, 7, 8, 9], [1.5], ['2'], 3, null])
+      : Array.from({ length: r.int(0, 3) }, () => r.pick([0, 1, 2, 3, 4]));
     case 'i': return hostile ? r.pick([new Float32Array(4), new Int32Array(1 << 10).fill(-5), [0, 1]]) : ints(r, r.int(0, 12));
     case 'f?':
       if (!hostile && r.next() < 0.3) return null;
@@ -166,13 +188,13 @@ function trial(r, name, spec) {
 }
 
 test('every function of the raw addon has a fuzz spec', (t) => {
-  const fns = Object.keys(addon).filter((k) => typeof addon[k] === 'function').sort();
+  const fns = Object.keys(addon).filter((k) => typeof addon[k] === 'function' && k !== 'DeviceArray').sort();
   t.deepEqual(fns, Object.keys(SPECS).sort());
 });
 
 test('hostile arguments end in a clear JS error or a normal return, quickly', (t) => {
-  const threads = addon.getNumThreads();
-  const isa = addon.getIsa().active;
+  const threads = cuda ? 0 : addon.getNumThreads();
+  const isa = cuda ? null : addon.getIsa().active;
   const r = rng(Number(process.env.LKVIT_FUZZ_SEED || 19));
   const names = Object.keys(SPECS);
   const trials = Number(process.env.LKVIT_FUZZ_TRIALS || 8000);
@@ -185,8 +207,10 @@ test('hostile arguments end in a clear JS error or a normal return, quickly', (t
       if (problem) bad.push(`trial ${i}: ${problem}`);
     }
   } finally {
-    addon.setNumThreads(threads);
-    addon.setIsa(isa);
+    if (!cuda) {
+      addon.setNumThreads(threads);
+      addon.setIsa(isa);
+    }
   }
   t.deepEqual(bad, []);
   // Most kernels must actually run on some of the drawn geometries, or the fuzzing is shallow.
@@ -194,117 +218,120 @@ test('hostile arguments end in a clear JS error or a normal return, quickly', (t
   t.log(`${trials} calls in ${Date.now() - t0} ms, ${returned} returned normally`);
 });
 
-// The findings of issue 19, each as built by hand.
-const f32 = (n) => new Float32Array(n);
-const quick = (t, fn, ms = 1000) => {
-  const t0 = Date.now();
-  const r = fn();
-  t.true(Date.now() - t0 < ms, `took ${Date.now() - t0} ms`);
-  return r;
-};
+// The hand-built cases below are the CPU addon's (the CUDA addon's own are in test/cuda.ops.test.js).
+if (!cuda) {
+  // The findings of issue 19, each as built by hand.
+  const f32 = (n) => new Float32Array(n);
+  const quick = (t, fn, ms = 1000) => {
+    const t0 = Date.now();
+    const r = fn();
+    t.true(Date.now() - t0 < ms, `took ${Date.now() - t0} ms`);
+    return r;
+  };
 
-test('layerNorm2d with N x S overflowing int64 behind C = 0 is refused (was an out-of-bounds write)', (t) => {
-  quick(t, () => {
-    t.throws(() => addon.layerNorm2dForward(f32(0), 2 ** 32 + 1, 0, 2 ** 32 - 1, null, null, 1e-5, f32(0), f32(4), f32(4)),
-      { instanceOf: RangeError, message: /\bN must be an integer in \[0, 4294967296\], got 4294967297/ });
-    t.throws(() => addon.layerNorm2dForward(f32(0), 2 ** 31, 0, 2 ** 31, null, null, 1e-5, f32(0), f32(4), f32(4)),
-      { instanceOf: RangeError, message: /x \[N, C, S\] dims \[2147483648, 0, 2147483648\]/ });
-    t.throws(() => addon.layerNorm2dBackward(f32(0), f32(0), 2 ** 31, 0, 2 ** 31, null, f32(4), f32(4), null, null, null),
-      { instanceOf: RangeError, message: /x \[N, C, S\]/ });
-    // Every other binding with a zero factor behind huge ones.
-    t.throws(() => addon.softmaxForward(f32(0), 2 ** 32, 0, 2 ** 32, false, f32(0)), { message: /x \[outer, L, inner\]/ });
-    t.throws(() => addon.groupNormForward(f32(0), 2 ** 20, 0, 7, 2 ** 20, null, null, 1e-5, f32(0), f32(1), f32(1)),
-      { message: /mean \[N, G\]/ });
-    t.throws(() => addon.maxPool2dForward(f32(0), 0, 2 ** 32, 2 ** 32, 1, 1, 1, 1, 0, 0, f32(0), new Int32Array(0)),
-      { message: /x \[planes, H, W\]/ });
-    t.throws(() => addon.attentionForward(2 ** 32, 2 ** 32, 0, 1, 1, 1, 1, f32(0), f32(1), f32(1), f32(0), f32(0), null),
-      { message: /q \[B, H, Tq, d\]/ });
+  test('layerNorm2d with N x S overflowing int64 behind C = 0 is refused (was an out-of-bounds write)', (t) => {
+    quick(t, () => {
+      t.throws(() => addon.layerNorm2dForward(f32(0), 2 ** 32 + 1, 0, 2 ** 32 - 1, null, null, 1e-5, f32(0), f32(4), f32(4)),
+        { instanceOf: RangeError, message: /\bN must be an integer in \[0, 4294967296\], got 4294967297/ });
+      t.throws(() => addon.layerNorm2dForward(f32(0), 2 ** 31, 0, 2 ** 31, null, null, 1e-5, f32(0), f32(4), f32(4)),
+        { instanceOf: RangeError, message: /x \[N, C, S\] dims \[2147483648, 0, 2147483648\]/ });
+      t.throws(() => addon.layerNorm2dBackward(f32(0), f32(0), 2 ** 31, 0, 2 ** 31, null, f32(4), f32(4), null, null, null),
+        { instanceOf: RangeError, message: /x \[N, C, S\]/ });
+      // Every other binding with a zero factor behind huge ones.
+      t.throws(() => addon.softmaxForward(f32(0), 2 ** 32, 0, 2 ** 32, false, f32(0)), { message: /x \[outer, L, inner\]/ });
+      t.throws(() => addon.groupNormForward(f32(0), 2 ** 20, 0, 7, 2 ** 20, null, null, 1e-5, f32(0), f32(1), f32(1)),
+        { message: /mean \[N, G\]/ });
+      t.throws(() => addon.maxPool2dForward(f32(0), 0, 2 ** 32, 2 ** 32, 1, 1, 1, 1, 0, 0, f32(0), new Int32Array(0)),
+        { message: /x \[planes, H, W\]/ });
+      t.throws(() => addon.attentionForward(2 ** 32, 2 ** 32, 0, 1, 1, 1, 1, f32(0), f32(1), f32(1), f32(0), f32(0), null),
+        { message: /q \[B, H, Tq, d\]/ });
+    });
   });
-});
 
-test('an empty batched GEMM returns at once, whatever the batch', (t) => {
-  const C = f32(0);
-  quick(t, () => addon.gemmBatched(false, false, 2 ** 31, 0, 4, 4, 1, f32(0), 4, 0, f32(16), 4, 0, 0, C, 4, 0), 500);
-  quick(t, () => addon.gemm(false, false, 0, 0, 2 ** 31, 1, f32(0), 2 ** 31, f32(0), 1, 0, C, 1), 500);
-  t.pass();
-});
+  test('an empty batched GEMM returns at once, whatever the batch', (t) => {
+    const C = f32(0);
+    quick(t, () => addon.gemmBatched(false, false, 2 ** 31, 0, 4, 4, 1, f32(0), 4, 0, f32(16), 4, 0, 0, C, 4, 0), 500);
+    quick(t, () => addon.gemm(false, false, 0, 0, 2 ** 31, 1, f32(0), 2 ** 31, f32(0), 1, 0, C, 1), 500);
+    t.pass();
+  });
 
-test('max pooling with a window far wider than the row is quick and correct', (t) => {
-  // W = 1, kw = 2^31, pw = 2^30: both outputs see the one pixel.
-  const y = f32(2), argmax = new Int32Array(2);
-  quick(t, () => addon.maxPool2dForward(Float32Array.of(-3), 1, 1, 1, 1, 2 ** 31, 1, 1, 0, 2 ** 30, y, argmax), 500);
-  t.deepEqual([...y], [-3, -3]);
-  t.deepEqual([...argmax], [0, 0]);
-});
+  test('max pooling with a window far wider than the row is quick and correct', (t) => {
+    // W = 1, kw = 2^31, pw = 2^30: both outputs see the one pixel.
+    const y = f32(2), argmax = new Int32Array(2);
+    quick(t, () => addon.maxPool2dForward(Float32Array.of(-3), 1, 1, 1, 1, 2 ** 31, 1, 1, 0, 2 ** 30, y, argmax), 500);
+    t.deepEqual([...y], [-3, -3]);
+    t.deepEqual([...argmax], [0, 0]);
+  });
 
-test('relu and gelu propagate NaN like PyTorch; relu backward at NaN is 0', (t) => {
-  const x = Float32Array.of(NaN, -1, 2, -0);
-  const y = f32(4);
-  addon.reluForward(x, y);
-  t.true(Number.isNaN(y[0]));
-  t.deepEqual([...y.subarray(1)], [0, 2, 0]);
-  t.true(Object.is(y[3], 0), 'relu(-0) is +0');
-  const gx = f32(4);
-  addon.reluBackward(x, Float32Array.of(5, 5, 5, 5), gx);
-  t.deepEqual([...gx], [0, 0, 5, 0]);
-  addon.geluForward(Float32Array.of(NaN), y.subarray(0, 1));
-  t.true(Number.isNaN(y[0]));
-  addon.geluBackward(Float32Array.of(NaN), Float32Array.of(1), gx.subarray(0, 1));
-  t.true(Number.isNaN(gx[0]));
-});
+  test('relu and gelu propagate NaN like PyTorch; relu backward at NaN is 0', (t) => {
+    const x = Float32Array.of(NaN, -1, 2, -0);
+    const y = f32(4);
+    addon.reluForward(x, y);
+    t.true(Number.isNaN(y[0]));
+    t.deepEqual([...y.subarray(1)], [0, 2, 0]);
+    t.true(Object.is(y[3], 0), 'relu(-0) is +0');
+    const gx = f32(4);
+    addon.reluBackward(x, Float32Array.of(5, 5, 5, 5), gx);
+    t.deepEqual([...gx], [0, 0, 5, 0]);
+    addon.geluForward(Float32Array.of(NaN), y.subarray(0, 1));
+    t.true(Number.isNaN(y[0]));
+    addon.geluBackward(Float32Array.of(NaN), Float32Array.of(1), gx.subarray(0, 1));
+    t.true(Number.isNaN(gx[0]));
+  });
 
-// The constants the addon exports instead of copies in TypeScript.
-test('the addon exports its arithmetic codes and depthwise limits, and honours them', (t) => {
-  t.deepEqual({ ...addon.arithOps }, { add: 0, sub: 1, mul: 2, scale: 3 });
-  t.true(Object.isFrozen(addon.arithOps));
-  const a = Float32Array.of(5, 7), b = Float32Array.of(2, 3), y = f32(2);
-  const results = {};
-  for (const op of ['add', 'sub', 'mul', 'scale']) {
-    addon.arith(addon.arithOps[op], a, op === 'scale' ? null : b, op === 'scale' ? -2 : 0, y);
-    results[op] = [...y];
-  }
-  t.deepEqual(results, { add: [7, 10], sub: [3, 4], mul: [10, 21], scale: [-10, -14] });
-  t.is(addon.maxDepthwiseKernel, 63);
-  t.is(addon.maxDepthwisePadding, 2 ** 20);
-  const K = addon.maxDepthwiseKernel;
-  // The largest kernel runs; one more is refused, by name.
-  addon.dwconv2dForward(f32(K * K), f32(K * K), null, f32(1), 1, 1, K, K, K, K, 1, 1, 0, 0);
-  t.throws(() => addon.dwconv2dForward(f32((K + 1) * (K + 1)), f32((K + 1) * (K + 1)), null, f32(1), 1, 1, K + 1, K + 1, K + 1, K + 1, 1, 1, 0, 0),
-    { instanceOf: RangeError, message: `lkvit native: dwconv2dForward: KH must be an integer in [1, ${K}], got ${K + 1}` });
-});
+  // The constants the addon exports instead of copies in TypeScript.
+  test('the addon exports its arithmetic codes and depthwise limits, and honours them', (t) => {
+    t.deepEqual({ ...addon.arithOps }, { add: 0, sub: 1, mul: 2, scale: 3 });
+    t.true(Object.isFrozen(addon.arithOps));
+    const a = Float32Array.of(5, 7), b = Float32Array.of(2, 3), y = f32(2);
+    const results = {};
+    for (const op of ['add', 'sub', 'mul', 'scale']) {
+      addon.arith(addon.arithOps[op], a, op === 'scale' ? null : b, op === 'scale' ? -2 : 0, y);
+      results[op] = [...y];
+    }
+    t.deepEqual(results, { add: [7, 10], sub: [3, 4], mul: [10, 21], scale: [-10, -14] });
+    t.is(addon.maxDepthwiseKernel, 63);
+    t.is(addon.maxDepthwisePadding, 2 ** 20);
+    const K = addon.maxDepthwiseKernel;
+    // The largest kernel runs; one more is refused, by name.
+    addon.dwconv2dForward(f32(K * K), f32(K * K), null, f32(1), 1, 1, K, K, K, K, 1, 1, 0, 0);
+    t.throws(() => addon.dwconv2dForward(f32((K + 1) * (K + 1)), f32((K + 1) * (K + 1)), null, f32(1), 1, 1, K + 1, K + 1, K + 1, K + 1, 1, 1, 0, 0),
+      { instanceOf: RangeError, message: `lkvit native: dwconv2dForward: KH must be an integer in [1, ${K}], got ${K + 1}` });
+  });
 
-// src/native.ts types the addon (NativeAddon): a call with a wrong count or type of arguments
-// does not compile. Checked against the published declarations (lib/native.d.ts).
-test('NativeAddon rejects wrong argument counts and types at compile time', (t) => {
-  const fs = require('fs');
-  const os = require('os');
-  const { execFileSync } = require('child_process');
-  const root = path.join(__dirname, '..');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lkvit-native-types-'));
-  const lib = path.join(root, 'lib', 'native').replace(/\\/g, '/');
-  const lines = [
-    `import { native } from '${lib}';`,
-    'const f = new Float32Array(4);',
-    'native.conv2dForward(f, f, null, f, 1, 1, 2, 2, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1);', // correct
-    'native.arith(native.arithOps.add, f, f, 0, f);', // correct
-    'native.conv2dForward(f, f, null, f, 1, 1, 2, 2, 1, 1, 1, 1, 1, 0, 0, 1, 1);', // one argument short
-    'native.conv2dForward(f, f, undefined, f, 1, 1, 2, 2, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1);', // undefined bias
-    "native.fgsmStep(f, f, '0.1', 0, 1, f);", // eps as a string
-    'native.gemm(false, false, 1, 1, 1, 1, [1], 1, f, 1, 0, f, 1);', // A as a plain array
-    'native.softmaxForward(f, 1, 4, 1, 1, f);', // log as a number
-    'const lanes: string = native.fmaLanes();', // returns a number
-  ];
-  const file = path.join(dir, 'calls.ts');
-  fs.writeFileSync(file, lines.join('\n'));
-  let out = '';
-  try {
-    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '--noEmit', '--strict', '--target', 'ES2022',
-      '--module', 'commonjs', '--moduleResolution', 'node', '--types', 'node', '--skipLibCheck', file], { cwd: root, stdio: 'pipe' });
-  } catch (e) {
-    out = `${e.stdout}${e.stderr}`;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-  const errorLines = [...new Set([...out.matchAll(/calls\.ts\((\d+),\d+\): error TS\d+/g)].map((m) => Number(m[1])))];
-  t.deepEqual(errorLines, [5, 6, 7, 8, 9, 10], out);
-});
+  // src/native.ts types the addon (NativeAddon): a call with a wrong count or type of arguments
+  // does not compile. Checked against the published declarations (lib/native.d.ts).
+  test('NativeAddon rejects wrong argument counts and types at compile time', (t) => {
+    const fs = require('fs');
+    const os = require('os');
+    const { execFileSync } = require('child_process');
+    const root = path.join(__dirname, '..');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lkvit-native-types-'));
+    const lib = path.join(root, 'lib', 'native').replace(/\\/g, '/');
+    const lines = [
+      `import { native } from '${lib}';`,
+      'const f = new Float32Array(4);',
+      'native.conv2dForward(f, f, null, f, 1, 1, 2, 2, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1);', // correct
+      'native.arith(native.arithOps.add, f, f, 0, f);', // correct
+      'native.conv2dForward(f, f, null, f, 1, 1, 2, 2, 1, 1, 1, 1, 1, 0, 0, 1, 1);', // one argument short
+      'native.conv2dForward(f, f, undefined, f, 1, 1, 2, 2, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1);', // undefined bias
+      "native.fgsmStep(f, f, '0.1', 0, 1, f);", // eps as a string
+      'native.gemm(false, false, 1, 1, 1, 1, [1], 1, f, 1, 0, f, 1);', // A as a plain array
+      'native.softmaxForward(f, 1, 4, 1, 1, f);', // log as a number
+      'const lanes: string = native.fmaLanes();', // returns a number
+    ];
+    const file = path.join(dir, 'calls.ts');
+    fs.writeFileSync(file, lines.join('\n'));
+    let out = '';
+    try {
+      execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '--noEmit', '--strict', '--target', 'ES2022',
+        '--module', 'commonjs', '--moduleResolution', 'node', '--types', 'node', '--skipLibCheck', file], { cwd: root, stdio: 'pipe' });
+    } catch (e) {
+      out = `${e.stdout}${e.stderr}`;
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const errorLines = [...new Set([...out.matchAll(/calls\.ts\((\d+),\d+\): error TS\d+/g)].map((m) => Number(m[1])))];
+    t.deepEqual(errorLines, [5, 6, 7, 8, 9, 10], out);
+  });
+}

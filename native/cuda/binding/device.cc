@@ -23,6 +23,18 @@ constexpr int64_t kMaxLength = (int64_t(1) << 31) - 1;  // a tensor's limit (src
                                   (lkb::current_function ? std::string(lkb::current_function) + ": " : "") + e.what());
 }
 
+// The first element of a typed array, wherever its buffer lives (an ArrayBuffer or a
+// SharedArrayBuffer: TypedArray::ArrayBuffer().Data() refuses the latter with "Invalid argument").
+void* typed_data(Napi::Env env, Napi::TypedArray a) {
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  if (napi_get_typedarray_info(env, a, &type, &length, &data, &buffer, &offset) != napi_ok)
+    lkb::throw_type(env, "could not read a typed array argument");
+  return data;
+}
+
 bool is_typed(Napi::Value v, napi_typedarray_type type) {
   return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == type;
 }
@@ -101,7 +113,7 @@ Napi::Value DeviceArray::Upload(const Napi::CallbackInfo& info) {
                               std::to_string(n_ - offset) + " from offset " + std::to_string(offset) + " to the end");
   lkb::current_function = nullptr;
   if (count == 0) return env.Undefined();
-  const uint8_t* bytes = static_cast<const uint8_t*>(src.ArrayBuffer().Data()) + src.ByteOffset();
+  const void* bytes = typed_data(env, src);
   try {
     lk_cuda::copy_to_device(p_ + offset, bytes, size_t(count) * 4);
   } catch (const lk_cuda::Error& e) {
@@ -123,7 +135,7 @@ Napi::Value DeviceArray::Download(const Napi::CallbackInfo& info) {
       lkb::throw_range(env, "dst must hold " + std::to_string(n_) + " elements, got " + std::to_string(t.ElementLength()));
     lkb::current_function = nullptr;
     try {
-      if (n_) lk_cuda::copy_to_host(static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset(), p_, size_t(n_) * 4);
+      if (n_) lk_cuda::copy_to_host(typed_data(env, t), p_, size_t(n_) * 4);
     } catch (const lk_cuda::Error& e) {
       rethrow_cuda(env, e);
     }
@@ -191,10 +203,10 @@ float* Args::take(size_t i, const char* name, int64_t n, bool optional, bool rea
   auto a = v.As<Napi::TypedArray>();
   if (exact ? int64_t(a.ElementLength()) != n : int64_t(a.ElementLength()) < n)
     lkb::throw_range(env, std::string(name) + " must hold " + (exact ? "" : "at least ") + std::to_string(n) + " " +
-                              (i32 ? "ints" : "floats") + ", got " + std::to_string(a.ElementLength()));
+                              (i32 ? "integers" : "floats") + ", got " + std::to_string(a.ElementLength()));
   n = int64_t(a.ElementLength());
   if (n == 0) return nullptr;
-  void* host = static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+  void* host = typed_data(env, a);
   try {
     scratch_.push_back(std::make_unique<lk_cuda::DeviceBuffer>(size_t(n)));
     lk_cuda::DeviceBuffer* d = scratch_.back().get();
