@@ -2,8 +2,11 @@
 // float64 reference training as on the CPU (test/linear_fit.js), runAttack({ device: 'cuda' })
 // against PyTorch's input gradient (FGSM's step is its sign), the CLI's --device flag against
 // PyTorch's logits, and the clear errors when CUDA is asked for and absent.
+// LKVIT_CUDA_TEST_REAL=1 (bench/gpu/run.sh on a GPU) runs them on the real addon instead.
 'use strict';
-process.env.LKVIT_CUDA_EMULATED = '1';
+const REAL = process.env.LKVIT_CUDA_TEST_REAL === '1';
+if (REAL) delete process.env.LKVIT_CUDA_EMULATED;
+else process.env.LKVIT_CUDA_EMULATED = '1';
 const path = require('path');
 const { spawnSync } = require('child_process');
 const test = require('ava');
@@ -13,7 +16,8 @@ const { buildEmulated } = require('../native/cuda/build-emulated');
 const { runCli } = require('./cli_run');
 
 test.before(async () => {
-  await buildEmulated();
+  if (!REAL) await buildEmulated();
+  else if (lk.cuda.info().backend !== 'cuda') throw new Error(`LKVIT_CUDA_TEST_REAL=1 but CUDA is not available: ${lk.cuda.info().reason}`);
 });
 
 test.serial("fit({ device: 'cuda' }) equals the float64 reimplementation of the same training", async (t) => {
@@ -71,7 +75,7 @@ test.serial('lkvit predict --device cuda writes the logits PyTorch computed; aut
   t.regex(bad.err, /predict: --device must be cpu, cuda or auto, got 'gpu'/);
 });
 
-test.serial('asking for cuda where there is none is a clear error (CLI and library)', (t) => {
+(REAL ? test.skip : test.serial)(`asking for cuda where there is none is a clear error (CLI and library)${REAL ? ' (skipped: a real device is there)' : ''}`, (t) => {
   const out = path.join(require('os').tmpdir(), `lkvit-device-none-${process.pid}.safetensors`);
   // A fresh process without the emulation: the real addon is missing or finds no driver here.
   const env = { ...process.env };

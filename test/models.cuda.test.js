@@ -2,8 +2,12 @@
 // model.to('cuda') against the logits, input gradients and train-mode logits PyTorch computed
 // (test/fixtures/models, the fixtures test/models.test.js uses on the CPU). Inputs are given both
 // ways: a CPU batch (copied in, logits copied back) and a device batch (everything stays there).
+// LKVIT_CUDA_TEST_REAL=1 (bench/gpu/run.sh on a GPU) runs them on the real addon instead.
 'use strict';
-process.env.LKVIT_CUDA_EMULATED = '1';
+const REAL = process.env.LKVIT_CUDA_TEST_REAL === '1';
+if (REAL) delete process.env.LKVIT_CUDA_EMULATED;
+else process.env.LKVIT_CUDA_EMULATED = '1';
+const BACKEND = REAL ? 'cuda' : 'cuda-emulated';
 const test = require('ava');
 const lk = require('..');
 const { relErr, loadModelFixture: load } = require('./helpers');
@@ -14,11 +18,12 @@ const FAMILIES = ['replknet_tiny', 'replknet_xl_tiny', 'replknet_3b_tiny', 'vit_
   'convnext_tiny_k7', 'convnext_tiny_k13', 'resnet_tiny', 'bit_tiny', 'deit_tiny', 'xcit_tiny', 'xcit_p8_tiny'];
 
 test.before(async () => {
-  await buildEmulated();
+  if (!REAL) await buildEmulated();
+  else if (lk.cuda.info().backend !== 'cuda') throw new Error(`LKVIT_CUDA_TEST_REAL=1 but CUDA is not available: ${lk.cuda.info().reason}`);
 });
 
 for (const name of FAMILIES) {
-  test.serial(`${name} on cuda-emulated: eval logits and input gradient match PyTorch`, (t) => {
+  test.serial(`${name} on ${BACKEND}: eval logits and input gradient match PyTorch`, (t) => {
     const { f, model } = load(name);
     model.to('cuda');
     t.is(model.device, 'cuda');
@@ -40,7 +45,7 @@ for (const name of FAMILIES) {
 }
 
 for (const name of ['replknet_tiny', 'resnet_tiny', 'xcit_tiny']) {
-  test.serial(`${name} on cuda-emulated: train-mode logits match PyTorch and update the running stats`, (t) => {
+  test.serial(`${name} on ${BACKEND}: train-mode logits match PyTorch and update the running stats`, (t) => {
     const { f, model } = load(name);
     const stat = () => [...model.stateDict()].find(([k]) => k.endsWith('running_mean'))[1];
     const before = stat().toArray().slice();
