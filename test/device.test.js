@@ -93,3 +93,15 @@ test.serial('lkvit predict --device cuda writes the logits PyTorch computed; aut
     '--input', path.join(MODEL_FIXTURES, 'vit_tiny.io.safetensors'), '--key', 'x', '--out', out], { env: env2, encoding: 'utf8' });
   t.regex(r2.stderr, /LKVIT_DEVICE: cuda was asked for, but CUDA is not available/);
 });
+
+test.serial("analyses take { device: 'cuda' }: the same counts as on the CPU, and the model moves back", async (t) => {
+  const { f, model } = loadModelFixture('replknet_tiny');
+  const ds = lk.tensorDataset(f.x(), Int32Array.from(f.get('labels').data));
+  const opts = { bands: [0, 0.5], seed: 7 };
+  const cpu = await lk.analyses.frequencyNoise(model, ds, opts);
+  const dev = await lk.analyses.frequencyNoise(model, ds, { ...opts, device: 'cuda' });
+  t.is(model.device, 'cpu');
+  t.is(dev.cleanCorrect, cpu.cleanCorrect);
+  t.deepEqual(dev.bands, cpu.bands);
+  await t.throwsAsync(lk.analyses.lesion(model, ds, { device: 'gpu' }), { message: /^lesion: device must be 'cpu' or 'cuda', got 'gpu'/ });
+});

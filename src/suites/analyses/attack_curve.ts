@@ -1,6 +1,7 @@
 // Accuracy under attack as the budget grows: the study's Figure 6 (FGSM and PGD accuracy against
 // eps, PGD against the number of steps) and its TAIG table (transfer success rate against eps),
 // one attack run per point.
+import { withDevice } from '../../models/device';
 import type { Classifier } from '../../models/evaluate';
 import type { LabeledDataset } from '../../io/dataset';
 import { runAttack, ATTACK_NAMES, AttackName, AttackOptionsByName, RunAttackOptions } from '../../attacks/run';
@@ -29,6 +30,10 @@ export interface AttackCurveResult {
 }
 
 export async function attackCurve<A extends AttackName>(model: Classifier, data: LabeledDataset, options: AttackCurveOptions<A>): Promise<AttackCurveResult> {
+  return withDevice('attackCurve', options?.device, [model, options?.surrogate], () => attackCurveHere<A>(model, data, options));
+}
+
+async function attackCurveHere<A extends AttackName>(model: Classifier, data: LabeledDataset, options: AttackCurveOptions<A>): Promise<AttackCurveResult> {
   const fn = 'attackCurve';
   const o = checkOptionsObject<Record<string, unknown>>(fn, options, [...DATASET_OPTIONS, 'attack', 'sweep', 'values', 'options', 'surrogate']);
   unshardable(fn, o);

@@ -1,6 +1,7 @@
 // What every analysis shares: seeded randomness that does not depend on the batch size, option
 // checks that name the argument, and the loop that counts correct predictions over a dataset.
 import { Tensor } from '../../tensor/tensor';
+import type { Device } from '../../tensor/device';
 import { ImageClassifier } from '../../models/classifier';
 import { predictLogits, topkCorrect, inBatch, checkFinite } from '../../models/evaluate';
 import type { LabeledDataset, Batch } from '../../io/dataset';
@@ -21,6 +22,8 @@ export interface DatasetOptions {
   shard?: ShardSpec;
   /** An AbortSignal (or anything with `aborted`): checked after every batch; the call then rejects with an AbortError. */
   signal?: { readonly aborted: boolean };
+  /** 'cpu' or 'cuda': the model moves there for the analysis and back afterwards. Default: where it is. */
+  device?: Device;
 }
 
 export function checkModel(fn: string, model: unknown, name = 'model'): ImageClassifier {
@@ -152,4 +155,4 @@ export function copyOf(x: Tensor): Tensor {
   return new Tensor(x.data.slice(), x.shape);
 }
 
-export const DATASET_OPTIONS = ['batchSize', 'limit', 'onProgress', 'shard', 'signal'];
+export const DATASET_OPTIONS = ['batchSize', 'limit', 'onProgress', 'shard', 'signal', 'device'];

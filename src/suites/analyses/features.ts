@@ -1,5 +1,6 @@
 // Feature maps (the study's 4.7) and the effective receptive field as RepLKNet's erf/ scripts
 // compute it: per-block variance of the features, and the input gradient of the centre output.
+import { withDevice } from '../../models/device';
 import { Tensor, noGrad, shapeString } from '../../tensor/tensor';
 import { checkOneOf } from '../../tensor/check';
 import type { ImageClassifier } from '../../models/classifier';
@@ -61,6 +62,10 @@ export function featureVarianceSum(f: Tensor): number {
 
 /** Feature-map variance per block, averaged over the first `limit` samples. */
 export async function featureVariance(model: ImageClassifier, data: LabeledDataset, options?: FeatureVarianceOptions): Promise<FeatureVarianceResult> {
+  return withDevice('featureVariance', options?.device, [model], () => featureVarianceHere(model, data, options));
+}
+
+async function featureVarianceHere(model: ImageClassifier, data: LabeledDataset, options?: FeatureVarianceOptions): Promise<FeatureVarianceResult> {
   const fn = 'featureVariance';
   checkModel(fn, model);
   checkDataset(fn, data);
@@ -148,6 +153,10 @@ function defaultErfBlock(model: ImageClassifier, x: Tensor): string {
  * channels, averaged over images; then log10(1 + x) scaled to [0, 1] (analyze_erf.py).
  */
 export async function erf(model: ImageClassifier, data: LabeledDataset, options?: ErfOptions): Promise<ErfResult> {
+  return withDevice('erf', options?.device, [model], () => erfHere(model, data, options));
+}
+
+async function erfHere(model: ImageClassifier, data: LabeledDataset, options?: ErfOptions): Promise<ErfResult> {
   const fn = 'erf';
   checkModel(fn, model);
   checkDataset(fn, data);

@@ -1,5 +1,6 @@
 // Robustness to noise by frequency (the study's 4.4) and Yin et al.'s Fourier heat map: accuracy
 // under perturbations confined to one part of the centred 2-D spectrum.
+import { withDevice } from '../../models/device';
 import { Tensor } from '../../tensor/tensor';
 import { checkOneOf } from '../../tensor/check';
 import type { ImageClassifier } from '../../models/classifier';
@@ -113,6 +114,10 @@ function checkBoolean(fn: string, name: string, v: unknown, fallback: boolean): 
 
 /** Top-1 accuracy under Gaussian noise confined to each frequency band (per channel or shared by all). */
 export async function frequencyNoise(model: ImageClassifier, data: LabeledDataset, options?: FrequencyNoiseOptions): Promise<FrequencyNoiseResult> {
+  return withDevice('frequencyNoise', options?.device, [model], () => frequencyNoiseHere(model, data, options));
+}
+
+async function frequencyNoiseHere(model: ImageClassifier, data: LabeledDataset, options?: FrequencyNoiseOptions): Promise<FrequencyNoiseResult> {
   const fn = 'frequencyNoise';
   checkModel(fn, model);
   checkDataset(fn, data);
@@ -193,6 +198,10 @@ export interface FourierHeatmapResult {
  * image, so each pair is evaluated once (at fy > 0, or fy = 0 and fx >= 0) and mirrored.
  */
 export async function fourierHeatmap(model: ImageClassifier, data: LabeledDataset, options?: FourierHeatmapOptions): Promise<FourierHeatmapResult> {
+  return withDevice('fourierHeatmap', options?.device, [model], () => fourierHeatmapHere(model, data, options));
+}
+
+async function fourierHeatmapHere(model: ImageClassifier, data: LabeledDataset, options?: FourierHeatmapOptions): Promise<FourierHeatmapResult> {
   const fn = 'fourierHeatmap';
   checkModel(fn, model);
   checkDataset(fn, data);

@@ -1,5 +1,6 @@
 // The lesion study (the study's 4.3): n randomly chosen residual blocks removed at inference, so
 // information must flow through the skip connections; accuracy over several draws per n.
+import { withDevice } from '../../models/device';
 import type { ImageClassifier } from '../../models/classifier';
 import { predictLogits, topkCorrect } from '../../models/evaluate';
 import type { LabeledDataset } from '../../io/dataset';
@@ -45,6 +46,10 @@ export function lesionSkipSets(blocks: string[], maxBlocks: number, trials: numb
 
 /** Top-1 accuracy with n random residual blocks skipped (model.run(x, { skip })). */
 export async function lesion(model: ImageClassifier, data: LabeledDataset, options?: LesionOptions): Promise<LesionResult> {
+  return withDevice('lesion', options?.device, [model], () => lesionHere(model, data, options));
+}
+
+async function lesionHere(model: ImageClassifier, data: LabeledDataset, options?: LesionOptions): Promise<LesionResult> {
   const fn = 'lesion';
   checkModel(fn, model);
   checkDataset(fn, data);

@@ -1,5 +1,6 @@
 // Occlusion (the study's 4.1): the image is cut into P x P patches and some are set to 0 (in [0, 1]
 // pixel space, before the model's normalisation): random patches, or the most / least salient ones.
+import { withDevice } from '../../models/device';
 import { Tensor, noGrad } from '../../tensor/tensor';
 import * as ops from '../../tensor/ops';
 import { checkOneOf } from '../../tensor/check';
@@ -167,6 +168,10 @@ const MODES: OcclusionMode[] = ['random', 'salient', 'non-salient'];
 
 /** Top-1 accuracy with a growing fraction of the patches dropped. */
 export async function occlusion(model: ImageClassifier, data: LabeledDataset, options?: OcclusionOptions): Promise<OcclusionResult> {
+  return withDevice('occlusion', options?.device, [model], () => occlusionHere(model, data, options));
+}
+
+async function occlusionHere(model: ImageClassifier, data: LabeledDataset, options?: OcclusionOptions): Promise<OcclusionResult> {
   const fn = 'occlusion';
   checkModel(fn, model);
   checkDataset(fn, data);
