@@ -157,10 +157,9 @@ for (const [file, rows] of [['conv', require('./cases/conv.js')], ['norm', requi
     const a0 = row.make(rng(hashSeed(row.name)));
     // Which of FUNCTIONS the row's op calls (on the CPU): a row that calls none runs in TypeScript.
     const { called } = withNative((name) => cpu[name], () => runRow(row, a0, row.ref(a0).data.map(() => 1)));
-    if (called.size === 0) {
-      test.skip(`cuda-emulated ${file}: ${row.name} (skipped: the op runs in TypeScript, no native ${file} function)`, () => {});
-      continue;
-    }
+    // Such a row (weightStandardize) has no CUDA function to check here; test/ops.cuda.test.js
+    // runs it on device tensors.
+    if (called.size === 0) continue;
     test.serial(`cuda-emulated ${file}: ${row.name}`, (t) => {
       const r = rng(hashSeed(row.name));
       const a = row.make(r);

@@ -4,6 +4,7 @@
 
 #include "../cpu/nn.h"
 #include "napi_util.h"
+#include "pool_shape.h"
 
 namespace {
 
@@ -147,32 +148,8 @@ Napi::Value GlobalAvgPool2dBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// (planes, H, W, kh, kw, sh, sw, ph, pw) at args [first, first + 9), with PyTorch's rules:
-// padding at most half the kernel (so every window meets the input) and a non-empty output.
-struct PoolArgs {
-  lk::Pool2d p;
-  int64_t in, out;  // element counts of x [planes, H, W] and y [planes, OH, OW]
-};
-PoolArgs pool_args(const Napi::CallbackInfo& info, size_t first) {
-  const Napi::Env env = info.Env();
-  lk::Pool2d p;
-  p.planes = i64(info, first, "planes");
-  p.H = i64(info, first + 1, "H", 1);
-  p.W = i64(info, first + 2, "W", 1);
-  p.kh = i64(info, first + 3, "kh", 1);
-  p.kw = i64(info, first + 4, "kw", 1);
-  p.sh = i64(info, first + 5, "sh", 1);
-  p.sw = i64(info, first + 6, "sw", 1);
-  p.ph = i64(info, first + 7, "ph", 0, p.kh / 2);
-  p.pw = i64(info, first + 8, "pw", 0, p.kw / 2);
-  lkb::numel(env, "the pooling window [kh, kw]", {p.kh, p.kw});
-  if (p.H + 2 * p.ph < p.kh || p.W + 2 * p.pw < p.kw) lkb::throw_range(env, "kh, kw: the window (" + std::to_string(p.kh) + "x" + std::to_string(p.kw) +
-                                                  ") is larger than the padded input (H + 2 ph, W + 2 pw)");
-  p.OH = (p.H + 2 * p.ph - p.kh) / p.sh + 1;
-  p.OW = (p.W + 2 * p.pw - p.kw) / p.sw + 1;
-  return PoolArgs{p, lkb::numel(env, "x [planes, H, W]", {p.planes, p.H, p.W}),
-                  lkb::numel(env, "y [planes, OH, OW]", {p.planes, p.OH, p.OW})};
-}
+using PoolArgs = lkb::PoolArgs<lk::Pool2d>;
+PoolArgs pool_args(const Napi::CallbackInfo& info, size_t first) { return lkb::read_pool_args<lk::Pool2d>(info, first); }
 
 // maxPool2dForward(x, planes, H, W, kh, kw, sh, sw, ph, pw, y, argmax: Int32Array)
 Napi::Value MaxPool2dForward(const Napi::CallbackInfo& info) {

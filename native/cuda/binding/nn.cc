@@ -6,6 +6,7 @@
 
 #include "../../cpu/nn.h"  // lk::ArithOp: the op codes both addons export as arithOps
 #include "../nn.h"
+#include "../../binding/pool_shape.h"
 #include "args.h"
 
 namespace lkc {
@@ -158,34 +159,14 @@ Napi::Value GlobalAvgPool2dBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// (planes, H, W, kh, kw, sh, sw, ph, pw) at args [first, first + 9), with the CPU binding's rules:
-// padding at most half the kernel and a non-empty output; a plane below 2^31 pixels (int indices).
-struct PoolArgs {
-  lk_cuda::Pool2d p;
-  int64_t in, out;
-};
+// The CPU binding's pooling geometry (native/binding/pool_shape.h), plus the kernels' int indices.
+using PoolArgs = lkb::PoolArgs<lk_cuda::Pool2d>;
 PoolArgs pool_args(const Napi::CallbackInfo& info, size_t first) {
-  const Napi::Env env = info.Env();
-  lk_cuda::Pool2d p;
-  p.planes = i64(info, first, "planes");
-  p.H = i64(info, first + 1, "H", 1);
-  p.W = i64(info, first + 2, "W", 1);
-  p.kh = i64(info, first + 3, "kh", 1);
-  p.kw = i64(info, first + 4, "kw", 1);
-  p.sh = i64(info, first + 5, "sh", 1);
-  p.sw = i64(info, first + 6, "sw", 1);
-  p.ph = i64(info, first + 7, "ph", 0, p.kh / 2);
-  p.pw = i64(info, first + 8, "pw", 0, p.kw / 2);
-  lkb::numel(env, "the pooling window [kh, kw]", {p.kh, p.kw});
-  if (p.H + 2 * p.ph < p.kh || p.W + 2 * p.pw < p.kw)
-    lkb::throw_range(env, "kh, kw: the window (" + std::to_string(p.kh) + "x" + std::to_string(p.kw) +
-                              ") is larger than the padded input (H + 2 ph, W + 2 pw)");
-  p.OH = (p.H + 2 * p.ph - p.kh) / p.sh + 1;
-  p.OW = (p.W + 2 * p.pw - p.kw) / p.sw + 1;
+  const PoolArgs a = lkb::read_pool_args<lk_cuda::Pool2d>(info, first);
+  const lk_cuda::Pool2d& p = a.p;
   if (p.H * p.W > INT32_MAX || p.kh * p.kw > INT32_MAX || p.H + 2 * p.ph > INT32_MAX || p.W + 2 * p.pw > INT32_MAX)
-    lkb::throw_range(env, "plane too large for int32 indices");
-  return PoolArgs{p, lkb::numel(env, "x [planes, H, W]", {p.planes, p.H, p.W}),
-                  lkb::numel(env, "y [planes, OH, OW]", {p.planes, p.OH, p.OW})};
+    lkb::throw_range(info.Env(), "plane too large for int32 indices");
+  return a;
 }
 
 // maxPool2dForward(x, planes, H, W, kh, kw, sh, sw, ph, pw, y, argmax)

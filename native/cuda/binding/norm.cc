@@ -1,6 +1,7 @@
 // Normalisation on the device: the CPU addon's norm functions (native/binding/norm.cc), same
 // arguments, order and checks.
 #include "../norm.h"
+#include "../../binding/norm_shape.h"
 #include "args.h"
 
 namespace lkc {
@@ -8,16 +9,9 @@ namespace {
 
 using lkb::i64;
 
-// Dims of a normalisation call: N, C, S at args [first, first + 3).
-struct NCS {
-  int64_t N, C, S, numel, NS;
-};
-NCS ncs(const Napi::CallbackInfo& info, size_t first) {
-  NCS d{i64(info, first, "N"), i64(info, first + 1, "C"), i64(info, first + 2, "S"), 0, 0};
-  d.numel = lkb::numel(info.Env(), "x [N, C, S]", {d.N, d.C, d.S});
-  d.NS = lkb::numel(info.Env(), "mean [N, S]", {d.N, d.S});
-  return d;
-}
+// Dims of a normalisation call (native/binding/norm_shape.h).
+using NCS = lkb::NormDims;
+NCS ncs(const Napi::CallbackInfo& info, size_t first) { return lkb::read_norm_dims(info, first); }
 
 // batchNorm2dForward(x, N, C, S, weight?, bias?, training, eps, momentum, runningMean?, runningVar?, y, mean, rstd)
 Napi::Value BatchNorm2dForward(const Napi::CallbackInfo& info) {
