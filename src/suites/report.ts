@@ -1,5 +1,5 @@
 // What a suite run leaves in its `out` folder: the resume state (per-sample results, one JSON line per
-// batch, keyed by sample id so that interrupted runs and, later, shards can be joined), and the final
+// batch, keyed by sample id so that interrupted runs resume and shards can be joined), and the final
 // report as JSON and as CSV.
 import * as fs from 'fs';
 import * as path from 'path';
