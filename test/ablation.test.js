@@ -207,14 +207,15 @@ test.serial('lkvit ablate augment runs the combinations it is given and resumes 
   const dir = tmp('cli-run');
   const argv = ['ablate', 'augment', '--out', dir, '--model', MODEL.name, '--config', JSON.stringify(MODEL.config), '--seed', '0',
     '--train-samples', '384', '--test-samples', '32', '--epochs', '2', '--batch-size', '16', '--lr', '1e-2', '--eps', '0.02',
-    '--pgd-steps', '3', '--autoattack-steps', '2', '--autoattack-queries', '10', '--combinations', 'mixup,none', '--quiet'];
+    '--pgd-steps', '3', '--autoattack-steps', '2', '--autoattack-queries', '10', '--combinations', 'mixup', '--quiet'];
   const r = await runCli([...argv, '--json', path.join(dir, 'r.json')]);
   t.is(r.code, 0, r.err);
-  t.regex(r.out, /^none +/m);
-  t.regex(r.out, /2 run\(s\) trained, 0 reused/);
+  t.regex(r.out, /^mixup +/m);
+  t.regex(r.out, /1 run\(s\) trained, 0 reused/);
   const result = JSON.parse(fs.readFileSync(path.join(dir, 'r.json'), 'utf8'));
-  t.deepEqual(result.rows.map((row) => row.name), ['none', 'mixup']);
+  t.deepEqual(result.rows.map((row) => row.name), ['mixup']);
+  t.deepEqual(result.rows[0].augments, ['mixup']);
   const again = await runCli(argv);
   t.is(again.code, 0, again.err);
-  t.regex(again.out, /0 run\(s\) trained, 2 reused/);
+  t.regex(again.out, /0 run\(s\) trained, 1 reused/);
 });
