@@ -86,17 +86,4 @@ module.exports = defineConfig(
     files: ['test/browser/**/*.js'],
     languageOptions: { globals: { document: 'readonly', window: 'readonly' } },
   },
-  {
-    // Files being changed by their owners while this config landed: their lazy require()s still
-    // carry disable comments naming the removed rule no-var-requires, and src/native.ts has an
-    // unused import and a rethrow without its cause. Listed for them in issue 18; drop this block
-    // once they are fixed.
-    files: ['src/tensor/tensor.ts', 'src/cuda.ts', 'src/native.ts', 'src/cli/main.ts'],
-    linterOptions: { reportUnusedDisableDirectives: 'off' },
-    rules: {
-      '@typescript-eslint/no-require-imports': 'off',
-      '@typescript-eslint/no-unused-vars': 'off',
-      'preserve-caught-error': 'off',
-    },
-  },
 );

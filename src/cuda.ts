@@ -111,7 +111,7 @@ function load(): { info: CudaInfo; addon: CudaAddon | null } {
   }
   let addon: CudaAddon;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     addon = require(file) as CudaAddon;
   } catch (e) {
     loaded = { info: none(`the ${backend} addon failed to load: ${(e as Error).message}`, file), addon: null };

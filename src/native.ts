@@ -2,9 +2,9 @@
 // source build in build/Release (node-gyp-build decides). NativeAddon is the addon's one typed
 // boundary: every function with its arguments as the binding files (native/binding/*.cc) read them.
 import * as path from 'path';
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- node-gyp-build has no types or ES export
 const load: (dir: string) => unknown = require('node-gyp-build');
 
-type F32 = Float32Array;
 
 /** Dense / grouped conv2d geometry, in the binding's order (native/binding/conv.cc). */
 export type Conv2dGeometry = [
@@ -117,7 +117,7 @@ let addon: NativeAddon;
 try {
   addon = load(path.join(__dirname, '..')) as NativeAddon;
 } catch (e) {
-  throw new Error(loadFailureMessage((e as Error).message));
+  throw new Error(loadFailureMessage((e as Error).message), { cause: e });
 }
 
 // The C library, as prebuildify's --tag-libc names it: glibc reports its version, musl (Alpine) does not.

@@ -48,7 +48,7 @@ function modelsCommand(argv: string[], print: Print): void {
 
 /** The package's version (package.json beside lib/). */
 export function version(): string {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (require('../../package.json') as { version: string }).version;
 }
 

@@ -21,7 +21,7 @@ interface Node {
 
 let gradEnabled = true;
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const basicOps = (): typeof import('./ops/basic') => require('./ops/basic');
 
 /** Runs fn with gradient recording off (no graph is built), like torch.no_grad(). */
