@@ -311,7 +311,11 @@ function report(casesFile, lkFile, torchFile, outDir) {
       .join('\n'),
   );
   if (missing.length) {
-    console.error(`report: ${missing.length} rows without an lkvit time: ${missing.map((r) => r.key).join(', ')}`);
+    const some = missing
+      .slice(0, 5)
+      .map((r) => r.key)
+      .join(', ');
+    console.error(`report: ${missing.length} rows without an lkvit time (${some}${missing.length > 5 ? ', ...' : ''})`);
     process.exitCode = 1;
   }
 }

@@ -111,6 +111,10 @@ step_build() {
   fi
   set -o pipefail
   node lib/cli/main.js info | tee "$WORK/info.txt" || return 1
+  if [ "$EMULATED" = 0 ] && ! grep -q '^cuda: cuda on ' "$WORK/info.txt"; then
+    echo "lkvit info: the CUDA addon built but does not run here (see the cuda: line)"
+    return 1
+  fi
 }
 
 step_tests() {

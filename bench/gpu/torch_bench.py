@@ -35,7 +35,12 @@ def main():
         write(dict(kind='info', device=None, error=f'torch is not importable: {e}'))
         print(f'torch_bench: torch is not importable ({e}); PyTorch columns stay empty', file=sys.stderr)
         return
-    gpu = cases['mode'] == 'gpu' and torch.cuda.is_available()
+    gpu = cases['mode'] == 'gpu'
+    if gpu and not torch.cuda.is_available():
+        # The GPU cases on a CPU would take hours and compare nothing.
+        write(dict(kind='info', torch=torch.__version__, device=None, error='torch.cuda.is_available() is False'))
+        print('torch_bench: PyTorch sees no CUDA device; its columns stay empty', file=sys.stderr)
+        return 1
     dev = torch.device('cuda' if gpu else 'cpu')
     info = dict(kind='info', torch=torch.__version__, device='cuda' if gpu else 'cpu')
     if gpu:
@@ -181,4 +186,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())
