@@ -23,7 +23,7 @@ const flag = (name, def) => {
 
 // ---- lkvit's side
 
-function timeCase(lk, fn, reps, { budgetMs = 3000, gc = false } = {}) {
+function timeCase(lk, fn, reps, { budgetMs = 1500, gc = false } = {}) {
   const sync = () => lk.cuda.synchronize();
   const once = () => {
     if (gc && global.gc) global.gc();
@@ -163,7 +163,7 @@ async function run(casesFile, outFile) {
       const s = setup(lk, c, pass);
       try {
         const flops = countFlops(lk, s.fn);
-        const t = timeCase(lk, s.fn, cases.reps, { gc: s.model, budgetMs: c.kind === 'model' ? 20000 : 3000 });
+        const t = timeCase(lk, s.fn, cases.reps, { gc: s.model, budgetMs: c.kind === 'model' ? 20000 : 1500 });
         write({ key, ...t, ...flops, wall_s: (Date.now() - t0) / 1e3 });
         console.error(
           `lkvit ${key}: ${t.ms.toFixed(3)} ms (${t.min_ms.toFixed(3)}-${t.max_ms.toFixed(3)}, ${t.reps} runs)`,

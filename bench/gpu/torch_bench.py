@@ -171,7 +171,7 @@ def main():
                 try:
                     for name, fn in variants(c, p).items():
                         try:
-                            row['variants'][name] = timed(fn, cases['reps'], 20000 if c['kind'] == 'model' else 3000)
+                            row['variants'][name] = timed(fn, cases['reps'], 20000 if c['kind'] == 'model' else 1500)
                         except Exception as e:  # one variant failing (out of memory, say) leaves the others
                             row['variants'][name] = dict(error=f'{type(e).__name__}: {e}'[:500])
                             if gpu:
