@@ -153,8 +153,9 @@ step_sanitize() {
     echo "compute-sanitizer: this version has no $tool; skipped"
     return 0
   fi
-  # LKVIT_CUBLAS=0: the project's own SGEMM runs, so it is checked too.
-  LKVIT_CUBLAS=0 "$cs" --tool "$tool" --error-exitcode 9 --print-limit 50 node bench/gpu/sanitize.js
+  # LKVIT_CUBLAS=0: the project's own SGEMM runs, so it is checked too. LKVIT_CUDA_CACHE=0: each
+  # array its own cudaMalloc, so a use after free is not hidden by a reused cached block.
+  LKVIT_CUBLAS=0 LKVIT_CUDA_CACHE=0 "$cs" --tool "$tool" --error-exitcode 9 --print-limit 50 node bench/gpu/sanitize.js
 }
 
 CASES=$WORK/cases.json
