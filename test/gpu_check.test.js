@@ -180,3 +180,23 @@ test('the GPU case list: the K sweep at [64, 256, 28, 28], RepLKNet-31B stages, 
   );
   t.is(new Set(rowsOf(c).map((r) => r.key)).size, rowsOf(c).length, 'row keys are unique');
 });
+
+test('a spent budget skips every step and the exit code names them all; a bad argument is refused', (t) => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'lkvit-gpu-check-none-'));
+  try {
+    const r = spawnSync('bash', [path.join(root, 'bench', 'gpu', 'run.sh'), '--emulated'], {
+      env: { ...process.env, OUT: out, LKVIT_GPU_CHECK_BUDGET_S: '0' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    t.is(r.status, 1 + 2 + 4 + 8 + 16, r.stdout);
+    const summary = fs.readFileSync(path.join(out, 'summary.md'), 'utf8');
+    t.is((summary.match(/skipped: out of time/g) || []).length, 6, 'a, b, c, d and both benchmark sides skipped');
+    t.regex(summary, /Exit code 31: failed steps: a b c d e\./);
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+  const bad = spawnSync('bash', [path.join(root, 'bench', 'gpu', 'run.sh'), '--emulate'], { encoding: 'utf8' });
+  t.is(bad.status, 98);
+  t.regex(bad.stderr, /run\.sh: unknown argument '--emulate' \(expected --emulated or --out DIR\)/);
+});
