@@ -37,8 +37,9 @@ function timeCase(lk, fn, reps, { budgetMs = 1500, gc = false } = {}) {
   const warmEnd = Date.now() + 200;
   let first = once();
   for (let i = 1; i < 2 || Date.now() < warmEnd; i++) first = Math.min(first, once());
-  // At least 3 runs; fewer than `reps` only when a call is so slow that reps would pass the budget.
-  const n = Math.max(3, Math.min(reps, Math.floor(budgetMs / Math.max(first, 1e-3))));
+  // `reps` runs; fewer (at least 5) only when a call is so slow that they would pass the budget (the
+  // table then gives the count).
+  const n = Math.max(Math.min(5, reps), Math.min(reps, Math.floor(budgetMs / Math.max(first, 1e-3))));
   const times = [];
   for (let i = 0; i < n; i++) times.push(once());
   times.sort((a, b) => a - b);
@@ -283,9 +284,11 @@ function report(casesFile, lkFile, torchFile, outDir) {
           r.case,
           r.pass,
           r.lkvit_ms != null
-            ? `${fmt(r.lkvit_ms)} (${fmt(r.lkvit_min_ms)}–${fmt(r.lkvit_max_ms)})`
+            ? `${fmt(r.lkvit_ms)} (${fmt(r.lkvit_min_ms)}–${fmt(r.lkvit_max_ms)}${r.lkvit_reps < cases.reps ? `, ${r.lkvit_reps} runs` : ''})`
             : `— (${r.lkvit_error})`,
-          r.torch_ms != null ? `${fmt(r.torch_ms)} (${r.torch_variant})` : `— (${r.torch_error})`,
+          r.torch_ms != null
+            ? `${fmt(r.torch_ms)} (${r.torch_variant}${r.torch_variants[r.torch_variant].reps < cases.reps ? `, ${r.torch_variants[r.torch_variant].reps} runs` : ''})`
+            : `— (${r.torch_error})`,
           r.speedup != null ? `${r.speedup.toFixed(2)}×` : '—',
           r.useful_gflops != null ? `${fmt(r.useful_gflops)} (${fmt(r.gflops)})` : '—',
           r.useful_peak_pct != null ? `${r.useful_peak_pct.toFixed(1)}%` : '—',

@@ -69,7 +69,7 @@ def main():
         first = min(once(), once())
         while time.perf_counter() < warm_end:
             first = min(first, once())
-        n = max(3, min(reps, int(budget_ms / max(first, 1e-3))))
+        n = max(min(5, reps), min(reps, int(budget_ms / max(first, 1e-3))))
         ts = sorted(once() for _ in range(n))
         return dict(ms=ts[len(ts) // 2], min_ms=ts[0], max_ms=ts[-1], reps=n)
 
