@@ -1,8 +1,9 @@
 // The GEMM picks how it packs op(A) by shape: all of it up front (several N blocks), panel by
 // panel where it is used (one N block, N <= 384), or not at all (conv weights packed once and
-// shared when images run one per thread). Packing only moves data, so every path must give the
-// same bits for the same product; each test below computes one product along two paths, on every
-// SIMD path this CPU has. (Closeness to float64 references: test/ops.test.js.)
+// shared when images run one per thread); 1x1 convs on maps of at most 64 pixels run a batch as
+// one GEMM. Packing only moves data, so every path must give the same bits for the same product;
+// each test below computes one product along two paths, on every SIMD path this CPU has.
+// (Closeness to float64 references: test/ops.test.js.)
 'use strict';
 const test = require('ava');
 const lk = require('..');
@@ -12,7 +13,7 @@ const { rng, toTensor } = require('./helpers');
 const order = ['generic', 'avx2', 'avx512'];
 const isas = order.slice(0, order.indexOf(lk.getIsa().best) + 1);
 
-// Two threads, so a batch of four runs one image per thread (the shared-weights path) on any machine.
+// Two threads, so every machine takes the same paths.
 function forEachIsa(fn) {
   const threads = lk.getNumThreads();
   lk.setNumThreads(2);
@@ -52,7 +53,7 @@ test('matmul: columns of a one-N-block product equal the same columns of a many-
   });
 });
 
-test('conv2d 1x1: an image alone (weights packed in place) equals it inside a batch (weights packed once, shared)', (t) => {
+test('conv2d 1x1 at 7x7: an image alone (weights packed in place) equals it inside a batch (the batch as one GEMM)', (t) => {
   const r = rng(12);
   const x = r.array([4, 150, 7, 7]), w = toTensor(r.array([131, 150, 1, 1]));
   const first = { shape: [1, 150, 7, 7], data: x.data.slice(0, 150 * 49) };
@@ -61,7 +62,7 @@ test('conv2d 1x1: an image alone (weights packed in place) equals it inside a ba
     const alone = ops.conv2d(toTensor(first), w).data;
     const batch = ops.conv2d(toTensor(x), w).data;
     t.is(firstDifference(alone, batch, alone.length), -1, `${isa}: forward differs`);
-    // The input gradient packs W^T: in place for one image, shared for four.
+    // The input gradient: W^T panels packed in place, for one image and for the batch as one GEMM.
     const gradOf = (xs, gs) => {
       const xt = toTensor(xs, true);
       ops.conv2d(xt, w).backward(toTensor(gs).data);
