@@ -4,15 +4,18 @@
 // addon's (same names, same arguments, host arrays), against the same float64 references and
 // tolerances, under several fiber-order seeds whose results must be bit-identical. The three
 // CUDA-only tensor functions are checked against plain float64 loops written here; then the
-// DeviceArray path and bad input.
+// DeviceArray path and bad input. LKVIT_CUDA_TEST_REAL=1 (bench/gpu/run.sh on a GPU) runs them on
+// the real addon, once (fiber-order seeds exist only under the emulation).
 'use strict';
-process.env.LKVIT_CUDA_EMULATED = '1';
+const REAL = process.env.LKVIT_CUDA_TEST_REAL === '1';
+if (REAL) delete process.env.LKVIT_CUDA_EMULATED;
+else process.env.LKVIT_CUDA_EMULATED = '1';
 const test = require('ava');
 const { lk, rng, assertClose } = require('./helpers');
 const { nativeTable } = require('../lib/native');
 const { buildEmulated } = require('../native/cuda/build-emulated');
 
-const SEEDS = (process.env.LKVIT_SIMT_SEEDS || '1,977').split(',').map(Number);
+const SEEDS = REAL ? [0] : (process.env.LKVIT_SIMT_SEEDS || '1,977').split(',').map(Number);
 // The CPU addon's functions these families provide on the device.
 const FUNCTIONS = [
   'conv2dForward', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'conv2dBackwardBias',
@@ -27,8 +30,9 @@ const cpu = Object.fromEntries(FUNCTIONS.map((n) => [n, nativeTable[n]]));
 let cu;
 
 test.before(async (t) => {
-  const b = await buildEmulated();
-  t.log(`emulated addon: ${b.compiled} objects compiled in ${b.seconds.toFixed(1)} s`);
+  if (REAL && lk.cuda.info().backend !== 'cuda') throw new Error(`LKVIT_CUDA_TEST_REAL=1 but CUDA is not available: ${lk.cuda.info().reason}`);
+  const b = REAL ? null : await buildEmulated();
+  if (b) t.log(`emulated addon: ${b.compiled} objects compiled in ${b.seconds.toFixed(1)} s`);
   cu = lk.cuda.nativeCuda();
 });
 
@@ -73,7 +77,7 @@ function runRow(row, a, g) {
 // Each seed's results must be bit-identical to the first seed's.
 function underSeeds(t, fn) {
   const results = SEEDS.map((seed) => {
-    cu.simt.setSeed(seed);
+    if (!REAL) cu.simt.setSeed(seed);
     return fn();
   });
   for (let s = 1; s < results.length; s++)
