@@ -74,3 +74,19 @@ test('conv2d 1x1 at 7x7: an image alone (weights packed in place) equals it insi
     t.is(firstDifference(gxAlone, gxBatch, gxAlone.length), -1, `${isa}: input gradient differs`);
   });
 });
+
+test('conv2d 1x1 at 8x8: a batch too large for one scratch result runs in chunks, each image as if alone', (t) => {
+  // 2048 channels x 64 pixels per image: chunks of 32 images, so 40 images take two (32 + 8).
+  const r = rng(13);
+  const n = 40, cin = 3, cout = 2048;
+  const x = r.array([n, cin, 8, 8]), w = toTensor(r.array([cout, cin, 1, 1])), b = toTensor(r.array([cout]));
+  forEachIsa((isa) => {
+    const batch = ops.conv2d(toTensor(x), w, { bias: b }).data;
+    for (const i of [0, 31, 32, 39]) {
+      const one = { shape: [1, cin, 8, 8], data: x.data.slice(i * cin * 64, (i + 1) * cin * 64) };
+      const alone = ops.conv2d(toTensor(one), w, { bias: b }).data;
+      const d = firstDifference(alone, batch.subarray(i * cout * 64, (i + 1) * cout * 64));
+      t.is(d, -1, `${isa}: image ${i}, element ${d} differs`);
+    }
+  });
+});

@@ -299,17 +299,25 @@ void pack_batch_pixels(const void* vctx, int64_t p0, int64_t kc, int64_t j0, int
   }
 }
 
+// Images in chunks whose result fits kBatchScratchFloats (16 MB), so a large batch does not double
+// the output's memory.
+constexpr int64_t kBatchScratchFloats = int64_t(1) << 22;
+
 void pointwise_batch_as_one(const ConvShape& s, const lk::GemmA& a, const float* x, const float* bias, float* y) {
-  const int64_t hw = s.h * s.w, cols = s.n * hw;
-  const BatchCtx ctx{x, s.cin, hw};
-  lk::Scratch out(s.cout * cols);
-  sgemm_ex(s.cout, cols, s.cin, 1.f, a, lk::GemmB{false, nullptr, 0, pack_batch_pixels, &ctx}, 0.f, out.data(), cols,
-           true, bias);
-  lk::parallel_for(s.cout, 16, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c)
-      for (int64_t n = 0; n < s.n; ++n)
-        std::memcpy(y + (n * s.cout + c) * hw, out.data() + c * cols + n * hw, sizeof(float) * hw);
-  });
+  const int64_t hw = s.h * s.w;
+  const int64_t chunk = imax(1, imin(s.n, kBatchScratchFloats / (s.cout * hw)));
+  lk::Scratch out(s.cout * chunk * hw);
+  for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
+    const int64_t images = imin(chunk, s.n - n0), cols = images * hw;
+    const BatchCtx ctx{x + n0 * s.cin * hw, s.cin, hw};
+    sgemm_ex(s.cout, cols, s.cin, 1.f, a, lk::GemmB{false, nullptr, 0, pack_batch_pixels, &ctx}, 0.f, out.data(),
+             cols, true, bias);
+    lk::parallel_for(s.cout, 16, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t n = 0; n < images; ++n)
+          std::memcpy(y + ((n0 + n) * s.cout + c) * hw, out.data() + c * cols + n * hw, sizeof(float) * hw);
+    });
+  }
 }
 
 // y = conv(x, W) + bias (added in the GEMM's epilogue), with op(W_g) = W_g [Cout_g, CKK] or, for
