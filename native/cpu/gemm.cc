@@ -1,13 +1,15 @@
 // Blocked SGEMM, BLIS-style, compiled once per ISA (binding.gyp isa_sources).
 //
 // Tiling: op(A) is packed once per block of MB rows into MR-row micro-panels (k-major, so the
-// micro-kernel broadcasts MR consecutive floats per k), or arrives pre-packed (conv weights);
-// op(B) is packed per task into KC x NC blocks of NR-column micro-panels (k-major, NR contiguous
-// floats per k), or written in that layout by a caller's packer (conv's fused im2col). The
-// micro-kernel keeps an MR x NR tile of C in registers (AVX-512: 14 x 32 = 28 zmm accumulators).
-// Loop order inside a task: pc (KC) -> pack B (L2-resident) -> ir (MR) -> jr (NR): the A
-// micro-panel stays in L1 across jr. Parallelism: tasks are (N block, M slice) pairs, each
-// writing a disjoint part of C.
+// micro-kernel broadcasts MR consecutive floats per k), or arrives pre-packed (conv weights), or,
+// when N is one block (small N), panel by panel into L1 right where it is used; op(B) is packed
+// per task into KC x NC blocks of NR-column micro-panels (k-major, NR contiguous floats per k),
+// or written in that layout by a caller's packer (conv's fused im2col). The micro-kernel keeps an
+// MR x NR tile of C in registers (AVX-512: 14 x 32 = 28 zmm accumulators) and adds an optional
+// per-row bias as it stores. Loop order inside a task: pc (KC) -> pack B (L2-resident) -> ir (MR)
+// -> jr (NR): the A micro-panel stays in L1 across jr (small N with all of op(B) in L2: pack B
+// once, then ir -> pc -> jr). Parallelism: tasks are (N block, M slice) pairs, each writing a
+// disjoint part of C.
 #include "gemm.h"
 
 #include "parallel.h"
@@ -36,8 +38,9 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
 // Reference semantics of one tile: C[r][j] = alpha * sum_k a[k][r] * b[k][j] + beta * C[r][j]
-// (+ bias[r] when bias is not null) for r < R, j < n, with a/b the packed micro-panels. R rows and NV vectors are compile-time so the
-// accumulators live in registers; n (valid columns) masks the last vector.
+// (+ bias[r] when bias is not null) for r < R, j < n, with a/b the packed micro-panels. R rows
+// and NV vectors are compile-time so the accumulators live in registers; n (valid columns) masks
+// the last vector.
 template <int R, int NV>
 void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc,
                   int n, float alpha, float beta, const float* bias) {
@@ -99,7 +102,8 @@ static_assert(kMR <= kVL, "pack_a_panel holds one k of a micro-panel (MR floats)
 // kVL stores of MR lanes): in a GEMM with N = 49 packing fell from 43% to 20% of the samples
 // against the scalar strided copy. Transposed A: the MR floats of one k are contiguous already.
 // Plain A: the same K range of the next panel (next_rows rows, 0 if none) is prefetched meanwhile
-// (weights arrive cold from memory; about 10% on a 2048 x 512 weight at N = 196). Prefetching
+// (weights arrive cold from memory; about 10% on a cold 2048 x 512 weight at N = 196, one thread,
+// in a noisy test). Prefetching
 // the next piece of each of the kc rows of a transposed A made it slower.
 void pack_a_panel(bool transA, const float* A, int64_t lda, int64_t i0, int rows, int64_t p0, int64_t kc,
                   float* dst, int next_rows) {
@@ -287,12 +291,10 @@ void sgemm_ex(int64_t M, int64_t N, int64_t K, float alpha, const lk::GemmA& a, 
         // on the first K block only).
         auto run_panel = [&](int64_t q, int64_t p0, int64_t kc, const float* bq) {
           const int rows = static_cast<int>(imin(kMR, mb - q * kMR));
-          const float* aq = ap + mbpad * p0 + q * kMR * kc;
-          if (pack_a_in_place) {
+          const float* aq = pack_a_in_place ? apanel.data() : ap + mbpad * p0 + q * kMR * kc;
+          if (pack_a_in_place)
             pack_a_panel(a.trans, a.data, a.ld, i0 + q * kMR, rows, p0, kc, apanel.data(),
                          static_cast<int>(imax(0, imin(kMR, mb - (q + 1) * kMR))));
-            aq = apanel.data();
-          }
           const float beta_here = p0 == 0 ? beta : 1.f;
           const float* bias_here = p0 == 0 && row_bias ? row_bias + i0 + q * kMR : nullptr;
           float* c = C + (i0 + q * kMR) * ldc + j0;
