@@ -1,50 +1,18 @@
 // N-API binding for the dense and grouped conv2d kernels. Every array length is checked against
 // the dimensions before a pointer reaches a kernel.
 #include "../cpu/conv.h"
+#include "conv_shape.h"
 #include "napi_util.h"
 
 namespace {
 
 using lkb::kMaxDim;
 
-int64_t x_len(Napi::Env env, const lk::ConvShape& s) { return lkb::numel(env, "x [n, cin, h, w]", {s.n, s.cin, s.h, s.w}); }
-int64_t y_len(Napi::Env env, const lk::ConvShape& s) { return lkb::numel(env, "y [n, cout, oh, ow]", {s.n, s.cout, s.oh, s.ow}); }
-int64_t w_len(Napi::Env env, const lk::ConvShape& s) {
-  return lkb::numel(env, "weight [cout, cin / groups, kh, kw]", {s.cout, s.cin / s.groups, s.kh, s.kw});
-}
-
-// The 14 integers after the arrays: n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups.
-lk::ConvShape read_conv_shape(const Napi::CallbackInfo& info, size_t i) {
-  Napi::Env env = info.Env();
-  lk::ConvShape s;
-  s.n = lkb::i64(info, i, "n", 1, kMaxDim);
-  s.cin = lkb::i64(info, i + 1, "cin", 1, kMaxDim);
-  s.h = lkb::i64(info, i + 2, "h", 1, kMaxDim);
-  s.w = lkb::i64(info, i + 3, "w", 1, kMaxDim);
-  s.cout = lkb::i64(info, i + 4, "cout", 1, kMaxDim);
-  s.kh = lkb::i64(info, i + 5, "kh", 1, kMaxDim);
-  s.kw = lkb::i64(info, i + 6, "kw", 1, kMaxDim);
-  s.sh = lkb::i64(info, i + 7, "strideH", 1, kMaxDim);
-  s.sw = lkb::i64(info, i + 8, "strideW", 1, kMaxDim);
-  s.ph = lkb::i64(info, i + 9, "padH", 0, kMaxDim);
-  s.pw = lkb::i64(info, i + 10, "padW", 0, kMaxDim);
-  s.dh = lkb::i64(info, i + 11, "dilationH", 1, kMaxDim);
-  s.dw = lkb::i64(info, i + 12, "dilationW", 1, kMaxDim);
-  s.groups = lkb::i64(info, i + 13, "groups", 1, kMaxDim);
-  if (s.cin % s.groups != 0 || s.cout % s.groups != 0)
-    lkb::throw_range(env, "groups (" + std::to_string(s.groups) + ") must divide cin (" + std::to_string(s.cin) +
-                              ") and cout (" + std::to_string(s.cout) + ")");
-  const int64_t spanH = s.h + 2 * s.ph - s.dh * (s.kh - 1) - 1;
-  const int64_t spanW = s.w + 2 * s.pw - s.dw * (s.kw - 1) - 1;
-  if (spanH < 0 || spanW < 0) lkb::throw_range(env, "kh, kw: the dilated kernel is larger than the padded input (output size < 1)");
-  s.oh = spanH / s.sh + 1;
-  s.ow = spanW / s.sw + 1;
-  x_len(env, s);  // overflow guards
-  y_len(env, s);
-  lkb::numel(env, "weight [cout, cin, kh, kw]", {s.cout, s.cin, s.kh, s.kw});
-  return s;
-}
-
+// The geometry both addons read the same way (conv_shape.h).
+int64_t x_len(Napi::Env env, const lk::ConvShape& s) { return lkb::conv_x_len(env, s); }
+int64_t y_len(Napi::Env env, const lk::ConvShape& s) { return lkb::conv_y_len(env, s); }
+int64_t w_len(Napi::Env env, const lk::ConvShape& s) { return lkb::conv_w_len(env, s); }
+lk::ConvShape read_conv_shape(const Napi::CallbackInfo& info, size_t i) { return lkb::read_conv_shape<lk::ConvShape>(info, i); }
 
 // conv2dForward(x, weight, bias | null, y, n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups)
 Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {

@@ -2,6 +2,7 @@
 // code calls; it lives here because this file is compiled once, not per ISA).
 // Every array length is checked against the dimensions before a pointer reaches a kernel.
 #include "../cpu/gemm.h"
+#include "gemm_shape.h"
 #include "napi_util.h"
 
 namespace lk {
@@ -29,14 +30,7 @@ namespace {
 
 using lkb::kMaxDim;
 
-// Floats spanned by a rows x cols row-major matrix with leading dimension ld (ld >= cols checked).
-int64_t matrix_extent(Napi::Env env, const char* name, int64_t rows, int64_t cols, int64_t ld) {
-  if (ld < (cols > 1 ? cols : 1))
-    lkb::throw_range(env, std::string(name) + ": leading dimension " + std::to_string(ld) + " < " +
-                              std::to_string(cols) + " columns");
-  if (rows == 0 || cols == 0) return 0;
-  return lkb::add_sizes(env, name, lkb::numel(env, name, {rows - 1, ld}), cols);
-}
+using lkb::matrix_extent;  // native/binding/gemm_shape.h
 
 // The array must hold `batch` matrices `stride` floats apart.
 void check_span(Napi::Env env, const char* name, const lkb::F32& a, int64_t batch, int64_t stride, int64_t extent) {

@@ -1,6 +1,7 @@
 // Dense and grouped conv2d on the device: the CPU addon's conv2d* functions (native/binding/conv.cc),
 // same arguments, order and checks.
 #include "../conv.h"
+#include "../../binding/conv_shape.h"
 #include "args.h"
 
 namespace lkc {
@@ -9,46 +10,14 @@ namespace {
 using lkb::kMaxDim;
 constexpr int64_t kMaxIndex = int64_t(1) << 31;
 
-int64_t x_len(Napi::Env env, const lk_cuda::ConvShape& s) {
-  return lkb::numel(env, "x [n, cin, h, w]", {s.n, s.cin, s.h, s.w});
-}
-int64_t y_len(Napi::Env env, const lk_cuda::ConvShape& s) {
-  return lkb::numel(env, "y [n, cout, oh, ow]", {s.n, s.cout, s.oh, s.ow});
-}
-int64_t w_len(Napi::Env env, const lk_cuda::ConvShape& s) {
-  return lkb::numel(env, "weight [cout, cin / groups, kh, kw]", {s.cout, s.cin / s.groups, s.kh, s.kw});
-}
+// The CPU binding's geometry (native/binding/conv_shape.h), plus the kernels' 32-bit indices.
+int64_t x_len(Napi::Env env, const lk_cuda::ConvShape& s) { return lkb::conv_x_len(env, s); }
+int64_t y_len(Napi::Env env, const lk_cuda::ConvShape& s) { return lkb::conv_y_len(env, s); }
+int64_t w_len(Napi::Env env, const lk_cuda::ConvShape& s) { return lkb::conv_w_len(env, s); }
 
-// The 14 integers after the arrays: n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups.
 lk_cuda::ConvShape read_conv_shape(const Napi::CallbackInfo& info, size_t i) {
   const Napi::Env env = info.Env();
-  lk_cuda::ConvShape s;
-  s.n = lkb::i64(info, i, "n", 1, kMaxDim);
-  s.cin = lkb::i64(info, i + 1, "cin", 1, kMaxDim);
-  s.h = lkb::i64(info, i + 2, "h", 1, kMaxDim);
-  s.w = lkb::i64(info, i + 3, "w", 1, kMaxDim);
-  s.cout = lkb::i64(info, i + 4, "cout", 1, kMaxDim);
-  s.kh = lkb::i64(info, i + 5, "kh", 1, kMaxDim);
-  s.kw = lkb::i64(info, i + 6, "kw", 1, kMaxDim);
-  s.sh = lkb::i64(info, i + 7, "strideH", 1, kMaxDim);
-  s.sw = lkb::i64(info, i + 8, "strideW", 1, kMaxDim);
-  s.ph = lkb::i64(info, i + 9, "padH", 0, kMaxDim);
-  s.pw = lkb::i64(info, i + 10, "padW", 0, kMaxDim);
-  s.dh = lkb::i64(info, i + 11, "dilationH", 1, kMaxDim);
-  s.dw = lkb::i64(info, i + 12, "dilationW", 1, kMaxDim);
-  s.groups = lkb::i64(info, i + 13, "groups", 1, kMaxDim);
-  if (s.cin % s.groups != 0 || s.cout % s.groups != 0)
-    lkb::throw_range(env, "groups (" + std::to_string(s.groups) + ") must divide cin (" + std::to_string(s.cin) +
-                              ") and cout (" + std::to_string(s.cout) + ")");
-  const int64_t spanH = s.h + 2 * s.ph - s.dh * (s.kh - 1) - 1;
-  const int64_t spanW = s.w + 2 * s.pw - s.dw * (s.kw - 1) - 1;
-  if (spanH < 0 || spanW < 0)
-    lkb::throw_range(env, "kh, kw: the dilated kernel is larger than the padded input (output size < 1)");
-  s.oh = spanH / s.sh + 1;
-  s.ow = spanW / s.sw + 1;
-  x_len(env, s);  // overflow guards
-  y_len(env, s);
-  lkb::numel(env, "weight [cout, cin, kh, kw]", {s.cout, s.cin, s.kh, s.kw});
+  const lk_cuda::ConvShape s = lkb::read_conv_shape<lk_cuda::ConvShape>(info, i);
   // The kernels index a plane, a padded row and one image's column matrix with 32-bit ints.
   const int64_t cols = lkb::numel(env, "the column matrix [cin * kh * kw, oh * ow]", {s.cin, s.kh, s.kw, s.oh, s.ow});
   if (s.h * s.w >= kMaxIndex || s.oh * s.ow >= kMaxIndex || cols >= kMaxIndex || s.h + 2 * s.ph >= kMaxIndex ||

@@ -1,6 +1,7 @@
 // GEMM on the device: the CPU addon's gemm and gemmBatched (native/binding/gemm.cc), same
 // arguments and checks; C = alpha op(A) op(B) + beta C, row-major with leading dimensions.
 #include "../gemm.h"
+#include "../../binding/gemm_shape.h"
 #include "args.h"
 
 namespace lkc {
@@ -8,14 +9,7 @@ namespace {
 
 constexpr int64_t kMaxDim = lkb::kMaxDim;
 
-// Floats spanned by a rows x cols row-major matrix with leading dimension ld.
-int64_t matrix_extent(Napi::Env env, const char* name, int64_t rows, int64_t cols, int64_t ld) {
-  if (ld < (cols > 1 ? cols : 1))
-    lkb::throw_range(env, std::string(name) + ": leading dimension " + std::to_string(ld) + " < " +
-                              std::to_string(cols) + " columns");
-  if (rows == 0 || cols == 0) return 0;
-  return lkb::add_sizes(env, name, lkb::numel(env, name, {rows - 1, ld}), cols);
-}
+using lkb::matrix_extent;  // native/binding/gemm_shape.h
 
 int64_t span(Napi::Env env, const char* name, int64_t batch, int64_t stride, int64_t extent) {
   return extent == 0 || batch == 0 ? 0 : lkb::add_sizes(env, name, lkb::numel(env, name, {batch - 1, stride}), extent);
