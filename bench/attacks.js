@@ -27,7 +27,6 @@ function timedModel(model, clock) {
   };
 }
 
-
 /** Times one attack call `reps` times after one warm-up call (profiled: the FLOPs of a call); returns
  * the median, its GFLOP/s and % of lk.machinePeak, and the overhead share. run(model) attacks the
  * model it is given: the timed one, whose passes add to clock.ms. */
@@ -46,13 +45,16 @@ function timeAttack(model, run, reps) {
   rows.sort((a, b) => a.ms - b.ms);
   const mid = rows[Math.floor(rows.length / 2)];
   const gflops = (gflop * 1e3) / mid.ms;
-  return { attack_ms: mid.ms, overhead: (mid.ms - mid.model_ms) / mid.ms, attack_gflops: gflops, attack_peak_pct: (100 * gflops) / lk.machinePeak().fmaGflops };
+  return {
+    attack_ms: mid.ms,
+    overhead: (mid.ms - mid.model_ms) / mid.ms,
+    attack_gflops: gflops,
+    attack_peak_pct: (100 * gflops) / lk.machinePeak().fmaGflops,
+  };
 }
 
 // torchattacks' defaults: eps 8/255, alpha 2/255, random start.
-const CASES = [
-  { name: 'replknet31b', attack: 'pgd', steps: 10, eps: 8 / 255, alpha: 2 / 255 },
-];
+const CASES = [{ name: 'replknet31b', attack: 'pgd', steps: 10, eps: 8 / 255, alpha: 2 / 255 }];
 
 async function benchAttacks({ reps = 3, threads = 0, batches = [1, 4], onCase = async () => {} } = {}) {
   const prevThreads = lk.getNumThreads();
@@ -65,7 +67,11 @@ async function benchAttacks({ reps = 3, threads = 0, batches = [1, 4], onCase = 
       for (const batch of batches) {
         const x = input(batch, 777);
         const y = new Array(batch).fill(0).map((_, i) => (i * 37) % 1000);
-        const t = timeAttack(model, (m) => lk.attacks.pgd(m, x, y, { eps: c.eps, alpha: c.alpha, steps: c.steps, seed: 1 }), reps);
+        const t = timeAttack(
+          model,
+          (m) => lk.attacks.pgd(m, x, y, { eps: c.eps, alpha: c.alpha, steps: c.steps, seed: 1 }),
+          reps,
+        );
         const row = { ...c, batch, ...t };
         rows.push(row);
         await onCase(row);

@@ -34,14 +34,29 @@ async function benchAttention({ reps = 10, threads = 0, shapes = SHAPES } = {}) 
     const machine = lk.machinePeak();
     for (const { name, B, H, T, d } of shapes) {
       const shape = [B, H, T, d];
-      const q = randomTensor(shape, 1, true), k = randomTensor(shape, 2, true), v = randomTensor(shape, 3, true);
+      const q = randomTensor(shape, 1, true),
+        k = randomTensor(shape, 2, true),
+        v = randomTensor(shape, 3, true);
       const gradOut = randomTensor(shape, 4, false).data;
       const fwd = lk.noGrad(() => timeMs(() => lk.ops.attention(q, k, v), reps, { count: true }));
-      const fwdBwd = timeMs(() => {
-        q.grad = k.grad = v.grad = null;
-        lk.ops.attention(q, k, v).backward(gradOut);
-      }, reps, { count: true });
-      rows.push({ name, B, H, T, d, threads: lk.getNumThreads(), ...passFields('fwd', fwd, machine), ...passFields('fwd_bwd', fwdBwd, machine) });
+      const fwdBwd = timeMs(
+        () => {
+          q.grad = k.grad = v.grad = null;
+          lk.ops.attention(q, k, v).backward(gradOut);
+        },
+        reps,
+        { count: true },
+      );
+      rows.push({
+        name,
+        B,
+        H,
+        T,
+        d,
+        threads: lk.getNumThreads(),
+        ...passFields('fwd', fwd, machine),
+        ...passFields('fwd_bwd', fwdBwd, machine),
+      });
       await new Promise((resolve) => setImmediate(resolve));
     }
   } finally {

@@ -14,9 +14,42 @@ const TIMED = { count: true };
 const CONV_CASES = [
   { name: 'resnet 3x3 64->64 @56', N: 1, Cin: 64, H: 56, W: 56, Cout: 64, K: 3, stride: 1, padding: 1, groups: 1 },
   { name: 'resnet 1x1 256->64 @56', N: 1, Cin: 256, H: 56, W: 56, Cout: 64, K: 1, stride: 1, padding: 0, groups: 1 },
-  { name: 'resnet stem 7x7 s2 3->64 @224', N: 1, Cin: 3, H: 224, W: 224, Cout: 64, K: 7, stride: 2, padding: 3, groups: 1 },
-  { name: 'vit patch 16x16 s16 3->768 @224', N: 1, Cin: 3, H: 224, W: 224, Cout: 768, K: 16, stride: 16, padding: 0, groups: 1 },
-  { name: 'resnext 3x3 g32 128->128 @56', N: 1, Cin: 128, H: 56, W: 56, Cout: 128, K: 3, stride: 1, padding: 1, groups: 32 },
+  {
+    name: 'resnet stem 7x7 s2 3->64 @224',
+    N: 1,
+    Cin: 3,
+    H: 224,
+    W: 224,
+    Cout: 64,
+    K: 7,
+    stride: 2,
+    padding: 3,
+    groups: 1,
+  },
+  {
+    name: 'vit patch 16x16 s16 3->768 @224',
+    N: 1,
+    Cin: 3,
+    H: 224,
+    W: 224,
+    Cout: 768,
+    K: 16,
+    stride: 16,
+    padding: 0,
+    groups: 1,
+  },
+  {
+    name: 'resnext 3x3 g32 128->128 @56',
+    N: 1,
+    Cin: 128,
+    H: 56,
+    W: 56,
+    Cout: 128,
+    K: 3,
+    stride: 1,
+    padding: 1,
+    groups: 32,
+  },
 ];
 
 // RepLKNet-31B's 1x1 convolutions, one GEMM per image: M = Cout, K = Cin, N = H*W. Per stage
@@ -24,9 +57,29 @@ const CONV_CASES = [
 function pointwiseCases(quick) {
   const cases = [];
   for (const N of quick ? [1] : [1, 8])
-    for (const [C, S] of [[128, 56], [256, 28], [512, 14], [1024, 7]])
-      for (const [Cin, Cout] of [[C, C], [C, 4 * C], [4 * C, C]])
-        cases.push({ name: `replknet 1x1 ${Cin}->${Cout} @${S} N=${N}`, N, Cin, H: S, W: S, Cout, K: 1, stride: 1, padding: 0, groups: 1 });
+    for (const [C, S] of [
+      [128, 56],
+      [256, 28],
+      [512, 14],
+      [1024, 7],
+    ])
+      for (const [Cin, Cout] of [
+        [C, C],
+        [C, 4 * C],
+        [4 * C, C],
+      ])
+        cases.push({
+          name: `replknet 1x1 ${Cin}->${Cout} @${S} N=${N}`,
+          N,
+          Cin,
+          H: S,
+          W: S,
+          Cout,
+          K: 1,
+          stride: 1,
+          padding: 0,
+          groups: 1,
+        });
   return cases;
 }
 
@@ -46,7 +99,10 @@ function timeConvCase(c, reps, grads) {
         return lk.ops.conv2d(xr, wr, opts);
       },
     });
-  return [['fwd', timeMs(() => lk.ops.conv2d(x, w, opts), reps, TIMED)], ...grads.map((which) => [`grad ${which === 'x' ? 'x' : 'W'}`, backward(which)])];
+  return [
+    ['fwd', timeMs(() => lk.ops.conv2d(x, w, opts), reps, TIMED)],
+    ...grads.map((which) => [`grad ${which === 'x' ? 'x' : 'W'}`, backward(which)]),
+  ];
 }
 
 async function benchCases(cases, grads, reps, threads) {
@@ -54,7 +110,8 @@ async function benchCases(cases, grads, reps, threads) {
     const rows = [];
     const machine = lk.machinePeak();
     for (const c of cases) {
-      for (const [pass, t] of timeConvCase(c, reps, grads)) rows.push({ ...c, name: `${c.name} ${pass}`, pass, ...passFields('', t, machine) });
+      for (const [pass, t] of timeConvCase(c, reps, grads))
+        rows.push({ ...c, name: `${c.name} ${pass}`, pass, ...passFields('', t, machine) });
       await new Promise((r) => setImmediate(r));
     }
     return rows;

@@ -20,7 +20,13 @@ function randomTensor(shape, requiresGrad = false) {
  * fwd_bwd_input, fwd_bwd_all: PASS _ms (median), _range_ms, _gflops, _useful_gflops (taps that meet
  * the input), _peak_pct, _useful_peak_pct (of lk.machinePeak at `threads`) };
  * onRow(row), when given, sees each row as soon as it is measured. */
-async function benchDwconv({ kernels = DEFAULT_KERNELS, shapes = DEFAULT_SHAPES, reps = 5, threads = 2, onRow = null } = {}) {
+async function benchDwconv({
+  kernels = DEFAULT_KERNELS,
+  shapes = DEFAULT_SHAPES,
+  reps = 5,
+  threads = 2,
+  onRow = null,
+} = {}) {
   const previousThreads = lk.getNumThreads();
   lk.setNumThreads(threads);
   const rows = [];
@@ -43,7 +49,11 @@ async function benchDwconv({ kernels = DEFAULT_KERNELS, shapes = DEFAULT_SHAPES,
           y.backward(lk.full(y.shape, 1)); // as the PyTorch peer does with ones_like
         };
         const row = {
-          N, C, H, W, K,
+          N,
+          C,
+          H,
+          W,
+          K,
           ...passFields('fwd', fwd, machine),
           ...passFields('fwd_bwd_input', timeMs(step(w), reps, { count: true }), machine),
           ...passFields('fwd_bwd_all', timeMs(step(wg), reps, { count: true }), machine),
@@ -72,7 +82,8 @@ if (require.main === module) {
   const reps = Number(flag('reps', '5'));
   const threads = Number(flag('threads', '2'));
   const round = (v) => (Array.isArray(v) ? v.map(round) : Number.isInteger(v) ? v : Number(v.toPrecision(4)));
-  const print = (r) => console.log(JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, round(v)]))));
+  const print = (r) =>
+    console.log(JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, round(v)]))));
   benchDwconv({ kernels, shapes, reps, threads, onRow: print }).catch((e) => {
     console.error(e);
     process.exit(1);

@@ -19,7 +19,12 @@ function gemmCases(quick) {
     { name: 'matmul 1024', kind: 'matmul', M: 1024, N: 1024, K: 1024 },
   ];
   // ViT-B linears: qkv (768 -> 2304), fc1 (768 -> 3072), proj (768 -> 768), fc2 (3072 -> 768).
-  const linears = [['qkv', 768, 2304], ['fc1', 768, 3072], ['proj', 768, 768], ['fc2', 3072, 768]];
+  const linears = [
+    ['qkv', 768, 2304],
+    ['fc1', 768, 3072],
+    ['proj', 768, 768],
+    ['fc2', 3072, 768],
+  ];
   for (const [layer, inF, outF] of quick ? linears.slice(0, 1) : linears) {
     cases.push({ name: `vit ${layer} fwd (NT)`, kind: 'linear', M: VIT_TOKENS, N: outF, K: inF });
     cases.push({ name: `vit ${layer} grad x (NN)`, kind: 'linear-dx', M: VIT_TOKENS, N: inF, K: outF });
@@ -30,7 +35,8 @@ function gemmCases(quick) {
 
 function timeGemmCase(c, reps) {
   if (c.kind === 'matmul') {
-    const a = randomTensor([c.M, c.K]), b = randomTensor([c.K, c.N]);
+    const a = randomTensor([c.M, c.K]),
+      b = randomTensor([c.K, c.N]);
     return timeMs(() => lk.ops.matmul(a, b), reps, TIMED);
   }
   // linear: x [tokens, in], W [out, in]
@@ -58,7 +64,14 @@ async function benchGemm({ reps = 7, threads = 2, quick = false } = {}) {
     const rows = [];
     const machine = lk.machinePeak();
     for (const c of gemmCases(quick)) {
-      rows.push({ name: c.name, kind: c.kind, M: c.M, N: c.N, K: c.K, ...passFields('', timeGemmCase(c, reps), machine) });
+      rows.push({
+        name: c.name,
+        kind: c.kind,
+        M: c.M,
+        N: c.N,
+        K: c.K,
+        ...passFields('', timeGemmCase(c, reps), machine),
+      });
       await new Promise((r) => setImmediate(r));
     }
     return rows;

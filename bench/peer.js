@@ -18,7 +18,9 @@ function findTorchPython() {
 // A PyTorch peer process answering one JSON request per line.
 async function startPeer(threads, python = findTorchPython()) {
   if (!python) return null;
-  const child = spawn(python, [path.join(__dirname, 'torch_peer.py'), String(threads)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(python, [path.join(__dirname, 'torch_peer.py'), String(threads)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const next = async () => JSON.parse((await lines.next()).value);
   const hello = await next();

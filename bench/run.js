@@ -19,7 +19,17 @@ const lk = require('..');
 const { machineLine } = require('../lib/perf');
 
 function parseArgs(argv) {
-  const a = { threads: 2, reps: 0, quick: false, torch: true, refreshPeak: false, only: null, kernels: null, shapes: null, json: path.join(__dirname, 'results', 'latest.json') };
+  const a = {
+    threads: 2,
+    reps: 0,
+    quick: false,
+    torch: true,
+    refreshPeak: false,
+    only: null,
+    kernels: null,
+    shapes: null,
+    json: path.join(__dirname, 'results', 'latest.json'),
+  };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const val = () => {
@@ -57,26 +67,34 @@ function betterOf(a, b) {
   return out;
 }
 
-const fmt = (v, d = 2) => (v === undefined || v === null || Number.isNaN(v) ? '—' : v >= 100 ? v.toFixed(0) : v.toFixed(d));
+const fmt = (v, d = 2) =>
+  v === undefined || v === null || Number.isNaN(v) ? '—' : v >= 100 ? v.toFixed(0) : v.toFixed(d);
 const ratio = (torchMs, lkMs) => (torchMs && lkMs ? `${(torchMs / lkMs).toFixed(2)}×` : '—');
 const pct = (v) => (v === undefined || v === null || Number.isNaN(v) ? '—' : `${v.toFixed(0)}%`);
-const PEAK_NOTE = "GFLOP/s count every kernel tap (the conventional count); useful GFLOP/s only the taps that meet the input; % peak is of the machine's measured FP32 FMA peak (top line).";
+const PEAK_NOTE =
+  "GFLOP/s count every kernel tap (the conventional count); useful GFLOP/s only the taps that meet the input; % peak is of the machine's measured FP32 FMA peak (top line).";
 
 async function dwconvSection(args, peer, out) {
   const { benchDwconv } = require('./dwconv');
   const kernels = args.kernels || (args.quick ? [3, 7, 13, 31, 51] : [3, 5, 7, 9, 13, 17, 21, 27, 29, 31, 41, 51]);
-  const shapes = args.shapes || (args.quick ? ['1x128x56'] : ['1x128x56', '1x256x28', '1x512x14', '1x1024x7', '8x128x56']);
+  const shapes =
+    args.shapes || (args.quick ? ['1x128x56'] : ['1x128x56', '1x256x28', '1x512x14', '1x1024x7', '8x128x56']);
   // Sub-millisecond cases get more repetitions: their medians are the noisiest.
   const repsFor = (K) => args.reps || (K < 15 ? 21 : args.quick ? 5 : 9);
-  console.log(`\n## Depthwise conv2d, stride 1, padding K//2 (${args.threads} threads; medians of ${repsFor(3)} runs for K < 15, ${repsFor(31)} above)\n`);
+  console.log(
+    `\n## Depthwise conv2d, stride 1, padding K//2 (${args.threads} threads; medians of ${repsFor(3)} runs for K < 15, ${repsFor(31)} above)\n`,
+  );
   console.log(`${PEAK_NOTE} Here % peak is of the useful GFLOP/s.\n`);
-  console.log('| N, C, H=W, K | lkvit fwd ms | GFLOP/s | useful GFLOP/s | % peak | PyTorch best fwd ms | speed-up | lkvit fwd+bwd(x) ms | % peak | PyTorch best | speed-up | lkvit fwd+bwd(x,w) ms | % peak | PyTorch best | speed-up |');
+  console.log(
+    '| N, C, H=W, K | lkvit fwd ms | GFLOP/s | useful GFLOP/s | % peak | PyTorch best fwd ms | speed-up | lkvit fwd+bwd(x) ms | % peak | PyTorch best | speed-up | lkvit fwd+bwd(x,w) ms | % peak | PyTorch best | speed-up |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const shape of shapes) {
     const [N, C, H] = shape.split('x').map(Number);
     for (const K of kernels) {
       const reps = repsFor(K);
-      const measure = async () => (await benchDwconv({ kernels: [K], shapes: [shape], reps, threads: args.threads }))[0];
+      const measure = async () =>
+        (await benchDwconv({ kernels: [K], shapes: [shape], reps, threads: args.threads }))[0];
       const ask = () => peer.ask({ op: 'dwconv', N, C, H, W: H, K, reps, slow_bwd: K >= 15 });
       // Both sides twice, alternating (lkvit, PyTorch, lkvit, PyTorch), each keeping the better of
       // its two medians per column: a disturbance on this shared machine during one measurement
@@ -106,7 +124,9 @@ async function attentionSection(args, peer, out) {
   const reps = args.reps || 7;
   const rows = await benchAttention({ reps, threads: args.threads, quick: args.quick });
   console.log(`\n## Multi-head attention (${args.threads} threads, medians of ${reps})\n`);
-  console.log('| B, heads, T, d | lkvit fwd ms | GFLOP/s | % peak | PyTorch fwd ms | speed-up | lkvit fwd+bwd ms | GFLOP/s | % peak | PyTorch fwd+bwd ms | speed-up |');
+  console.log(
+    '| B, heads, T, d | lkvit fwd ms | GFLOP/s | % peak | PyTorch fwd ms | speed-up | lkvit fwd+bwd ms | GFLOP/s | % peak | PyTorch fwd+bwd ms | speed-up |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const theirs = peer ? await peer.ask({ op: 'attention', B: r.B, H: r.H, T: r.T, d: r.d, reps }) : null;
@@ -128,7 +148,9 @@ async function gemmSection(args, peer, out) {
   for (const r of rows) {
     const theirs = peer && r.M ? await peer.ask({ op: 'matmul', kind: r.kind, M: r.M, N: r.N, K: r.K, reps }) : null;
     out.gemm.push({ ...r, torch: theirs });
-    console.log(`| ${r.name} | ${r.M}, ${r.N}, ${r.K} | ${fmt(r.ms, 3)} | ${fmt(r.gflops, 0)} | ${pct(r.peak_pct)} | ${fmt(theirs?.ms, 3)} | ${ratio(theirs?.ms, r.ms)} |`);
+    console.log(
+      `| ${r.name} | ${r.M}, ${r.N}, ${r.K} | ${fmt(r.ms, 3)} | ${fmt(r.gflops, 0)} | ${pct(r.peak_pct)} | ${fmt(theirs?.ms, 3)} | ${ratio(theirs?.ms, r.ms)} |`,
+    );
   }
 }
 
@@ -136,14 +158,18 @@ async function convSection(args, peer, out) {
   const { benchConv } = require('./conv');
   const reps = args.reps || 7;
   const rows = await benchConv({ reps, threads: args.threads, quick: args.quick });
-  console.log(`\n## Dense and grouped conv2d (${args.threads} threads, medians of ${reps}; backward rows time backward() alone)\n`);
+  console.log(
+    `\n## Dense and grouped conv2d (${args.threads} threads, medians of ${reps}; backward rows time backward() alone)\n`,
+  );
   console.log(`${PEAK_NOTE} Here % peak is of the useful GFLOP/s.\n`);
   console.log('| case | lkvit ms | GFLOP/s | useful GFLOP/s | % peak | PyTorch ms | speed-up |');
   console.log('|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const theirs = peer ? await peer.ask({ op: 'conv', ...r, reps }) : null;
     out.conv.push({ ...r, torch: theirs });
-    console.log(`| ${r.name} | ${fmt(r.ms, 3)} | ${fmt(r.gflops, 0)} | ${fmt(r.useful_gflops, 0)} | ${pct(r.useful_peak_pct)} | ${fmt(theirs?.ms, 3)} | ${ratio(theirs?.ms, r.ms)} |`);
+    console.log(
+      `| ${r.name} | ${fmt(r.ms, 3)} | ${fmt(r.gflops, 0)} | ${fmt(r.useful_gflops, 0)} | ${pct(r.useful_peak_pct)} | ${fmt(theirs?.ms, 3)} | ${ratio(theirs?.ms, r.ms)} |`,
+    );
   }
 }
 
@@ -151,14 +177,18 @@ async function pointwiseSection(args, peer, out) {
   const { benchPointwise } = require('./conv');
   const reps = args.reps || 7;
   const rows = await benchPointwise({ reps, threads: args.threads, quick: args.quick });
-  console.log(`\n## RepLKNet-31B's 1x1 convolutions (${args.threads} threads, medians of ${reps}; M = Cout, K = Cin, N = H*W per image; grad x times backward() alone)\n`);
+  console.log(
+    `\n## RepLKNet-31B's 1x1 convolutions (${args.threads} threads, medians of ${reps}; M = Cout, K = Cin, N = H*W per image; grad x times backward() alone)\n`,
+  );
   console.log('| case | M, N, K | lkvit ms | GFLOP/s | % peak | PyTorch ms | speed-up |');
   console.log('|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const theirs = peer ? await peer.ask({ op: 'conv', ...r, reps }) : null;
     out.pointwise.push({ ...r, torch: theirs });
     const [M, K] = r.pass === 'fwd' ? [r.Cout, r.Cin] : [r.Cin, r.Cout];
-    console.log(`| ${r.name} | ${M}, ${r.H * r.W}, ${K} | ${fmt(r.ms, 3)} | ${fmt(r.gflops, 0)} | ${pct(r.peak_pct)} | ${fmt(theirs?.ms, 3)} | ${ratio(theirs?.ms, r.ms)} |`);
+    console.log(
+      `| ${r.name} | ${M}, ${r.H * r.W}, ${K} | ${fmt(r.ms, 3)} | ${fmt(r.gflops, 0)} | ${pct(r.peak_pct)} | ${fmt(theirs?.ms, 3)} | ${ratio(theirs?.ms, r.ms)} |`,
+    );
   }
 }
 
@@ -166,19 +196,32 @@ async function modelsSection(args, peer, out) {
   const { benchModels } = require('./models');
   const reps = args.reps || 3;
   const batches = args.quick ? [1] : [1, 8];
-  console.log(`\n## Whole models at 224x224 (${args.threads} threads, medians of ${reps}; images/s, higher is better)\n`);
-  console.log('PyTorch runs the same architecture (bench/torch_models.py) in both memory layouts; the speed-up is against the faster one. ' +
-    `${PEAK_NOTE} (RepLKNet-31B: 15.4 GMAC per image conventional, 14.1 useful; ViT-B/16: 17.6.)\n`);
-  console.log('| model | form | batch | pass | lkvit img/s | GFLOP/s | % peak | useful % peak | PyTorch NCHW img/s | PyTorch channels-last img/s | speed-up |');
+  console.log(
+    `\n## Whole models at 224x224 (${args.threads} threads, medians of ${reps}; images/s, higher is better)\n`,
+  );
+  console.log(
+    'PyTorch runs the same architecture (bench/torch_models.py) in both memory layouts; the speed-up is against the faster one. ' +
+      `${PEAK_NOTE} (RepLKNet-31B: 15.4 GMAC per image conventional, 14.1 useful; ViT-B/16: 17.6.)\n`,
+  );
+  console.log(
+    '| model | form | batch | pass | lkvit img/s | GFLOP/s | % peak | useful % peak | PyTorch NCHW img/s | PyTorch channels-last img/s | speed-up |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   await benchModels({
-    reps, threads: args.threads, batches,
+    reps,
+    threads: args.threads,
+    batches,
     onCase: async (r) => {
       const layouts = r.name.startsWith('vit') ? ['nchw'] : ['nchw', 'channels_last'];
       const theirs = {};
-      if (peer) for (const layout of layouts) theirs[layout] = await peer.ask({ op: 'model', name: r.name, form: r.form, N: r.batch, layout, reps });
+      if (peer)
+        for (const layout of layouts)
+          theirs[layout] = await peer.ask({ op: 'model', name: r.name, form: r.form, N: r.batch, layout, reps });
       out.models.push({ ...r, torch: theirs });
-      for (const [pass, p] of [['forward', 'fwd'], ['forward + input grad', 'fwd_bwd']]) {
+      for (const [pass, p] of [
+        ['forward', 'fwd'],
+        ['forward + input grad', 'fwd_bwd'],
+      ]) {
         const key = `${p}_ms`;
         const ips = (ms) => (ms ? (1000 * r.batch) / ms : undefined);
         const best = Math.min(...layouts.map((l) => theirs[l]?.[key] ?? Infinity));
@@ -196,22 +239,41 @@ async function attacksSection(args, peer, out) {
   const { benchAttacks } = require('./attacks');
   const reps = args.reps || 3;
   const batches = args.quick ? [1] : [1, 4];
-  console.log(`\n## PGD-10 on RepLKNet-31B at 224x224 (${args.threads} threads, medians of ${reps}; seconds per attack on the batch, lower is better)\n`);
-  console.log('PyTorch runs the torchattacks PGD loop (bench/torch_attack.py) on the same architecture in both memory layouts. ' +
-    'Overhead: the share of lkvit\'s attack time spent outside the model\'s forward and backward passes.\n');
-  console.log('| model | batch | lkvit s | GFLOP/s | % peak | PyTorch NCHW s | PyTorch channels-last s | speed-up vs NCHW | vs channels-last | lkvit overhead |');
+  console.log(
+    `\n## PGD-10 on RepLKNet-31B at 224x224 (${args.threads} threads, medians of ${reps}; seconds per attack on the batch, lower is better)\n`,
+  );
+  console.log(
+    'PyTorch runs the torchattacks PGD loop (bench/torch_attack.py) on the same architecture in both memory layouts. ' +
+      "Overhead: the share of lkvit's attack time spent outside the model's forward and backward passes.\n",
+  );
+  console.log(
+    '| model | batch | lkvit s | GFLOP/s | % peak | PyTorch NCHW s | PyTorch channels-last s | speed-up vs NCHW | vs channels-last | lkvit overhead |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|');
   await benchAttacks({
-    reps, threads: args.threads, batches,
+    reps,
+    threads: args.threads,
+    batches,
     onCase: async (r) => {
       const theirs = {};
       if (peer)
         for (const layout of ['nchw', 'channels_last'])
-          theirs[layout] = await peer.ask({ op: 'pgd', name: r.name, N: r.batch, layout, reps, steps: r.steps, eps: r.eps, alpha: r.alpha });
+          theirs[layout] = await peer.ask({
+            op: 'pgd',
+            name: r.name,
+            N: r.batch,
+            layout,
+            reps,
+            steps: r.steps,
+            eps: r.eps,
+            alpha: r.alpha,
+          });
       out.attacks.push({ ...r, torch: theirs });
       const s = (ms) => (ms ? (ms / 1000).toFixed(2) : '—');
-      console.log(`| ${r.name} | ${r.batch} | ${s(r.attack_ms)} | ${fmt(r.attack_gflops, 0)} | ${pct(r.attack_peak_pct)} | ${s(theirs.nchw?.attack_ms)} | ${s(theirs.channels_last?.attack_ms)} ` +
-        `| ${ratio(theirs.nchw?.attack_ms, r.attack_ms)} | ${ratio(theirs.channels_last?.attack_ms, r.attack_ms)} | ${(100 * r.overhead).toFixed(1)}% |`);
+      console.log(
+        `| ${r.name} | ${r.batch} | ${s(r.attack_ms)} | ${fmt(r.attack_gflops, 0)} | ${pct(r.attack_peak_pct)} | ${s(theirs.nchw?.attack_ms)} | ${s(theirs.channels_last?.attack_ms)} ` +
+          `| ${ratio(theirs.nchw?.attack_ms, r.attack_ms)} | ${ratio(theirs.channels_last?.attack_ms, r.attack_ms)} | ${(100 * r.overhead).toFixed(1)}% |`,
+      );
     },
   });
 }
@@ -219,21 +281,38 @@ async function attacksSection(args, peer, out) {
 async function trainSection(args, peer, out) {
   const { benchTrain } = require('./train');
   const reps = args.reps || 5;
-  console.log(`\n## Training steps (${args.threads} threads, medians of ${reps}, 3 for RepLKNet-31B; ms per AdamW step on the batch, lower is better)\n`);
-  console.log('One step: train-mode forward, cross-entropy with label smoothing 0.1, backward to every parameter, AdamW update; ' +
-    'PyTorch runs the same step on the same architecture (bench/torch_models.py) in both memory layouts.\n');
-  console.log('| model | params | batch | input | lkvit ms | GFLOP/s | % peak | PyTorch NCHW ms | PyTorch channels-last ms | speed-up vs NCHW | vs channels-last |');
+  console.log(
+    `\n## Training steps (${args.threads} threads, medians of ${reps}, 3 for RepLKNet-31B; ms per AdamW step on the batch, lower is better)\n`,
+  );
+  console.log(
+    'One step: train-mode forward, cross-entropy with label smoothing 0.1, backward to every parameter, AdamW update; ' +
+      'PyTorch runs the same step on the same architecture (bench/torch_models.py) in both memory layouts.\n',
+  );
+  console.log(
+    '| model | params | batch | input | lkvit ms | GFLOP/s | % peak | PyTorch NCHW ms | PyTorch channels-last ms | speed-up vs NCHW | vs channels-last |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   await benchTrain({
-    reps, threads: args.threads,
+    reps,
+    threads: args.threads,
     onCase: async (r) => {
       const theirs = {};
       if (peer)
         for (const layout of ['nchw', 'channels_last'])
-          theirs[layout] = await peer.ask({ op: 'train', name: r.name, overrides: r.overrides, N: r.batch, size: r.size, layout, reps: r.size === 224 ? Math.min(reps, 3) : reps });
+          theirs[layout] = await peer.ask({
+            op: 'train',
+            name: r.name,
+            overrides: r.overrides,
+            N: r.batch,
+            size: r.size,
+            layout,
+            reps: r.size === 224 ? Math.min(reps, 3) : reps,
+          });
       out.train.push({ ...r, torch: theirs });
-      console.log(`| ${r.label} | ${r.params.toLocaleString('en-US')} | ${r.batch} | ${r.size}x${r.size} | ${fmt(r.step_ms, 1)} | ${fmt(r.step_gflops, 0)} | ${pct(r.step_peak_pct)} | ${fmt(theirs.nchw?.step_ms, 1)} ` +
-        `| ${fmt(theirs.channels_last?.step_ms, 1)} | ${ratio(theirs.nchw?.step_ms, r.step_ms)} | ${ratio(theirs.channels_last?.step_ms, r.step_ms)} |`);
+      console.log(
+        `| ${r.label} | ${r.params.toLocaleString('en-US')} | ${r.batch} | ${r.size}x${r.size} | ${fmt(r.step_ms, 1)} | ${fmt(r.step_gflops, 0)} | ${pct(r.step_peak_pct)} | ${fmt(theirs.nchw?.step_ms, 1)} ` +
+          `| ${fmt(theirs.channels_last?.step_ms, 1)} | ${ratio(theirs.nchw?.step_ms, r.step_ms)} | ${ratio(theirs.channels_last?.step_ms, r.step_ms)} |`,
+      );
     },
   });
 }
@@ -243,7 +322,8 @@ async function trainSection(args, peer, out) {
 async function warmUp(peer) {
   const { benchDwconv } = require('./dwconv');
   const end = Date.now() + 1000;
-  while (Date.now() < end) await benchDwconv({ kernels: [13], shapes: ['1x128x56'], reps: 3, threads: lk.getNumThreads() });
+  while (Date.now() < end)
+    await benchDwconv({ kernels: [13], shapes: ['1x128x56'], reps: 3, threads: lk.getNumThreads() });
   if (peer) await peer.ask({ op: 'dwconv', N: 1, C: 128, H: 56, W: 56, K: 13, reps: 5 });
 }
 
@@ -263,13 +343,35 @@ async function main() {
     torch: peer ? peer.version : null,
     torchBlas: peer ? peer.blas : null,
   };
-  console.log(`# lkvit bench — ${info.cpu}, ${info.isa}, ${info.threads} threads; PyTorch ${info.torch ? `${info.torch} (BLAS: ${info.torchBlas})` : 'not found (set LKVIT_PYTHON to a python with torch)'}`);
+  console.log(
+    `# lkvit bench — ${info.cpu}, ${info.isa}, ${info.threads} threads; PyTorch ${info.torch ? `${info.torch} (BLAS: ${info.torchBlas})` : 'not found (set LKVIT_PYTHON to a python with torch)'}`,
+  );
   console.log(`\nmachine: ${machineLine(machine)}`);
-  const out = { info, dwconv: [], attention: [], gemm: [], conv: [], pointwise: [], models: [], attacks: [], train: [] };
-  const sections = { dwconv: dwconvSection, attention: attentionSection, gemm: gemmSection, conv: convSection, pointwise: pointwiseSection, models: modelsSection, attacks: attacksSection, train: trainSection };
+  const out = {
+    info,
+    dwconv: [],
+    attention: [],
+    gemm: [],
+    conv: [],
+    pointwise: [],
+    models: [],
+    attacks: [],
+    train: [],
+  };
+  const sections = {
+    dwconv: dwconvSection,
+    attention: attentionSection,
+    gemm: gemmSection,
+    conv: convSection,
+    pointwise: pointwiseSection,
+    models: modelsSection,
+    attacks: attacksSection,
+    train: trainSection,
+  };
   try {
     await warmUp(peer);
-    for (const [name, fn] of Object.entries(sections)) if (!args.only || args.only.includes(name)) await fn(args, peer, out);
+    for (const [name, fn] of Object.entries(sections))
+      if (!args.only || args.only.includes(name)) await fn(args, peer, out);
   } finally {
     if (peer) peer.close();
   }

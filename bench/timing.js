@@ -80,10 +80,12 @@ function runAsScript(mod, bench) {
     return i >= 0 && i + 1 < args.length ? Number(args[i + 1]) : def;
   };
   const opts = { reps: flag('reps', 7), threads: flag('threads', 2), quick: args.includes('--quick') };
-  bench(opts).then((rows) => rows.forEach((r) => console.log(JSON.stringify(r)))).catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
+  bench(opts)
+    .then((rows) => rows.forEach((r) => console.log(JSON.stringify(r))))
+    .catch((e) => {
+      console.error(e);
+      process.exit(1);
+    });
 }
 
 module.exports = { timeMs, medianMs, passFields, PASS_FIELDS, randomTensor, withThreads, runAsScript };

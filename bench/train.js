@@ -30,7 +30,11 @@ async function benchTrain({ reps = 5, threads = 0, cases = CASES, onCase = async
     for (const c of cases) {
       lk.manualSeed(1);
       const model = lk.createModel(c.name, c.overrides);
-      const row = { ...c, params: model.numParameters(), ...timeStep(model, c.batch, c.size, c.size === 224 ? Math.min(reps, 3) : reps) };
+      const row = {
+        ...c,
+        params: model.numParameters(),
+        ...timeStep(model, c.batch, c.size, c.size === 224 ? Math.min(reps, 3) : reps),
+      };
       rows.push(row);
       await onCase(row);
     }
@@ -45,5 +49,10 @@ module.exports = { benchTrain, CASES };
 if (require.main === module) {
   const reps = Number(process.argv[2] ?? 5);
   const threads = Number(process.argv[3] ?? 0);
-  benchTrain({ reps, threads, onCase: async (r) => console.log(JSON.stringify({ label: r.label, batch: r.batch, params: r.params, step_ms: r.step_ms })) });
+  benchTrain({
+    reps,
+    threads,
+    onCase: async (r) =>
+      console.log(JSON.stringify({ label: r.label, batch: r.batch, params: r.params, step_ms: r.step_ms })),
+  });
 }

@@ -61,15 +61,60 @@ type Arr = Float32Array | DeviceArray;
  * layer uses them, src/tensor/device.ts), plus memory and the general tensor kernels. */
 export interface CudaAddon {
   DeviceArray: new (length: number) => DeviceArray;
-  info(): { available: boolean; name: string | null; reason: string | null; totalMemory: number; computeCapability: string; gemm: string };
+  info(): {
+    available: boolean;
+    name: string | null;
+    reason: string | null;
+    totalMemory: number;
+    computeCapability: string;
+    gemm: string;
+  };
   memoryStats(): CudaMemoryStats;
   emptyCache(): void;
   synchronize(): void;
   fgsmStep(x: Arr, g: Arr, eps: number, min: number, max: number, out: Arr): void;
-  pgdL2Step(x: Arr, g: Arr, x0: Arr, N: number, eps: number, alpha: number, min: number, max: number, out: Arr, parts?: number): void;
-  stridedCopy(src: Arr, srcOffset: number, srcStrides: Strides, dst: Arr, dstOffset: number, dstStrides: Strides, shape: Strides): void;
-  binaryStrided(op: number, a: Arr, aOffset: number, aStrides: Strides, b: Arr, bOffset: number, bStrides: Strides, y: Arr, shape: Strides): void;
-  reduceSum(x: Arr, xOffset: number, outShape: Strides, outStrides: Strides, redShape: Strides, redStrides: Strides, scale: number, y: Arr): void;
+  pgdL2Step(
+    x: Arr,
+    g: Arr,
+    x0: Arr,
+    N: number,
+    eps: number,
+    alpha: number,
+    min: number,
+    max: number,
+    out: Arr,
+    parts?: number,
+  ): void;
+  stridedCopy(
+    src: Arr,
+    srcOffset: number,
+    srcStrides: Strides,
+    dst: Arr,
+    dstOffset: number,
+    dstStrides: Strides,
+    shape: Strides,
+  ): void;
+  binaryStrided(
+    op: number,
+    a: Arr,
+    aOffset: number,
+    aStrides: Strides,
+    b: Arr,
+    bOffset: number,
+    bStrides: Strides,
+    y: Arr,
+    shape: Strides,
+  ): void;
+  reduceSum(
+    x: Arr,
+    xOffset: number,
+    outShape: Strides,
+    outStrides: Strides,
+    redShape: Strides,
+    redStrides: Strides,
+    scale: number,
+    y: Arr,
+  ): void;
   [name: string]: unknown;
 }
 
@@ -95,7 +140,9 @@ function selfTest(addon: CudaAddon): string | null {
   const out = new Float32Array(4);
   addon.fgsmStep(x, g, 0.125, 0, 1, out);
   const want = [0.625, 0.125, 1, 0.02];
-  for (let i = 0; i < 4; i++) if (out[i] !== Math.fround(want[i])) return `self test: fgsmStep gave [${Array.from(out).join(', ')}], expected [${want.join(', ')}]`;
+  for (let i = 0; i < 4; i++)
+    if (out[i] !== Math.fround(want[i]))
+      return `self test: fgsmStep gave [${Array.from(out).join(', ')}], expected [${want.join(', ')}]`;
   return null;
 }
 
@@ -103,10 +150,20 @@ function load(): { info: CudaInfo; addon: CudaAddon | null } {
   if (loaded) return loaded;
   const { file, backend, build } = addonPath();
   const none = (reason: string, addon: string | null): CudaInfo => ({
-    available: false, backend: null, device: null, totalMemory: null, computeCapability: null, addon, reason, gemm: null,
+    available: false,
+    backend: null,
+    device: null,
+    totalMemory: null,
+    computeCapability: null,
+    addon,
+    reason,
+    gemm: null,
   });
   if (!fs.existsSync(file)) {
-    loaded = { info: none(`the ${backend} addon is not built (${path.relative(root, file)} is missing; run \`${build}\`)`, null), addon: null };
+    loaded = {
+      info: none(`the ${backend} addon is not built (${path.relative(root, file)} is missing; run \`${build}\`)`, null),
+      addon: null,
+    };
     return loaded;
   }
   let addon: CudaAddon;

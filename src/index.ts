@@ -9,7 +9,16 @@ export { ops };
 
 // Models, layers and checkpoints.
 export { createModel, loadModel, listModels, MODELS, IMAGENET_MEAN, IMAGENET_STD } from './models/registry';
-export type { ModelName, ModelOptions, ModelOptionsFor, LoadModelOptions, LoadModelOptionsFor, UntypedModelOptions, LoadedModel, FamilyConfigs } from './models/registry';
+export type {
+  ModelName,
+  ModelOptions,
+  ModelOptionsFor,
+  LoadModelOptions,
+  LoadModelOptionsFor,
+  UntypedModelOptions,
+  LoadedModel,
+  FamilyConfigs,
+} from './models/registry';
 export { ImageClassifier } from './models/classifier';
 export type { ForwardOptions, ForwardResult, Triple } from './models/classifier';
 export { RepLKNet } from './models/replknet';
@@ -32,7 +41,15 @@ export { loadStateDict, readSafetensors, writeSafetensors, readTorchCheckpoint, 
 export type { StateDict, StateTensor } from './io';
 export { loadImage, loadImageBatch, listImageFiles, resizeBilinearU8, ImageFileError } from './io/image';
 export type { ImageTransform } from './io/image';
-export { tensorDataset, readLabeledSafetensors, safetensorsDataset, imageDataset, classFolderFiles, batches, loadIndices } from './io/dataset';
+export {
+  tensorDataset,
+  readLabeledSafetensors,
+  safetensorsDataset,
+  imageDataset,
+  classFolderFiles,
+  batches,
+  loadIndices,
+} from './io/dataset';
 export type { LabeledDataset, Batch, LabeledFile, DatasetSource } from './io/dataset';
 export { predictLogits, topkCorrect, argmax } from './models/evaluate';
 export type { Classifier } from './models/evaluate';
@@ -40,7 +57,14 @@ import * as attacks from './attacks';
 export { attacks };
 export { fgsm, pgd, apgd, apgdT, square, autoAttack, taig, runAttack, summarize } from './attacks';
 export { mergeAttackRuns } from './attacks/run';
-export type { AttackResult, AttackSummary, AttackName, AttackOptionsByName, RunAttackOptions, RunAttackResult } from './attacks';
+export type {
+  AttackResult,
+  AttackSummary,
+  AttackName,
+  AttackOptionsByName,
+  RunAttackOptions,
+  RunAttackResult,
+} from './attacks';
 export { evaluateSuite, evaluateSuiteShard, mergeSuiteShards, SUITES } from './suites/imagenet';
 export { parseShard, shardSlice } from './shard/spec';
 export type { ShardSpec, ShardSlice } from './shard/spec';
@@ -51,7 +75,14 @@ export type { SuiteReport, Figure } from './suites/report';
 export type { SuiteBaseline } from './suites/summaries';
 import * as suiteMetrics from './suites/metrics';
 export { suiteMetrics };
-export { IMAGENET_WNIDS, IMAGENET_A_WNIDS, IMAGENET_R_WNIDS, IMAGENET_O_WNIDS, IN_TO_IN9, IN9_CLASSES } from './suites/classes';
+export {
+  IMAGENET_WNIDS,
+  IMAGENET_A_WNIDS,
+  IMAGENET_R_WNIDS,
+  IMAGENET_O_WNIDS,
+  IN_TO_IN9,
+  IN9_CLASSES,
+} from './suites/classes';
 import * as analyses from './suites/analyses';
 export { analyses };
 export { lineChart, heatmap, svgToPng } from './plot';
@@ -60,13 +91,28 @@ export { lineChart, heatmap, svgToPng } from './plot';
 import * as train from './train';
 export { train };
 export { fit, SGD, AdamW, cosineLr, clipGradNorm, saveCheckpoint, loadCheckpoint, augment } from './train';
-export type { FitOptions, FitResult, EpochMetrics, StepInfo, OptimizerSpec, AdversarialOptions, AugmentSpec, NamedAugment } from './train';
+export type {
+  FitOptions,
+  FitResult,
+  EpochMetrics,
+  StepInfo,
+  OptimizerSpec,
+  AdversarialOptions,
+  AugmentSpec,
+  NamedAugment,
+} from './train';
 export { Rng } from './tensor/random';
 // The augmentation ablation of the robust-ViT study (lkvit ablate augment).
 import * as ablation from './train/ablation';
 export { ablation };
 export { runAugmentAblation } from './train/ablation';
-export type { AugmentAblationOptions, AugmentAblationResult, AblationSettings, AblationRow, AblationReport } from './train/ablation';
+export type {
+  AugmentAblationOptions,
+  AugmentAblationResult,
+  AblationSettings,
+  AblationRow,
+  AblationReport,
+} from './train/ablation';
 
 // The demo: three small models trained on MNIST digits, attacked and analysed (lkvit demo).
 import * as demo from './demo';
@@ -74,7 +120,15 @@ export { demo };
 
 // The same long calls off the main thread (worker threads), with AbortSignal and progress.
 export { background, Background, evaluate } from './worker';
-export type { BackgroundData, BackgroundOptions, PoolOptions, EvaluateOptions, EvaluateResult, ModelSpec, ModelRef } from './worker';
+export type {
+  BackgroundData,
+  BackgroundOptions,
+  PoolOptions,
+  EvaluateOptions,
+  EvaluateResult,
+  ModelSpec,
+  ModelRef,
+} from './worker';
 
 // The CUDA backend: lk.cuda.available(), lk.cuda.info() (device tensors come later).
 export * as cuda from './cuda';

@@ -6,9 +6,19 @@ const { lk, rng } = require('./helpers');
 
 function setup() {
   lk.manualSeed(0);
-  const model = lk.createModel('vit_ti16', { imageSize: 16, patchSize: 8, depth: 1, embedDim: 16, numHeads: 2, numClasses: 4 });
+  const model = lk.createModel('vit_ti16', {
+    imageSize: 16,
+    patchSize: 8,
+    depth: 1,
+    embedDim: 16,
+    numHeads: 2,
+    numClasses: 4,
+  });
   const x = rng(3).array([12, 3, 16, 16], 0, 1);
-  const data = lk.tensorDataset(lk.tensor(Float32Array.from(x.data), x.shape), Int32Array.from({ length: 12 }, (_, i) => i % 4));
+  const data = lk.tensorDataset(
+    lk.tensor(Float32Array.from(x.data), x.shape),
+    Int32Array.from({ length: 12 }, (_, i) => i % 4),
+  );
   return { model, data };
 }
 
@@ -16,7 +26,13 @@ function setup() {
 function abortAfter(after) {
   const c = new AbortController();
   let batches = 0;
-  return { signal: c.signal, onProgress: () => { if (++batches === after) c.abort(); }, count: () => batches };
+  return {
+    signal: c.signal,
+    onProgress: () => {
+      if (++batches === after) c.abort();
+    },
+    count: () => batches,
+  };
 }
 
 const CALLS = {
@@ -43,5 +59,8 @@ for (const [name, call] of Object.entries(CALLS)) {
 
 test('a signal that is not one is refused, naming the option', async (t) => {
   const { model, data } = setup();
-  await t.throwsAsync(CALLS.occlusion(model, data, { signal: 'stop' }), { instanceOf: TypeError, message: /signal must be an AbortSignal/ });
+  await t.throwsAsync(CALLS.occlusion(model, data, { signal: 'stop' }), {
+    instanceOf: TypeError,
+    message: /signal must be an AbortSignal/,
+  });
 });

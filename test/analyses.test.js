@@ -16,17 +16,21 @@ function fixtureModel(name) {
 
 function images(n, side, seed = 1) {
   const r = rng(seed);
-  return lk.tensor(Float32Array.from({ length: n * 3 * side * side }, () => r.next()), [n, 3, side, side]);
+  return lk.tensor(
+    Float32Array.from({ length: n * 3 * side * side }, () => r.next()),
+    [n, 3, side, side],
+  );
 }
 
 // Naive float64 DFT of a real H x W image: {re, im} at every (ky, kx).
 function naiveDft(v, H, W) {
-  const re = new Float64Array(H * W), im = new Float64Array(H * W);
+  const re = new Float64Array(H * W),
+    im = new Float64Array(H * W);
   for (let ky = 0; ky < H; ky++)
     for (let kx = 0; kx < W; kx++)
       for (let y = 0; y < H; y++)
         for (let x = 0; x < W; x++) {
-          const a = -2 * Math.PI * (ky * y / H + kx * x / W);
+          const a = -2 * Math.PI * ((ky * y) / H + (kx * x) / W);
           re[ky * W + kx] += v[y * W + x] * Math.cos(a);
           im[ky * W + kx] += v[y * W + x] * Math.sin(a);
         }
@@ -35,7 +39,9 @@ function naiveDft(v, H, W) {
 const freq = (k, n) => (k < n / 2 ? k : k - n); // signed frequency (n even here)
 
 test('dft2 matches a naive DFT and inverts itself', (t) => {
-  const H = 6, W = 5, r = rng(3);
+  const H = 6,
+    W = 5,
+    r = rng(3);
   const v = Float64Array.from({ length: H * W }, () => r.uniform());
   const a = A.dft2({ re: v.slice(), im: new Float64Array(H * W), height: H, width: W });
   const want = naiveDft(v, H, W);
@@ -47,8 +53,13 @@ test('dft2 matches a naive DFT and inverts itself', (t) => {
 });
 
 test('band noise has its spectrum only in its square annulus and the requested RMS', (t) => {
-  const H = 16, W = 12;
-  const bands = [[0, 0.1], [0.3, 0.4], [0.9, 1.0]];
+  const H = 16,
+    W = 12;
+  const bands = [
+    [0, 0.1],
+    [0.3, 0.4],
+    [0.9, 1.0],
+  ];
   const masks = bands.map(([lo, hi]) => A.bandMask(H, W, lo, hi));
   const noises = A.bandNoise(H, W, masks, { std: 0.1 }, 7, 0, 0);
   bands.forEach(([lo, hi], b) => {
@@ -56,7 +67,8 @@ test('band noise has its spectrum only in its square annulus and the requested R
     const rms = Math.sqrt(v.reduce((s, e) => s + e * e, 0) / v.length);
     t.true(Math.abs(rms - 0.1) < 1e-12, `band ${lo}: rms ${rms}`);
     const s = naiveDft(v, H, W);
-    let inside = 0, outside = 0;
+    let inside = 0,
+      outside = 0;
     for (let ky = 0; ky < H; ky++)
       for (let kx = 0; kx < W; kx++) {
         const r = Math.max(Math.abs(freq(ky, H)) / (H / 2), Math.abs(freq(kx, W)) / (W / 2));
@@ -76,8 +88,15 @@ test('band noise has its spectrum only in its square annulus and the requested R
 });
 
 test('Fourier basis images are unit norm and hold a single frequency pair', (t) => {
-  const H = 8, W = 8;
-  for (const [fy, fx] of [[0, 0], [1, 2], [-3, 1], [4, 0], [2, -4]]) {
+  const H = 8,
+    W = 8;
+  for (const [fy, fx] of [
+    [0, 0],
+    [1, 2],
+    [-3, 1],
+    [4, 0],
+    [2, -4],
+  ]) {
     const u = A.fourierBasis(H, W, fy, fx);
     t.true(Math.abs(Math.hypot(...u) - 1) < 1e-12);
     const s = naiveDft(u, H, W);
@@ -140,7 +159,8 @@ test('saliencies: gradient magnitude and DINO CLS attention summed per patch mat
   for (let n = 0; n < 2; n++)
     for (let p = 0; p < 36; p++) {
       let want = 0;
-      const r0 = Math.floor(p / 6) * 8, c0 = (p % 6) * 8;
+      const r0 = Math.floor(p / 6) * 8,
+        c0 = (p % 6) * 8;
       for (let c = 0; c < 3; c++)
         for (let r = r0; r < r0 + 8; r++)
           for (let q = c0; q < c0 + 8; q++) want += Math.abs(xg.grad.data[((n * 3 + c) * 48 + r) * 48 + q]);
@@ -152,7 +172,7 @@ test('saliencies: gradient magnitude and DINO CLS attention summed per patch mat
   for (let n = 0; n < 2; n++)
     for (let p = 0; p < 36; p++) {
       const token = 1 + Math.floor(Math.floor(p / 6) / 2) * 3 + Math.floor((p % 6) / 2);
-      const want = (probs.data[(n * 2 * 10) * 10 + token] + probs.data[((n * 2 + 1) * 10) * 10 + token]) / 2 / 4;
+      const want = (probs.data[n * 2 * 10 * 10 + token] + probs.data[(n * 2 + 1) * 10 * 10 + token]) / 2 / 4;
       t.true(Math.abs(att[n][p] - want) < 1e-6);
     }
 });
@@ -168,17 +188,29 @@ test('occlusion: ratio 0 keeps clean accuracy, the same seed the same result, an
   t.is(r.points[0].accuracy, r.clean);
   t.is(r.points[0].patchFraction, 0);
   t.is(r.points[1].patchFraction, 4 / 16);
-  const acc = (xs) => { const l = lk.noGrad(() => vit.forward(xs)); let c = 0; for (let n = 0; n < 6; n++) { const row = Array.from(l.data.slice(n * 10, n * 10 + 10)); c += row.indexOf(Math.max(...row)) === y[n] ? 1 : 0; } return c / 6; };
+  const acc = (xs) => {
+    const l = lk.noGrad(() => vit.forward(xs));
+    let c = 0;
+    for (let n = 0; n < 6; n++) {
+      const row = Array.from(l.data.slice(n * 10, n * 10 + 10));
+      c += row.indexOf(Math.max(...row)) === y[n] ? 1 : 0;
+    }
+    return c / 6;
+  };
   t.is(r.clean, acc(x));
   // Salient with gradient saliency: recompute the masked accuracy from the exposed pieces.
   const s = await A.occlusion(vit, ds, { ...opts, mode: 'salient' });
   const grid = A.patchGrid(32, 32, 8);
   const sal = A.patchSums(A.gradientSaliency(vit, x, Int32Array.from(y)), grid);
   const masked = lk.tensor(x.data.slice(), x.shape);
-  for (let n = 0; n < 6; n++) A.applyPatchMask(masked, n, A.occlusionMask('salient', 0.75, 16, { saliency: sal[n] }), grid);
+  for (let n = 0; n < 6; n++)
+    A.applyPatchMask(masked, n, A.occlusionMask('salient', 0.75, 16, { saliency: sal[n] }), grid);
   t.is(s.points[2].accuracy, acc(masked));
   t.is(s.points[2].drop, s.clean - s.points[2].accuracy);
-  await t.throwsAsync(A.occlusion(vit, ds, { mode: 'middle' }), { instanceOf: RangeError, message: /mode must be one of/ });
+  await t.throwsAsync(A.occlusion(vit, ds, { mode: 'middle' }), {
+    instanceOf: RangeError,
+    message: /mode must be one of/,
+  });
   await t.throwsAsync(A.occlusion(vit, ds, { ratios: [1.5] }), { instanceOf: RangeError, message: /ratios\[0\]/ });
   await t.throwsAsync(A.occlusion(vit, ds, { saliency: {} }), { instanceOf: TypeError, message: /saliency/ });
 });
@@ -187,30 +219,53 @@ test('frequency noise and the Fourier heat map: shapes, symmetry, drops and repr
   const vit = fixtureModel('vit_tiny');
   const ds = tensorDataset(images(4, 32, 5), [1, 2, 3, 4]);
   const r = await A.frequencyNoise(vit, ds, { bands: [0, 0.5], noise: { std: 0.3 }, seed: 1 });
-  t.deepEqual(r.bands.map((b) => [b.lo, b.hi]), [[0, 0.1], [0.5, 0.6]]);
+  t.deepEqual(
+    r.bands.map((b) => [b.lo, b.hi]),
+    [
+      [0, 0.1],
+      [0.5, 0.6],
+    ],
+  );
   r.bands.forEach((b) => t.is(b.drop, r.clean - b.accuracy));
   t.deepEqual(await A.frequencyNoise(vit, ds, { bands: [0, 0.5], noise: { std: 0.3 }, seed: 1, batchSize: 1 }), r);
   const h = await A.fourierHeatmap(vit, ds, { radius: 2, stride: 2, eps: 8 });
   t.deepEqual(h.frequencies, [-2, 0, 2]);
   for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) t.is(h.error[i][j], h.error[2 - i][2 - j]);
   t.true(h.error.flat().every((e) => e >= 0 && e <= 1));
-  await t.throwsAsync(A.frequencyNoise(vit, ds, { noise: { std: 0.1, l2: 1 } }), { instanceOf: TypeError, message: /noise must be/ });
-  await t.throwsAsync(A.fourierHeatmap(vit, ds, { radius: 17 }), { instanceOf: RangeError, message: /radius must be at most 16/ });
+  await t.throwsAsync(A.frequencyNoise(vit, ds, { noise: { std: 0.1, l2: 1 } }), {
+    instanceOf: TypeError,
+    message: /noise must be/,
+  });
+  await t.throwsAsync(A.fourierHeatmap(vit, ds, { radius: 17 }), {
+    instanceOf: RangeError,
+    message: /radius must be at most 16/,
+  });
 });
 
 test('lesion: n distinct skippable blocks per trial, accuracies equal model.run with those skips', async (t) => {
   const model = fixtureModel('replknet_3b_tiny');
   const blocks = model.skippableBlocks();
   const sets = A.lesionSkipSets(blocks, 3, 10, 0);
-  sets.forEach((group, i) => group.forEach((skip) => {
-    t.is(new Set(skip).size, i + 1);
-    t.true(skip.every((b) => blocks.includes(b)));
-  }));
+  sets.forEach((group, i) =>
+    group.forEach((skip) => {
+      t.is(new Set(skip).size, i + 1);
+      t.true(skip.every((b) => blocks.includes(b)));
+    }),
+  );
   t.true(new Set(sets[1].map((s) => s.join())).size > 1, 'trials draw different sets');
-  const x = images(3, 32, 6), y = [1, 5, 7];
+  const x = images(3, 32, 6),
+    y = [1, 5, 7];
   const r = await A.lesion(model, tensorDataset(x, y), { maxBlocks: 2, trials: 3, batchSize: 2 });
   t.is(r.totalBlocks, blocks.length);
-  const acc = (skip) => { const l = lk.noGrad(() => model.run(x, { skip }).logits); let c = 0; for (let n = 0; n < 3; n++) { const row = Array.from(l.data.slice(n * 10, n * 10 + 10)); c += row.indexOf(Math.max(...row)) === y[n] ? 1 : 0; } return c / 3; };
+  const acc = (skip) => {
+    const l = lk.noGrad(() => model.run(x, { skip }).logits);
+    let c = 0;
+    for (let n = 0; n < 3; n++) {
+      const row = Array.from(l.data.slice(n * 10, n * 10 + 10));
+      c += row.indexOf(Math.max(...row)) === y[n] ? 1 : 0;
+    }
+    return c / 3;
+  };
   t.is(r.clean, acc([]));
   for (const p of r.points) {
     t.is(p.fraction, p.blocks / blocks.length);
@@ -219,7 +274,10 @@ test('lesion: n distinct skippable blocks per trial, accuracies equal model.run 
     t.is(p.min, Math.min(...accs));
     t.is(p.max, Math.max(...accs));
   }
-  await t.throwsAsync(A.lesion(model, tensorDataset(x, y), { maxBlocks: 99 }), { instanceOf: RangeError, message: /maxBlocks must be at most/ });
+  await t.throwsAsync(A.lesion(model, tensorDataset(x, y), { maxBlocks: 99 }), {
+    instanceOf: RangeError,
+    message: /maxBlocks must be at most/,
+  });
 });
 
 test('kernel distance: centre-only 0, corner-only 1, a uniform 3x3 by hand; layers as the model holds them', (t) => {
@@ -238,11 +296,18 @@ test('kernel distance: centre-only 0, corner-only 1, a uniform 3x3 by hand; laye
   // float64 recomputation of one layer.
   const key = 'stages.0.blocks.0.large_kernel.lkb_origin.conv.weight';
   const k = model.depthwiseKernels().get(key);
-  const [C, , K] = k.shape, R = (K - 1) / 2;
+  const [C, , K] = k.shape,
+    R = (K - 1) / 2;
   const want = [];
   for (let c = 0; c < C; c++) {
-    let num = 0, den = 0;
-    for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) { const a = Math.abs(k.data[(c * K + i) * K + j]); num += a * Math.hypot(i - R, j - R); den += a; }
+    let num = 0,
+      den = 0;
+    for (let i = 0; i < K; i++)
+      for (let j = 0; j < K; j++) {
+        const a = Math.abs(k.data[(c * K + i) * K + j]);
+        num += a * Math.hypot(i - R, j - R);
+        den += a;
+      }
     want.push(num / den / (R * Math.SQRT2));
   }
   want.sort((a, b) => a - b);
@@ -251,13 +316,17 @@ test('kernel distance: centre-only 0, corner-only 1, a uniform 3x3 by hand; laye
   model.reparam();
   const large = A.kernelDistance(model, { kernels: /large_kernel/ }).layers;
   t.true(large.length > 0 && large.every((l) => l.key.includes('lkb_reparam')), 'after reparam() the merged kernels');
-  t.throws(() => A.kernelDistance(model, { kernels: ['nope.weight'] }), { instanceOf: RangeError, message: /unknown depthwise kernel/ });
+  t.throws(() => A.kernelDistance(model, { kernels: ['nope.weight'] }), {
+    instanceOf: RangeError,
+    message: /unknown depthwise kernel/,
+  });
 });
 
 function varianceRef(f) {
   const [N] = f.shape;
   const spatial = f.shape.length === 4;
-  const C = spatial ? f.shape[1] : f.shape[2], S = spatial ? f.shape[2] * f.shape[3] : f.shape[1];
+  const C = spatial ? f.shape[1] : f.shape[2],
+    S = spatial ? f.shape[2] * f.shape[3] : f.shape[1];
   let total = 0;
   for (let n = 0; n < N; n++)
     for (let c = 0; c < C; c++) {
@@ -275,7 +344,10 @@ test('feature variance matches a float64 recomputation from model.run features (
     const x = images(3, 32, 8);
     const r = await A.featureVariance(model, tensorDataset(x, [0, 0, 0]), { batchSize: 2 });
     const features = lk.noGrad(() => model.run(x, { features: true })).features;
-    t.deepEqual(r.layers.map((l) => l.block), model.blockNames());
+    t.deepEqual(
+      r.layers.map((l) => l.block),
+      model.blockNames(),
+    );
     r.layers.forEach((l, i) => {
       const want = varianceRef(features.get(l.block));
       t.true(Math.abs(l.variance - want) <= 1e-9 * Math.max(1, want), `${name} ${l.block}: ${l.variance} vs ${want}`);
@@ -291,7 +363,9 @@ class OneConv extends lk.ImageClassifier {
     super(2, [0, 0, 0], [0.5, 0.25, 1], 9);
     this.weight = weight;
   }
-  blockNames() { return ['conv']; }
+  blockNames() {
+    return ['conv'];
+  }
   forwardNormalized(x, ctx) {
     const y = ctx.block('conv', x, (v) => lk.ops.conv2d(v, this.weight, { padding: 1 }));
     return lk.ops.reshape(lk.ops.slice(lk.ops.globalAvgPool2d(y), 1, 0, 2), [x.shape[0], 2]);
@@ -318,19 +392,27 @@ test('ERF: zero outside a 3x3 conv receptive field, the hand-computed gradient i
         }
   }
   for (let i = 0; i < 81; i++) {
-    const row = Math.floor(i / 9), col = i % 9;
-    if (Math.abs(row - 4) > 1 || Math.abs(col - 4) > 1) t.is(res.raw[i], 0, `outside the receptive field at ${row},${col}`);
+    const row = Math.floor(i / 9),
+      col = i % 9;
+    if (Math.abs(row - 4) > 1 || Math.abs(col - 4) > 1)
+      t.is(res.raw[i], 0, `outside the receptive field at ${row},${col}`);
     t.true(Math.abs(res.raw[i] - want[i]) < 1e-5, `pixel ${row},${col}: ${res.raw[i]} vs ${want[i]}`);
   }
   const top = Math.max(...want.map((v) => Math.log10(1 + v)));
   res.map.forEach((v, i) => t.true(Math.abs(v - Math.log10(1 + want[i]) / top) < 1e-5));
   // analyze_erf's get_rectangle by hand on a 7x7 map: total 10, the centre 3x3 holds 4, the 5x5 holds 8.
   const m = new Array(49).fill(0);
-  m[24] = 2; m[16] = 2; m[8] = 4; m[0] = 2;
+  m[24] = 2;
+  m[16] = 2;
+  m[8] = 4;
+  m[0] = 2;
   t.deepEqual(A.erfAreaRatio(m, 7, 7, 0.3), { threshold: 0.3, side: 3, ratio: (3 / 7) * (3 / 7) });
   t.deepEqual(A.erfAreaRatio(m, 7, 7, 0.5), { threshold: 0.5, side: 5, ratio: (5 / 7) * (5 / 7) });
   t.deepEqual(A.erfAreaRatio(m, 7, 7, 0.9), { threshold: 0.9, side: null, ratio: null });
-  await t.throwsAsync(A.erf(fixtureModel('vit_tiny'), tensorDataset(images(1, 32), [0])), { instanceOf: RangeError, message: /no block with a spatial/ });
+  await t.throwsAsync(A.erf(fixtureModel('vit_tiny'), tensorDataset(images(1, 32), [0])), {
+    instanceOf: RangeError,
+    message: /no block with a spatial/,
+  });
 });
 
 test('analyses reject bad arguments with errors that name them', async (t) => {
@@ -338,7 +420,13 @@ test('analyses reject bad arguments with errors that name them', async (t) => {
   const ds = tensorDataset(images(1, 32), [0]);
   await t.throwsAsync(A.occlusion({}, ds), { instanceOf: TypeError, message: /model must be an ImageClassifier/ });
   await t.throwsAsync(A.lesion(vit, [1, 2]), { instanceOf: TypeError, message: /data must be a LabeledDataset/ });
-  await t.throwsAsync(A.featureVariance(vit, ds, { batchSize: 0 }), { instanceOf: RangeError, message: /batchSize must be an integer >= 1/ });
-  await t.throwsAsync(A.frequencyNoise(vit, ds, { colour: 'pink' }), { instanceOf: RangeError, message: /unknown option\(s\) colour/ });
+  await t.throwsAsync(A.featureVariance(vit, ds, { batchSize: 0 }), {
+    instanceOf: RangeError,
+    message: /batchSize must be an integer >= 1/,
+  });
+  await t.throwsAsync(A.frequencyNoise(vit, ds, { colour: 'pink' }), {
+    instanceOf: RangeError,
+    message: /unknown option\(s\) colour/,
+  });
   t.throws(() => A.kernelDistance(vit), { instanceOf: RangeError, message: /no depthwise kernels/ });
 });

@@ -16,15 +16,19 @@ const get = (t, k) => {
   if (!v) throw new Error(`fixture key ${k} missing`);
   return v;
 };
-const mean = Array.from(get(M, 'mean').data), std = Array.from(get(M, 'std').data);
+const mean = Array.from(get(M, 'mean').data),
+  std = Array.from(get(M, 'std').data);
 const x = lk.tensor(get(M, 'x').data, get(M, 'x').shape);
 const y = Array.from(get(M, 'y').data);
-const N = 4, D = 48;
+const N = 4,
+  D = 48;
 
 // The fixtures' models as Classifier functions: normalise per channel, flatten, then the layers.
 function normalize(xx) {
-  const n = xx.shape[0], plane = xx.size / n / 3;
-  const m = new Float32Array(xx.size), s = new Float32Array(xx.size);
+  const n = xx.shape[0],
+    plane = xx.size / n / 3;
+  const m = new Float32Array(xx.size),
+    s = new Float32Array(xx.size);
   for (let i = 0; i < xx.size; i++) {
     const c = Math.floor(i / plane) % 3;
     m[i] = mean[c];
@@ -35,7 +39,12 @@ function normalize(xx) {
 const param = (k) => lk.tensor(get(M, k).data, get(M, k).shape);
 const MODELS = {
   linear: (xx) => lk.ops.linear(normalize(xx), param('linear.weight'), param('linear.bias')),
-  mlp: (xx) => lk.ops.linear(lk.ops.relu(lk.ops.linear(normalize(xx), param('mlp.fc1.weight'), param('mlp.fc1.bias'))), param('mlp.fc2.weight'), param('mlp.fc2.bias')),
+  mlp: (xx) =>
+    lk.ops.linear(
+      lk.ops.relu(lk.ops.linear(normalize(xx), param('mlp.fc1.weight'), param('mlp.fc1.bias'))),
+      param('mlp.fc2.weight'),
+      param('mlp.fc2.bias'),
+    ),
 };
 
 function maxDiff(a, b) {
@@ -51,7 +60,11 @@ test('FGSM in pixel and normalized space matches the reference', (t) => {
   const F = read('fgsm');
   for (const [m, model] of Object.entries(MODELS)) {
     t.true(maxDiff(A.fgsm(model, x, y, { eps: 4 / 255 }).xAdv.data, get(F, `${m}.pixel`).data) < TOL, `${m} pixel`);
-    t.true(maxDiff(A.fgsm(model, x, y, { eps: 0.05, space: 'normalized', std }).xAdv.data, get(F, `${m}.normalized`).data) < TOL, `${m} normalized`);
+    t.true(
+      maxDiff(A.fgsm(model, x, y, { eps: 0.05, space: 'normalized', std }).xAdv.data, get(F, `${m}.normalized`).data) <
+        TOL,
+      `${m} normalized`,
+    );
   }
 });
 
@@ -85,29 +98,51 @@ for (const steps of [20, 100]) {
         const key = (f) => get(R, `${m}.${name}.n${steps}.${f}`);
         const clear = Array.from(key('clear_iters').data);
         const trace = [];
-        const options = { ...opts, steps, xInit: init === 'x_init_linf' ? xInit : lk.tensor(get(M, init).data, x.shape), onIteration: (it) => trace.push(it) };
+        const options = {
+          ...opts,
+          steps,
+          xInit: init === 'x_init_linf' ? xInit : lk.tensor(get(M, init).data, x.shape),
+          onIteration: (it) => trace.push(it),
+        };
         const r = name.startsWith('dlrt') ? A.apgdT(model, x, y, options) : A.apgd(model, x, y, options);
         const attacked = trace[0].samples;
         const cleanPred = lk.argmax(lk.noGrad(() => model(x)));
-        t.deepEqual(attacked, [0, 1, 2, 3].filter((n) => cleanPred[n] === y[n]), 'only the clean-correct samples are attacked');
-        if (name.startsWith('dlrt')) t.deepEqual(attacked.map((n) => get(R, `${m}.${name}.target`).data[n]), attacked.map((n) => {
-          const z = Array.from(lk.noGrad(() => model(x)).data.subarray(n * 10, n * 10 + 10));
-          return z.map((v, j) => j).sort((a, b) => z[b] - z[a])[1];
-        }));
-        const loss = key('loss'), best = key('loss_best'), step = key('step_size');
+        t.deepEqual(
+          attacked,
+          [0, 1, 2, 3].filter((n) => cleanPred[n] === y[n]),
+          'only the clean-correct samples are attacked',
+        );
+        if (name.startsWith('dlrt'))
+          t.deepEqual(
+            attacked.map((n) => get(R, `${m}.${name}.target`).data[n]),
+            attacked.map((n) => {
+              const z = Array.from(lk.noGrad(() => model(x)).data.subarray(n * 10, n * 10 + 10));
+              return z.map((v, j) => j).sort((a, b) => z[b] - z[a])[1];
+            }),
+          );
+        const loss = key('loss'),
+          best = key('loss_best'),
+          step = key('step_size');
         attacked.forEach((n, j) => {
           for (let i = 0; i < Math.min(clear[n], steps); i++) {
             const want = loss.data[i * N + n];
-            t.true(Math.abs(trace[i].loss[j] - want) <= 1e-4 * Math.max(1, Math.abs(want)), `${m} ${name} sample ${n} loss at ${i}: ${trace[i].loss[j]} vs ${want}`);
+            t.true(
+              Math.abs(trace[i].loss[j] - want) <= 1e-4 * Math.max(1, Math.abs(want)),
+              `${m} ${name} sample ${n} loss at ${i}: ${trace[i].loss[j]} vs ${want}`,
+            );
             const used = i === 0 ? 2 * opts.eps : trace[i - 1].stepSize[j];
             t.true(Math.abs(used - step.data[i * N + n]) <= 1e-6 * used, `${m} ${name} sample ${n} step size at ${i}`);
             const wantBest = best.data[(i + 1) * N + n];
-            t.true(Math.abs(trace[i].lossBest[j] - wantBest) <= 1e-4 * Math.max(1, Math.abs(wantBest)), `${m} ${name} best loss at ${i}`);
+            t.true(
+              Math.abs(trace[i].lossBest[j] - wantBest) <= 1e-4 * Math.max(1, Math.abs(wantBest)),
+              `${m} ${name} best loss at ${i}`,
+            );
           }
         });
         // The returned points: AutoAttack's perturb() output where the whole run is float32-safe.
         for (let n = 0; n < N; n++)
-          if (clear[n] >= steps) t.true(maxDiff(sample(r.xAdv.data, n), sample(key('adv').data, n)) < 1e-5, `${m} ${name} adv ${n}`);
+          if (clear[n] >= steps)
+            t.true(maxDiff(sample(r.xAdv.data, n), sample(key('adv').data, n)) < 1e-5, `${m} ${name} adv ${n}`);
       }
     }
   });
@@ -125,14 +160,21 @@ test('TAIG-S follows the reference trajectory; TAIG-R equals it where its random
   const want = row(get(T, 'linear.taig_s'), 9);
   for (const seed of [1, 2, 3]) {
     const r = A.taig(MODELS.linear, x, y, { eps: 16 / 255, alpha: 1 / 255, steps: 10, path: 'random', seed });
-    for (let i = 0; i < mask.length; i++) if (mask[i]) t.true(Math.abs(r.xAdv.data[i] - want[i]) < TOL, `seed ${seed} pixel ${i}`);
+    for (let i = 0; i < mask.length; i++)
+      if (mask[i]) t.true(Math.abs(r.xAdv.data[i] - want[i]) < TOL, `seed ${seed} pixel ${i}`);
   }
 });
 
 test('the reference fixtures store the checkpoint schedule this implementation uses', (t) => {
   const R = read('apgd');
-  t.deepEqual(Array.from(get(R, 'checkpoints_n100').data), A.apgdCheckpoints(100).map((c) => c.iteration));
-  t.deepEqual(Array.from(get(R, 'checkpoints_n20').data), A.apgdCheckpoints(20).map((c) => c.iteration));
+  t.deepEqual(
+    Array.from(get(R, 'checkpoints_n100').data),
+    A.apgdCheckpoints(100).map((c) => c.iteration),
+  );
+  t.deepEqual(
+    Array.from(get(R, 'checkpoints_n20').data),
+    A.apgdCheckpoints(20).map((c) => c.iteration),
+  );
 });
 
 test("FAB-T follows AutoAttack's attack_single_run_targeted and perturb (L-inf, L2; 10 and 100 iterations)", (t) => {
@@ -153,7 +195,11 @@ test("FAB-T follows AutoAttack's attack_single_run_targeted and perturb (L-inf, 
         const dist = norm === 'linf' ? single.linf : single.l2;
         for (let n = 0; n < 4; n++) {
           const res = key('res').data[n];
-          if (res < 1e9) t.true(Math.abs(dist[n] - res) <= 2e-7 + 1e-5 * res, `${m} ${norm} n${steps} sample ${n}: ${dist[n]} vs ${res}`);
+          if (res < 1e9)
+            t.true(
+              Math.abs(dist[n] - res) <= 2e-7 + 1e-5 * res,
+              `${m} ${norm} n${steps} sample ${n}: ${dist[n]} vs ${res}`,
+            );
           else t.is(dist[n], 0, `${m} ${norm} n${steps} sample ${n}: nothing found, x returned`);
         }
         t.true(maxDiff(single.xAdv.data, key('single').data) < 1e-5, `${m} ${norm} n${steps} single`);
@@ -177,8 +223,14 @@ test("Square L2's meta pseudo-gaussian windows match AutoAttack's eta(s) for s =
 
 test("Square L2 follows AutoAttack's L2 run draw for draw (lkvit's generator, per image) on a 10x10 linear model", (t) => {
   const S = read('square_l2');
-  const model = (xx) => lk.ops.linear(lk.ops.reshape(xx, [xx.shape[0], 300]), lk.tensor(get(S, 'linear.weight').data, [10, 300]), lk.tensor(get(S, 'linear.bias').data, [10]));
-  const xs = lk.tensor(get(S, 'x').data, [2, 3, 10, 10]), ys = Array.from(get(S, 'y').data);
+  const model = (xx) =>
+    lk.ops.linear(
+      lk.ops.reshape(xx, [xx.shape[0], 300]),
+      lk.tensor(get(S, 'linear.weight').data, [10, 300]),
+      lk.tensor(get(S, 'linear.bias').data, [10]),
+    );
+  const xs = lk.tensor(get(S, 'x').data, [2, 3, 10, 10]),
+    ys = Array.from(get(S, 'y').data);
   for (const eps of ['0.5', '2.0']) {
     const r = A.square(model, xs, ys, { eps: Number(eps), norm: 'l2', queries: 30, seed: 5 });
     t.true(maxDiff(r.xAdv.data, get(S, `eps${eps}.q30.adv`).data) < 2e-6, `eps ${eps}`);

@@ -19,28 +19,52 @@ function inputs(B, H, Tq, Tk, d, dv, requiresGrad = false) {
 
 test('attention: rejects non-tensors', (t) => {
   const { q, k, v } = inputs(1, 2, 3, 4, 5, 6);
-  t.throws(() => lk.ops.attention(q.data, k, v), { instanceOf: TypeError, message: /^attention: q must be a Tensor, got Float32Array/ });
-  t.throws(() => lk.ops.attention(q, null, v), { instanceOf: TypeError, message: /^attention: k must be a Tensor, got null/ });
-  t.throws(() => lk.ops.attention(q, k, 3), { instanceOf: TypeError, message: /^attention: v must be a Tensor, got 3/ });
+  t.throws(() => lk.ops.attention(q.data, k, v), {
+    instanceOf: TypeError,
+    message: /^attention: q must be a Tensor, got Float32Array/,
+  });
+  t.throws(() => lk.ops.attention(q, null, v), {
+    instanceOf: TypeError,
+    message: /^attention: k must be a Tensor, got null/,
+  });
+  t.throws(() => lk.ops.attention(q, k, 3), {
+    instanceOf: TypeError,
+    message: /^attention: v must be a Tensor, got 3/,
+  });
 });
 
 test('attention: rejects wrong ranks and mismatched shapes', (t) => {
   const { q, k, v } = inputs(2, 3, 5, 7, 4, 6);
   const flat = lk.tensor(new Float32Array(15 * 4), [15, 4]);
-  t.throws(() => lk.ops.attention(flat, k, v), { instanceOf: RangeError, message: /^attention: q must be 4-D \[B, H, Tq, d\], got shape \[15, 4\]/ });
-  t.throws(() => lk.ops.attention(q, flat, v), { instanceOf: RangeError, message: /^attention: k must be 4-D \[B, H, Tk, d\]/ });
-  t.throws(() => lk.ops.attention(q, k, flat), { instanceOf: RangeError, message: /^attention: v must be 4-D \[B, H, Tk, dv\]/ });
+  t.throws(() => lk.ops.attention(flat, k, v), {
+    instanceOf: RangeError,
+    message: /^attention: q must be 4-D \[B, H, Tq, d\], got shape \[15, 4\]/,
+  });
+  t.throws(() => lk.ops.attention(q, flat, v), {
+    instanceOf: RangeError,
+    message: /^attention: k must be 4-D \[B, H, Tk, d\]/,
+  });
+  t.throws(() => lk.ops.attention(q, k, flat), {
+    instanceOf: RangeError,
+    message: /^attention: v must be 4-D \[B, H, Tk, dv\]/,
+  });
   const kBadD = lk.zeros([2, 3, 7, 5]);
   t.throws(() => lk.ops.attention(q, kBadD, v), {
     instanceOf: RangeError,
     message: 'attention: k must have shape [B, H, Tk, d] = [2, 3, Tk, 4] (B, H and d of q), got [2, 3, 7, 5]',
   });
-  t.throws(() => lk.ops.attention(q, lk.zeros([2, 2, 7, 4]), v), { instanceOf: RangeError, message: /k must have shape .* got \[2, 2, 7, 4\]/ });
+  t.throws(() => lk.ops.attention(q, lk.zeros([2, 2, 7, 4]), v), {
+    instanceOf: RangeError,
+    message: /k must have shape .* got \[2, 2, 7, 4\]/,
+  });
   t.throws(() => lk.ops.attention(q, k, lk.zeros([2, 3, 6, 6])), {
     instanceOf: RangeError,
     message: 'attention: v must have shape [B, H, Tk, dv] = [2, 3, 7, dv] (B, H of q and Tk of k), got [2, 3, 6, 6]',
   });
-  t.throws(() => lk.ops.attention(q, k, lk.zeros([1, 3, 7, 6])), { instanceOf: RangeError, message: /v must have shape/ });
+  t.throws(() => lk.ops.attention(q, k, lk.zeros([1, 3, 7, 6])), {
+    instanceOf: RangeError,
+    message: /v must have shape/,
+  });
 });
 
 test('attention: rejects empty key sets and zero head dims', (t) => {
@@ -61,13 +85,34 @@ test('attention: rejects empty key sets and zero head dims', (t) => {
 
 test('attention: rejects bad options', (t) => {
   const { q, k, v } = inputs(1, 1, 2, 3, 4, 4);
-  t.throws(() => lk.ops.attention(q, k, v, { scal: 1 }), { instanceOf: TypeError, message: /^attention: unknown option 'scal' \(expected one of: scale, returnProbs\)/ });
-  t.throws(() => lk.ops.attention(q, k, v, 0.5), { instanceOf: TypeError, message: /^attention: options must be an object, got 0.5/ });
-  t.throws(() => lk.ops.attention(q, k, v, { scale: '1' }), { instanceOf: TypeError, message: /^attention: scale must be a number, got '1'/ });
-  t.throws(() => lk.ops.attention(q, k, v, { scale: NaN }), { instanceOf: RangeError, message: /^attention: scale must be a finite float32 value, got NaN/ });
-  t.throws(() => lk.ops.attention(q, k, v, { scale: Infinity }), { instanceOf: RangeError, message: /scale must be a finite/ });
-  t.throws(() => lk.ops.attention(q, k, v, { scale: 1e39 }), { instanceOf: RangeError, message: /scale must be a finite float32/ });
-  t.throws(() => lk.ops.attention(q, k, v, { returnProbs: 1 }), { instanceOf: TypeError, message: /^attention: returnProbs must be a boolean, got 1/ });
+  t.throws(() => lk.ops.attention(q, k, v, { scal: 1 }), {
+    instanceOf: TypeError,
+    message: /^attention: unknown option 'scal' \(expected one of: scale, returnProbs\)/,
+  });
+  t.throws(() => lk.ops.attention(q, k, v, 0.5), {
+    instanceOf: TypeError,
+    message: /^attention: options must be an object, got 0.5/,
+  });
+  t.throws(() => lk.ops.attention(q, k, v, { scale: '1' }), {
+    instanceOf: TypeError,
+    message: /^attention: scale must be a number, got '1'/,
+  });
+  t.throws(() => lk.ops.attention(q, k, v, { scale: NaN }), {
+    instanceOf: RangeError,
+    message: /^attention: scale must be a finite float32 value, got NaN/,
+  });
+  t.throws(() => lk.ops.attention(q, k, v, { scale: Infinity }), {
+    instanceOf: RangeError,
+    message: /scale must be a finite/,
+  });
+  t.throws(() => lk.ops.attention(q, k, v, { scale: 1e39 }), {
+    instanceOf: RangeError,
+    message: /scale must be a finite float32/,
+  });
+  t.throws(() => lk.ops.attention(q, k, v, { returnProbs: 1 }), {
+    instanceOf: TypeError,
+    message: /^attention: returnProbs must be a boolean, got 1/,
+  });
 });
 
 test('attention: returnProbs gives {out, probs}; rows of probs sum to 1; out matches the plain call', (t) => {
@@ -87,7 +132,10 @@ test('attention: returnProbs gives {out, probs}; rows of probs sum to 1; out mat
 });
 
 test('attention: empty batch and zero queries give empty outputs and zero key/value grads', (t) => {
-  t.deepEqual([...lk.ops.attention(lk.zeros([0, 2, 3, 4]), lk.zeros([0, 2, 5, 4]), lk.zeros([0, 2, 5, 3])).shape], [0, 2, 3, 3]);
+  t.deepEqual(
+    [...lk.ops.attention(lk.zeros([0, 2, 3, 4]), lk.zeros([0, 2, 5, 4]), lk.zeros([0, 2, 5, 3])).shape],
+    [0, 2, 3, 3],
+  );
   const { q, k, v } = inputs(1, 2, 0, 5, 4, 3, true);
   const out = lk.ops.attention(q, k, v);
   t.deepEqual([...out.shape], [1, 2, 0, 3]);
@@ -97,7 +145,12 @@ test('attention: empty batch and zero queries give empty outputs and zero key/va
 });
 
 test('attention: raw addon refuses arrays that do not match the dims', (t) => {
-  const B = 1, H = 2, Tq = 3, Tk = 4, d = 5, dv = 6;
+  const B = 1,
+    H = 2,
+    Tq = 3,
+    Tk = 4,
+    d = 5,
+    dv = 6;
   const f = (n) => new Float32Array(n);
   const good = () => [f(B * H * Tq * d), f(B * H * Tk * d), f(B * H * Tk * dv), f(B * H * Tq * dv), f(B * H * Tq)];
   const dims = [B, H, Tq, Tk, d, dv, 0.5];
@@ -105,13 +158,31 @@ test('attention: raw addon refuses arrays that do not match the dims', (t) => {
   for (let i = 0; i < 5; i++) {
     const args = good();
     args[i] = f(args[i].length - 1);
-    t.throws(() => addon.attentionForward(...dims, ...args, null), { instanceOf: RangeError, message: /lkvit native: attentionForward: \w+ must hold \d+ floats/ });
+    t.throws(() => addon.attentionForward(...dims, ...args, null), {
+      instanceOf: RangeError,
+      message: /lkvit native: attentionForward: \w+ must hold \d+ floats/,
+    });
   }
-  t.throws(() => addon.attentionForward(...dims, ...good(), f(B * H * Tq * Tk - 1)), { instanceOf: RangeError, message: /probs must hold/ });
-  t.throws(() => addon.attentionForward(...dims, ...good().slice(0, 4), [0, 0, 0, 0, 0, 0], null), { instanceOf: TypeError, message: /lse must be a Float32Array/ });
-  t.throws(() => addon.attentionForward(B, H, Tq, 0, d, dv, 0.5, ...good(), null), { instanceOf: RangeError, message: /Tk must be an integer in \[1,/ });
-  t.throws(() => addon.attentionForward(B, H, -1, Tk, d, dv, 0.5, ...good(), null), { instanceOf: RangeError, message: /Tq must be an integer/ });
-  t.throws(() => addon.attentionForward(B, H, Tq, Tk, d, dv, NaN, ...good(), null), { instanceOf: RangeError, message: /scale must be a finite/ });
+  t.throws(() => addon.attentionForward(...dims, ...good(), f(B * H * Tq * Tk - 1)), {
+    instanceOf: RangeError,
+    message: /probs must hold/,
+  });
+  t.throws(() => addon.attentionForward(...dims, ...good().slice(0, 4), [0, 0, 0, 0, 0, 0], null), {
+    instanceOf: TypeError,
+    message: /lse must be a Float32Array/,
+  });
+  t.throws(() => addon.attentionForward(B, H, Tq, 0, d, dv, 0.5, ...good(), null), {
+    instanceOf: RangeError,
+    message: /Tk must be an integer in \[1,/,
+  });
+  t.throws(() => addon.attentionForward(B, H, -1, Tk, d, dv, 0.5, ...good(), null), {
+    instanceOf: RangeError,
+    message: /Tq must be an integer/,
+  });
+  t.throws(() => addon.attentionForward(B, H, Tq, Tk, d, dv, NaN, ...good(), null), {
+    instanceOf: RangeError,
+    message: /scale must be a finite/,
+  });
   t.throws(() => addon.attentionForward(...dims), { instanceOf: TypeError, message: /q must be a Float32Array/ });
 
   const grads = () => [f(B * H * Tq * dv), f(B * H * Tq * d), f(B * H * Tk * d), f(B * H * Tk * dv)];
@@ -120,9 +191,15 @@ test('attention: raw addon refuses arrays that do not match the dims', (t) => {
   for (let i = 0; i < 4; i++) {
     const g = grads();
     g[i] = f(g[i].length + 1);
-    t.throws(() => addon.attentionBackward(...dims, ...good(), ...g), { instanceOf: RangeError, message: /must hold \d+ floats/ });
+    t.throws(() => addon.attentionBackward(...dims, ...good(), ...g), {
+      instanceOf: RangeError,
+      message: /must hold \d+ floats/,
+    });
   }
-  t.throws(() => addon.attentionBackward(...dims, ...good().slice(0, 4), f(1), ...grads()), { instanceOf: RangeError, message: /lse must hold 6 floats, got 1/ });
+  t.throws(() => addon.attentionBackward(...dims, ...good().slice(0, 4), f(1), ...grads()), {
+    instanceOf: RangeError,
+    message: /lse must hold 6 floats, got 1/,
+  });
 });
 
 test('attention: results do not depend on the thread count (1, 2, 3, 5 threads)', (t) => {

@@ -60,23 +60,39 @@ test.serial('models --json FILE writes the list, --quiet is accepted, a bare --j
   t.regex(bad.err, /unknown flag --jsn \(did you mean --json\?\)/);
 });
 
-test.serial('"did you mean" for a misspelt command, flag, help topic and model name; nothing for a far miss', async (t) => {
-  const cases = [
-    [['predcit'], /unknown command 'predcit' \(did you mean predict\?\)/],
-    [['atack', '--help'], /\(did you mean attack\?\)/],
-    [['--verison'], /unknown option '--verison' \(did you mean --version\?\)/],
-    [['eval', '--suit', 'imagenet'], /unknown flag --suit \(did you mean --suite\?\)/],
-    [['help', 'anlyze'], /unknown command 'anlyze' \(did you mean analyze\?\)/],
-    [['predict', '--model', 'convnext_tny', '--weights', __filename, '--input', __filename, '--out', path.join(tmp, 'o.safetensors')], /'convnext_tny' is not a model \(did you mean convnext_tiny\?\)/],
-  ];
-  for (const [argv, message] of cases) {
-    const r = await run(argv);
-    t.is(r.code, 2, argv.join(' '));
-    t.regex(r.err, message);
-  }
-  const far = await run(['zzzzzzzz']);
-  t.notRegex(far.err, /did you mean/);
-});
+test.serial(
+  '"did you mean" for a misspelt command, flag, help topic and model name; nothing for a far miss',
+  async (t) => {
+    const cases = [
+      [['predcit'], /unknown command 'predcit' \(did you mean predict\?\)/],
+      [['atack', '--help'], /\(did you mean attack\?\)/],
+      [['--verison'], /unknown option '--verison' \(did you mean --version\?\)/],
+      [['eval', '--suit', 'imagenet'], /unknown flag --suit \(did you mean --suite\?\)/],
+      [['help', 'anlyze'], /unknown command 'anlyze' \(did you mean analyze\?\)/],
+      [
+        [
+          'predict',
+          '--model',
+          'convnext_tny',
+          '--weights',
+          __filename,
+          '--input',
+          __filename,
+          '--out',
+          path.join(tmp, 'o.safetensors'),
+        ],
+        /'convnext_tny' is not a model \(did you mean convnext_tiny\?\)/,
+      ],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await run(argv);
+      t.is(r.code, 2, argv.join(' '));
+      t.regex(r.err, message);
+    }
+    const far = await run(['zzzzzzzz']);
+    t.notRegex(far.err, /did you mean/);
+  },
+);
 
 test('editDistance is the optimal-string-alignment distance; didYouMean picks the nearest within a third of the length', (t) => {
   // Textbook values (no swaps in them, so Levenshtein's), then swaps of neighbours.

@@ -7,7 +7,11 @@ const { execFileSync } = require('child_process');
 const lk = require('..');
 
 const cli = path.join(__dirname, '..', 'lib', 'cli', 'main.js');
-const run = (...args) => execFileSync(process.execPath, [cli, 'info', ...args], { stdio: 'pipe', env: { ...process.env, LKVIT_CUDA_EMULATED: '' } }).toString();
+const run = (...args) =>
+  execFileSync(process.execPath, [cli, 'info', ...args], {
+    stdio: 'pipe',
+    env: { ...process.env, LKVIT_CUDA_EMULATED: '' },
+  }).toString();
 
 test('lkvit info prints the version, the SIMD path, the threads and the CUDA backend or why there is none', (t) => {
   const text = run();

@@ -65,7 +65,10 @@ test('progress draws on a TTY at most every interval and ends the line on finish
 });
 
 test('progress prints nothing when quiet or when the stream is not a terminal', (t) => {
-  for (const [stream, quiet] of [[fakeTTY(false), false], [fakeTTY(true), true]]) {
+  for (const [stream, quiet] of [
+    [fakeTTY(false), false],
+    [fakeTTY(true), true],
+  ]) {
     const bar = progress('job', 3, { stream, quiet });
     bar.update(1);
     bar.update(3);
@@ -75,7 +78,11 @@ test('progress prints nothing when quiet or when the stream is not a terminal', 
 });
 
 test('--json takes an optional FILE; usage shows every default', (t) => {
-  const specs = { n: { type: 'string', help: 'a number', default: '3' }, m: { type: 'string', help: 'needed', required: true }, ...COMMON_FLAGS };
+  const specs = {
+    n: { type: 'string', help: 'a number', default: '3' },
+    m: { type: 'string', help: 'needed', required: true },
+    ...COMMON_FLAGS,
+  };
   t.deepEqual(parseFlags(['--json'], specs, 'x'), { json: true });
   t.deepEqual(parseFlags(['--json', '--n', '4'], specs, 'x'), { json: true, n: '4' });
   t.deepEqual(parseFlags(['--json', 'out.json', '--quiet'], specs, 'x'), { json: 'out.json', quiet: true });
@@ -129,7 +136,8 @@ test('lkvit --help lists every command; each command --help shows defaults', asy
   for (const command of ['models', 'info']) {
     const h = await run([command, '--help']);
     t.is(h.code, 0);
-    for (const line of h.out.split('\n').filter((l) => /^ {2}--/.test(l) && !/^ {2}--help /.test(l))) t.regex(line, /\((default: .+|required)\)$/, line);
+    for (const line of h.out.split('\n').filter((l) => /^ {2}--/.test(l) && !/^ {2}--help /.test(l)))
+      t.regex(line, /\((default: .+|required)\)$/, line);
   }
   const none = await run([]);
   t.is(none.code, 2);
@@ -147,15 +155,31 @@ test('models --json prints the registry as JSON', async (t) => {
   const r = await run(['models', '--json']);
   t.is(r.code, 0);
   const list = JSON.parse(r.out);
-  t.deepEqual(list.map((m) => m.name), lk.listModels().map((m) => m.name));
+  t.deepEqual(
+    list.map((m) => m.name),
+    lk.listModels().map((m) => m.name),
+  );
   t.is((await run(['models', '--jsn'])).code, 2);
 });
 
 test.serial('predict --json prints one JSON document on stdout, the text goes to stderr', async (t) => {
   const io = lk.readSafetensors(path.join(models, 'resnet_tiny.io.safetensors'));
   const out = path.join(tmp, 'resnet.safetensors');
-  const r = await run(['predict', '--model', 'resnet50', '--weights', path.join(models, 'resnet_tiny.pth'),
-    '--config', io.metadata.config, '--input', path.join(models, 'resnet_tiny.io.safetensors'), '--out', out, '--json', '--quiet']);
+  const r = await run([
+    'predict',
+    '--model',
+    'resnet50',
+    '--weights',
+    path.join(models, 'resnet_tiny.pth'),
+    '--config',
+    io.metadata.config,
+    '--input',
+    path.join(models, 'resnet_tiny.io.safetensors'),
+    '--out',
+    out,
+    '--json',
+    '--quiet',
+  ]);
   t.is(r.code, 0, r.err);
   const result = JSON.parse(r.out);
   t.is(result.model, 'resnet50');
@@ -165,13 +189,27 @@ test.serial('predict --json prints one JSON document on stdout, the text goes to
 });
 
 test.serial('bench dwconv --json: one median per kernel, no PyTorch with --no-torch', async (t) => {
-  const r = await run(['bench', 'dwconv', '--kernels', '3,5', '--shape', '1,8,16,16', '--reps', '2', '--no-torch', '--json']);
+  const r = await run([
+    'bench',
+    'dwconv',
+    '--kernels',
+    '3,5',
+    '--shape',
+    '1,8,16,16',
+    '--reps',
+    '2',
+    '--no-torch',
+    '--json',
+  ]);
   t.is(r.code, 0, r.err);
   const result = JSON.parse(r.out);
   t.is(result.benchmark, 'dwconv');
   t.is(result.torch, null);
   t.regex(result.note, /--no-torch/);
-  t.deepEqual(result.rows.map((row) => row.case.kernel), [3, 5]);
+  t.deepEqual(
+    result.rows.map((row) => row.case.kernel),
+    [3, 5],
+  );
   for (const row of result.rows) {
     t.deepEqual(row.case.shape, [1, 8, 16, 16]);
     t.true(row.lkvit.fwd_ms > 0 && row.lkvit.fwd_ms < 1000);
@@ -185,13 +223,37 @@ test.serial('bench dwconv --json: one median per kernel, no PyTorch with --no-to
 
 test.serial('bench attention and model print a table; --json FILE writes the same rows', async (t) => {
   const file = path.join(tmp, 'attn.json');
-  const r = await run(['bench', 'attention', '--shape', '1,2,9,8', '--reps', '1', '--no-torch', '--threads', '1', '--json', file]);
+  const r = await run([
+    'bench',
+    'attention',
+    '--shape',
+    '1,2,9,8',
+    '--reps',
+    '1',
+    '--no-torch',
+    '--threads',
+    '1',
+    '--json',
+    file,
+  ]);
   t.is(r.code, 0, r.err);
   t.regex(r.out, /bench attention: 1 thread\(s\), median of 1 runs/);
   t.regex(r.out, /^shape 1x2x9x8 +\d/m);
   const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
   t.deepEqual(saved.rows[0].case.shape, [1, 2, 9, 8]);
-  const m = await run(['bench', 'model', 'vit_ti16', '--image-size', '32', '--config', '{"patchSize":16,"depth":1}', '--reps', '1', '--no-torch', '--json']);
+  const m = await run([
+    'bench',
+    'model',
+    'vit_ti16',
+    '--image-size',
+    '32',
+    '--config',
+    '{"patchSize":16,"depth":1}',
+    '--reps',
+    '1',
+    '--no-torch',
+    '--json',
+  ]);
   t.is(m.code, 0, m.err);
   const row = JSON.parse(m.out).rows[0];
   t.deepEqual(row.case.config, { patchSize: 16, depth: 1, imageSize: 32 });
@@ -201,15 +263,24 @@ test.serial('bench attention and model print a table; --json FILE writes the sam
 test.serial('bench: bad command lines exit 2 with one line', async (t) => {
   const cases = [
     [['bench', 'gemm'], /unknown benchmark 'gemm'/],
-    [['bench', 'dwconv', '--kernels', '3,-5'], /--kernels must be one or more comma-separated positive integers, got '3,-5'/],
+    [
+      ['bench', 'dwconv', '--kernels', '3,-5'],
+      /--kernels must be one or more comma-separated positive integers, got '3,-5'/,
+    ],
     [['bench', 'dwconv', '--kernels', '4'], /--kernels must be odd/],
     [['bench', 'dwconv', '--shape', '1,8,16'], /--shape must be 4 comma-separated positive integers/],
     [['bench', 'dwconv', '--reps', '0'], /--reps must be an integer >= 1/],
     [['bench', 'attention', '--kernels', '3'], /--kernels does not apply to 'bench attention'/],
     [['bench', 'model'], /'bench model' needs a model name/],
     [['bench', 'model', 'resnet5'], /--model 'resnet5' is not a model/],
-    [['bench', 'model', 'resnet50', '--config', '{"kernelSizes":[3]}'], /--config has unknown option\(s\) kernelSizes for resnet50/],
-    [['bench', 'model', 'vit_ti16', '--reparam', '--image-size', '32', '--config', '{"depth":1}', '--no-torch'], /--reparam applies to RepLKNet models/],
+    [
+      ['bench', 'model', 'resnet50', '--config', '{"kernelSizes":[3]}'],
+      /--config has unknown option\(s\) kernelSizes for resnet50/,
+    ],
+    [
+      ['bench', 'model', 'vit_ti16', '--reparam', '--image-size', '32', '--config', '{"depth":1}', '--no-torch'],
+      /--reparam applies to RepLKNet models/,
+    ],
     [['bench', 'dwconv', '--kernel', '3'], /unknown flag --kernel/],
   ];
   for (const [argv, message] of cases) {
@@ -226,7 +297,19 @@ const torchPython = (() => {
 })();
 
 (torchPython ? test.serial : test.skip)('bench dwconv with PyTorch: its column and the ratio', async (t) => {
-  const r = await run(['bench', 'dwconv', '--kernels', '3', '--shape', '1,4,12,12', '--reps', '1', '--threads', '1', '--json']);
+  const r = await run([
+    'bench',
+    'dwconv',
+    '--kernels',
+    '3',
+    '--shape',
+    '1,4,12,12',
+    '--reps',
+    '1',
+    '--threads',
+    '1',
+    '--json',
+  ]);
   t.is(r.code, 0, r.err);
   const result = JSON.parse(r.out);
   t.regex(result.torch.version, /^\d+\.\d+/);

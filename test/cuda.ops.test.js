@@ -18,19 +18,39 @@ const { buildEmulated } = require('../native/cuda/build-emulated');
 const SEEDS = REAL ? [0] : (process.env.LKVIT_SIMT_SEEDS || '1,977').split(',').map(Number);
 // The CPU addon's functions these families provide on the device.
 const FUNCTIONS = [
-  'conv2dForward', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'conv2dBackwardBias',
-  'batchNorm2dForward', 'batchNorm2dBackward', 'groupNormForward', 'groupNormBackward',
-  'layerNorm2dForward', 'layerNorm2dBackward',
-  'arith', 'reluForward', 'reluBackward', 'geluForward', 'geluBackward', 'softmaxForward', 'softmaxBackward',
-  'crossEntropyForward', 'crossEntropyBackward', 'globalAvgPool2dForward', 'globalAvgPool2dBackward',
-  'maxPool2dForward', 'maxPool2dBackward', 'avgPool2dForward', 'avgPool2dBackward',
+  'conv2dForward',
+  'conv2dBackwardInput',
+  'conv2dBackwardWeight',
+  'conv2dBackwardBias',
+  'batchNorm2dForward',
+  'batchNorm2dBackward',
+  'groupNormForward',
+  'groupNormBackward',
+  'layerNorm2dForward',
+  'layerNorm2dBackward',
+  'arith',
+  'reluForward',
+  'reluBackward',
+  'geluForward',
+  'geluBackward',
+  'softmaxForward',
+  'softmaxBackward',
+  'crossEntropyForward',
+  'crossEntropyBackward',
+  'globalAvgPool2dForward',
+  'globalAvgPool2dBackward',
+  'maxPool2dForward',
+  'maxPool2dBackward',
+  'avgPool2dForward',
+  'avgPool2dBackward',
 ];
 // The CPU addon's own functions (to find out which of them a row calls).
 const cpu = Object.fromEntries(FUNCTIONS.map((n) => [n, nativeTable[n]]));
 let cu;
 
 test.before(async (t) => {
-  if (REAL && lk.cuda.info().backend !== 'cuda') throw new Error(`LKVIT_CUDA_TEST_REAL=1 but CUDA is not available: ${lk.cuda.info().reason}`);
+  if (REAL && lk.cuda.info().backend !== 'cuda')
+    throw new Error(`LKVIT_CUDA_TEST_REAL=1 but CUDA is not available: ${lk.cuda.info().reason}`);
   const b = REAL ? null : await buildEmulated();
   if (b) t.log(`emulated addon: ${b.compiled} objects compiled in ${b.seconds.toFixed(1)} s`);
   cu = lk.cuda.nativeCuda();
@@ -64,7 +84,11 @@ function withNative(impl, fn) {
 function runRow(row, a, g) {
   const grads = row.grad || [];
   const tens = {};
-  for (const k of Object.keys(a)) tens[k] = a[k] && a[k].data ? lk.tensor(Float32Array.from(a[k].data), a[k].shape, { requiresGrad: grads.includes(k) }) : a[k];
+  for (const k of Object.keys(a))
+    tens[k] =
+      a[k] && a[k].data
+        ? lk.tensor(Float32Array.from(a[k].data), a[k].shape, { requiresGrad: grads.includes(k) })
+        : a[k];
   const out = row.run(lk, tens);
   const res = { forward: Float32Array.from(out.data) };
   if (grads.length) {
@@ -82,22 +106,33 @@ function underSeeds(t, fn) {
   });
   for (let s = 1; s < results.length; s++)
     for (const k of Object.keys(results[0].res))
-      t.true(bits(results[s].res[k]).equals(bits(results[0].res[k])), `${k}: seed ${SEEDS[s]} differs from seed ${SEEDS[0]}`);
+      t.true(
+        bits(results[s].res[k]).equals(bits(results[0].res[k])),
+        `${k}: seed ${SEEDS[s]} differs from seed ${SEEDS[0]}`,
+      );
   return results[0];
 }
 
 // ---- the op table's conv, norm and nn rows, and rows beyond it for the wider paths (rows of 256
 // threads past 512 values, several passes per thread, ImageNet's 1000 classes)
 
-const RC = require('./reference/conv'), RN = require('./reference/nn'), RM = require('./reference/norm');
+const RC = require('./reference/conv'),
+  RN = require('./reference/nn'),
+  RM = require('./reference/norm');
 const BEYOND = [
   {
     name: 'conv2d groups 2, stride [2, 1], padding [2, 1], dilation [2, 3]: x [2,4,9,8] weight [6,2,3,2] + bias',
     opts: { stride: [2, 1], padding: [2, 1], dilation: [2, 3], groups: 2 },
     make: (r) => ({ x: r.array([2, 4, 9, 8]), weight: r.array([6, 2, 3, 2]), bias: r.array([6]) }),
-    run(lk, t) { return lk.ops.conv2d(t.x, t.weight, { ...this.opts, bias: t.bias }); },
-    ref(a) { return RC.conv2d(a.x, a.weight, a.bias, this.opts); },
-    refGrad(a, g) { return RC.conv2dGrad(a.x, a.weight, a.bias, this.opts, g); },
+    run(lk, t) {
+      return lk.ops.conv2d(t.x, t.weight, { ...this.opts, bias: t.bias });
+    },
+    ref(a) {
+      return RC.conv2d(a.x, a.weight, a.bias, this.opts);
+    },
+    refGrad(a, g) {
+      return RC.conv2dGrad(a.x, a.weight, a.bias, this.opts, g);
+    },
     grad: ['x', 'weight', 'bias'],
   },
   {
@@ -156,11 +191,24 @@ const BEYOND = [
   },
 ];
 
-for (const [file, rows] of [['conv', require('./cases/conv.js')], ['norm', require('./cases/norm.js')], ['nn', require('./cases/nn.js')], ['beyond the table', BEYOND]]) {
+for (const [file, rows] of [
+  ['conv', require('./cases/conv.js')],
+  ['norm', require('./cases/norm.js')],
+  ['nn', require('./cases/nn.js')],
+  ['beyond the table', BEYOND],
+]) {
   for (const row of rows) {
     const a0 = row.make(rng(hashSeed(row.name)));
     // Which of FUNCTIONS the row's op calls (on the CPU): a row that calls none runs in TypeScript.
-    const { called } = withNative((name) => cpu[name], () => runRow(row, a0, row.ref(a0).data.map(() => 1)));
+    const { called } = withNative(
+      (name) => cpu[name],
+      () =>
+        runRow(
+          row,
+          a0,
+          row.ref(a0).data.map(() => 1),
+        ),
+    );
     // Such a row (weightStandardize) has no CUDA function to check here; test/ops.cuda.test.js
     // runs it on device tensors.
     if (called.size === 0) continue;
@@ -170,7 +218,10 @@ for (const [file, rows] of [['conv', require('./cases/conv.js')], ['norm', requi
       const want = row.ref(a);
       const g = r.array(want.shape).data;
       const got = underSeeds(t, () => {
-        const run = withNative((name) => cu[name], () => runRow(row, a, g));
+        const run = withNative(
+          (name) => cu[name],
+          () => runRow(row, a, g),
+        );
         t.deepEqual([...run.called].sort(), [...called].sort(), 'the CUDA functions of the CPU calls ran');
         return run.result;
       });
@@ -208,7 +259,16 @@ const COPIES = [
   ['pad interior: [2,3,3] into [2,5,5] at (1, 1)', 18, 0, [9, 3, 1], 50, 6, [25, 5, 1], [2, 3, 3]],
   ['expand [3,1] -> [3,4] (stride 0)', 3, 0, [1, 0], 12, 0, [4, 1], [3, 4]],
   ['rank 0: one element', 5, 3, [], 4, 2, [], []],
-  ['rank 8, transposed', 256, 0, [1, 2, 4, 8, 16, 32, 64, 128], 256, 0, contiguous([2, 2, 2, 2, 2, 2, 2, 2]), [2, 2, 2, 2, 2, 2, 2, 2]],
+  [
+    'rank 8, transposed',
+    256,
+    0,
+    [1, 2, 4, 8, 16, 32, 64, 128],
+    256,
+    0,
+    contiguous([2, 2, 2, 2, 2, 2, 2, 2]),
+    [2, 2, 2, 2, 2, 2, 2, 2],
+  ],
   ['empty shape [0, 3] writes nothing', 4, 0, [3, 1], 4, 0, [3, 1], [0, 3]],
   ['permute 300x17 (several blocks)', 5100, 0, [1, 300], 5100, 0, [17, 1], [300, 17]],
 ];
@@ -237,16 +297,28 @@ const BINARIES = [
   ['mul, both broadcast: [3,1] x [1,4]', 'mul', 3, 0, [1, 0], 4, 0, [0, 1], [3, 4]],
   ['add with offsets and a transposed b', 'add', 30, 5, [6, 1], 40, 3, [1, 6], [4, 6]],
   ['mul of two scalars (rank 0)', 'mul', 3, 2, [], 2, 1, [], []],
-  ['sub over [2,3,4,5] with a channel-wise b', 'sub', 120, 0, contiguous([2, 3, 4, 5]), 3, 0, [0, 1, 0, 0], [2, 3, 4, 5]],
+  [
+    'sub over [2,3,4,5] with a channel-wise b',
+    'sub',
+    120,
+    0,
+    contiguous([2, 3, 4, 5]),
+    3,
+    0,
+    [0, 1, 0, 0],
+    [2, 3, 4, 5],
+  ],
 ];
 
 for (const [name, op, aLen, aOff, aStr, bLen, bOff, bStr, shape] of BINARIES) {
   test.serial(`cuda-emulated binaryStrided: ${name}`, (t) => {
     const r = rng(hashSeed(name));
-    const a = randomArray(r, aLen), b = randomArray(r, bLen);
+    const a = randomArray(r, aLen),
+      b = randomArray(r, bLen);
     const n = shape.reduce((p, q) => p * q, 1);
     const want = [];
-    for (const idx of indices(shape)) want.push(Math.fround(OPS[op](a[aOff + dot(idx, aStr)], b[bOff + dot(idx, bStr)])));
+    for (const idx of indices(shape))
+      want.push(Math.fround(OPS[op](a[aOff + dot(idx, aStr)], b[bOff + dot(idx, bStr)])));
     const got = underSeeds(t, () => {
       const y = new Float32Array(n);
       cu.binaryStrided(cu.arithOps[op], a, aOff, aStr, b, bOff, bStr, y, shape);
@@ -307,10 +379,73 @@ function onDevice(args) {
 
 const DEVICE_CALLS = [
   // [function, args, output argument indices]
-  ['conv2dForward', (r) => [randomArray(r, 2 * 4 * 6 * 5), randomArray(r, 6 * 2 * 3 * 3), randomArray(r, 6), new Float32Array(2 * 6 * 3 * 3), 2, 4, 6, 5, 6, 3, 3, 2, 2, 1, 1, 1, 1, 2], [3]],
-  ['batchNorm2dForward', (r) => [randomArray(r, 2 * 3 * 10), 2, 3, 10, randomArray(r, 3), null, true, 1e-5, 0.1, randomArray(r, 3), Float32Array.from([1, 2, 3]), new Float32Array(60), new Float32Array(3), new Float32Array(3)], [9, 10, 11, 12, 13]],
-  ['crossEntropyForward', (r) => [randomArray(r, 4 * 7), Int32Array.from([0, 6, 3, 2]), 4, 7, 0.1, new Float32Array(4), new Float32Array(4)], [5, 6]],
-  ['maxPool2dForward', (r) => [randomArray(r, 3 * 5 * 6), 3, 5, 6, 3, 3, 2, 2, 1, 1, new Float32Array(3 * 3 * 3), new Int32Array(3 * 3 * 3)], [10, 11]],
+  [
+    'conv2dForward',
+    (r) => [
+      randomArray(r, 2 * 4 * 6 * 5),
+      randomArray(r, 6 * 2 * 3 * 3),
+      randomArray(r, 6),
+      new Float32Array(2 * 6 * 3 * 3),
+      2,
+      4,
+      6,
+      5,
+      6,
+      3,
+      3,
+      2,
+      2,
+      1,
+      1,
+      1,
+      1,
+      2,
+    ],
+    [3],
+  ],
+  [
+    'batchNorm2dForward',
+    (r) => [
+      randomArray(r, 2 * 3 * 10),
+      2,
+      3,
+      10,
+      randomArray(r, 3),
+      null,
+      true,
+      1e-5,
+      0.1,
+      randomArray(r, 3),
+      Float32Array.from([1, 2, 3]),
+      new Float32Array(60),
+      new Float32Array(3),
+      new Float32Array(3),
+    ],
+    [9, 10, 11, 12, 13],
+  ],
+  [
+    'crossEntropyForward',
+    (r) => [randomArray(r, 4 * 7), Int32Array.from([0, 6, 3, 2]), 4, 7, 0.1, new Float32Array(4), new Float32Array(4)],
+    [5, 6],
+  ],
+  [
+    'maxPool2dForward',
+    (r) => [
+      randomArray(r, 3 * 5 * 6),
+      3,
+      5,
+      6,
+      3,
+      3,
+      2,
+      2,
+      1,
+      1,
+      new Float32Array(3 * 3 * 3),
+      new Int32Array(3 * 3 * 3),
+    ],
+    [10, 11],
+  ],
   ['stridedCopy', (r) => [randomArray(r, 24), 0, [1, 12, 4], randomArray(r, 30), 3, [6, 3, 1], [4, 2, 3]], [3]],
   ['reduceSum', (r) => [randomArray(r, 600), 0, [2], [300], [300], [1], 0.5, new Float32Array(2)], [7]],
 ];
@@ -323,7 +458,8 @@ for (const [fn, make, outs] of DEVICE_CALLS) {
     try {
       cu[fn](...host);
       cu[fn](...dev.args);
-      for (const i of outs) t.true(bits(dev.read(i)).equals(bits(host[i])), `argument ${i}: device result equals the host-array result`);
+      for (const i of outs)
+        t.true(bits(dev.read(i)).equals(bits(host[i])), `argument ${i}: device result equals the host-array result`);
     } finally {
       dev.dispose();
     }
@@ -332,12 +468,16 @@ for (const [fn, make, outs] of DEVICE_CALLS) {
 
 test.serial('cuda-emulated DeviceArray: maxPool2dBackward reads the argmax the forward left on the device', (t) => {
   const r = rng(5);
-  const x = randomArray(r, 2 * 6 * 6), g = randomArray(r, 2 * 3 * 3);
+  const x = randomArray(r, 2 * 6 * 6),
+    g = randomArray(r, 2 * 3 * 3);
   const geo = [2, 6, 6, 2, 2, 2, 2, 0, 0];
-  const y = new Float32Array(18), argmax = new Int32Array(18), gx = new Float32Array(72);
+  const y = new Float32Array(18),
+    argmax = new Int32Array(18),
+    gx = new Float32Array(72);
   cu.maxPool2dForward(x, ...geo, y, argmax);
   cu.maxPool2dBackward(g, argmax, ...geo, gx);
-  const dArgmax = new cu.DeviceArray(18), dGx = new cu.DeviceArray(72);
+  const dArgmax = new cu.DeviceArray(18),
+    dGx = new cu.DeviceArray(72);
   try {
     cu.maxPool2dForward(x, ...geo, new Float32Array(18), dArgmax);
     cu.maxPool2dBackward(g, dArgmax, ...geo, dGx);
@@ -355,30 +495,40 @@ test.serial('cuda-emulated DeviceArray: maxPool2dBackward reads the argmax the f
 test.serial('cuda-emulated: relu and pooling treat NaN, infinities and -0 as the CPU does, bit for bit', (t) => {
   const special = [NaN, -0, 0, -1, 1, Infinity, -Infinity, 0.5, -0.5];
   const r = rng(3);
-  const x = Float32Array.from({ length: 2 * 7 * 8 }, (_, i) => (i % 5 === 0 ? special[(i / 5) % special.length] : r.uniform(-2, 2)));
+  const x = Float32Array.from({ length: 2 * 7 * 8 }, (_, i) =>
+    i % 5 === 0 ? special[(i / 5) % special.length] : r.uniform(-2, 2),
+  );
   const g = Float32Array.from(x, () => r.uniform(-1, 1));
   const same = (what, fn) => {
-    const cpuOut = fn(cpu), cuOut = fn(cu);
+    const cpuOut = fn(cpu),
+      cuOut = fn(cu);
     for (let i = 0; i < cpuOut.length; i++) t.true(bits(cuOut[i]).equals(bits(cpuOut[i])), `${what}: output ${i}`);
   };
   same('relu', (f) => {
-    const y = new Float32Array(x.length), gx = new Float32Array(x.length);
+    const y = new Float32Array(x.length),
+      gx = new Float32Array(x.length);
     f.reluForward(x, y);
     f.reluBackward(x, g, gx);
     return [y, gx];
   });
-  for (const geo of [[2, 7, 8, 3, 3, 2, 2, 1, 1], [2, 7, 8, 2, 3, 1, 2, 1, 0]]) {
+  for (const geo of [
+    [2, 7, 8, 3, 3, 2, 2, 1, 1],
+    [2, 7, 8, 2, 3, 1, 2, 1, 0],
+  ]) {
     const [planes, H, W, kh, kw, sh, sw, ph, pw] = geo;
     const out = planes * (Math.floor((H + 2 * ph - kh) / sh) + 1) * (Math.floor((W + 2 * pw - kw) / sw) + 1);
     const gy = Float32Array.from({ length: out }, () => r.uniform(-1, 1));
     same(`maxPool2d ${geo}`, (f) => {
-      const y = new Float32Array(out), argmax = new Int32Array(out), gx = new Float32Array(x.length);
+      const y = new Float32Array(out),
+        argmax = new Int32Array(out),
+        gx = new Float32Array(x.length);
       f.maxPool2dForward(x, ...geo, y, argmax);
       f.maxPool2dBackward(gy, argmax, ...geo, gx);
       return [y, argmax, gx];
     });
     same(`avgPool2d ${geo}`, (f) => {
-      const y = new Float32Array(out), gx = new Float32Array(x.length);
+      const y = new Float32Array(out),
+        gx = new Float32Array(x.length);
       f.avgPool2dForward(x, ...geo, y);
       f.avgPool2dBackward(gy, ...geo, gx);
       return [y, gx];
@@ -391,32 +541,91 @@ test.serial('cuda-emulated: relu and pooling treat NaN, infinities and -0 as the
 test.serial('cuda-emulated: bad input throws errors naming the function and the argument', (t) => {
   const f = (n) => new Float32Array(n);
   const conv = [2, 4, 6, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2];
-  t.throws(() => cu.conv2dForward(f(240), f(108), null, f(10), ...conv), { message: /conv2dForward: y must hold 360 floats, got 10/ });
-  t.throws(() => cu.conv2dForward(f(240), f(108), null, f(360), 2, 4, 6, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 4), { message: /conv2dForward: groups \(4\) must divide/ });
-  t.throws(() => cu.batchNorm2dForward(f(6), 1, 2, 3, null, null, false, 1e-5, 0.1, null, null, f(6), f(2), f(2)), { message: /batchNorm2dForward: runningMean and runningVar are required/ });
-  t.throws(() => cu.groupNormForward(f(12), 1, 4, 3, 3, null, null, 1e-5, f(12), f(3), f(3)), { message: /groupNormForward: G must divide C/ });
+  t.throws(() => cu.conv2dForward(f(240), f(108), null, f(10), ...conv), {
+    message: /conv2dForward: y must hold 360 floats, got 10/,
+  });
+  t.throws(() => cu.conv2dForward(f(240), f(108), null, f(360), 2, 4, 6, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 4), {
+    message: /conv2dForward: groups \(4\) must divide/,
+  });
+  t.throws(() => cu.batchNorm2dForward(f(6), 1, 2, 3, null, null, false, 1e-5, 0.1, null, null, f(6), f(2), f(2)), {
+    message: /batchNorm2dForward: runningMean and runningVar are required/,
+  });
+  t.throws(() => cu.groupNormForward(f(12), 1, 4, 3, 3, null, null, 1e-5, f(12), f(3), f(3)), {
+    message: /groupNormForward: G must divide C/,
+  });
   t.throws(() => cu.softmaxForward(f(12), 3, 4, 1, false, f(11)), { message: /softmaxForward: y must hold 12/ });
-  t.throws(() => cu.crossEntropyForward(f(8), Int32Array.from([1, 7]), 2, 4, 0, f(2), f(2)), { message: /crossEntropyForward: labels\[1\] = 7 is outside \[0, 4\)/ });
-  t.throws(() => cu.crossEntropyForward(f(8), f(2), 2, 4, 0, f(2), f(2)), { message: /crossEntropyForward: labels must be a DeviceArray or an Int32Array/ });
-  t.throws(() => cu.maxPool2dBackward(f(9), Int32Array.from({ length: 9 }, () => 40), 1, 6, 6, 2, 2, 2, 2, 0, 0, f(36)), { message: /maxPool2dBackward: argmax\[0\] = 40 is outside \[0, 36\)/ });
-  t.throws(() => cu.avgPool2dForward(f(36), 1, 6, 6, 2, 2, 2, 2, 2, 0, f(9)), { message: /avgPool2dForward: ph must be an integer in \[0, 1\]/ });
+  t.throws(() => cu.crossEntropyForward(f(8), Int32Array.from([1, 7]), 2, 4, 0, f(2), f(2)), {
+    message: /crossEntropyForward: labels\[1\] = 7 is outside \[0, 4\)/,
+  });
+  t.throws(() => cu.crossEntropyForward(f(8), f(2), 2, 4, 0, f(2), f(2)), {
+    message: /crossEntropyForward: labels must be a DeviceArray or an Int32Array/,
+  });
+  t.throws(
+    () =>
+      cu.maxPool2dBackward(
+        f(9),
+        Int32Array.from({ length: 9 }, () => 40),
+        1,
+        6,
+        6,
+        2,
+        2,
+        2,
+        2,
+        0,
+        0,
+        f(36),
+      ),
+    { message: /maxPool2dBackward: argmax\[0\] = 40 is outside \[0, 36\)/ },
+  );
+  t.throws(() => cu.avgPool2dForward(f(36), 1, 6, 6, 2, 2, 2, 2, 2, 0, f(9)), {
+    message: /avgPool2dForward: ph must be an integer in \[0, 1\]/,
+  });
   t.throws(() => cu.arith(cu.arithOps.add, f(4), f(3), 0, f(4)), { message: /arith: b must hold 4/ });
   // the tensor functions: offsets and strides past the arrays, rank > 8, overlapping destinations
-  t.throws(() => cu.stridedCopy(f(10), 5, [1], f(10), 0, [1], [6]), { message: /stridedCopy: src must hold at least 11 floats, got 10/ });
-  t.throws(() => cu.stridedCopy(f(10), 0, [4], f(10), 0, [1], [4]), { message: /stridedCopy: src must hold at least 13 floats, got 10/ });
-  t.throws(() => cu.stridedCopy(f(20), 0, [4], f(10), 0, [4], [4]), { message: /stridedCopy: dst must hold at least 13 floats, got 10/ });
-  t.throws(() => cu.stridedCopy(f(10), 0, [1], f(10), 0, [-1], [2]), { message: /stridedCopy: dstStrides\[0\] must be an integer in \[0, 4294967296\], got -1/ });
-  t.throws(() => cu.stridedCopy(f(10), 0, [1, 1], f(10), 0, [1], [2, 2]), { message: /stridedCopy: dstStrides has 1 entries but shape has 2 dims/ });
-  t.throws(() => cu.stridedCopy(f(512), 0, Array(9).fill(1), f(512), 0, Array(9).fill(1), Array(9).fill(2)), { message: /stridedCopy: shape has 9 dims; at most 8/ });
-  t.throws(() => cu.stridedCopy(f(4), 0, [1, 0], f(8), 0, [1, 1], [2, 2]), { message: /stridedCopy: dstStrides make two elements of the shape land on one destination element/ });
-  t.throws(() => cu.stridedCopy(f(4), 0, [1], f(4), 0, [1], 'x'), { message: /stridedCopy: shape must be an array of integers/ });
-  t.throws(() => cu.binaryStrided(cu.arithOps.scale, f(4), 0, [1], f(4), 0, [1], f(4), [4]), { message: /binaryStrided: op must be arithOps.add, sub or mul/ });
-  t.throws(() => cu.binaryStrided(cu.arithOps.add, f(4), 2, [1], f(4), 0, [1], f(4), [4]), { message: /binaryStrided: a must hold at least 6/ });
-  t.throws(() => cu.binaryStrided(cu.arithOps.add, f(4), 0, [1], f(4), 0, [1], f(3), [4]), { message: /binaryStrided: y must hold 4/ });
-  t.throws(() => cu.reduceSum(f(12), 0, [3], [4], [4], [2], 1, f(3)), { message: /reduceSum: x must hold at least 15/ });
+  t.throws(() => cu.stridedCopy(f(10), 5, [1], f(10), 0, [1], [6]), {
+    message: /stridedCopy: src must hold at least 11 floats, got 10/,
+  });
+  t.throws(() => cu.stridedCopy(f(10), 0, [4], f(10), 0, [1], [4]), {
+    message: /stridedCopy: src must hold at least 13 floats, got 10/,
+  });
+  t.throws(() => cu.stridedCopy(f(20), 0, [4], f(10), 0, [4], [4]), {
+    message: /stridedCopy: dst must hold at least 13 floats, got 10/,
+  });
+  t.throws(() => cu.stridedCopy(f(10), 0, [1], f(10), 0, [-1], [2]), {
+    message: /stridedCopy: dstStrides\[0\] must be an integer in \[0, 4294967296\], got -1/,
+  });
+  t.throws(() => cu.stridedCopy(f(10), 0, [1, 1], f(10), 0, [1], [2, 2]), {
+    message: /stridedCopy: dstStrides has 1 entries but shape has 2 dims/,
+  });
+  t.throws(() => cu.stridedCopy(f(512), 0, Array(9).fill(1), f(512), 0, Array(9).fill(1), Array(9).fill(2)), {
+    message: /stridedCopy: shape has 9 dims; at most 8/,
+  });
+  t.throws(() => cu.stridedCopy(f(4), 0, [1, 0], f(8), 0, [1, 1], [2, 2]), {
+    message: /stridedCopy: dstStrides make two elements of the shape land on one destination element/,
+  });
+  t.throws(() => cu.stridedCopy(f(4), 0, [1], f(4), 0, [1], 'x'), {
+    message: /stridedCopy: shape must be an array of integers/,
+  });
+  t.throws(() => cu.binaryStrided(cu.arithOps.scale, f(4), 0, [1], f(4), 0, [1], f(4), [4]), {
+    message: /binaryStrided: op must be arithOps.add, sub or mul/,
+  });
+  t.throws(() => cu.binaryStrided(cu.arithOps.add, f(4), 2, [1], f(4), 0, [1], f(4), [4]), {
+    message: /binaryStrided: a must hold at least 6/,
+  });
+  t.throws(() => cu.binaryStrided(cu.arithOps.add, f(4), 0, [1], f(4), 0, [1], f(3), [4]), {
+    message: /binaryStrided: y must hold 4/,
+  });
+  t.throws(() => cu.reduceSum(f(12), 0, [3], [4], [4], [2], 1, f(3)), {
+    message: /reduceSum: x must hold at least 15/,
+  });
   t.throws(() => cu.reduceSum(f(12), 0, [3], [4], [4], [1], 1, f(2)), { message: /reduceSum: y must hold 3/ });
-  t.throws(() => cu.reduceSum(f(12), 0, [3], [4], [4], [1, 1], 1, f(3)), { message: /reduceSum: redStrides has 2 entries but redShape has 1 dims/ });
-  t.throws(() => cu.reduceSum(f(1), 2 ** 32, [2], [2 ** 32], [], [], 1, f(2)), { message: /reduceSum: x: the offset and strides reach beyond/ });
+  t.throws(() => cu.reduceSum(f(12), 0, [3], [4], [4], [1, 1], 1, f(3)), {
+    message: /reduceSum: redStrides has 2 entries but redShape has 1 dims/,
+  });
+  t.throws(() => cu.reduceSum(f(1), 2 ** 32, [2], [2 ** 32], [], [], 1, f(2)), {
+    message: /reduceSum: x: the offset and strides reach beyond/,
+  });
   // a disposed DeviceArray
   const d = new cu.DeviceArray(4);
   d.dispose();
@@ -424,26 +633,36 @@ test.serial('cuda-emulated: bad input throws errors naming the function and the 
   t.throws(() => cu.stridedCopy(d, 0, [1], f(4), 0, [1], [4]), { message: /stridedCopy: src was disposed/ });
 });
 
-test.serial('cuda-emulated: out-of-range indices on the device give NaN or nothing, never a read out of bounds', (t) => {
-  const r = rng(9);
-  const labels = new cu.DeviceArray(2);
-  labels.upload(Int32Array.from([1, 99]));
-  const loss = new Float32Array(2), lse = new Float32Array(2), gx = new Float32Array(8);
-  const logits = randomArray(r, 8);
-  cu.crossEntropyForward(logits, labels, 2, 4, 0, loss, lse);
-  t.true(Number.isFinite(loss[0]) && Number.isNaN(loss[1]), `loss ${loss}`);
-  cu.crossEntropyBackward(logits, labels, 2, 4, 0, lse, Float32Array.from([1, 1]), gx);
-  t.true(gx.subarray(0, 4).every(Number.isFinite) && gx.subarray(4).every(Number.isNaN));
-  const argmax = new cu.DeviceArray(9);
-  argmax.upload(Int32Array.from([0, -5, 1e6, 3, 4, 5, 6, 7, 8]));
-  const g = new Float32Array(9).fill(1), gx2 = new Float32Array(36);
-  cu.maxPool2dBackward(g, argmax, 1, 6, 6, 2, 2, 2, 2, 0, 0, gx2);
-  t.is(gx2.reduce((s, v) => s + v, 0), 1, 'only the valid in-window index (window 0, pixel 0) received its gradient');
-  labels.dispose();
-  argmax.dispose();
-});
+test.serial(
+  'cuda-emulated: out-of-range indices on the device give NaN or nothing, never a read out of bounds',
+  (t) => {
+    const r = rng(9);
+    const labels = new cu.DeviceArray(2);
+    labels.upload(Int32Array.from([1, 99]));
+    const loss = new Float32Array(2),
+      lse = new Float32Array(2),
+      gx = new Float32Array(8);
+    const logits = randomArray(r, 8);
+    cu.crossEntropyForward(logits, labels, 2, 4, 0, loss, lse);
+    t.true(Number.isFinite(loss[0]) && Number.isNaN(loss[1]), `loss ${loss}`);
+    cu.crossEntropyBackward(logits, labels, 2, 4, 0, lse, Float32Array.from([1, 1]), gx);
+    t.true(gx.subarray(0, 4).every(Number.isFinite) && gx.subarray(4).every(Number.isNaN));
+    const argmax = new cu.DeviceArray(9);
+    argmax.upload(Int32Array.from([0, -5, 1e6, 3, 4, 5, 6, 7, 8]));
+    const g = new Float32Array(9).fill(1),
+      gx2 = new Float32Array(36);
+    cu.maxPool2dBackward(g, argmax, 1, 6, 6, 2, 2, 2, 2, 0, 0, gx2);
+    t.is(
+      gx2.reduce((s, v) => s + v, 0),
+      1,
+      'only the valid in-window index (window 0, pixel 0) received its gradient',
+    );
+    labels.dispose();
+    argmax.dispose();
+  },
+);
 
-test('cuda-emulated: arithOps and the depthwise limits are the CPU addon\'s', (t) => {
+test("cuda-emulated: arithOps and the depthwise limits are the CPU addon's", (t) => {
   t.deepEqual({ ...cu.arithOps }, { ...nativeTable.arithOps });
   t.is(cu.maxDepthwiseKernel, nativeTable.maxDepthwiseKernel);
   t.is(cu.maxDepthwisePadding, nativeTable.maxDepthwisePadding);

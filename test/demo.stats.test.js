@@ -16,12 +16,21 @@ const close = (t, a, b, tol, msg) => t.true(Math.abs(a - b) <= tol, `${msg}: ${a
 
 test('Student t: two-sided p against printed critical values and the Cauchy closed form', (t) => {
   // t_{0.975, df} from any statistics table.
-  for (const [df, crit] of [[1, 12.7062], [2, 4.3027], [3, 3.1824], [4, 2.7764], [7, 2.3646], [10, 2.2281], [30, 2.0423]]) {
+  for (const [df, crit] of [
+    [1, 12.7062],
+    [2, 4.3027],
+    [3, 3.1824],
+    [4, 2.7764],
+    [7, 2.3646],
+    [10, 2.2281],
+    [30, 2.0423],
+  ]) {
     close(t, tTwoSided(crit, df), 0.05, 2e-5, `p at t = ${crit}, df = ${df}`);
     close(t, tCritical(0.05, df), crit, 2e-4, `critical t, df = ${df}`);
   }
   // df = 1 is the Cauchy distribution: P(|T| >= t) = 1 - 2 atan(t) / pi.
-  for (const x of [0.1, 0.5, 1, 3, 40]) close(t, tTwoSided(x, 1), 1 - (2 * Math.atan(x)) / Math.PI, 1e-12, `cauchy ${x}`);
+  for (const x of [0.1, 0.5, 1, 3, 40])
+    close(t, tTwoSided(x, 1), 1 - (2 * Math.atan(x)) / Math.PI, 1e-12, `cauchy ${x}`);
   // df = 2: P(|T| >= t) = 1 - t / sqrt(2 + t^2).
   for (const x of [0.2, 1.5, 9]) close(t, tTwoSided(x, 2), 1 - x / Math.sqrt(2 + x * x), 1e-12, `df 2 at ${x}`);
   t.is(tTwoSided(0, 5), 1);
@@ -40,10 +49,13 @@ test('incomplete beta: closed forms and the symmetry I_x(a, b) = 1 - I_(1-x)(b, 
 });
 
 test('paired comparison: mean difference, interval and p as computed by hand; degenerate cases', (t) => {
-  const a = [0.9, 0.9, 0.95, 0.95], b = [0.7, 0.75, 0.8, 0.7];
+  const a = [0.9, 0.9, 0.95, 0.95],
+    b = [0.7, 0.75, 0.8, 0.7];
   // Differences 0.2, 0.15, 0.15, 0.25: mean 0.1875, t = 0.1875 / (sd / 2) with sd from the deviations.
-  const d = [0.2, 0.15, 0.15, 0.25], mean = 0.1875;
-  const sd = Math.sqrt(d.reduce((s, v) => s + (v - mean) ** 2, 0) / 3), se = sd / 2;
+  const d = [0.2, 0.15, 0.15, 0.25],
+    mean = 0.1875;
+  const sd = Math.sqrt(d.reduce((s, v) => s + (v - mean) ** 2, 0) / 3),
+    se = sd / 2;
   const c = pairedComparison(a, b);
   close(t, c.meanDiff, mean, 1e-12, 'mean');
   close(t, c.ci[0], mean - 3.1824463 * se, 1e-6, 'ci low');
@@ -61,7 +73,10 @@ test('paired comparison: mean difference, interval and p as computed by hand; de
   t.is(pairedComparison([1, 2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5]).p, 2 / 64);
   t.is(pairedComparison([1, 2], [1, 2]).p, 1);
   // Equal up to float rounding is equal: 100 * (0.95 - 0.85) and 100 * (0.9 - 0.8) differ in the last bits.
-  const rounding = pairedComparison([95, 90].map((v, i) => v - [85, 80][i] + [0, 1e-14][i]), [0, 0]);
+  const rounding = pairedComparison(
+    [95, 90].map((v, i) => v - [85, 80][i] + [0, 1e-14][i]),
+    [0, 0],
+  );
   t.is(rounding.p, 0.5);
   t.false(rounding.shown);
   const one = pairedComparison([1], [0]);
@@ -75,8 +90,20 @@ test('paired comparison: mean difference, interval and p as computed by hand; de
 
 function tinyRepLKNet(seed) {
   lk.manualSeed(seed);
-  return new lk.RepLKNet({ layers: [1, 1], channels: [8, 16], kernelSizes: [5, 3], smallKernel: 3, dwRatio: 1, ffnRatio: 2, numClasses: 10, stemStride: 2 },
-    [0.13, 0.13, 0.13], [0.31, 0.31, 0.31]).eval();
+  return new lk.RepLKNet(
+    {
+      layers: [1, 1],
+      channels: [8, 16],
+      kernelSizes: [5, 3],
+      smallKernel: 3,
+      dwRatio: 1,
+      ffnRatio: 2,
+      numClasses: 10,
+      stemStride: 2,
+    },
+    [0.13, 0.13, 0.13],
+    [0.31, 0.31, 0.31],
+  ).eval();
 }
 
 function greyBatch(n, side, seed) {
@@ -99,7 +126,10 @@ const channel = (x, n, c) => {
 test('grey perturbation: the model sees channel 0 on all three, and FGSM moves channel 0 only', (t) => {
   const model = tinyRepLKNet(3);
   const x = greyBatch(4, 16, 1);
-  const shifted = lk.tensor(x.data.map((v, i) => (Math.floor(i / 256) % 3 === 0 ? v : 1 - v)), x.shape);
+  const shifted = lk.tensor(
+    x.data.map((v, i) => (Math.floor(i / 256) % 3 === 0 ? v : 1 - v)),
+    x.shape,
+  );
   const g = greyOf(shifted);
   for (let n = 0; n < 4; n++) for (let c = 0; c < 3; c++) t.deepEqual(channel(g, n, c), channel(shifted, n, 0));
   const grey = attackedModel(model, 'grey');
@@ -134,7 +164,12 @@ test('frequencyNoise: shared noise keeps the copies equal, clip false leaves [0,
   const run = async (options) => {
     const model = tinyRepLKNet(4);
     const seen = recording(model);
-    const r = await lk.analyses.frequencyNoise(model, ds, { bands: [0, 0.5], noise: { std: 0.2 }, seed: 9, ...options });
+    const r = await lk.analyses.frequencyNoise(model, ds, {
+      bands: [0, 0.5],
+      noise: { std: 0.2 },
+      seed: 9,
+      ...options,
+    });
     // seen[0] is the clean batch, then one batch per band.
     return { r, noisy: seen.slice(1) };
   };
@@ -155,20 +190,38 @@ test('frequencyNoise: shared noise keeps the copies equal, clip false leaves [0,
     }
   t.true(outside > 50, 'unclamped noise leaves [0, 1]');
   const withDc = await run({ channels: 'shared', clip: false, zeroFrequency: true });
-  const means = withDc.noisy.slice(0, 1).flatMap((batch) => [0, 1, 2].map((n) => channel(batch, n, 0).reduce((s, v, i) => s + v - channel(x, n, 0)[i], 0) / 1024));
-  t.true(means.some((m) => Math.abs(m) > 1e-3), `the lowest band with the zero frequency shifts the mean: ${means}`);
+  const means = withDc.noisy
+    .slice(0, 1)
+    .flatMap((batch) =>
+      [0, 1, 2].map((n) => channel(batch, n, 0).reduce((s, v, i) => s + v - channel(x, n, 0)[i], 0) / 1024),
+    );
+  t.true(
+    means.some((m) => Math.abs(m) > 1e-3),
+    `the lowest band with the zero frequency shifts the mean: ${means}`,
+  );
   const independent = await run({});
   t.deepEqual([independent.r.channels, independent.r.clip, independent.r.zeroFrequency], ['independent', true, true]);
   for (const batch of independent.noisy) {
-    t.true(batch.data.every((v) => v >= 0 && v <= 1), 'clamped by default');
+    t.true(
+      batch.data.every((v) => v >= 0 && v <= 1),
+      'clamped by default',
+    );
     t.notDeepEqual(channel(batch, 0, 1), channel(batch, 0, 0), 'independent channels differ');
   }
   const model = tinyRepLKNet(4);
-  await t.throwsAsync(lk.analyses.frequencyNoise(model, ds, { channels: 'all' }), { instanceOf: RangeError, message: /channels must be 'independent' or 'shared'/ });
-  await t.throwsAsync(lk.analyses.frequencyNoise(model, ds, { clip: 1 }), { instanceOf: TypeError, message: /clip must be true or false/ });
+  await t.throwsAsync(lk.analyses.frequencyNoise(model, ds, { channels: 'all' }), {
+    instanceOf: RangeError,
+    message: /channels must be 'independent' or 'shared'/,
+  });
+  await t.throwsAsync(lk.analyses.frequencyNoise(model, ds, { clip: 1 }), {
+    instanceOf: TypeError,
+    message: /clip must be true or false/,
+  });
   // On 32x32 the first ring off the centre is at 1/16 pi: a band [0, 0.05) without the zero frequency is empty.
-  await t.throwsAsync(lk.analyses.frequencyNoise(model, ds, { bands: [0], bandWidth: 0.05, zeroFrequency: false }),
-    { instanceOf: RangeError, message: /band \[0, 0.05\) pi holds no frequency of a 32x32 image without the zero frequency/ });
+  await t.throwsAsync(lk.analyses.frequencyNoise(model, ds, { bands: [0], bandWidth: 0.05, zeroFrequency: false }), {
+    instanceOf: RangeError,
+    message: /band \[0, 0.05\) pi holds no frequency of a 32x32 image without the zero frequency/,
+  });
 });
 
 test('brightness shift: +-std on every pixel, one sign per image (grey) or per channel (rgb), clamped on request', (t) => {
@@ -177,17 +230,24 @@ test('brightness shift: +-std on every pixel, one sign per image (grey) or per c
   const signs = new Set();
   for (let n = 0; n < 8; n++) {
     const d = channel(grey, n, 0).map((v, i) => v - channel(x, n, 0)[i]);
-    t.true(d.every((v) => Math.abs(Math.abs(v) - 0.15) < 1e-6 && Math.sign(v) === Math.sign(d[0])), `sample ${n}`);
+    t.true(
+      d.every((v) => Math.abs(Math.abs(v) - 0.15) < 1e-6 && Math.sign(v) === Math.sign(d[0])),
+      `sample ${n}`,
+    );
     signs.add(Math.sign(d[0]));
     t.deepEqual(channel(grey, n, 1), channel(grey, n, 0));
   }
   t.is(signs.size, 2, 'both signs drawn');
   const clamped = brightnessShift(x, 0.15, true, 'grey', 1, 0);
   t.true(clamped.data.every((v) => v >= 0 && v <= 1));
-  t.true(grey.data.some((v) => v < 0), 'unclamped goes below 0');
+  t.true(
+    grey.data.some((v) => v < 0),
+    'unclamped goes below 0',
+  );
   const rgb = brightnessShift(x, 0.15, false, 'rgb', 1, 0);
   let differ = 0;
-  for (let n = 0; n < 8; n++) if (channel(rgb, n, 1)[0] - x.data[(n * 3 + 1) * 16] !== channel(rgb, n, 0)[0] - x.data[n * 3 * 16]) differ++;
+  for (let n = 0; n < 8; n++)
+    if (channel(rgb, n, 1)[0] - x.data[(n * 3 + 1) * 16] !== channel(rgb, n, 0)[0] - x.data[n * 3 * 16]) differ++;
   t.true(differ > 0, 'rgb draws per channel');
 });
 
@@ -197,7 +257,16 @@ test('CSV numbers carry no float noise; band and kernel labels read like the REA
   t.is(csvNumber(1 / 3), '0.333333');
   t.is(csvNumber(12), '12');
   t.is(csvNumber(NaN), '');
-  t.is(csvText(['a', 'b'], [[0.1 * 3, 'x,y'], [null, 2]]), 'a,b\n0.3,"x,y"\n,2\n');
+  t.is(
+    csvText(
+      ['a', 'b'],
+      [
+        [0.1 * 3, 'x,y'],
+        [null, 2],
+      ],
+    ),
+    'a,b\n0.3,"x,y"\n,2\n',
+  );
   t.is(bandLabel(0, 0.1), '0–0.1π');
   t.is(bandLabel(0.30000000000000004, 0.4), '0.3–0.4π');
   t.is(kernelLayerLabel('stages.0.blocks.0.large_kernel.lkb_reparam.weight', [13, 13]), '13x13 kernels, stage 1');
@@ -205,8 +274,28 @@ test('CSV numbers carry no float noise; band and kernel labels read like the REA
 
 test('line chart: legend below the plot, error bars beside each other, markers, a legend note', (t) => {
   const series = [
-    { name: 'A', points: [[0, 50], [1, 60]], errorBars: [[0, 40, 55], [1, 58, 70]] },
-    { name: 'B', points: [[0, 52], [1, 61]], errorBars: [[0, 45, 60], [1, 50, 65]] },
+    {
+      name: 'A',
+      points: [
+        [0, 50],
+        [1, 60],
+      ],
+      errorBars: [
+        [0, 40, 55],
+        [1, 58, 70],
+      ],
+    },
+    {
+      name: 'B',
+      points: [
+        [0, 52],
+        [1, 61],
+      ],
+      errorBars: [
+        [0, 45, 60],
+        [1, 50, 65],
+      ],
+    },
   ];
   const svg = lineChart(series, { title: 'T', legendNote: 'bars: min–max' });
   const count = (re) => (svg.match(re) || []).length;
@@ -218,7 +307,10 @@ test('line chart: legend below the plot, error bars beside each other, markers, 
   const bottom = Number(axis[1]);
   const legendY = [...svg.matchAll(/<text x="[\d.]+" y="([\d.]+)" class="legend-entry"/g)].map((m) => Number(m[1]));
   t.is(legendY.length, 2);
-  t.true(legendY.every((y) => y > bottom + 30), `legend at ${legendY}, plot bottom ${bottom}`);
+  t.true(
+    legendY.every((y) => y > bottom + 30),
+    `legend at ${legendY}, plot bottom ${bottom}`,
+  );
   // Bars of A and B at the same x sit apart.
   const barX = [...svg.matchAll(/class="error-bar" d="M([\d.]+),/g)].map((m) => Number(m[1]));
   t.true(Math.abs(barX[0] - barX[2]) >= 5, `bars at ${barX}`);
@@ -233,13 +325,21 @@ test('the written conclusion states only the comparisons the test shows, and say
   const labels = { a: 'Model A', b: 'Model B' };
   const row = (measure, label, a, b) => ({ measure, label, a: 'a', b: 'b', ...pairedComparison(a, b) });
   const comparisons = [
-    row('clean', 'clean', [0.99, 0.98, 0.985, 0.99].map((v) => 100 * v), [0.97, 0.96, 0.97, 0.975].map((v) => 100 * v)),
+    row(
+      'clean',
+      'clean',
+      [0.99, 0.98, 0.985, 0.99].map((v) => 100 * v),
+      [0.97, 0.96, 0.97, 0.975].map((v) => 100 * v),
+    ),
     row('pgd', 'PGD', [10, 40, 5, 30], [20, 10, 30, 15]),
   ];
   t.true(comparisons[0].shown && !comparisons[1].shown);
   // Differences 2, 2, 1.5, 1.5 points: mean 1.75.
   const text = conclusion(comparisons, labels, [0, 1, 2, 3], s);
-  t.regex(text[1], /^Model A against Model B: the seeds support a difference in clean \(higher by 1\.8 points on average, 95% interval \+[\d.]+ to \+[\d.]+, p = 0\.00\d\)\. No difference shown in PGD\.$/);
+  t.regex(
+    text[1],
+    /^Model A against Model B: the seeds support a difference in clean \(higher by 1\.8 points on average, 95% interval \+[\d.]+ to \+[\d.]+, p = 0\.00\d\)\. No difference shown in PGD\.$/,
+  );
   t.notRegex(text.join(' '), /PGD \(/, 'PGD is never stated as a difference');
   t.regex(text[text.length - 1], /These are 2 tests without correction/);
   const none = conclusion([row('pgd', 'PGD', [10, 40, 5, 30], [20, 10, 30, 15])], labels, [0, 1, 2, 3], s);

@@ -36,7 +36,10 @@ function firstDifference(a, b, n = a.length) {
 
 test('matmul: columns of a one-N-block product equal the same columns of a many-block product', (t) => {
   const r = rng(11);
-  const M = 71, K = 1000, N = 49, wide = 1200; // K: three blocks of 334; wide: several N blocks
+  const M = 71,
+    K = 1000,
+    N = 49,
+    wide = 1200; // K: three blocks of 334; wide: several N blocks
   const a = toTensor(r.array([M, K]));
   const bWide = r.array([K, wide]);
   const bNarrow = { shape: [K, N], data: new Float64Array(K * N) };
@@ -55,7 +58,8 @@ test('matmul: columns of a one-N-block product equal the same columns of a many-
 
 test('conv2d 1x1 at 7x7: an image alone (weights packed in place) equals it inside a batch (the batch as one GEMM)', (t) => {
   const r = rng(12);
-  const x = r.array([4, 150, 7, 7]), w = toTensor(r.array([131, 150, 1, 1]));
+  const x = r.array([4, 150, 7, 7]),
+    w = toTensor(r.array([131, 150, 1, 1]));
   const first = { shape: [1, 150, 7, 7], data: x.data.slice(0, 150 * 49) };
   const g = r.array([1, 131, 7, 7]);
   forEachIsa((isa) => {
@@ -70,7 +74,8 @@ test('conv2d 1x1 at 7x7: an image alone (weights packed in place) equals it insi
     };
     const gBatch = { shape: [4, 131, 7, 7], data: new Float64Array(4 * 131 * 49) };
     gBatch.data.set(g.data);
-    const gxAlone = gradOf(first, g), gxBatch = gradOf(x, gBatch);
+    const gxAlone = gradOf(first, g),
+      gxBatch = gradOf(x, gBatch);
     t.is(firstDifference(gxAlone, gxBatch, gxAlone.length), -1, `${isa}: input gradient differs`);
   });
 });
@@ -78,8 +83,12 @@ test('conv2d 1x1 at 7x7: an image alone (weights packed in place) equals it insi
 test('conv2d 1x1 at 8x8: a batch too large for one scratch result runs in chunks, each image as if alone', (t) => {
   // 2048 channels x 64 pixels per image: chunks of 32 images, so 40 images take two (32 + 8).
   const r = rng(13);
-  const n = 40, cin = 3, cout = 2048;
-  const x = r.array([n, cin, 8, 8]), w = toTensor(r.array([cout, cin, 1, 1])), b = toTensor(r.array([cout]));
+  const n = 40,
+    cin = 3,
+    cout = 2048;
+  const x = r.array([n, cin, 8, 8]),
+    w = toTensor(r.array([cout, cin, 1, 1])),
+    b = toTensor(r.array([cout]));
   forEachIsa((isa) => {
     const batch = ops.conv2d(toTensor(x), w, { bias: b }).data;
     for (const i of [0, 31, 32, 39]) {

@@ -37,7 +37,8 @@ function toTensor(a, requiresGrad = false) {
 /** max|got - want| / max|want| (norm-wise relative error); 0 when both are all zero. */
 function relErr(got, want) {
   if (got.length !== want.length) return Infinity;
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < want.length; i++) {
     const d = Math.abs(got[i] - want[i]);
     if (!(d <= num)) num = d; // NaN propagates as a failure
@@ -57,7 +58,7 @@ function assertClose(t, got, want, tol, what) {
 // return or throw `ErrorClass`, nothing else. Returns how many were rejected, or the first
 // unexpected error as { error, trial }.
 function fuzzCorruptions({ good, start = 0, span, trials, seed, parse, ErrorClass, fixUp = () => {} }) {
-  const random = (n) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+  const random = (n) => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n;
   let rejected = 0;
   for (let trial = 0; trial < trials; trial++) {
     const bytes = Buffer.from(good);
@@ -97,12 +98,26 @@ function linearModel({ N = 4, side = 6, K = 5, seed = 3, scale = 1, lo = 0.1, hi
   const D = 3 * side * side;
   const W = Float32Array.from({ length: K * D }, () => r.uniform(-scale, scale));
   const b = Float32Array.from({ length: K }, () => r.uniform(-0.1, 0.1));
-  const Wt = lk.tensor(W, [K, D]), bt = lk.tensor(b, [K]);
+  const Wt = lk.tensor(W, [K, D]),
+    bt = lk.tensor(b, [K]);
   const model = (x) => lk.ops.linear(lk.ops.reshape(x, [x.shape[0], D]), Wt, bt);
-  const x = lk.tensor(Float32Array.from({ length: N * D }, () => r.uniform(lo, hi)), [N, 3, side, side]);
+  const x = lk.tensor(
+    Float32Array.from({ length: N * D }, () => r.uniform(lo, hi)),
+    [N, 3, side, side],
+  );
   const y = Array.from(lk.argmax(lk.noGrad(() => model(x))));
   return { model, x, y, W, b, K, D, N, side };
 }
 
 module.exports = {
-  linearModel, lk, rng, toTensor, relErr, assertClose, fuzzCorruptions, modelFixture, loadModelFixture, MODEL_FIXTURES };
+  linearModel,
+  lk,
+  rng,
+  toTensor,
+  relErr,
+  assertClose,
+  fuzzCorruptions,
+  modelFixture,
+  loadModelFixture,
+  MODEL_FIXTURES,
+};

@@ -11,5 +11,7 @@ process.env.LKVIT_CUDA_EMULATED = '1';
 process.env.LKVIT_FUZZ_CUDA = '1';
 process.env.LKVIT_FUZZ_TRIALS ||= '16000'; // the conv input gradient needs many draws to meet a geometry that runs
 // The harness loads the addon when it is required: build it first (cached, under the build lock).
-execFileSync(process.execPath, [path.join(__dirname, '..', 'native', 'cuda', 'build-emulated.js')], { stdio: 'ignore' });
+execFileSync(process.execPath, [path.join(__dirname, '..', 'native', 'cuda', 'build-emulated.js')], {
+  stdio: 'ignore',
+});
 require('./hostile.native.test.js');

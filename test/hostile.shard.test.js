@@ -43,11 +43,26 @@ function setup() {
 async function attackShards(s, name) {
   const folder = path.join(s.dir, name);
   fs.mkdirSync(folder);
-  const args = ['--input', s.input, ...s.flags, '--attack', 'pgd', '--eps', '4/255', '--steps', '2', '--batch-size', '4'];
+  const args = [
+    '--input',
+    s.input,
+    ...s.flags,
+    '--attack',
+    'pgd',
+    '--eps',
+    '4/255',
+    '--steps',
+    '2',
+    '--batch-size',
+    '4',
+  ];
   const reports = [];
   for (const i of [1, 2]) {
     const json = path.join(folder, `pgd.shard-${i}-of-2.json`);
-    await attackCommand([...args, '--shard', `${i}/2`, '--out', path.join(folder, `adv-${i}.safetensors`), '--json', json], quiet);
+    await attackCommand(
+      [...args, '--shard', `${i}/2`, '--out', path.join(folder, `adv-${i}.safetensors`), '--json', json],
+      quiet,
+    );
     reports.push(json);
   }
   return { folder, reports };
@@ -84,7 +99,11 @@ test('attack shards: honest ones merge; links, FIFOs, devices and paths out of t
   for (const name of ['../secret.txt', '../../../../etc/passwd', '/etc/passwd', '.', '..', 'a/b']) {
     const { folder: f2, reports: r2 } = await attackShards(s, `out-${crypto.randomBytes(4).toString('hex')}`);
     edit(r2[0], (r) => (r.files.xAdv = name));
-    await refused(t, [f2, '--out', path.join(s.dir, 'm.safetensors')], /shard 1\/2 .*names files\.xAdv outside its folder/);
+    await refused(
+      t,
+      [f2, '--out', path.join(s.dir, 'm.safetensors')],
+      /shard 1\/2 .*names files\.xAdv outside its folder/,
+    );
   }
 
   // A symbolic link beside the report (to a secret, to /dev/zero), a FIFO, a folder.
@@ -105,7 +124,11 @@ test('attack shards: honest ones merge; links, FIFOs, devices and paths out of t
     await refused(t, [r3[0], r3[1], '--out', path.join(s.dir, 'm.safetensors')], pattern);
   }
   // The report itself as a device, a FIFO, a link found in a folder.
-  await refused(t, ['/dev/zero', '--out', path.join(s.dir, 'm.safetensors')], /'\/dev\/zero' is not a regular file \(a device\)/);
+  await refused(
+    t,
+    ['/dev/zero', '--out', path.join(s.dir, 'm.safetensors')],
+    /'\/dev\/zero' is not a regular file \(a device\)/,
+  );
   const fifo = path.join(s.dir, 'pgd.shard-1-of-1.json');
   execFileSync('mkfifo', [fifo]);
   await refused(t, [fifo], /is not a regular file \(a FIFO\)/);
@@ -167,7 +190,11 @@ test('attack shards: edited payloads and files are refused (digest, then range c
   const bytes = fs.readFileSync(adv);
   bytes[bytes.length - 1] ^= 1;
   fs.writeFileSync(adv, bytes);
-  await refused(t, [r[0], r[1], '--out', path.join(s.dir, 'm.safetensors')], /the xAdv file '.*adv-1\.safetensors' of shard 1\/2 does not match the shard's digest/);
+  await refused(
+    t,
+    [r[0], r[1], '--out', path.join(s.dir, 'm.safetensors')],
+    /the xAdv file '.*adv-1\.safetensors' of shard 1\/2 does not match the shard's digest/,
+  );
   // A forged x_adv with its digest recomputed: pixels outside [0, 1].
   const forgedX = lk.readSafetensors(adv);
   const x = forgedX.tensors.get('x_adv');
@@ -179,7 +206,18 @@ test('attack shards: edited payloads and files are refused (digest, then range c
 
 test('occlusion shards: forged counts are refused, honest ones merge', async (t) => {
   const s = setup();
-  const args = ['occlusion', ...s.flags, '--input', s.input, '--batch-size', '4', '--ratios', '0.5', '--patch-size', '8'];
+  const args = [
+    'occlusion',
+    ...s.flags,
+    '--input',
+    s.input,
+    '--batch-size',
+    '4',
+    '--ratios',
+    '0.5',
+    '--patch-size',
+    '8',
+  ];
   const fresh = async () => {
     const out = path.join(s.dir, `occ-${crypto.randomBytes(4).toString('hex')}`);
     for (const i of [1, 2]) await analyzeCommand([...args, '--out', out, '--shard', `${i}/2`], quiet);
@@ -192,7 +230,10 @@ test('occlusion shards: forged counts are refused, honest ones merge', async (t)
   edit(r[0], (x) => (x.payload.points[0].correct = 999));
   await refused(t, [...r, '--json', path.join(s.dir, 'm.json')], /shard 1\/2 .*does not match its digest/);
   const forged = [
-    [(x) => (x.payload.points[0].correct = 999), /shard 2\/2: payload\.points\[0\]\.correct must be an integer in \[0, 4\]/],
+    [
+      (x) => (x.payload.points[0].correct = 999),
+      /shard 2\/2: payload\.points\[0\]\.correct must be an integer in \[0, 4\]/,
+    ],
     [(x) => (x.payload.cleanCorrect = 5), /payload\.cleanCorrect must be an integer in \[0, 4\]/],
     [(x) => (x.payload.points[0].droppedPatches = 17), /droppedPatches must be an integer in \[0, 16\]/],
     [(x) => (x.payload.samples = 1e9), /payload\.samples must be an integer in \[4, 4\]/],
@@ -216,12 +257,30 @@ test('eval shards: forged records (classes out of range, unknown fields, duplica
   const weights = path.join(dir, 'w.safetensors');
   lk.saveWeights(lk.createModel('resnet50', config), weights);
   const val = path.join(dir, 'val');
-  for (const k of [0, 1]) for (const j of [0, 1]) {
-    const file = path.join(val, IMAGENET_WNIDS[k], `${j}.png`);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    await sharp({ create: { width: 20, height: 20, channels: 3, background: { r: 40 * k, g: 90 * j, b: 60 } } }).png().toFile(file);
-  }
-  const args = ['--suite', 'imagenet', '--data', val, '--model', 'resnet50', '--weights', weights, '--config', JSON.stringify(config), '--crop', '16', '--batch-size', '2'];
+  for (const k of [0, 1])
+    for (const j of [0, 1]) {
+      const file = path.join(val, IMAGENET_WNIDS[k], `${j}.png`);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      await sharp({ create: { width: 20, height: 20, channels: 3, background: { r: 40 * k, g: 90 * j, b: 60 } } })
+        .png()
+        .toFile(file);
+    }
+  const args = [
+    '--suite',
+    'imagenet',
+    '--data',
+    val,
+    '--model',
+    'resnet50',
+    '--weights',
+    weights,
+    '--config',
+    JSON.stringify(config),
+    '--crop',
+    '16',
+    '--batch-size',
+    '2',
+  ];
   const fresh = async () => {
     const out = path.join(dir, `eval-${crypto.randomBytes(4).toString('hex')}`);
     for (const i of [1, 2]) await evalCommand([...args, '--out', out, '--shard', `${i}/2`], quiet);
@@ -231,10 +290,19 @@ test('eval shards: forged records (classes out of range, unknown fields, duplica
   await mergeCommand([...r, '--out', path.join(dir, 'merged')], quiet);
   t.is(readJson(path.join(dir, 'merged', 'report.json')).samples, 4);
   const forged = [
-    [(x) => (x.payload.results[0].top5[0] = 5000), /shard 2\/2: payload\.results\[0\]\.top5\[0\] must be an integer in \[0, 999\]/],
-    [(x) => (x.payload.results[1].label = 'n01440764'), /payload\.results\[1\]\.label must be an integer in \[-1, 999\]/],
+    [
+      (x) => (x.payload.results[0].top5[0] = 5000),
+      /shard 2\/2: payload\.results\[0\]\.top5\[0\] must be an integer in \[0, 999\]/,
+    ],
+    [
+      (x) => (x.payload.results[1].label = 'n01440764'),
+      /payload\.results\[1\]\.label must be an integer in \[-1, 999\]/,
+    ],
     [(x) => (x.payload.results[0].extra = 1), /payload\.results\[0\] must be a record with exactly label, top5/],
-    [(x) => (x.payload.results[0].top5 = Array(6).fill(1)), /payload\.results\[0\]\.top5 must be at most 5 class indices/],
+    [
+      (x) => (x.payload.results[0].top5 = Array(6).fill(1)),
+      /payload\.results\[0\]\.top5 must be at most 5 class indices/,
+    ],
     [(x) => (x.payload.samples[0][0] = 7), /payload\.samples\[0\]\[0\] must be an integer in \[0, 0\]/],
     [(x) => x.payload.results.pop(), /payload\.results must be an array of 2/],
   ];
@@ -247,13 +315,21 @@ test('eval shards: forged records (classes out of range, unknown fields, duplica
   r = await fresh();
   const first = readJson(r[0]).payload.samples[0];
   edit(r[1], (x) => (x.payload.samples[0] = first), true);
-  await refused(t, [...r, '--out', path.join(dir, 'm')], /shard 2\/2: payload\.samples\[0\]\[1\] must be an id no other sample of the run has/);
+  await refused(
+    t,
+    [...r, '--out', path.join(dir, 'm')],
+    /shard 2\/2: payload\.samples\[0\]\[1\] must be an id no other sample of the run has/,
+  );
   // A file name with a terminal escape is not a plain name; a report path with one is printed escaped.
   r = await fresh();
   edit(r[0], (x) => (x.run.extra = 1));
   const escaped = path.join(path.dirname(r[0]), 'e\x1b[2J.shard-1-of-2.json');
   fs.renameSync(r[0], escaped);
-  const e = await refused(t, [escaped, r[1], '--out', path.join(dir, 'm')], /come from different runs \(extra differs\)/);
+  const e = await refused(
+    t,
+    [escaped, r[1], '--out', path.join(dir, 'm')],
+    /come from different runs \(extra differs\)/,
+  );
   t.false(e.message.includes('\x1b'));
   t.true(e.message.includes('e\\x1b[2J'));
 });

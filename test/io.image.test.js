@@ -24,11 +24,14 @@ const JPEG_MAX_BYTE_DIFF = 0;
 /** Compares a [3, H, W] float result with uint8 expectations; `at(c, y, x)` gives the expected byte. */
 function compare(got, shape, at) {
   const [, h, w] = shape;
-  let maxByteDiff = 0, floatMismatches = 0, first = null;
+  let maxByteDiff = 0,
+    floatMismatches = 0,
+    first = null;
   for (let c = 0; c < 3; c++) {
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
-        const g = got[(c * h + y) * w + x], want = at(c, y, x);
+        const g = got[(c * h + y) * w + x],
+          want = at(c, y, x);
         if (g !== TORCH_TO_TENSOR[want]) {
           floatMismatches++;
           first = first ?? `first at c=${c} y=${y} x=${x}: got ${g * 255}, want ${want}`;
@@ -63,7 +66,10 @@ test('the ICC fixtures would decode differently if the profile were applied', as
     const c = manifest.decode.find((d) => d.file === name);
     const managed = await sharp(fixture(name)).removeAlpha().toColourspace('srgb').raw().toBuffer();
     const want = bytesAt(c.offset, c.width * c.height * 3);
-    t.true(managed.some((v, i) => Math.abs(v - want[i]) > 20), `${name}: profile has no visible effect`);
+    t.true(
+      managed.some((v, i) => Math.abs(v - want[i]) > 20),
+      `${name}: profile has no visible effect`,
+    );
   }
 });
 
@@ -77,7 +83,9 @@ test('the EXIF fixture carries orientation 6 and comes out unrotated, as with PI
 for (const c of manifest.transform) {
   const isDefault = c.resize === 256 && c.crop === 224;
   test(`transform ${c.file} resize=${c.resize} crop=${c.crop}${isDefault ? ' (defaults)' : ''}: ${c.why}`, async (t) => {
-    const got = isDefault ? await loadImage(fixture(c.file)) : await loadImage(fixture(c.file), { resize: c.resize, crop: c.crop });
+    const got = isDefault
+      ? await loadImage(fixture(c.file))
+      : await loadImage(fixture(c.file), { resize: c.resize, crop: c.crop });
     t.deepEqual(got.shape, c.shape);
     const [, h, w] = c.shape;
     const want = bytesAt(c.offset, 3 * h * w);
@@ -104,14 +112,20 @@ test('loadImageBatch stacks the transformed images', async (t) => {
   names.forEach((name, n) => {
     const c = manifest.transform.find((d) => d.file === name && d.resize === 48 && d.crop === 40);
     const want = bytesAt(c.offset, 3 * 40 * 40);
-    const r = compare(batch.data.subarray(n * 4800, (n + 1) * 4800), [3, 40, 40], (ch, y, x) => want[(ch * 40 + y) * 40 + x]);
+    const r = compare(
+      batch.data.subarray(n * 4800, (n + 1) * 4800),
+      [3, 40, 40],
+      (ch, y, x) => want[(ch * 40 + y) * 40 + x],
+    );
     t.is(r.floatMismatches, 0, `${name}: ${r.first}`);
   });
 });
 
 test('loadImageBatch names the file whose size differs', async (t) => {
-  const err = await t.throwsAsync(loadImageBatch([fixture('rgb.png'), fixture('rgba.png')], { resize: null, crop: null }),
-    { instanceOf: RangeError });
+  const err = await t.throwsAsync(
+    loadImageBatch([fixture('rgb.png'), fixture('rgba.png')], { resize: null, crop: null }),
+    { instanceOf: RangeError },
+  );
   t.regex(err.message, /rgba\.png' is 3x61x45 after the transform but '.*rgb\.png' is 3x45x61/);
   await t.throwsAsync(loadImageBatch([]), { instanceOf: TypeError, message: /non-empty array/ });
   await t.throwsAsync(loadImageBatch('rgb.png'), { instanceOf: TypeError });
@@ -122,8 +136,10 @@ test('a huge resize with a crop only computes the crop', async (t) => {
   const got = await loadImage(fixture('rgb.png'), { resize: 100000, crop: 8 });
   t.deepEqual(got.shape, [3, 8, 8]);
   t.true(got.data.every((v) => v >= 0 && v <= 1));
-  await t.throwsAsync(loadImage(fixture('rgb.png'), { resize: 100000, crop: null }),
-    { instanceOf: RangeError, message: /rgb\.png' after the transform \(135555x100000\).*more than the limit/ });
+  await t.throwsAsync(loadImage(fixture('rgb.png'), { resize: 100000, crop: null }), {
+    instanceOf: RangeError,
+    message: /rgb\.png' after the transform \(135555x100000\).*more than the limit/,
+  });
 });
 
 test('bad files: a clear error naming the file', async (t) => {
@@ -138,7 +154,10 @@ test('bad files: a clear error naming the file', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lkvit-img-'));
   try {
     const svg = path.join(dir, 'drawing.svg');
-    fs.writeFileSync(svg, '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>');
+    fs.writeFileSync(
+      svg,
+      '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>',
+    );
     err = await t.throwsAsync(loadImage(svg, { resize: null, crop: null }), { instanceOf: ImageFileError });
     t.regex(err.message, /format 'svg' is not supported/);
     err = await t.throwsAsync(loadImage(dir), { instanceOf: ImageFileError }); // a directory
@@ -151,8 +170,14 @@ test('bad files: a clear error naming the file', async (t) => {
 test('bad arguments: TypeError for wrong types, RangeError for bad values', async (t) => {
   const png = fixture('rgb.png');
   for (const bad of [0, -1, 1.5, NaN, Infinity, 2 ** 21]) {
-    await t.throwsAsync(loadImage(png, { resize: bad }), { instanceOf: RangeError, message: /transform\.resize must be a positive integer/ });
-    await t.throwsAsync(loadImage(png, { crop: bad }), { instanceOf: RangeError, message: /transform\.crop must be a positive integer/ });
+    await t.throwsAsync(loadImage(png, { resize: bad }), {
+      instanceOf: RangeError,
+      message: /transform\.resize must be a positive integer/,
+    });
+    await t.throwsAsync(loadImage(png, { crop: bad }), {
+      instanceOf: RangeError,
+      message: /transform\.crop must be a positive integer/,
+    });
   }
   await t.throwsAsync(loadImage(png, { resize: '48' }), { instanceOf: TypeError, message: /transform\.resize/ });
   await t.throwsAsync(loadImage(png, { size: 48 }), { instanceOf: TypeError, message: /unknown transform key 'size'/ });
@@ -160,8 +185,14 @@ test('bad arguments: TypeError for wrong types, RangeError for bad values', asyn
   await t.throwsAsync(loadImage(42), { instanceOf: TypeError, message: /path must be a non-empty string/ });
 
   const src = new Uint8Array(4 * 3 * 3);
-  t.throws(() => resizeBilinearU8(Array.from(src), 4, 3, 3, 2, 2), { instanceOf: TypeError, message: /src must be a Uint8Array/ });
-  t.throws(() => resizeBilinearU8(src, 4, 4, 3, 2, 2), { instanceOf: RangeError, message: /src has 36 bytes, expected .* 48/ });
+  t.throws(() => resizeBilinearU8(Array.from(src), 4, 3, 3, 2, 2), {
+    instanceOf: TypeError,
+    message: /src must be a Uint8Array/,
+  });
+  t.throws(() => resizeBilinearU8(src, 4, 4, 3, 2, 2), {
+    instanceOf: RangeError,
+    message: /src has 36 bytes, expected .* 48/,
+  });
   t.throws(() => resizeBilinearU8(src.subarray(0, 30), 2, 3, 5, 2, 2), { instanceOf: RangeError, message: /channels/ });
   t.throws(() => resizeBilinearU8(src, 4, 3, 3, 0, 2), { instanceOf: RangeError, message: /newWidth/ });
   t.throws(() => resizeBilinearU8(src, 4, 3, 3, 2, 2.5), { instanceOf: RangeError, message: /newHeight/ });
@@ -169,19 +200,52 @@ test('bad arguments: TypeError for wrong types, RangeError for bad values', asyn
 
 // What the fixture directory holds with a listed extension (written by make_image_fixtures.py), in code-unit order.
 const LISTED = [
-  'SHOUTY.PNG', 'big.png', 'bilevel.png', 'cmyk.jpg', 'corrupt_scan.jpg', 'exif_rotated.jpeg', 'grey.jpg', 'grey.png', 'grey16.png',
-  'grey16_trns.png', 'grey_alpha.png', 'grey_alpha16.png', 'icc.jpg', 'icc.png', 'levels.png', 'lossless.webp',
-  'lossless_alpha.webp', 'lossy.webp', 'not_an_image.jpg', 'palette.png', 'palette_trns.png', 'progressive.jpg',
-  'q420.jpg', 'q422.jpg', 'q444.jpg', 'rgb.png', 'rgb16.png', 'rgba.png', 'rgba16.png', 'truncated.jpg', 'truncated.png',
+  'SHOUTY.PNG',
+  'big.png',
+  'bilevel.png',
+  'cmyk.jpg',
+  'corrupt_scan.jpg',
+  'exif_rotated.jpeg',
+  'grey.jpg',
+  'grey.png',
+  'grey16.png',
+  'grey16_trns.png',
+  'grey_alpha.png',
+  'grey_alpha16.png',
+  'icc.jpg',
+  'icc.png',
+  'levels.png',
+  'lossless.webp',
+  'lossless_alpha.webp',
+  'lossy.webp',
+  'not_an_image.jpg',
+  'palette.png',
+  'palette_trns.png',
+  'progressive.jpg',
+  'q420.jpg',
+  'q422.jpg',
+  'q444.jpg',
+  'rgb.png',
+  'rgb16.png',
+  'rgba.png',
+  'rgba16.png',
+  'truncated.jpg',
+  'truncated.png',
 ];
 
 test('listImageFiles: a directory, sorted, only listed extensions, recursive on request', (t) => {
   t.deepEqual(listImageFiles(DIR), LISTED.map(fixture));
   const recursive = [...LISTED.slice(0, 18), 'nested/inner.png', ...LISTED.slice(18)];
-  t.deepEqual(listImageFiles(DIR, { recursive: true }), recursive.map((n) => path.join(DIR, n)));
+  t.deepEqual(
+    listImageFiles(DIR, { recursive: true }),
+    recursive.map((n) => path.join(DIR, n)),
+  );
   // a file is taken as is (even with another extension), arrays keep argument order
   t.deepEqual(listImageFiles(fixture('palette.gif')), [fixture('palette.gif')]);
-  t.deepEqual(listImageFiles([fixture('rgb.png'), path.join(DIR, 'nested')]), [fixture('rgb.png'), path.join(DIR, 'nested', 'inner.png')]);
+  t.deepEqual(listImageFiles([fixture('rgb.png'), path.join(DIR, 'nested')]), [
+    fixture('rgb.png'),
+    path.join(DIR, 'nested', 'inner.png'),
+  ]);
 });
 
 test('listImageFiles: clear errors', (t) => {
@@ -192,13 +256,18 @@ test('listImageFiles: clear errors', (t) => {
     fs.writeFileSync(path.join(dir, 'notes.txt'), 'x');
     fs.mkdirSync(path.join(dir, 'sub'));
     fs.copyFileSync(fixture('rgb.png'), path.join(dir, 'sub', 'a.png'));
-    t.throws(() => listImageFiles(dir), { message: /no image files \(\*\.jpg, \*\.jpeg, \*\.png, \*\.webp\) in .*only with \{ recursive: true \}/ });
+    t.throws(() => listImageFiles(dir), {
+      message: /no image files \(\*\.jpg, \*\.jpeg, \*\.png, \*\.webp\) in .*only with \{ recursive: true \}/,
+    });
     t.deepEqual(listImageFiles(dir, { recursive: true }), [path.join(dir, 'sub', 'a.png')]);
   } finally {
     fs.rmSync(dir, { recursive: true });
   }
   t.throws(() => listImageFiles(42), { instanceOf: TypeError });
   t.throws(() => listImageFiles([]), { instanceOf: TypeError });
-  t.throws(() => listImageFiles(DIR, { recursive: 'yes' }), { instanceOf: TypeError, message: /recursive must be a boolean/ });
+  t.throws(() => listImageFiles(DIR, { recursive: 'yes' }), {
+    instanceOf: TypeError,
+    message: /recursive must be a boolean/,
+  });
   t.throws(() => listImageFiles(DIR, { deep: true }), { instanceOf: TypeError, message: /unknown options key 'deep'/ });
 });

@@ -33,7 +33,11 @@ function fileWith(header, data = new Uint8Array(0), headerLength) {
 
 function headerOf(bytes) {
   const n = Number(Buffer.from(bytes).readBigUInt64LE(0));
-  return JSON.parse(Buffer.from(bytes).subarray(8, 8 + n).toString('utf8'));
+  return JSON.parse(
+    Buffer.from(bytes)
+      .subarray(8, 8 + n)
+      .toString('utf8'),
+  );
 }
 
 function tmpFile(t, name) {
@@ -46,7 +50,10 @@ test('every dtype converts to the float32 values torch gives, unaligned offsets 
   const got = io.readSafetensors(fixture('mixed.safetensors'));
   const want = io.readSafetensors(fixture('mixed_expected.safetensors'));
   const header = headerOf(fs.readFileSync(fixture('mixed.safetensors')));
-  t.true(header.f64.data_offsets[0] % 8 !== 0 && header.f32.data_offsets[0] % 4 !== 0, 'the fixture has unaligned floats');
+  t.true(
+    header.f64.data_offsets[0] % 8 !== 0 && header.f32.data_offsets[0] % 4 !== 0,
+    'the fixture has unaligned floats',
+  );
   t.deepEqual([...got.tensors.keys()].sort(), [...want.tensors.keys()].sort());
   for (const [name, expected] of want.tensors) {
     const tensor = got.tensors.get(name);
@@ -83,8 +90,14 @@ test('special values survive: subnormal halves, infinities, NaN, -0, 0-d and emp
 
 // The reference file holds (i * 0.25 - k) for the k-th tensor in UTF-8 key order.
 const WRITER_SHAPES = [
-  ['bias', [2]], ['blocks.10.weight', [2, 3]], ['blocks.2.weight', [3]], ['empty', [0, 4]], ['scalar', []],
-  ['z\uffff', [2]], ['z\u{1f600}', [2]], ['\u00fc.weight', [1, 2]],
+  ['bias', [2]],
+  ['blocks.10.weight', [2, 3]],
+  ['blocks.2.weight', [3]],
+  ['empty', [0, 4]],
+  ['scalar', []],
+  ['z\uffff', [2]],
+  ['z\u{1f600}', [2]],
+  ['\u00fc.weight', [1, 2]],
 ];
 function writerTensors() {
   const tensors = WRITER_SHAPES.map(([name, shape], k) => {
@@ -96,16 +109,29 @@ function writerTensors() {
 
 test('serializeSafetensors writes byte for byte what the safetensors layout prescribes', (t) => {
   const metadata = { name: 'r\u00e9f "x"\n', format: 'pt' };
-  t.deepEqual(Buffer.from(io.serializeSafetensors(writerTensors(), metadata)), fs.readFileSync(fixture('writer_reference.safetensors')));
-  t.deepEqual(Buffer.from(io.serializeSafetensors(writerTensors())), fs.readFileSync(fixture('writer_reference_nometa.safetensors')));
+  t.deepEqual(
+    Buffer.from(io.serializeSafetensors(writerTensors(), metadata)),
+    fs.readFileSync(fixture('writer_reference.safetensors')),
+  );
+  t.deepEqual(
+    Buffer.from(io.serializeSafetensors(writerTensors())),
+    fs.readFileSync(fixture('writer_reference_nometa.safetensors')),
+  );
   const asRecord = Object.fromEntries(writerTensors());
-  t.deepEqual(Buffer.from(io.serializeSafetensors(asRecord)), fs.readFileSync(fixture('writer_reference_nometa.safetensors')));
+  t.deepEqual(
+    Buffer.from(io.serializeSafetensors(asRecord)),
+    fs.readFileSync(fixture('writer_reference_nometa.safetensors')),
+  );
 });
 
 test('writeSafetensors then readSafetensors round-trips values, shapes and metadata', (t) => {
   const file = tmpFile(t, 'out.safetensors');
   const sub = new Float32Array([9, 1, -0, NaN, Infinity, 3e-45]).subarray(1); // a view with an offset
-  const tensors = { a: { shape: [5], data: sub }, b: { shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) }, c: { shape: [], data: new Float32Array([7]) } };
+  const tensors = {
+    a: { shape: [5], data: sub },
+    b: { shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) },
+    c: { shape: [], data: new Float32Array([7]) },
+  };
   const metadata = JSON.parse('{"epoch":"3","__proto__":"kept"}'); // an own '__proto__' key, as a reader may produce
   io.writeSafetensors(file, tensors, metadata);
   const back = io.readSafetensors(file);
@@ -124,11 +150,23 @@ test('writeSafetensors then readSafetensors round-trips values, shapes and metad
 test('serializeSafetensors rejects bad arguments with TypeError / RangeError', (t) => {
   const ok = { shape: [2], data: new Float32Array(2) };
   t.throws(() => io.serializeSafetensors(null), { instanceOf: TypeError, message: /tensors must be/ });
-  t.throws(() => io.serializeSafetensors({ a: { shape: [2], data: [1, 2] } }), { instanceOf: TypeError, message: /tensors\['a'\].*Float32Array/ });
-  t.throws(() => io.serializeSafetensors({ a: { shape: [-2], data: new Float32Array(2) } }), { instanceOf: TypeError, message: /shape/ });
-  t.throws(() => io.serializeSafetensors({ a: { shape: [3], data: new Float32Array(2) } }), { instanceOf: RangeError, message: /3 elements.*2/ });
+  t.throws(() => io.serializeSafetensors({ a: { shape: [2], data: [1, 2] } }), {
+    instanceOf: TypeError,
+    message: /tensors\['a'\].*Float32Array/,
+  });
+  t.throws(() => io.serializeSafetensors({ a: { shape: [-2], data: new Float32Array(2) } }), {
+    instanceOf: TypeError,
+    message: /shape/,
+  });
+  t.throws(() => io.serializeSafetensors({ a: { shape: [3], data: new Float32Array(2) } }), {
+    instanceOf: RangeError,
+    message: /3 elements.*2/,
+  });
   t.throws(() => io.serializeSafetensors({ __metadata__: ok }), { instanceOf: TypeError, message: /__metadata__/ });
-  t.throws(() => io.serializeSafetensors({ a: ok }, { k: 1 }), { instanceOf: TypeError, message: /metadata\['k'\] must be a string/ });
+  t.throws(() => io.serializeSafetensors({ a: ok }, { k: 1 }), {
+    instanceOf: TypeError,
+    message: /metadata\['k'\] must be a string/,
+  });
   t.throws(() => io.writeSafetensors(42, { a: ok }), { instanceOf: TypeError, message: /path/ });
 });
 
@@ -140,19 +178,42 @@ const CORRUPT = [
   ['invalid UTF-8', fileWith('{"a":1}').fill(0xff, 10, 11), /not valid UTF-8 JSON/],
   ['not an object', fileWith('[1,2]'), /not a JSON object/],
   ['entry not an object', fileWith('{"x":3}'), /tensor 'x' is not an object/],
-  ['unknown dtype', fileWith('{"x":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]}}', new Uint8Array(1)), /tensor 'x' has dtype "F8_E4M3"; supported: F64, F32/],
-  ['offsets beyond the data', fileWith('{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', new Uint8Array(4)), /data_offsets \[0, 8\] beyond the 4-byte data section/],
-  ['size mismatch', fileWith('{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', new Uint8Array(8)), /needs 12 bytes, but its data_offsets span 8/],
+  [
+    'unknown dtype',
+    fileWith('{"x":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]}}', new Uint8Array(1)),
+    /tensor 'x' has dtype "F8_E4M3"; supported: F64, F32/,
+  ],
+  [
+    'offsets beyond the data',
+    fileWith('{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', new Uint8Array(4)),
+    /data_offsets \[0, 8\] beyond the 4-byte data section/,
+  ],
+  [
+    'size mismatch',
+    fileWith('{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', new Uint8Array(8)),
+    /needs 12 bytes, but its data_offsets span 8/,
+  ],
   ['negative dimension', fileWith('{"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}}'), /shape \[-1\]/],
-  ['fractional dimension', fileWith('{"x":{"dtype":"F32","shape":[1.5],"data_offsets":[0,6]}}', new Uint8Array(6)), /shape \[1.5\]/],
-  ['reversed offsets', fileWith('{"x":{"dtype":"U8","shape":[0],"data_offsets":[4,0]}}', new Uint8Array(4)), /data_offsets \[4,0\]/],
+  [
+    'fractional dimension',
+    fileWith('{"x":{"dtype":"F32","shape":[1.5],"data_offsets":[0,6]}}', new Uint8Array(6)),
+    /shape \[1.5\]/,
+  ],
+  [
+    'reversed offsets',
+    fileWith('{"x":{"dtype":"U8","shape":[0],"data_offsets":[4,0]}}', new Uint8Array(4)),
+    /data_offsets \[4,0\]/,
+  ],
   ['missing offsets', fileWith('{"x":{"dtype":"U8","shape":[0]}}'), /data_offsets undefined/],
   ['metadata not strings', fileWith('{"__metadata__":{"a":1}}'), /__metadata__\['a'\] is not a string/],
 ];
 
 for (const [what, bytes, message] of CORRUPT) {
   test(`a corrupt file is a CheckpointError naming the problem: ${what}`, (t) => {
-    const err = t.throws(() => io.parseSafetensors(bytes, 'bad.safetensors'), { instanceOf: io.CheckpointError, message });
+    const err = t.throws(() => io.parseSafetensors(bytes, 'bad.safetensors'), {
+      instanceOf: io.CheckpointError,
+      message,
+    });
     t.true(err.message.startsWith('bad.safetensors: '), err.message);
   });
 }
@@ -162,7 +223,10 @@ test('readSafetensors names the file in errors and rejects truncated copies at a
   const file = tmpFile(t, 'cut.safetensors');
   for (let cut = 0; cut < good.length; cut += 13) {
     fs.writeFileSync(file, good.subarray(0, cut));
-    t.throws(() => io.readSafetensors(file), { instanceOf: io.CheckpointError, message: new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `) });
+    t.throws(() => io.readSafetensors(file), {
+      instanceOf: io.CheckpointError,
+      message: new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `),
+    });
   }
   t.throws(() => io.parseSafetensors([1, 2]), { instanceOf: TypeError, message: /Uint8Array/ });
 });
@@ -171,7 +235,12 @@ test('random corruption of a header gives a CheckpointError or a valid result, n
   const good = fs.readFileSync(fixture('writer_reference.safetensors'));
   const headerEnd = 8 + Number(good.readBigUInt64LE(0));
   const { rejected, error, trial } = fuzzCorruptions({
-    good, span: headerEnd, trials: 400, seed: 12345, parse: (b) => io.parseSafetensors(b), ErrorClass: io.CheckpointError,
+    good,
+    span: headerEnd,
+    trials: 400,
+    seed: 12345,
+    parse: (b) => io.parseSafetensors(b),
+    ErrorClass: io.CheckpointError,
   });
   if (error) return t.fail(`trial ${trial}: ${error.stack}`);
   t.true(rejected > 100, `${rejected} of 400 corruptions rejected`);
@@ -180,13 +249,19 @@ test('random corruption of a header gives a CheckpointError or a valid result, n
 test('loadStateDict detects safetensors by content and strips a DataParallel prefix', (t) => {
   const file = tmpFile(t, 'weights.bin'); // the extension says nothing
   const data = new Float32Array([1, 2]);
-  fs.writeFileSync(file, io.serializeSafetensors({ 'module.a': { shape: [2], data }, 'module.b.c': { shape: [1, 2], data } }));
+  fs.writeFileSync(
+    file,
+    io.serializeSafetensors({ 'module.a': { shape: [2], data }, 'module.b.c': { shape: [1, 2], data } }),
+  );
   const sd = io.loadStateDict(file);
   t.deepEqual([...sd.keys()], ['a', 'b.c']);
   t.deepEqual([...sd.get('b.c').data], [1, 2]);
   fs.writeFileSync(file, io.serializeSafetensors({ 'module.a': { shape: [2], data }, b: { shape: [2], data } }));
   t.deepEqual([...io.loadStateDict(file).keys()], ['b', 'module.a'], 'kept when not every key has it');
   fs.writeFileSync(file, 'hello world, not weights');
-  t.throws(() => io.loadStateDict(file), { instanceOf: io.CheckpointError, message: /neither a safetensors file nor a PyTorch checkpoint/ });
+  t.throws(() => io.loadStateDict(file), {
+    instanceOf: io.CheckpointError,
+    message: /neither a safetensors file nor a PyTorch checkpoint/,
+  });
   t.throws(() => io.loadStateDict(undefined), { instanceOf: TypeError, message: /path must be a string/ });
 });

@@ -26,15 +26,26 @@ function linearData(n, seed) {
 // Full-batch SGD with Nesterov momentum, decay on the weight only, label smoothing, clipping and the
 // warm-up + cosine schedule, written out in float64 from the definitions.
 function referenceLinearFit(W0, b0, x, y, { epochs, lr, minLr, momentum, wd, smoothing, clip }) {
-  const N = y.length, D = 48, K = 3;
-  const W = Float64Array.from(W0), b = Float64Array.from(b0);
-  const bufW = new Float64Array(W.length), bufB = new Float64Array(K);
+  const N = y.length,
+    D = 48,
+    K = 3;
+  const W = Float64Array.from(W0),
+    b = Float64Array.from(b0);
+  const bufW = new Float64Array(W.length),
+    bufB = new Float64Array(K);
   for (let step = 0; step < epochs; step++) {
     const rate = step < 1 ? lr : minLr + ((lr - minLr) * (1 + Math.cos((Math.PI * (step - 1)) / (epochs - 1)))) / 2;
-    const gW = new Float64Array(W.length), gB = new Float64Array(K);
+    const gW = new Float64Array(W.length),
+      gB = new Float64Array(K);
     for (let n = 0; n < N; n++) {
-      const z = Array.from({ length: K }, (_, k) => b[k] + Array.from({ length: D }, (_, d) => W[k * D + d] * x.data[n * D + d]).reduce((a, c) => a + c, 0));
-      const m = Math.max(...z), e = z.map((v) => Math.exp(v - m)), s = e.reduce((a, c) => a + c, 0);
+      const z = Array.from(
+        { length: K },
+        (_, k) =>
+          b[k] + Array.from({ length: D }, (_, d) => W[k * D + d] * x.data[n * D + d]).reduce((a, c) => a + c, 0),
+      );
+      const m = Math.max(...z),
+        e = z.map((v) => Math.exp(v - m)),
+        s = e.reduce((a, c) => a + c, 0);
       for (let k = 0; k < K; k++) {
         const d = (e[k] / s - ((k === y[n] ? 1 - smoothing : 0) + smoothing / K)) / N;
         gB[k] += d;

@@ -32,16 +32,19 @@ const freshDir = () => path.join(tmp, `c${++dirs}`);
 // peak up to 12-fold, making every "% of peak" look too low; one chain would measure latency instead.
 const OBJECT = path.join(ROOT, 'build/Release/obj.target/lkvit_isa_avx512/native/cpu/peak_isa.o');
 const objdump = spawnSync('objdump', ['--version'], { stdio: 'ignore' }).status === 0;
-(objdump && fs.existsSync(OBJECT) ? test : test.skip)('the avx512 fma_chains loop keeps 12 independent accumulators (distinct vfmadd destinations)', (t) => {
-  const r = spawnSync('objdump', ['-d', '--no-show-raw-insn', OBJECT], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  t.is(r.status, 0, r.stderr);
-  const start = r.stdout.search(/^[0-9a-f]+ <[^>]*fma_chains[^>]*>:$/m);
-  t.true(start >= 0, 'fma_chains is in the object');
-  const body = r.stdout.slice(start).split(/\n\n/)[0]; // up to the next symbol
-  const destinations = new Set();
-  for (const m of body.matchAll(/vfmadd\w*\s+[^\n]*,\s*%(zmm\d+)\s*$/gm)) destinations.add(m[1]);
-  t.true(destinations.size >= 12, `vfmadd destinations: ${[...destinations].join(', ')}`);
-});
+(objdump && fs.existsSync(OBJECT) ? test : test.skip)(
+  'the avx512 fma_chains loop keeps 12 independent accumulators (distinct vfmadd destinations)',
+  (t) => {
+    const r = spawnSync('objdump', ['-d', '--no-show-raw-insn', OBJECT], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    t.is(r.status, 0, r.stderr);
+    const start = r.stdout.search(/^[0-9a-f]+ <[^>]*fma_chains[^>]*>:$/m);
+    t.true(start >= 0, 'fma_chains is in the object');
+    const body = r.stdout.slice(start).split(/\n\n/)[0]; // up to the next symbol
+    const destinations = new Set();
+    for (const m of body.matchAll(/vfmadd\w*\s+[^\n]*,\s*%(zmm\d+)\s*$/gm)) destinations.add(m[1]);
+    t.true(destinations.size >= 12, `vfmadd destinations: ${[...destinations].join(', ')}`);
+  },
+);
 
 test.serial('machinePeak: measured once, then read from the cache file; refresh measures again', (t) => {
   const dir = freshDir();
@@ -69,7 +72,11 @@ test.serial('machinePeak: measured once, then read from the cache file; refresh 
     doc.entries[0][1].loadPerCore = 0; // as if measured on an idle machine (else it may be retried)
     fs.writeFileSync(file, JSON.stringify(doc));
     const script = "const m = require('.').machinePeak({ threads: 1 }); console.log(JSON.stringify(m));";
-    const r = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, LKVIT_CACHE_DIR: dir } });
+    const r = spawnSync(process.execPath, ['-e', script], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, LKVIT_CACHE_DIR: dir },
+    });
     t.is(r.status, 0, r.stderr);
     const other = JSON.parse(r.stdout);
     t.true(other.fromCache);
@@ -87,13 +94,28 @@ test.serial('a hostile or broken cache file is ignored (measured instead), never
     ['not JSON', '{"format": "lkvit-machine/1", "entries": [['],
     ['wrong format', JSON.stringify({ format: 'other/1', entries: [[key(1), good]] })],
     ['negative peak', JSON.stringify({ format: 'lkvit-machine/1', entries: [[key(1), { ...good, fmaGflops: -5 }]] })],
-    ['peak as a string', JSON.stringify({ format: 'lkvit-machine/1', entries: [[key(1), { ...good, fmaGflops: '1e3' }]] })],
+    [
+      'peak as a string',
+      JSON.stringify({ format: 'lkvit-machine/1', entries: [[key(1), { ...good, fmaGflops: '1e3' }]] }),
+    ],
     ['absurd peak', JSON.stringify({ format: 'lkvit-machine/1', entries: [[key(1), { ...good, fmaGflops: 1e300 }]] })],
-    ['no load average', JSON.stringify({ format: 'lkvit-machine/1', entries: [[key(1), { ...good, loadPerCore: undefined }]] })],
-    ['bad date', JSON.stringify({ format: 'lkvit-machine/1', entries: [[key(1), { ...good, measuredAt: 'x'.repeat(5000) }]] })],
+    [
+      'no load average',
+      JSON.stringify({ format: 'lkvit-machine/1', entries: [[key(1), { ...good, loadPerCore: undefined }]] }),
+    ],
+    [
+      'bad date',
+      JSON.stringify({ format: 'lkvit-machine/1', entries: [[key(1), { ...good, measuredAt: 'x'.repeat(5000) }]] }),
+    ],
     ['entries not a list', JSON.stringify({ format: 'lkvit-machine/1', entries: { [key(1)]: good } })],
-    ['oversized file', JSON.stringify({ format: 'lkvit-machine/1', entries: [[key(1), good]], pad: 'x'.repeat(100 << 10) })],
-    ['__proto__ key', `{"format":"lkvit-machine/1","entries":[["__proto__",${JSON.stringify(good)}]],"__proto__":{"fmaGflops":1}}`],
+    [
+      'oversized file',
+      JSON.stringify({ format: 'lkvit-machine/1', entries: [[key(1), good]], pad: 'x'.repeat(100 << 10) }),
+    ],
+    [
+      '__proto__ key',
+      `{"format":"lkvit-machine/1","entries":[["__proto__",${JSON.stringify(good)}]],"__proto__":{"fmaGflops":1}}`,
+    ],
   ];
   for (const [what, text] of cases) {
     const dir = freshDir();
@@ -102,14 +124,23 @@ test.serial('a hostile or broken cache file is ignored (measured instead), never
     const m = inCache(dir, () => lk.machinePeak({ threads: 1 }));
     t.false(m.fromCache, what);
     t.true(m.fmaGflops > 0 && m.fmaGflops < 1e5, what);
-    t.is(({}).fmaGflops, undefined, what);
+    t.is({}.fmaGflops, undefined, what);
     // The broken file was replaced by a valid one.
     t.true(inCache(dir, () => lk.machinePeak({ threads: 1 })).fromCache, what);
   }
   // Valid entries beside broken ones are kept; extra fields are not returned.
   const dir = freshDir();
   fs.mkdirSync(dir);
-  fs.writeFileSync(path.join(dir, 'machine.json'), JSON.stringify({ format: 'lkvit-machine/1', entries: [[key(1), { ...good, extra: 'x' }], [key(2), { bad: 1 }]] }));
+  fs.writeFileSync(
+    path.join(dir, 'machine.json'),
+    JSON.stringify({
+      format: 'lkvit-machine/1',
+      entries: [
+        [key(1), { ...good, extra: 'x' }],
+        [key(2), { bad: 1 }],
+      ],
+    }),
+  );
   const m = inCache(dir, () => lk.machinePeak({ threads: 1 }));
   t.true(m.fromCache);
   t.is(m.fmaGflops, 100);
@@ -127,61 +158,92 @@ test.serial('a hostile or broken cache file is ignored (measured instead), never
     t.false(inCache(fifoDir, () => lk.machinePeak({ threads: 1 })).fromCache);
 });
 
-test.serial('a peak measured on busy cores is measured again once the load has halved, the better numbers kept', (t) => {
-  const key = JSON.stringify([os.cpus()[0].model.trim(), lk.getIsa().active, 1]);
-  const entry = (fmaGflops, loadPerCore) => ({ lanes: 16, fmaGflops, bandwidthGBs: 1e-3, measuredAt: '2026-01-01T00:00:00.000Z', loadPerCore });
-  const write = (dir, e) => {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'machine.json'), JSON.stringify({ format: 'lkvit-machine/1', entries: [[key, e]] }));
-  };
-  const now = os.loadavg()[0] / os.cpus().length;
-  // Measured at a load of 5000 per core (far above now): retried; a too-low peak gives way to the new one.
-  const low = freshDir();
-  write(low, entry(1e-3, 5000));
-  const a = inCache(low, () => lk.machinePeak({ threads: 1 }));
-  t.false(a.fromCache);
-  t.true(a.fmaGflops > 1e-3 && a.bandwidthGBs > 1e-3);
-  t.true(a.loadPerCore < 5000);
-  // An implausibly good old number is kept (a peak is a best case); the retried entry is then used as is.
-  const high = freshDir();
-  write(high, entry(9e6, 5000));
-  t.is(inCache(high, () => lk.machinePeak({ threads: 1 })).fmaGflops, 9e6);
-  const script = "console.log(JSON.stringify(require('.').machinePeak({ threads: 1 })))";
-  const r = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, LKVIT_CACHE_DIR: high } });
-  t.is(r.status, 0, r.stderr);
-  const again = JSON.parse(r.stdout);
-  if (os.loadavg()[0] / os.cpus().length < again.loadPerCore / 2) t.log('the load halved meanwhile: retried again');
-  else t.true(again.fromCache);
-  t.is(again.fmaGflops, 9e6);
-  // Measured on idle cores: never retried.
-  const idle = freshDir();
-  write(idle, entry(77, 0));
-  t.true(inCache(idle, () => lk.machinePeak({ threads: 1 })).fromCache);
-  t.log(`load per core now ${now.toFixed(2)}`);
-});
+test.serial(
+  'a peak measured on busy cores is measured again once the load has halved, the better numbers kept',
+  (t) => {
+    const key = JSON.stringify([os.cpus()[0].model.trim(), lk.getIsa().active, 1]);
+    const entry = (fmaGflops, loadPerCore) => ({
+      lanes: 16,
+      fmaGflops,
+      bandwidthGBs: 1e-3,
+      measuredAt: '2026-01-01T00:00:00.000Z',
+      loadPerCore,
+    });
+    const write = (dir, e) => {
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(
+        path.join(dir, 'machine.json'),
+        JSON.stringify({ format: 'lkvit-machine/1', entries: [[key, e]] }),
+      );
+    };
+    const now = os.loadavg()[0] / os.cpus().length;
+    // Measured at a load of 5000 per core (far above now): retried; a too-low peak gives way to the new one.
+    const low = freshDir();
+    write(low, entry(1e-3, 5000));
+    const a = inCache(low, () => lk.machinePeak({ threads: 1 }));
+    t.false(a.fromCache);
+    t.true(a.fmaGflops > 1e-3 && a.bandwidthGBs > 1e-3);
+    t.true(a.loadPerCore < 5000);
+    // An implausibly good old number is kept (a peak is a best case); the retried entry is then used as is.
+    const high = freshDir();
+    write(high, entry(9e6, 5000));
+    t.is(inCache(high, () => lk.machinePeak({ threads: 1 })).fmaGflops, 9e6);
+    const script = "console.log(JSON.stringify(require('.').machinePeak({ threads: 1 })))";
+    const r = spawnSync(process.execPath, ['-e', script], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, LKVIT_CACHE_DIR: high },
+    });
+    t.is(r.status, 0, r.stderr);
+    const again = JSON.parse(r.stdout);
+    if (os.loadavg()[0] / os.cpus().length < again.loadPerCore / 2) t.log('the load halved meanwhile: retried again');
+    else t.true(again.fromCache);
+    t.is(again.fmaGflops, 9e6);
+    // Measured on idle cores: never retried.
+    const idle = freshDir();
+    write(idle, entry(77, 0));
+    t.true(inCache(idle, () => lk.machinePeak({ threads: 1 })).fromCache);
+    t.log(`load per core now ${now.toFixed(2)}`);
+  },
+);
 
 test('machinePeak: bad arguments are errors naming the argument', (t) => {
-  t.throws(() => lk.machinePeak({ threads: 0 }), { instanceOf: RangeError, message: /machinePeak: threads must be an integer in \[1, 256\], got 0/ });
+  t.throws(() => lk.machinePeak({ threads: 0 }), {
+    instanceOf: RangeError,
+    message: /machinePeak: threads must be an integer in \[1, 256\], got 0/,
+  });
   t.throws(() => lk.machinePeak({ threads: 1.5 }), { instanceOf: RangeError, message: /threads must be an integer/ });
-  t.throws(() => lk.machinePeak({ isa: 'sse9' }), { instanceOf: RangeError, message: /isa must be 'generic', 'avx2' or 'avx512', got sse9/ });
+  t.throws(() => lk.machinePeak({ isa: 'sse9' }), {
+    instanceOf: RangeError,
+    message: /isa must be 'generic', 'avx2' or 'avx512', got sse9/,
+  });
   t.throws(() => lk.machinePeak(null), { instanceOf: TypeError, message: /options must be an object/ });
-  t.throws(() => lk.machinePeakTable({ threads: [] }), { instanceOf: RangeError, message: /machinePeakTable: threads must be a list/ });
+  t.throws(() => lk.machinePeakTable({ threads: [] }), {
+    instanceOf: RangeError,
+    message: /machinePeakTable: threads must be a list/,
+  });
 });
 
-test.serial('machinePeakTable: one row per ISA path and thread count; a narrower path measures less (when the machine is idle enough)', (t) => {
-  const dir = freshDir();
-  const rows = inCache(dir, () => lk.machinePeakTable({ threads: [1] }));
-  const { best } = lk.getIsa();
-  const order = ['generic', 'avx2', 'avx512'];
-  t.deepEqual(rows.map((r) => r.isa), order.slice(0, order.indexOf(best) + 1));
-  t.is(lk.getIsa().active, best, 'the active path is restored');
-  const generic = rows.find((r) => r.isa === 'generic');
-  const widest = rows.at(-1);
-  const note = `${widest.isa} ${widest.fmaGflops.toFixed(1)} vs generic ${generic.fmaGflops.toFixed(1)} GFLOP/s, load average ${os.loadavg()[0].toFixed(2)}`;
-  t.log(note);
-  // On shared, busy cores the two timings see different shares of a core: an observation only.
-  if (widest !== generic && os.loadavg()[0] <= 1.5) t.true(widest.fmaGflops > 1.5 * generic.fmaGflops, note);
-});
+test.serial(
+  'machinePeakTable: one row per ISA path and thread count; a narrower path measures less (when the machine is idle enough)',
+  (t) => {
+    const dir = freshDir();
+    const rows = inCache(dir, () => lk.machinePeakTable({ threads: [1] }));
+    const { best } = lk.getIsa();
+    const order = ['generic', 'avx2', 'avx512'];
+    t.deepEqual(
+      rows.map((r) => r.isa),
+      order.slice(0, order.indexOf(best) + 1),
+    );
+    t.is(lk.getIsa().active, best, 'the active path is restored');
+    const generic = rows.find((r) => r.isa === 'generic');
+    const widest = rows.at(-1);
+    const note = `${widest.isa} ${widest.fmaGflops.toFixed(1)} vs generic ${generic.fmaGflops.toFixed(1)} GFLOP/s, load average ${os.loadavg()[0].toFixed(2)}`;
+    t.log(note);
+    // On shared, busy cores the two timings see different shares of a core: an observation only.
+    if (widest !== generic && os.loadavg()[0] <= 1.5) t.true(widest.fmaGflops > 1.5 * generic.fmaGflops, note);
+  },
+);
 
 // This machine is shared: under load the second thread may find no free core. The check then is
 // an observation in the log, not a failure.
@@ -191,7 +253,9 @@ test.serial('2 threads measure more than 1.3 x 1 thread (when the machine is idl
   const [one, two] = inCache(dir, () => [lk.machinePeak({ threads: 1 }), lk.machinePeak({ threads: 2 })]);
   const ratio = two.fmaGflops / one.fmaGflops;
   const load = os.loadavg()[0];
-  t.log(`FMA peak: 1 thread ${one.fmaGflops.toFixed(1)}, 2 threads ${two.fmaGflops.toFixed(1)} GFLOP/s (x${ratio.toFixed(2)}), load average ${load.toFixed(2)}`);
+  t.log(
+    `FMA peak: 1 thread ${one.fmaGflops.toFixed(1)}, 2 threads ${two.fmaGflops.toFixed(1)} GFLOP/s (x${ratio.toFixed(2)}), load average ${load.toFixed(2)}`,
+  );
   if (load > 1.5) return t.pass('machine busy: observation only');
   t.true(ratio > 1.3, `x${ratio.toFixed(2)}`);
 });

@@ -32,6 +32,8 @@ test('23,000 forward/backward iterations keep RSS flat', (t) => {
   for (let i = 0; i < 20000; i++) step();
   const after = rss();
   const grownMiB = (after - before) / 2 ** 20;
-  t.log(`RSS after 3,000 iterations ${(before / 2 ** 20).toFixed(1)} MiB, after 23,000 ${(after / 2 ** 20).toFixed(1)} MiB`);
+  t.log(
+    `RSS after 3,000 iterations ${(before / 2 ** 20).toFixed(1)} MiB, after 23,000 ${(after / 2 ** 20).toFixed(1)} MiB`,
+  );
   t.true(grownMiB < 40, `RSS grew by ${grownMiB.toFixed(1)} MiB over 20,000 iterations`);
 });

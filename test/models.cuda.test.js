@@ -14,12 +14,25 @@ const { relErr, loadModelFixture: load } = require('./helpers');
 const { buildEmulated } = require('../native/cuda/build-emulated');
 
 const TOL = 1e-4;
-const FAMILIES = ['replknet_tiny', 'replknet_xl_tiny', 'replknet_3b_tiny', 'vit_tiny', 'vit_tiny48',
-  'convnext_tiny_k7', 'convnext_tiny_k13', 'resnet_tiny', 'bit_tiny', 'deit_tiny', 'xcit_tiny', 'xcit_p8_tiny'];
+const FAMILIES = [
+  'replknet_tiny',
+  'replknet_xl_tiny',
+  'replknet_3b_tiny',
+  'vit_tiny',
+  'vit_tiny48',
+  'convnext_tiny_k7',
+  'convnext_tiny_k13',
+  'resnet_tiny',
+  'bit_tiny',
+  'deit_tiny',
+  'xcit_tiny',
+  'xcit_p8_tiny',
+];
 
 test.before(async () => {
   if (!REAL) await buildEmulated();
-  else if (lk.cuda.info().backend !== 'cuda') throw new Error(`LKVIT_CUDA_TEST_REAL=1 but CUDA is not available: ${lk.cuda.info().reason}`);
+  else if (lk.cuda.info().backend !== 'cuda')
+    throw new Error(`LKVIT_CUDA_TEST_REAL=1 but CUDA is not available: ${lk.cuda.info().reason}`);
 });
 
 for (const name of FAMILIES) {
@@ -27,7 +40,10 @@ for (const name of FAMILIES) {
     const { f, model } = load(name);
     model.to('cuda');
     t.is(model.device, 'cuda');
-    t.true(model.namedParameters().every(([, p]) => p.device === 'cuda'), 'every parameter moved');
+    t.true(
+      model.namedParameters().every(([, p]) => p.device === 'cuda'),
+      'every parameter moved',
+    );
     // A CPU batch: copied in, logits back on the CPU.
     const y = lk.noGrad(() => model.forward(f.x()));
     t.is(y.device, 'cpu');

@@ -19,9 +19,20 @@ const { relErr, loadModelFixture: load } = require('./helpers');
 test('xcit: timm key names, and every parameter matters (perturbing any one moves the logits)', (t) => {
   const { f, model } = load('xcit_tiny');
   const keys = [...model.stateDict().keys()];
-  for (const k of ['patch_embed.proj.0.0.weight', 'patch_embed.proj.6.1.running_var', 'pos_embed.token_projection.weight',
-    'blocks.1.attn.temperature', 'blocks.0.local_mp.conv2.weight', 'blocks.0.local_mp.bn.running_mean', 'blocks.0.gamma3',
-    'cls_attn_blocks.1.attn.q.bias', 'cls_attn_blocks.0.gamma2', 'cls_token', 'norm.weight', 'head.bias'])
+  for (const k of [
+    'patch_embed.proj.0.0.weight',
+    'patch_embed.proj.6.1.running_var',
+    'pos_embed.token_projection.weight',
+    'blocks.1.attn.temperature',
+    'blocks.0.local_mp.conv2.weight',
+    'blocks.0.local_mp.bn.running_mean',
+    'blocks.0.gamma3',
+    'cls_attn_blocks.1.attn.q.bias',
+    'cls_attn_blocks.0.gamma2',
+    'cls_token',
+    'norm.weight',
+    'head.bias',
+  ])
     t.true(keys.includes(k), k);
   const base = lk.noGrad(() => model.forward(f.x())).data.slice();
   for (const [k, p] of model.namedParameters()) {
@@ -34,7 +45,7 @@ test('xcit: timm key names, and every parameter matters (perturbing any one move
   }
 });
 
-test('deit_s16 and xcit_s12 build at full size with timm\'s parameter counts (22.05 M, 26.25 M) and ImageNet normalisation', (t) => {
+test("deit_s16 and xcit_s12 build at full size with timm's parameter counts (22.05 M, 26.25 M) and ImageNet normalisation", (t) => {
   const counts = {};
   for (const name of ['deit_s16', 'xcit_s12']) {
     const model = withoutInit(() => lk.createModel(name));
@@ -51,7 +62,10 @@ test('deit_s16 and xcit_s12 build at full size with timm\'s parameter counts (22
 
 test('xcit: works at any image size (non-square grids too) and records its blocks; skipping one changes the logits', (t) => {
   const { model } = load('xcit_p8_tiny');
-  const x = lk.tensor(Float32Array.from({ length: 3 * 40 * 24 }, (_, i) => (Math.sin(i * 0.37) + 1) / 2), [1, 3, 40, 24]);
+  const x = lk.tensor(
+    Float32Array.from({ length: 3 * 40 * 24 }, (_, i) => (Math.sin(i * 0.37) + 1) / 2),
+    [1, 3, 40, 24],
+  );
   const r = lk.noGrad(() => model.run(x, { features: true }));
   t.deepEqual(r.logits.shape, [1, 10]);
   t.deepEqual([...r.features.keys()], ['blocks.0', 'cls_attn_blocks.0']);
@@ -67,7 +81,10 @@ test('xcit: a saved model loads back by its recorded name to the same logits', (
   lk.saveWeights(model, file);
   const again = lk.loadModel(file).model;
   t.is(again.modelName, 'xcit_s12');
-  t.deepEqual(Array.from(lk.noGrad(() => again.forward(f.x())).data), Array.from(lk.noGrad(() => model.forward(f.x())).data));
+  t.deepEqual(
+    Array.from(lk.noGrad(() => again.forward(f.x())).data),
+    Array.from(lk.noGrad(() => model.forward(f.x())).data),
+  );
 });
 
 test('xcit: the official facebookresearch/xcit layout (pos_embeder, fused class-attention qkv) loads to the same logits', (t) => {
@@ -91,7 +108,9 @@ test('xcit: the official facebookresearch/xcit layout (pos_embeder, fused class-
   t.true(relErr(y.data, f.get('logits').data) <= 1e-4, `rel err ${relErr(y.data, f.get('logits').data)}`);
   // A fused qkv that does not split in three is reported, not silently cut.
   official.set('cls_attn_blocks.0.attn.qkv.bias', { shape: [95], data: new Float32Array(95) });
-  const err = t.throws(() => lk.createModel(f.model, f.options).loadStateDict(official), { instanceOf: lk.StateDictError });
+  const err = t.throws(() => lk.createModel(f.model, f.options).loadStateDict(official), {
+    instanceOf: lk.StateDictError,
+  });
   t.regex(err.message, /cls_attn_blocks\.0\.attn\.qkv\.bias/);
 });
 
@@ -110,7 +129,8 @@ test('l2NormalizeLastDim: F.normalize (x / max(|x|, 1e-12)) and its gradient aga
   const w = rows.map((_, i) => Array.from({ length: T }, (_, j) => Math.sin(3 * i + j)));
   const y = l2NormalizeLastDim(x);
   lk.ops.sum(lk.ops.mul(y, lk.tensor(Float32Array.from(w.flat()), [2, 3, T]))).backward();
-  const want = [], grad = [];
+  const want = [],
+    grad = [];
   rows.forEach((r, i) => {
     const xs = Float32Array.from(r);
     const norm = Math.sqrt(xs.reduce((s, v) => s + v * v, 0));
@@ -121,7 +141,8 @@ test('l2NormalizeLastDim: F.normalize (x / max(|x|, 1e-12)) and its gradient aga
     const nw = n.reduce((s, v, j) => s + v * w[i][j], 0);
     grad.push(...w[i].map((wj, j) => (norm > 1e-12 ? (wj - n[j] * nw) / norm : wj / 1e-12)));
   });
-  const rowErr = (got, ref, i) => relErr(got.slice(i * T, (i + 1) * T), Float64Array.from(ref.slice(i * T, (i + 1) * T)));
+  const rowErr = (got, ref, i) =>
+    relErr(got.slice(i * T, (i + 1) * T), Float64Array.from(ref.slice(i * T, (i + 1) * T)));
   rows.forEach((r, i) => {
     if (i === 1) {
       t.deepEqual(Array.from(y.data.slice(T, 2 * T)), new Array(T).fill(0));
@@ -135,10 +156,18 @@ test('l2NormalizeLastDim: F.normalize (x / max(|x|, 1e-12)) and its gradient aga
 
 test('xcit: a bad configuration is refused with the option and what was expected', (t) => {
   t.throws(() => lk.createModel('xcit_s12', { patchSize: 4 }), { message: /patchSize must be 16 or 8/ });
-  t.throws(() => lk.createModel('xcit_s12', { embedDim: 36, numHeads: 6 }), { message: /embedDim 36 must be a multiple of 8/ });
+  t.throws(() => lk.createModel('xcit_s12', { embedDim: 36, numHeads: 6 }), {
+    message: /embedDim 36 must be a multiple of 8/,
+  });
   t.throws(() => lk.createModel('xcit_s12', { embedDim: 64, numHeads: 3 }), { message: /multiple of numHeads 3/ });
-  t.throws(() => lk.createModel('xcit_s12', { clsAttnLayers: 0 }), { message: /clsAttnLayers must be a positive integer/ });
-  t.throws(() => lk.createModel('xcit_s12', { imageSize: 224 }), { message: /unknown option\(s\) imageSize for xcit_s12/ });
+  t.throws(() => lk.createModel('xcit_s12', { clsAttnLayers: 0 }), {
+    message: /clsAttnLayers must be a positive integer/,
+  });
+  t.throws(() => lk.createModel('xcit_s12', { imageSize: 224 }), {
+    message: /unknown option\(s\) imageSize for xcit_s12/,
+  });
   t.throws(() => lk.createModel('xcit_s12', { depth: 1e6, embedDim: 1e5 }), { message: /more than the 2147483648/ });
-  t.throws(() => lk.createModel('deit_s16', { patchSize: 15 }), { message: /imageSize 224 must be a multiple of patchSize 15/ });
+  t.throws(() => lk.createModel('deit_s16', { patchSize: 15 }), {
+    message: /imageSize 224 must be a multiple of patchSize 15/,
+  });
 });

@@ -12,8 +12,20 @@ const { relErr, modelFixture: fixture, loadModelFixture: load, MODEL_FIXTURES: d
 const TOL = 1e-4;
 
 // deit/xcit: the robust-ViT models (their own checks: test/models.robust_vit.test.js).
-const FAMILIES = ['replknet_tiny', 'replknet_xl_tiny', 'replknet_3b_tiny', 'vit_tiny', 'vit_tiny48',
-  'convnext_tiny_k7', 'convnext_tiny_k13', 'resnet_tiny', 'bit_tiny', 'deit_tiny', 'xcit_tiny', 'xcit_p8_tiny'];
+const FAMILIES = [
+  'replknet_tiny',
+  'replknet_xl_tiny',
+  'replknet_3b_tiny',
+  'vit_tiny',
+  'vit_tiny48',
+  'convnext_tiny_k7',
+  'convnext_tiny_k13',
+  'resnet_tiny',
+  'bit_tiny',
+  'deit_tiny',
+  'xcit_tiny',
+  'xcit_p8_tiny',
+];
 
 for (const name of FAMILIES) {
   test(`${name}: eval logits and input gradient match PyTorch`, (t) => {
@@ -26,8 +38,14 @@ for (const name of FAMILIES) {
     const x = f.x();
     x.requiresGrad = true;
     lk.ops.crossEntropy(model.forward(x), Array.from(f.get('labels').data), { reduction: 'sum' }).backward();
-    t.true(relErr(x.grad.data, f.get('grad_x').data) <= TOL, `grad rel err ${relErr(x.grad.data, f.get('grad_x').data)}`);
-    t.true(model.namedParameters().every(([, p]) => p.grad === null || p.grad === undefined), 'no weight gradient computed');
+    t.true(
+      relErr(x.grad.data, f.get('grad_x').data) <= TOL,
+      `grad rel err ${relErr(x.grad.data, f.get('grad_x').data)}`,
+    );
+    t.true(
+      model.namedParameters().every(([, p]) => p.grad === null || p.grad === undefined),
+      'no weight gradient computed',
+    );
   });
 }
 
@@ -94,7 +112,8 @@ test('saveWeights writes a safetensors file that loads back to the same logits',
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lkvit-')), 'w.safetensors');
   lk.saveWeights(model, file);
   const again = lk.loadModel(f.model, file, f.options).model;
-  const a = lk.noGrad(() => model.forward(f.x())), b = lk.noGrad(() => again.forward(f.x()));
+  const a = lk.noGrad(() => model.forward(f.x())),
+    b = lk.noGrad(() => again.forward(f.x()));
   t.deepEqual(Array.from(b.data), Array.from(a.data));
 });
 
@@ -110,7 +129,10 @@ test('hooks: block outputs, skipped blocks, attention maps and depthwise kernels
   const s = lk.noGrad(() => model.run(f.x(), { features: [skip, 'stages.2.blocks.0'], skip: [skip] }));
   t.deepEqual(Array.from(s.features.get(skip).data), Array.from(s.features.get('stages.2.blocks.0').data));
   t.true(relErr(s.logits.data, r.logits.data) > 1e-3, 'skipping a block changes the logits');
-  t.throws(() => model.run(f.x(), { skip: ['transitions.0'] }), { instanceOf: RangeError, message: /skip names unknown block/ });
+  t.throws(() => model.run(f.x(), { skip: ['transitions.0'] }), {
+    instanceOf: RangeError,
+    message: /skip names unknown block/,
+  });
   const kernels = model.depthwiseKernels();
   t.deepEqual(kernels.get('stages.0.blocks.0.large_kernel.lkb_origin.conv.weight').shape, [8, 1, 31, 31]);
   t.deepEqual(kernels.get('stages.3.blocks.0.large_kernel.small_conv.conv.weight').shape, [32, 1, 5, 5]);
@@ -130,11 +152,26 @@ test('hooks: block outputs, skipped blocks, attention maps and depthwise kernels
 test('models reject bad inputs and options with clear errors', (t) => {
   const { model } = load('vit_tiny');
   t.throws(() => model.forward(lk.zeros([1, 3, 48, 48])), { instanceOf: RangeError, message: /takes 32x32 images/ });
-  t.throws(() => model.forward(lk.zeros([1, 1, 32, 32])), { instanceOf: RangeError, message: /x must have shape \[N, 3, H, W\]/ });
-  t.throws(() => lk.createModel('replknet99'), { instanceOf: RangeError, message: /unknown model 'replknet99'; known models: replknet31b/ });
-  t.throws(() => lk.createModel('convnext_tiny', { kernelSize: 8 }), { instanceOf: RangeError, message: /kernelSize must be an odd integer/ });
-  t.throws(() => lk.createModel('resnet50', { kernelSizes: [3] }), { instanceOf: RangeError, message: /unknown option\(s\) kernelSizes/ });
-  t.throws(() => lk.createModel('replknet31b', { smallKernel: 5, kernelSizes: [3, 3, 3, 3] }), { instanceOf: RangeError, message: /smallKernel 5 must not exceed/ });
+  t.throws(() => model.forward(lk.zeros([1, 1, 32, 32])), {
+    instanceOf: RangeError,
+    message: /x must have shape \[N, 3, H, W\]/,
+  });
+  t.throws(() => lk.createModel('replknet99'), {
+    instanceOf: RangeError,
+    message: /unknown model 'replknet99'; known models: replknet31b/,
+  });
+  t.throws(() => lk.createModel('convnext_tiny', { kernelSize: 8 }), {
+    instanceOf: RangeError,
+    message: /kernelSize must be an odd integer/,
+  });
+  t.throws(() => lk.createModel('resnet50', { kernelSizes: [3] }), {
+    instanceOf: RangeError,
+    message: /unknown option\(s\) kernelSizes/,
+  });
+  t.throws(() => lk.createModel('replknet31b', { smallKernel: 5, kernelSizes: [3, 3, 3, 3] }), {
+    instanceOf: RangeError,
+    message: /smallKernel 5 must not exceed/,
+  });
 });
 
 test('architectures: parameter counts of the full-size models match the published ones', (t) => {

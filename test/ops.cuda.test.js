@@ -33,15 +33,19 @@ function hashSeed(s) {
 
 test.before(async () => {
   if (!REAL) await buildEmulated();
-  else if (lk.cuda.info().backend !== 'cuda') throw new Error(`LKVIT_CUDA_TEST_REAL=1 but CUDA is not available: ${lk.cuda.info().reason}`);
+  else if (lk.cuda.info().backend !== 'cuda')
+    throw new Error(`LKVIT_CUDA_TEST_REAL=1 but CUDA is not available: ${lk.cuda.info().reason}`);
 });
 
 for (const row of rows) {
   const probe = row.make(rng(hashSeed(row.name)));
   const elements = Object.values(probe).reduce((s, v) => s + (v && v.data ? v.data.length : 0), 0);
   const big = elements > MAX_ELEMENTS;
-  const skip = row.refOnly ? ' (skipped: checks the reference only, runs no op)'
-    : big ? ` (skipped: ${elements} input elements, above the emulation budget ${MAX_ELEMENTS})` : '';
+  const skip = row.refOnly
+    ? ' (skipped: checks the reference only, runs no op)'
+    : big
+      ? ` (skipped: ${elements} input elements, above the emulation budget ${MAX_ELEMENTS})`
+      : '';
   test.serial(`${BACKEND} ${row.family}: ${row.name}${skip}`, (t) => {
     if (skip) return t.pass();
     const r = rng(hashSeed(row.name));
@@ -49,9 +53,10 @@ for (const row of rows) {
     const grads = row.grad || [];
     const tens = {};
     for (const k of Object.keys(a))
-      tens[k] = a[k] && a[k].data
-        ? lk.tensor(Float32Array.from(a[k].data), a[k].shape, { device: 'cuda', requiresGrad: grads.includes(k) })
-        : a[k];
+      tens[k] =
+        a[k] && a[k].data
+          ? lk.tensor(Float32Array.from(a[k].data), a[k].shape, { device: 'cuda', requiresGrad: grads.includes(k) })
+          : a[k];
     const out = row.run(lk, tens);
     t.is(out.device, 'cuda', 'the output stays on the device');
     const want = row.ref(a);
@@ -75,13 +80,20 @@ test('device tensors: to() round trip, gradients through to(), dispose, mixing d
   const d = x.to('cuda');
   t.is(d.device, 'cuda');
   t.deepEqual([...d.toArray()], [1, -2, 3, -4]);
-  t.throws(() => d.data, { message: /is on cuda: \.data is host memory; read it with \.toArray\(\) or move it with \.to\('cpu'\)/ });
+  t.throws(() => d.data, {
+    message: /is on cuda: \.data is host memory; read it with \.toArray\(\) or move it with \.to\('cpu'\)/,
+  });
   const y = lk.ops.relu(d).to('cpu');
   t.is(y.device, 'cpu');
   lk.ops.sum(y).backward();
   t.deepEqual([...x.grad.data], [1, 0, 1, 0], 'the gradient came back through both copies');
-  t.throws(() => lk.ops.add(d, x), { instanceOf: TypeError, message: /^add: all tensors must be on one device, got argument 1 on cuda and argument 2 on cpu/ });
-  t.throws(() => lk.ops.matmul(x, d), { message: /^matmul: all tensors must be on one device, got argument 1 on cpu and argument 2 on cuda/ });
+  t.throws(() => lk.ops.add(d, x), {
+    instanceOf: TypeError,
+    message: /^add: all tensors must be on one device, got argument 1 on cuda and argument 2 on cpu/,
+  });
+  t.throws(() => lk.ops.matmul(x, d), {
+    message: /^matmul: all tensors must be on one device, got argument 1 on cpu and argument 2 on cuda/,
+  });
   t.throws(() => x.to('gpu'), { instanceOf: RangeError, message: /^to: device must be 'cpu' or 'cuda', got 'gpu'/ });
   const before = lk.cuda.memoryStats().allocated;
   const e = lk.zeros([1000], { device: 'cuda' });
@@ -113,5 +125,7 @@ test('the caching allocator reuses freed blocks without new device allocations',
   const c = new cu.DeviceArray(4);
   t.throws(() => c.upload(new Float32Array(5)), { message: /src holds 5 elements, more than the 4/ });
   t.throws(() => c.upload([1, 2]), { message: /src must be a Float32Array or an Int32Array/ });
-  t.throws(() => cu.fgsmStep(c, new Float32Array(4), 0.1, 0, 1, new cu.DeviceArray(3)), { message: /lkvit native: fgsmStep: out must hold 4 elements, got 3/ });
+  t.throws(() => cu.fgsmStep(c, new Float32Array(4), 0.1, 0, 1, new cu.DeviceArray(3)), {
+    message: /lkvit native: fgsmStep: out must hold 4 elements, got 3/,
+  });
 });

@@ -12,12 +12,21 @@ const doc = (file) => docs.get(file) ?? docs.set(file, fs.readFileSync(path.join
 
 /** The first js block after the heading `heading` of `file` (and, with `output`, the block after "prints"). */
 function block(t, heading, output = false, file = 'README.md') {
-  const m = doc(file).match(new RegExp(`^#+ ${heading.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$[\\s\\S]*?\`\`\`js\\n([\\s\\S]*?)\`\`\`${output ? '\\n\\nprints\\n\\n```\\n([\\s\\S]*?)```' : ''}`, 'm'));
+  const m = doc(file).match(
+    new RegExp(
+      `^#+ ${heading.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$[\\s\\S]*?\`\`\`js\\n([\\s\\S]*?)\`\`\`${output ? '\\n\\nprints\\n\\n```\\n([\\s\\S]*?)```' : ''}`,
+      'm',
+    ),
+  );
   t.truthy(m, `${file} has a section '${heading}' with a js block`);
   return { code: m[1], printed: m[2] };
 }
 
-const run = (code) => execFileSync(process.execPath, ['-e', code], { cwd: root, env: { ...process.env, LKVIT_NUM_THREADS: '2' } }).toString();
+const run = (code) =>
+  execFileSync(process.execPath, ['-e', code], {
+    cwd: root,
+    env: { ...process.env, LKVIT_NUM_THREADS: '2' },
+  }).toString();
 
 test("the README's example runs and prints what it says", (t) => {
   const out = run(block(t, 'Example').code);

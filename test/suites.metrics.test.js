@@ -18,11 +18,18 @@ test('class lists: counts, order, uniqueness, subsets and well-known entries', (
   t.is(all[0], 'n01440764'); // tench
   t.is(all[207], 'n02099601'); // golden retriever
   t.is(all[999], 'n15075141'); // toilet tissue
-  for (const [name, list] of [['A', classes.IMAGENET_A_WNIDS], ['R', classes.IMAGENET_R_WNIDS], ['O', classes.IMAGENET_O_WNIDS]]) {
+  for (const [name, list] of [
+    ['A', classes.IMAGENET_A_WNIDS],
+    ['R', classes.IMAGENET_R_WNIDS],
+    ['O', classes.IMAGENET_O_WNIDS],
+  ]) {
     t.is(list.length, 200, name);
     t.is(new Set(list).size, 200, name);
     t.deepEqual([...list], [...list].sort(), name);
-    t.true(list.every((w) => all.includes(w)), `${name} within ImageNet-1k`);
+    t.true(
+      list.every((w) => all.includes(w)),
+      `${name} within ImageNet-1k`,
+    );
   }
   // ImageNet-A's first classes as eval.py's thousand_k_to_200 numbers them: 6 (stingray), 11, 13.
   t.deepEqual(classes.subsetIndices(classes.IMAGENET_A_WNIDS).slice(0, 3), [6, 11, 13]);
@@ -54,12 +61,14 @@ test('maxSoftmax over a subset', (t) => {
 
 test('AUROC, AUPR (average precision) and FPR at 95% recall: hand-computed cases', (t) => {
   // Positives 0.9, 0.7; negatives 0.8, 0.6: 3 of 4 pairs ordered; AP = 1/2 * 1 + 1/2 * 2/3.
-  const s1 = [0.9, 0.8, 0.7, 0.6], p1 = [1, 0, 1, 0];
+  const s1 = [0.9, 0.8, 0.7, 0.6],
+    p1 = [1, 0, 1, 0];
   close(t, m.auroc(s1, p1), 0.75, 'auroc');
   close(t, m.averagePrecision(s1, p1), 0.5 + 1 / 3, 'ap');
   close(t, m.fprAtRecall(s1, p1), 0.5, 'fpr95: full recall needs the 0.8 negative');
   // A tie between a positive and a negative counts one half (AUROC) and enters as one threshold (AP).
-  const s2 = [0.5, 0.5, 0.2, 0.1], p2 = [true, false, true, false];
+  const s2 = [0.5, 0.5, 0.2, 0.1],
+    p2 = [true, false, true, false];
   close(t, m.auroc(s2, p2), 2.5 / 4, 'auroc with a tie');
   close(t, m.averagePrecision(s2, p2), 0.5 * 0.5 + 0.5 * (2 / 3), 'ap with a tie');
   // 20 positives scored 20..1, negatives at 1.5 and 0.5: recall 0.95 holds at score 2 (no false positive)
@@ -84,17 +93,28 @@ test('AUROC and AP match pairwise / per-positive definitions on random scores wi
     const n = 5 + r.int(0, 40);
     const scores = Array.from({ length: n }, () => r.int(0, 6) / 3);
     const positive = Array.from({ length: n }, (_, i) => (i < 2 ? i === 0 : r.next() < 0.4));
-    let pairs = 0, wins = 0;
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++)
-      if (positive[i] && !positive[j]) { pairs++; wins += scores[i] > scores[j] ? 1 : scores[i] === scores[j] ? 0.5 : 0; }
+    let pairs = 0,
+      wins = 0;
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++)
+        if (positive[i] && !positive[j]) {
+          pairs++;
+          wins += scores[i] > scores[j] ? 1 : scores[i] === scores[j] ? 0.5 : 0;
+        }
     close(t, m.auroc(scores, positive), wins / pairs, `auroc trial ${trial}`, 1e-12);
     // AP = mean over positives of the precision among samples scoring at least as high.
-    let ap = 0, P = 0;
+    let ap = 0,
+      P = 0;
     for (let i = 0; i < n; i++) {
       if (!positive[i]) continue;
       P++;
-      let above = 0, tp = 0;
-      for (let j = 0; j < n; j++) if (scores[j] >= scores[i]) { above++; if (positive[j]) tp++; }
+      let above = 0,
+        tp = 0;
+      for (let j = 0; j < n; j++)
+        if (scores[j] >= scores[i]) {
+          above++;
+          if (positive[j]) tp++;
+        }
       ap += tp / above;
     }
     close(t, m.averagePrecision(scores, positive), ap / P, `ap trial ${trial}`, 1e-12);
@@ -111,9 +131,21 @@ test('corruption error and mean', (t) => {
 });
 
 test('ImageNet-P frame pairs and flip probability: hand-computed', (t) => {
-  t.deepEqual(m.framePairs(4, { noise: true }), [[0, 1], [0, 2], [0, 3]]);
-  t.deepEqual(m.framePairs(4, { noise: false }), [[0, 1], [1, 2], [2, 3]]);
-  t.deepEqual(m.framePairs(5, { noise: false, difficulty: 2 }), [[0, 2], [2, 4], [1, 3]]);
+  t.deepEqual(m.framePairs(4, { noise: true }), [
+    [0, 1],
+    [0, 2],
+    [0, 3],
+  ]);
+  t.deepEqual(m.framePairs(4, { noise: false }), [
+    [0, 1],
+    [1, 2],
+    [2, 3],
+  ]);
+  t.deepEqual(m.framePairs(5, { noise: false, difficulty: 2 }), [
+    [0, 2],
+    [2, 4],
+    [1, 3],
+  ]);
   const video = [1, 1, 2, 1];
   close(t, m.flipProbability([video], { noise: true }), 1 / 3, 'noise: against the first frame');
   close(t, m.flipProbability([video], { noise: false }), 2 / 3, 'consecutive frames');
@@ -127,15 +159,46 @@ test('ImageNet-P top-5 distance: hand-computed frame distances', (t) => {
   t.is(m.top5FrameDistance([0, 1, 2, 3, 4], [1, 0, 2, 3, 4]), 2);
   // The top class leaves the top 5: 5 for it, 1 for each class that moved up.
   t.is(m.top5FrameDistance([0, 1, 2, 3, 4], [1, 2, 3, 4, 9]), 9);
-  close(t, m.top5Distance([[[0, 1, 2, 3, 4], [1, 0, 2, 3, 4], [1, 2, 3, 4, 9]]], { noise: true }), 5.5, 'noise: vs first');
-  close(t, m.top5Distance([[[0, 1, 2, 3, 4], [1, 0, 2, 3, 4], [1, 2, 3, 4, 9]]], { noise: false }), (2 + 7) / 2, 'consecutive');
+  close(
+    t,
+    m.top5Distance(
+      [
+        [
+          [0, 1, 2, 3, 4],
+          [1, 0, 2, 3, 4],
+          [1, 2, 3, 4, 9],
+        ],
+      ],
+      { noise: true },
+    ),
+    5.5,
+    'noise: vs first',
+  );
+  close(
+    t,
+    m.top5Distance(
+      [
+        [
+          [0, 1, 2, 3, 4],
+          [1, 0, 2, 3, 4],
+          [1, 2, 3, 4, 9],
+        ],
+      ],
+      { noise: false },
+    ),
+    (2 + 7) / 2,
+    'consecutive',
+  );
 });
 
 // hendrycks ImageNet-P/test.py, literally: full ordinal rankings, argsort, cumulative top-5 indicator.
 function referenceRankingDist(videos, noise, difficulty) {
   const K = videos[0][0].length;
   const cum = [];
-  for (let i = 0, s = 0; i < 1000; i++) { s += i >= 1 && i <= 5 ? 1 : 0; cum.push(s); }
+  for (let i = 0, s = 0; i < 1000; i++) {
+    s += i >= 1 && i <= 5 ? 1 : 0;
+    cum.push(s);
+  }
   const ranks = (frame) => {
     const order = frame.map((v, i) => i).sort((a, b) => frame[b] - frame[a] || a - b);
     const r = new Array(K);
@@ -143,18 +206,26 @@ function referenceRankingDist(videos, noise, difficulty) {
     return r;
   };
   const argsort = (a) => a.map((v, i) => i).sort((x, y) => a[x] - a[y] || x - y);
-  const dist = (sigma) => { let d = 0; for (let k = 0; k < 5; k++) d += Math.abs(cum[k] - cum[sigma[k] - 1]); return d; };
+  const dist = (sigma) => {
+    let d = 0;
+    for (let k = 0; k < 5; k++) d += Math.abs(cum[k] - cum[sigma[k] - 1]);
+    return d;
+  };
   const step = noise ? 1 : difficulty;
   let result = 0;
   for (const vid of videos) {
     const vr = vid.map(ranks);
     const per = [];
     for (let i = 0; i < step; i++) {
-      let perm1 = vr[i], inv = argsort(perm1);
+      let perm1 = vr[i],
+        inv = argsort(perm1);
       for (let j = i + step; j < vr.length; j += step) {
         const perm2 = vr[j];
         per.push(dist(inv.map((c) => perm2[c])));
-        if (!noise) { perm1 = perm2; inv = argsort(perm1); }
+        if (!noise) {
+          perm1 = perm2;
+          inv = argsort(perm1);
+        }
       }
     }
     result += per.reduce((a, b) => a + b, 0) / per.length / videos.length;
@@ -164,9 +235,22 @@ function referenceRankingDist(videos, noise, difficulty) {
 
 test('top-5 distance from top-5 lists equals the full-ranking reference on random logits with ties', (t) => {
   const r = rng(3);
-  for (const [noise, difficulty] of [[true, 1], [false, 1], [false, 2], [false, 3]]) {
-    const videos = Array.from({ length: 3 }, () => Array.from({ length: 7 }, () => Array.from({ length: 12 }, () => r.int(0, 4))));
+  for (const [noise, difficulty] of [
+    [true, 1],
+    [false, 1],
+    [false, 2],
+    [false, 3],
+  ]) {
+    const videos = Array.from({ length: 3 }, () =>
+      Array.from({ length: 7 }, () => Array.from({ length: 12 }, () => r.int(0, 4))),
+    );
     const top5 = videos.map((v) => v.map((frame) => m.topClasses(frame, 5)));
-    close(t, m.top5Distance(top5, { noise, difficulty }), referenceRankingDist(videos, noise, difficulty), `noise ${noise} d ${difficulty}`, 1e-12);
+    close(
+      t,
+      m.top5Distance(top5, { noise, difficulty }),
+      referenceRankingDist(videos, noise, difficulty),
+      `noise ${noise} d ${difficulty}`,
+      1e-12,
+    );
   }
 });

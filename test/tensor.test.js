@@ -17,8 +17,14 @@ test('tensor() wraps a Float32Array without copying', (t) => {
 
 test('tensor() rejects bad data and shapes with clear errors', (t) => {
   t.throws(() => lk.tensor('abc', [3]), { instanceOf: TypeError, message: /data must be a Float32Array/ });
-  t.throws(() => lk.tensor(new Float32Array(6), [4, 2]), { instanceOf: RangeError, message: /shape \[4, 2\] needs 8 values, data has 6/ });
-  t.throws(() => lk.tensor(new Float32Array(6), [2, -3]), { instanceOf: TypeError, message: /shape must be an array of non-negative integers/ });
+  t.throws(() => lk.tensor(new Float32Array(6), [4, 2]), {
+    instanceOf: RangeError,
+    message: /shape \[4, 2\] needs 8 values, data has 6/,
+  });
+  t.throws(() => lk.tensor(new Float32Array(6), [2, -3]), {
+    instanceOf: TypeError,
+    message: /shape must be an array of non-negative integers/,
+  });
   t.throws(() => lk.tensor(new Float32Array(6), [2, 1.5]), { instanceOf: TypeError });
 });
 
@@ -54,7 +60,10 @@ test('reshape infers -1 and rejects impossible shapes', (t) => {
   t.deepEqual([...ops.reshape(x, [2, -1, 3]).shape], [2, 2, 3]);
   t.throws(() => ops.reshape(x, [5, -1]), { instanceOf: RangeError, message: /cannot infer -1/ });
   t.throws(() => ops.reshape(x, [-1, -1]), { instanceOf: TypeError, message: /at most one -1/ });
-  t.throws(() => ops.add(x, lk.tensor(new Float32Array(5), [5])), { instanceOf: RangeError, message: /cannot be broadcast/ });
+  t.throws(() => ops.add(x, lk.tensor(new Float32Array(5), [5])), {
+    instanceOf: RangeError,
+    message: /cannot be broadcast/,
+  });
 });
 
 test('thread count: API and LKVIT_NUM_THREADS', (t) => {
@@ -77,7 +86,10 @@ test('SIMD path: setIsa and LKVIT_ISA select a supported path', (t) => {
   lk.setIsa('generic');
   t.is(lk.getIsa().active, 'generic');
   lk.setIsa(best);
-  t.throws(() => lk.setIsa('sse9'), { instanceOf: RangeError, message: /isa must be one of 'generic', 'avx2' or 'avx512'/ });
+  t.throws(() => lk.setIsa('sse9'), {
+    instanceOf: RangeError,
+    message: /isa must be one of 'generic', 'avx2' or 'avx512'/,
+  });
   const root = path.join(__dirname, '..');
   const active = execFileSync(process.execPath, ['-e', "process.stdout.write(require('.').getIsa().active)"], {
     cwd: root,
@@ -97,7 +109,7 @@ test('Tensor methods: sum, mean, reshape, transpose, slice', (t) => {
   t.deepEqual([...x.grad.data], [0, 1, 1, 0, 1, 1]);
 });
 
-test('backward never writes into the caller\'s gradOutput or shares it with .grad', (t) => {
+test("backward never writes into the caller's gradOutput or shares it with .grad", (t) => {
   const x = lk.tensor(new Float32Array([1, 2, 3, 4]), [2, 2], { requiresGrad: true });
   const g = new Float32Array([1, 1, 1, 1]);
   x.reshape([4]).backward(g); // reshape passes the gradient straight through

@@ -35,9 +35,11 @@ const cases = [
 for (const [name, xs, ws, opts] of cases) {
   test(`${name}: forward and gradients identical for 1, 2, 3, 5 threads`, (t) => {
     const r = rng(7);
-    const xa = r.array(xs), wa = r.array(ws);
+    const xa = r.array(xs),
+      wa = r.array(ws);
     const results = runAll(() => {
-      const x = toTensor(xa, true), w = toTensor(wa, true);
+      const x = toTensor(xa, true),
+        w = toTensor(wa, true);
       const y = ops.depthwiseConv2d(x, w, opts);
       y.backward(Float32Array.from(y.data, (v, i) => Math.sin(i)));
       return { y: y.data, gx: x.grad.data, gw: w.grad.data };
@@ -48,13 +50,17 @@ for (const [name, xs, ws, opts] of cases) {
 
 test('matmul, linear and conv2d: identical for 1, 2, 3, 5 threads', (t) => {
   const r = rng(11);
-  const a = r.array([300, 257]), b = r.array([257, 190]);
-  const xa = r.array([2, 8, 19, 23]), wa = r.array([12, 8, 3, 3]);
+  const a = r.array([300, 257]),
+    b = r.array([257, 190]);
+  const xa = r.array([2, 8, 19, 23]),
+    wa = r.array([12, 8, 3, 3]);
   const results = runAll(() => {
-    const A = toTensor(a, true), B = toTensor(b, true);
+    const A = toTensor(a, true),
+      B = toTensor(b, true);
     const C = ops.matmul(A, B);
     C.backward(Float32Array.from(C.data, (v, i) => Math.cos(i)));
-    const x = toTensor(xa, true), w = toTensor(wa, true);
+    const x = toTensor(xa, true),
+      w = toTensor(wa, true);
     const y = ops.conv2d(x, w, { padding: 1 });
     y.backward(Float32Array.from(y.data, (v, i) => Math.cos(i)));
     return { C: C.data, gA: A.grad.data, gB: B.grad.data, y: y.data, gx: x.grad.data, gw: w.grad.data };

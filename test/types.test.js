@@ -7,8 +7,21 @@ const { execFileSync } = require('child_process');
 
 const root = path.join(__dirname, '..');
 const tsc = require.resolve('typescript/bin/tsc');
-const compile = (...files) => [tsc, '--noEmit', '--strict', '--target', 'ES2022', '--module', 'commonjs', '--moduleResolution', 'node',
-  '--types', 'node', '--skipLibCheck', ...files.map((f) => path.join(__dirname, 'types', f))];
+const compile = (...files) => [
+  tsc,
+  '--noEmit',
+  '--strict',
+  '--target',
+  'ES2022',
+  '--module',
+  'commonjs',
+  '--moduleResolution',
+  'node',
+  '--types',
+  'node',
+  '--skipLibCheck',
+  ...files.map((f) => path.join(__dirname, 'types', f)),
+];
 
 test('lib/index.d.ts types the public API (test/types/usage.ts and the default import compile)', (t) => {
   const args = compile('usage.ts', 'default_import.ts');
@@ -48,7 +61,11 @@ test('tsc --strict rejects each mistake in test/types/mistakes.ts, and only thos
   try {
     const out = run(compile(path.basename(unmarked)));
     const lines = [...out.matchAll(/mistakes-unmarked-\d+\.ts\((\d+),\d+\): error TS\d+/g)].map((m) => Number(m[1]));
-    t.deepEqual([...new Set(lines)].sort((a, b) => a - b), expected, out);
+    t.deepEqual(
+      [...new Set(lines)].sort((a, b) => a - b),
+      expected,
+      out,
+    );
   } finally {
     fs.unlinkSync(unmarked);
   }

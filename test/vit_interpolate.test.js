@@ -33,7 +33,9 @@ test('bicubicResize: the same size is the identity, bit for bit', (t) => {
 
 test('bicubicResize refuses bad shapes, naming the argument', (t) => {
   t.throws(() => bicubicResize(new Float32Array(8), [2, 2, 2], [0, 3]), { message: /h must be a positive integer/ });
-  t.throws(() => bicubicResize(new Float32Array(7), [2, 2, 2], [3, 3]), { message: /data has 7 values, expected C\*H\*W = 8/ });
+  t.throws(() => bicubicResize(new Float32Array(7), [2, 2, 2], [3, 3]), {
+    message: /data has 7 values, expected C\*H\*W = 8/,
+  });
 });
 
 test('resamplePosEmbed matches timm resample_abs_pos_embed (class token kept)', (t) => {
@@ -42,7 +44,9 @@ test('resamplePosEmbed matches timm resample_abs_pos_embed (class token kept)', 
   t.deepEqual(out.shape, [1, 1 + p.newGrid[0] * p.newGrid[1], p.shape[2]]);
   t.deepEqual(Array.from(out.data.subarray(0, p.shape[2])), Array.from(Float32Array.from(p.x).subarray(0, p.shape[2])));
   t.true(maxAbsDiff(out.data, p.y) < 2e-6, `max |diff| ${maxAbsDiff(out.data, p.y)}`);
-  t.throws(() => resamplePosEmbed({ shape: [1, 10, 3], data: new Float32Array(30) }, [4, 4], [6, 6]), { message: /pos_embed must be \[1, 1 \+ 4\*4, D\]/ });
+  t.throws(() => resamplePosEmbed({ shape: [1, 10, 3], data: new Float32Array(30) }, [4, 4], [6, 6]), {
+    message: /pos_embed must be \[1, 1 \+ 4\*4, D\]/,
+  });
 });
 
 // A checkpoint whose pos_embed is the fixture's (a 4x4 grid of patch 8: a 32x32 model) loads into a 48x48 model.
@@ -64,8 +68,13 @@ test('loadModel at another imageSize resamples pos_embed as timm does; forward r
   t.deepEqual(pos.shape, [1, 37, 3]);
   t.true(maxAbsDiff(pos.data, FIX.pos_embed.y) < 2e-6);
   // Every other weight is the checkpoint's.
-  t.deepEqual(Array.from(model.stateDict().get('head.weight').data), Array.from(small.stateDict().get('head.weight').data));
-  const logits = lk.noGrad(() => model.forward(new lk.Tensor(new Float32Array(2 * 3 * 48 * 48).fill(0.5), [2, 3, 48, 48])));
+  t.deepEqual(
+    Array.from(model.stateDict().get('head.weight').data),
+    Array.from(small.stateDict().get('head.weight').data),
+  );
+  const logits = lk.noGrad(() =>
+    model.forward(new lk.Tensor(new Float32Array(2 * 3 * 48 * 48).fill(0.5), [2, 3, 48, 48])),
+  );
   t.deepEqual(logits.shape, [2, 4]);
   // The same size loads unchanged, bit for bit.
   const same = lk.loadModel('vit_ti16', file).model;

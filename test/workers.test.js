@@ -27,8 +27,14 @@ test('two worker threads and the main thread compute concurrently and agree', as
       wk.once('error', reject);
     });
   const pending = [run(), run()];
-  const x = lk.tensor(Float32Array.from({ length: 2 * 16 * 20 * 20 }, (_, i) => Math.sin(i)), [2, 16, 20, 20]);
-  const w = lk.tensor(Float32Array.from({ length: 16 * 13 * 13 }, (_, i) => Math.cos(i) / 169), [16, 1, 13, 13]);
+  const x = lk.tensor(
+    Float32Array.from({ length: 2 * 16 * 20 * 20 }, (_, i) => Math.sin(i)),
+    [2, 16, 20, 20],
+  );
+  const w = lk.tensor(
+    Float32Array.from({ length: 16 * 13 * 13 }, (_, i) => Math.cos(i) / 169),
+    [16, 1, 13, 13],
+  );
   let mine;
   for (let i = 0; i < 200; i++) mine = lk.ops.depthwiseConv2d(x, w, { padding: 6 });
   const theirs = await Promise.all(pending);

@@ -47,8 +47,8 @@ Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
   const lkb::F32 lse = lkb::f32(info, 11, "lse", a.rows);
   const lkb::F32 probs = lkb::f32_opt(info, 12, "probs", a.probs);
   if (a.rows == 0) return info.Env().Undefined();
-  LK_DISPATCH(attention_forward, a.B * a.H, a.Tq, a.Tk, a.d, a.dv, a.scale, q.data, k.data, v.data, out.data,
-              lse.data, probs.data);
+  LK_DISPATCH(attention_forward, a.B * a.H, a.Tq, a.Tk, a.d, a.dv, a.scale, q.data, k.data, v.data, out.data, lse.data,
+              probs.data);
   return info.Env().Undefined();
 }
 
@@ -64,8 +64,8 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   const lkb::F32 grad_k = lkb::f32_opt(info, 14, "gradK", a.k);
   const lkb::F32 grad_v = lkb::f32_opt(info, 15, "gradV", a.v);
   if (a.B * a.H == 0) return info.Env().Undefined();
-  LK_DISPATCH(attention_backward, a.B * a.H, a.Tq, a.Tk, a.d, a.dv, a.scale, q.data, k.data, v.data, out.data,
-              lse.data, grad_out.data, grad_q.data, grad_k.data, grad_v.data);
+  LK_DISPATCH(attention_backward, a.B * a.H, a.Tq, a.Tk, a.d, a.dv, a.scale, q.data, k.data, v.data, out.data, lse.data,
+              grad_out.data, grad_q.data, grad_k.data, grad_v.data);
   return info.Env().Undefined();
 }
 

@@ -12,7 +12,9 @@ using lkb::kMaxDim;
 int64_t x_len(Napi::Env env, const lk::ConvShape& s) { return lkb::conv_x_len(env, s); }
 int64_t y_len(Napi::Env env, const lk::ConvShape& s) { return lkb::conv_y_len(env, s); }
 int64_t w_len(Napi::Env env, const lk::ConvShape& s) { return lkb::conv_w_len(env, s); }
-lk::ConvShape read_conv_shape(const Napi::CallbackInfo& info, size_t i) { return lkb::read_conv_shape<lk::ConvShape>(info, i); }
+lk::ConvShape read_conv_shape(const Napi::CallbackInfo& info, size_t i) {
+  return lkb::read_conv_shape<lk::ConvShape>(info, i);
+}
 
 // conv2dForward(x, weight, bias | null, y, n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups)
 Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {

@@ -47,7 +47,8 @@ Shape read_conv_shape(const Napi::CallbackInfo& info, size_t i) {
                          ") and cout (" + std::to_string(s.cout) + ")");
   const int64_t spanH = s.h + 2 * s.ph - s.dh * (s.kh - 1) - 1;
   const int64_t spanW = s.w + 2 * s.pw - s.dw * (s.kw - 1) - 1;
-  if (spanH < 0 || spanW < 0) throw_range(env, "kh, kw: the dilated kernel is larger than the padded input (output size < 1)");
+  if (spanH < 0 || spanW < 0)
+    throw_range(env, "kh, kw: the dilated kernel is larger than the padded input (output size < 1)");
   s.oh = spanH / s.sh + 1;
   s.ow = spanW / s.sw + 1;
   conv_x_len(env, s);  // overflow guards

@@ -11,9 +11,7 @@
 
 namespace {
 
-Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), lk::num_threads());
-}
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), lk::num_threads()); }
 
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   lk::set_num_threads(static_cast<int>(lkb::i64(info, 0, "threads", 0, 1024)));
@@ -34,8 +32,8 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   if (!lk::parse_isa(name.c_str(), &isa))
     lkb::throw_range(info.Env(), "isa must be one of 'generic', 'avx2', 'avx512', got '" + name + "'");
   if (!lk::set_isa(isa))
-    lkb::throw_range(info.Env(), std::string("isa '") + name + "' is not supported by this CPU (best: " +
-                                     lk::isa_name(lk::best_isa()) + ")");
+    lkb::throw_range(info.Env(), std::string("isa '") + name +
+                                     "' is not supported by this CPU (best: " + lk::isa_name(lk::best_isa()) + ")");
   return info.Env().Undefined();
 }
 

@@ -10,16 +10,22 @@
 
 namespace {
 
-using lkb::kMaxDim;
 using lk::kMaxDepthwiseKernel;
+using lkb::kMaxDim;
 
 lk::DwConvShape read_shape(const Napi::CallbackInfo& info, size_t first) {
   return lkb::read_dwconv_shape<lk::DwConvShape>(info, first);
 }
 
-int64_t input_size(Napi::Env env, const lk::DwConvShape& s) { return lkb::numel(env, "x [N, C, H, W]", {s.n, s.c, s.h, s.w}); }
-int64_t output_size(Napi::Env env, const lk::DwConvShape& s) { return lkb::numel(env, "y [N, C, OH, OW]", {s.n, s.c, s.oh, s.ow}); }
-int64_t weight_size(Napi::Env env, const lk::DwConvShape& s) { return lkb::numel(env, "weight [C, 1, KH, KW]", {s.c, s.kh, s.kw}); }
+int64_t input_size(Napi::Env env, const lk::DwConvShape& s) {
+  return lkb::numel(env, "x [N, C, H, W]", {s.n, s.c, s.h, s.w});
+}
+int64_t output_size(Napi::Env env, const lk::DwConvShape& s) {
+  return lkb::numel(env, "y [N, C, OH, OW]", {s.n, s.c, s.oh, s.ow});
+}
+int64_t weight_size(Napi::Env env, const lk::DwConvShape& s) {
+  return lkb::numel(env, "weight [C, 1, KH, KW]", {s.c, s.kh, s.kw});
+}
 
 // dwconv2dForward(x, weight, bias | null, y, N, C, H, W, KH, KW, strideH, strideW, padH, padW)
 Napi::Value Forward(const Napi::CallbackInfo& info) {

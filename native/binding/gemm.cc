@@ -12,16 +12,16 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
   LK_DISPATCH(sgemm, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, true);
 }
 
-void sgemm_st(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-              int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+void sgemm_st(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+              const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   LK_DISPATCH(sgemm, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, false);
 }
 
 void sgemm_batched(bool transA, bool transB, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha,
                    const float* A, int64_t lda, int64_t strideA, const float* B, int64_t ldb, int64_t strideB,
                    float beta, float* C, int64_t ldc, int64_t strideC) {
-  LK_DISPATCH(sgemm_batched, transA, transB, batch, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C,
-              ldc, strideC);
+  LK_DISPATCH(sgemm_batched, transA, transB, batch, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc,
+              strideC);
 }
 
 }  // namespace lk
@@ -34,7 +34,8 @@ using lkb::matrix_extent;  // native/binding/gemm_shape.h
 
 // The array must hold `batch` matrices `stride` floats apart.
 void check_span(Napi::Env env, const char* name, const lkb::F32& a, int64_t batch, int64_t stride, int64_t extent) {
-  const int64_t need = extent == 0 || batch == 0 ? 0 : lkb::add_sizes(env, name, lkb::numel(env, name, {batch - 1, stride}), extent);
+  const int64_t need =
+      extent == 0 || batch == 0 ? 0 : lkb::add_sizes(env, name, lkb::numel(env, name, {batch - 1, stride}), extent);
   if (static_cast<int64_t>(a.length) < need)
     lkb::throw_range(env, std::string(name) + " must hold at least " + std::to_string(need) + " floats, got " +
                               std::to_string(a.length));

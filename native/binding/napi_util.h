@@ -54,8 +54,8 @@ inline F32 f32(const Napi::CallbackInfo& info, size_t i, const char* name, int64
     throw_range(info.Env(), std::string(name) + ": expected length " + std::to_string(expected) + " is out of range");
   F32 r = f32(info, i, name);
   if (r.length != static_cast<size_t>(expected))
-    throw_range(info.Env(), std::string(name) + " must hold " + std::to_string(expected) +
-                                " floats, got " + std::to_string(r.length));
+    throw_range(info.Env(), std::string(name) + " must hold " + std::to_string(expected) + " floats, got " +
+                                std::to_string(r.length));
   return r;
 }
 
@@ -98,16 +98,20 @@ inline int64_t numel(Napi::Env env, const char* what, std::initializer_list<int6
   bool empty = false;
   bool too_large = false;
   for (int64_t d : dims) {
-    if (d < 0) too_large = true;
-    else if (d == 0) empty = true;
-    else if (__builtin_mul_overflow(nonzero, d, &nonzero) || nonzero > kMaxElements) too_large = true;
+    if (d < 0)
+      too_large = true;
+    else if (d == 0)
+      empty = true;
+    else if (__builtin_mul_overflow(nonzero, d, &nonzero) || nonzero > kMaxElements)
+      too_large = true;
     if (too_large) break;
   }
   if (too_large) {
     std::string list;
     for (int64_t d : dims) list += (list.empty() ? "" : ", ") + std::to_string(d);
-    throw_range(env, std::string(what) + " dims [" + list + "] are negative or multiply (leaving out zeros) to more than " +
-                         std::to_string(kMaxElements) + " elements");
+    throw_range(env, std::string(what) + " dims [" + list +
+                         "] are negative or multiply (leaving out zeros) to more than " + std::to_string(kMaxElements) +
+                         " elements");
   }
   return empty ? 0 : nonzero;
 }

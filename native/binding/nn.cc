@@ -144,12 +144,15 @@ Napi::Value GlobalAvgPool2dForward(const Napi::CallbackInfo& info) {
 Napi::Value GlobalAvgPool2dBackward(const Napi::CallbackInfo& info) {
   const int64_t planes = i64(info, 1, "planes"), S = i64(info, 2, "S");
   const float* g = f32(info, 0, "g", planes).data;
-  lk::global_avg_pool_backward(g, planes, S, f32(info, 3, "gx", lkb::numel(info.Env(), "gx [planes, S]", {planes, S})).data);
+  lk::global_avg_pool_backward(g, planes, S,
+                               f32(info, 3, "gx", lkb::numel(info.Env(), "gx [planes, S]", {planes, S})).data);
   return info.Env().Undefined();
 }
 
 using PoolArgs = lkb::PoolArgs<lk::Pool2d>;
-PoolArgs pool_args(const Napi::CallbackInfo& info, size_t first) { return lkb::read_pool_args<lk::Pool2d>(info, first); }
+PoolArgs pool_args(const Napi::CallbackInfo& info, size_t first) {
+  return lkb::read_pool_args<lk::Pool2d>(info, first);
+}
 
 // maxPool2dForward(x, planes, H, W, kh, kw, sh, sw, ph, pw, y, argmax: Int32Array)
 Napi::Value MaxPool2dForward(const Napi::CallbackInfo& info) {

@@ -24,7 +24,8 @@ Napi::Value BatchNorm2dForward(const Napi::CallbackInfo& info) {
   const double eps = lkb::f64(info, 7, "eps"), momentum = lkb::f64(info, 8, "momentum");
   float* rm = f32_opt(info, 9, "runningMean", d.C).data;
   float* rv = f32_opt(info, 10, "runningVar", d.C).data;
-  if (!training && d.C > 0 && (!rm || !rv)) lkb::throw_type(info.Env(), "runningMean and runningVar are required when not training");
+  if (!training && d.C > 0 && (!rm || !rv))
+    lkb::throw_type(info.Env(), "runningMean and runningVar are required when not training");
   float* y = f32(info, 11, "y", d.numel).data;
   float* mean = f32(info, 12, "mean", d.C).data;
   float* rstd = f32(info, 13, "rstd", d.C).data;

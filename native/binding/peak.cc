@@ -24,9 +24,15 @@ Napi::Value MeasureBandwidth(const Napi::CallbackInfo& info) {
 Napi::Value FmaLanes(const Napi::CallbackInfo& info) {
   int lanes = 1;
   switch (lk::active_isa()) {
-    case lk::Isa::avx512: lanes = lk_avx512::fma_lanes(); break;
-    case lk::Isa::avx2: lanes = lk_avx2::fma_lanes(); break;
-    default: lanes = lk_generic::fma_lanes(); break;
+    case lk::Isa::avx512:
+      lanes = lk_avx512::fma_lanes();
+      break;
+    case lk::Isa::avx2:
+      lanes = lk_avx2::fma_lanes();
+      break;
+    default:
+      lanes = lk_generic::fma_lanes();
+      break;
   }
   return Napi::Number::New(info.Env(), lanes);
 }

@@ -65,8 +65,8 @@ inline vf vexp(vf x) {
 // C[MR x cols] = alpha * (A B) (+ C when accumulate), with A[i][p] = A[i*a_rs + p*a_cs] and row p
 // of B at B + p*ldb. cols = (NV-1)*kVL + last; only the last vector may be partial (Masked).
 template <int MR, int NV, bool Masked>
-void micro(int64_t K, const float* A, int64_t a_rs, int64_t a_cs, const float* B, int64_t ldb, float* C,
-           int64_t ldc, int last, float alpha, bool accumulate) {
+void micro(int64_t K, const float* A, int64_t a_rs, int64_t a_cs, const float* B, int64_t ldb, float* C, int64_t ldc,
+           int last, float alpha, bool accumulate) {
   vf acc[MR][NV];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r)
@@ -77,8 +77,7 @@ void micro(int64_t K, const float* A, int64_t a_rs, int64_t a_cs, const float* B
     const float* a = A + p * a_cs;
     vf bv[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v)
-      bv[v] = (Masked && v == NV - 1) ? vload_n(b + v * kVL, last) : vload(b + v * kVL);
+    for (int v = 0; v < NV; ++v) bv[v] = (Masked && v == NV - 1) ? vload_n(b + v * kVL, last) : vload(b + v * kVL);
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       vf av = vset1(a[r * a_rs]);
@@ -105,8 +104,8 @@ void micro(int64_t K, const float* A, int64_t a_rs, int64_t a_cs, const float* B
   }
 }
 
-using MicroFn = void (*)(int64_t, const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t, int,
-                         float, bool);
+using MicroFn = void (*)(int64_t, const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t, int, float,
+                         bool);
 
 template <int MR, int NV>
 MicroFn pick_masked(bool masked) {
@@ -126,19 +125,25 @@ MicroFn pick_nv(int nv, bool masked) {
 MicroFn pick(int mr, int nv, bool masked) {
   static_assert(kMR == 6, "pick() enumerates row counts 1..6");
   switch (mr) {
-    case 6: return pick_nv<6>(nv, masked);
-    case 5: return pick_nv<5>(nv, masked);
-    case 4: return pick_nv<4>(nv, masked);
-    case 3: return pick_nv<3>(nv, masked);
-    case 2: return pick_nv<2>(nv, masked);
-    default: return pick_nv<1>(nv, masked);
+    case 6:
+      return pick_nv<6>(nv, masked);
+    case 5:
+      return pick_nv<5>(nv, masked);
+    case 4:
+      return pick_nv<4>(nv, masked);
+    case 3:
+      return pick_nv<3>(nv, masked);
+    case 2:
+      return pick_nv<2>(nv, masked);
+    default:
+      return pick_nv<1>(nv, masked);
   }
 }
 
 // C[M x N] = alpha * (A B) (+ C), A strided as in micro(). Tiling: N in panels of kNV vectors
 // (that K x panel slice of B stays in L1), and within a panel M in groups of kMR rows.
-void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t a_rs, int64_t a_cs, const float* B,
-          int64_t ldb, float* C, int64_t ldc, float alpha, bool accumulate) {
+void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t a_rs, int64_t a_cs, const float* B, int64_t ldb,
+          float* C, int64_t ldc, float alpha, bool accumulate) {
   const int64_t panel = kNV * kVL;
   for (int64_t n0 = 0; n0 < N; n0 += panel) {
     const int nn = static_cast<int>(imin(panel, N - n0));
@@ -224,8 +229,8 @@ struct Dims {
 
 // One block of mq <= kQB queries of one head: out rows and their log-sum-exp, optionally the
 // normalised probabilities. Scratch: QsT [d x kQB], S [kKB x kQB], m, l, alpha [kQB] each.
-void forward_block(const Dims& D, const float* q, const float* k, const float* v, float* out, float* lse,
-                   float* probs, int64_t mq, float* QsT, float* S, float* m, float* l, float* alpha) {
+void forward_block(const Dims& D, const float* q, const float* k, const float* v, float* out, float* lse, float* probs,
+                   int64_t mq, float* QsT, float* S, float* m, float* l, float* alpha) {
   transpose_scaled(q, mq, D.d, D.d, D.scale, QsT, kQB);
   for (int64_t i = 0; i < mq; ++i) {
     m[i] = -INFINITY;
@@ -280,9 +285,9 @@ struct BackwardScratch {
 
 // Gradient contributions of one block of mq queries of one head. dq (this block's rows) is
 // overwritten; dk/dv (all Tk rows of the head) are overwritten when first_block, else added to.
-void backward_block(const Dims& D, const float* q, const float* k, const float* v, const float* out,
-                    const float* lse, const float* dout, float* dq, float* dk, float* dv, int64_t mq,
-                    bool first_block, const BackwardScratch& w) {
+void backward_block(const Dims& D, const float* q, const float* k, const float* v, const float* out, const float* lse,
+                    const float* dout, float* dq, float* dk, float* dv, int64_t mq, bool first_block,
+                    const BackwardScratch& w) {
   const bool need_dS = dq || dk;
   transpose_scaled(q, mq, D.d, D.d, D.scale, w.QsT, kQB);
   std::memcpy(w.lse, lse, sizeof(float) * mq);
@@ -352,8 +357,10 @@ void attention_backward(int64_t BH, int64_t Tq, int64_t Tk, int64_t d, int64_t d
   // slabs, summed afterwards (deterministic, no atomics).
   const int64_t threads = lk::num_threads();
   int64_t G = 1;
-  if (!grad_k && !grad_v) G = nqb;
-  else if (BH % threads != 0 && BH < 4 * threads) G = imin(nqb, (4 * threads + BH - 1) / BH);
+  if (!grad_k && !grad_v)
+    G = nqb;
+  else if (BH % threads != 0 && BH < 4 * threads)
+    G = imin(nqb, (4 * threads + BH - 1) / BH);
   const int64_t slab = Tk * (d + dv);
   lk::Scratch partial(G > 1 ? BH * G * slab : 1);
 
@@ -374,8 +381,8 @@ void attention_backward(int64_t BH, int64_t Tq, int64_t Tk, int64_t d, int64_t d
       for (int64_t qb = qb_begin; qb < qb_end; ++qb) {
         const int64_t row = bh * Tq + qb * kQB;
         backward_block(D, q + row * d, k + bh * Tk * d, v + bh * Tk * dv, out + row * dv, lse + row,
-                       grad_out + row * dv, grad_q ? grad_q + row * d : nullptr, dk, dvv,
-                       imin(kQB, Tq - qb * kQB), qb == qb_begin, w);
+                       grad_out + row * dv, grad_q ? grad_q + row * d : nullptr, dk, dvv, imin(kQB, Tq - qb * kQB),
+                       qb == qb_begin, w);
       }
     }
   });

@@ -48,8 +48,7 @@ struct Chunks {
 Chunks pixel_chunks(int64_t pixels, int64_t rows, int64_t budget, int64_t units_per_chunk, int nthreads) {
   int64_t len = imax(64, budget / imax(rows, 1));
   int64_t count = ceil_div(pixels, len);
-  while (count < pixels && (count * units_per_chunk) % nthreads != 0 && count * units_per_chunk < 8 * nthreads)
-    ++count;
+  while (count < pixels && (count * units_per_chunk) % nthreads != 0 && count * units_per_chunk < 8 * nthreads) ++count;
   len = ceil_div(pixels, count);
   return {len, ceil_div(pixels, len)};
 }
@@ -120,7 +119,6 @@ Dims dims_of(const ConvShape& s) {
   return d;
 }
 
-
 // ---- Packers: im2col / patch extraction written straight into the GEMM's packed-B layout ----
 // (see lk::GemmPackB). Forward packs op(B) = col [CKK, P] (k = col row, j = pixel); the weight
 // gradient packs op(B) = col^T [P, CKK] (k = pixel, j = col row). `PixelsAreK` picks which.
@@ -141,8 +139,8 @@ void zero_tail(int64_t kc, int64_t nc, int nr, float* dst) {
 }
 
 // d[q * stride] = x row value for output columns ow .. ow + n - 1 (zero where padded).
-inline void gather(const float* xr, int64_t ow, int64_t n, int64_t lo, int64_t hi, int64_t sw, int64_t off,
-                   float* d, int64_t stride) {
+inline void gather(const float* xr, int64_t ow, int64_t n, int64_t lo, int64_t hi, int64_t sw, int64_t off, float* d,
+                   int64_t stride) {
   const int64_t qlo = xr ? imin(n, imax(0, lo - ow)) : n, qhi = xr ? imax(qlo, imin(n, hi - ow)) : n;
   for (int64_t q = 0; q < qlo; ++q) d[q * stride] = 0.f;
   if (qlo == qhi) {
@@ -310,8 +308,8 @@ void pointwise_batch_as_one(const ConvShape& s, const lk::GemmA& a, const float*
   for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
     const int64_t images = imin(chunk, s.n - n0), cols = images * hw;
     const BatchCtx ctx{x + n0 * s.cin * hw, s.cin, hw};
-    sgemm_ex(s.cout, cols, s.cin, 1.f, a, lk::GemmB{false, nullptr, 0, pack_batch_pixels, &ctx}, 0.f, out.data(),
-             cols, true, bias);
+    sgemm_ex(s.cout, cols, s.cin, 1.f, a, lk::GemmB{false, nullptr, 0, pack_batch_pixels, &ctx}, 0.f, out.data(), cols,
+             true, bias);
     lk::parallel_for(s.cout, 16, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c)
         for (int64_t n = 0; n < images; ++n)
@@ -325,8 +323,7 @@ void pointwise_batch_as_one(const ConvShape& s, const lk::GemmA& a, const float*
 // With many (image, group) GEMMs the weights are packed once and shared; with few (batch 1) each
 // GEMM packs its A panels itself, where they are used, which saves writing all packed weights to
 // memory and reading them back; 1x1 convs of a batch on small maps are one GEMM (above).
-void forward_gemms(const ConvShape& s, const float* w, bool w_transposed, const float* x, const float* bias,
-                   float* y) {
+void forward_gemms(const ConvShape& s, const float* w, bool w_transposed, const float* x, const float* bias, float* y) {
   const Dims d = dims_of(s);
   if (d.kind == Kind::pointwise && s.groups == 1 && s.n > 1 && d.hw <= kBatchAsOneMaxPixels)
     return pointwise_batch_as_one(s, lk::GemmA{w_transposed, w, w_transposed ? s.cout : s.cin, nullptr}, x, bias, y);
@@ -335,13 +332,15 @@ void forward_gemms(const ConvShape& s, const float* w, bool w_transposed, const 
   const bool per_thread = one_gemm_per_thread(images, nthreads);
   const int64_t wpack_len = per_thread ? sgemm_packed_a_floats(d.og, d.ckk) : 0;
   lk::Scratch wpack(per_thread ? s.groups * wpack_len : 1);
-  if (per_thread) pack_weights(w, s.groups, w_transposed ? d.ckk : d.og, w_transposed ? d.og : d.ckk, w_transposed,
-                               wpack.data(), wpack_len);
+  if (per_thread)
+    pack_weights(w, s.groups, w_transposed ? d.ckk : d.og, w_transposed ? d.og : d.ckk, w_transposed, wpack.data(),
+                 wpack_len);
   auto one = [&](int64_t ng, bool threaded) {
     const int64_t g = ng % s.groups, n = ng / s.groups;
     const PackCtx ctx{&s, x + (n * s.cin + g * d.cg) * d.hw, d.cg};
-    const lk::GemmA a = per_thread ? lk::GemmA{false, nullptr, 0, wpack.data() + g * wpack_len}
-                                   : lk::GemmA{w_transposed, w + g * d.og * d.ckk, w_transposed ? d.og : d.ckk, nullptr};
+    const lk::GemmA a = per_thread
+                            ? lk::GemmA{false, nullptr, 0, wpack.data() + g * wpack_len}
+                            : lk::GemmA{w_transposed, w + g * d.og * d.ckk, w_transposed ? d.og : d.ckk, nullptr};
     sgemm_ex(d.og, d.pixels, d.ckk, 1.f, a, conv_b(d, ctx, false), 0.f, y + (n * s.cout + g * d.og) * d.pixels,
              d.pixels, threaded, bias ? bias + g * d.og : nullptr);
   };
@@ -415,8 +414,8 @@ void backward_input_patches(const ConvShape& s, const float* gy, const float* w,
 }
 
 // dcol [CKK, pc] = W_g^T * gy_g[:, p0 : p0 + pc] for image n, group g (threaded or not).
-void dcol_chunk(const ConvShape& s, const Dims& d, const float* gy, const float* w, int64_t n, int64_t g,
-                int64_t p0, int64_t pc, float* dcol, bool threaded) {
+void dcol_chunk(const ConvShape& s, const Dims& d, const float* gy, const float* w, int64_t n, int64_t g, int64_t p0,
+                int64_t pc, float* dcol, bool threaded) {
   const float* gyc = gy + (n * s.cout + g * d.og) * d.pixels + p0;
   sgemm(true, false, d.ckk, pc, d.og, 1.f, w + g * d.og * d.ckk, d.ckk, gyc, d.pixels, 0.f, dcol, pc, threaded);
 }

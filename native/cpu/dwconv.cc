@@ -30,8 +30,7 @@ using lk::DwConvShape;
 // ---------------------------------------------------------------------------------------------
 // Path 1: reference (every stride and padding).
 
-static void forward_reference(const DwConvShape& s, const float* x, const float* weight, const float* bias,
-                              float* y) {
+static void forward_reference(const DwConvShape& s, const float* x, const float* weight, const float* bias, float* y) {
   lk::parallel_for(s.n * s.c, 1, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t c = p % s.c;
@@ -56,8 +55,7 @@ static void forward_reference(const DwConvShape& s, const float* x, const float*
 }
 
 // Scatters each output gradient back over the input window it came from.
-static void backward_input_reference(const DwConvShape& s, const float* grad_y, const float* weight,
-                                     float* grad_x) {
+static void backward_input_reference(const DwConvShape& s, const float* grad_y, const float* weight, float* grad_x) {
   lk::parallel_for(s.n * s.c, 1, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t c = p % s.c;
@@ -81,8 +79,7 @@ static void backward_input_reference(const DwConvShape& s, const float* grad_y, 
   });
 }
 
-static void backward_weight_reference(const DwConvShape& s, const float* grad_y, const float* x,
-                                      float* grad_weight) {
+static void backward_weight_reference(const DwConvShape& s, const float* grad_y, const float* x, float* grad_weight) {
   lk::parallel_for(s.c, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c)
       for (int64_t ky = 0; ky < s.kh; ++ky)
@@ -105,8 +102,6 @@ static void backward_weight_reference(const DwConvShape& s, const float* grad_y,
   });
 }
 
-
-
 // ---------------------------------------------------------------------------------------------
 // Path 2: blocked (stride 1). A "block" is kVL channels of one image stored pixel-interleaved:
 // [rows][cols][kVL], zero lanes past C, so every vector load is one pixel and no lane is wasted.
@@ -125,11 +120,11 @@ static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 constexpr int64_t kNoClip = int64_t(1) << 62;
 
 struct Correlation {
-  const float* in;        // row in_lo of the input
-  int64_t in_lo, in_hi;   // valid input rows
-  int64_t in_stride;      // floats per input row
-  int64_t col_lo, col_hi; // input columns (pixels) that hold data (the rest is zero padding)
-  const float* taps;      // [tap_rows + 2 ][tap_cols] pixels: R-1 zero rows above and below
+  const float* in;         // row in_lo of the input
+  int64_t in_lo, in_hi;    // valid input rows
+  int64_t in_stride;       // floats per input row
+  int64_t col_lo, col_hi;  // input columns (pixels) that hold data (the rest is zero padding)
+  const float* taps;       // [tap_rows + 2 ][tap_cols] pixels: R-1 zero rows above and below
   int64_t tap_rows, tap_cols;
   int64_t shift;
   // Stores are clipped to out_rows x out_cols (pixels), so a tile may write straight into an
@@ -182,8 +177,10 @@ static void correlate_tile(const Correlation& a, int64_t o0, int64_t q0, const f
   for (int i = 0; i < rows; ++i)  // a tile over the edge of a clipped output
     for (int j = 0; j < B; ++j) {
       const int64_t left = a.out_cols - q0 - j * vector_pixels;  // pixels
-      if (left >= vector_pixels) vstore(out + i * out_stride + j * V, acc[i][j]);
-      else if (left > 0) vstore_n(out + i * out_stride + j * V, acc[i][j], int(left));
+      if (left >= vector_pixels)
+        vstore(out + i * out_stride + j * V, acc[i][j]);
+      else if (left > 0)
+        vstore_n(out + i * out_stride + j * V, acc[i][j], int(left));
     }
 }
 
@@ -192,18 +189,19 @@ struct Tile {
   int r, b;
   TileFn blocked, planar;
 };
-#define LK_TILE(R, B) {R, B, correlate_tile<R, B, false>, correlate_tile<R, B, true>}
+#define LK_TILE(R, B) \
+  { R, B, correlate_tile<R, B, false>, correlate_tile<R, B, true> }
 
 // Tiles that fit the register file: accumulators + inputs held for reuse (B when R > 1; with one
 // row each input feeds one FMA straight from memory) + 1 tap <= 32 zmm / 16 ymm. One-row tiles
 // waste nothing at the top and bottom edge, which matters for small kernels.
 #if defined(LK_ISA_AVX512)
-static const Tile kTiles[] = {LK_TILE(4, 6), LK_TILE(4, 5), LK_TILE(4, 4), LK_TILE(3, 7), LK_TILE(4, 3),
-                              LK_TILE(4, 2), LK_TILE(4, 1), LK_TILE(2, 8), LK_TILE(1, 12),
-                              LK_TILE(1, 14), LK_TILE(1, 8), LK_TILE(1, 7), LK_TILE(2, 4), LK_TILE(1, 4)};
+static const Tile kTiles[] = {LK_TILE(4, 6), LK_TILE(4, 5), LK_TILE(4, 4), LK_TILE(3, 7),  LK_TILE(4, 3),
+                              LK_TILE(4, 2), LK_TILE(4, 1), LK_TILE(2, 8), LK_TILE(1, 12), LK_TILE(1, 14),
+                              LK_TILE(1, 8), LK_TILE(1, 7), LK_TILE(2, 4), LK_TILE(1, 4)};
 #else
-static const Tile kTiles[] = {LK_TILE(2, 5), LK_TILE(3, 3), LK_TILE(2, 4), LK_TILE(2, 3), LK_TILE(2, 2),
-                              LK_TILE(2, 1), LK_TILE(1, 7), LK_TILE(1, 4)};
+static const Tile kTiles[] = {LK_TILE(2, 5), LK_TILE(3, 3), LK_TILE(2, 4), LK_TILE(2, 3),
+                              LK_TILE(2, 2), LK_TILE(2, 1), LK_TILE(1, 7), LK_TILE(1, 4)};
 #endif
 #undef LK_TILE
 
@@ -244,8 +242,8 @@ static void pack_block(const float* src, int64_t lanes, int64_t plane_stride, in
 
 // The inverse: block rows [r_lo, r_hi) (row r_lo at src, src_row_pixels apart, data in columns
 // [0, w)) into NCHW planes.
-static void unpack_block(const float* src, int64_t src_row_pixels, int64_t lanes, int64_t r_lo, int64_t r_hi,
-                         int64_t w, float* dst, int64_t plane_stride) {
+static void unpack_block(const float* src, int64_t src_row_pixels, int64_t lanes, int64_t r_lo, int64_t r_hi, int64_t w,
+                         float* dst, int64_t plane_stride) {
   for (int64_t r = r_lo; r < r_hi; ++r) {
     const float* s = src + (r - r_lo) * src_row_pixels * V;
     for (int64_t c = 0; c < w; c += V) {
@@ -348,8 +346,8 @@ static void forward_blocked(const DwConvShape& s, const float* x, const float* w
       alignas(64) float bias_lanes[V] = {};
       if (bias)
         for (int64_t l = 0; l < lanes; ++l) bias_lanes[l] = bias[c0 + l];
-      const Correlation a{in, in_lo, in_hi, in_pixels * V, s.pw, s.pw + s.w,
-                          taps.data() + cb * tap_rows * s.kw * V, s.kh, s.kw, s.ph};
+      const Correlation a{in,   in_lo, in_hi, in_pixels * V, s.pw, s.pw + s.w, taps.data() + cb * tap_rows * s.kw * V,
+                          s.kh, s.kw,  s.ph};
       for (int64_t o0 = oy_a; o0 < oy_b; o0 += tile.r)
         for (int64_t q0 = 0; q0 < ow_up; q0 += tile.b)
           tile.blocked(a, o0, q0, bias_lanes, out + ((o0 - oy_a) * ow_up + q0) * V, ow_up * V);
@@ -412,8 +410,10 @@ static void stream_plane(const float* x, int64_t h, int64_t w, int64_t pw, const
 #pragma GCC unroll 16
           for (int j = 0; j < B; ++j) {
             const int64_t left = ow - q0 - j * V;
-            if (left >= V) vstore(out + j * V, acc[done][j]);
-            else if (left > 0) vstore_n(out + j * V, acc[done][j], int(left));
+            if (left >= V)
+              vstore(out + j * V, acc[done][j]);
+            else if (left > 0)
+              vstore_n(out + j * V, acc[done][j], int(left));
           }
         }
 #pragma GCC unroll 16
@@ -429,17 +429,16 @@ struct Stream {
   int kh, kw, b;
   StreamFn fn;
 };
-#define LK_STREAM(K, B) {K, K, B, stream_plane<K, K, B>}
+#define LK_STREAM(K, B) \
+  { K, K, B, stream_plane<K, K, B> }
 // B: accumulators (KH * B) + inputs (B) fit the register file; taps come as broadcasts. The
 // input loads per FMA are 1/KH whatever B is, so narrow chunks cost little and waste fewer lanes
 // on narrow maps (28 columns: one 2-vector chunk rather than half of a 4-vector one).
 #if defined(LK_ISA_AVX512)
-static const Stream kStreams[] = {LK_STREAM(3, 4), LK_STREAM(3, 2), LK_STREAM(5, 4),
-                                  LK_STREAM(5, 2), LK_STREAM(7, 2), LK_STREAM(7, 1), LK_STREAM(9, 2),
-                                  LK_STREAM(9, 1)};
+static const Stream kStreams[] = {LK_STREAM(3, 4), LK_STREAM(3, 2), LK_STREAM(5, 4), LK_STREAM(5, 2),
+                                  LK_STREAM(7, 2), LK_STREAM(7, 1), LK_STREAM(9, 2), LK_STREAM(9, 1)};
 #else
-static const Stream kStreams[] = {LK_STREAM(3, 2), LK_STREAM(3, 1), LK_STREAM(5, 2),
-                                  LK_STREAM(5, 1), LK_STREAM(7, 1)};
+static const Stream kStreams[] = {LK_STREAM(3, 2), LK_STREAM(3, 1), LK_STREAM(5, 2), LK_STREAM(5, 1), LK_STREAM(7, 1)};
 #endif
 #undef LK_STREAM
 
@@ -554,7 +553,8 @@ static void stream_weight_plane(const float* x, int64_t h, int64_t w, int64_t pw
 #pragma GCC unroll 16
         for (int kx = 0; kx < KW; ++kx)
 #pragma GCC unroll 16
-          for (int j = 0; j < B; ++j) acc[ky][kx][j] = vfma(vload_mask(row + kx + j * V, mask[kx][j]), g[j], acc[ky][kx][j]);
+          for (int j = 0; j < B; ++j)
+            acc[ky][kx][j] = vfma(vload_mask(row + kx + j * V, mask[kx][j]), g[j], acc[ky][kx][j]);
       }
     }
 #pragma GCC unroll 16
@@ -597,7 +597,8 @@ static void backward_weight_stream(const DwConvShape& s, const StreamWeight& st,
       float* dw = grad_weight + c * s.kh * s.kw;
       for (int64_t k = 0; k < s.kh * s.kw; ++k) dw[k] = 0.f;
       for (int64_t n = 0; n < s.n; ++n)
-        st.fn(x + (n * s.c + c) * s.h * s.w, s.h, s.w, s.pw, grad_y + (n * s.c + c) * s.oh * s.ow, s.oh, s.ow, s.ph, dw);
+        st.fn(x + (n * s.c + c) * s.h * s.w, s.h, s.w, s.pw, grad_y + (n * s.c + c) * s.oh * s.ow, s.oh, s.ow, s.ph,
+              dw);
     }
   });
 }
@@ -644,8 +645,7 @@ static void backward_weight_blocked(const DwConvShape& s, const float* grad_y, c
           for (int64_t q0 = 0; q0 < kw_up; q0 += tile.b)
             tile.blocked(a, o0, q0, nullptr, out + ((o0 - ky_a) * kw_up + q0) * V, kw_up * V);
       }
-      unpack_block(out, kw_up, lanes, ky_a, imin(ky_b, s.kh), s.kw, grad_weight + c0 * s.kh * s.kw,
-                   s.kh * s.kw);
+      unpack_block(out, kw_up, lanes, ky_a, imin(ky_b, s.kh), s.kw, grad_weight + c0 * s.kh * s.kw, s.kh * s.kw);
     }
   });
 }
@@ -656,8 +656,8 @@ static void backward_weight_blocked(const DwConvShape& s, const float* grad_y, c
 static bool unit_stride(const DwConvShape& s) { return s.sh == 1 && s.sw == 1; }
 
 // Stride-1 forward (and input gradient, flipped): streaming, planar or blocked.
-static void forward_unit_stride(const DwConvShape& s, const float* x, const float* weight, bool flip,
-                                const float* bias, float* y) {
+static void forward_unit_stride(const DwConvShape& s, const float* x, const float* weight, bool flip, const float* bias,
+                                float* y) {
   const Stream* stream = find_stream(s);
   if (stream && stream_suits(s))
     forward_stream(s, *stream, x, weight, flip, bias, y);
@@ -747,12 +747,14 @@ static void with_useful_taps(const DwConvShape& s, const float* weight, const Fn
 
 void dwconv2d_forward(const DwConvShape& s, const float* x, const float* weight, const float* bias, float* y) {
   if (!unit_stride(s)) return forward_reference(s, x, weight, bias, y);
-  with_useful_taps(s, weight, [&](const DwConvShape& c, const float* w) { forward_unit_stride(c, x, w, false, bias, y); });
+  with_useful_taps(s, weight,
+                   [&](const DwConvShape& c, const float* w) { forward_unit_stride(c, x, w, false, bias, y); });
 }
 
 void dwconv2d_backward_input(const DwConvShape& s, const float* grad_y, const float* weight, float* grad_x) {
   if (!unit_stride(s)) return backward_input_reference(s, grad_y, weight, grad_x);
-  with_useful_taps(s, weight, [&](const DwConvShape& c, const float* w) { backward_input_whole(c, grad_y, w, grad_x); });
+  with_useful_taps(s, weight,
+                   [&](const DwConvShape& c, const float* w) { backward_input_whole(c, grad_y, w, grad_x); });
 }
 
 // Taps outside the useful window never meet the input: their gradient is zero.

@@ -25,8 +25,8 @@ struct DwConvShape {
 }  // namespace lk
 
 // y = depthwise_conv(x, weight) + bias (bias may be null).
-LK_ISA_DECLARE(void dwconv2d_forward(const lk::DwConvShape& s, const float* x, const float* weight,
-                                     const float* bias, float* y))
+LK_ISA_DECLARE(void dwconv2d_forward(const lk::DwConvShape& s, const float* x, const float* weight, const float* bias,
+                                     float* y))
 // grad_x = d(sum(grad_y * y)) / dx, overwritten.
 LK_ISA_DECLARE(void dwconv2d_backward_input(const lk::DwConvShape& s, const float* grad_y, const float* weight,
                                             float* grad_x))

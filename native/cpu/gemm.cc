@@ -19,7 +19,7 @@ namespace LK_ISA_NS {
 namespace {
 
 #if defined(LK_ISA_AVX512)
-constexpr int kMR = 14;     // rows of the register tile
+constexpr int kMR = 14;       // rows of the register tile
 constexpr int64_t kKC = 384;  // depth of one packed block: A micro-panel 14*384*4 = 21 KB (L1)
 #elif defined(LK_ISA_AVX2)
 constexpr int kMR = 6;
@@ -28,11 +28,11 @@ constexpr int64_t kKC = 256;
 constexpr int kMR = 4;
 constexpr int64_t kKC = 256;
 #endif
-constexpr int kNV = 2;                       // vectors per row of the register tile
-constexpr int kNR = kNV * kVL;               // columns of the register tile
-constexpr int64_t kNC = 384;                 // columns of a packed B block (KC x NC floats, L2)
+constexpr int kNV = 2;                              // vectors per row of the register tile
+constexpr int kNR = kNV * kVL;                      // columns of the register tile
+constexpr int64_t kNC = 384;                        // columns of a packed B block (KC x NC floats, L2)
 constexpr int64_t kAPackBudget = int64_t(1) << 23;  // floats of packed A held at once (32 MB)
-constexpr int64_t kResidentBFloats = 3 << 17;        // all of packed op(B) kept for a task (1.5 MB, L2)
+constexpr int64_t kResidentBFloats = 3 << 17;       // all of packed op(B) kept for a task (1.5 MB, L2)
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -42,8 +42,8 @@ inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 // and NV vectors are compile-time so the accumulators live in registers; n (valid columns) masks
 // the last vector.
 template <int R, int NV>
-void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc,
-                  int n, float alpha, float beta, const float* bias) {
+void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc, int n,
+                  float alpha, float beta, const float* bias) {
   vf acc[R][NV];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
@@ -105,8 +105,8 @@ static_assert(kMR <= kVL, "pack_a_panel holds one k of a micro-panel (MR floats)
 // (weights arrive cold from memory; about 10% on a cold 2048 x 512 weight at N = 196, one thread,
 // in a noisy test). Prefetching
 // the next piece of each of the kc rows of a transposed A made it slower.
-void pack_a_panel(bool transA, const float* A, int64_t lda, int64_t i0, int rows, int64_t p0, int64_t kc,
-                  float* dst, int next_rows) {
+void pack_a_panel(bool transA, const float* A, int64_t lda, int64_t i0, int rows, int64_t p0, int64_t kc, float* dst,
+                  int next_rows) {
   if (transA) {
     for (int64_t k = 0; k < kc; ++k) vstore_n(dst + k * kMR, vload_n(A + (p0 + k) * lda + i0, rows), kMR);
     return;
@@ -299,8 +299,8 @@ void sgemm_ex(int64_t M, int64_t N, int64_t K, float alpha, const lk::GemmA& a, 
           const float* bias_here = p0 == 0 && row_bias ? row_bias + i0 + q * kMR : nullptr;
           float* c = C + (i0 + q * kMR) * ldc + j0;
           for (int64_t jp = 0; jp < nc; jp += kNR)
-            tile<kMR>(rows, static_cast<int>(imin(kNR, nc - jp)), kc, aq, bq + jp * kc, c + jp, ldc, alpha,
-                      beta_here, bias_here);
+            tile<kMR>(rows, static_cast<int>(imin(kNR, nc - jp)), kc, aq, bq + jp * kc, c + jp, ldc, alpha, beta_here,
+                      bias_here);
         };
         if (b_resident) {
           for (int64_t p0 = 0; p0 < K; p0 += kc_max) pack_b(p0, imin(kc_max, K - p0), bp + p0 * nc_max);
@@ -332,8 +332,8 @@ void sgemm_batched(bool transA, bool transB, int64_t batch, int64_t M, int64_t N
   // Many or small products: one product per thread at a time; else each product uses all threads.
   const bool outer = batch >= 2 * nthreads || (batch >= 2 && double(M) * double(N) * double(K) < 4e6);
   auto one = [&](int64_t b, bool threaded) {
-    sgemm(transA, transB, M, N, K, alpha, A + b * strideA, lda, B + b * strideB, ldb, beta, C + b * strideC,
-          ldc, threaded);
+    sgemm(transA, transB, M, N, K, alpha, A + b * strideA, lda, B + b * strideB, ldb, beta, C + b * strideC, ldc,
+          threaded);
   };
   if (outer) {
     lk::parallel_for(batch, 1, [&](int64_t begin, int64_t end) {

@@ -33,9 +33,8 @@ struct GemmB {
 
 // The per-ISA copies. `threaded` = false runs on the calling thread only (for callers that
 // parallelise themselves, e.g. one image per thread).
-LK_ISA_DECLARE(void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
-                          const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-                          int64_t ldc, bool threaded))
+LK_ISA_DECLARE(void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool threaded))
 // General form: op(A) plain or pre-packed, op(B) plain or produced by a packer; row_bias (null, or
 // M floats) is added to row i of C in the same pass: C = alpha op(A) op(B) + beta C + row_bias[i].
 LK_ISA_DECLARE(void sgemm_ex(int64_t M, int64_t N, int64_t K, float alpha, const lk::GemmA& a, const lk::GemmB& b,
@@ -45,10 +44,9 @@ LK_ISA_DECLARE(int64_t sgemm_packed_a_floats(int64_t M, int64_t K))
 LK_ISA_DECLARE(void sgemm_pack_a(bool transA, int64_t M, int64_t K, const float* A, int64_t lda, float* dst,
                                  bool threaded))
 // `batch` independent products; matrix b of X starts at X + b * strideX (a stride of 0 shares it).
-LK_ISA_DECLARE(void sgemm_batched(bool transA, bool transB, int64_t batch, int64_t M, int64_t N, int64_t K,
-                                  float alpha, const float* A, int64_t lda, int64_t strideA, const float* B,
-                                  int64_t ldb, int64_t strideB, float beta, float* C, int64_t ldc,
-                                  int64_t strideC))
+LK_ISA_DECLARE(void sgemm_batched(bool transA, bool transB, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha,
+                                  const float* A, int64_t lda, int64_t strideA, const float* B, int64_t ldb,
+                                  int64_t strideB, float beta, float* C, int64_t ldc, int64_t strideC))
 
 namespace lk {
 
@@ -56,8 +54,8 @@ namespace lk {
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 // Same, on the calling thread only.
-void sgemm_st(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-              int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+void sgemm_st(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+              const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 void sgemm_batched(bool transA, bool transB, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha,
                    const float* A, int64_t lda, int64_t strideA, const float* B, int64_t ldb, int64_t strideB,
                    float beta, float* C, int64_t ldc, int64_t strideC);

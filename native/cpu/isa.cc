@@ -10,9 +10,8 @@ namespace {
 Isa detect() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
-      __builtin_cpu_supports("fma"))
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma"))
     return Isa::avx512;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
 #endif
@@ -42,15 +41,27 @@ bool set_isa(Isa isa) {
 }
 const char* isa_name(Isa isa) {
   switch (isa) {
-    case Isa::avx512: return "avx512";
-    case Isa::avx2: return "avx2";
-    default: return "generic";
+    case Isa::avx512:
+      return "avx512";
+    case Isa::avx2:
+      return "avx2";
+    default:
+      return "generic";
   }
 }
 bool parse_isa(const char* name, Isa* out) {
-  if (!std::strcmp(name, "avx512")) { *out = Isa::avx512; return true; }
-  if (!std::strcmp(name, "avx2")) { *out = Isa::avx2; return true; }
-  if (!std::strcmp(name, "generic")) { *out = Isa::generic; return true; }
+  if (!std::strcmp(name, "avx512")) {
+    *out = Isa::avx512;
+    return true;
+  }
+  if (!std::strcmp(name, "avx2")) {
+    *out = Isa::avx2;
+    return true;
+  }
+  if (!std::strcmp(name, "generic")) {
+    *out = Isa::generic;
+    return true;
+  }
   return false;
 }
 

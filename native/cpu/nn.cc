@@ -38,7 +38,7 @@ inline float exp_f(float x) {
   // Unnested selects: each comparison runs unconditionally, so the loop can be if-converted.
   float xc = x < 88.f ? x : 88.f;  // NaN -> 88, restored below
   xc = xc > -87.3f ? xc : -87.3f;
-  const float n = (xc * 1.44269504f + 12582912.f) - 12582912.f;   // round to nearest (1.5 * 2^23)
+  const float n = (xc * 1.44269504f + 12582912.f) - 12582912.f;  // round to nearest (1.5 * 2^23)
   const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -202,12 +202,11 @@ LK_MULTIVERSION void softmax_tile(const float* x, int64_t L, int64_t inner, int6
   float f[kTile];
   for (int64_t j = 0; j < tw; ++j) f[j] = log ? m[j] + float(std::log(s[j])) : float(1.0 / s[j]);
   for (int64_t l = 0; l < L; ++l)
-    for (int64_t j = 0; j < tw; ++j)
-      y[l * inner + j] = log ? x[l * inner + j] - f[j] : y[l * inner + j] * f[j];
+    for (int64_t j = 0; j < tw; ++j) y[l * inner + j] = log ? x[l * inner + j] - f[j] : y[l * inner + j] * f[j];
 }
 
-LK_MULTIVERSION void softmax_tile_backward(const float* y, const float* g, int64_t L, int64_t inner, int64_t tw, bool log,
-                           float* gx) {
+LK_MULTIVERSION void softmax_tile_backward(const float* y, const float* g, int64_t L, int64_t inner, int64_t tw,
+                                           bool log, float* gx) {
   double s[kTile];
   std::fill(s, s + tw, 0.0);
   for (int64_t l = 0; l < L; ++l)
@@ -245,8 +244,7 @@ void softmax_forward(const float* x, int64_t outer, int64_t L, int64_t inner, bo
   });
 }
 
-void softmax_backward(const float* y, const float* g, int64_t outer, int64_t L, int64_t inner, bool log,
-                      float* gx) {
+void softmax_backward(const float* y, const float* g, int64_t outer, int64_t L, int64_t inner, bool log, float* gx) {
   for_each_softmax_tile(outer, L, inner, [&](int64_t off, int64_t tw) {
     if (inner == 1)
       softmax_row_backward(y + off, g + off, L, log, gx + off);

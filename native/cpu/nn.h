@@ -24,8 +24,7 @@ void gelu_backward(const float* x, const float* g, int64_t n, float* gx);
 // Softmax / log-softmax over the middle dim of x viewed as [outer, L, inner]; the backward uses
 // the saved output y.
 void softmax_forward(const float* x, int64_t outer, int64_t L, int64_t inner, bool log, float* y);
-void softmax_backward(const float* y, const float* g, int64_t outer, int64_t L, int64_t inner, bool log,
-                      float* gx);
+void softmax_backward(const float* y, const float* g, int64_t outer, int64_t L, int64_t inner, bool log, float* gx);
 
 // Per-sample cross-entropy of logits [N, K] with labels in [0, K) and label smoothing s:
 // loss[i] = lse_i - (1 - s) z[i, label] - (s / K) sum_k z[i, k]; lse (log-sum-exp) is saved.

@@ -72,8 +72,8 @@ double dot_dev(const float* g, const float* x, int64_t n, float m) {
 // ---- BatchNorm: one channel's statistics span N planes of S values ----------------------------
 
 void batch_norm_forward(const float* x, int64_t N, int64_t C, int64_t S, const float* weight, const float* bias,
-                        bool training, double eps, double momentum, float* running_mean, float* running_var,
-                        float* y, float* mean, float* rstd) {
+                        bool training, double eps, double momentum, float* running_mean, float* running_var, float* y,
+                        float* mean, float* rstd) {
   const Affine aff(weight, bias, C);
   const int64_t M = N * S;
   parallel_for(C, 1, [&](int64_t cb, int64_t ce) {
@@ -106,8 +106,7 @@ void batch_norm_forward(const float* x, int64_t N, int64_t C, int64_t S, const f
 }
 
 void batch_norm_backward(const float* x, const float* g, int64_t N, int64_t C, int64_t S, const float* weight,
-                         const float* mean, const float* rstd, bool training, float* gx, float* gweight,
-                         float* gbias) {
+                         const float* mean, const float* rstd, bool training, float* gx, float* gweight, float* gbias) {
   const Affine aff(weight, nullptr, C);
   const double M = double(N * S);
   const bool want_sums = training || gweight || gbias;

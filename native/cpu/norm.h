@@ -20,12 +20,11 @@ namespace lk {
 // updated in place with momentum and the unbiased variance. Otherwise mean/rstd come from the
 // running stats (required then).
 void batch_norm_forward(const float* x, int64_t N, int64_t C, int64_t S, const float* weight, const float* bias,
-                        bool training, double eps, double momentum, float* running_mean, float* running_var,
-                        float* y, float* mean, float* rstd);
+                        bool training, double eps, double momentum, float* running_mean, float* running_var, float* y,
+                        float* mean, float* rstd);
 // With training = false the statistics are constants: gx = g * w * rstd.
 void batch_norm_backward(const float* x, const float* g, int64_t N, int64_t C, int64_t S, const float* weight,
-                         const float* mean, const float* rstd, bool training, float* gx, float* gweight,
-                         float* gbias);
+                         const float* mean, const float* rstd, bool training, float* gx, float* gweight, float* gbias);
 
 // GroupNorm over x [N, C, S] with G groups: statistics per (n, group) over the contiguous span of
 // (C / G) * S values. LayerNorm over the last dim D of [M, D] is the case N = M, C = D, S = 1, G = 1.

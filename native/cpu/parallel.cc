@@ -38,8 +38,8 @@ struct Job {
   void* ctx;
   int64_t n, chunks;
   std::atomic<int64_t> next{0};
-  int64_t done = 0;    // guarded by Pool::mu_
-  int holders = 0;     // workers that picked the job up, guarded by Pool::mu_
+  int64_t done = 0;  // guarded by Pool::mu_
+  int holders = 0;   // workers that picked the job up, guarded by Pool::mu_
   std::atomic<bool> failed{false};
   std::exception_ptr error;  // the first exception a chunk threw, guarded by Pool::mu_
 };

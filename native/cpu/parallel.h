@@ -31,6 +31,7 @@ class Scratch {
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
   float* data() const { return p_; }
+
  private:
   float* p_;
 };

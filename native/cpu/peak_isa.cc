@@ -16,9 +16,18 @@ double fma_chains(int64_t iters, float seed) {
   vf c4 = vset1(seed + 4), c5 = vset1(seed + 5), c6 = vset1(seed + 6), c7 = vset1(seed + 7);
   vf c8 = vset1(seed + 8), c9 = vset1(seed + 9), c10 = vset1(seed + 10), c11 = vset1(seed + 11);
   for (int64_t i = 0; i < iters; i++) {
-    c0 = vfma(c0, m, a); c1 = vfma(c1, m, a); c2 = vfma(c2, m, a); c3 = vfma(c3, m, a);
-    c4 = vfma(c4, m, a); c5 = vfma(c5, m, a); c6 = vfma(c6, m, a); c7 = vfma(c7, m, a);
-    c8 = vfma(c8, m, a); c9 = vfma(c9, m, a); c10 = vfma(c10, m, a); c11 = vfma(c11, m, a);
+    c0 = vfma(c0, m, a);
+    c1 = vfma(c1, m, a);
+    c2 = vfma(c2, m, a);
+    c3 = vfma(c3, m, a);
+    c4 = vfma(c4, m, a);
+    c5 = vfma(c5, m, a);
+    c6 = vfma(c6, m, a);
+    c7 = vfma(c7, m, a);
+    c8 = vfma(c8, m, a);
+    c9 = vfma(c9, m, a);
+    c10 = vfma(c10, m, a);
+    c11 = vfma(c11, m, a);
   }
   const vf s = vadd(vadd(vadd(c0, c1), vadd(c2, c3)), vadd(vadd(c4, c5), vadd(c6, c7)));
   const float keep = vsum(vadd(s, vadd(vadd(c8, c9), vadd(c10, c11))));

@@ -75,30 +75,91 @@ inline void vstore_n(float* p, vf v, int n) { _mm256_maskstore_ps(p, lane_mask(n
 using vmask = __m256i;
 inline vmask vmask_lanes(int lo, int hi) {
   const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo), idx), _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx));
+  return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo), idx),
+                             _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx));
 }
 inline vf vload_mask(const float* p, vmask m) { return _mm256_maskload_ps(p, m); }
 #else
 // Portable fallback: plain loops the compiler may vectorise for the baseline ISA.
 constexpr int kVL = 8;
-struct vf { float v[kVL]; };
-inline vf vzero() { vf r; for (int i = 0; i < kVL; ++i) r.v[i] = 0.f; return r; }
-inline vf vset1(float a) { vf r; for (int i = 0; i < kVL; ++i) r.v[i] = a; return r; }
-inline vf vload(const float* p) { vf r; for (int i = 0; i < kVL; ++i) r.v[i] = p[i]; return r; }
-inline void vstore(float* p, vf v) { for (int i = 0; i < kVL; ++i) p[i] = v.v[i]; }
-inline vf vfma(vf a, vf b, vf c) { vf r; for (int i = 0; i < kVL; ++i) r.v[i] = a.v[i] * b.v[i] + c.v[i]; return r; }
-inline vf vadd(vf a, vf b) { vf r; for (int i = 0; i < kVL; ++i) r.v[i] = a.v[i] + b.v[i]; return r; }
-inline vf vsub(vf a, vf b) { vf r; for (int i = 0; i < kVL; ++i) r.v[i] = a.v[i] - b.v[i]; return r; }
-inline vf vmul(vf a, vf b) { vf r; for (int i = 0; i < kVL; ++i) r.v[i] = a.v[i] * b.v[i]; return r; }
-inline vf vmax(vf a, vf b) { vf r; for (int i = 0; i < kVL; ++i) r.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i]; return r; }
-inline vf vmin(vf a, vf b) { vf r; for (int i = 0; i < kVL; ++i) r.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i]; return r; }
-inline float vsum(vf a) { float s = 0.f; for (int i = 0; i < kVL; ++i) s += a.v[i]; return s; }
-inline float vhmax(vf a) { float s = a.v[0]; for (int i = 1; i < kVL; ++i) s = a.v[i] > s ? a.v[i] : s; return s; }
-inline vf vload_n(const float* p, int n) { vf r = vzero(); for (int i = 0; i < n; ++i) r.v[i] = p[i]; return r; }
-inline void vstore_n(float* p, vf v, int n) { for (int i = 0; i < n; ++i) p[i] = v.v[i]; }
-struct vmask { int lo, hi; };
+struct vf {
+  float v[kVL];
+};
+inline vf vzero() {
+  vf r;
+  for (int i = 0; i < kVL; ++i) r.v[i] = 0.f;
+  return r;
+}
+inline vf vset1(float a) {
+  vf r;
+  for (int i = 0; i < kVL; ++i) r.v[i] = a;
+  return r;
+}
+inline vf vload(const float* p) {
+  vf r;
+  for (int i = 0; i < kVL; ++i) r.v[i] = p[i];
+  return r;
+}
+inline void vstore(float* p, vf v) {
+  for (int i = 0; i < kVL; ++i) p[i] = v.v[i];
+}
+inline vf vfma(vf a, vf b, vf c) {
+  vf r;
+  for (int i = 0; i < kVL; ++i) r.v[i] = a.v[i] * b.v[i] + c.v[i];
+  return r;
+}
+inline vf vadd(vf a, vf b) {
+  vf r;
+  for (int i = 0; i < kVL; ++i) r.v[i] = a.v[i] + b.v[i];
+  return r;
+}
+inline vf vsub(vf a, vf b) {
+  vf r;
+  for (int i = 0; i < kVL; ++i) r.v[i] = a.v[i] - b.v[i];
+  return r;
+}
+inline vf vmul(vf a, vf b) {
+  vf r;
+  for (int i = 0; i < kVL; ++i) r.v[i] = a.v[i] * b.v[i];
+  return r;
+}
+inline vf vmax(vf a, vf b) {
+  vf r;
+  for (int i = 0; i < kVL; ++i) r.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i];
+  return r;
+}
+inline vf vmin(vf a, vf b) {
+  vf r;
+  for (int i = 0; i < kVL; ++i) r.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i];
+  return r;
+}
+inline float vsum(vf a) {
+  float s = 0.f;
+  for (int i = 0; i < kVL; ++i) s += a.v[i];
+  return s;
+}
+inline float vhmax(vf a) {
+  float s = a.v[0];
+  for (int i = 1; i < kVL; ++i) s = a.v[i] > s ? a.v[i] : s;
+  return s;
+}
+inline vf vload_n(const float* p, int n) {
+  vf r = vzero();
+  for (int i = 0; i < n; ++i) r.v[i] = p[i];
+  return r;
+}
+inline void vstore_n(float* p, vf v, int n) {
+  for (int i = 0; i < n; ++i) p[i] = v.v[i];
+}
+struct vmask {
+  int lo, hi;
+};
 inline vmask vmask_lanes(int lo, int hi) { return vmask{lo, hi}; }
-inline vf vload_mask(const float* p, vmask m) { vf r = vzero(); for (int i = m.lo; i < m.hi; ++i) r.v[i] = p[i]; return r; }
+inline vf vload_mask(const float* p, vmask m) {
+  vf r = vzero();
+  for (int i = m.lo; i < m.hi; ++i) r.v[i] = p[i];
+  return r;
+}
 #endif
 
 // In-register transpose of a kVL x kVL tile: r[i] lane j <-> r[j] lane i (unpacks, then

@@ -14,7 +14,7 @@
 namespace lk_cuda {
 namespace {
 
-constexpr int kTile = 32;   // rows per block and per streamed tile (= warp size: lane j <-> row j)
+constexpr int kTile = 32;  // rows per block and per streamed tile (= warp size: lane j <-> row j)
 constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
 constexpr size_t kMaxSmem = 160 * 1024;  // within sm_80's 163 KiB per block
@@ -101,7 +101,8 @@ __global__ void __launch_bounds__(kThreads)
     const int r = e / g.dv;
     if (q0 + r < g.tq) out[(bh * g.tq + q0 + r) * g.dv + e % g.dv] = acc[e] / l[r];
   }
-  if (threadIdx.x < kTile && q0 + int(threadIdx.x) < g.tq) lse[bh * g.tq + q0 + threadIdx.x] = m[threadIdx.x] + logf(l[threadIdx.x]);
+  if (threadIdx.x < kTile && q0 + int(threadIdx.x) < g.tq)
+    lse[bh * g.tq + q0 + threadIdx.x] = m[threadIdx.x] + logf(l[threadIdx.x]);
 }
 
 // probs[i][j] = exp(scale q_i . k_j - lse_i), one thread per entry.
@@ -131,12 +132,12 @@ __global__ void __launch_bounds__(kThreads)
   const int tiles = (g.tq + kTile - 1) / kTile;
   const long long bh = blockIdx.x / tiles;
   const int q0 = int(blockIdx.x % tiles) * kTile;
-  float* qt = smem;                 // [32, d]
-  float* gt = qt + kTile * g.d;     // [32, dv]
-  float* kt = gt + kTile * g.dv;    // [32, d]
-  float* vt = kt + kTile * g.d;     // [32, dv]
-  float* acc = vt + kTile * g.dv;   // [32, d]
-  float* dsbuf = acc + kTile * g.d; // [warps, 32]
+  float* qt = smem;                  // [32, d]
+  float* gt = qt + kTile * g.d;      // [32, dv]
+  float* kt = gt + kTile * g.dv;     // [32, d]
+  float* vt = kt + kTile * g.d;      // [32, dv]
+  float* acc = vt + kTile * g.dv;    // [32, d]
+  float* dsbuf = acc + kTile * g.d;  // [warps, 32]
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 
   load_tile(qt, q + bh * g.tq * g.d, q0, g.tq, g.d);
@@ -179,14 +180,14 @@ __global__ void __launch_bounds__(kThreads)
   const int tiles = (g.tk + kTile - 1) / kTile;
   const long long bh = blockIdx.x / tiles;
   const int k0 = int(blockIdx.x % tiles) * kTile;
-  float* kt = smem;                  // [32, d]
-  float* vt = kt + kTile * g.d;      // [32, dv]
-  float* qt = vt + kTile * g.dv;     // [32, d]
-  float* gt = qt + kTile * g.d;      // [32, dv]
-  float* acck = gt + kTile * g.dv;   // [32, d]
-  float* accv = acck + kTile * g.d;  // [32, dv]
-  float* pbuf = accv + kTile * g.dv; // [warps, 32]
-  float* dsbuf = pbuf + kWarps * 32; // [warps, 32]
+  float* kt = smem;                    // [32, d]
+  float* vt = kt + kTile * g.d;        // [32, dv]
+  float* qt = vt + kTile * g.dv;       // [32, d]
+  float* gt = qt + kTile * g.d;        // [32, dv]
+  float* acck = gt + kTile * g.dv;     // [32, d]
+  float* accv = acck + kTile * g.d;    // [32, dv]
+  float* pbuf = accv + kTile * g.dv;   // [warps, 32]
+  float* dsbuf = pbuf + kWarps * 32;   // [warps, 32]
   float* lse_t = dsbuf + kWarps * 32;  // [32]
   float* delta_t = lse_t + kTile;      // [32]
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -250,12 +251,12 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
   const long long blocks = s.bh * ((s.tq + kTile - 1) / kTile);
   const size_t smem = smem_for(attention_forward_kernel, "attention_forward",
                                size_t(kTile) * (2 * s.d + 2 * s.dv) + kWarps * 32 + 2 * kTile);
-  launch("attention_forward_kernel", attention_forward_kernel, grid_1d(blocks), dim3(kThreads), smem, g, q, k,
-         v, out, lse);
+  launch("attention_forward_kernel", attention_forward_kernel, grid_1d(blocks), dim3(kThreads), smem, g, q, k, v, out,
+         lse);
   if (probs) {
     const long long total = s.bh * s.tq * s.tk;
-    launch("attention_probs_kernel", attention_probs_kernel, blocks_for(total, 256), dim3(256), 0, g, total, q,
-           k, static_cast<const float*>(lse), probs);
+    launch("attention_probs_kernel", attention_probs_kernel, blocks_for(total, 256), dim3(256), 0, g, total, q, k,
+           static_cast<const float*>(lse), probs);
   }
 }
 
@@ -265,8 +266,8 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
   const Geo g = make_geo(s);
   const long long rows = s.bh * s.tq;
   DeviceBuffer delta{size_t(rows)};
-  launch("attention_delta_kernel", attention_delta_kernel, blocks_for(rows, 256), dim3(256), 0, rows, int(s.dv),
-         out, grad_out, delta.get());
+  launch("attention_delta_kernel", attention_delta_kernel, blocks_for(rows, 256), dim3(256), 0, rows, int(s.dv), out,
+         grad_out, delta.get());
   const float* d = delta.get();
   if (grad_q) {
     const size_t smem = smem_for(attention_grad_q_kernel, "attention_backward (grad q)",

@@ -19,8 +19,8 @@ namespace {
 
 using Handle = void*;
 using CreateFn = int (*)(Handle*);
-using SgemmFn = int (*)(Handle, int, int, int, int, int, const float*, const float*, int, const float*, int, const float*,
-                        float*, int);
+using SgemmFn = int (*)(Handle, int, int, int, int, int, const float*, const float*, int, const float*, int,
+                        const float*, float*, int);
 using SetMathModeFn = int (*)(Handle, int);
 using GetVersionFn = int (*)(Handle, int*);
 

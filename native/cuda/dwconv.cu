@@ -11,7 +11,7 @@
 namespace lk_cuda {
 namespace {
 
-constexpr int kTileW = 32;     // output columns per block (= blockDim.x)
+constexpr int kTileW = 32;  // output columns per block (= blockDim.x)
 constexpr int kRowsPerThread = 4;
 constexpr int kThreadRows = 8;  // blockDim.y
 constexpr int kTileH = kThreadRows * kRowsPerThread;
@@ -24,7 +24,7 @@ struct Geo {
 };
 
 // y = conv(x, flip ? flipped weight : weight) + bias over one output tile per block.
-__global__ void __launch_bounds__(kTileW * kThreadRows)
+__global__ void __launch_bounds__(kTileW* kThreadRows)
     dwconv_tile_kernel(Geo g, const float* __restrict__ x, const float* __restrict__ weight,
                        const float* __restrict__ bias, float* __restrict__ y, int flip) {
   LK_DYNAMIC_SHARED(float, smem);
@@ -136,7 +136,8 @@ __global__ void __launch_bounds__(kReduceThreads)
       const float* xp = x + plane * g.h * g.w;
       int oy = oy_lo + lane / cols, ox = ox_lo + lane % cols;  // tracked without divisions below
       for (long long r = lane; r < count; r += 32) {
-        acc = fmaf(gy[(long long)oy * g.ow + ox], xp[(long long)(oy * g.sh - g.ph + ky) * g.w + ox * g.sw - g.pw + kx], acc);
+        acc = fmaf(gy[(long long)oy * g.ow + ox], xp[(long long)(oy * g.sh - g.ph + ky) * g.w + ox * g.sw - g.pw + kx],
+                   acc);
         ox += 32;
         while (ox >= ox_hi) ox -= cols, ++oy;
       }
@@ -175,8 +176,8 @@ void launch_tile(const Geo& g, int64_t planes, const float* x, const float* w, c
   const size_t smem = sizeof(float) * size_t(g.in_rows * g.in_cols + g.kh * g.kw);
   if (smem > 48 * 1024) allow_dynamic_smem(dwconv_tile_kernel, smem);
   const int64_t blocks = planes * g.tiles_x * g.tiles_y;
-  launch("dwconv_tile_kernel", dwconv_tile_kernel, grid_1d(blocks), dim3(kTileW, kThreadRows), smem, g, x, w,
-         b, y, int(flip));
+  launch("dwconv_tile_kernel", dwconv_tile_kernel, grid_1d(blocks), dim3(kTileW, kThreadRows), smem, g, x, w, b, y,
+         int(flip));
 }
 
 }  // namespace
@@ -188,25 +189,25 @@ void dwconv2d_forward(const DwConvShape& s, const float* x, const float* weight,
 void dwconv2d_backward_input(const DwConvShape& s, const float* grad_y, const float* weight, float* grad_x) {
   if (s.sh == 1 && s.sw == 1 && s.ph <= s.kh - 1 && s.pw <= s.kw - 1) {
     // grad_x[i] = sum_k grad_y[i + p - k] w[k] = forward over grad_y with w flipped, padding K-1-p.
-    launch_tile(make_geo(s, s.oh, s.ow, s.h, s.w, s.kh - 1 - s.ph, s.kw - 1 - s.pw), s.n * s.c, grad_y, weight,
-                nullptr, grad_x, true);
+    launch_tile(make_geo(s, s.oh, s.ow, s.h, s.w, s.kh - 1 - s.ph, s.kw - 1 - s.pw), s.n * s.c, grad_y, weight, nullptr,
+                grad_x, true);
     return;
   }
   const Geo g = make_geo(s, s.h, s.w, s.oh, s.ow, s.ph, s.pw);
   const long long total = s.n * s.c * s.h * s.w;
-  launch("dwconv_backward_input_gather_kernel", dwconv_backward_input_gather_kernel, blocks_for(total, 256),
-         dim3(256), 0, g, total, grad_y, weight, grad_x);
+  launch("dwconv_backward_input_gather_kernel", dwconv_backward_input_gather_kernel, blocks_for(total, 256), dim3(256),
+         0, g, total, grad_y, weight, grad_x);
 }
 
 void dwconv2d_backward_weight(const DwConvShape& s, const float* grad_y, const float* x, float* grad_weight) {
   const Geo g = make_geo(s, s.h, s.w, s.oh, s.ow, s.ph, s.pw);
-  launch("dwconv_backward_weight_kernel", dwconv_backward_weight_kernel, grid_1d(s.c * s.kh),
-         dim3(kReduceThreads), 0, g, int(s.n), grad_y, x, grad_weight);
+  launch("dwconv_backward_weight_kernel", dwconv_backward_weight_kernel, grid_1d(s.c * s.kh), dim3(kReduceThreads), 0,
+         g, int(s.n), grad_y, x, grad_weight);
 }
 
 void dwconv2d_backward_bias(const DwConvShape& s, const float* grad_y, float* grad_bias) {
-  launch("dwconv_backward_bias_kernel", dwconv_backward_bias_kernel, grid_1d(s.c), dim3(kReduceThreads), 0,
-         int(s.n), int(s.c), (long long)(s.oh * s.ow), grad_y, grad_bias);
+  launch("dwconv_backward_bias_kernel", dwconv_backward_bias_kernel, grid_1d(s.c), dim3(kReduceThreads), 0, int(s.n),
+         int(s.c), (long long)(s.oh * s.ow), grad_y, grad_bias);
 }
 
 }  // namespace lk_cuda

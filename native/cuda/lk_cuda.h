@@ -34,8 +34,8 @@ template <typename T>
 using type_t = T;
 }
 #define LK_SHARED(type, name) __shared__ ::lk_cuda::type_t<type> name
-#define LK_DYNAMIC_SHARED(type, name)             \
-  extern __shared__ float4 lk_dynamic_smem_[];    \
+#define LK_DYNAMIC_SHARED(type, name)          \
+  extern __shared__ float4 lk_dynamic_smem_[]; \
   type* name = reinterpret_cast<type*>(lk_dynamic_smem_)
 #else
 #include "emu/simt.h"
@@ -45,9 +45,9 @@ namespace lk_cuda {
 template <typename T>
 using type_t = T;
 }
-#define LK_SHARED(type, name)                                                                          \
-  static const char lk_shared_key_##name = 0;                                                          \
-  ::lk_cuda::type_t<type>& name = *static_cast<::lk_cuda::type_t<type>*>(                             \
+#define LK_SHARED(type, name)                                             \
+  static const char lk_shared_key_##name = 0;                             \
+  ::lk_cuda::type_t<type>& name = *static_cast<::lk_cuda::type_t<type>*>( \
       ::lk_emu::shared_slot(&lk_shared_key_##name, sizeof(::lk_cuda::type_t<type>), alignof(::lk_cuda::type_t<type>)))
 #define LK_DYNAMIC_SHARED(type, name) type* name = static_cast<type*>(::lk_emu::dynamic_shared())
 #endif
@@ -74,7 +74,8 @@ void allow_dynamic_smem(void (*kernel)(Params...), size_t bytes) {
 }
 #else
 inline void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw Error(std::string(what) + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
+  if (e != cudaSuccess)
+    throw Error(std::string(what) + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
 }
 template <typename... Params, typename... Args>
 void launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, Args... args) {

@@ -29,8 +29,8 @@ size_t rounded(size_t bytes) {
 
 struct State {
   std::mutex mu;
-  std::multimap<size_t, void*> free_blocks;      // size -> block
-  std::unordered_map<void*, size_t> live;        // block -> size
+  std::multimap<size_t, void*> free_blocks;  // size -> block
+  std::unordered_map<void*, size_t> live;    // block -> size
   MemoryStats stats;
   bool caching = [] {
     const char* v = std::getenv("LKVIT_CUDA_CACHE");

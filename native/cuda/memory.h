@@ -24,7 +24,7 @@ struct MemoryStats {
   size_t reserved = 0;        // live + cached bytes held from the device
   size_t peak_allocated = 0;  // high-water mark of `allocated`
   size_t cached_blocks = 0;
-  size_t device_allocs = 0;   // cudaMalloc calls so far
+  size_t device_allocs = 0;  // cudaMalloc calls so far
 };
 MemoryStats memory_stats();
 // Returns every cached block to the device.

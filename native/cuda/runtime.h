@@ -21,7 +21,7 @@ struct DeviceInfo {
   bool available = false;
   std::string backend;  // "cuda" or "cuda-emulated"
   std::string name;
-  std::string reason;   // why not available
+  std::string reason;  // why not available
   size_t total_memory = 0;
   int compute_major = 0, compute_minor = 0;
   int runtime_version = 0, driver_version = 0;
@@ -45,7 +45,9 @@ class DeviceBuffer {
  public:
   DeviceBuffer() = default;
   explicit DeviceBuffer(size_t count) : p_(static_cast<float*>(cached_alloc(count * sizeof(float)))), n_(count) {}
-  DeviceBuffer(const float* host, size_t count) : DeviceBuffer(count) { copy_to_device(p_, host, count * sizeof(float)); }
+  DeviceBuffer(const float* host, size_t count) : DeviceBuffer(count) {
+    copy_to_device(p_, host, count * sizeof(float));
+  }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
   DeviceBuffer(DeviceBuffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(o.n_) {}

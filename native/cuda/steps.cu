@@ -135,15 +135,14 @@ __global__ void l2_update_kernel(const float* __restrict__ x, const float* __res
 
 void fgsm_step(const float* x, const float* g, int64_t n, float eps, float lo, float hi, float* out) {
   if (n == 0) return;
-  launch("fgsm_kernel", fgsm_kernel, blocks_for(n, kThreads), dim3(kThreads), 0, x, g, (long long)n, eps, lo, hi,
-         out);
+  launch("fgsm_kernel", fgsm_kernel, blocks_for(n, kThreads), dim3(kThreads), 0, x, g, (long long)n, eps, lo, hi, out);
 }
 
 void pgd_linf_step(const float* x, const float* g, const float* x0, int64_t n, float eps, float alpha, float lo,
                    float hi, float* out) {
   if (n == 0) return;
-  launch("pgd_linf_kernel", pgd_linf_kernel, blocks_for(n, kThreads), dim3(kThreads), 0, x, g, x0,
-         (long long)n, eps, alpha, lo, hi, out);
+  launch("pgd_linf_kernel", pgd_linf_kernel, blocks_for(n, kThreads), dim3(kThreads), 0, x, g, x0, (long long)n, eps,
+         alpha, lo, hi, out);
 }
 
 void pgd_l2_step(const float* x, const float* g, const float* x0, int64_t N, int64_t D, int64_t parts, float eps,
@@ -157,8 +156,8 @@ void pgd_l2_step(const float* x, const float* g, const float* x0, int64_t N, int
   DeviceBuffer sums(size_t(pieces * 3 * 2));  // doubles
   DeviceBuffer factors(size_t(N * 2));
   double* sums_d = reinterpret_cast<double*>(sums.get());
-  launch("l2_lanes_kernel", l2_lanes_kernel, blocks_for(lane_threads, kThreads), dim3(kThreads), 0, x, g, x0,
-         pieces, (long long)parts, (long long)D, blocks_per_piece, lanes.get());
+  launch("l2_lanes_kernel", l2_lanes_kernel, blocks_for(lane_threads, kThreads), dim3(kThreads), 0, x, g, x0, pieces,
+         (long long)parts, (long long)D, blocks_per_piece, lanes.get());
   launch("l2_pieces_kernel", l2_pieces_kernel, blocks_for(pieces, kThreads), dim3(kThreads), 0, x, g, x0, pieces,
          (long long)parts, (long long)D, blocks_per_piece, static_cast<const float*>(lanes.get()), sums_d);
   launch("l2_factors_kernel", l2_factors_kernel, blocks_for(N, kThreads), dim3(kThreads), 0,

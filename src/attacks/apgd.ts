@@ -5,7 +5,17 @@
 // a halved sample restarts from its best point. Only points still classified correctly are attacked.
 import { checkOneOf } from '../tensor/check';
 import { Classifier, argmaxRow } from '../models/evaluate';
-import { setup, finish, gather, samplesShape, intOption, numberOption, AttackResult, CommonAttackOptions, AttackSetup } from './common';
+import {
+  setup,
+  finish,
+  gather,
+  samplesShape,
+  intOption,
+  numberOption,
+  AttackResult,
+  CommonAttackOptions,
+  AttackSetup,
+} from './common';
 import { lossAndGrad, lossOnly, LossName, minClasses } from './loss';
 import { project, pgdUpdate, randomStart, copySample } from './project';
 import { checkImages } from './space';
@@ -48,7 +58,8 @@ export interface ApgdIteration {
 export function apgdCheckpoints(steps: number): { iteration: number; window: number }[] {
   const out: { iteration: number; window: number }[] = [];
   let k = Math.max(Math.floor(0.22 * steps), 1);
-  const decr = Math.max(Math.floor(0.03 * steps), 1), kMin = Math.max(Math.floor(0.06 * steps), 1);
+  const decr = Math.max(Math.floor(0.03 * steps), 1),
+    kMin = Math.max(Math.floor(0.06 * steps), 1);
   let counter = 0;
   for (let i = 0; i < steps; i++) {
     if (++counter === k) {
@@ -73,7 +84,10 @@ export function apgd(model: Classifier, x: unknown, y: unknown, options: ApgdOpt
 export function apgdT(model: Classifier, x: unknown, y: unknown, options: ApgdTOptions): AttackResult {
   const s = setup('apgdT', model, x, y, options, [...APGD_OPTIONS, 'numTargets']);
   const numTargets = intOption(s, 'numTargets', 9);
-  return runApgd(s, Array.from({ length: numTargets }, (_, i) => ({ loss: 'dlr-targeted' as LossName, rank: i + 2 })));
+  return runApgd(
+    s,
+    Array.from({ length: numTargets }, (_, i) => ({ loss: 'dlr-targeted' as LossName, rank: i + 2 })),
+  );
 }
 
 function runApgd(s: AttackSetup, plan: { loss: LossName; rank: number }[]): AttackResult {
@@ -81,15 +95,21 @@ function runApgd(s: AttackSetup, plan: { loss: LossName; rank: number }[]): Atta
   const restarts = intOption(s, 'restarts', 1);
   const momentum = numberOption(s, 'momentum', 0.75, { min: 0, max: 1 });
   const onIteration = s.o.onIteration as ApgdOptions['onIteration'];
-  if (onIteration !== undefined && typeof onIteration !== 'function') throw new TypeError(`${s.op}: onIteration must be a function`);
-  const xInit = s.o.xInit === undefined ? null : s.space.toAttack(checkImages(`${s.op}: xInit`, s.o.xInit).data, s.shape);
+  if (onIteration !== undefined && typeof onIteration !== 'function')
+    throw new TypeError(`${s.op}: onIteration must be a function`);
+  const xInit =
+    s.o.xInit === undefined ? null : s.space.toAttack(checkImages(`${s.op}: xInit`, s.o.xInit).data, s.shape);
   if (xInit && xInit.length !== s.z0.length) throw new RangeError(`${s.op}: xInit must have the shape of x`);
 
-  const N = s.shape[0], D = s.z0.length / N;
+  const N = s.shape[0],
+    D = s.z0.length / N;
   const clean = lossOnly(s.model, s.space, s.z0, s.shape, s.y, 'ce');
   const K = clean.logits.length / N;
   for (const p of plan)
-    if (K < minClasses(p.loss)) throw new RangeError(`${s.op}: the ${p.loss} loss needs at least ${minClasses(p.loss)} classes, the model has ${K}`);
+    if (K < minClasses(p.loss))
+      throw new RangeError(
+        `${s.op}: the ${p.loss} loss needs at least ${minClasses(p.loss)} classes, the model has ${K}`,
+      );
   const robust = Uint8Array.from({ length: N }, (_, n) => +(argmaxRow(clean.logits, n, K) === s.y[n]));
   const adv = s.z0.slice();
   let first = true;
@@ -99,10 +119,12 @@ function runApgd(s: AttackSetup, plan: { loss: LossName; rank: number }[]): Atta
       if (idx.length === 0) break;
       const sub = subProblem(s, idx, D);
       const target = rank ? Int32Array.from(idx, (n) => rankedClass(clean.logits, n, K, rank)) : null;
-      const start = first && xInit ? gather(xInit, idx, D) : randomStart(sub.z0, s.eps, s.norm, s.rng, s.space, sub.shape);
+      const start =
+        first && xInit ? gather(xInit, idx, D) : randomStart(sub.z0, s.eps, s.norm, s.rng, s.space, sub.shape);
       first = false;
       const out = apgdRun(s, sub, start, loss, target, steps, momentum, (info) =>
-        onIteration?.({ ...info, run: r, targetRank: rank, samples: idx }));
+        onIteration?.({ ...info, run: r, targetRank: rank, samples: idx }),
+      );
       idx.forEach((n, j) => {
         if (out.robust[j]) return;
         robust[n] = 0;
@@ -133,9 +155,19 @@ function subProblem(s: AttackSetup, idx: number[], D: number): SubProblem {
 type IterationInfo = Omit<ApgdIteration, 'run' | 'targetRank' | 'samples'>;
 
 /** One APGD run on a sub-batch from `start`; returns the last misclassified point per sample (or the start). */
-function apgdRun(s: AttackSetup, p: SubProblem, start: Float32Array, loss: LossName, target: Int32Array | null,
-  steps: number, momentum: number, trace: (info: IterationInfo) => void): { robust: Uint8Array; zBestAdv: Float32Array; zBest: Float32Array } {
-  const { shape } = p, N = shape[0], D = p.z0.length / N;
+function apgdRun(
+  s: AttackSetup,
+  p: SubProblem,
+  start: Float32Array,
+  loss: LossName,
+  target: Int32Array | null,
+  steps: number,
+  momentum: number,
+  trace: (info: IterationInfo) => void,
+): { robust: Uint8Array; zBestAdv: Float32Array; zBest: Float32Array } {
+  const { shape } = p,
+    N = shape[0],
+    D = p.z0.length / N;
   const evaluate = (z: Float32Array) => lossAndGrad(s.model, s.space, z, shape, p.y, loss, target);
   const project_ = (z: Float32Array) => project(z, p.z0, s.eps, s.norm, s.space, shape);
 
@@ -143,7 +175,8 @@ function apgdRun(s: AttackSetup, p: SubProblem, start: Float32Array, loss: LossN
   const zBestAdv = z.slice();
   let cur = evaluate(z);
   let grad = cur.grad;
-  const zBest = z.slice(), gradBest = grad.slice();
+  const zBest = z.slice(),
+    gradBest = grad.slice();
   const lossBest = Float64Array.from(cur.loss);
   const K = cur.logits.length / N;
   const robust = Uint8Array.from({ length: N }, (_, n) => +(argmaxRow(cur.logits, n, K) === p.y[n]));
@@ -199,7 +232,13 @@ function apgdRun(s: AttackSetup, p: SubProblem, start: Float32Array, loss: LossN
       reducedLastCheck = reduced;
       lossBestLastCheck = Float64Array.from(lossBest);
     }
-    trace({ iteration: i + 1, loss: cur.loss, lossBest: Float64Array.from(lossBest), stepSize: Float64Array.from(stepSize), checkpoint: window !== undefined });
+    trace({
+      iteration: i + 1,
+      loss: cur.loss,
+      lossBest: Float64Array.from(lossBest),
+      stepSize: Float64Array.from(stepSize),
+      checkpoint: window !== undefined,
+    });
   }
   return { robust, zBestAdv, zBest };
 }

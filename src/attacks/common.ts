@@ -51,8 +51,12 @@ export interface AttackSummary {
 }
 
 /** The figures of an attack over its samples (any result with the per-sample arrays). */
-export function summarize(r: Pick<AttackResult, 'cleanCorrect' | 'robust' | 'linf'> & { l2: ArrayLike<number> }): AttackSummary {
-  let fooled = 0, correct = 0, maxLinf = 0;
+export function summarize(
+  r: Pick<AttackResult, 'cleanCorrect' | 'robust' | 'linf'> & { l2: ArrayLike<number> },
+): AttackSummary {
+  let fooled = 0,
+    correct = 0,
+    maxLinf = 0;
   for (let i = 0; i < r.robust.length; i++) {
     if (r.cleanCorrect[i]) {
       correct++;
@@ -90,8 +94,18 @@ export interface AttackSetup {
 
 const COMMON = ['eps', 'norm', 'space', 'std', 'seed', 'target'];
 
-export function setup(op: string, model: Classifier, x: unknown, y: unknown, options: unknown, extra: string[]): AttackSetup {
-  if (!(typeof model === 'function' || (model !== null && typeof model === 'object' && typeof (model as { forward?: unknown }).forward === 'function')))
+export function setup(
+  op: string,
+  model: Classifier,
+  x: unknown,
+  y: unknown,
+  options: unknown,
+  extra: string[],
+): AttackSetup {
+  if (!(
+    typeof model === 'function' ||
+    (model !== null && typeof model === 'object' && typeof (model as { forward?: unknown }).forward === 'function')
+  ))
     throw new TypeError(`${op}: model must be an ImageClassifier or a function from x to logits`);
   const o = checkOptions(op, options, [...COMMON, ...extra]);
   if (options === undefined || o.eps === undefined) throw new TypeError(`${op}: option 'eps' is required`);
@@ -104,7 +118,20 @@ export function setup(op: string, model: Classifier, x: unknown, y: unknown, opt
   const seed = o.seed === undefined ? 0 : checkInt(op, 'seed', o.seed, 0, 0xffffffff);
   const target = o.target === undefined ? null : toLabels(op, 'target', o.target, N);
   const space = attackSpace(op, o.space, model, o.std as number[] | undefined);
-  return { op, model, x: xt, y: labels, target, shape: xt.shape, space, z0: space.toAttack(xt.data, xt.shape), eps, norm, rng: new Rng(seed), o };
+  return {
+    op,
+    model,
+    x: xt,
+    y: labels,
+    target,
+    shape: xt.shape,
+    space,
+    z0: space.toAttack(xt.data, xt.shape),
+    eps,
+    norm,
+    rng: new Rng(seed),
+    o,
+  };
 }
 
 /** An option that is a positive integer, with a default. */
@@ -112,7 +139,12 @@ export function intOption(s: AttackSetup, name: string, dflt: number, min = 1): 
   return s.o[name] === undefined ? dflt : checkInt(s.op, name, s.o[name], min);
 }
 
-export function numberOption(s: AttackSetup, name: string, dflt: number, opts: { min?: number; max?: number; positive?: boolean } = {}): number {
+export function numberOption(
+  s: AttackSetup,
+  name: string,
+  dflt: number,
+  opts: { min?: number; max?: number; positive?: boolean } = {},
+): number {
   return s.o[name] === undefined ? dflt : checkNumber(s.op, name, s.o[name], opts);
 }
 
@@ -125,8 +157,12 @@ export function boolOption(s: AttackSetup, name: string, dflt: boolean): boolean
 
 /** Builds the result from the final adversarial point (attack units). Logits the attack already has
  * (clean, or of zAdv) save a forward pass each. */
-export function finish(s: AttackSetup, zAdv: Float32Array, extra: Partial<AttackResult> = {},
-  known: { clean?: Float32Array; adv?: Float32Array } = {}): AttackResult {
+export function finish(
+  s: AttackSetup,
+  zAdv: Float32Array,
+  extra: Partial<AttackResult> = {},
+  known: { clean?: Float32Array; adv?: Float32Array } = {},
+): AttackResult {
   const xAdvData = s.space.isPixel ? zAdv : s.space.toPixel(zAdv, s.shape);
   const N = s.shape[0];
   checkFinite('the attack produced non-finite adversarial images', xAdvData, xAdvData.length / N, s.op);
@@ -137,7 +173,15 @@ export function finish(s: AttackSetup, zAdv: Float32Array, extra: Partial<Attack
   const advPred = predOf(known.adv, xAdv);
   const cleanCorrect = Uint8Array.from({ length: N }, (_, i) => +(cleanPred[i] === s.y[i]));
   const robust = Uint8Array.from({ length: N }, (_, i) => +(advPred[i] === s.y[i]));
-  return { xAdv, cleanPred, advPred, cleanCorrect, robust, ...perturbationNorms(xAdvData, s.x.data, s.shape), ...extra };
+  return {
+    xAdv,
+    cleanPred,
+    advPred,
+    cleanCorrect,
+    robust,
+    ...perturbationNorms(xAdvData, s.x.data, s.shape),
+    ...extra,
+  };
 }
 
 /** Rows `idx` of per-sample data (D values per sample). */
@@ -150,4 +194,3 @@ export function gather(a: Float32Array, idx: readonly number[], D: number): Floa
 export function samplesShape(shape: readonly number[], n: number): number[] {
   return [n, ...shape.slice(1)];
 }
-

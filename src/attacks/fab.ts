@@ -6,7 +6,17 @@
 // closest so far and pull it back towards the clean image by beta. A point counts as fooled when the
 // closest misclassified point lies within eps.
 import { Classifier, argmaxRow } from '../models/evaluate';
-import { setup, finish, gather, samplesShape, intOption, numberOption, AttackResult, CommonAttackOptions, AttackSetup } from './common';
+import {
+  setup,
+  finish,
+  gather,
+  samplesShape,
+  intOption,
+  numberOption,
+  AttackResult,
+  CommonAttackOptions,
+  AttackSetup,
+} from './common';
 import { lossAndGrad, lossOnly } from './loss';
 import { rankedClass } from './apgd';
 import type { Norm } from './project';
@@ -32,13 +42,22 @@ export interface FabTOptions extends Omit<CommonAttackOptions, 'target'> {
  * projection_linf / projection_l2, which sort and bisect; here one expected-linear water-filling).
  * Returns d in float64.
  */
-export function projectOntoHyperplane(p: ArrayLike<number>, w: ArrayLike<number>, b: number, hi: ArrayLike<number>, norm: Norm): Float64Array {
+export function projectOntoHyperplane(
+  p: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: number,
+  hi: ArrayLike<number>,
+  norm: Norm,
+): Float64Array {
   const D = p.length;
   let wp = 0;
   for (let i = 0; i < D; i++) wp += w[i] * p[i];
   // Move w . x down to b when above it (AutoAttack flips the sign so that it always goes down).
-  const sgn = wp - b >= 0 ? 1 : -1, need = Math.abs(wp - b);
-  const weight = new Float64Array(D), cap = new Float64Array(D), live = new Int32Array(D);
+  const sgn = wp - b >= 0 ? 1 : -1,
+    need = Math.abs(wp - b);
+  const weight = new Float64Array(D),
+    cap = new Float64Array(D),
+    live = new Int32Array(D);
   let count = 0;
   for (let i = 0; i < D; i++) {
     const a = Math.abs(w[i]);
@@ -52,7 +71,8 @@ export function projectOntoHyperplane(p: ArrayLike<number>, w: ArrayLike<number>
   const lambda = waterLevel(live.subarray(0, count), weight, cap, need);
   const d = new Float64Array(D);
   for (let k = 0; k < count; k++) {
-    const i = live[k], step = Math.min(lambda, cap[i]);
+    const i = live[k],
+      step = Math.min(lambda, cap[i]);
     d[i] = -sgn * Math.sign(w[i]) * (norm === 'linf' ? step : step * Math.abs(w[i]));
   }
   return d;
@@ -66,7 +86,10 @@ export function projectOntoHyperplane(p: ArrayLike<number>, w: ArrayLike<number>
  */
 function waterLevel(idx: Int32Array, weight: Float64Array, cap: Float64Array, need: number): number {
   if (!(need > 0)) return 0;
-  let saturated = 0, free = 0, lo = 0, hi = idx.length;
+  let saturated = 0,
+    free = 0,
+    lo = 0,
+    hi = idx.length;
   while (lo < hi) {
     const v = cap[idx[(lo + hi) >> 1]];
     let g = saturated + free * v;
@@ -116,7 +139,8 @@ export function fabT(model: Classifier, x: unknown, y: unknown, options: FabTOpt
     beta: numberOption(s, 'beta', 0.9, { min: 0, max: 1 }),
   };
   const restarts = intOption(s, 'restarts', 1);
-  const N = s.shape[0], D = s.z0.length / N;
+  const N = s.shape[0],
+    D = s.z0.length / N;
   const clean = lossOnly(s.model, s.space, s.z0, s.shape, s.y, 'ce');
   const K = clean.logits.length / N;
   if (K < 2) throw new RangeError(`fabT: needs at least 2 classes, the model has ${K}`);
@@ -141,10 +165,19 @@ export function fabT(model: Classifier, x: unknown, y: unknown, options: FabTOpt
 
 /** One targeted FAB run on the samples idx: the closest misclassified point found per sample and its
  * distance (Infinity where none was found). */
-function fabRun(s: AttackSetup, idx: number[], target: Int32Array, randomStart: boolean,
-  cfg: { steps: number; alphaMax: number; eta: number; beta: number }): { adv: Float32Array; res: Float64Array } {
-  const N = idx.length, D = s.z0.length / s.shape[0], shape = samplesShape(s.shape, N), plane = D / s.shape[1];
-  const im = gather(s.z0, idx, D), y = Int32Array.from(idx, (n) => s.y[n]);
+function fabRun(
+  s: AttackSetup,
+  idx: number[],
+  target: Int32Array,
+  randomStart: boolean,
+  cfg: { steps: number; alphaMax: number; eta: number; beta: number },
+): { adv: Float32Array; res: Float64Array } {
+  const N = idx.length,
+    D = s.z0.length / s.shape[0],
+    shape = samplesShape(s.shape, N),
+    plane = D / s.shape[1];
+  const im = gather(s.z0, idx, D),
+    y = Int32Array.from(idx, (n) => s.y[n]);
   const hi = Float64Array.from({ length: D }, (_, i) => s.space.upper(Math.floor(i / plane)));
   const x1 = im.slice();
   if (randomStart)
@@ -153,16 +186,22 @@ function fabRun(s: AttackSetup, idx: number[], target: Int32Array, randomStart: 
       const f = (s.eps * 0.5) / Math.max(normOf(t, s.norm), 1e-12);
       for (let i = 0; i < D; i++) x1[n * D + i] = Math.min(Math.max(im[n * D + i] + f * t[i], 0), hi[i]);
     }
-  const adv = im.slice(), res = new Float64Array(N).fill(Infinity);
+  const adv = im.slice(),
+    res = new Float64Array(N).fill(Infinity);
   for (let it = 0; it < cfg.steps; it++) {
     // df = z_t - z_y and its gradient: the hyperplane w . x = b is where the linearisation crosses 0.
     const { loss: df, grad: dg } = lossAndGrad(s.model, s.space, x1, shape, y, 'logit-gap-targeted', target);
     for (let n = 0; n < N; n++) {
-      const o = n * D, w = dg.subarray(o, o + D), cur = x1.subarray(o, o + D), orig = im.subarray(o, o + D);
+      const o = n * D,
+        w = dg.subarray(o, o + D),
+        cur = x1.subarray(o, o + D),
+        orig = im.subarray(o, o + D);
       let b = -df[n];
       for (let i = 0; i < D; i++) b += w[i] * cur[i];
-      const d1 = projectOntoHyperplane(cur, w, b, hi, s.norm), d2 = projectOntoHyperplane(orig, w, b, hi, s.norm);
-      const a1 = Math.max(normOf(d1, s.norm), 1e-8), a2 = Math.max(normOf(d2, s.norm), 1e-8);
+      const d1 = projectOntoHyperplane(cur, w, b, hi, s.norm),
+        d2 = projectOntoHyperplane(orig, w, b, hi, s.norm);
+      const a1 = Math.max(normOf(d1, s.norm), 1e-8),
+        a2 = Math.max(normOf(d2, s.norm), 1e-8);
       const alpha = Math.min(Math.max(a1 / (a1 + a2), 0), cfg.alphaMax);
       for (let i = 0; i < D; i++) {
         const v = (cur[i] + cfg.eta * d1[i]) * (1 - alpha) + (orig[i] + cfg.eta * d2[i]) * alpha;
@@ -173,7 +212,9 @@ function fabRun(s: AttackSetup, idx: number[], target: Int32Array, randomStart: 
     const K = logits.length / N;
     for (let n = 0; n < N; n++) {
       if (argmaxRow(logits, n, K) === y[n]) continue;
-      const o = n * D, cur = x1.subarray(o, o + D), orig = im.subarray(o, o + D);
+      const o = n * D,
+        cur = x1.subarray(o, o + D),
+        orig = im.subarray(o, o + D);
       const delta = Float64Array.from(cur, (v, i) => v - orig[i]);
       const t = normOf(delta, s.norm);
       if (t < res[n]) {

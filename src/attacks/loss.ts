@@ -25,15 +25,22 @@ function top4(row: Float32Array): [number, number, number, number] {
 
 /** sign * cross-entropy of `labels` per row, and its gradient w.r.t. the logits when asked (the
  * op's own backward, so the rule is written once). */
-function crossEntropyRows(logits: Float32Array, N: number, K: number, labels: Int32Array, sign: number,
-  withGrad: boolean): { loss: Float64Array; dlogits: Float32Array } {
+function crossEntropyRows(
+  logits: Float32Array,
+  N: number,
+  K: number,
+  labels: Int32Array,
+  sign: number,
+  withGrad: boolean,
+): { loss: Float64Array; dlogits: Float32Array } {
   if (!withGrad) {
     const ce = noGrad(() => crossEntropy(new Tensor(logits, [N, K]), labels, { reduction: 'none' }));
     return { loss: Float64Array.from(ce.data, (v) => sign * v), dlogits: new Float32Array(N * K) };
   }
   const z = new Tensor(logits, [N, K], true);
   const ce = crossEntropy(z, labels, { reduction: 'none' });
-  if (!ce.requiresGrad) throw new TypeError('lossFromLogits: the cross-entropy gradient needs gradient recording (called inside noGrad)');
+  if (!ce.requiresGrad)
+    throw new TypeError('lossFromLogits: the cross-entropy gradient needs gradient recording (called inside noGrad)');
   ce.backward(new Float32Array(N).fill(sign));
   return { loss: Float64Array.from(ce.data, (v) => sign * v), dlogits: z.grad!.data };
 }
@@ -47,17 +54,27 @@ function crossEntropyRows(logits: Float32Array, N: number, K: number, labels: In
  * - logit: -z_y (TAIG's score);
  * - logit-gap-targeted: z_t - z_y (FAB-T's linearised decision function, negative while y wins over t).
  */
-export function lossFromLogits(name: LossName, logits: Float32Array, N: number, K: number, y: Int32Array,
-  target: Int32Array | null, withGrad = true): { loss: Float64Array; dlogits: Float32Array } {
+export function lossFromLogits(
+  name: LossName,
+  logits: Float32Array,
+  N: number,
+  K: number,
+  y: Int32Array,
+  target: Int32Array | null,
+  withGrad = true,
+): { loss: Float64Array; dlogits: Float32Array } {
   if (name === 'ce') return crossEntropyRows(logits, N, K, y, 1, withGrad);
   if (name === 'ce-targeted') {
     if (!target) throw new TypeError("lossFromLogits: loss 'ce-targeted' needs the target classes");
     return crossEntropyRows(logits, N, K, target, -1, withGrad);
   }
-  const loss = new Float64Array(N), d = new Float32Array(N * K);
+  const loss = new Float64Array(N),
+    d = new Float32Array(N * K);
   for (let i = 0; i < N; i++) {
-    const z = logits.subarray(i * K, (i + 1) * K), g = d.subarray(i * K, (i + 1) * K);
-    const yi = y[i], ti = target ? target[i] : -1;
+    const z = logits.subarray(i * K, (i + 1) * K),
+      g = d.subarray(i * K, (i + 1) * K);
+    const yi = y[i],
+      ti = target ? target[i] : -1;
     if (name === 'logit') {
       loss[i] = -z[yi];
       g[yi] = -1;
@@ -111,11 +128,19 @@ export interface LossAndGrad {
 }
 
 /** One forward and backward pass: per-sample loss and its gradient w.r.t. the attack variable z. */
-export function lossAndGrad(model: Classifier, space: AttackSpace, z: Float32Array, shape: readonly number[],
-  y: Int32Array, name: LossName, target: Int32Array | null = null): LossAndGrad {
+export function lossAndGrad(
+  model: Classifier,
+  space: AttackSpace,
+  z: Float32Array,
+  shape: readonly number[],
+  y: Int32Array,
+  name: LossName,
+  target: Int32Array | null = null,
+): LossAndGrad {
   const x = new Tensor(space.toPixel(z, shape), shape, true);
   const logits = logitsOf(model, x);
-  if (!logits.requiresGrad) throw new TypeError('attack: the model\'s logits do not depend on x (no gradient reaches the input)');
+  if (!logits.requiresGrad)
+    throw new TypeError("attack: the model's logits do not depend on x (no gradient reaches the input)");
   const [N, K] = logits.shape;
   const { loss, dlogits } = lossFromLogits(name, logits.data, N, K, y, target);
   logits.backward(dlogits);
@@ -125,8 +150,15 @@ export function lossAndGrad(model: Classifier, space: AttackSpace, z: Float32Arr
 }
 
 /** One forward pass without a graph: per-sample loss and the logits (Square's queries). */
-export function lossOnly(model: Classifier, space: AttackSpace, z: Float32Array, shape: readonly number[],
-  y: Int32Array, name: LossName, target: Int32Array | null = null): { loss: Float64Array; logits: Float32Array } {
+export function lossOnly(
+  model: Classifier,
+  space: AttackSpace,
+  z: Float32Array,
+  shape: readonly number[],
+  y: Int32Array,
+  name: LossName,
+  target: Int32Array | null = null,
+): { loss: Float64Array; logits: Float32Array } {
   const x = new Tensor(space.toPixel(z, shape), shape, false);
   const logits = noGrad(() => logitsOf(model, x));
   const [N, K] = logits.shape;

@@ -27,7 +27,8 @@ const PATCH_OPTIONS = ['patchSize', 'steps', 'alpha', 'location', 'align', 'init
 export function patch(model: Classifier, x: unknown, y: unknown, options: PatchOptions): AttackResult {
   const o = options as unknown as Record<string, unknown> | undefined;
   for (const k of ['eps', 'norm', 'space', 'std'])
-    if (o && o[k] !== undefined) throw new RangeError(`patch: option '${k}' does not apply (the patch's pixels are free in [0, 1])`);
+    if (o && o[k] !== undefined)
+      throw new RangeError(`patch: option '${k}' does not apply (the patch's pixels are free in [0, 1])`);
   if (o === undefined || o.patchSize === undefined) throw new TypeError("patch: option 'patchSize' is required");
   // eps 1 in pixels: any value in [0, 1] is reachable, the clip to [0, 1] is the only bound.
   const s = setup('patch', model, x, y, { ...o, eps: 1 }, PATCH_OPTIONS);
@@ -58,10 +59,19 @@ export function patch(model: Classifier, x: unknown, y: unknown, options: PatchO
 }
 
 /** Each image's top-left corner [x, y]: the given one for all, or drawn uniformly on the align grid. */
-function patchCorners(location: unknown, N: number, H: number, W: number, P: number, align: number, draw: (n: number) => number): Int32Array {
+function patchCorners(
+  location: unknown,
+  N: number,
+  H: number,
+  W: number,
+  P: number,
+  align: number,
+  draw: (n: number) => number,
+): Int32Array {
   const out = new Int32Array(2 * N);
   if (location === undefined || location === 'random') {
-    const nx = Math.floor((W - P) / align) + 1, ny = Math.floor((H - P) / align) + 1;
+    const nx = Math.floor((W - P) / align) + 1,
+      ny = Math.floor((H - P) / align) + 1;
     for (let n = 0; n < N; n++) {
       out[2 * n] = draw(nx) * align;
       out[2 * n + 1] = draw(ny) * align;
@@ -69,7 +79,9 @@ function patchCorners(location: unknown, N: number, H: number, W: number, P: num
     return out;
   }
   if (!Array.isArray(location) || location.length !== 2)
-    throw new TypeError(`patch: location must be [x, y] (the top-left corner) or 'random', got ${JSON.stringify(location)}`);
+    throw new TypeError(
+      `patch: location must be [x, y] (the top-left corner) or 'random', got ${JSON.stringify(location)}`,
+    );
   const px = checkInt('patch', 'location[0] (x)', location[0], 0, W - P);
   const py = checkInt('patch', 'location[1] (y)', location[1], 0, H - P);
   for (let n = 0; n < N; n++) [out[2 * n], out[2 * n + 1]] = [px, py];

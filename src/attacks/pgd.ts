@@ -1,7 +1,16 @@
 // FGSM (Goodfellow et al. 2015) and PGD (Madry et al. 2018), L-inf and L2, untargeted or targeted,
 // with a random start in the ball and restarts that keep each sample's worst case.
 import { Classifier, argmaxRow } from '../models/evaluate';
-import { setup, finish, intOption, numberOption, boolOption, AttackResult, CommonAttackOptions, AttackSetup } from './common';
+import {
+  setup,
+  finish,
+  intOption,
+  numberOption,
+  boolOption,
+  AttackResult,
+  CommonAttackOptions,
+  AttackSetup,
+} from './common';
 import { lossAndGrad, lossOnly, LossName } from './loss';
 import { pgdUpdate, randomStart, copySample } from './project';
 
@@ -37,7 +46,8 @@ export function pgd(model: Classifier, x: unknown, y: unknown, options: PgdOptio
   const loss: LossName = s.target ? 'ce-targeted' : 'ce';
   const N = s.shape[0];
 
-  let best: Float32Array | null = null, bestLogits: Float32Array | null = null;
+  let best: Float32Array | null = null,
+    bestLogits: Float32Array | null = null;
   const bestLoss = new Float64Array(N).fill(-Infinity);
   const done = new Uint8Array(N); // reached the goal in an earlier restart
   for (let r = 0; r < restarts; r++) {

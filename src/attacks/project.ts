@@ -24,10 +24,20 @@ const OPEN = 3.4028234663852886e38;
  * own clamp; in normalised space the box is [0, 1 / std_c] per channel, so the op runs unclamped
  * and space.clampBox closes it (the op clamps last, so the result is the same).
  */
-export function pgdUpdate(z: Float32Array, g: Float32Array, z0: Float32Array, eps: number, alpha: number | Float64Array, norm: Norm,
-  space: AttackSpace, shape: readonly number[]): Float32Array {
+export function pgdUpdate(
+  z: Float32Array,
+  g: Float32Array,
+  z0: Float32Array,
+  eps: number,
+  alpha: number | Float64Array,
+  norm: Norm,
+  space: AttackSpace,
+  shape: readonly number[],
+): Float32Array {
   if (typeof alpha !== 'number') {
-    const { N, D } = perSample(shape), one = [1, ...shape.slice(1)], out = new Float32Array(z.length);
+    const { N, D } = perSample(shape),
+      one = [1, ...shape.slice(1)],
+      out = new Float32Array(z.length);
     for (let n = 0; n < N; n++) {
       const at = (a: Float32Array) => a.subarray(n * D, (n + 1) * D);
       out.set(pgdUpdate(at(z), at(g), at(z0), eps, alpha[n], norm, space, one), n * D);
@@ -35,17 +45,37 @@ export function pgdUpdate(z: Float32Array, g: Float32Array, z0: Float32Array, ep
     return out;
   }
   const box = space.isPixel ? { min: 0, max: 1 } : { min: -OPEN, max: OPEN };
-  const out = pgdStep(new Tensor(z, shape), new Tensor(g, shape), { x0: new Tensor(z0, shape), eps, alpha, norm, ...box }).data;
+  const out = pgdStep(new Tensor(z, shape), new Tensor(g, shape), {
+    x0: new Tensor(z0, shape),
+    eps,
+    alpha,
+    norm,
+    ...box,
+  }).data;
   return space.isPixel ? out : space.clampBox(out, shape);
 }
 
 /** z projected onto {||z - z0|| <= eps} and then the valid box, per sample, as a new array: the step with alpha = 0. */
-export function project(z: Float32Array, z0: Float32Array, eps: number, norm: Norm, space: AttackSpace, shape: readonly number[]): Float32Array {
+export function project(
+  z: Float32Array,
+  z0: Float32Array,
+  eps: number,
+  norm: Norm,
+  space: AttackSpace,
+  shape: readonly number[],
+): Float32Array {
   return pgdUpdate(z, new Float32Array(z.length), z0, eps, 0, norm, space, shape);
 }
 
 /** A start drawn uniformly from the eps-ball around z0 (then clamped to the box). */
-export function randomStart(z0: Float32Array, eps: number, norm: Norm, rng: Rng, space: AttackSpace, shape: readonly number[]): Float32Array {
+export function randomStart(
+  z0: Float32Array,
+  eps: number,
+  norm: Norm,
+  rng: Rng,
+  space: AttackSpace,
+  shape: readonly number[],
+): Float32Array {
   const { N, D } = perSample(shape);
   const z = new Float32Array(z0.length);
   for (let n = 0; n < N; n++) {
@@ -68,11 +98,17 @@ export function randomStart(z0: Float32Array, eps: number, norm: Norm, rng: Rng,
 }
 
 /** Per-sample L-inf and L2 norms of xAdv - x, in pixels. */
-export function perturbationNorms(xAdv: Float32Array, x: Float32Array, shape: readonly number[]): { linf: Float32Array; l2: Float32Array } {
+export function perturbationNorms(
+  xAdv: Float32Array,
+  x: Float32Array,
+  shape: readonly number[],
+): { linf: Float32Array; l2: Float32Array } {
   const { N, D } = perSample(shape);
-  const linf = new Float32Array(N), l2n = new Float32Array(N);
+  const linf = new Float32Array(N),
+    l2n = new Float32Array(N);
   for (let n = 0; n < N; n++) {
-    let m = 0, s = 0;
+    let m = 0,
+      s = 0;
     for (let i = n * D; i < (n + 1) * D; i++) {
       const v = Math.abs(xAdv[i] - x[i]);
       if (v > m) m = v;

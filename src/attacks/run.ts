@@ -102,26 +102,42 @@ export interface RunAttackResult {
   xAdv: Tensor | null;
 }
 
-export async function runAttack(model: Classifier, data: LabeledDataset, options: RunAttackOptions): Promise<RunAttackResult> {
-  return withDevice('runAttack', options?.device, [model, options?.surrogate], () => runAttackHere(model, data, options));
+export async function runAttack(
+  model: Classifier,
+  data: LabeledDataset,
+  options: RunAttackOptions,
+): Promise<RunAttackResult> {
+  return withDevice('runAttack', options?.device, [model, options?.surrogate], () =>
+    runAttackHere(model, data, options),
+  );
 }
 
-async function runAttackHere(model: Classifier, data: LabeledDataset, options: RunAttackOptions): Promise<RunAttackResult> {
+async function runAttackHere(
+  model: Classifier,
+  data: LabeledDataset,
+  options: RunAttackOptions,
+): Promise<RunAttackResult> {
   const fn = ATTACKS[checkOneOf('runAttack', 'attack', options?.attack, ATTACK_NAMES)];
   const batchSize = options.batchSize ?? 16;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`runAttack: batchSize must be an integer >= 1, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`runAttack: batchSize must be an integer >= 1, got ${batchSize}`);
   if (data.length < 1) throw new RangeError('runAttack: the dataset is empty');
   const { start: first, end: last } = shardSlice(data.length, batchSize, checkShard('runAttack', options.shard));
   const N = last - first;
   const seed = (options.options as { seed?: number }).seed ?? 0;
   const t0 = performance.now();
-  const cleanPred = new Int32Array(N), advPred = new Int32Array(N), y = new Int32Array(N);
-  const linf = new Float32Array(N), l2 = new Float32Array(N);
-  let xAdv: Float32Array | null = null, shape: number[] | null = null;
+  const cleanPred = new Int32Array(N),
+    advPred = new Int32Array(N),
+    y = new Int32Array(N);
+  const linf = new Float32Array(N),
+    l2 = new Float32Array(N);
+  let xAdv: Float32Array | null = null,
+    shape: number[] | null = null;
   // b counts batches from the dataset's start, so a shard's batches get the single run's seeds.
   for (let start = first, b = first / batchSize; start < last; start += batchSize, b++) {
     if (options.signal?.aborted) throw Object.assign(new Error('runAttack: aborted'), { name: 'AbortError' });
-    const end = Math.min(last, start + batchSize), at = start - first;
+    const end = Math.min(last, start + batchSize),
+      at = start - first;
     const batch = await data.load(start, end);
     const opts = { ...options.options, seed: (seed + Math.imul(b, 0x9e3779b9)) >>> 0 };
     const { r, judged } = inBatch('runAttack', b, start, end, () => {
@@ -149,7 +165,11 @@ async function runAttackHere(model: Classifier, data: LabeledDataset, options: R
   return {
     attack: options.attack,
     summary: { ...summary, seconds: (performance.now() - t0) / 1000, transfer: !!options.surrogate },
-    cleanPred, advPred, y, linf, l2,
+    cleanPred,
+    advPred,
+    y,
+    linf,
+    l2,
     xAdv: xAdv && shape ? new Tensor(xAdv, shape) : null,
   };
 }
@@ -167,24 +187,65 @@ export function mergeAttackRuns(shards: RunAttackResult[]): RunAttackResult {
     }
     return out;
   };
-  const cleanPred = join((n) => new Int32Array(n), (r) => r.cleanPred), advPred = join((n) => new Int32Array(n), (r) => r.advPred);
-  const y = join((n) => new Int32Array(n), (r) => r.y), linf = join((n) => new Float32Array(n), (r) => r.linf), l2 = join((n) => new Float32Array(n), (r) => r.l2);
+  const cleanPred = join(
+      (n) => new Int32Array(n),
+      (r) => r.cleanPred,
+    ),
+    advPred = join(
+      (n) => new Int32Array(n),
+      (r) => r.advPred,
+    );
+  const y = join(
+      (n) => new Int32Array(n),
+      (r) => r.y,
+    ),
+    linf = join(
+      (n) => new Float32Array(n),
+      (r) => r.linf,
+    ),
+    l2 = join(
+      (n) => new Float32Array(n),
+      (r) => r.l2,
+    );
   const withImages = shards.filter((r) => r.y.length > 0);
-  const xAdv = withImages.length > 0 && withImages.every((r) => r.xAdv)
-    ? new Tensor(join((n) => new Float32Array(n), (r) => (r.xAdv ? r.xAdv.data : new Float32Array(0))), [y.length, ...withImages[0].xAdv!.shape.slice(1)])
-    : null;
+  const xAdv =
+    withImages.length > 0 && withImages.every((r) => r.xAdv)
+      ? new Tensor(
+          join(
+            (n) => new Float32Array(n),
+            (r) => (r.xAdv ? r.xAdv.data : new Float32Array(0)),
+          ),
+          [y.length, ...withImages[0].xAdv!.shape.slice(1)],
+        )
+      : null;
   const summary = summarize({
-    cleanCorrect: Uint8Array.from(cleanPred, (p, i) => +(p === y[i])), robust: Uint8Array.from(advPred, (p, i) => +(p === y[i])), linf, l2,
+    cleanCorrect: Uint8Array.from(cleanPred, (p, i) => +(p === y[i])),
+    robust: Uint8Array.from(advPred, (p, i) => +(p === y[i])),
+    linf,
+    l2,
   });
   return {
     attack: shards[0].attack,
-    summary: { ...summary, seconds: shards.reduce((s, r) => s + r.summary.seconds, 0), transfer: shards[0].summary.transfer },
-    cleanPred, advPred, y, linf, l2, xAdv,
+    summary: {
+      ...summary,
+      seconds: shards.reduce((s, r) => s + r.summary.seconds, 0),
+      transfer: shards[0].summary.transfer,
+    },
+    cleanPred,
+    advPred,
+    y,
+    linf,
+    l2,
+    xAdv,
   };
 }
 
 /** The target model's predictions on clean and adversarial images crafted elsewhere. */
-export function judge(target: Classifier, x: Tensor, xAdv: Tensor): Pick<AttackResult, 'cleanPred' | 'advPred' | 'linf' | 'l2'> {
+export function judge(
+  target: Classifier,
+  x: Tensor,
+  xAdv: Tensor,
+): Pick<AttackResult, 'cleanPred' | 'advPred' | 'linf' | 'l2'> {
   return {
     cleanPred: argmax(predictLogits(target, x)),
     advPred: argmax(predictLogits(target, xAdv)),
@@ -196,7 +257,12 @@ export function judge(target: Classifier, x: Tensor, xAdv: Tensor): Pick<AttackR
  * The largest per-sample L-inf and L2 norms (in pixels) of a perturbation in the eps-ball of `norm`,
  * for images of D values in [0, 1]; `std` when eps is in normalised units (each unit is std pixels).
  */
-export function perturbationBounds(eps: number, norm: 'linf' | 'l2', std: readonly number[] | null, D: number): { linf: number; l2: number } {
+export function perturbationBounds(
+  eps: number,
+  norm: 'linf' | 'l2',
+  std: readonly number[] | null,
+  D: number,
+): { linf: number; l2: number } {
   const e = std ? eps * Math.max(...std) : eps;
   const l2 = norm === 'l2' ? e : e * Math.sqrt(D);
   return { linf: Math.min(1, e), l2: Math.min(Math.sqrt(D), l2) };

@@ -14,7 +14,10 @@ export class AttackSpace {
   readonly scale: Float64Array;
   readonly isPixel: boolean;
 
-  constructor(readonly name: SpaceName, std: readonly number[] = [1, 1, 1]) {
+  constructor(
+    readonly name: SpaceName,
+    std: readonly number[] = [1, 1, 1],
+  ) {
     this.isPixel = name === 'pixel';
     this.scale = Float64Array.from(this.isPixel ? [1, 1, 1] : std);
   }
@@ -24,11 +27,18 @@ export class AttackSpace {
     return 1 / this.scale[c];
   }
 
-  private perChannel(a: Float32Array, shape: readonly number[], f: (v: number, s: number) => number, out: Float32Array): Float32Array {
-    const [N, C, H, W] = shape, plane = H * W;
+  private perChannel(
+    a: Float32Array,
+    shape: readonly number[],
+    f: (v: number, s: number) => number,
+    out: Float32Array,
+  ): Float32Array {
+    const [N, C, H, W] = shape,
+      plane = H * W;
     for (let n = 0; n < N; n++)
       for (let c = 0; c < C; c++) {
-        const s = this.scale[c], o = (n * C + c) * plane;
+        const s = this.scale[c],
+          o = (n * C + c) * plane;
         for (let i = o; i < o + plane; i++) out[i] = f(a[i], s);
       }
     return out;
@@ -58,8 +68,10 @@ export function attackSpace(op: string, space: unknown, model: Classifier, std?:
   const name = space === undefined ? 'pixel' : checkOneOf(op, 'space', space, ['pixel', 'normalized']);
   if (name === 'pixel') return new AttackSpace('pixel');
   const s = std ?? (model instanceof ImageClassifier ? model.std : undefined);
-  if (!s) throw new TypeError(`${op}: space 'normalized' needs the model's std: pass an ImageClassifier or the option std`);
-  if (s.length !== 3 || s.some((v) => !(v > 0))) throw new RangeError(`${op}: std must be 3 positive numbers, got ${JSON.stringify(s)}`);
+  if (!s)
+    throw new TypeError(`${op}: space 'normalized' needs the model's std: pass an ImageClassifier or the option std`);
+  if (s.length !== 3 || s.some((v) => !(v > 0)))
+    throw new RangeError(`${op}: std must be 3 positive numbers, got ${JSON.stringify(s)}`);
   return new AttackSpace('normalized', s);
 }
 
@@ -69,7 +81,8 @@ export function checkImages(op: string, x: unknown): Tensor {
     throw new RangeError(`${op}: x must have shape [N, 3, H, W] with N >= 1, got ${shapeString(x.shape)}`);
   for (let i = 0; i < x.size; i++) {
     const v = x.data[i];
-    if (!(v >= 0 && v <= 1)) throw new RangeError(`${op}: x must be pixels in [0, 1] (the model normalises inside), found ${v} at index ${i}`);
+    if (!(v >= 0 && v <= 1))
+      throw new RangeError(`${op}: x must be pixels in [0, 1] (the model normalises inside), found ${v} at index ${i}`);
   }
   return x;
 }

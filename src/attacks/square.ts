@@ -6,7 +6,17 @@
 // rescales the whole perturbation to L2 norm eps. Windows are drawn per image (AutoAttack draws one
 // position for the batch), so a sample's result does not depend on its batch.
 import type { Classifier } from '../models/evaluate';
-import { setup, finish, gather, samplesShape, intOption, numberOption, AttackResult, AttackSetup, CommonAttackOptions } from './common';
+import {
+  setup,
+  finish,
+  gather,
+  samplesShape,
+  intOption,
+  numberOption,
+  AttackResult,
+  AttackSetup,
+  CommonAttackOptions,
+} from './common';
 import { lossOnly } from './loss';
 import { project } from './project';
 
@@ -31,9 +41,17 @@ export function square(model: Classifier, x: unknown, y: unknown, options: Squar
   if (s.target) throw new TypeError("square: option 'target' is not supported (untargeted margin loss)");
   const total = intOption(s, 'queries', 5000);
   const pInit = numberOption(s, 'pInit', 0.8, { min: 0, max: 1, positive: true });
-  const N = s.shape[0], D = s.z0.length / N;
+  const N = s.shape[0],
+    D = s.z0.length / N;
   const margin = (z: Float32Array, idx: number[]) => {
-    const r = lossOnly(s.model, s.space, z, samplesShape(s.shape, idx.length), Int32Array.from(idx, (n) => s.y[n]), 'margin');
+    const r = lossOnly(
+      s.model,
+      s.space,
+      z,
+      samplesShape(s.shape, idx.length),
+      Int32Array.from(idx, (n) => s.y[n]),
+      'margin',
+    );
     return { m: r.loss.map((v) => -v), logits: r.logits }; // y's logit minus the best other: <= 0 is misclassified
   };
 
@@ -64,7 +82,8 @@ export function square(model: Classifier, x: unknown, y: unknown, options: Squar
   return finish(s, best, { queries }, { adv: bestLogits });
 }
 
-const at = (s: AttackSetup, n: number, c: number, h: number, w: number) => ((n * s.shape[1] + c) * s.shape[2] + h) * s.shape[3] + w;
+const at = (s: AttackSetup, n: number, c: number, h: number, w: number) =>
+  ((n * s.shape[1] + c) * s.shape[2] + h) * s.shape[3] + w;
 
 /** L-inf start: vertical stripes of +-eps, one sign per channel and column. */
 function linfStart(s: AttackSetup): Float32Array {
@@ -83,13 +102,15 @@ function linfStart(s: AttackSetup): Float32Array {
 function linfProposal(s: AttackSetup, p: number, best: Float32Array, n: number, cand: Float32Array, j: number): void {
   const [, C, H, W] = s.shape;
   const side = Math.min(H, W, Math.max(Math.round(Math.sqrt((p * C * H * W) / C)), 1));
-  const top = s.rng.below(H - side + 1), left = s.rng.below(W - side + 1);
+  const top = s.rng.below(H - side + 1),
+    left = s.rng.below(W - side + 1);
   const o = (j - n) * C * H * W; // row j of cand holds sample n
   // Redraw the signs while they would leave the window unchanged (a wasted query).
   for (let tries = 0; tries < 16; tries++) {
     let changed = false;
     for (let c = 0; c < C; c++) {
-      const sgn = s.rng.sign(), hi = s.space.upper(c);
+      const sgn = s.rng.sign(),
+        hi = s.space.upper(c);
       for (let h = top; h < top + side; h++)
         for (let w = left; w < left + side; w++) {
           const e = at(s, n, c, h, w);
@@ -105,8 +126,10 @@ function linfProposal(s: AttackSetup, p: number, best: Float32Array, n: number, 
 /** AutoAttack's eta_rectangles(x, y): nested rectangles around the centre, the k-th weighted 1 / k^2, unit L2 norm. */
 function rectangles(x: number, y: number): Float64Array {
   const d = new Float64Array(x * y);
-  const xc = Math.floor(x / 2) + 1, yc = Math.floor(y / 2) + 1;
-  let r0 = xc - 1, c0 = yc - 1;
+  const xc = Math.floor(x / 2) + 1,
+    yc = Math.floor(y / 2) + 1;
+  let r0 = xc - 1,
+    c0 = yc - 1;
   for (let k = 0; k < Math.max(xc, yc); k++, r0--, c0--)
     for (let r = Math.max(r0, 0); r < Math.min(r0 + 2 * k + 1, x); r++)
       for (let c = Math.max(c0, 0); c < Math.min(c0 + 2 * k + 1, y); c++) d[r * y + c] += 1 / (k + 1) ** 2;
@@ -121,7 +144,8 @@ function unit(d: Float64Array): Float64Array {
 /** The meta pseudo-gaussian window of side s (AutoAttack's eta(s) before its random transpose): the
  * top half's rectangles minus the bottom half's, unit L2 norm, row-major [s, s]. */
 export function squareL2Window(s: number): Float64Array {
-  const d = new Float64Array(s * s), h = Math.floor(s / 2);
+  const d = new Float64Array(s * s),
+    h = Math.floor(s / 2);
   d.set(rectangles(h, s), 0);
   rectangles(s - h, s).forEach((v, i) => (d[h * s + i] = -v));
   return unit(d);
@@ -136,16 +160,20 @@ function drawWindow(s: AttackSetup, side: number): Float64Array {
 
 /** z0 + eps * delta / ||delta||_2 per sample, clamped to the box, into out at row j for sample n. */
 function rescaled(s: AttackSetup, n: number, delta: Float64Array, out: Float32Array, j: number): void {
-  const D = delta.length, plane = D / s.shape[1];
+  const D = delta.length,
+    plane = D / s.shape[1];
   const f = s.eps / (Math.sqrt(delta.reduce((a, v) => a + v * v, 0)) + 1e-12);
-  for (let i = 0; i < D; i++) out[j * D + i] = Math.min(Math.max(s.z0[n * D + i] + f * delta[i], 0), s.space.upper(Math.floor(i / plane)));
+  for (let i = 0; i < D; i++)
+    out[j * D + i] = Math.min(Math.max(s.z0[n * D + i] + f * delta[i], 0), s.space.upper(Math.floor(i / plane)));
 }
 
 /** L2 start (AutoAttack): a grid of floor(H / 5)-sided windows from the centre, each a pseudo-gaussian
  * with one sign per channel, the whole rescaled to norm eps. Images under 5 pixels get 1-pixel windows. */
 function l2Start(s: AttackSetup): Float32Array {
-  const [N, C, H, W] = s.shape, D = C * H * W;
-  const side = Math.max(Math.floor(H / 5), 1), count = Math.floor(H / side);
+  const [N, C, H, W] = s.shape,
+    D = C * H * W;
+  const side = Math.max(Math.floor(H / 5), 1),
+    count = Math.floor(H / side);
   const top0 = Math.max(Math.floor((H - 5 * side) / 2), 0);
   const best = new Float32Array(s.z0.length);
   for (let n = 0; n < N; n++) {
@@ -157,7 +185,8 @@ function l2Start(s: AttackSetup): Float32Array {
           const sgn = s.rng.sign();
           // Windows that run past the edge keep their top-left part (AutoAttack assumes 32 or 224 pixels).
           for (let h = vh; h < Math.min(vh + side, H); h++)
-            for (let w = vw; w < Math.min(vw + side, W); w++) delta[at(s, 0, c, h, w)] += sgn * win[(h - vh) * side + (w - vw)];
+            for (let w = vw; w < Math.min(vw + side, W); w++)
+              delta[at(s, 0, c, h, w)] += sgn * win[(h - vh) * side + (w - vw)];
         }
       }
     rescaled(s, n, delta, best, n);
@@ -169,15 +198,20 @@ function l2Start(s: AttackSetup): Float32Array {
  * (normalised per channel) plus a fresh pseudo-gaussian, scaled per channel so the perturbation's
  * mass of both windows plus the unused budget goes there; then the whole is rescaled to norm eps. */
 function l2Proposal(s: AttackSetup, p: number, best: Float32Array, n: number, cand: Float32Array, j: number): void {
-  const [, C, H, W] = s.shape, D = C * H * W;
+  const [, C, H, W] = s.shape,
+    D = C * H * W;
   let side = Math.max(Math.round(Math.sqrt((p * D) / C)), 3);
   if (side % 2 === 0) side++;
   side = Math.min(side, H, W);
-  const vh = s.rng.below(H - side + 1), vw = s.rng.below(W - side + 1);
-  const vh2 = s.rng.below(H - side + 1), vw2 = s.rng.below(W - side + 1);
+  const vh = s.rng.below(H - side + 1),
+    vw = s.rng.below(W - side + 1);
+  const vh2 = s.rng.below(H - side + 1),
+    vw2 = s.rng.below(W - side + 1);
   const delta = Float64Array.from({ length: D }, (_, i) => best[n * D + i] - s.z0[n * D + i]);
-  const inside = (h: number, w: number, top: number, left: number) => h >= top && h < top + side && w >= left && w < left + side;
-  let normImage = 0, normWindows = 0;
+  const inside = (h: number, w: number, top: number, left: number) =>
+    h >= top && h < top + side && w >= left && w < left + side;
+  let normImage = 0,
+    normWindows = 0;
   for (let c = 0; c < C; c++)
     for (let h = 0; h < H; h++)
       for (let w = 0; w < W; w++) {
@@ -206,6 +240,7 @@ function l2Proposal(s: AttackSetup, p: number, best: Float32Array, n: number, ca
   for (let c = 0; c < C; c++)
     for (let h = 0; h < side; h++) for (let w = 0; w < side; w++) delta[at(s, 0, c, vh2 + h, vw2 + w)] = 0;
   for (let c = 0; c < C; c++)
-    for (let h = 0; h < side; h++) for (let w = 0; w < side; w++) delta[at(s, 0, c, vh + h, vw + w)] = fresh[(c * side + h) * side + w];
+    for (let h = 0; h < side; h++)
+      for (let w = 0; w < side; w++) delta[at(s, 0, c, vh + h, vw + w)] = fresh[(c * side + h) * side + w];
   rescaled(s, n, delta, cand, j);
 }

@@ -25,17 +25,23 @@ export function taig(model: Classifier, x: unknown, y: unknown, options: TaigOpt
   const s = setup('taig', model, x, y, options, ['path', 'points', 'alpha', 'steps']);
   if (s.norm !== 'linf') throw new RangeError("taig: only norm 'linf' is implemented (the published attack)");
   if (s.target) throw new TypeError("taig: option 'target' is not supported");
-  const path = s.o.path === undefined ? 'straight' : checkOneOf('taig', 'path', s.o.path, ['straight', 'random'], "'straight' is TAIG-S, 'random' TAIG-R");
+  const path =
+    s.o.path === undefined
+      ? 'straight'
+      : checkOneOf('taig', 'path', s.o.path, ['straight', 'random'], "'straight' is TAIG-S, 'random' TAIG-R");
   const points = intOption(s, 'points', 20);
   const alpha = numberOption(s, 'alpha', 1 / 255, { positive: true });
   const steps = intOption(s, 'steps', Math.max(1, Math.ceil(Math.min(s.eps / alpha + 4, (1.25 * s.eps) / alpha))));
   let z: Float32Array = s.z0.slice();
   for (let t = 0; t < steps; t++) {
     // The 'logit' loss is -z_y, so its IG is minus TAIG's and a +alpha step along its sign goes down z_y.
-    const ig = new Float32Array(z.length), first = new Float32Array(z.length), last = new Float32Array(z.length);
+    const ig = new Float32Array(z.length),
+      first = new Float32Array(z.length),
+      last = new Float32Array(z.length);
     for (let p = 0; p <= points; p++) {
       const at = new Float32Array(z.length);
-      for (let e = 0; e < z.length; e++) at[e] = (p / points) * z[e] + (path === 'random' ? s.eps * (2 * s.rng.uniform() - 1) : 0);
+      for (let e = 0; e < z.length; e++)
+        at[e] = (p / points) * z[e] + (path === 'random' ? s.eps * (2 * s.rng.uniform() - 1) : 0);
       if (p === 0) first.set(at);
       if (p === points) last.set(at);
       const { grad } = lossAndGrad(model, s.space, at, s.shape, s.y, 'logit');

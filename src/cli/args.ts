@@ -34,7 +34,10 @@ export function parseFlags(argv: string[], specs: Record<string, FlagSpec>, comm
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     const spec = Object.prototype.hasOwnProperty.call(specs, name) ? specs[name] : undefined;
-    if (!spec) throw new UsageError(`${command}: unknown flag --${name}${didYouMean(name, Object.keys(specs), '--')}; run 'lkvit ${command} --help'`);
+    if (!spec)
+      throw new UsageError(
+        `${command}: unknown flag --${name}${didYouMean(name, Object.keys(specs), '--')}; run 'lkvit ${command} --help'`,
+      );
     if (spec.type === 'boolean') {
       if (eq >= 0) throw new UsageError(`${command}: --${name} takes no value`);
       out[name] = true;
@@ -45,14 +48,14 @@ export function parseFlags(argv: string[], specs: Record<string, FlagSpec>, comm
       continue;
     }
     const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined || (eq < 0 && value.startsWith('--'))) throw new UsageError(`${command}: --${name} needs a value`);
+    if (value === undefined || (eq < 0 && value.startsWith('--')))
+      throw new UsageError(`${command}: --${name} needs a value`);
     if (spec.type === 'list') {
       const values = [value];
       // The values after it up to the next flag: what a shell glob (--images photos/*.jpg) expands to.
       if (eq < 0) while (i + 1 < argv.length && !argv[i + 1].startsWith('--')) values.push(argv[++i]);
       out[name] = [...((out[name] as string[] | undefined) ?? []), ...values];
-    }
-    else if (out[name] !== undefined) throw new UsageError(`${command}: --${name} given twice`);
+    } else if (out[name] !== undefined) throw new UsageError(`${command}: --${name} given twice`);
     else out[name] = value;
   }
   return out;
@@ -61,11 +64,14 @@ export function parseFlags(argv: string[], specs: Record<string, FlagSpec>, comm
 /** Edit distance between two short strings: insertions, deletions, substitutions and swaps of two
  * neighbouring letters each count 1 (Damerau's optimal string alignment), so 'modle' is 1 from 'model'. */
 export function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++)
     for (let j = 1; j <= b.length; j++) {
       d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
   return d[a.length][b.length];
 }
@@ -75,7 +81,8 @@ export function editDistance(a: string, b: string): number {
 export function didYouMean(name: string, known: readonly string[], prefix = ''): string {
   if (name.length > 64) return '';
   const limit = Math.min(3, Math.max(1, Math.floor(name.length / 3)));
-  let best: string | undefined, bestDistance = Infinity;
+  let best: string | undefined,
+    bestDistance = Infinity;
   for (const k of known) {
     const d = editDistance(name.toLowerCase(), k.toLowerCase());
     if (d < bestDistance) [best, bestDistance] = [k, d];
@@ -83,7 +90,12 @@ export function didYouMean(name: string, known: readonly string[], prefix = ''):
   return best !== undefined && bestDistance <= limit ? ` (did you mean ${prefix}${best}?)` : '';
 }
 
-const VALUE_NAME: Record<FlagSpec['type'], string> = { string: ' VALUE', list: ' VALUE...', boolean: '', optional: ' [FILE]' };
+const VALUE_NAME: Record<FlagSpec['type'], string> = {
+  string: ' VALUE',
+  list: ' VALUE...',
+  boolean: '',
+  optional: ' [FILE]',
+};
 
 export function usage(command: string, synopsis: string, specs: Record<string, FlagSpec>): string {
   const names = Object.entries(specs).map(([n, s]) => `  --${n}${VALUE_NAME[s.type]}`);
@@ -100,8 +112,16 @@ export function usage(command: string, synopsis: string, specs: Record<string, F
  * read them through commandOutput().
  */
 export const COMMON_FLAGS: Record<string, FlagSpec> = {
-  json: { type: 'optional', help: "machine-readable result: '--json FILE' writes it to FILE, '--json' alone prints it on stdout (text then goes to stderr)", default: 'off' },
-  quiet: { type: 'boolean', help: 'no progress bars (they are also off when stderr is not a terminal)', default: 'off' },
+  json: {
+    type: 'optional',
+    help: "machine-readable result: '--json FILE' writes it to FILE, '--json' alone prints it on stdout (text then goes to stderr)",
+    default: 'off',
+  },
+  quiet: {
+    type: 'boolean',
+    help: 'no progress bars (they are also off when stderr is not a terminal)',
+    default: 'off',
+  },
   help: { type: 'boolean', help: 'this help' },
 };
 
@@ -136,7 +156,12 @@ export function commandOutput(flags: Flags, print: Print): CommandOutput {
 }
 
 /** The value of a flag that names an input file, which must exist (a missing file is a usage error, not a crash). */
-export function existingFile(flags: Flags, name: string, command: string, kind: 'file' | 'folder' | 'any' = 'file'): string | undefined {
+export function existingFile(
+  flags: Flags,
+  name: string,
+  command: string,
+  kind: 'file' | 'folder' | 'any' = 'file',
+): string | undefined {
   const v = flags[name];
   if (v === undefined) return undefined;
   const path = String(v);
@@ -155,14 +180,22 @@ export function requiredFlag(flags: Flags, name: string, command: string): strin
 }
 
 /** An integer flag: plain decimal digits only (no 0x3, 1e3, 3.0 or spaces), in [min, max]. */
-export function intFlag(flags: Flags, name: string, command: string, min = 1, max = Number.MAX_SAFE_INTEGER): number | undefined {
+export function intFlag(
+  flags: Flags,
+  name: string,
+  command: string,
+  min = 1,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   const v = flags[name];
   if (v === undefined) return undefined;
   const text = String(v);
   const n = /^[0-9]{1,16}$/.test(text) ? Number(text) : NaN;
   const range = max < Number.MAX_SAFE_INTEGER ? `in [${min}, ${max}]` : `>= ${min}`;
   if (!Number.isSafeInteger(n) || n < min || n > max)
-    throw new UsageError(`${command}: --${name} must be an integer ${range}, got '${text}'${Number.isNaN(n) && Number.isFinite(Number(text)) ? ' (plain decimal digits only)' : ''}`);
+    throw new UsageError(
+      `${command}: --${name} must be an integer ${range}, got '${text}'${Number.isNaN(n) && Number.isFinite(Number(text)) ? ' (plain decimal digits only)' : ''}`,
+    );
   return n;
 }
 
@@ -180,7 +213,9 @@ export function tripleFlag(flags: Flags, name: string, command: string): [number
   if (v === undefined) return undefined;
   const parts = String(v).split(',').map(Number);
   if (parts.length !== 3 || parts.some((p) => !Number.isFinite(p)))
-    throw new UsageError(`${command}: --${name} must be three comma-separated numbers like 0.5,0.5,0.5, got '${String(v)}'`);
+    throw new UsageError(
+      `${command}: --${name} must be three comma-separated numbers like 0.5,0.5,0.5, got '${String(v)}'`,
+    );
   return parts as [number, number, number];
 }
 
@@ -191,18 +226,32 @@ export function parseFraction(text: string): number {
 }
 
 /** A number or a fraction like 4/255. */
-export function fractionFlag(f: Flags, name: string, command: string, opts: { positive?: boolean } = {}): number | undefined {
+export function fractionFlag(
+  f: Flags,
+  name: string,
+  command: string,
+  opts: { positive?: boolean } = {},
+): number | undefined {
   const v = f[name];
   if (v === undefined) return undefined;
   const n = parseFraction(String(v));
   if (!Number.isFinite(n) || n < 0 || (opts.positive && n === 0))
-    throw new UsageError(`${command}: --${name} must be a ${opts.positive ? 'positive' : 'non-negative'} number or fraction like 4/255, got '${String(v)}'`);
+    throw new UsageError(
+      `${command}: --${name} must be a ${opts.positive ? 'positive' : 'non-negative'} number or fraction like 4/255, got '${String(v)}'`,
+    );
   return n;
 }
 
-export function choiceFlag<T extends string>(f: Flags, name: string, allowed: readonly T[], dflt: T, command: string): T {
+export function choiceFlag<T extends string>(
+  f: Flags,
+  name: string,
+  allowed: readonly T[],
+  dflt: T,
+  command: string,
+): T {
   const v = f[name] === undefined ? dflt : String(f[name]);
-  if (!allowed.includes(v as T)) throw new UsageError(`${command}: --${name} must be ${choices(allowed)}, got '${v}'${didYouMean(v, allowed)}`);
+  if (!allowed.includes(v as T))
+    throw new UsageError(`${command}: --${name} must be ${choices(allowed)}, got '${v}'${didYouMean(v, allowed)}`);
   return v as T;
 }
 
@@ -233,16 +282,22 @@ export interface OutputPath {
  * given for a file, a file for a folder, a missing or read-only parent: a temporary file is created
  * and removed there).
  */
-export function checkOutputs(command: string, inputs: [flag: string, path: string | undefined][], outputs: OutputPath[]): void {
+export function checkOutputs(
+  command: string,
+  inputs: [flag: string, path: string | undefined][],
+  outputs: OutputPath[],
+): void {
   const taken = new Map<string, string>();
   // An input is named by its flag ('weights' -> --weights), or by a phrase (merge's 'the shard file ...').
-  for (const [flag, p] of inputs) if (p !== undefined) taken.set(realPath(p), /^[a-z-]+$/.test(flag) ? `--${flag}` : flag);
+  for (const [flag, p] of inputs)
+    if (p !== undefined) taken.set(realPath(p), /^[a-z-]+$/.test(flag) ? `--${flag}` : flag);
   for (const o of outputs) {
     const files = o.folder ? o.folder.map((name) => join(o.path, name)) : [o.path];
     for (const file of files) {
       const real = realPath(file);
       const other = taken.get(real);
-      if (other) throw new UsageError(`${command}: --${o.flag} '${file}' is the same file as ${other}; give another path`);
+      if (other)
+        throw new UsageError(`${command}: --${o.flag} '${file}' is the same file as ${other}; give another path`);
       taken.set(real, `--${o.flag}${o.folder ? ` (${basename(file)})` : ''}`);
     }
     checkWritable(command, o);
@@ -261,7 +316,8 @@ function checkWritable(command: string, o: OutputPath): void {
   if (stat && !o.folder && stat.isDirectory()) throw fail('is a folder, expected a file');
   // The folder the file goes into (or the folder itself), else the nearest one that exists.
   let dir = o.folder ? resolve(o.path) : dirname(resolve(o.path));
-  if (!o.folder && !o.createsParents && !existsSync(dir)) throw fail(`cannot be written: its folder '${dirname(o.path)}' does not exist`);
+  if (!o.folder && !o.createsParents && !existsSync(dir))
+    throw fail(`cannot be written: its folder '${dirname(o.path)}' does not exist`);
   while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
   if (!statSync(dir).isDirectory()) throw fail(`cannot be written: '${dir}' is not a folder`);
   const probe = join(dir, `.lkvit-write-check-${process.pid}-${Math.random().toString(36).slice(2)}`);

@@ -13,14 +13,35 @@ import { FlagSpec, parseFlags, usage, intFlag, choiceFlag, COMMON_FLAGS, command
 
 const FLAGS: Record<string, FlagSpec> = {
   out: { type: 'string', help: 'report folder (created; its files are overwritten)', default: 'lkvit-report' },
-  quick: { type: 'boolean', help: `fewer epochs and samples (${QUICK_SEEDS} seeds, ${QUICK_SETTINGS.epochs} epochs on ${QUICK_SETTINGS.trainSamples} digits, ${QUICK_SETTINGS.testSamples} test digits): about a minute and a half`, default: 'off' },
-  seeds: { type: 'string', help: 'how many seeds: each trains the three models afresh on its own split; the report gives mean and range over them', default: `${DEFAULT_SEEDS}, --quick ${QUICK_SEEDS}` },
-  seed: { type: 'string', help: 'the first seed (the run uses seed, seed + 1, ...): split, initial weights, shuffling and every random perturbation', default: '0' },
-  perturb: { type: 'string', help: "where attacks and noise act: 'grey' (the digit's one channel, its three stored copies kept equal) or 'rgb' (each copy independently)", default: 'grey' },
-  epochs: { type: 'string', help: 'training epochs of each model', default: `${DEFAULT_SETTINGS.epochs}, --quick ${QUICK_SETTINGS.epochs}` },
+  quick: {
+    type: 'boolean',
+    help: `fewer epochs and samples (${QUICK_SEEDS} seeds, ${QUICK_SETTINGS.epochs} epochs on ${QUICK_SETTINGS.trainSamples} digits, ${QUICK_SETTINGS.testSamples} test digits): about a minute and a half`,
+    default: 'off',
+  },
+  seeds: {
+    type: 'string',
+    help: 'how many seeds: each trains the three models afresh on its own split; the report gives mean and range over them',
+    default: `${DEFAULT_SEEDS}, --quick ${QUICK_SEEDS}`,
+  },
+  seed: {
+    type: 'string',
+    help: 'the first seed (the run uses seed, seed + 1, ...): split, initial weights, shuffling and every random perturbation',
+    default: '0',
+  },
+  perturb: {
+    type: 'string',
+    help: "where attacks and noise act: 'grey' (the digit's one channel, its three stored copies kept equal) or 'rgb' (each copy independently)",
+    default: 'grey',
+  },
+  epochs: {
+    type: 'string',
+    help: 'training epochs of each model',
+    default: `${DEFAULT_SETTINGS.epochs}, --quick ${QUICK_SETTINGS.epochs}`,
+  },
   ...COMMON_FLAGS,
 };
-const SYNOPSIS = '[--quick] [--out lkvit-report] [--seeds N] [--seed 0] [--perturb grey|rgb] [--epochs N] [--json [FILE]] [--quiet]';
+const SYNOPSIS =
+  '[--quick] [--out lkvit-report] [--seeds N] [--seed 0] [--perturb grey|rgb] [--epochs N] [--json [FILE]] [--quiet]';
 
 export async function demoCommand(argv: string[], print: (s: string) => void): Promise<void> {
   const cmd = 'demo';
@@ -33,13 +54,20 @@ export async function demoCommand(argv: string[], print: (s: string) => void): P
   const perturb = choiceFlag(f, 'perturb', PERTURBATIONS, 'grey', cmd);
   const epochs = intFlag(f, 'epochs', cmd, 1);
   const dir = f.out === undefined ? 'lkvit-report' : String(f.out);
-  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new UsageError(`${cmd}: --out '${dir}' is a file, expected a folder`);
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory())
+    throw new UsageError(`${cmd}: --out '${dir}' is a file, expected a folder`);
 
   const bars = phaseBars(out.progress);
   const count = seeds ?? (f.quick ? QUICK_SEEDS : DEFAULT_SEEDS);
-  out.say(`lkvit demo${f.quick ? ' --quick' : ''}: ${count} seed${count === 1 ? '' : 's'} (${seed}..${seed + count - 1}), each training 3 models on MNIST digits, then attacks, occlusion, noise, lesions -> ${dir}/`);
+  out.say(
+    `lkvit demo${f.quick ? ' --quick' : ''}: ${count} seed${count === 1 ? '' : 's'} (${seed}..${seed + count - 1}), each training 3 models on MNIST digits, then attacks, occlusion, noise, lesions -> ${dir}/`,
+  );
   const { report, files } = await runDemo({
-    out: dir, quick: Boolean(f.quick), seed, seeds: count, settings: { perturb, ...(epochs !== undefined && { epochs }) },
+    out: dir,
+    quick: Boolean(f.quick),
+    seed,
+    seeds: count,
+    settings: { perturb, ...(epochs !== undefined && { epochs }) },
     onProgress: bars.update,
     log: (line) => {
       bars.end();
@@ -52,15 +80,28 @@ export async function demoCommand(argv: string[], print: (s: string) => void): P
   out.say('');
   for (const p of report.conclusion) out.say(p);
   out.say('');
-  out.say(`report: ${path.join(dir, 'index.html')} (${files.length} files, ${report.timings.totalSeconds.toFixed(0)} s, ${report.timings.cpuSeconds.toFixed(0)} CPU s)`);
+  out.say(
+    `report: ${path.join(dir, 'index.html')} (${files.length} files, ${report.timings.totalSeconds.toFixed(0)} s, ${report.timings.cpuSeconds.toFixed(0)} CPU s)`,
+  );
   out.result({
-    out: dir, files, seeds: report.seeds, quick: report.quick, settings: report.settings, models: report.models,
-    summary: report.summary, comparisons: report.comparisons, conclusion: report.conclusion, timings: report.timings,
+    out: dir,
+    files,
+    seeds: report.seeds,
+    quick: report.quick,
+    settings: report.settings,
+    models: report.models,
+    summary: report.summary,
+    comparisons: report.comparisons,
+    conclusion: report.conclusion,
+    timings: report.timings,
   });
 }
 
 /** One progress bar per phase of the run (training a model, one figure on one model). */
-export function phaseBars(start: (label: string, total: number) => Progress): { update: (p: DemoProgress) => void; end: () => void } {
+export function phaseBars(start: (label: string, total: number) => Progress): {
+  update: (p: DemoProgress) => void;
+  end: () => void;
+} {
   let current: { phase: string; bar: Progress } | null = null;
   const end = () => {
     current?.bar.finish();

@@ -18,14 +18,26 @@ export function infoCommand(argv: string[], print: Print): void {
   const isa = getIsa();
   const cuda = cudaInfo();
   const result = {
-    version, node: process.version, platform: `${process.platform}-${process.arch}`,
-    cpu: { model: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, isa: isa.active, bestIsa: isa.best, threads: getNumThreads() },
+    version,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    cpu: {
+      model: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.cpus().length,
+      isa: isa.active,
+      bestIsa: isa.best,
+      threads: getNumThreads(),
+    },
     cuda,
   };
   out.say(`lkvit ${version} on Node ${process.version}, ${result.platform}`);
-  out.say(`cpu: ${result.cpu.model}, ${result.cpu.cores} cores; engine: ${isa.active} (best ${isa.best}), ${result.cpu.threads} threads`);
-  out.say(cuda.available
-    ? `cuda: ${cuda.backend} on ${cuda.device}${cuda.computeCapability ? ` (compute ${cuda.computeCapability})` : ''}; gemm: ${cuda.gemm}`
-    : `cuda: not available (${cuda.reason})`);
+  out.say(
+    `cpu: ${result.cpu.model}, ${result.cpu.cores} cores; engine: ${isa.active} (best ${isa.best}), ${result.cpu.threads} threads`,
+  );
+  out.say(
+    cuda.available
+      ? `cuda: ${cuda.backend} on ${cuda.device}${cuda.computeCapability ? ` (compute ${cuda.computeCapability})` : ''}; gemm: ${cuda.gemm}`
+      : `cuda: not available (${cuda.reason})`,
+  );
   out.result(result);
 }

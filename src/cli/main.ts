@@ -19,17 +19,41 @@ export type CommandFn = (argv: string[], print: Print) => Promise<void> | void;
 
 /** Every command, with the line `lkvit --help` shows for it. */
 export const COMMANDS: Record<string, { summary: string; run: CommandFn }> = {
-  demo: { summary: 'trains a large-kernel RepLKNet, a 3x3 RepLKNet and a ViT on MNIST, attacks and analyses them, writes lkvit-report/', run: demoCommand },
+  demo: {
+    summary:
+      'trains a large-kernel RepLKNet, a 3x3 RepLKNet and a ViT on MNIST, attacks and analyses them, writes lkvit-report/',
+    run: demoCommand,
+  },
   predict: { summary: 'logits of a checkpoint on tensors or images', run: predictCommand },
   attack: { summary: 'adversarial examples and robust accuracy', run: attackCommand },
   eval: { summary: 'a checkpoint on a robustness suite: imagenet, imagenet-a/-r/-o/-c/-p/-9', run: evalCommand },
-  analyze: { summary: 'the analyses: occlusion, frequency, fourier-heatmap, lesion, kernel-distance, feature-variance, erf, attack-curve, perturbations', run: analyzeCommand },
-  train: { summary: 'fits a model on x/y tensors: SGD/AdamW, cosine with warm-up, PGD-AT or TRADES, resumable checkpoints', run: trainCommand },
-  ablate: { summary: 'the augmentation ablation: one model trained under all 16 subsets of CutMix, RandAugment, MixUp, Random Erasing, then clean/PGD/AutoAttack accuracy', run: ablateCommand },
+  analyze: {
+    summary:
+      'the analyses: occlusion, frequency, fourier-heatmap, lesion, kernel-distance, feature-variance, erf, attack-curve, perturbations',
+    run: analyzeCommand,
+  },
+  train: {
+    summary: 'fits a model on x/y tensors: SGD/AdamW, cosine with warm-up, PGD-AT or TRADES, resumable checkpoints',
+    run: trainCommand,
+  },
+  ablate: {
+    summary:
+      'the augmentation ablation: one model trained under all 16 subsets of CutMix, RandAugment, MixUp, Random Erasing, then clean/PGD/AutoAttack accuracy',
+    run: ablateCommand,
+  },
   merge: { summary: 'combines the reports of --shard i/n runs into the report of a single run', run: mergeCommand },
-  bench: { summary: 'kernel-size microbenchmark: depthwise conv, attention, whole models (with PyTorch beside when found)', run: benchCommand },
-  profile: { summary: 'per-op time, GFLOP/s and % of the machine\'s measured peak of one model pass (forward, attack or train)', run: profileCommand },
-  info: { summary: 'the version, CPU, SIMD path and threads of the engine, and the CUDA backend or why there is none', run: infoCommand },
+  bench: {
+    summary: 'kernel-size microbenchmark: depthwise conv, attention, whole models (with PyTorch beside when found)',
+    run: benchCommand,
+  },
+  profile: {
+    summary: "per-op time, GFLOP/s and % of the machine's measured peak of one model pass (forward, attack or train)",
+    run: profileCommand,
+  },
+  info: {
+    summary: 'the version, CPU, SIMD path and threads of the engine, and the CUDA backend or why there is none',
+    run: infoCommand,
+  },
   models: { summary: 'the model names, their normalisation and where their weights come from', run: modelsCommand },
   help: { summary: "this list; 'lkvit help COMMAND' is 'lkvit COMMAND --help'", run: helpCommand },
 };
@@ -54,9 +78,11 @@ export function version(): string {
 
 function helpText(): string {
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(9)} ${c.summary}`);
-  return `usage: lkvit <command> [flags]   ('lkvit <command> --help' lists its flags and their defaults)\n\n` +
+  return (
+    `usage: lkvit <command> [flags]   ('lkvit <command> --help' lists its flags and their defaults)\n\n` +
     `commands:\n${rows.join('\n')}\n\n` +
-    `every command takes --help (-h), --json [FILE] (the result as JSON: to FILE, or alone on stdout) and --quiet (no progress bars); 'lkvit --version' (-v) prints the version\n`;
+    `every command takes --help (-h), --json [FILE] (the result as JSON: to FILE, or alone on stdout) and --quiet (no progress bars); 'lkvit --version' (-v) prints the version\n`
+  );
 }
 
 async function helpCommand(argv: string[], print: Print): Promise<void> {
@@ -72,7 +98,9 @@ async function helpCommand(argv: string[], print: Print): Promise<void> {
   }
   const command = Object.prototype.hasOwnProperty.call(COMMANDS, names[0]) ? COMMANDS[names[0]] : undefined;
   if (!command || names[0] === 'help')
-    throw new UsageError(`help: unknown command '${names[0]}'${didYouMean(names[0], Object.keys(COMMANDS))} (commands: ${Object.keys(COMMANDS).join(', ')})`);
+    throw new UsageError(
+      `help: unknown command '${names[0]}'${didYouMean(names[0], Object.keys(COMMANDS))} (commands: ${Object.keys(COMMANDS).join(', ')})`,
+    );
   await command.run(['--help'], print);
 }
 
@@ -99,8 +127,14 @@ export async function main(argv: string[], print: Print = (s) => console.log(s))
   }
   const entry = Object.prototype.hasOwnProperty.call(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!entry) {
-    const hint = didYouMean(command.replace(/^-+/, ''), [...Object.keys(COMMANDS), ...(command.startsWith('-') ? ['help', 'version'] : [])], command.startsWith('-') ? '--' : '');
-    process.stderr.write(`lkvit: unknown ${command.startsWith('-') ? 'option' : 'command'} '${command}'${hint} (commands: ${Object.keys(COMMANDS).join(', ')}; 'lkvit --help')\n`);
+    const hint = didYouMean(
+      command.replace(/^-+/, ''),
+      [...Object.keys(COMMANDS), ...(command.startsWith('-') ? ['help', 'version'] : [])],
+      command.startsWith('-') ? '--' : '',
+    );
+    process.stderr.write(
+      `lkvit: unknown ${command.startsWith('-') ? 'option' : 'command'} '${command}'${hint} (commands: ${Object.keys(COMMANDS).join(', ')}; 'lkvit --help')\n`,
+    );
     return 2;
   }
   // 'lkvit COMMAND -h' is 'lkvit COMMAND --help'.

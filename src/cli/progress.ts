@@ -37,7 +37,14 @@ export function formatRate(perSecond: number): string {
 }
 
 /** The whole line without the bar's drawing: `label [####.....] 12/40 30% 3.10/s ETA 9s note`. */
-export function formatProgressLine(label: string, done: number, total: number, seconds: number, width: number, note?: string): string {
+export function formatProgressLine(
+  label: string,
+  done: number,
+  total: number,
+  seconds: number,
+  width: number,
+  note?: string,
+): string {
   const fraction = total > 0 ? Math.min(1, Math.max(0, done / total)) : 0;
   const rate = seconds > 0 ? done / seconds : NaN;
   const eta = done >= total ? 0 : rate > 0 ? (total - done) / rate : NaN;

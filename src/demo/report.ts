@@ -7,9 +7,7 @@ import { escapeXml, lineChart, LineSeries } from '../plot/svg';
 import type { DemoSettings } from './settings';
 import { FIGURES, TRAINING_FIGURE, Curve, ChartAxes, Cell, csvText, NOISE_ROW_LABELS } from './figures';
 import type { NoiseRowsResult } from './noise';
-import {
-  DemoModelInfo, SeedRun, SummaryRow, ComparisonRow, spreadText, comparisonText, pValueText,
-} from './summary';
+import { DemoModelInfo, SeedRun, SummaryRow, ComparisonRow, spreadText, comparisonText, pValueText } from './summary';
 import { spread } from './stats';
 
 export interface DemoReport {
@@ -19,8 +17,14 @@ export interface DemoReport {
   seeds: number[];
   settings: DemoSettings;
   data: {
-    source: string; imageSize: number; mean: number[]; std: number[];
-    trainSplit: number; testSplit: number; trainUsed: number; testUsed: number;
+    source: string;
+    imageSize: number;
+    mean: number[];
+    std: number[];
+    trainSplit: number;
+    testSplit: number;
+    trainUsed: number;
+    testUsed: number;
   };
   models: DemoModelInfo[];
   /** Every seed's numbers. */
@@ -38,7 +42,8 @@ export interface DemoReport {
 /** The two models the study compares (large kernels against their 3x3 twin). */
 export const HEADLINE_PAIR: [string, string] = ['replknet-13', 'replknet-3'];
 
-const shortName = (report: DemoReport) => (name: string) => report.models.find((m) => m.name === name)?.label.replace(/^RepLKNet /, '') ?? name;
+const shortName = (report: DemoReport) => (name: string) =>
+  report.models.find((m) => m.name === name)?.label.replace(/^RepLKNet /, '') ?? name;
 
 function headlineComparison(report: DemoReport, measure: string): ComparisonRow | undefined {
   return report.comparisons.find((c) => c.measure === measure && c.a === HEADLINE_PAIR[0] && c.b === HEADLINE_PAIR[1]);
@@ -47,10 +52,18 @@ function headlineComparison(report: DemoReport, measure: string): ComparisonRow 
 /** The summary as rows of cells (measure, one column per model, the 13x13 - 3x3 comparison): the printed table and index.html. */
 export function summaryCells(report: DemoReport): { header: string[]; rows: string[][] } {
   const [a, b] = HEADLINE_PAIR.map(shortName(report));
-  const header = ['measure', ...report.models.map((m) => m.label), `${a} − ${b} (paired t over ${report.seeds.length} seeds)`];
+  const header = [
+    'measure',
+    ...report.models.map((m) => m.label),
+    `${a} − ${b} (paired t over ${report.seeds.length} seeds)`,
+  ];
   const rows = report.summary.map((r) => {
     const c = headlineComparison(report, r.key);
-    return [r.label, ...report.models.map((m) => spreadText(r.models[m.name], r.unit)), c ? comparisonText(c, shortName(report)) : '–'];
+    return [
+      r.label,
+      ...report.models.map((m) => spreadText(r.models[m.name], r.unit)),
+      c ? comparisonText(c, shortName(report)) : '–',
+    ];
   });
   return { header, rows };
 }
@@ -59,10 +72,16 @@ export function summaryCells(report: DemoReport): { header: string[]; rows: stri
 export function summaryTable(report: DemoReport): string {
   const { header, rows } = summaryCells(report);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [
     `mean (min–max) over seeds ${report.seeds.join(', ')}; accuracies in %; last column: mean difference in points [95% interval], p of the paired t-test, seeds where ${HEADLINE_PAIR.map(shortName(report)).join(' > ')}`,
-    line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line),
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
   ].join('\n');
 }
 
@@ -72,9 +91,12 @@ export function aggregateSeries(perModel: { label: string; curves: Curve[][] }[]
   for (const { label, curves } of perModel) {
     if (curves.length === 0) continue;
     curves[0].forEach((first, k) => {
-      const points: [number, number][] = [], bars: [number, number, number][] = [];
+      const points: [number, number][] = [],
+        bars: [number, number, number][] = [];
       first.points.forEach(([x], i) => {
-        const ys = curves.map((seedCurves) => seedCurves[k]?.points[i]?.[1]).filter((y): y is number => typeof y === 'number' && Number.isFinite(y));
+        const ys = curves
+          .map((seedCurves) => seedCurves[k]?.points[i]?.[1])
+          .filter((y): y is number => typeof y === 'number' && Number.isFinite(y));
         if (ys.length === 0) return;
         const s = spread(ys);
         points.push([x, s.mean]);
@@ -101,31 +123,62 @@ interface FigureFiles {
 
 function chartOf(axes: ChartAxes, series: LineSeries[], seeds: number): string {
   const banded = series.some((s) => s.band);
-  const legendNote = seeds > 1 ? `lines: mean of ${seeds} seeds; ${banded ? 'dashed bands' : 'bars'}: min–max` : undefined;
+  const legendNote =
+    seeds > 1 ? `lines: mean of ${seeds} seeds; ${banded ? 'dashed bands' : 'bars'}: min–max` : undefined;
   return lineChart(series, { ...axes, legendNote });
 }
 
 function figureFiles(report: DemoReport): FigureFiles[] {
   const n = report.seeds.length;
   const training = report.models.map((m) => ({
-    label: m.label, curves: report.runs.map((run) => TRAINING_FIGURE.curves(run.models.find((e) => e.name === m.name)?.history ?? [])),
+    label: m.label,
+    curves: report.runs.map((run) => TRAINING_FIGURE.curves(run.models.find((e) => e.name === m.name)?.history ?? [])),
   }));
-  const trainingRows = report.runs.flatMap((run) => run.models.flatMap((m) => TRAINING_FIGURE.csvRows(m.history).map((r) => [m.name, run.seed, ...r])));
-  const out: FigureFiles[] = [{
-    name: TRAINING_FIGURE.name, title: TRAINING_FIGURE.title, explanation: TRAINING_FIGURE.explanation(report.settings),
-    svg: chartOf(TRAINING_FIGURE.chart, aggregateSeries(training), n), csv: csvText(['model', 'seed', ...TRAINING_FIGURE.csvHeader], trainingRows),
-  }];
+  const trainingRows = report.runs.flatMap((run) =>
+    run.models.flatMap((m) => TRAINING_FIGURE.csvRows(m.history).map((r) => [m.name, run.seed, ...r])),
+  );
+  const out: FigureFiles[] = [
+    {
+      name: TRAINING_FIGURE.name,
+      title: TRAINING_FIGURE.title,
+      explanation: TRAINING_FIGURE.explanation(report.settings),
+      svg: chartOf(TRAINING_FIGURE.chart, aggregateSeries(training), n),
+      csv: csvText(['model', 'seed', ...TRAINING_FIGURE.csvHeader], trainingRows),
+    },
+  ];
   for (const spec of FIGURES) {
     const def = report.figures[spec.name];
-    const measured = report.models.filter((m) => report.runs.every((run) => run.figures[spec.name]?.some((r) => r.model === m.name)));
+    const measured = report.models.filter((m) =>
+      report.runs.every((run) => run.figures[spec.name]?.some((r) => r.model === m.name)),
+    );
     if (!def || measured.length === 0) continue;
-    const resultsOf = (model: string) => report.runs.map((run) => (run.figures[spec.name].find((r) => r.model === model) as { result: unknown }).result);
-    const rows: Cell[][] = report.runs.flatMap((run) => run.figures[spec.name].flatMap((r) => spec.csvRows(r.result).map((row) => [r.model, run.seed, ...row])));
-    const svg = spec.curves && spec.chart
-      ? chartOf(spec.chart, aggregateSeries(measured.map((m) => ({ label: m.label, curves: resultsOf(m.name).map((r) => spec.curves?.(r) ?? []) }))), n)
-      : null;
-    const file: FigureFiles = { name: spec.name, title: def.title, explanation: def.explanation, svg, csv: csvText(['model', 'seed', ...spec.csvHeader], rows) };
-    if (spec.name === 'noise') file.table = noiseTable(report, measured.map((m) => m.name));
+    const resultsOf = (model: string) =>
+      report.runs.map((run) => (run.figures[spec.name].find((r) => r.model === model) as { result: unknown }).result);
+    const rows: Cell[][] = report.runs.flatMap((run) =>
+      run.figures[spec.name].flatMap((r) => spec.csvRows(r.result).map((row) => [r.model, run.seed, ...row])),
+    );
+    const svg =
+      spec.curves && spec.chart
+        ? chartOf(
+            spec.chart,
+            aggregateSeries(
+              measured.map((m) => ({ label: m.label, curves: resultsOf(m.name).map((r) => spec.curves?.(r) ?? []) })),
+            ),
+            n,
+          )
+        : null;
+    const file: FigureFiles = {
+      name: spec.name,
+      title: def.title,
+      explanation: def.explanation,
+      svg,
+      csv: csvText(['model', 'seed', ...spec.csvHeader], rows),
+    };
+    if (spec.name === 'noise')
+      file.table = noiseTable(
+        report,
+        measured.map((m) => m.name),
+      );
     const worst = report.summary.find((r) => r.key === (spec.name === 'frequency' ? 'worstBand' : 'worstBandClamped'));
     if (spec.name.startsWith('frequency') && worst?.worstBands) file.note = worstBandNote(report, worst.worstBands);
     out.push(file);
@@ -150,7 +203,16 @@ function noiseTable(report: DemoReport, models: string[]): string[][] {
   const header = ['noise', ...models.map((m) => report.models.find((e) => e.name === m)?.label ?? m)];
   const rows = first.rows.map((row, k) => [
     `${NOISE_ROW_LABELS[row.kind] ?? row.kind}, ${row.clip ? 'clamped to [0, 1]' : 'not clamped'}`,
-    ...models.map((m) => spreadText(spread(report.runs.map((run) => (run.figures.noise.find((r) => r.model === m)?.result as NoiseRowsResult).rows[k].accuracy)), 'percent')),
+    ...models.map((m) =>
+      spreadText(
+        spread(
+          report.runs.map(
+            (run) => (run.figures.noise.find((r) => r.model === m)?.result as NoiseRowsResult).rows[k].accuracy,
+          ),
+        ),
+        'percent',
+      ),
+    ),
   ]);
   return [header, ...rows];
 }
@@ -169,11 +231,18 @@ function htmlTable(rows: string[][], className = ''): string {
 /** All pairs, all measures: the comparisons table of index.html and comparisons.csv. */
 function comparisonCells(report: DemoReport): string[][] {
   const label = (name: string) => report.models.find((m) => m.name === name)?.label ?? name;
-  return [['measure', 'a − b', 'mean difference', '95% interval', 'p (paired t)', 'seeds a > b', 'verdict'],
+  return [
+    ['measure', 'a − b', 'mean difference', '95% interval', 'p (paired t)', 'seeds a > b', 'verdict'],
     ...report.comparisons.map((c) => [
-      c.label, `${label(c.a)} − ${label(c.b)}`, c.meanDiff.toFixed(2), c.ci ? `${c.ci[0].toFixed(2)} to ${c.ci[1].toFixed(2)}` : '–', pValueText(c.p).replace(/^p /, ''),
-      `${c.wins}/${c.n}`, c.shown ? `${label(c.a)} ${c.meanDiff > 0 ? 'higher' : 'lower'}` : 'no difference shown',
-    ])];
+      c.label,
+      `${label(c.a)} − ${label(c.b)}`,
+      c.meanDiff.toFixed(2),
+      c.ci ? `${c.ci[0].toFixed(2)} to ${c.ci[1].toFixed(2)}` : '–',
+      pValueText(c.p).replace(/^p /, ''),
+      `${c.wins}/${c.n}`,
+      c.shown ? `${label(c.a)} ${c.meanDiff > 0 ? 'higher' : 'lower'}` : 'no difference shown',
+    ]),
+  ];
 }
 
 function definitions(s: DemoSettings): string[] {
@@ -192,20 +261,26 @@ function definitions(s: DemoSettings): string[] {
 export function indexHtml(report: DemoReport, figures: FigureFiles[]): string {
   const { header, rows } = summaryCells(report);
   const e = escapeXml;
-  const models = report.models.map((m) => {
-    const trained = spread(report.runs.map((run) => run.models.find((r) => r.name === m.name)?.trainSeconds ?? 0));
-    return `<li><b>${e(m.label)}</b> (${m.parameters} parameters, trained in ${trained.mean.toFixed(1)} s per seed): ${e(m.description)}</li>`;
-  }).join('\n');
-  const sections = figures.map((f) => [
-    `<section id="${e(f.name)}">`,
-    `<h2>${e(f.title)}</h2>`,
-    `<p class="definition">${e(f.explanation)}</p>`,
-    ...(f.svg ? [`<img src="${e(f.name)}.svg" alt="${e(f.title)}" width="640" height="440">`] : []),
-    ...(f.table ? [htmlTable(f.table)] : []),
-    ...(f.note ? [`<p>${e(f.note)}</p>`] : []),
-    `<p class="data">Every seed's numbers: <a href="${e(f.name)}.csv">${e(f.name)}.csv</a></p>`,
-    '</section>',
-  ].join('\n')).join('\n');
+  const models = report.models
+    .map((m) => {
+      const trained = spread(report.runs.map((run) => run.models.find((r) => r.name === m.name)?.trainSeconds ?? 0));
+      return `<li><b>${e(m.label)}</b> (${m.parameters} parameters, trained in ${trained.mean.toFixed(1)} s per seed): ${e(m.description)}</li>`;
+    })
+    .join('\n');
+  const sections = figures
+    .map((f) =>
+      [
+        `<section id="${e(f.name)}">`,
+        `<h2>${e(f.title)}</h2>`,
+        `<p class="definition">${e(f.explanation)}</p>`,
+        ...(f.svg ? [`<img src="${e(f.name)}.svg" alt="${e(f.title)}" width="640" height="440">`] : []),
+        ...(f.table ? [htmlTable(f.table)] : []),
+        ...(f.note ? [`<p>${e(f.note)}</p>`] : []),
+        `<p class="data">Every seed's numbers: <a href="${e(f.name)}.csv">${e(f.name)}.csv</a></p>`,
+        '</section>',
+      ].join('\n'),
+    )
+    .join('\n');
   const s = report.settings;
   return `<!DOCTYPE html>
 <html lang="en">
@@ -237,7 +312,9 @@ ${report.conclusion.map((p) => `<p>${e(p)}</p>`).join('\n')}
 </div>
 <h2>Definitions</h2>
 <ul class="definitions">
-${definitions(s).map((d) => `<li>${e(d)}</li>`).join('\n')}
+${definitions(s)
+  .map((d) => `<li>${e(d)}</li>`)
+  .join('\n')}
 </ul>
 <p class="data">The summary as data: <a href="summary.csv">summary.csv</a>; every comparison: <a href="#comparisons">below</a> and <a href="comparisons.csv">comparisons.csv</a>.</p>
 ${sections}
@@ -253,16 +330,57 @@ ${htmlTable(comparisonCells(report), 'comparisons')}
 }
 
 function summaryCsv(report: DemoReport): string {
-  const rows: Cell[][] = report.summary.flatMap((r) => report.models.flatMap((m) => {
-    const v = r.models[m.name];
-    return v ? [[r.key, r.label, m.name, r.unit === 'percent' ? 'fraction' : 'value', v.mean, v.min, v.max, v.values.join(' ')]] : [];
-  }));
-  return csvText(['measure', 'label', 'model', 'unit', 'mean', 'min', 'max', 'per_seed'], rows.map((r) => r.map((c, i) => (i === 7 ? (c as string).split(' ').map((v) => String(Number(Number(v).toPrecision(6)))).join(' ') : c))));
+  const rows: Cell[][] = report.summary.flatMap((r) =>
+    report.models.flatMap((m) => {
+      const v = r.models[m.name];
+      return v
+        ? [
+            [
+              r.key,
+              r.label,
+              m.name,
+              r.unit === 'percent' ? 'fraction' : 'value',
+              v.mean,
+              v.min,
+              v.max,
+              v.values.join(' '),
+            ],
+          ]
+        : [];
+    }),
+  );
+  return csvText(
+    ['measure', 'label', 'model', 'unit', 'mean', 'min', 'max', 'per_seed'],
+    rows.map((r) =>
+      r.map((c, i) =>
+        i === 7
+          ? (c as string)
+              .split(' ')
+              .map((v) => String(Number(Number(v).toPrecision(6))))
+              .join(' ')
+          : c,
+      ),
+    ),
+  );
 }
 
 function comparisonsCsv(report: DemoReport): string {
-  return csvText(['measure', 'a', 'b', 'seeds', 'mean_diff', 'ci_low', 'ci_high', 'p', 'a_higher', 'a_lower', 'shown'],
-    report.comparisons.map((c) => [c.measure, c.a, c.b, c.n, c.meanDiff, c.ci?.[0] ?? null, c.ci?.[1] ?? null, c.p, c.wins, c.losses, c.shown ? 'yes' : 'no']));
+  return csvText(
+    ['measure', 'a', 'b', 'seeds', 'mean_diff', 'ci_low', 'ci_high', 'p', 'a_higher', 'a_lower', 'shown'],
+    report.comparisons.map((c) => [
+      c.measure,
+      c.a,
+      c.b,
+      c.n,
+      c.meanDiff,
+      c.ci?.[0] ?? null,
+      c.ci?.[1] ?? null,
+      c.p,
+      c.wins,
+      c.losses,
+      c.shown ? 'yes' : 'no',
+    ]),
+  );
 }
 
 /** Creates the report folder (and its parents) if needed; an error names the folder. */
@@ -271,7 +389,9 @@ export function prepareFolder(dir: string): void {
     fs.mkdirSync(dir, { recursive: true });
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (err) {
-    throw Object.assign(new Error(`demo: cannot write the report folder '${dir}': ${(err as Error).message}`), { code: (err as NodeJS.ErrnoException).code });
+    throw Object.assign(new Error(`demo: cannot write the report folder '${dir}': ${(err as Error).message}`), {
+      code: (err as NodeJS.ErrnoException).code,
+    });
   }
 }
 
@@ -284,7 +404,11 @@ export function writeReport(dir: string, report: DemoReport): string[] {
     files.push([`${f.name}.csv`, f.csv]);
     if (f.svg) files.push([`${f.name}.svg`, f.svg]);
   }
-  files.push(['summary.csv', summaryCsv(report)], ['comparisons.csv', comparisonsCsv(report)], ['index.html', indexHtml(report, figures)]);
+  files.push(
+    ['summary.csv', summaryCsv(report)],
+    ['comparisons.csv', comparisonsCsv(report)],
+    ['index.html', indexHtml(report, figures)],
+  );
   for (const [name, text] of files) fs.writeFileSync(path.join(dir, name), text);
   return files.map(([name]) => name);
 }

@@ -36,7 +36,10 @@ export function loadStateDict(path: string, options?: LoadLimits): StateDict {
   let tensors: StateDict;
   if (isSafetensorsFile(bytes)) tensors = parseSafetensorsFrom(bytes, shown, budget).tensors;
   else if (isTorchFile(bytes)) tensors = tensorsOf(parseTorch(bytes, shown, budget), shown);
-  else throw new CheckpointError(`${shown} is neither a safetensors file nor a PyTorch checkpoint (unrecognized first bytes)`);
+  else
+    throw new CheckpointError(
+      `${shown} is neither a safetensors file nor a PyTorch checkpoint (unrecognized first bytes)`,
+    );
   return stripCommonPrefix(tensors, DATA_PARALLEL_PREFIX);
 }
 
@@ -52,14 +55,20 @@ function isTorchFile(bytes: Uint8Array): boolean {
 }
 
 function tensorsOf(checkpoint: unknown, path: string): StateDict {
-  if (!(checkpoint instanceof Map)) throw new CheckpointError(`${path} holds ${describe(checkpoint)}, not a dict of tensors`);
+  if (!(checkpoint instanceof Map))
+    throw new CheckpointError(`${path} holds ${describe(checkpoint)}, not a dict of tensors`);
   const wrapper = STATE_DICT_KEYS.find((key) => holdsTensors(checkpoint.get(key)));
   const dict: Map<unknown, unknown> = wrapper === undefined ? checkpoint : checkpoint.get(wrapper);
   const tensors: StateDict = new Map();
   for (const [key, value] of dict) if (typeof key === 'string' && isStateTensor(value)) tensors.set(key, value);
   if (tensors.size === 0) {
-    const keys = [...dict.keys()].slice(0, 10).map((k) => (typeof k === 'string' ? printable(k) : describeValue(k))).join(', ');
-    throw new CheckpointError(`${path} holds no tensors${wrapper ? ` under '${wrapper}'` : ''} (its keys: ${keys || 'none'})`);
+    const keys = [...dict.keys()]
+      .slice(0, 10)
+      .map((k) => (typeof k === 'string' ? printable(k) : describeValue(k)))
+      .join(', ');
+    throw new CheckpointError(
+      `${path} holds no tensors${wrapper ? ` under '${wrapper}'` : ''} (its keys: ${keys || 'none'})`,
+    );
   }
   return tensors;
 }

@@ -48,11 +48,13 @@ export function toLabels(fn: string, name: string, v: unknown, count: number): I
   if (!(Array.isArray(arr) || ArrayBuffer.isView(arr)))
     throw new TypeError(`${fn}: ${name} must be an array of integer labels, got ${describe(v)}`);
   const a = arr as ArrayLike<number>;
-  if (a.length !== count) throw new RangeError(`${fn}: ${name} must hold ${count} labels (one per sample), got ${a.length}`);
+  if (a.length !== count)
+    throw new RangeError(`${fn}: ${name} must hold ${count} labels (one per sample), got ${a.length}`);
   const out = new Int32Array(count);
   for (let i = 0; i < count; i++) {
     const l = Number(a[i]);
-    if (!Number.isInteger(l) || l < -1) throw new RangeError(`${fn}: ${name}[${i}] must be an integer label >= -1, got ${a[i]}`);
+    if (!Number.isInteger(l) || l < -1)
+      throw new RangeError(`${fn}: ${name}[${i}] must be an integer label >= -1, got ${a[i]}`);
     out[i] = l;
   }
   return out;
@@ -62,7 +64,8 @@ export function toLabels(fn: string, name: string, v: unknown, count: number): I
 export function tensorDataset(x: Tensor, y: ArrayLike<number> | Tensor): LabeledDataset {
   const fn = 'tensorDataset';
   if (!(x instanceof Tensor)) throw new TypeError(`${fn}: x must be a Tensor [N, 3, H, W], got ${describe(x)}`);
-  if (x.ndim !== 4 || x.shape[1] !== 3) throw new RangeError(`${fn}: x must have shape [N, 3, H, W], got ${shapeString(x.shape)}`);
+  if (x.ndim !== 4 || x.shape[1] !== 3)
+    throw new RangeError(`${fn}: x must have shape [N, 3, H, W], got ${shapeString(x.shape)}`);
   const N = x.shape[0];
   const labels = toLabels(fn, 'y', y, N);
   const per = x.size / Math.max(N, 1);
@@ -80,13 +83,18 @@ export function tensorDataset(x: Tensor, y: ArrayLike<number> | Tensor): Labeled
 }
 
 /** Reads x ([N, 3, H, W] in [0, 1]) and y (N integer labels, any numeric dtype) from a .safetensors file. */
-export function readLabeledSafetensors(file: string, keys: { x?: string; y?: string } = {}): { x: Tensor; y: Int32Array } {
+export function readLabeledSafetensors(
+  file: string,
+  keys: { x?: string; y?: string } = {},
+): { x: Tensor; y: Int32Array } {
   const fn = 'readLabeledSafetensors';
-  const xKey = keys.x ?? 'x', yKey = keys.y ?? 'y';
+  const xKey = keys.x ?? 'x',
+    yKey = keys.y ?? 'y';
   const { tensors } = readSafetensors(file);
   const have = [...tensors.keys()].map(printable).join(', ') || 'none';
   const shown = printable(file);
-  const xt = tensors.get(xKey), yt = tensors.get(yKey);
+  const xt = tensors.get(xKey),
+    yt = tensors.get(yKey);
   if (!xt) throw new RangeError(`${fn}: ${shown} has no tensor '${xKey}' (it has ${have})`);
   if (!yt) throw new RangeError(`${fn}: ${shown} has no tensor '${yKey}' of labels (it has ${have})`);
   if (xt.shape.length !== 4 || xt.shape[1] !== 3)
@@ -109,7 +117,8 @@ export interface LabeledFile {
 /** Images decoded a batch at a time with the evaluation transform (default resize 256, crop 224). */
 export function imageDataset(files: LabeledFile[], transform?: ImageTransform): LabeledDataset {
   const fn = 'imageDataset';
-  if (!Array.isArray(files)) throw new TypeError(`${fn}: files must be an array of { file, label }, got ${describe(files)}`);
+  if (!Array.isArray(files))
+    throw new TypeError(`${fn}: files must be an array of { file, label }, got ${describe(files)}`);
   files.forEach((f, i) => {
     if (!f || typeof f.file !== 'string' || !Number.isInteger(f.label) || f.label < -1)
       throw new TypeError(`${fn}: files[${i}] must be { file: string, label: integer >= -1 }`);
@@ -120,7 +129,10 @@ export function imageDataset(files: LabeledFile[], transform?: ImageTransform): 
       checkRange(`${fn}.load`, start, end, files.length);
       const part = files.slice(start, end);
       if (part.length === 0) throw new RangeError(`${fn}.load: empty range [${start}, ${end})`);
-      const b = await loadImageBatch(part.map((f) => f.file), transform);
+      const b = await loadImageBatch(
+        part.map((f) => f.file),
+        transform,
+      );
       return { x: new Tensor(b.data, b.shape), y: Int32Array.from(part, (f) => f.label) };
     },
     id: (i) => files[i].file,
@@ -134,8 +146,11 @@ export function imageDataset(files: LabeledFile[], transform?: ImageTransform): 
  * are left out (a subset), and `strict` makes an unknown folder an error instead. Only regular files
  * are listed; symbolic links are followed only to files inside `root`, unless `followLinks`.
  */
-export function classFolderFiles(root: string, labelOf: (folder: string) => number | undefined,
-  options: { strict?: boolean; followLinks?: boolean } = {}): (LabeledFile & { folder: string })[] {
+export function classFolderFiles(
+  root: string,
+  labelOf: (folder: string) => number | undefined,
+  options: { strict?: boolean; followLinks?: boolean } = {},
+): (LabeledFile & { folder: string })[] {
   const fn = 'classFolderFiles';
   const { followLinks } = checkListOptions(fn, options, ['strict']);
   const skipped: string[] = [];
@@ -143,20 +158,27 @@ export function classFolderFiles(root: string, labelOf: (folder: string) => numb
   try {
     entries = fs.readdirSync(root, { withFileTypes: true });
   } catch (e) {
-    throw new Error(`${fn}: cannot read the folder '${printable(root)}': ${printable((e as Error).message)}`, { cause: e });
+    throw new Error(`${fn}: cannot read the folder '${printable(root)}': ${printable((e as Error).message)}`, {
+      cause: e,
+    });
   }
-  const folders = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const folders = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   const out: (LabeledFile & { folder: string })[] = [];
   for (const folder of folders) {
     const label = labelOf(folder);
     if (label === undefined) {
-      if (options.strict) throw new RangeError(`${fn}: '${printable(path.join(root, folder))}' is not a known class folder`);
+      if (options.strict)
+        throw new RangeError(`${fn}: '${printable(path.join(root, folder))}' is not a known class folder`);
       continue;
     }
     const files = imagesInFolder(fn, path.join(root, folder), { recursive: false, followLinks, skipped, within: root });
     for (const file of files.sort()) out.push({ file, label, folder });
   }
-  if (out.length === 0) throw new RangeError(`${fn}: no images in known class folders under '${printable(root)}'${skippedNote(skipped)}`);
+  if (out.length === 0)
+    throw new RangeError(`${fn}: no images in known class folders under '${printable(root)}'${skippedNote(skipped)}`);
   return out;
 }
 
@@ -172,8 +194,11 @@ export interface SkippedImage {
  * unreadable, over the pixel limit); `kept` are the indices of the groups in `data`, in order. Any
  * other error is thrown. A long run over a folder thus loses the bad files, not the run.
  */
-export async function loadReadableImages(groups: string[][], transform?: ImageTransform, onSkip?: (skipped: SkippedImage) => void):
-  Promise<{ data: Float32Array; shape: [number, 3, number, number]; kept: number[]; skipped: SkippedImage[] }> {
+export async function loadReadableImages(
+  groups: string[][],
+  transform?: ImageTransform,
+  onSkip?: (skipped: SkippedImage) => void,
+): Promise<{ data: Float32Array; shape: [number, 3, number, number]; kept: number[]; skipped: SkippedImage[] }> {
   try {
     const all = await loadImageBatch(groups.flat(), transform);
     return { ...all, kept: groups.map((_, i) => i), skipped: [] };
@@ -201,10 +226,15 @@ export async function loadReadableImages(groups: string[][], transform?: ImageTr
 }
 
 /** Walks a dataset in batches of at most batchSize, over [start, end) (default: all). */
-export async function* batches(ds: LabeledDataset, batchSize: number, range: { start?: number; end?: number } = {}):
-  AsyncGenerator<Batch & { start: number; end: number }> {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batches: batchSize must be an integer >= 1, got ${batchSize}`);
-  const start = range.start ?? 0, end = range.end ?? ds.length;
+export async function* batches(
+  ds: LabeledDataset,
+  batchSize: number,
+  range: { start?: number; end?: number } = {},
+): AsyncGenerator<Batch & { start: number; end: number }> {
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`batches: batchSize must be an integer >= 1, got ${batchSize}`);
+  const start = range.start ?? 0,
+    end = range.end ?? ds.length;
   checkRange('batches', start, end, ds.length);
   for (let i = start; i < end; i += batchSize) {
     const j = Math.min(end, i + batchSize);

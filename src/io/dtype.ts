@@ -15,7 +15,16 @@ export interface StateTensor {
 export type StateDict = Map<string, StateTensor>;
 
 export const DTYPE_SIZES: Readonly<Record<DType, number>> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
 };
 
 export function isDType(s: unknown): s is DType {
@@ -49,24 +58,35 @@ export function decodeToFloat32(bytes: Uint8Array, dtype: DType, count: number):
   checkLittleEndianHost();
   const size = DTYPE_SIZES[dtype];
   if (bytes.length !== count * size)
-    throw new RangeError(`decodeToFloat32: expected ${count * size} bytes for ${count} ${dtype} values, got ${bytes.length}`);
+    throw new RangeError(
+      `decodeToFloat32: expected ${count * size} bytes for ${count} ${dtype} values, got ${bytes.length}`,
+    );
   const copy = new Uint8Array(bytes.length); // aligned, and never a view of the file (Buffer.slice would be)
   copy.set(bytes);
   const buf = copy.buffer;
   switch (dtype) {
-    case 'F32': return new Float32Array(buf);
-    case 'F64': return Float32Array.from(new Float64Array(buf)); // rounds to nearest even
+    case 'F32':
+      return new Float32Array(buf);
+    case 'F64':
+      return Float32Array.from(new Float64Array(buf)); // rounds to nearest even
     case 'F16': {
       const table = halfToFloatTable();
       return bitsToFloat32(new Uint16Array(buf), (h) => table[h]);
     }
-    case 'BF16': return bitsToFloat32(new Uint16Array(buf), (h) => h << 16);
-    case 'I64': return Float32Array.from(new BigInt64Array(buf), int64ToFloat32);
-    case 'I32': return Float32Array.from(new Int32Array(buf));
-    case 'I16': return Float32Array.from(new Int16Array(buf));
-    case 'I8': return Float32Array.from(new Int8Array(buf));
-    case 'U8': return Float32Array.from(new Uint8Array(buf));
-    case 'BOOL': return Float32Array.from(new Uint8Array(buf), (b) => (b !== 0 ? 1 : 0));
+    case 'BF16':
+      return bitsToFloat32(new Uint16Array(buf), (h) => h << 16);
+    case 'I64':
+      return Float32Array.from(new BigInt64Array(buf), int64ToFloat32);
+    case 'I32':
+      return Float32Array.from(new Int32Array(buf));
+    case 'I16':
+      return Float32Array.from(new Int16Array(buf));
+    case 'I8':
+      return Float32Array.from(new Int8Array(buf));
+    case 'U8':
+      return Float32Array.from(new Uint8Array(buf));
+    case 'BOOL':
+      return Float32Array.from(new Uint8Array(buf), (b) => (b !== 0 ? 1 : 0));
   }
 }
 

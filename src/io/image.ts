@@ -31,7 +31,10 @@ export interface ListOptions {
 
 /** A file that cannot be read or decoded as an image; `file` names it. */
 export class ImageFileError extends Error {
-  constructor(readonly file: string, message: string) {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'ImageFileError';
   }
@@ -78,8 +81,11 @@ async function decodeFile(fn: string, file: string, maxPixels: number): Promise<
     return await decodeRgb(bytes, maxPixels);
   } catch (e) {
     if (e instanceof TooManyPixels)
-      throw new ImageFileError(file, `${fn}: '${shown}' ${e.message}; if you trust the file, raise the limit with the transform's ` +
-        'maxPixels option (lkvit predict: --max-pixels)');
+      throw new ImageFileError(
+        file,
+        `${fn}: '${shown}' ${e.message}; if you trust the file, raise the limit with the transform's ` +
+          'maxPixels option (lkvit predict: --max-pixels)',
+      );
     throw new ImageFileError(file, `${fn}: '${shown}' is not a readable image: ${printable((e as Error).message)}`);
   }
 }
@@ -88,41 +94,58 @@ async function decodeRgb(bytes: Buffer, maxPixels: number): Promise<RgbImage> {
   // ignoreIcc: PIL does no colour management. No autoOrient: torchvision's loader ignores EXIF orientation.
   // failOn 'error': like PIL, refuse truncated files but decode through recoverable libjpeg warnings.
   // limitInputPixels: libvips' own check, behind the one on the header below.
-  const input = () => sharp(bytes, { ignoreIcc: true, failOn: 'error', limitInputPixels: Math.min(maxPixels, Number.MAX_SAFE_INTEGER) });
+  const input = () =>
+    sharp(bytes, { ignoreIcc: true, failOn: 'error', limitInputPixels: Math.min(maxPixels, Number.MAX_SAFE_INTEGER) });
   const meta = await sharp(bytes, { limitInputPixels: false }).metadata(); // reads the header only
   if (!meta.format || !DECODED_FORMATS.includes(meta.format))
     throw new Error(`format '${meta.format}' is not supported (expected JPEG, PNG, WebP, GIF or TIFF)`);
   // The header's size, checked before any pixel is decoded: a few bytes of lossless WebP or PNG can declare 16383x16383.
-  const width = meta.width ?? 0, height = meta.pageHeight ?? meta.height ?? 0;
+  const width = meta.width ?? 0,
+    height = meta.pageHeight ?? meta.height ?? 0;
   if (width * height > maxPixels)
-    throw new TooManyPixels(`is ${width}x${height} = ${(width * height).toLocaleString('en-US')} pixels, more than maxPixels = ${maxPixels.toLocaleString('en-US')}`);
+    throw new TooManyPixels(
+      `is ${width}x${height} = ${(width * height).toLocaleString('en-US')} pixels, more than maxPixels = ${maxPixels.toLocaleString('en-US')}`,
+    );
 
   if (meta.space === 'cmyk') {
     // libvips would colour-manage CMYK through an ICC profile; PIL uses a plain formula.
-    const { data, info } = await input().pipelineColourspace('cmyk').toColourspace('cmyk').raw()
+    const { data, info } = await input()
+      .pipelineColourspace('cmyk')
+      .toColourspace('cmyk')
+      .raw()
       .toBuffer({ resolveWithObject: true });
     return { pixels: cmykToRgb(checkRaw(data, info, [4])), width: info.width, height: info.height };
   }
   if (meta.format === 'png' && isGrey16Png(bytes)) {
     // PIL opens these as mode 'I' and .convert('RGB') clips at 255 (libvips would keep the high byte).
     // A tRNS chunk makes libvips add an alpha band (channels 2); PIL ignores it here.
-    const { data, info } = await input().toColourspace('grey16').raw({ depth: 'ushort' })
+    const { data, info } = await input()
+      .toColourspace('grey16')
+      .raw({ depth: 'ushort' })
       .toBuffer({ resolveWithObject: true });
-    return { pixels: clippedGreyToRgb(checkRaw(data, info, [1, 2], 2), info.channels), width: info.width, height: info.height };
+    return {
+      pixels: clippedGreyToRgb(checkRaw(data, info, [1, 2], 2), info.channels),
+      width: info.width,
+      height: info.height,
+    };
   }
   // Everything else (8-bit, palette, 1-bit, 16-bit colour) matches PIL: alpha dropped without compositing,
   // grey replicated, palette expanded, 16-bit reduced to the high byte.
-  const { data, info } = await input().removeAlpha().toColourspace('srgb').raw()
-    .toBuffer({ resolveWithObject: true });
+  const { data, info } = await input().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   return { pixels: checkRaw(data, info, [3]), width: info.width, height: info.height };
 }
 
 /** Guards the typed-array loops below against a decoder result of unexpected layout. */
 function checkRaw(
-  data: Buffer, info: { width: number; height: number; channels: number }, channels: number[], bytesPerSample = 1,
+  data: Buffer,
+  info: { width: number; height: number; channels: number },
+  channels: number[],
+  bytesPerSample = 1,
 ): Buffer {
   if (!channels.includes(info.channels) || data.length !== info.width * info.height * info.channels * bytesPerSample)
-    throw new Error(`decoder returned ${info.channels} channels, ${data.length} bytes for ${info.width}x${info.height}`);
+    throw new Error(
+      `decoder returned ${info.channels} channels, ${data.length} bytes for ${info.width}x${info.height}`,
+    );
   return data;
 }
 
@@ -184,7 +207,9 @@ function bilinearCoeffs(inSize: number, outSize: number, start: number, count: n
   const support = 1.0 * filterScale; // bilinear's support is 1
   const ksize = Math.ceil(support) * 2 + 1;
   const ss = 1.0 / filterScale;
-  const first = new Int32Array(count), taps = new Int32Array(count), weights = new Int32Array(count * ksize);
+  const first = new Int32Array(count),
+    taps = new Int32Array(count),
+    weights = new Int32Array(count * ksize);
   const w = new Float64Array(ksize);
   for (let i = 0; i < count; i++) {
     const center = (start + i + 0.5) * scale;
@@ -246,8 +271,16 @@ function resampleAxis(src: Uint8Array, outer: number, inLen: number, inner: numb
  * depends only on its own coefficients, so this equals resizing everything and cropping, with less work.
  */
 function resizeWindow(
-  src: Uint8Array, width: number, height: number, channels: number,
-  newWidth: number, newHeight: number, x0: number, y0: number, w: number, h: number,
+  src: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+  newWidth: number,
+  newHeight: number,
+  x0: number,
+  y0: number,
+  w: number,
+  h: number,
 ): Uint8Array {
   const vertical = axisCoeffs(height, newHeight, y0, h);
   // The horizontal pass only runs over the source rows the vertical pass reads.
@@ -266,7 +299,12 @@ function resizeWindow(
  * weights normalised in double and rounded to 22 fractional bits. Output bytes equal PIL 9.4's.
  */
 export function resizeBilinearU8(
-  src: Uint8Array, width: number, height: number, channels: number, newWidth: number, newHeight: number,
+  src: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+  newWidth: number,
+  newHeight: number,
 ): Uint8Array {
   const fn = 'resizeBilinearU8';
   if (!(src instanceof Uint8Array)) throw new TypeError(`${fn}: src must be a Uint8Array, got ${describe(src)}`);
@@ -277,7 +315,9 @@ export function resizeBilinearU8(
   checkSide(fn, 'newWidth', newWidth);
   checkSide(fn, 'newHeight', newHeight);
   if (src.length !== width * height * channels)
-    throw new RangeError(`${fn}: src has ${src.length} bytes, expected width*height*channels = ${width * height * channels}`);
+    throw new RangeError(
+      `${fn}: src has ${src.length} bytes, expected width*height*channels = ${width * height * channels}`,
+    );
   checkPixels(fn, `a ${newWidth}x${newHeight} output`, newWidth * newHeight);
   return resizeWindow(src, width, height, channels, newWidth, newHeight, 0, 0, newWidth, newHeight);
 }
@@ -314,7 +354,8 @@ const BYTE_TO_UNIT = Float32Array.from({ length: 256 }, (_, i) => i / 255);
  * CenterCrop, and returns ToTensor's [3, H, W] float32 in [0, 1]. Normalisation is left to the model.
  */
 export async function loadImage(
-  path: string, transform?: ImageTransform,
+  path: string,
+  transform?: ImageTransform,
 ): Promise<{ data: Float32Array; shape: [3, number, number] }> {
   return loadOne('loadImage', path, checkTransform('loadImage', transform));
 }
@@ -322,7 +363,9 @@ export async function loadImage(
 type CheckedTransform = { resize: number | null; crop: number | null; maxPixels: number };
 
 async function loadOne(
-  fn: string, file: string, t: CheckedTransform,
+  fn: string,
+  file: string,
+  t: CheckedTransform,
 ): Promise<{ data: Float32Array; shape: [3, number, number] }> {
   if (typeof file !== 'string' || file === '')
     throw new TypeError(`${fn}: path must be a non-empty string, got ${describe(file)}`);
@@ -333,8 +376,10 @@ async function loadOne(
   const left = t.crop === null ? 0 : cropStart(rw, t.crop);
   const top = t.crop === null ? 0 : cropStart(rh, t.crop);
   // The part of the crop inside the resized image; the rest is torchvision's zero padding.
-  const x0 = Math.max(left, 0), x1 = Math.min(left + outW, rw);
-  const y0 = Math.max(top, 0), y1 = Math.min(top + outH, rh);
+  const x0 = Math.max(left, 0),
+    x1 = Math.min(left + outW, rw);
+  const y0 = Math.max(top, 0),
+    y1 = Math.min(top + outH, rh);
   const inside = resizeWindow(img.pixels, img.width, img.height, 3, rw, rh, x0, y0, x1 - x0, y1 - y0);
 
   const data = new Float32Array(3 * outH * outW);
@@ -355,7 +400,9 @@ async function loadOne(
  * the memory a batch of large images takes.
  */
 export async function loadImageBatch(
-  paths: string[], transform?: ImageTransform, options?: { concurrency?: number },
+  paths: string[],
+  transform?: ImageTransform,
+  options?: { concurrency?: number },
 ): Promise<{ data: Float32Array; shape: [number, 3, number, number] }> {
   const fn = 'loadImageBatch';
   if (!Array.isArray(paths) || paths.length === 0)
@@ -370,7 +417,8 @@ export async function loadImageBatch(
     if (img.shape[1] !== h || img.shape[2] !== w)
       throw new RangeError(
         `${fn}: '${printable(paths[i])}' is ${img.shape.join('x')} after the transform but '${printable(paths[0])}' is 3x${h}x${w}; ` +
-          'use a crop so that all images have the same size');
+          'use a crop so that all images have the same size',
+      );
   });
   const data = new Float32Array(images.length * 3 * h * w);
   images.forEach((img, i) => data.set(img.data, i * 3 * h * w));
@@ -412,7 +460,9 @@ export function listImageFiles(pathOrPaths: string | string[], options?: ListOpt
   const fn = 'listImageFiles';
   const paths = typeof pathOrPaths === 'string' ? [pathOrPaths] : pathOrPaths;
   if (!Array.isArray(paths) || paths.length === 0 || !paths.every((p) => typeof p === 'string' && p !== ''))
-    throw new TypeError(`${fn}: pathOrPaths must be a path or a non-empty array of paths, got ${describe(pathOrPaths)}`);
+    throw new TypeError(
+      `${fn}: pathOrPaths must be a path or a non-empty array of paths, got ${describe(pathOrPaths)}`,
+    );
   const { recursive, followLinks } = checkListOptions(fn, options);
   const found: string[] = [];
   const skipped: string[] = [];
@@ -430,7 +480,9 @@ export function listImageFiles(pathOrPaths: string | string[], options?: ListOpt
   if (found.length === 0) {
     const where = paths.map((p) => `'${printable(p)}'`).join(', ');
     const hint = recursive ? '' : ' (subdirectories are searched only with { recursive: true })';
-    throw new Error(`${fn}: no image files (${LISTED_EXTENSIONS.map((e) => '*' + e).join(', ')}) in ${where}${hint}${skippedNote(skipped)}`);
+    throw new Error(
+      `${fn}: no image files (${LISTED_EXTENSIONS.map((e) => '*' + e).join(', ')}) in ${where}${hint}${skippedNote(skipped)}`,
+    );
   }
   return found;
 }
@@ -438,14 +490,23 @@ export function listImageFiles(pathOrPaths: string | string[], options?: ListOpt
 /** Why a listing came out empty when links were skipped. */
 export function skippedNote(skipped: string[]): string {
   if (skipped.length === 0) return '';
-  return `; ${skipped.length} symbolic link(s) pointing outside the folder were skipped (e.g. '${printable(skipped[0])}'): ` +
-    'pass { followLinks: true } to follow them (lkvit predict: --follow-links)';
+  return (
+    `; ${skipped.length} symbolic link(s) pointing outside the folder were skipped (e.g. '${printable(skipped[0])}'): ` +
+    'pass { followLinks: true } to follow them (lkvit predict: --follow-links)'
+  );
 }
 
-export function checkListOptions(fn: string, options: unknown, extra: string[] = []): Required<ListOptions> & Record<string, unknown> {
+export function checkListOptions(
+  fn: string,
+  options: unknown,
+  extra: string[] = [],
+): Required<ListOptions> & Record<string, unknown> {
   const o = checkOptions(fn, 'options', options, ['recursive', 'followLinks', ...extra]);
   const { recursive = false, followLinks = false } = o;
-  for (const [name, v] of [['recursive', recursive], ['followLinks', followLinks]] as const)
+  for (const [name, v] of [
+    ['recursive', recursive],
+    ['followLinks', followLinks],
+  ] as const)
     if (typeof v !== 'boolean') throw new TypeError(`${fn}: options.${name} must be a boolean, got ${describe(v)}`);
   return { ...o, recursive: recursive as boolean, followLinks: followLinks as boolean };
 }
@@ -456,7 +517,9 @@ export function checkListOptions(fn: string, options: unknown, extra: string[] =
  * Links to folders are never descended into, so a link cycle cannot loop.
  */
 export function imagesInFolder(
-  fn: string, dir: string, o: { recursive: boolean; followLinks: boolean; skipped: string[]; within?: string },
+  fn: string,
+  dir: string,
+  o: { recursive: boolean; followLinks: boolean; skipped: string[]; within?: string },
 ): string[] {
   let entries: fs.Dirent[];
   let boundary: string;
@@ -464,7 +527,9 @@ export function imagesInFolder(
     boundary = fs.realpathSync(o.within ?? dir);
     entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch (e) {
-    throw new Error(`${fn}: cannot list directory '${printable(dir)}': ${printable((e as Error).message)}`, { cause: e });
+    throw new Error(`${fn}: cannot list directory '${printable(dir)}': ${printable((e as Error).message)}`, {
+      cause: e,
+    });
   }
   const files: string[] = [];
   for (const entry of entries) {
@@ -511,7 +576,9 @@ function checkTransform(fn: string, transform: unknown): CheckedTransform {
   };
   const { maxPixels = DEFAULT_MAX_PIXELS } = t;
   if (typeof maxPixels !== 'number' || !(maxPixels >= 1))
-    throw new RangeError(`${fn}: transform.maxPixels must be a number >= 1 (Infinity for no limit), got ${describe(maxPixels)}`);
+    throw new RangeError(
+      `${fn}: transform.maxPixels must be a number >= 1 (Infinity for no limit), got ${describe(maxPixels)}`,
+    );
   return { resize: side('resize', DEFAULT_RESIZE), crop: side('crop', DEFAULT_CROP), maxPixels };
 }
 
@@ -522,7 +589,8 @@ function checkSide(fn: string, name: string, v: unknown): void {
 }
 
 function checkPixels(fn: string, what: string, pixels: number): void {
-  if (pixels > MAX_PIXELS) throw new RangeError(`${fn}: ${what} has ${pixels} pixels, more than the limit ${MAX_PIXELS}`);
+  if (pixels > MAX_PIXELS)
+    throw new RangeError(`${fn}: ${what} has ${pixels} pixels, more than the limit ${MAX_PIXELS}`);
 }
 
 /** `opts` must be undefined or a plain object with only `allowed` keys. */
@@ -531,7 +599,8 @@ function checkOptions(fn: string, name: string, opts: unknown, allowed: string[]
   if (opts === null || typeof opts !== 'object' || Array.isArray(opts))
     throw new TypeError(`${fn}: ${name} must be an object, got ${describe(opts)}`);
   for (const k of Object.keys(opts)) {
-    if (!allowed.includes(k)) throw new TypeError(`${fn}: unknown ${name} key '${k}' (expected one of: ${allowed.join(', ')})`);
+    if (!allowed.includes(k))
+      throw new TypeError(`${fn}: unknown ${name} key '${k}' (expected one of: ${allowed.join(', ')})`);
   }
   return opts as Record<string, unknown>;
 }

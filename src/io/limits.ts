@@ -24,10 +24,18 @@ export const EXPANSION_FLOOR_BYTES = 64 * 2 ** 20;
 export function checkLoadLimits(fn: string, limits: unknown): Required<LoadLimits> {
   if (limits === undefined) return { maxBytes: DEFAULT_MAX_LOAD_BYTES, maxExpansion: DEFAULT_MAX_EXPANSION };
   if (limits === null || typeof limits !== 'object' || Array.isArray(limits))
-    throw new TypeError(`${fn}: options must be an object like { maxBytes, maxExpansion }, got ${limits === null ? 'null' : typeof limits}`);
+    throw new TypeError(
+      `${fn}: options must be an object like { maxBytes, maxExpansion }, got ${limits === null ? 'null' : typeof limits}`,
+    );
   const { maxBytes = DEFAULT_MAX_LOAD_BYTES, maxExpansion = DEFAULT_MAX_EXPANSION } = limits as LoadLimits;
-  for (const [name, v] of [['maxBytes', maxBytes], ['maxExpansion', maxExpansion]] as const)
-    if (typeof v !== 'number' || !(v > 0)) throw new RangeError(`${fn}: options.${name} must be a positive number (Infinity for no limit), got ${String(v)}`);
+  for (const [name, v] of [
+    ['maxBytes', maxBytes],
+    ['maxExpansion', maxExpansion],
+  ] as const)
+    if (typeof v !== 'number' || !(v > 0))
+      throw new RangeError(
+        `${fn}: options.${name} must be a positive number (Infinity for no limit), got ${String(v)}`,
+      );
   return { maxBytes, maxExpansion };
 }
 
@@ -40,7 +48,11 @@ export class LoadBudget {
   private readonly relative: number;
 
   /** `source` names the file in messages, already made printable. */
-  constructor(readonly source: string, readonly fileBytes: number, readonly limits: Required<LoadLimits>) {
+  constructor(
+    readonly source: string,
+    readonly fileBytes: number,
+    readonly limits: Required<LoadLimits>,
+  ) {
     this.relative = Math.max(EXPANSION_FLOOR_BYTES, limits.maxExpansion * fileBytes);
   }
 
@@ -76,7 +88,9 @@ export function formatBytes(n: number): string {
 
 /** '8GiB', '512M', '1e9', '1.5 GB' -> bytes (K/M/G/T and KiB/MiB/... are powers of 1024, KB/MB/GB powers of 1000); NaN if malformed. */
 export function parseByteSize(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*(|k|m|g|t|ki|mi|gi|ti|kib|mib|gib|tib|kb|mb|gb|tb|b)\s*$/i.exec(String(text));
+  const m = /^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*(|k|m|g|t|ki|mi|gi|ti|kib|mib|gib|tib|kb|mb|gb|tb|b)\s*$/i.exec(
+    String(text),
+  );
   if (!m) return NaN;
   const unit = m[2].toLowerCase();
   const power = { '': 0, b: 0, k: 1, m: 2, g: 3, t: 4 }[unit[0] ?? ''] ?? 0;
@@ -113,7 +127,11 @@ export function readRegularFileSync(path: string, fail: (problem: string) => Err
 }
 
 /** readRegularFileSync, without blocking the event loop. */
-export async function readRegularFile(path: string, fail: (problem: string) => Error, maxBytes = Infinity): Promise<Buffer> {
+export async function readRegularFile(
+  path: string,
+  fail: (problem: string) => Error,
+  maxBytes = Infinity,
+): Promise<Buffer> {
   const handle = await fs.promises.open(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
     const size = checkRegular(await handle.stat(), fail, maxBytes);
@@ -134,9 +152,13 @@ export async function readRegularFile(path: string, fail: (problem: string) => E
 function checkRegular(stat: fs.Stats, fail: (problem: string) => Error, maxBytes: number): number {
   if (!stat.isFile()) throw fail(`is not a regular file (${fileKind(stat)}); lkvit reads only regular files`);
   if (stat.size > maxBytes)
-    throw fail(`is ${formatBytes(stat.size)}, over the absolute limit maxBytes = ${formatBytes(maxBytes)}; if you trust the file, raise it with the maxBytes option (lkvit commands: --max-load-bytes)`);
+    throw fail(
+      `is ${formatBytes(stat.size)}, over the absolute limit maxBytes = ${formatBytes(maxBytes)}; if you trust the file, raise it with the maxBytes option (lkvit commands: --max-load-bytes)`,
+    );
   if (stat.size > MAX_BUFFER_BYTES)
-    throw fail(`is ${formatBytes(stat.size)}, more than Node can hold in one buffer (${formatBytes(MAX_BUFFER_BYTES)}); split it (e.g. sharded safetensors)`);
+    throw fail(
+      `is ${formatBytes(stat.size)}, more than Node can hold in one buffer (${formatBytes(MAX_BUFFER_BYTES)}); split it (e.g. sharded safetensors)`,
+    );
   return stat.size;
 }
 

@@ -11,7 +11,10 @@ export interface PickleContext {
 
 /** A Python callable on the allow-list, implemented in JS (REDUCE and NEWOBJ call it with the args). */
 export class PickleCallable {
-  constructor(readonly qualifiedName: string, readonly call: (args: unknown[], vm: PickleContext) => unknown) {}
+  constructor(
+    readonly qualifiedName: string,
+    readonly call: (args: unknown[], vm: PickleContext) => unknown,
+  ) {}
 }
 
 export interface UnpickleOptions {
@@ -38,10 +41,19 @@ const CONTAINER_BYTES = 128;
 
 /** Containers and codecs of the Python standard library that can be rebuilt without running code. */
 export const PLAIN_GLOBALS: ReadonlyMap<string, unknown> = new Map<string, unknown>([
-  ['collections.OrderedDict', new PickleCallable('collections.OrderedDict', (args, vm) => new Map(charged(vm, pairsArg(args), ENTRY_BYTES, 'an OrderedDict')))],
+  [
+    'collections.OrderedDict',
+    new PickleCallable(
+      'collections.OrderedDict',
+      (args, vm) => new Map(charged(vm, pairsArg(args), ENTRY_BYTES, 'an OrderedDict')),
+    ),
+  ],
   // Protocol 2 writes Python 3's builtins under their Python 2 module name.
   ...['builtins', '__builtin__'].flatMap((m) =>
-    ['set', 'frozenset'].map((n): [string, unknown] => [`${m}.${n}`, new PickleCallable(`${m}.${n}`, (args, vm) => new Set(charged(vm, iterableArg(args), ENTRY_BYTES, `a ${n}`)))]),
+    ['set', 'frozenset'].map((n): [string, unknown] => [
+      `${m}.${n}`,
+      new PickleCallable(`${m}.${n}`, (args, vm) => new Set(charged(vm, iterableArg(args), ENTRY_BYTES, `a ${n}`))),
+    ]),
   ),
   ...['builtins', '__builtin__'].flatMap((m) =>
     ['bytes', 'bytearray'].map((n): [string, unknown] => [`${m}.${n}`, new PickleCallable(`${m}.${n}`, bytesFromArgs)]),
@@ -68,13 +80,15 @@ function bytesFromArgs(args: unknown[], vm: PickleContext): Uint8Array {
 function pairsArg(args: unknown[]): [unknown, unknown][] {
   const items = iterableArg(args);
   for (const p of items)
-    if (!Array.isArray(p) || p.length !== 2) throw new CheckpointError('collections.OrderedDict: expected (key, value) pairs');
+    if (!Array.isArray(p) || p.length !== 2)
+      throw new CheckpointError('collections.OrderedDict: expected (key, value) pairs');
   return items as [unknown, unknown][];
 }
 
 function iterableArg(args: unknown[]): unknown[] {
   if (args.length === 0) return [];
-  if (args.length === 1 && (Array.isArray(args[0]) || args[0] instanceof Set)) return [...(args[0] as Iterable<unknown>)];
+  if (args.length === 1 && (Array.isArray(args[0]) || args[0] instanceof Set))
+    return [...(args[0] as Iterable<unknown>)];
   throw new CheckpointError(`expected one list argument, got ${args.length} arguments`);
 }
 
@@ -94,14 +108,58 @@ function latin1Encode(args: unknown[], vm: PickleContext): Uint8Array {
 
 // Opcodes (pickletools names).
 const OP = {
-  MARK: 0x28, STOP: 0x2e, POP: 0x30, POP_MARK: 0x31, DUP: 0x32, BININT: 0x4a, BININT1: 0x4b, BININT2: 0x4d,
-  NONE: 0x4e, BINPERSID: 0x51, REDUCE: 0x52, BINSTRING: 0x54, SHORT_BINSTRING: 0x55, BINUNICODE: 0x58,
-  APPEND: 0x61, BUILD: 0x62, GLOBAL: 0x63, DICT: 0x64, EMPTY_DICT: 0x7d, APPENDS: 0x65, BINGET: 0x68,
-  LONG_BINGET: 0x6a, LIST: 0x6c, EMPTY_LIST: 0x5d, BINPUT: 0x71, LONG_BINPUT: 0x72, SETITEM: 0x73, TUPLE: 0x74,
-  EMPTY_TUPLE: 0x29, SETITEMS: 0x75, BINFLOAT: 0x47, BINBYTES: 0x42, SHORT_BINBYTES: 0x43,
-  PROTO: 0x80, NEWOBJ: 0x81, TUPLE1: 0x85, TUPLE2: 0x86, TUPLE3: 0x87, NEWTRUE: 0x88, NEWFALSE: 0x89,
-  LONG1: 0x8a, LONG4: 0x8b, SHORT_BINUNICODE: 0x8c, BINUNICODE8: 0x8d, BINBYTES8: 0x8e, EMPTY_SET: 0x8f,
-  ADDITEMS: 0x90, FROZENSET: 0x91, NEWOBJ_EX: 0x92, STACK_GLOBAL: 0x93, MEMOIZE: 0x94, FRAME: 0x95,
+  MARK: 0x28,
+  STOP: 0x2e,
+  POP: 0x30,
+  POP_MARK: 0x31,
+  DUP: 0x32,
+  BININT: 0x4a,
+  BININT1: 0x4b,
+  BININT2: 0x4d,
+  NONE: 0x4e,
+  BINPERSID: 0x51,
+  REDUCE: 0x52,
+  BINSTRING: 0x54,
+  SHORT_BINSTRING: 0x55,
+  BINUNICODE: 0x58,
+  APPEND: 0x61,
+  BUILD: 0x62,
+  GLOBAL: 0x63,
+  DICT: 0x64,
+  EMPTY_DICT: 0x7d,
+  APPENDS: 0x65,
+  BINGET: 0x68,
+  LONG_BINGET: 0x6a,
+  LIST: 0x6c,
+  EMPTY_LIST: 0x5d,
+  BINPUT: 0x71,
+  LONG_BINPUT: 0x72,
+  SETITEM: 0x73,
+  TUPLE: 0x74,
+  EMPTY_TUPLE: 0x29,
+  SETITEMS: 0x75,
+  BINFLOAT: 0x47,
+  BINBYTES: 0x42,
+  SHORT_BINBYTES: 0x43,
+  PROTO: 0x80,
+  NEWOBJ: 0x81,
+  TUPLE1: 0x85,
+  TUPLE2: 0x86,
+  TUPLE3: 0x87,
+  NEWTRUE: 0x88,
+  NEWFALSE: 0x89,
+  LONG1: 0x8a,
+  LONG4: 0x8b,
+  SHORT_BINUNICODE: 0x8c,
+  BINUNICODE8: 0x8d,
+  BINBYTES8: 0x8e,
+  EMPTY_SET: 0x8f,
+  ADDITEMS: 0x90,
+  FROZENSET: 0x91,
+  NEWOBJ_EX: 0x92,
+  STACK_GLOBAL: 0x93,
+  MEMOIZE: 0x94,
+  FRAME: 0x95,
   BYTEARRAY8: 0x96,
 } as const;
 
@@ -126,9 +184,13 @@ class Unpickler implements PickleContext {
   private readonly marks: unknown[][] = [];
   private readonly memo = new Map<number, unknown>();
 
-  constructor(private readonly bytes: Uint8Array, private readonly options: UnpickleOptions) {
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly options: UnpickleOptions,
+  ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.budget = options.budget ?? new LoadBudget(options.source, bytes.length, checkLoadLimits('unpickle', undefined));
+    this.budget =
+      options.budget ?? new LoadBudget(options.source, bytes.length, checkLoadLimits('unpickle', undefined));
   }
 
   charge(bytes: number, what: string): void {
@@ -140,7 +202,8 @@ class Unpickler implements PickleContext {
       const at = this.pos;
       const op = this.u8();
       if (op === OP.STOP) {
-        if (this.stack.length !== 1 || this.marks.length !== 0) throw this.error(`STOP at offset ${at} with a malformed stack`);
+        if (this.stack.length !== 1 || this.marks.length !== 0)
+          throw this.error(`STOP at offset ${at} with a malformed stack`);
         return this.stack[0];
       }
       this.step(op, at);
@@ -157,7 +220,8 @@ class Unpickler implements PickleContext {
       case OP.FRAME: {
         // Frames only group opcodes for buffered reading: check the length and read on.
         const length = this.u64();
-        if (length > this.bytes.length - this.pos) throw this.error(`is truncated: the frame at offset ${at} runs past the end`);
+        if (length > this.bytes.length - this.pos)
+          throw this.error(`is truncated: the frame at offset ${at} runs past the end`);
         return;
       }
       case OP.MARK:
@@ -166,71 +230,139 @@ class Unpickler implements PickleContext {
         this.marks.push(this.stack);
         this.stack = [];
         return;
-      case OP.POP: this.pop(); return;
-      case OP.POP_MARK: this.popMark(); return;
-      case OP.DUP: return this.push(this.top());
-      case OP.NONE: return this.push(null);
-      case OP.NEWTRUE: return this.push(true);
-      case OP.NEWFALSE: return this.push(false);
-      case OP.BININT: return this.push(this.view.getInt32(this.take(4), true));
-      case OP.BININT1: return this.push(this.u8());
-      case OP.BININT2: return this.push(this.view.getUint16(this.take(2), true));
-      case OP.LONG1: return this.push(this.long(this.u8()));
-      case OP.LONG4: return this.push(this.long(this.i32NonNegative()));
-      case OP.BINFLOAT: return this.push(this.view.getFloat64(this.take(8), false));
-      case OP.SHORT_BINUNICODE: return this.push(this.text(this.u8()));
-      case OP.BINUNICODE: return this.push(this.text(this.u32()));
-      case OP.BINUNICODE8: return this.push(this.text(this.u64()));
-      case OP.SHORT_BINSTRING: return this.push(this.text(this.u8()));
-      case OP.BINSTRING: return this.push(this.text(this.i32NonNegative()));
-      case OP.SHORT_BINBYTES: return this.push(this.raw(this.u8()));
-      case OP.BINBYTES: return this.push(this.raw(this.u32()));
+      case OP.POP:
+        this.pop();
+        return;
+      case OP.POP_MARK:
+        this.popMark();
+        return;
+      case OP.DUP:
+        return this.push(this.top());
+      case OP.NONE:
+        return this.push(null);
+      case OP.NEWTRUE:
+        return this.push(true);
+      case OP.NEWFALSE:
+        return this.push(false);
+      case OP.BININT:
+        return this.push(this.view.getInt32(this.take(4), true));
+      case OP.BININT1:
+        return this.push(this.u8());
+      case OP.BININT2:
+        return this.push(this.view.getUint16(this.take(2), true));
+      case OP.LONG1:
+        return this.push(this.long(this.u8()));
+      case OP.LONG4:
+        return this.push(this.long(this.i32NonNegative()));
+      case OP.BINFLOAT:
+        return this.push(this.view.getFloat64(this.take(8), false));
+      case OP.SHORT_BINUNICODE:
+        return this.push(this.text(this.u8()));
+      case OP.BINUNICODE:
+        return this.push(this.text(this.u32()));
+      case OP.BINUNICODE8:
+        return this.push(this.text(this.u64()));
+      case OP.SHORT_BINSTRING:
+        return this.push(this.text(this.u8()));
+      case OP.BINSTRING:
+        return this.push(this.text(this.i32NonNegative()));
+      case OP.SHORT_BINBYTES:
+        return this.push(this.raw(this.u8()));
+      case OP.BINBYTES:
+        return this.push(this.raw(this.u32()));
       case OP.BINBYTES8:
-      case OP.BYTEARRAY8: return this.push(this.raw(this.u64()));
-      case OP.EMPTY_TUPLE: return this.push([]);
-      case OP.TUPLE1: return this.push(this.popN(1));
-      case OP.TUPLE2: return this.push(this.popN(2));
-      case OP.TUPLE3: return this.push(this.popN(3));
+      case OP.BYTEARRAY8:
+        return this.push(this.raw(this.u64()));
+      case OP.EMPTY_TUPLE:
+        return this.push([]);
+      case OP.TUPLE1:
+        return this.push(this.popN(1));
+      case OP.TUPLE2:
+        return this.push(this.popN(2));
+      case OP.TUPLE3:
+        return this.push(this.popN(3));
       case OP.TUPLE:
-      case OP.LIST: return this.push(this.popMark());
-      case OP.EMPTY_LIST: return this.push([]);
-      case OP.EMPTY_DICT: return this.push(new Map());
-      case OP.DICT: return this.push(this.setItems(new Map(), this.popMark()));
-      case OP.EMPTY_SET: return this.push(new Set());
-      case OP.FROZENSET: return this.push(new Set(charged(this, this.popMark(), ENTRY_BYTES, 'frozenset')));
-      case OP.APPEND: { const item = this.pop(); return this.extend(this.top(), [item], at); }
+      case OP.LIST:
+        return this.push(this.popMark());
+      case OP.EMPTY_LIST:
+        return this.push([]);
+      case OP.EMPTY_DICT:
+        return this.push(new Map());
+      case OP.DICT:
+        return this.push(this.setItems(new Map(), this.popMark()));
+      case OP.EMPTY_SET:
+        return this.push(new Set());
+      case OP.FROZENSET:
+        return this.push(new Set(charged(this, this.popMark(), ENTRY_BYTES, 'frozenset')));
+      case OP.APPEND: {
+        const item = this.pop();
+        return this.extend(this.top(), [item], at);
+      }
       case OP.APPENDS:
-      case OP.ADDITEMS: { const items = this.popMark(); return this.extend(this.top(), items, at); }
-      case OP.SETITEM: { const value = this.pop(); const key = this.pop(); this.setItems(this.dictAt(at), [key, value]); return; }
-      case OP.SETITEMS: { const items = this.popMark(); this.setItems(this.dictAt(at), items); return; }
-      case OP.BINPUT: return this.remember(this.u8());
-      case OP.LONG_BINPUT: return this.remember(this.u32());
-      case OP.MEMOIZE: return this.remember(this.memo.size);
-      case OP.BINGET: return this.push(this.recall(this.u8(), at));
-      case OP.LONG_BINGET: return this.push(this.recall(this.u32(), at));
-      case OP.GLOBAL: { const module = this.line(); const name = this.line(); return this.push(this.global(module, name)); }
+      case OP.ADDITEMS: {
+        const items = this.popMark();
+        return this.extend(this.top(), items, at);
+      }
+      case OP.SETITEM: {
+        const value = this.pop();
+        const key = this.pop();
+        this.setItems(this.dictAt(at), [key, value]);
+        return;
+      }
+      case OP.SETITEMS: {
+        const items = this.popMark();
+        this.setItems(this.dictAt(at), items);
+        return;
+      }
+      case OP.BINPUT:
+        return this.remember(this.u8());
+      case OP.LONG_BINPUT:
+        return this.remember(this.u32());
+      case OP.MEMOIZE:
+        return this.remember(this.memo.size);
+      case OP.BINGET:
+        return this.push(this.recall(this.u8(), at));
+      case OP.LONG_BINGET:
+        return this.push(this.recall(this.u32(), at));
+      case OP.GLOBAL: {
+        const module = this.line();
+        const name = this.line();
+        return this.push(this.global(module, name));
+      }
       case OP.STACK_GLOBAL: {
         const name = this.pop();
         const module = this.pop();
-        if (typeof module !== 'string' || typeof name !== 'string') throw this.error(`STACK_GLOBAL at offset ${at} needs two strings`);
+        if (typeof module !== 'string' || typeof name !== 'string')
+          throw this.error(`STACK_GLOBAL at offset ${at} needs two strings`);
         return this.push(this.global(module, name));
       }
-      case OP.REDUCE: { const args = this.pop(); const fn = this.pop(); return this.push(this.call(fn, args, at)); }
-      case OP.NEWOBJ: { const args = this.pop(); const cls = this.pop(); return this.push(this.call(cls, args, at)); }
+      case OP.REDUCE: {
+        const args = this.pop();
+        const fn = this.pop();
+        return this.push(this.call(fn, args, at));
+      }
+      case OP.NEWOBJ: {
+        const args = this.pop();
+        const cls = this.pop();
+        return this.push(this.call(cls, args, at));
+      }
       case OP.NEWOBJ_EX: {
         const kwargs = this.pop();
         const args = this.pop();
         const cls = this.pop();
-        if (!(kwargs instanceof Map) || kwargs.size !== 0) throw this.error(`NEWOBJ_EX at offset ${at} passes keyword arguments`);
+        if (!(kwargs instanceof Map) || kwargs.size !== 0)
+          throw this.error(`NEWOBJ_EX at offset ${at} passes keyword arguments`);
         return this.push(this.call(cls, args, at));
       }
       case OP.BUILD: {
         this.pop(); // the state
         // Only OrderedDicts get here (a state_dict's _metadata attribute): attributes are not entries.
-        if (!(this.top() instanceof Map)) throw this.error(`BUILD at offset ${at} sets the state of a ${kind(this.top())}, which is not supported`);
+        if (!(this.top() instanceof Map))
+          throw this.error(`BUILD at offset ${at} sets the state of a ${kind(this.top())}, which is not supported`);
         return;
       }
-      case OP.BINPERSID: return this.push(this.options.persistentLoad(this.pop()));
+      case OP.BINPERSID:
+        return this.push(this.options.persistentLoad(this.pop()));
       default:
         throw this.error(`has the unsupported pickle opcode ${opName(op)} at offset ${at}`);
     }
@@ -250,7 +382,8 @@ class Unpickler implements PickleContext {
 
   private call(fn: unknown, args: unknown, at: number): unknown {
     if (!(fn instanceof PickleCallable)) throw this.error(`calls a ${kind(fn)} at offset ${at}, which is not callable`);
-    if (!Array.isArray(args)) throw this.error(`calls ${fn.qualifiedName} at offset ${at} with a ${kind(args)} instead of an argument tuple`);
+    if (!Array.isArray(args))
+      throw this.error(`calls ${fn.qualifiedName} at offset ${at} with a ${kind(args)} instead of an argument tuple`);
     try {
       return fn.call(args, this);
     } catch (e) {
@@ -294,7 +427,10 @@ class Unpickler implements PickleContext {
   }
 
   private push(v: unknown): void {
-    this.charge(v !== null && typeof v === 'object' ? CONTAINER_BYTES : VALUE_BYTES, "the pickle's values and containers");
+    this.charge(
+      v !== null && typeof v === 'object' ? CONTAINER_BYTES : VALUE_BYTES,
+      "the pickle's values and containers",
+    );
     this.stack.push(v);
   }
 
@@ -325,7 +461,8 @@ class Unpickler implements PickleContext {
   /** Reserves n bytes and returns their offset. */
   private take(n: number): number {
     const at = this.pos;
-    if (n > this.bytes.length - at) throw this.error(`is truncated: ${n} bytes needed at offset ${at}, ${this.bytes.length - at} left`);
+    if (n > this.bytes.length - at)
+      throw this.error(`is truncated: ${n} bytes needed at offset ${at}, ${this.bytes.length - at} left`);
     this.pos += n;
     return at;
   }
@@ -346,7 +483,8 @@ class Unpickler implements PickleContext {
 
   private u64(): number {
     const n = this.view.getBigUint64(this.take(8), true);
-    if (n > BigInt(this.bytes.length)) throw this.error(`has a length of ${n} bytes at offset ${this.pos - 8}, beyond the data`);
+    if (n > BigInt(this.bytes.length))
+      throw this.error(`has a length of ${n} bytes at offset ${this.pos - 8}, beyond the data`);
     return Number(n);
   }
 
@@ -364,7 +502,8 @@ class Unpickler implements PickleContext {
   private line(): string {
     const start = this.pos;
     const end = this.bytes.indexOf(0x0a, start);
-    if (end < 0 || end - start > MAX_GLOBAL_NAME) throw this.error(`has an unterminated GLOBAL name at offset ${start}`);
+    if (end < 0 || end - start > MAX_GLOBAL_NAME)
+      throw this.error(`has an unterminated GLOBAL name at offset ${start}`);
     this.pos = end + 1;
     return utf8.decode(this.bytes.subarray(start, end));
   }
@@ -387,9 +526,21 @@ class Unpickler implements PickleContext {
 // Valid opcodes that torch.save (protocol 2) never writes: protocol 0 text forms, the copyreg
 // extension registry and protocol 5's out-of-band buffers.
 const UNSUPPORTED: Readonly<Record<number, string>> = {
-  0x46: 'FLOAT', 0x49: 'INT', 0x4c: 'LONG', 0x53: 'STRING', 0x56: 'UNICODE', 0x67: 'GET', 0x70: 'PUT',
-  0x50: 'PERSID', 0x69: 'INST', 0x6f: 'OBJ', 0x82: 'EXT1', 0x83: 'EXT2', 0x84: 'EXT4',
-  0x97: 'NEXT_BUFFER', 0x98: 'READONLY_BUFFER',
+  0x46: 'FLOAT',
+  0x49: 'INT',
+  0x4c: 'LONG',
+  0x53: 'STRING',
+  0x56: 'UNICODE',
+  0x67: 'GET',
+  0x70: 'PUT',
+  0x50: 'PERSID',
+  0x69: 'INST',
+  0x6f: 'OBJ',
+  0x82: 'EXT1',
+  0x83: 'EXT2',
+  0x84: 'EXT4',
+  0x97: 'NEXT_BUFFER',
+  0x98: 'READONLY_BUFFER',
 };
 
 function opName(op: number): string {

@@ -30,8 +30,13 @@ export type TensorsToWrite =
  * requires, the tensors must tile the data section exactly: overlapping tensors, gaps, bytes no
  * tensor owns and duplicate names are refused. `options` bounds the memory it may allocate.
  */
-export function parseSafetensors(bytes: Uint8Array, source = 'the safetensors buffer', options?: LoadLimits): Safetensors {
-  if (!(bytes instanceof Uint8Array)) throw new TypeError(`parseSafetensors: bytes must be a Uint8Array, got ${typeof bytes}`);
+export function parseSafetensors(
+  bytes: Uint8Array,
+  source = 'the safetensors buffer',
+  options?: LoadLimits,
+): Safetensors {
+  if (!(bytes instanceof Uint8Array))
+    throw new TypeError(`parseSafetensors: bytes must be a Uint8Array, got ${typeof bytes}`);
   const limits = checkLoadLimits('parseSafetensors', options);
   const shown = printable(String(source));
   return parseSafetensorsFrom(bytes, shown, new LoadBudget(shown, bytes.length, limits));
@@ -40,11 +45,15 @@ export function parseSafetensors(bytes: Uint8Array, source = 'the safetensors bu
 /** parseSafetensors for a source already made printable, charging `budget`. */
 export function parseSafetensorsFrom(bytes: Uint8Array, source: string, budget: LoadBudget): Safetensors {
   const fail = (problem: string) => new CheckpointError(`${source}: ${problem}`);
-  if (bytes.length < 8) throw fail(`${bytes.length} bytes is too short for a safetensors file (needs an 8-byte header length)`);
+  if (bytes.length < 8)
+    throw fail(`${bytes.length} bytes is too short for a safetensors file (needs an 8-byte header length)`);
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
-  if (headerLength > BigInt(MAX_HEADER_BYTES)) throw fail(`header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit: not a safetensors file?`);
+  if (headerLength > BigInt(MAX_HEADER_BYTES))
+    throw fail(`header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit: not a safetensors file?`);
   if (headerLength > BigInt(bytes.length - 8))
-    throw fail(`header length ${headerLength} exceeds the ${bytes.length - 8} bytes after the length field: the file is truncated or not a safetensors file`);
+    throw fail(
+      `header length ${headerLength} exceeds the ${bytes.length - 8} bytes after the length field: the file is truncated or not a safetensors file`,
+    );
   const dataStart = 8 + Number(headerLength);
   // Parsed JSON takes several times its text (a 2-byte '0,' becomes an 8-byte slot, a key a string and a hash row).
   budget.charge(Number(headerLength) * HEADER_PARSE_FACTOR, `parsing the ${headerLength}-byte JSON header`);
@@ -61,7 +70,11 @@ export function parseSafetensorsFrom(bytes: Uint8Array, source: string, budget: 
   const tensors: StateDict = new Map();
   for (const e of entries) {
     budget.charge(e.numel * 4, `tensor '${printable(e.name)}' (${e.numel * 4} bytes as float32)`);
-    tensors.set(e.name, { shape: e.shape, data: decodeToFloat32(data.subarray(e.begin, e.end), e.dtype, e.numel), dtype: e.dtype });
+    tensors.set(e.name, {
+      shape: e.shape,
+      data: decodeToFloat32(data.subarray(e.begin, e.end), e.dtype, e.numel),
+      dtype: e.dtype,
+    });
   }
   return { tensors, metadata };
 }
@@ -89,7 +102,8 @@ function parseHeader(bytes: Uint8Array, fail: (p: string) => CheckpointError): R
   } catch (e) {
     throw fail(`the header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw fail('the header is not a JSON object');
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    throw fail('the header is not a JSON object');
   return header as Record<string, unknown>;
 }
 
@@ -114,13 +128,17 @@ function scanHeader(text: string, fail: (p: string) => CheckpointError): void {
         } catch {
           return; // JSON.parse reports it
         }
-        if (keys.has(key)) throw fail(`the header has the key '${printable(key)}' twice in one object; the safetensors format allows each name once`);
+        if (keys.has(key))
+          throw fail(
+            `the header has the key '${printable(key)}' twice in one object; the safetensors format allows each name once`,
+          );
         keys.add(key);
         expectKey = false;
       }
       i = j;
     } else if (c === '{' || c === '[') {
-      if (open.length >= MAX_HEADER_DEPTH) throw fail(`the header nests deeper than ${MAX_HEADER_DEPTH} levels, which no safetensors header does`);
+      if (open.length >= MAX_HEADER_DEPTH)
+        throw fail(`the header nests deeper than ${MAX_HEADER_DEPTH} levels, which no safetensors header does`);
       open.push(c === '{' ? new Set() : null);
       expectKey = c === '{';
     } else if (c === '}' || c === ']') {
@@ -138,24 +156,46 @@ function checkMetadata(info: unknown, fail: (p: string) => CheckpointError): Rec
   return { ...(info as Record<string, string>) };
 }
 
-interface TensorEntry { name: string; dtype: DType; shape: number[]; numel: number; begin: number; end: number }
+interface TensorEntry {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  numel: number;
+  begin: number;
+  end: number;
+}
 
-function checkEntry(name: string, info: unknown, dataLength: number, fail: (p: string) => CheckpointError): TensorEntry {
+function checkEntry(
+  name: string,
+  info: unknown,
+  dataLength: number,
+  fail: (p: string) => CheckpointError,
+): TensorEntry {
   const shown = printable(name);
   if (info === null || typeof info !== 'object') throw fail(`the entry for tensor '${shown}' is not an object`);
   const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
   if (!isDType(dtype))
-    throw fail(`tensor '${shown}' has dtype ${printable(JSON.stringify(dtype) ?? String(dtype))}; supported: ${Object.keys(DTYPE_SIZES).join(', ')}`);
+    throw fail(
+      `tensor '${shown}' has dtype ${printable(JSON.stringify(dtype) ?? String(dtype))}; supported: ${Object.keys(DTYPE_SIZES).join(', ')}`,
+    );
   if (!Array.isArray(shape) || shape.length > MAX_DIMS || !shape.every(isIndex))
-    throw fail(`tensor '${shown}' has shape ${printable(JSON.stringify(shape) ?? String(shape))}, not a list of at most ${MAX_DIMS} non-negative integers`);
+    throw fail(
+      `tensor '${shown}' has shape ${printable(JSON.stringify(shape) ?? String(shape))}, not a list of at most ${MAX_DIMS} non-negative integers`,
+    );
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex) || offsets[0] > offsets[1])
-    throw fail(`tensor '${shown}' has data_offsets ${printable(JSON.stringify(offsets) ?? String(offsets))}, not [begin, end] with 0 <= begin <= end`);
+    throw fail(
+      `tensor '${shown}' has data_offsets ${printable(JSON.stringify(offsets) ?? String(offsets))}, not [begin, end] with 0 <= begin <= end`,
+    );
   const [begin, end] = offsets as [number, number];
   if (end > dataLength)
-    throw fail(`tensor '${shown}' has data_offsets [${begin}, ${end}] beyond the ${dataLength}-byte data section: the file is truncated or corrupt`);
+    throw fail(
+      `tensor '${shown}' has data_offsets [${begin}, ${end}] beyond the ${dataLength}-byte data section: the file is truncated or corrupt`,
+    );
   const numel = numelOf(shape);
   if (end - begin !== numel * DTYPE_SIZES[dtype])
-    throw fail(`tensor '${shown}' of shape [${shape}] and dtype ${dtype} needs ${numel * DTYPE_SIZES[dtype]} bytes, but its data_offsets span ${end - begin}`);
+    throw fail(
+      `tensor '${shown}' of shape [${shape}] and dtype ${dtype} needs ${numel * DTYPE_SIZES[dtype]} bytes, but its data_offsets span ${end - begin}`,
+    );
   return { name, dtype, shape: shape.slice(), numel, begin, end };
 }
 
@@ -170,15 +210,21 @@ function checkTiling(entries: TensorEntry[], dataLength: number, fail: (p: strin
   let previous: TensorEntry | undefined;
   for (const e of sorted) {
     if (e.begin < covered)
-      throw fail(`tensors '${printable(previous!.name)}' [${previous!.begin}, ${previous!.end}] and '${printable(e.name)}' [${e.begin}, ${e.end}] overlap; ` +
-        'the safetensors format gives each tensor its own bytes');
+      throw fail(
+        `tensors '${printable(previous!.name)}' [${previous!.begin}, ${previous!.end}] and '${printable(e.name)}' [${e.begin}, ${e.end}] overlap; ` +
+          'the safetensors format gives each tensor its own bytes',
+      );
     if (e.begin > covered)
-      throw fail(`bytes [${covered}, ${e.begin}) of the data section belong to no tensor (a gap before '${printable(e.name)}'); the safetensors format allows no gaps`);
+      throw fail(
+        `bytes [${covered}, ${e.begin}) of the data section belong to no tensor (a gap before '${printable(e.name)}'); the safetensors format allows no gaps`,
+      );
     covered = e.end;
     previous = e;
   }
   if (covered !== dataLength)
-    throw fail(`bytes [${covered}, ${dataLength}) at the end of the data section belong to no tensor; the safetensors format allows no trailing bytes`);
+    throw fail(
+      `bytes [${covered}, ${dataLength}) at the end of the data section belong to no tensor; the safetensors format allows no trailing bytes`,
+    );
 }
 
 function isIndex(v: unknown): v is number {
@@ -198,7 +244,9 @@ export function serializeSafetensors(tensors: TensorsToWrite, metadata?: Record<
   let offset = 0;
   for (const [name, t] of entries) {
     const end = offset + t.data.byteLength;
-    fields.push(`${JSON.stringify(name)}:{"dtype":"F32","shape":${JSON.stringify(t.shape)},"data_offsets":[${offset},${end}]}`);
+    fields.push(
+      `${JSON.stringify(name)}:{"dtype":"F32","shape":${JSON.stringify(t.shape)},"data_offsets":[${offset},${end}]}`,
+    );
     offset = end;
   }
   const json = Buffer.from(`{${fields.join(',')}}`, 'utf8');
@@ -233,7 +281,9 @@ function checkTensorsToWrite(tensors: TensorsToWrite): [string, { shape: readonl
     if (!Array.isArray(t.shape) || !t.shape.every(isIndex))
       throw new TypeError(`${what}.shape must be an array of non-negative integers, got ${JSON.stringify(t.shape)}`);
     if (numelOf(t.shape) !== t.data.length)
-      throw new RangeError(`${what}: shape [${t.shape}] has ${numelOf(t.shape)} elements, but data has ${t.data.length}`);
+      throw new RangeError(
+        `${what}: shape [${t.shape}] has ${numelOf(t.shape)} elements, but data has ${t.data.length}`,
+      );
   }
   return entries.sort(([a], [b]) => byUtf8(a, b));
 }
@@ -247,10 +297,13 @@ function byUtf8(a: string, b: string): number {
 function metadataJson(metadata: Record<string, string>): string {
   if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))
     throw new TypeError('serializeSafetensors: metadata must be an object of strings');
-  const fields = Object.keys(metadata).sort(byUtf8).map((key) => {
-    const value = metadata[key];
-    if (typeof value !== 'string') throw new TypeError(`serializeSafetensors: metadata['${key}'] must be a string, got ${typeof value}`);
-    return `${JSON.stringify(key)}:${JSON.stringify(value)}`;
-  });
+  const fields = Object.keys(metadata)
+    .sort(byUtf8)
+    .map((key) => {
+      const value = metadata[key];
+      if (typeof value !== 'string')
+        throw new TypeError(`serializeSafetensors: metadata['${key}'] must be a string, got ${typeof value}`);
+      return `${JSON.stringify(key)}:${JSON.stringify(value)}`;
+    });
   return `{${fields.join(',')}}`;
 }

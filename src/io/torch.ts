@@ -8,28 +8,62 @@ import { ZipArchive } from './zip';
 
 /** A storage referenced from data.pkl: raw little-endian elements of one dtype. */
 class TorchStorage {
-  constructor(readonly key: string, readonly dtype: DType, readonly bytes: Uint8Array, readonly numel: number) {}
+  constructor(
+    readonly key: string,
+    readonly dtype: DType,
+    readonly bytes: Uint8Array,
+    readonly numel: number,
+  ) {}
 }
 
 /** The value of a storage-type global such as torch.FloatStorage. */
 class StorageType {
-  constructor(readonly name: string, readonly dtype: DType) {}
+  constructor(
+    readonly name: string,
+    readonly dtype: DType,
+  ) {}
 }
 
 const STORAGE_TYPES: Readonly<Record<string, DType>> = {
-  FloatStorage: 'F32', HalfStorage: 'F16', BFloat16Storage: 'BF16', DoubleStorage: 'F64', LongStorage: 'I64',
-  IntStorage: 'I32', ShortStorage: 'I16', CharStorage: 'I8', ByteStorage: 'U8', BoolStorage: 'BOOL',
+  FloatStorage: 'F32',
+  HalfStorage: 'F16',
+  BFloat16Storage: 'BF16',
+  DoubleStorage: 'F64',
+  LongStorage: 'I64',
+  IntStorage: 'I32',
+  ShortStorage: 'I16',
+  CharStorage: 'I8',
+  ByteStorage: 'U8',
+  BoolStorage: 'BOOL',
 };
 
 // torch dtypes pickle as globals (torch.float32); they can appear in saved hyper-parameters.
-const TORCH_DTYPES = ['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool', 'complex64', 'complex128'];
+const TORCH_DTYPES = [
+  'float32',
+  'float64',
+  'float16',
+  'bfloat16',
+  'int64',
+  'int32',
+  'int16',
+  'int8',
+  'uint8',
+  'bool',
+  'complex64',
+  'complex128',
+];
 
 /**
  * The unpickled object of a torch zip checkpoint: Maps for dicts, arrays for lists and tuples,
  * StateTensors for tensors. `options` bounds the memory the file may make it allocate (LoadLimits).
  */
-export function parseTorchCheckpoint(bytes: Uint8Array, source = 'the checkpoint buffer', options?: LoadLimits): unknown {
-  if (!(bytes instanceof Uint8Array)) throw new TypeError(`parseTorchCheckpoint: bytes must be a Uint8Array, got ${typeof bytes}`);
+export function parseTorchCheckpoint(
+  bytes: Uint8Array,
+  source = 'the checkpoint buffer',
+  options?: LoadLimits,
+): unknown {
+  if (!(bytes instanceof Uint8Array))
+    throw new TypeError(`parseTorchCheckpoint: bytes must be a Uint8Array, got ${typeof bytes}`);
   const limits = checkLoadLimits('parseTorchCheckpoint', options);
   const shown = printable(String(source));
   return parseTorch(bytes, shown, new LoadBudget(shown, bytes.length, limits));
@@ -42,7 +76,8 @@ export function parseTorch(bytes: Uint8Array, source: string, budget: LoadBudget
       `${source} is in PyTorch's legacy (pre-1.6) serialization format, which lkvit does not read: ` +
         're-save it with torch >= 1.6 (torch.save(torch.load(path), new_path)) or convert it to safetensors',
     );
-  if (!(bytes[0] === 0x50 && bytes[1] === 0x4b)) throw new CheckpointError(`${source} is not a PyTorch checkpoint (not a zip archive)`);
+  if (!(bytes[0] === 0x50 && bytes[1] === 0x4b))
+    throw new CheckpointError(`${source} is not a PyTorch checkpoint (not a zip archive)`);
   const zip = new ZipArchive(bytes, source);
   const prefix = archivePrefix(zip, source);
   if (zip.entries.has(`${prefix}constants.pkl`))
@@ -65,27 +100,38 @@ export function readTorchCheckpoint(path: string, options?: LoadLimits): unknown
 }
 
 /** Resolves data.pkl's ('storage', storage_type, key, location, numel) references to data/<key>, each read once. */
-function storageLoader(zip: ZipArchive, prefix: string, source: string, budget: LoadBudget): (pid: unknown) => TorchStorage {
+function storageLoader(
+  zip: ZipArchive,
+  prefix: string,
+  source: string,
+  budget: LoadBudget,
+): (pid: unknown) => TorchStorage {
   const storages = new Map<string, TorchStorage>();
   return (pid) => {
     if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== 'storage')
       throw new CheckpointError(`${source}: data.pkl references a persistent object that is not a storage`);
     const [, type, key, , numel] = pid;
-    if (!(type instanceof StorageType)) throw new CheckpointError(`${source}: a storage reference lacks a known storage type`);
+    if (!(type instanceof StorageType))
+      throw new CheckpointError(`${source}: a storage reference lacks a known storage type`);
     if (typeof key !== 'string' || !Number.isSafeInteger(numel) || (numel as number) < 0)
       throw new CheckpointError(`${source}: a storage reference has a bad key or element count`);
     const cached = storages.get(key);
     if (cached) {
       if (cached.dtype !== type.dtype || cached.numel !== numel)
-        throw new CheckpointError(`${source}: storage '${printable(key)}' is referenced with two different types or sizes`);
+        throw new CheckpointError(
+          `${source}: storage '${printable(key)}' is referenced with two different types or sizes`,
+        );
       return cached;
     }
     const name = `${prefix}data/${key}`;
-    if (!zip.entries.has(name)) throw new CheckpointError(`${source} lacks the storage '${printable(name)}' that data.pkl references`);
+    if (!zip.entries.has(name))
+      throw new CheckpointError(`${source} lacks the storage '${printable(name)}' that data.pkl references`);
     const bytes = zip.read(name, budget); // a view of the file unless deflated (then charged)
     const expected = (numel as number) * DTYPE_SIZES[type.dtype];
     if (bytes.length !== expected)
-      throw new CheckpointError(`${source}: storage '${printable(name)}' holds ${bytes.length} bytes, but ${numel} ${type.name} elements need ${expected}`);
+      throw new CheckpointError(
+        `${source}: storage '${printable(name)}' holds ${bytes.length} bytes, but ${numel} ${type.name} elements need ${expected}`,
+      );
     const storage = new TorchStorage(key, type.dtype, bytes, numel as number);
     storages.set(key, storage);
     return storage;
@@ -119,7 +165,8 @@ function torchGlobals(): ReadonlyMap<string, unknown> {
   const globals = new Map<string, unknown>(PLAIN_GLOBALS);
   for (const [name, dtype] of Object.entries(STORAGE_TYPES)) globals.set(`torch.${name}`, new StorageType(name, dtype));
   for (const name of TORCH_DTYPES) globals.set(`torch.${name}`, `torch.${name}`);
-  const define = (name: string, fn: (args: unknown[], vm: PickleContext) => unknown) => globals.set(name, new PickleCallable(name, fn));
+  const define = (name: string, fn: (args: unknown[], vm: PickleContext) => unknown) =>
+    globals.set(name, new PickleCallable(name, fn));
   define('torch._utils._rebuild_tensor_v2', rebuildTensor);
   // Parameters come back as their data: requires_grad, hooks and attributes do not matter here.
   define('torch._utils._rebuild_parameter', parameterData);
@@ -155,7 +202,8 @@ function rebuildTensor(args: unknown[], vm: PickleContext): StateTensor {
   const shape = [...size] as number[]; // the size tuple may be shared through the memo
   const strides = stride as number[];
   const numel = numelOf(shape);
-  if (numel > MAX_ELEMENTS) throw new CheckpointError(`a tensor of size [${shape}] has more than ${MAX_ELEMENTS} elements`);
+  if (numel > MAX_ELEMENTS)
+    throw new CheckpointError(`a tensor of size [${shape}] has more than ${MAX_ELEMENTS} elements`);
   vm.charge(numel * 4 + shape.length * SLOT_BYTES, `a tensor of size [${shape}] (${numel * 4} bytes as float32)`);
   if (numel === 0) return { shape, data: new Float32Array(0), dtype: storage.dtype };
   // Decode only the span the tensor reads, then gather when the layout is not row-major.
@@ -165,11 +213,22 @@ function rebuildTensor(args: unknown[], vm: PickleContext): StateTensor {
       `a tensor of size [${shape}], stride [${strides}] and offset ${offset} reads element ${last} of storage '${printable(storage.key)}', which has ${storage.numel}`,
     );
   const elementSize = DTYPE_SIZES[storage.dtype];
-  const span = decodeToFloat32(storage.bytes.subarray(offset * elementSize, (last + 1) * elementSize), storage.dtype, last + 1 - offset);
+  const span = decodeToFloat32(
+    storage.bytes.subarray(offset * elementSize, (last + 1) * elementSize),
+    storage.dtype,
+    last + 1 - offset,
+  );
   // Size-1 dimensions never move the odometer: dropping them keeps 64 of them from costing 64 steps per element.
   const kept = shape.map((_, i) => i).filter((i) => shape[i] !== 1);
-  const data = span.length === numel && isRowMajor(shape, strides) ? span
-    : gather(span, kept.map((i) => shape[i]), kept.map((i) => strides[i]), numel);
+  const data =
+    span.length === numel && isRowMajor(shape, strides)
+      ? span
+      : gather(
+          span,
+          kept.map((i) => shape[i]),
+          kept.map((i) => strides[i]),
+          numel,
+        );
   return { shape, data, dtype: storage.dtype };
 }
 

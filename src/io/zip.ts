@@ -34,7 +34,10 @@ export class ZipArchive {
   readonly entries = new Map<string, ZipEntry>();
   private readonly view: DataView;
 
-  constructor(readonly bytes: Uint8Array, readonly source: string) {
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly source: string,
+  ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.readCentralDirectory();
   }
@@ -46,21 +49,28 @@ export class ZipArchive {
     const at = entry.localHeaderOffset;
     this.need(at, LOCAL_HEADER_SIZE, `the local header of '${printable(name)}'`);
     if (this.view.getUint32(at, true) !== SIG_LOCAL)
-      throw this.error(`the local header of '${printable(name)}' at offset ${at} has a bad signature (wrong offset in the central directory)`);
+      throw this.error(
+        `the local header of '${printable(name)}' at offset ${at} has a bad signature (wrong offset in the central directory)`,
+      );
     const nameLength = this.view.getUint16(at + 26, true);
     const extraLength = this.view.getUint16(at + 28, true);
     this.need(at + LOCAL_HEADER_SIZE, nameLength, `the local header of '${printable(name)}'`);
     const localName = decodeName(this.bytes.subarray(at + LOCAL_HEADER_SIZE, at + LOCAL_HEADER_SIZE + nameLength));
     if (localName !== name)
-      throw this.error(`the local header at offset ${at} names '${printable(localName)}', but the central directory says '${printable(name)}'`);
+      throw this.error(
+        `the local header at offset ${at} names '${printable(localName)}', but the central directory says '${printable(name)}'`,
+      );
     const dataStart = at + LOCAL_HEADER_SIZE + nameLength + extraLength;
     this.need(dataStart, entry.compressedSize, `the data of '${printable(name)}'`);
     const raw = this.bytes.subarray(dataStart, dataStart + entry.compressedSize);
-    if (entry.method !== 0) budget?.charge(entry.size, `inflating zip entry '${printable(name)}' (${entry.size} bytes)`);
+    if (entry.method !== 0)
+      budget?.charge(entry.size, `inflating zip entry '${printable(name)}' (${entry.size} bytes)`);
     const data = this.uncompress(entry, raw);
     const crc = crc32(data);
     if (crc !== entry.crc32)
-      throw this.error(`entry '${printable(name)}' fails its CRC-32 check (stored ${hex(entry.crc32)}, computed ${hex(crc)}): the file is corrupt`);
+      throw this.error(
+        `entry '${printable(name)}' fails its CRC-32 check (stored ${hex(entry.crc32)}, computed ${hex(crc)}): the file is corrupt`,
+      );
     return data;
   }
 
@@ -68,7 +78,9 @@ export class ZipArchive {
     if (entry.flags & 1) throw this.error(`entry '${printable(entry.name)}' is encrypted`);
     if (entry.method === 0) {
       if (entry.compressedSize !== entry.size)
-        throw this.error(`stored entry '${printable(entry.name)}' has compressed size ${entry.compressedSize} != size ${entry.size}`);
+        throw this.error(
+          `stored entry '${printable(entry.name)}' has compressed size ${entry.compressedSize} != size ${entry.size}`,
+        );
       return raw;
     }
     if (entry.method === 8) {
@@ -77,13 +89,19 @@ export class ZipArchive {
         // The output limit keeps a corrupt size field or a zip bomb from exhausting memory.
         out = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(entry.size, 1) });
       } catch (e) {
-        throw this.error(`entry '${printable(entry.name)}' does not inflate to its recorded size ${entry.size}: ${(e as Error).message}`);
+        throw this.error(
+          `entry '${printable(entry.name)}' does not inflate to its recorded size ${entry.size}: ${(e as Error).message}`,
+        );
       }
       if (out.length !== entry.size)
-        throw this.error(`entry '${printable(entry.name)}' inflates to ${out.length} bytes, but its recorded size is ${entry.size}`);
+        throw this.error(
+          `entry '${printable(entry.name)}' inflates to ${out.length} bytes, but its recorded size is ${entry.size}`,
+        );
       return new Uint8Array(out.buffer, out.byteOffset, out.length);
     }
-    throw this.error(`entry '${printable(entry.name)}' uses compression method ${entry.method} (only 0 = stored and 8 = deflate are supported)`);
+    throw this.error(
+      `entry '${printable(entry.name)}' uses compression method ${entry.method} (only 0 = stored and 8 = deflate are supported)`,
+    );
   }
 
   private readCentralDirectory(): void {
@@ -110,7 +128,9 @@ export class ZipArchive {
       throw this.error('needs ZIP64 records, but they are missing');
     }
     if (cdOffset + cdSize > cdLimit)
-      throw this.error(`central directory (offset ${cdOffset}, ${cdSize} bytes) runs past the end-of-central-directory record at ${cdLimit}: the file is truncated or corrupt`);
+      throw this.error(
+        `central directory (offset ${cdOffset}, ${cdSize} bytes) runs past the end-of-central-directory record at ${cdLimit}: the file is truncated or corrupt`,
+      );
     if (count * CENTRAL_HEADER_SIZE > cdSize)
       throw this.error(`claims ${count} entries, more than its ${cdSize}-byte central directory can hold`);
     let at = cdOffset;
@@ -155,7 +175,7 @@ export class ZipArchive {
     const fields = (['size', 'compressedSize', 'localHeaderOffset'] as const).filter((f) => entry[f] === 0xffffffff);
     if (fields.length === 0) return;
     const end = start + length;
-    for (let at = start; at + 4 <= end; ) {
+    for (let at = start; at + 4 <= end;) {
       const id = this.view.getUint16(at, true);
       const size = this.view.getUint16(at + 2, true);
       if (at + 4 + size > end) break;
@@ -172,7 +192,10 @@ export class ZipArchive {
   private findEndOfCentralDirectory(): number {
     const last = this.bytes.length - EOCD_SIZE;
     for (let at = last; at >= 0 && at >= last - MAX_COMMENT; at--) {
-      if (this.view.getUint32(at, true) === SIG_EOCD && at + EOCD_SIZE + this.view.getUint16(at + 20, true) <= this.bytes.length)
+      if (
+        this.view.getUint32(at, true) === SIG_EOCD &&
+        at + EOCD_SIZE + this.view.getUint16(at + 20, true) <= this.bytes.length
+      )
         return at;
     }
     throw this.error('is not a zip archive or is truncated: no end-of-central-directory record');
@@ -187,7 +210,9 @@ export class ZipArchive {
 
   private need(at: number, length: number, what: string): void {
     if (at < 0 || length < 0 || at + length > this.bytes.length)
-      throw this.error(`${what} (offset ${at}, ${length} bytes) runs past the end of the file (${this.bytes.length} bytes): the file is truncated or corrupt`);
+      throw this.error(
+        `${what} (offset ${at}, ${length} bytes) runs past the end of the file (${this.bytes.length} bytes): the file is truncated or corrupt`,
+      );
   }
 
   private error(problem: string): CheckpointError {

@@ -51,7 +51,8 @@ class PreActBottleneck extends Layer {
   constructor(cin: number, cout: number, stride: number, groups: number) {
     super();
     const mid = cout / 4;
-    this.downsample = cin !== cout || stride !== 1 ? this.child('downsample', new DownsampleConv(cin, cout, stride)) : null;
+    this.downsample =
+      cin !== cout || stride !== 1 ? this.child('downsample', new DownsampleConv(cin, cout, stride)) : null;
     this.norm1 = this.child('norm1', new GroupNormAct(groups, cin));
     this.conv1 = this.child('conv1', conv(cin, mid, 1));
     this.norm2 = this.child('norm2', new GroupNormAct(groups, mid));
@@ -89,8 +90,15 @@ class Stage extends Module {
 
   constructor(cin: number, cout: number, depth: number, stride: number, groups: number) {
     super();
-    this.blocks = this.child('blocks', new Sequence(
-      Array.from({ length: depth }, (_, j) => new PreActBottleneck(j === 0 ? cin : cout, cout, j === 0 ? stride : 1, groups))));
+    this.blocks = this.child(
+      'blocks',
+      new Sequence(
+        Array.from(
+          { length: depth },
+          (_, j) => new PreActBottleneck(j === 0 ? cin : cout, cout, j === 0 ? stride : 1, groups),
+        ),
+      ),
+    );
   }
 }
 
@@ -103,7 +111,6 @@ class Head extends Module {
     this.fc = this.child('fc', new Conv2d(cin, numClasses, 1));
   }
 }
-
 
 export class BiT extends ImageClassifier {
   readonly config: BiTConfig;
@@ -120,7 +127,9 @@ export class BiT extends ImageClassifier {
     const outs = config.outChannels.map((c) => c * wf);
     this.stem = this.child('stem', new Stem(stemWidth));
     const list = this.child('stages', new ModuleList<Stage>());
-    this.stages = config.layers.map((d, i) => list.add(new Stage(i === 0 ? stemWidth : outs[i - 1], outs[i], d, i === 0 ? 1 : 2, config.numGroups)));
+    this.stages = config.layers.map((d, i) =>
+      list.add(new Stage(i === 0 ? stemWidth : outs[i - 1], outs[i], d, i === 0 ? 1 : 2, config.numGroups)),
+    );
     this.norm = this.child('norm', new GroupNormAct(config.numGroups, outs[outs.length - 1]));
     this.head = this.child('head', new Head(outs[outs.length - 1], config.numClasses));
   }
@@ -130,7 +139,9 @@ export class BiT extends ImageClassifier {
   }
 
   override skippableBlocks(): string[] {
-    return this.stages.flatMap((s, i) => s.blocks.items.flatMap((b, j) => (b.downsample ? [] : [`stages.${i}.blocks.${j}`])));
+    return this.stages.flatMap((s, i) =>
+      s.blocks.items.flatMap((b, j) => (b.downsample ? [] : [`stages.${i}.blocks.${j}`])),
+    );
   }
 
   protected forwardNormalized(x: Tensor, ctx: ForwardContext): Tensor {
@@ -148,11 +159,18 @@ export class BiT extends ImageClassifier {
 
 function checkConfig(c: BiTConfig): BiTConfig {
   const bad = (v: unknown) => !Number.isInteger(v) || (v as number) < 1;
-  if (!Array.isArray(c.layers) || c.layers.some(bad)) throw new RangeError(`BiT: layers must be positive integers, got ${JSON.stringify(c.layers)}`);
+  if (!Array.isArray(c.layers) || c.layers.some(bad))
+    throw new RangeError(`BiT: layers must be positive integers, got ${JSON.stringify(c.layers)}`);
   if (bad(c.widthFactor) || bad(c.numGroups) || bad(c.numClasses))
-    throw new RangeError(`BiT: widthFactor, numGroups and numClasses must be positive integers, got ${c.widthFactor}, ${c.numGroups}, ${c.numClasses}`);
+    throw new RangeError(
+      `BiT: widthFactor, numGroups and numClasses must be positive integers, got ${c.widthFactor}, ${c.numGroups}, ${c.numClasses}`,
+    );
   if (bad(c.stemWidth)) throw new RangeError(`BiT: stemWidth must be a positive integer, got ${String(c.stemWidth)}`);
-  if (!Array.isArray(c.outChannels) || c.outChannels.length !== c.layers.length || c.outChannels.some((v) => bad(v) || (v * c.widthFactor) % 4))
+  if (
+    !Array.isArray(c.outChannels) ||
+    c.outChannels.length !== c.layers.length ||
+    c.outChannels.some((v) => bad(v) || (v * c.widthFactor) % 4)
+  )
     throw new RangeError(`BiT: outChannels must be one multiple of 4 per stage, got ${JSON.stringify(c.outChannels)}`);
   return c;
 }

@@ -50,7 +50,8 @@ export class ForwardContext {
   /** Runs block `name` (or skips it) and records its output when asked. */
   block(name: string, x: Tensor, run: (x: Tensor) => Tensor): Tensor {
     const y = this.skip.has(name) ? x : run(x);
-    if (this.wantFeatures === true || (this.wantFeatures instanceof Set && this.wantFeatures.has(name))) this.features.set(name, y);
+    if (this.wantFeatures === true || (this.wantFeatures instanceof Set && this.wantFeatures.has(name)))
+      this.features.set(name, y);
     return y;
   }
 
@@ -89,8 +90,12 @@ export function checkNormalization(fn: string, mean: unknown, std: unknown): voi
   const { maxAbsMean, minStd, maxStd } = NORMALIZATION_LIMITS;
   if (!triple(mean)) throw new TypeError(`${fn}: mean must be 3 numbers, got ${JSON.stringify(mean)}`);
   if (!triple(std)) throw new TypeError(`${fn}: std must be 3 numbers, got ${JSON.stringify(std)}`);
-  if ((mean as number[]).some((m) => !(Math.abs(m) <= maxAbsMean))) throw new RangeError(`${fn}: mean must be 3 finite numbers in [-${maxAbsMean}, ${maxAbsMean}], got ${JSON.stringify(mean)}`);
-  if ((std as number[]).some((s) => !(s >= minStd && s <= maxStd))) throw new RangeError(`${fn}: std must be 3 numbers in [${minStd}, ${maxStd}], got ${JSON.stringify(std)}`);
+  if ((mean as number[]).some((m) => !(Math.abs(m) <= maxAbsMean)))
+    throw new RangeError(
+      `${fn}: mean must be 3 finite numbers in [-${maxAbsMean}, ${maxAbsMean}], got ${JSON.stringify(mean)}`,
+    );
+  if ((std as number[]).some((s) => !(s >= minStd && s <= maxStd)))
+    throw new RangeError(`${fn}: std must be 3 numbers in [${minStd}, ${maxStd}], got ${JSON.stringify(std)}`);
 }
 
 export abstract class ImageClassifier extends Module {
@@ -100,7 +105,12 @@ export abstract class ImageClassifier extends Module {
   private meanStd!: { mean: Triple; std: Triple };
   private origin: { name: string; config: Record<string, unknown> } | null = null;
 
-  constructor(numClasses: number, mean: Triple, std: Triple, readonly imageSize: number | null = null) {
+  constructor(
+    numClasses: number,
+    mean: Triple,
+    std: Triple,
+    readonly imageSize: number | null = null,
+  ) {
     super();
     this.numClasses = numClasses;
     this.setNormalization(mean, std);
@@ -126,7 +136,10 @@ export abstract class ImageClassifier extends Module {
    * with the current mean and std), as timm's pretrained configs do. Empty for a model built from its class. */
   checkpointMetadata(): Record<string, string> {
     if (!this.origin) return {};
-    return { 'lkvit.model': this.origin.name, 'lkvit.config': JSON.stringify({ ...this.origin.config, mean: this.mean, std: this.std }) };
+    return {
+      'lkvit.model': this.origin.name,
+      'lkvit.config': JSON.stringify({ ...this.origin.config, mean: this.mean, std: this.std }),
+    };
   }
 
   get mean(): Triple {
@@ -143,8 +156,14 @@ export abstract class ImageClassifier extends Module {
     this.meanStd = { mean: [...mean] as Triple, std: [...std] as Triple };
     // A 1x1 depthwise convolution does (x - m) / s as x * (1/s) + (-m/s), differentiably.
     this.inputNorm = {
-      weight: new Tensor(Float32Array.from(std, (s) => 1 / s), [3, 1, 1, 1]),
-      bias: new Tensor(Float32Array.from(mean, (m, i) => -m / std[i]), [3]),
+      weight: new Tensor(
+        Float32Array.from(std, (s) => 1 / s),
+        [3, 1, 1, 1],
+      ),
+      bias: new Tensor(
+        Float32Array.from(mean, (m, i) => -m / std[i]),
+        [3],
+      ),
     };
     this.inputNormDevice = null;
   }
@@ -170,7 +189,9 @@ export abstract class ImageClassifier extends Module {
     if (x.ndim !== 4 || x.shape[1] !== 3 || x.shape[0] < 1)
       throw new RangeError(`forward: x must have shape [N, 3, H, W] (RGB in [0, 1]), got ${shapeString(x.shape)}`);
     if (this.imageSize !== null && (x.shape[2] !== this.imageSize || x.shape[3] !== this.imageSize))
-      throw new RangeError(`forward: this model takes ${this.imageSize}x${this.imageSize} images, got ${shapeString(x.shape)}`);
+      throw new RangeError(
+        `forward: this model takes ${this.imageSize}x${this.imageSize} images, got ${shapeString(x.shape)}`,
+      );
     const ctx = new ForwardContext(options, this.blockNames(), this.skippableBlocks());
     const device = this.device;
     const input = x.device === device ? x : x.to(device);
@@ -197,7 +218,8 @@ export abstract class ImageClassifier extends Module {
   depthwiseKernels(): Map<string, Tensor> {
     const out = new Map<string, Tensor>();
     for (const [path, m] of this.namedModules())
-      if (m instanceof Conv2d && m.isDepthwise && m.kernelSize[0] * m.kernelSize[1] > 1) out.set(`${path}.weight`, m.weight);
+      if (m instanceof Conv2d && m.isDepthwise && m.kernelSize[0] * m.kernelSize[1] > 1)
+        out.set(`${path}.weight`, m.weight);
     return out;
   }
 

@@ -52,9 +52,15 @@ class ConvNeXtStage extends Module {
   constructor(inDim: number, dim: number, depth: number, kernelSize: number, downsample: boolean) {
     super();
     this.downsample = downsample
-      ? this.child('downsample', new Sequence([new LayerNorm2d(inDim, LN_EPS), new Conv2d(inDim, dim, 2, { stride: 2 })]))
+      ? this.child(
+          'downsample',
+          new Sequence([new LayerNorm2d(inDim, LN_EPS), new Conv2d(inDim, dim, 2, { stride: 2 })]),
+        )
       : null;
-    this.blocks = this.child('blocks', new Sequence(Array.from({ length: depth }, () => new ConvNeXtBlock(dim, kernelSize))));
+    this.blocks = this.child(
+      'blocks',
+      new Sequence(Array.from({ length: depth }, () => new ConvNeXtBlock(dim, kernelSize))),
+    );
   }
 }
 
@@ -79,9 +85,14 @@ export class ConvNeXt extends ImageClassifier {
     super(config.numClasses, mean, std);
     this.config = checkConfig(config);
     const { dims, depths, kernelSize } = config;
-    this.stem = this.child('stem', new Sequence([new Conv2d(3, dims[0], 4, { stride: 4 }), new LayerNorm2d(dims[0], LN_EPS)]));
+    this.stem = this.child(
+      'stem',
+      new Sequence([new Conv2d(3, dims[0], 4, { stride: 4 }), new LayerNorm2d(dims[0], LN_EPS)]),
+    );
     const list = this.child('stages', new ModuleList<ConvNeXtStage>());
-    this.stages = depths.map((d, i) => list.add(new ConvNeXtStage(dims[Math.max(i - 1, 0)], dims[i], d, kernelSize, i > 0)));
+    this.stages = depths.map((d, i) =>
+      list.add(new ConvNeXtStage(dims[Math.max(i - 1, 0)], dims[i], d, kernelSize, i > 0)),
+    );
     this.head = this.child('head', new Head(dims[dims.length - 1], config.numClasses));
   }
 
@@ -104,10 +115,24 @@ export class ConvNeXt extends ImageClassifier {
 
 function checkConfig(c: ConvNeXtConfig): ConvNeXtConfig {
   const n = c.depths.length;
-  if (!Array.isArray(c.dims) || c.dims.length !== n || [...c.dims, ...c.depths].some((v) => !Number.isInteger(v) || v < 1))
-    throw new RangeError(`ConvNeXt: depths and dims must be positive integers, one per stage, got ${JSON.stringify(c.depths)} and ${JSON.stringify(c.dims)}`);
-  if (!Number.isInteger(c.kernelSize) || c.kernelSize < 1 || c.kernelSize % 2 === 0 || c.kernelSize > MAX_DEPTHWISE_KERNEL)
-    throw new RangeError(`ConvNeXt: kernelSize must be an odd integer in [1, ${MAX_DEPTHWISE_KERNEL}], got ${String(c.kernelSize)}`);
-  if (!Number.isInteger(c.numClasses) || c.numClasses < 1) throw new RangeError(`ConvNeXt: numClasses must be a positive integer, got ${String(c.numClasses)}`);
+  if (
+    !Array.isArray(c.dims) ||
+    c.dims.length !== n ||
+    [...c.dims, ...c.depths].some((v) => !Number.isInteger(v) || v < 1)
+  )
+    throw new RangeError(
+      `ConvNeXt: depths and dims must be positive integers, one per stage, got ${JSON.stringify(c.depths)} and ${JSON.stringify(c.dims)}`,
+    );
+  if (
+    !Number.isInteger(c.kernelSize) ||
+    c.kernelSize < 1 ||
+    c.kernelSize % 2 === 0 ||
+    c.kernelSize > MAX_DEPTHWISE_KERNEL
+  )
+    throw new RangeError(
+      `ConvNeXt: kernelSize must be an odd integer in [1, ${MAX_DEPTHWISE_KERNEL}], got ${String(c.kernelSize)}`,
+    );
+  if (!Number.isInteger(c.numClasses) || c.numClasses < 1)
+    throw new RangeError(`ConvNeXt: numClasses must be a positive integer, got ${String(c.numClasses)}`);
   return c;
 }

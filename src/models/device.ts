@@ -17,23 +17,33 @@ export function resolveDevice(flag: string | undefined, env: NodeJS.ProcessEnv =
   if (value === 'auto') return cudaAvailable() && cudaInfo().backend === 'cuda' ? 'cuda' : 'cpu';
   if (value !== 'cpu' && value !== 'cuda')
     throw new RangeError(`${from ?? '--device'} must be cpu, cuda or auto, got '${value}'`);
-  if (value === 'cuda' && !cudaAvailable()) throw new Error(`${from}: cuda was asked for, but CUDA is not available: ${cudaInfo().reason}`);
+  if (value === 'cuda' && !cudaAvailable())
+    throw new Error(`${from}: cuda was asked for, but CUDA is not available: ${cudaInfo().reason}`);
   return value;
 }
 
 /** Runs work with the model (and any extra models) on `device`, then moves them back. With
  * device undefined nothing moves. A model given as a function cannot move: it computes where
  * its own tensors are. */
-export async function withDevice<T>(op: string, device: unknown, models: (Classifier | undefined)[], work: () => Promise<T>): Promise<T> {
+export async function withDevice<T>(
+  op: string,
+  device: unknown,
+  models: (Classifier | undefined)[],
+  work: () => Promise<T>,
+): Promise<T> {
   if (device === undefined) return work();
   const d = checkDevice(op, 'device', device);
-  if (d === 'cuda' && !cudaAvailable()) throw new Error(`${op}: device 'cuda' was asked for, but CUDA is not available: ${cudaInfo().reason}`);
+  if (d === 'cuda' && !cudaAvailable())
+    throw new Error(`${op}: device 'cuda' was asked for, but CUDA is not available: ${cudaInfo().reason}`);
   const moved: [ImageClassifier, Device][] = [];
   try {
     for (const m of models) {
       if (m === undefined) continue;
       if (!(m instanceof ImageClassifier)) {
-        if (d !== 'cpu') throw new TypeError(`${op}: device '${d}' needs an ImageClassifier model; a model given as a function runs where its own tensors are`);
+        if (d !== 'cpu')
+          throw new TypeError(
+            `${op}: device '${d}' needs an ImageClassifier model; a model given as a function runs where its own tensors are`,
+          );
         continue;
       }
       if (moved.some(([x]) => x === m)) continue;

@@ -13,7 +13,11 @@ export type Classifier = ImageClassifier | ((x: Tensor) => Tensor);
  * `subject` says what was non-finite; inBatch() adds which batch of a run it was.
  */
 export class NonFiniteError extends RangeError {
-  constructor(readonly subject: string, detail: string, prefix?: string) {
+  constructor(
+    readonly subject: string,
+    detail: string,
+    prefix?: string,
+  ) {
     super(`${prefix ? `${prefix}: ` : ''}${subject}${detail}`);
     this.name = 'NonFiniteError';
   }
@@ -23,7 +27,11 @@ export class NonFiniteError extends RangeError {
 export function checkFinite(subject: string, data: Float32Array, perSample: number, fn?: string): void {
   for (let i = 0; i < data.length; i++)
     if (!Number.isFinite(data[i]))
-      throw new NonFiniteError(subject, ` (sample ${Math.floor(i / perSample)} of ${Math.round(data.length / perSample)} in the call)`, fn);
+      throw new NonFiniteError(
+        subject,
+        ` (sample ${Math.floor(i / perSample)} of ${Math.round(data.length / perSample)} in the call)`,
+        fn,
+      );
 }
 
 /** Runs one batch of a run; a NonFiniteError from it is rethrown naming the batch, e.g.
@@ -32,7 +40,8 @@ export function inBatch<T>(fn: string, batch: number, start: number, end: number
   try {
     return work();
   } catch (e) {
-    if (e instanceof NonFiniteError) throw new NonFiniteError(e.subject, ` for batch ${batch} (samples ${start}-${end - 1})`, fn);
+    if (e instanceof NonFiniteError)
+      throw new NonFiniteError(e.subject, ` for batch ${batch} (samples ${start}-${end - 1})`, fn);
     throw e;
   }
 }
@@ -42,16 +51,20 @@ export const NON_FINITE_LOGITS = 'the model returned non-finite logits';
 /** Calls a Classifier (module or function) and checks it returned [N, K] finite logits. */
 export function logitsOf(model: Classifier, x: Tensor): Tensor {
   const out = model instanceof ImageClassifier ? model.forward(x) : typeof model === 'function' ? model(x) : null;
-  if (out === null) throw new TypeError('model must be an ImageClassifier or a function from x [N, 3, H, W] to logits [N, K]');
+  if (out === null)
+    throw new TypeError('model must be an ImageClassifier or a function from x [N, 3, H, W] to logits [N, K]');
   if (!(out instanceof Tensor) || out.ndim !== 2 || out.shape[0] !== x.shape[0])
-    throw new TypeError(`model must return logits [N, K] for x ${shapeString(x.shape)}, got ${out instanceof Tensor ? shapeString(out.shape) : typeof out}`);
+    throw new TypeError(
+      `model must return logits [N, K] for x ${shapeString(x.shape)}, got ${out instanceof Tensor ? shapeString(out.shape) : typeof out}`,
+    );
   checkFinite(NON_FINITE_LOGITS, out.data, out.shape[1]);
   return out;
 }
 
 /** Logits of x [N, 3, H, W] without a graph, batchSize samples per forward pass. */
 export function predictLogits(model: Classifier, x: Tensor, batchSize = 32): Tensor {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`predictLogits: batchSize must be an integer >= 1, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`predictLogits: batchSize must be an integer >= 1, got ${batchSize}`);
   const N = x.shape[0];
   const parts: Tensor[] = [];
   for (let i = 0; i < N; i += batchSize)
@@ -85,7 +98,8 @@ export function argmaxRow(data: Float32Array, n: number, K: number): number {
   let best = 0;
   for (let j = 0; j < K; j++) {
     const v = data[n * K + j];
-    if (!Number.isFinite(v)) throw new NonFiniteError(NON_FINITE_LOGITS, ` (sample ${n} of ${Math.round(data.length / K)} in the call)`);
+    if (!Number.isFinite(v))
+      throw new NonFiniteError(NON_FINITE_LOGITS, ` (sample ${n} of ${Math.round(data.length / K)} in the call)`);
     if (v > data[n * K + best]) best = j;
   }
   return best;

@@ -3,7 +3,19 @@
 import { Tensor } from '../tensor/tensor';
 import * as ops from '../tensor/ops';
 import { MAX_DEPTHWISE_KERNEL } from '../tensor/ops/dwconv';
-import { Module, Layer, Conv2d, BatchNorm2d, Linear, ConvBN, foldBatchNorm, Sequence, ModuleList, DropPath, dropPathRates } from '../nn';
+import {
+  Module,
+  Layer,
+  Conv2d,
+  BatchNorm2d,
+  Linear,
+  ConvBN,
+  foldBatchNorm,
+  Sequence,
+  ModuleList,
+  DropPath,
+  dropPathRates,
+} from '../nn';
 import type { StateDictLike, LoadReport } from '../nn';
 import { ImageClassifier, ForwardContext, Triple } from './classifier';
 
@@ -33,11 +45,23 @@ class ReparamLargeKernelConv extends Layer {
   private small: ConvBN | null;
   private merged: Conv2d | null = null;
 
-  constructor(readonly channels: number, readonly kernelSize: number, readonly smallKernel: number | null) {
+  constructor(
+    readonly channels: number,
+    readonly kernelSize: number,
+    readonly smallKernel: number | null,
+  ) {
     super();
-    this.origin = this.child('lkb_origin', new ConvBN(channels, channels, kernelSize, { padding: kernelSize >> 1, groups: channels }));
-    this.small = smallKernel === null ? null
-      : this.child('small_conv', new ConvBN(channels, channels, smallKernel, { padding: smallKernel >> 1, groups: channels }));
+    this.origin = this.child(
+      'lkb_origin',
+      new ConvBN(channels, channels, kernelSize, { padding: kernelSize >> 1, groups: channels }),
+    );
+    this.small =
+      smallKernel === null
+        ? null
+        : this.child(
+            'small_conv',
+            new ConvBN(channels, channels, smallKernel, { padding: smallKernel >> 1, groups: channels }),
+          );
   }
 
   get isMerged(): boolean {
@@ -56,11 +80,14 @@ class ReparamLargeKernelConv extends Layer {
     const big = foldBatchNorm(this.origin.conv, this.origin.bn);
     if (this.small) {
       const sm = foldBatchNorm(this.small.conv, this.small.bn);
-      const K = this.kernelSize, k = this.small.conv.kernelSize[0], off = (K - k) >> 1;
+      const K = this.kernelSize,
+        k = this.small.conv.kernelSize[0],
+        off = (K - k) >> 1;
       for (let c = 0; c < this.channels; c++) {
         big.bias.data[c] += sm.bias.data[c];
         for (let i = 0; i < k; i++)
-          for (let j = 0; j < k; j++) big.weight.data[(c * K + i + off) * K + j + off] += sm.weight.data[(c * k + i) * k + j];
+          for (let j = 0; j < k; j++)
+            big.weight.data[(c * K + i + off) * K + j + off] += sm.weight.data[(c * k + i) * k + j];
       }
     }
     const conv = this.becomeMerged();
@@ -74,8 +101,14 @@ class ReparamLargeKernelConv extends Layer {
     this.removeChild('lkb_origin');
     this.removeChild('small_conv');
     this.origin = this.small = null;
-    this.merged = this.child('lkb_reparam', new Conv2d(this.channels, this.channels, this.kernelSize,
-      { padding: this.kernelSize >> 1, groups: this.channels, bias: true }));
+    this.merged = this.child(
+      'lkb_reparam',
+      new Conv2d(this.channels, this.channels, this.kernelSize, {
+        padding: this.kernelSize >> 1,
+        groups: this.channels,
+        bias: true,
+      }),
+    );
     return this.merged;
   }
 
@@ -158,25 +191,37 @@ export class RepLKNet extends ImageClassifier {
     const { channels: ch, layers, kernelSizes } = config;
     const c0 = ch[0];
     const stemStride = config.stemStride ?? 4;
-    this.stem = this.child('stem', new Sequence([
-      new ConvBN(3, c0, 3, { stride: stemStride >= 2 ? 2 : 1, padding: 1, relu: true }),
-      new ConvBN(c0, c0, 3, { padding: 1, groups: c0, relu: true }),
-      new ConvBN(c0, c0, 1, { relu: true }),
-      new ConvBN(c0, c0, 3, { stride: stemStride === 4 ? 2 : 1, padding: 1, groups: c0, relu: true }),
-    ]));
-    const rates = dropPathRates(config.dropPathRate ?? 0, layers.reduce((a, b) => a + b, 0));
+    this.stem = this.child(
+      'stem',
+      new Sequence([
+        new ConvBN(3, c0, 3, { stride: stemStride >= 2 ? 2 : 1, padding: 1, relu: true }),
+        new ConvBN(c0, c0, 3, { padding: 1, groups: c0, relu: true }),
+        new ConvBN(c0, c0, 1, { relu: true }),
+        new ConvBN(c0, c0, 3, { stride: stemStride === 4 ? 2 : 1, padding: 1, groups: c0, relu: true }),
+      ]),
+    );
+    const rates = dropPathRates(
+      config.dropPathRate ?? 0,
+      layers.reduce((a, b) => a + b, 0),
+    );
     const stages = this.child('stages', new ModuleList());
     const transitions = this.child('transitions', new ModuleList());
     this.stages = [];
     this.transitions = [];
     for (let i = 0; i < layers.length; i++) {
       const first = layers.slice(0, i).reduce((a, b) => a + b, 0);
-      this.stages.push(stages.add(new RepLKNetStage(ch[i], layers[i], kernelSizes[i], config, rates.slice(first, first + layers[i]))));
+      this.stages.push(
+        stages.add(new RepLKNetStage(ch[i], layers[i], kernelSizes[i], config, rates.slice(first, first + layers[i]))),
+      );
       if (i < layers.length - 1)
-        this.transitions.push(transitions.add(new Sequence([
-          new ConvBN(ch[i], ch[i + 1], 1, { relu: true }),
-          new ConvBN(ch[i + 1], ch[i + 1], 3, { stride: 2, padding: 1, groups: ch[i + 1], relu: true }),
-        ])));
+        this.transitions.push(
+          transitions.add(
+            new Sequence([
+              new ConvBN(ch[i], ch[i + 1], 1, { relu: true }),
+              new ConvBN(ch[i + 1], ch[i + 1], 3, { stride: 2, padding: 1, groups: ch[i + 1], relu: true }),
+            ]),
+          ),
+        );
     }
     this.norm = this.child('norm', new BatchNorm2d(ch[ch.length - 1]));
     this.head = this.child('head', new Linear(ch[ch.length - 1], config.numClasses));
@@ -208,7 +253,9 @@ export class RepLKNet extends ImageClassifier {
   }
 
   private largeKernelConvs(): ReparamLargeKernelConv[] {
-    return [...this.namedModules()].map(([, m]) => m).filter((m): m is ReparamLargeKernelConv => m instanceof ReparamLargeKernelConv);
+    return [...this.namedModules()]
+      .map(([, m]) => m)
+      .filter((m): m is ReparamLargeKernelConv => m instanceof ReparamLargeKernelConv);
   }
 
   /** Structural re-parameterisation for inference: merges every small kernel into its large one
@@ -236,23 +283,38 @@ function checkConfig(c: RepLKNetConfig): RepLKNetConfig {
   const n = c.layers.length;
   const ints = (name: string, v: unknown, min: number) => {
     if (!Array.isArray(v) || v.length !== n || v.some((e) => !Number.isInteger(e) || e < min))
-      throw new RangeError(`RepLKNet: ${name} must be ${n} integers >= ${min} (one per stage), got ${JSON.stringify(v)}`);
+      throw new RangeError(
+        `RepLKNet: ${name} must be ${n} integers >= ${min} (one per stage), got ${JSON.stringify(v)}`,
+      );
   };
   ints('layers', c.layers, 0);
   ints('channels', c.channels, 1);
   ints('kernelSizes', c.kernelSizes, 1);
-  if (c.kernelSizes.some((k) => k % 2 === 0 || k > MAX_DEPTHWISE_KERNEL)) throw new RangeError(`RepLKNet: kernelSizes must be odd and at most ${MAX_DEPTHWISE_KERNEL}, got ${JSON.stringify(c.kernelSizes)}`);
+  if (c.kernelSizes.some((k) => k % 2 === 0 || k > MAX_DEPTHWISE_KERNEL))
+    throw new RangeError(
+      `RepLKNet: kernelSizes must be odd and at most ${MAX_DEPTHWISE_KERNEL}, got ${JSON.stringify(c.kernelSizes)}`,
+    );
   if (c.smallKernel !== null) {
     if (!Number.isInteger(c.smallKernel) || c.smallKernel < 1 || c.smallKernel % 2 === 0)
-      throw new RangeError(`RepLKNet: smallKernel must be an odd positive integer or null, got ${String(c.smallKernel)}`);
+      throw new RangeError(
+        `RepLKNet: smallKernel must be an odd positive integer or null, got ${String(c.smallKernel)}`,
+      );
     const over = c.kernelSizes.filter((k) => k < (c.smallKernel as number));
-    if (over.length) throw new RangeError(`RepLKNet: smallKernel ${c.smallKernel} must not exceed the large kernels, got kernelSizes ${JSON.stringify(c.kernelSizes)} (use smallKernel: null)`);
+    if (over.length)
+      throw new RangeError(
+        `RepLKNet: smallKernel ${c.smallKernel} must not exceed the large kernels, got kernelSizes ${JSON.stringify(c.kernelSizes)} (use smallKernel: null)`,
+      );
   }
-  if (!(c.dwRatio > 0) || !(c.ffnRatio > 0)) throw new RangeError(`RepLKNet: dwRatio and ffnRatio must be positive, got ${c.dwRatio}, ${c.ffnRatio}`);
-  if (!Number.isInteger(c.numClasses) || c.numClasses < 1) throw new RangeError(`RepLKNet: numClasses must be a positive integer, got ${String(c.numClasses)}`);
+  if (!(c.dwRatio > 0) || !(c.ffnRatio > 0))
+    throw new RangeError(`RepLKNet: dwRatio and ffnRatio must be positive, got ${c.dwRatio}, ${c.ffnRatio}`);
+  if (!Number.isInteger(c.numClasses) || c.numClasses < 1)
+    throw new RangeError(`RepLKNet: numClasses must be a positive integer, got ${String(c.numClasses)}`);
   if (c.stemStride !== undefined && c.stemStride !== 1 && c.stemStride !== 2 && c.stemStride !== 4)
     throw new RangeError(`RepLKNet: stemStride must be 1, 2 or 4, got ${String(c.stemStride)}`);
-  if (c.dropPathRate !== undefined && !(typeof c.dropPathRate === 'number' && c.dropPathRate >= 0 && c.dropPathRate < 1))
+  if (
+    c.dropPathRate !== undefined &&
+    !(typeof c.dropPathRate === 'number' && c.dropPathRate >= 0 && c.dropPathRate < 1)
+  )
     throw new RangeError(`RepLKNet: dropPathRate must be a number in [0, 1), got ${String(c.dropPathRate)}`);
   return c;
 }

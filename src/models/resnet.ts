@@ -34,9 +34,13 @@ class Bottleneck extends Layer {
     this.bn2 = this.child('bn2', new BatchNorm2d(width));
     this.conv3 = this.child('conv3', new Conv2d(width, out, 1, { bias: false }));
     this.bn3 = this.child('bn3', new BatchNorm2d(out));
-    this.downsample = stride !== 1 || inChannels !== out
-      ? this.child('downsample', new Sequence([new Conv2d(inChannels, out, 1, { stride, bias: false }), new BatchNorm2d(out)]))
-      : null;
+    this.downsample =
+      stride !== 1 || inChannels !== out
+        ? this.child(
+            'downsample',
+            new Sequence([new Conv2d(inChannels, out, 1, { stride, bias: false }), new BatchNorm2d(out)]),
+          )
+        : null;
   }
 
   forward(x: Tensor): Tensor {
@@ -96,9 +100,17 @@ export class ResNet extends ImageClassifier {
 
 function checkConfig(c: ResNetConfig): ResNetConfig {
   const n = c.layers.length;
-  if (!Array.isArray(c.widths) || c.widths.length !== n || [...c.layers, ...c.widths].some((v) => !Number.isInteger(v) || v < 1))
-    throw new RangeError(`ResNet: layers and widths must be positive integers, one per stage, got ${JSON.stringify(c.layers)} and ${JSON.stringify(c.widths)}`);
-  if (!Number.isInteger(c.stemWidth) || c.stemWidth < 1) throw new RangeError(`ResNet: stemWidth must be a positive integer, got ${String(c.stemWidth)}`);
-  if (!Number.isInteger(c.numClasses) || c.numClasses < 1) throw new RangeError(`ResNet: numClasses must be a positive integer, got ${String(c.numClasses)}`);
+  if (
+    !Array.isArray(c.widths) ||
+    c.widths.length !== n ||
+    [...c.layers, ...c.widths].some((v) => !Number.isInteger(v) || v < 1)
+  )
+    throw new RangeError(
+      `ResNet: layers and widths must be positive integers, one per stage, got ${JSON.stringify(c.layers)} and ${JSON.stringify(c.widths)}`,
+    );
+  if (!Number.isInteger(c.stemWidth) || c.stemWidth < 1)
+    throw new RangeError(`ResNet: stemWidth must be a positive integer, got ${String(c.stemWidth)}`);
+  if (!Number.isInteger(c.numClasses) || c.numClasses < 1)
+    throw new RangeError(`ResNet: numClasses must be a positive integer, got ${String(c.numClasses)}`);
   return c;
 }

@@ -4,7 +4,18 @@
 // XCiT checkpoints load as they are. LayerNorm eps 1e-6, exact GELU, BatchNorm eps 1e-5.
 import { Tensor } from '../tensor/tensor';
 import * as ops from '../tensor/ops';
-import { Module, Conv2d, Linear, LayerNorm, BatchNorm2d, Mlp, ModuleList, Sequence, uniformParameter, DropPath } from '../nn';
+import {
+  Module,
+  Conv2d,
+  Linear,
+  LayerNorm,
+  BatchNorm2d,
+  Mlp,
+  ModuleList,
+  Sequence,
+  uniformParameter,
+  DropPath,
+} from '../nn';
 import type { LoadReport, StateDictLike, StateEntry } from '../nn';
 import { ImageClassifier, ForwardContext, Triple } from './classifier';
 
@@ -44,7 +55,10 @@ class XCA extends Module {
   readonly proj: Linear;
   readonly temperature: Tensor;
 
-  constructor(readonly dim: number, readonly numHeads: number) {
+  constructor(
+    readonly dim: number,
+    readonly numHeads: number,
+  ) {
     super();
     this.temperature = this.param('temperature', ones([numHeads, 1, 1]));
     this.qkv = this.child('qkv', new Linear(dim, 3 * dim));
@@ -53,7 +67,8 @@ class XCA extends Module {
 
   forward(x: Tensor): Tensor {
     const [N, T, D] = x.shape;
-    const H = this.numHeads, d = D / H;
+    const H = this.numHeads,
+      d = D / H;
     // [N, T, 3, H, d] -> [3, N, H, d, T]: channels as the attention's "tokens", tokens as its features.
     const qkv = ops.permute(ops.reshape(this.qkv.forward(x), [N, T, 3, H, d]), [2, 0, 3, 4, 1]);
     const [q, k, v] = [0, 1, 2].map((i) => ops.reshape(ops.slice(qkv, 0, i, i + 1), [N, H, d, T]));
@@ -111,7 +126,8 @@ class XCABlock extends Module {
   }
 
   forward(x: Tensor, h: number, w: number): Tensor {
-    const residual = (y: Tensor, gamma: Tensor, branch: Tensor) => ops.add(y, this.dropPath.forward(ops.mul(gamma, branch)));
+    const residual = (y: Tensor, gamma: Tensor, branch: Tensor) =>
+      ops.add(y, this.dropPath.forward(ops.mul(gamma, branch)));
     let y = residual(x, this.gamma1, this.attn.forward(this.norm1.forward(x)));
     y = residual(y, this.gamma3, this.localMp.forward(this.norm3.forward(y), h, w)); // 3 before 2, as the official code
     return residual(y, this.gamma2, this.mlp.forward(this.norm2.forward(y)));
@@ -125,7 +141,10 @@ class ClassAttn extends Module {
   readonly v: Linear;
   readonly proj: Linear;
 
-  constructor(dim: number, readonly numHeads: number) {
+  constructor(
+    dim: number,
+    readonly numHeads: number,
+  ) {
     super();
     this.q = this.child('q', new Linear(dim, dim));
     this.k = this.child('k', new Linear(dim, dim));
@@ -136,7 +155,8 @@ class ClassAttn extends Module {
   /** x [N, T, D] -> the class token's update [N, 1, D]. */
   forward(x: Tensor): Tensor {
     const [N, T, D] = x.shape;
-    const H = this.numHeads, d = D / H;
+    const H = this.numHeads,
+      d = D / H;
     const heads = (y: Tensor, t: number) => ops.permute(ops.reshape(y, [N, t, H, d]), [0, 2, 1, 3]);
     const q = heads(this.q.forward(ops.slice(x, 1, 0, 1)), 1);
     const out = ops.attention(q, heads(this.k.forward(x), T), heads(this.v.forward(x), T)); // [N, H, 1, d]
@@ -181,7 +201,14 @@ class ConvStages extends Module {
   constructor(widths: number[]) {
     super();
     this.stages = widths.map((w, i) =>
-      this.child(String(2 * i), new Sequence([new Conv2d(i === 0 ? 3 : widths[i - 1], w, 3, { stride: 2, padding: 1, bias: false }), new BatchNorm2d(w)])));
+      this.child(
+        String(2 * i),
+        new Sequence([
+          new Conv2d(i === 0 ? 3 : widths[i - 1], w, 3, { stride: 2, padding: 1, bias: false }),
+          new BatchNorm2d(w),
+        ]),
+      ),
+    );
   }
 }
 
@@ -191,7 +218,10 @@ class ConvPatchEmbed extends Module {
 
   constructor(patchSize: number, dim: number) {
     super();
-    this.proj = this.child('proj', new ConvStages(patchSize === 16 ? [dim / 8, dim / 4, dim / 2, dim] : [dim / 4, dim / 2, dim]));
+    this.proj = this.child(
+      'proj',
+      new ConvStages(patchSize === 16 ? [dim / 8, dim / 4, dim / 2, dim] : [dim / 4, dim / 2, dim]),
+    );
   }
 
   /** x [N, 3, H, W] -> [N, D, H/p, W/p]. */
@@ -206,7 +236,11 @@ class PositionalEncodingFourier extends Module {
   readonly tokenProjection: Conv2d;
   private cached = new Map<string, Tensor>();
 
-  constructor(dim: number, readonly hiddenDim = 32, readonly temperature = 10000) {
+  constructor(
+    dim: number,
+    readonly hiddenDim = 32,
+    readonly temperature = 10000,
+  ) {
     super();
     this.tokenProjection = this.child('token_projection', new Conv2d(2 * hiddenDim, dim, 1));
   }
@@ -216,7 +250,9 @@ class PositionalEncodingFourier extends Module {
     const key = `${h}x${w}`;
     const hit = this.cached.get(key);
     if (hit) return hit;
-    const f = Math.fround, C = this.hiddenDim, twoPi = f(2 * Math.PI);
+    const f = Math.fround,
+      C = this.hiddenDim,
+      twoPi = f(2 * Math.PI);
     const dimT = Array.from({ length: C }, (_, i) => f(Math.pow(this.temperature, f((2 * Math.floor(i / 2)) / C))));
     const embed = (i: number, n: number) => f(f(f(i + 1) / f(n + 1e-6)) * twoPi);
     const data = new Float32Array(2 * C * h * w);
@@ -259,9 +295,11 @@ export class XCiT extends ImageClassifier {
     this.clsToken = this.param('cls_token', uniformParameter([1, 1, D], 0.02 * Math.sqrt(3)));
     this.posEmbed = this.child('pos_embed', new PositionalEncodingFourier(D));
     const blocks = this.child('blocks', new ModuleList<XCABlock>());
-    for (let i = 0; i < config.depth; i++) this.blocks.push(blocks.add(new XCABlock(D, numHeads, mlpRatio, config.dropPathRate ?? 0)));
+    for (let i = 0; i < config.depth; i++)
+      this.blocks.push(blocks.add(new XCABlock(D, numHeads, mlpRatio, config.dropPathRate ?? 0)));
     const cls = this.child('cls_attn_blocks', new ModuleList<ClassAttentionBlock>());
-    for (let i = 0; i < config.clsAttnLayers; i++) this.clsAttnBlocks.push(cls.add(new ClassAttentionBlock(D, numHeads, mlpRatio)));
+    for (let i = 0; i < config.clsAttnLayers; i++)
+      this.clsAttnBlocks.push(cls.add(new ClassAttentionBlock(D, numHeads, mlpRatio)));
     this.norm = this.child('norm', new LayerNorm(D, LN_EPS));
     this.head = this.child('head', new Linear(D, config.numClasses));
   }
@@ -270,7 +308,10 @@ export class XCiT extends ImageClassifier {
    * checkpoint_filter_fn does: `pos_embeder.*` -> `pos_embed.*`, and each class-attention block's
    * fused `attn.qkv` split into `attn.q`, `attn.k`, `attn.v`. */
   override loadStateDict(state: StateDictLike, options: { strict?: boolean } = {}): LoadReport {
-    return super.loadStateDict(fromOfficialLayout(state instanceof Map ? state : new Map(Object.entries(state))), options);
+    return super.loadStateDict(
+      fromOfficialLayout(state instanceof Map ? state : new Map(Object.entries(state))),
+      options,
+    );
   }
 
   blockNames(): string[] {
@@ -278,14 +319,24 @@ export class XCiT extends ImageClassifier {
   }
 
   protected forwardNormalized(x: Tensor, ctx: ForwardContext): Tensor {
-    const N = x.shape[0], D = this.config.embedDim;
+    const N = x.shape[0],
+      D = this.config.embedDim;
     const p = this.patchEmbed.forward(x); // [N, D, h, w]
     const [h, w] = [p.shape[2], p.shape[3]];
     let y = ops.add(ops.transpose(ops.reshape(p, [N, D, h * w]), 1, 2), this.posEmbed.forward(h, w));
     this.blocks.forEach((blk, i) => {
       y = ctx.block(`blocks.${i}`, y, (v) => blk.forward(v, h, w));
     });
-    y = ops.cat([ops.cat(Array.from({ length: N }, () => this.clsToken), 0), y], 1);
+    y = ops.cat(
+      [
+        ops.cat(
+          Array.from({ length: N }, () => this.clsToken),
+          0,
+        ),
+        y,
+      ],
+      1,
+    );
     this.clsAttnBlocks.forEach((blk, i) => {
       y = ctx.block(`cls_attn_blocks.${i}`, y, (v) => blk.forward(v));
     });
@@ -294,7 +345,9 @@ export class XCiT extends ImageClassifier {
 }
 
 function fromOfficialLayout(state: Map<string, StateEntry>): Map<string, StateEntry> {
-  const official = [...state.keys()].some((k) => k.startsWith('pos_embeder.') || /^cls_attn_blocks\.\d+\.attn\.qkv\./.test(k));
+  const official = [...state.keys()].some(
+    (k) => k.startsWith('pos_embeder.') || /^cls_attn_blocks\.\d+\.attn\.qkv\./.test(k),
+  );
   if (!official) return state;
   const out = new Map<string, StateEntry>();
   for (const [key, entry] of state) {
@@ -303,7 +356,11 @@ function fromOfficialLayout(state: Map<string, StateEntry>): Map<string, StateEn
     if (qkv && entry.shape.length >= 1 && entry.shape[0] % 3 === 0) {
       const part = entry.data.length / 3;
       ['q', 'k', 'v'].forEach((name, i) =>
-        out.set(`${qkv[1]}${name}.${qkv[2]}`, { shape: [entry.shape[0] / 3, ...entry.shape.slice(1)], data: entry.data.subarray(i * part, (i + 1) * part) }));
+        out.set(`${qkv[1]}${name}.${qkv[2]}`, {
+          shape: [entry.shape[0] / 3, ...entry.shape.slice(1)],
+          data: entry.data.subarray(i * part, (i + 1) * part),
+        }),
+      );
     } else out.set(key.replace(/^pos_embeder\./, 'pos_embed.'), entry);
   }
   return out;
@@ -311,16 +368,26 @@ function fromOfficialLayout(state: Map<string, StateEntry>): Map<string, StateEn
 
 function checkConfig(c: XCiTConfig): XCiTConfig {
   const pos = (name: string, v: number) => {
-    if (!Number.isInteger(v) || v < 1) throw new RangeError(`XCiT: ${name} must be a positive integer, got ${String(v)}`);
+    if (!Number.isInteger(v) || v < 1)
+      throw new RangeError(`XCiT: ${name} must be a positive integer, got ${String(v)}`);
   };
   (['embedDim', 'depth', 'numHeads', 'numClasses'] as const).forEach((k) => pos(k, c[k]));
-  if (!(Number.isInteger(c.clsAttnLayers) && c.clsAttnLayers >= 1)) throw new RangeError(`XCiT: clsAttnLayers must be a positive integer, got ${String(c.clsAttnLayers)}`);
-  if (c.patchSize !== 16 && c.patchSize !== 8) throw new RangeError(`XCiT: patchSize must be 16 or 8 (timm's ConvPatchEmbed), got ${String(c.patchSize)}`);
+  if (!(Number.isInteger(c.clsAttnLayers) && c.clsAttnLayers >= 1))
+    throw new RangeError(`XCiT: clsAttnLayers must be a positive integer, got ${String(c.clsAttnLayers)}`);
+  if (c.patchSize !== 16 && c.patchSize !== 8)
+    throw new RangeError(`XCiT: patchSize must be 16 or 8 (timm's ConvPatchEmbed), got ${String(c.patchSize)}`);
   const stemDivisor = c.patchSize === 16 ? 8 : 4;
-  if (c.embedDim % stemDivisor) throw new RangeError(`XCiT: embedDim ${c.embedDim} must be a multiple of ${stemDivisor} (the patch-${c.patchSize} conv stem's widths are embedDim/${stemDivisor}, ...)`);
-  if (c.embedDim % c.numHeads) throw new RangeError(`XCiT: embedDim ${c.embedDim} must be a multiple of numHeads ${c.numHeads}`);
+  if (c.embedDim % stemDivisor)
+    throw new RangeError(
+      `XCiT: embedDim ${c.embedDim} must be a multiple of ${stemDivisor} (the patch-${c.patchSize} conv stem's widths are embedDim/${stemDivisor}, ...)`,
+    );
+  if (c.embedDim % c.numHeads)
+    throw new RangeError(`XCiT: embedDim ${c.embedDim} must be a multiple of numHeads ${c.numHeads}`);
   if (!(c.mlpRatio > 0)) throw new RangeError(`XCiT: mlpRatio must be positive, got ${String(c.mlpRatio)}`);
-  if (c.dropPathRate !== undefined && !(typeof c.dropPathRate === 'number' && c.dropPathRate >= 0 && c.dropPathRate < 1))
+  if (
+    c.dropPathRate !== undefined &&
+    !(typeof c.dropPathRate === 'number' && c.dropPathRate >= 0 && c.dropPathRate < 1)
+  )
     throw new RangeError(`XCiT: dropPathRate must be a number in [0, 1), got ${String(c.dropPathRate)}`);
   return c;
 }

@@ -17,9 +17,12 @@ export function foldBatchNorm(conv: Conv2d, bn: BatchNorm2d): { weight: Tensor; 
 
 function foldHost(conv: Conv2d, bn: BatchNorm2d): { weight: Tensor; bias: Tensor } {
   const { scale, shift } = bn.affine();
-  const O = conv.outChannels, per = conv.weight.size / O;
-  const cw = conv.weight.toArray(), cb = conv.bias ? conv.bias.toArray() : null;
-  const w = new Float32Array(conv.weight.size), b = new Float32Array(O);
+  const O = conv.outChannels,
+    per = conv.weight.size / O;
+  const cw = conv.weight.toArray(),
+    cb = conv.bias ? conv.bias.toArray() : null;
+  const w = new Float32Array(conv.weight.size),
+    b = new Float32Array(O);
   for (let o = 0; o < O; o++) {
     for (let i = 0; i < per; i++) w[o * per + i] = cw[o * per + i] * scale[o];
     b[o] = shift[o] + (cb ? cb[o] * scale[o] : 0);
@@ -33,7 +36,12 @@ export class ConvBN extends Layer {
   private folded: { weight: Tensor; bias: Tensor } | null = null;
   private foldedPre: BatchNorm2d | null = null;
 
-  constructor(inChannels: number, outChannels: number, kernelSize: number, options: Conv2dOptions & { relu?: boolean } = {}) {
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    kernelSize: number,
+    options: Conv2dOptions & { relu?: boolean } = {},
+  ) {
     super();
     const { relu, ...conv } = options;
     this.relu = relu ?? false;
@@ -53,7 +61,8 @@ export class ConvBN extends Layer {
     if (c.kernelSize[0] !== 1 || c.kernelSize[1] !== 1 || c.groups !== 1 || c.padding[0] !== 0 || c.padding[1] !== 0)
       throw new Error('ConvBN: only a 1x1 convolution without padding can absorb a preceding BatchNorm');
     const { scale, shift } = pre.affine();
-    const O = c.outChannels, I = c.inChannels;
+    const O = c.outChannels,
+      I = c.inChannels;
     for (let o = 0; o < O; o++) {
       let b = f.bias.data[o];
       for (let i = 0; i < I; i++) {

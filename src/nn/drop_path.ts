@@ -12,12 +12,14 @@ export class DropPath extends Layer {
 
   constructor(readonly rate: number) {
     super();
-    if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) throw new RangeError(`DropPath: rate must be a number in [0, 1), got ${String(rate)}`);
+    if (typeof rate !== 'number' || !(rate >= 0 && rate < 1))
+      throw new RangeError(`DropPath: rate must be a number in [0, 1), got ${String(rate)}`);
   }
 
   forward(x: Tensor): Tensor {
     if (!this.training || this.rate === 0) return x;
-    const N = x.shape[0], keep = 1 - this.rate;
+    const N = x.shape[0],
+      keep = 1 - this.rate;
     const mask = new Float32Array(N);
     for (let n = 0; n < N; n++) mask[n] = this.rng.uniform() < keep ? 1 / keep : 0;
     return ops.mul(x, new Tensor(mask, [N, ...x.shape.slice(1).map(() => 1)]).to(x.device));

@@ -12,7 +12,8 @@ function cubicWeights(t: number): [number, number, number, number] {
 // For each output index: the four source indices (clamped at the border, as PyTorch) and weights.
 function taps(inSize: number, outSize: number): { index: Int32Array; weight: Float64Array } {
   const scale = inSize / outSize;
-  const index = new Int32Array(4 * outSize), weight = new Float64Array(4 * outSize);
+  const index = new Int32Array(4 * outSize),
+    weight = new Float64Array(4 * outSize);
   for (let o = 0; o < outSize; o++) {
     // Half-pixel centres; unlike linear modes, PyTorch does not clamp a negative source for cubic.
     const src = (o + 0.5) * scale - 0.5;
@@ -27,12 +28,26 @@ function taps(inSize: number, outSize: number): { index: Int32Array; weight: Flo
 }
 
 /** Resizes `data` [C, H, W] to [C, h, w] with PyTorch's bicubic (align_corners=False), in float64. */
-export function bicubicResize(data: Float32Array, shape: readonly [number, number, number], size: readonly [number, number]): Float32Array {
-  const [C, H, W] = shape, [h, w] = size;
-  for (const [name, v] of [['C', C], ['H', H], ['W', W], ['h', h], ['w', w]] as const)
-    if (!Number.isInteger(v) || v < 1) throw new RangeError(`bicubicResize: ${name} must be a positive integer, got ${String(v)}`);
-  if (data.length !== C * H * W) throw new RangeError(`bicubicResize: data has ${data.length} values, expected C*H*W = ${C * H * W}`);
-  const ty = taps(H, h), tx = taps(W, w);
+export function bicubicResize(
+  data: Float32Array,
+  shape: readonly [number, number, number],
+  size: readonly [number, number],
+): Float32Array {
+  const [C, H, W] = shape,
+    [h, w] = size;
+  for (const [name, v] of [
+    ['C', C],
+    ['H', H],
+    ['W', W],
+    ['h', h],
+    ['w', w],
+  ] as const)
+    if (!Number.isInteger(v) || v < 1)
+      throw new RangeError(`bicubicResize: ${name} must be a positive integer, got ${String(v)}`);
+  if (data.length !== C * H * W)
+    throw new RangeError(`bicubicResize: data has ${data.length} values, expected C*H*W = ${C * H * W}`);
+  const ty = taps(H, h),
+    tx = taps(W, w);
   const out = new Float32Array(C * h * w);
   for (let c = 0; c < C; c++) {
     const plane = c * H * W;

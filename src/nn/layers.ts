@@ -30,7 +30,12 @@ export class Conv2d extends Layer {
   readonly groups: number;
   readonly kernelSize: [number, number];
 
-  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: number | [number, number], options: Conv2dOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: number | [number, number],
+    options: Conv2dOptions = {},
+  ) {
     super();
     checkPositiveInt('Conv2d', 'inChannels', inChannels);
     checkPositiveInt('Conv2d', 'outChannels', outChannels);
@@ -41,10 +46,15 @@ export class Conv2d extends Layer {
     this.dilation = pair(options.dilation ?? 1);
     this.groups = checkPositiveInt('Conv2d', 'groups', options.groups ?? 1);
     if (inChannels % this.groups || outChannels % this.groups)
-      throw new RangeError(`Conv2d: groups = ${this.groups} must divide inChannels = ${inChannels} and outChannels = ${outChannels}`);
+      throw new RangeError(
+        `Conv2d: groups = ${this.groups} must divide inChannels = ${inChannels} and outChannels = ${outChannels}`,
+      );
     const fanIn = (inChannels / this.groups) * this.kernelSize[0] * this.kernelSize[1];
     const bound = 1 / Math.sqrt(fanIn);
-    this.weight = this.param('weight', uniformParameter([outChannels, inChannels / this.groups, ...this.kernelSize], bound));
+    this.weight = this.param(
+      'weight',
+      uniformParameter([outChannels, inChannels / this.groups, ...this.kernelSize], bound),
+    );
     this.bias = options.bias === false ? null : this.param('bias', uniformParameter([outChannels], bound));
   }
 
@@ -67,7 +77,13 @@ export function conv2dWith(conv: Conv2d, x: Tensor, weight: Tensor, bias: Tensor
   const [sh, sw] = conv.stride;
   const plainDepthwise = conv.isDepthwise && conv.dilation[0] === 1 && conv.dilation[1] === 1 && sh === sw && sh <= 2;
   if (plainDepthwise) return ops.depthwiseConv2d(x, weight, { bias, stride: conv.stride, padding: conv.padding });
-  return ops.conv2d(x, weight, { bias, stride: conv.stride, padding: conv.padding, dilation: conv.dilation, groups: conv.groups });
+  return ops.conv2d(x, weight, {
+    bias,
+    stride: conv.stride,
+    padding: conv.padding,
+    dilation: conv.dilation,
+    groups: conv.groups,
+  });
 }
 
 /** timm's StdConv2d (BiT): the weight is standardised per output filter before each use. In eval
@@ -75,8 +91,12 @@ export function conv2dWith(conv: Conv2d, x: Tensor, weight: Tensor, bias: Tensor
 export class StdConv2d extends Conv2d {
   private cached: Tensor | null = null;
 
-  constructor(inChannels: number, outChannels: number, kernelSize: number | [number, number],
-    options: Conv2dOptions & { eps?: number } = {}) {
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    kernelSize: number | [number, number],
+    options: Conv2dOptions & { eps?: number } = {},
+  ) {
     const { eps, ...convOptions } = options;
     super(inChannels, outChannels, kernelSize, convOptions);
     this.eps = eps ?? 1e-6;
@@ -100,7 +120,11 @@ export class Linear extends Layer {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, options: { bias?: boolean } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    options: { bias?: boolean } = {},
+  ) {
     super();
     checkPositiveInt('Linear', 'inFeatures', inFeatures);
     checkPositiveInt('Linear', 'outFeatures', outFeatures);
@@ -130,7 +154,11 @@ export class BatchNorm2d extends Layer {
   readonly runningVar: Tensor;
   readonly numBatchesTracked: Tensor;
 
-  constructor(readonly numFeatures: number, readonly eps = 1e-5, readonly momentum = 0.1) {
+  constructor(
+    readonly numFeatures: number,
+    readonly eps = 1e-5,
+    readonly momentum = 0.1,
+  ) {
     super();
     checkPositiveInt('BatchNorm2d', 'numFeatures', numFeatures);
     this.weight = this.param('weight', ones(numFeatures));
@@ -148,8 +176,13 @@ export class BatchNorm2d extends Layer {
       this.numBatchesTracked.storage.fill(this.tracked);
     }
     return ops.batchNorm2d(x, {
-      weight: this.weight, bias: this.bias, runningMean: this.runningMean, runningVar: this.runningVar,
-      training: this.training, momentum: this.momentum, eps: this.eps,
+      weight: this.weight,
+      bias: this.bias,
+      runningMean: this.runningMean,
+      runningVar: this.runningVar,
+      training: this.training,
+      momentum: this.momentum,
+      eps: this.eps,
     });
   }
 
@@ -161,8 +194,12 @@ export class BatchNorm2d extends Layer {
   /** The eval-mode map as y = scale * x + shift per channel, in float64. */
   affine(): { scale: Float64Array; shift: Float64Array } {
     const C = this.numFeatures;
-    const scale = new Float64Array(C), shift = new Float64Array(C);
-    const w = this.weight.toArray(), b = this.bias.toArray(), m = this.runningMean.toArray(), v = this.runningVar.toArray();
+    const scale = new Float64Array(C),
+      shift = new Float64Array(C);
+    const w = this.weight.toArray(),
+      b = this.bias.toArray(),
+      m = this.runningMean.toArray(),
+      v = this.runningVar.toArray();
     for (let c = 0; c < C; c++) {
       scale[c] = w[c] / Math.sqrt(v[c] + this.eps);
       shift[c] = b[c] - m[c] * scale[c];
@@ -176,7 +213,10 @@ export class LayerNorm extends Layer {
   readonly weight: Tensor;
   readonly bias: Tensor;
 
-  constructor(readonly dim: number, readonly eps = 1e-5) {
+  constructor(
+    readonly dim: number,
+    readonly eps = 1e-5,
+  ) {
     super();
     checkPositiveInt('LayerNorm', 'dim', dim);
     this.weight = this.param('weight', ones(dim));
@@ -198,11 +238,16 @@ export class GroupNorm extends Layer {
   readonly weight: Tensor;
   readonly bias: Tensor;
 
-  constructor(readonly numGroups: number, readonly numChannels: number, readonly eps = 1e-5) {
+  constructor(
+    readonly numGroups: number,
+    readonly numChannels: number,
+    readonly eps = 1e-5,
+  ) {
     super();
     checkPositiveInt('GroupNorm', 'numGroups', numGroups);
     checkPositiveInt('GroupNorm', 'numChannels', numChannels);
-    if (numChannels % numGroups) throw new RangeError(`GroupNorm: numGroups = ${numGroups} must divide numChannels = ${numChannels}`);
+    if (numChannels % numGroups)
+      throw new RangeError(`GroupNorm: numGroups = ${numGroups} must divide numChannels = ${numChannels}`);
     this.weight = this.param('weight', ones(numChannels));
     this.bias = this.param('bias', zerosOf(numChannels));
   }

@@ -29,7 +29,10 @@ export interface LoadReport {
 
 /** A strict load that found missing, unexpected or mismatched keys; `report` lists them all. */
 export class StateDictError extends Error {
-  constructor(message: string, readonly report: LoadReport) {
+  constructor(
+    message: string,
+    readonly report: LoadReport,
+  ) {
     super(message);
     this.name = 'StateDictError';
   }
@@ -51,7 +54,9 @@ function summarise(report: LoadReport, limit = 100): string {
   const list = (title: string, items: string[]) => {
     if (items.length === 0) return;
     const shown = items.slice(0, limit).join(', ');
-    parts.push(`${items.length} ${title}: ${shown}${items.length > limit ? `, ... (${items.length - limit} more)` : ''}`);
+    parts.push(
+      `${items.length} ${title}: ${shown}${items.length > limit ? `, ... (${items.length - limit} more)` : ''}`,
+    );
   };
   list('missing', report.missing);
   list('unexpected', report.unexpected);
@@ -131,7 +136,8 @@ export abstract class Module {
    * nothing. `{ strict: false }` loads what matches and returns the rest. */
   loadStateDict(state: StateDictLike, options: { strict?: boolean } = {}): LoadReport {
     const strict = options.strict ?? true;
-    if (typeof strict !== 'boolean') throw new TypeError(`loadStateDict: strict must be a boolean, got ${typeof strict}`);
+    if (typeof strict !== 'boolean')
+      throw new TypeError(`loadStateDict: strict must be a boolean, got ${typeof strict}`);
     const entries = state instanceof Map ? state : new Map(Object.entries(state));
     const own = this.stateDict();
     const report: LoadReport = { missing: [], unexpected: [], mismatched: [] };

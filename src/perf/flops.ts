@@ -11,7 +11,13 @@ export interface Flops {
 type Counter = (args: readonly unknown[]) => Flops;
 
 /** Kernel taps along one axis that land inside an input of `size`, summed over the outputs. */
-export function tapsInside(size: number, kernel: number, stride: number, pad: number, dilation: number): { outputs: number; taps: number } {
+export function tapsInside(
+  size: number,
+  kernel: number,
+  stride: number,
+  pad: number,
+  dilation: number,
+): { outputs: number; taps: number } {
   const outputs = Math.floor((size + 2 * pad - dilation * (kernel - 1) - 1) / stride) + 1;
   let taps = 0;
   for (let o = 0; o < outputs; o++) {
@@ -26,8 +32,20 @@ export function tapsInside(size: number, kernel: number, stride: number, pad: nu
 const ints = (args: readonly unknown[], from: number, count: number) => args.slice(from, from + count).map(Number);
 
 /** Output planes x input channels per group x taps (H taps x W taps: the axes are independent), 2 FLOPs each. */
-function convFlops(planes: number, cinPerGroup: number, h: number, w: number, kh: number, kw: number,
-  sh: number, sw: number, ph: number, pw: number, dh: number, dw: number): Flops {
+function convFlops(
+  planes: number,
+  cinPerGroup: number,
+  h: number,
+  w: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  dh: number,
+  dw: number,
+): Flops {
   const H = tapsInside(h, kh, sh, ph, dh);
   const W = tapsInside(w, kw, sw, pw, dw);
   return {
@@ -37,16 +55,20 @@ function convFlops(planes: number, cinPerGroup: number, h: number, w: number, kh
 }
 
 /** dwconv2d*(arrays..., N, C, H, W, KH, KW, strideH, strideW, padH, padW), the geometry from `at`. */
-const dwconv = (at: number): Counter => (args) => {
-  const [N, C, H, W, KH, KW, sH, sW, pH, pW] = ints(args, at, 10);
-  return convFlops(N * C, 1, H, W, KH, KW, sH, sW, pH, pW, 1, 1);
-};
+const dwconv =
+  (at: number): Counter =>
+  (args) => {
+    const [N, C, H, W, KH, KW, sH, sW, pH, pW] = ints(args, at, 10);
+    return convFlops(N * C, 1, H, W, KH, KW, sH, sW, pH, pW, 1, 1);
+  };
 
 /** conv2d*(arrays..., n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups), from `at`. */
-const conv = (at: number): Counter => (args) => {
-  const [n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups] = ints(args, at, 14);
-  return convFlops(n * cout, cin / groups, h, w, kh, kw, sh, sw, ph, pw, dh, dw);
-};
+const conv =
+  (at: number): Counter =>
+  (args) => {
+    const [n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups] = ints(args, at, 14);
+    return convFlops(n * cout, cin / groups, h, w, kh, kw, sh, sw, ph, pw, dh, dw);
+  };
 
 const same = (f: number): Flops => ({ conventional: f, useful: f });
 
@@ -70,7 +92,9 @@ export const FLOP_COUNTERS: Record<string, Counter> = {
   // three (the conventional count; the recomputed S = Q K^T is not work the pass needs).
   attentionBackward: (a) => {
     const [B, H, Tq, Tk, d, dv] = ints(a, 0, 6);
-    const wantQ = a[13] != null, wantK = a[14] != null, wantV = a[15] != null;
+    const wantQ = a[13] != null,
+      wantK = a[14] != null,
+      wantV = a[15] != null;
     const perPair = (wantV ? dv : 0) + (wantQ || wantK ? dv : 0) + (wantQ ? d : 0) + (wantK ? d : 0);
     return same(2 * B * H * Tq * Tk * perPair);
   },
@@ -81,5 +105,7 @@ export function flopsOf(name: string, args: readonly unknown[]): Flops {
   const counter = Object.prototype.hasOwnProperty.call(FLOP_COUNTERS, name) ? FLOP_COUNTERS[name] : undefined;
   if (!counter) return { conventional: 0, useful: 0 };
   const f = counter(args);
-  return Number.isFinite(f.conventional) && Number.isFinite(f.useful) && f.conventional >= 0 ? f : { conventional: 0, useful: 0 };
+  return Number.isFinite(f.conventional) && Number.isFinite(f.useful) && f.conventional >= 0
+    ? f
+    : { conventional: 0, useful: 0 };
 }

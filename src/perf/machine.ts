@@ -50,7 +50,13 @@ const CACHE_FORMAT = 'lkvit-machine/1';
 const CACHE_MAX_BYTES = 64 << 10;
 const CACHE_MAX_ENTRIES = 64;
 
-interface CacheEntry { lanes: number; fmaGflops: number; bandwidthGBs: number; measuredAt: string; loadPerCore: number }
+interface CacheEntry {
+  lanes: number;
+  fmaGflops: number;
+  bandwidthGBs: number;
+  measuredAt: string;
+  loadPerCore: number;
+}
 
 // os.loadavg() is [0, 0, 0] where the OS has none (Windows): never busy there.
 const loadPerCore = () => os.loadavg()[0] / Math.max(1, os.cpus().length);
@@ -83,10 +89,19 @@ function validEntry(v: unknown): v is CacheEntry {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const e = v as Record<string, unknown>;
   const positive = (x: unknown, max: number) => typeof x === 'number' && Number.isFinite(x) && x > 0 && x <= max;
-  return Number.isInteger(e.lanes) && (e.lanes as number) >= 1 && (e.lanes as number) <= 64 &&
-    positive(e.fmaGflops, 1e7) && positive(e.bandwidthGBs, 1e6) &&
-    typeof e.loadPerCore === 'number' && e.loadPerCore >= 0 && e.loadPerCore <= 1e4 &&
-    typeof e.measuredAt === 'string' && e.measuredAt.length <= 40 && Number.isFinite(Date.parse(e.measuredAt));
+  return (
+    Number.isInteger(e.lanes) &&
+    (e.lanes as number) >= 1 &&
+    (e.lanes as number) <= 64 &&
+    positive(e.fmaGflops, 1e7) &&
+    positive(e.bandwidthGBs, 1e6) &&
+    typeof e.loadPerCore === 'number' &&
+    e.loadPerCore >= 0 &&
+    e.loadPerCore <= 1e4 &&
+    typeof e.measuredAt === 'string' &&
+    e.measuredAt.length <= 40 &&
+    Number.isFinite(Date.parse(e.measuredAt))
+  );
 }
 
 /** The cache's valid entries; an unreadable, oversized, non-regular or malformed file reads as empty. */
@@ -101,7 +116,8 @@ function readCache(file: string): Map<string, CacheEntry> {
     const buf = Buffer.alloc(st.size);
     if (fs.readSync(fd, buf, 0, st.size, 0) !== st.size) return entries;
     const doc = JSON.parse(buf.toString('utf8')) as unknown;
-    if (typeof doc !== 'object' || doc === null || (doc as Record<string, unknown>).format !== CACHE_FORMAT) return entries;
+    if (typeof doc !== 'object' || doc === null || (doc as Record<string, unknown>).format !== CACHE_FORMAT)
+      return entries;
     const list = (doc as Record<string, unknown>).entries;
     if (!Array.isArray(list) || list.length > CACHE_MAX_ENTRIES) return entries;
     for (const item of list) {
@@ -128,7 +144,10 @@ function writeCache(file: string, key: string, entry: CacheEntry): void {
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    fs.writeFileSync(tmp, JSON.stringify({ format: CACHE_FORMAT, entries: list }, null, 1) + '\n', { flag: 'wx', mode: 0o600 });
+    fs.writeFileSync(tmp, JSON.stringify({ format: CACHE_FORMAT, entries: list }, null, 1) + '\n', {
+      flag: 'wx',
+      mode: 0o600,
+    });
     fs.renameSync(tmp, file); // atomic: a reader sees the old file or the new one
   } catch {
     try {
@@ -150,8 +169,10 @@ function checkThreads(threads: unknown, what: string): number {
 
 function checkIsa(isa: unknown, what: string): Isa {
   const { best } = native.getIsa() as { best: Isa };
-  if (!ISAS.includes(isa as Isa)) throw new RangeError(`${what}: isa must be 'generic', 'avx2' or 'avx512', got ${String(isa)}`);
-  if (ISAS.indexOf(isa as Isa) > ISAS.indexOf(best)) throw new RangeError(`${what}: isa '${String(isa)}' is not supported by this CPU (best: ${best})`);
+  if (!ISAS.includes(isa as Isa))
+    throw new RangeError(`${what}: isa must be 'generic', 'avx2' or 'avx512', got ${String(isa)}`);
+  if (ISAS.indexOf(isa as Isa) > ISAS.indexOf(best))
+    throw new RangeError(`${what}: isa '${String(isa)}' is not supported by this CPU (best: ${best})`);
   return isa as Isa;
 }
 
@@ -200,8 +221,13 @@ export function machinePeak(options: MachinePeakOptions = {}): MachinePeak {
   }));
   // A retried busy measurement keeps the better numbers of the two: a peak is a best case.
   const entry: CacheEntry = previous
-    ? { lanes: measured.lanes, fmaGflops: Math.max(previous.fmaGflops, measured.fmaGflops), bandwidthGBs: Math.max(previous.bandwidthGBs, measured.bandwidthGBs),
-      measuredAt: new Date().toISOString(), loadPerCore: Math.min(previous.loadPerCore, load) }
+    ? {
+        lanes: measured.lanes,
+        fmaGflops: Math.max(previous.fmaGflops, measured.fmaGflops),
+        bandwidthGBs: Math.max(previous.bandwidthGBs, measured.bandwidthGBs),
+        measuredAt: new Date().toISOString(),
+        loadPerCore: Math.min(previous.loadPerCore, load),
+      }
     : { ...measured, measuredAt: new Date().toISOString(), loadPerCore: load };
   writeCache(file, key, entry);
   const peak: MachinePeak = { cpuModel: model, isa, threads, ...entry, fromCache: false };
@@ -223,7 +249,8 @@ export function machinePeakTable(options: { threads?: number[]; isas?: Isa[]; re
     for (let t = 1; t < n; t *= 2) threads.push(t);
     threads.push(n);
   }
-  if (!Array.isArray(threads) || threads.length === 0 || threads.length > 64) throw new RangeError('machinePeakTable: threads must be a list of 1 to 64 thread counts');
+  if (!Array.isArray(threads) || threads.length === 0 || threads.length > 64)
+    throw new RangeError('machinePeakTable: threads must be a list of 1 to 64 thread counts');
   threads.forEach((t) => checkThreads(t, 'machinePeakTable'));
   return isas.flatMap((isa) => threads!.map((t) => machinePeak({ threads: t, isa, refresh: options.refresh })));
 }
@@ -231,8 +258,12 @@ export function machinePeakTable(options: { threads?: number[]; isas?: Isa[]; re
 /** One line for the top of a report: CPU model, ISA, threads, peak, bandwidth and their ratio (the
  * machine balance: below it in FLOPs per byte, a kernel is memory-bound). */
 export function machineLine(m: MachinePeak): string {
-  return `${m.cpuModel}, ${m.isa} (${m.lanes} lanes), ${m.threads} thread(s): measured peak ${m.fmaGflops.toFixed(1)} GFLOP/s FP32, ` +
+  return (
+    `${m.cpuModel}, ${m.isa} (${m.lanes} lanes), ${m.threads} thread(s): measured peak ${m.fmaGflops.toFixed(1)} GFLOP/s FP32, ` +
     `bandwidth ${m.bandwidthGBs.toFixed(1)} GB/s, balance ${(m.fmaGflops / m.bandwidthGBs).toFixed(1)} FLOP/B` +
     (m.fromCache ? ` (measured ${m.measuredAt.slice(0, 10)}, cached)` : '') +
-    (m.loadPerCore > 1 ? `; measured while the cores were shared (load ${m.loadPerCore.toFixed(1)} per core): the peak is low, the % of peak high` : '');
+    (m.loadPerCore > 1
+      ? `; measured while the cores were shared (load ${m.loadPerCore.toFixed(1)} per core): the peak is low, the % of peak high`
+      : '')
+  );
 }

@@ -52,7 +52,13 @@ export interface ProfileResult<T> {
   machine: MachinePeak;
 }
 
-interface Tally { calls: number; ns: number; flops: number; useful: number; bytes: number }
+interface Tally {
+  calls: number;
+  ns: number;
+  flops: number;
+  useful: number;
+  bytes: number;
+}
 
 class Session {
   readonly tallies = new Map<string, Tally>();
@@ -129,13 +135,22 @@ function end(s: Session): void {
 function row(op: string, t: Tally, totalMs: number, m: MachinePeak): ProfileRow {
   const ms = t.ns / 1e6;
   const rate = (flops: number) => (ms > 0 ? flops / ms / 1e6 : 0);
-  const gflops = rate(t.flops), usefulGflops = rate(t.useful);
+  const gflops = rate(t.flops),
+    usefulGflops = rate(t.useful);
   const flopsPerByte = t.bytes > 0 ? t.flops / t.bytes : 0;
   return {
-    op, calls: t.calls, ms, share: totalMs > 0 ? ms / totalMs : 0,
-    gflop: t.flops / 1e9, usefulGflop: t.useful / 1e9, gflops, usefulGflops,
-    peakFraction: gflops / m.fmaGflops, usefulPeakFraction: usefulGflops / m.fmaGflops,
-    bytes: t.bytes, flopsPerByte,
+    op,
+    calls: t.calls,
+    ms,
+    share: totalMs > 0 ? ms / totalMs : 0,
+    gflop: t.flops / 1e9,
+    usefulGflop: t.useful / 1e9,
+    gflops,
+    usefulGflops,
+    peakFraction: gflops / m.fmaGflops,
+    usefulPeakFraction: usefulGflops / m.fmaGflops,
+    bytes: t.bytes,
+    flopsPerByte,
     bound: op === OUTSIDE_NATIVE ? null : flopsPerByte >= m.fmaGflops / m.bandwidthGBs ? 'compute' : 'memory',
   };
 }
@@ -152,7 +167,10 @@ function report<T>(s: Session, result: T, machine: MachinePeak): ProfileResult<T
     all.bytes += t.bytes;
   }
   const totalMs = all.ns / 1e6;
-  const rows = [...tallies.map(([name, t]) => row(name, t, totalMs, machine)), row(OUTSIDE_NATIVE, outside, totalMs, machine)];
+  const rows = [
+    ...tallies.map(([name, t]) => row(name, t, totalMs, machine)),
+    row(OUTSIDE_NATIVE, outside, totalMs, machine),
+  ];
   return { result, rows, total: { ...row('total', all, totalMs, machine), bound: null }, machine };
 }
 
@@ -190,25 +208,55 @@ export function profile<T>(fn: () => T | Promise<T>): ProfileResult<T> | Promise
 }
 
 // Three significant figures or so, never 0.00 for a small non-zero value.
-const num = (v: number) => (v === 0 ? '0' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 0.01 ? v.toFixed(2) : v.toPrecision(2));
+const num = (v: number) =>
+  v === 0 ? '0' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 0.01 ? v.toFixed(2) : v.toPrecision(2);
 
 /** The profile as a text table: the machine line, one line per row, the total. */
 export function formatProfile(p: Pick<ProfileResult<unknown>, 'rows' | 'total' | 'machine'>): string {
-  const header = ['op', 'calls', 'ms', 'share', 'GFLOP', 'GFLOP/s', '% peak', 'useful GFLOP/s', 'useful % peak', 'MB in (>=)', 'FLOP/B', 'bound'];
+  const header = [
+    'op',
+    'calls',
+    'ms',
+    'share',
+    'GFLOP',
+    'GFLOP/s',
+    '% peak',
+    'useful GFLOP/s',
+    'useful % peak',
+    'MB in (>=)',
+    'FLOP/B',
+    'bound',
+  ];
   const cells = (r: ProfileRow) => [
-    r.op, r.op === OUTSIDE_NATIVE ? '' : String(r.calls), num(r.ms), `${(100 * r.share).toFixed(1)}%`,
-    r.gflop ? num(r.gflop) : '', r.gflop ? num(r.gflops) : '', r.gflop ? num(100 * r.peakFraction) : '',
-    r.usefulGflop ? num(r.usefulGflops) : '', r.usefulGflop ? num(100 * r.usefulPeakFraction) : '',
-    r.bytes ? num(r.bytes / 1e6) : '', r.bytes ? num(r.flopsPerByte) : '', r.bound ?? '',
+    r.op,
+    r.op === OUTSIDE_NATIVE ? '' : String(r.calls),
+    num(r.ms),
+    `${(100 * r.share).toFixed(1)}%`,
+    r.gflop ? num(r.gflop) : '',
+    r.gflop ? num(r.gflops) : '',
+    r.gflop ? num(100 * r.peakFraction) : '',
+    r.usefulGflop ? num(r.usefulGflops) : '',
+    r.usefulGflop ? num(100 * r.usefulPeakFraction) : '',
+    r.bytes ? num(r.bytes / 1e6) : '',
+    r.bytes ? num(r.flopsPerByte) : '',
+    r.bound ?? '',
   ];
   const body = [...p.rows.map(cells), cells(p.total)];
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (c: string[]) => c.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ').trimEnd();
-  return [
-    `machine: ${machineLine(p.machine)}`,
-    line(header), ...body.slice(0, -1).map(line), line(body[body.length - 1]),
-    'GFLOP: conventional count (all kernel taps); useful: taps that meet the input; MB in: bytes of the arrays passed (a lower bound on traffic).',
-  ].join('\n') + '\n';
+  const line = (c: string[]) =>
+    c
+      .map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return (
+    [
+      `machine: ${machineLine(p.machine)}`,
+      line(header),
+      ...body.slice(0, -1).map(line),
+      line(body[body.length - 1]),
+      'GFLOP: conventional count (all kernel taps); useful: taps that meet the input; MB in: bytes of the arrays passed (a lower bound on traffic).',
+    ].join('\n') + '\n'
+  );
 }
 
 // LKVIT_PROFILE=1 profiles the whole process (main thread) and prints the table to stderr at exit.
@@ -218,7 +266,9 @@ if (PROFILE_ENV && PROFILE_ENV !== '0' && isMainThread) {
   process.once('exit', () => {
     end(whole);
     try {
-      process.stderr.write(`\nLKVIT_PROFILE: the whole process\n${formatProfile(report(whole, undefined, machinePeak()))}`);
+      process.stderr.write(
+        `\nLKVIT_PROFILE: the whole process\n${formatProfile(report(whole, undefined, machinePeak()))}`,
+      );
     } catch (e) {
       process.stderr.write(`LKVIT_PROFILE: no profile (${(e as Error).message})\n`);
     }

@@ -20,12 +20,21 @@ export function readRegularFile(file: string, maxBytes: number, follow: boolean)
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | (follow ? 0 : fs.constants.O_NOFOLLOW));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UnsafeFileError(code === 'ELOOP' ? 'is a symbolic link (only regular files are read)' : code === 'ENOENT' ? 'does not exist' : `cannot be opened (${code ?? 'error'})`);
+    throw new UnsafeFileError(
+      code === 'ELOOP'
+        ? 'is a symbolic link (only regular files are read)'
+        : code === 'ENOENT'
+          ? 'does not exist'
+          : `cannot be opened (${code ?? 'error'})`,
+    );
   }
   try {
     const stat = fs.fstatSync(fd);
     if (!stat.isFile()) throw new UnsafeFileError(`is not a regular file (${kindOf(stat)})`);
-    if (stat.size > Math.min(maxBytes, buffer.constants.MAX_LENGTH)) throw new UnsafeFileError(`has ${stat.size} bytes, more than the ${Math.min(maxBytes, buffer.constants.MAX_LENGTH)} allowed`);
+    if (stat.size > Math.min(maxBytes, buffer.constants.MAX_LENGTH))
+      throw new UnsafeFileError(
+        `has ${stat.size} bytes, more than the ${Math.min(maxBytes, buffer.constants.MAX_LENGTH)} allowed`,
+      );
     const bytes = Buffer.alloc(stat.size);
     let at = 0;
     while (at < bytes.length) {
@@ -42,7 +51,17 @@ export function readRegularFile(file: string, maxBytes: number, follow: boolean)
 }
 
 function kindOf(s: fs.Stats): string {
-  return s.isDirectory() ? 'a folder' : s.isFIFO() ? 'a FIFO' : s.isCharacterDevice() || s.isBlockDevice() ? 'a device' : s.isSocket() ? 'a socket' : s.isSymbolicLink() ? 'a symbolic link' : 'not a plain file';
+  return s.isDirectory()
+    ? 'a folder'
+    : s.isFIFO()
+      ? 'a FIFO'
+      : s.isCharacterDevice() || s.isBlockDevice()
+        ? 'a device'
+        : s.isSocket()
+          ? 'a socket'
+          : s.isSymbolicLink()
+            ? 'a symbolic link'
+            : 'not a plain file';
 }
 
 /**
@@ -50,7 +69,15 @@ function kindOf(s: fs.Stats): string {
  * separators, not '.' or '..', no control characters), or null when it is not one.
  */
 export function fileInFolder(dir: string, name: unknown): string | null {
-  if (typeof name !== 'string' || name.length === 0 || name.length > 255 || name === '.' || name === '..' || /[/\\\x00-\x1f\x7f-\x9f]/.test(name)) return null;
+  if (
+    typeof name !== 'string' ||
+    name.length === 0 ||
+    name.length > 255 ||
+    name === '.' ||
+    name === '..' ||
+    /[/\\\x00-\x1f\x7f-\x9f]/.test(name)
+  )
+    return null;
   return path.join(dir, name);
 }
 

@@ -19,19 +19,25 @@ export class PayloadChecker {
 
   /** An array of exactly `length` elements. */
   array(field: string, v: unknown, length: number): unknown[] {
-    if (!Array.isArray(v) || v.length !== length) throw this.fail(field, `an array of ${length} (the shard's samples)${Array.isArray(v) ? `, got ${v.length}` : ''}`);
+    if (!Array.isArray(v) || v.length !== length)
+      throw this.fail(
+        field,
+        `an array of ${length} (the shard's samples)${Array.isArray(v) ? `, got ${v.length}` : ''}`,
+      );
     return v;
   }
 
   /** An integer in [min, max]. */
   int(field: string, v: unknown, min: number, max: number): number {
-    if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) throw this.fail(field, `an integer in [${min}, ${max}]`);
+    if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max)
+      throw this.fail(field, `an integer in [${min}, ${max}]`);
     return v as number;
   }
 
   /** A finite number in [min, max]. */
   number(field: string, v: unknown, min: number, max: number): number {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw this.fail(field, `a finite number in [${min}, ${max}]`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max)
+      throw this.fail(field, `a finite number in [${min}, ${max}]`);
     return v;
   }
 

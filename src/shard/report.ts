@@ -45,7 +45,8 @@ export function writeShardReport(file: string, report: ShardReport): void {
   const files: Record<string, string> = {};
   for (const [role, name] of Object.entries(report.files ?? {})) {
     const full = fileInFolder(dir, name);
-    if (!full) throw new RangeError(`writeShardReport: files.${role} must be a file name in the report's folder, got '${name}'`);
+    if (!full)
+      throw new RangeError(`writeShardReport: files.${role} must be a file name in the report's folder, got '${name}'`);
     files[role] = sha256FileSync(full);
   }
   report.digest = { payload: sha256(JSON.stringify(report.payload)), files };
@@ -66,8 +67,13 @@ export function shardFiles(paths: string[]): string[] {
       files.push(p);
       continue;
     }
-    const found = fs.readdirSync(p).filter((n) => SHARD_FILE_PATTERN.test(n)).sort().map((n) => path.join(p, n));
-    if (found.length === 0) throw new ShardMergeError(`merge: no shard report (*.shard-I-of-N.json) in folder '${shown(p)}'`);
+    const found = fs
+      .readdirSync(p)
+      .filter((n) => SHARD_FILE_PATTERN.test(n))
+      .sort()
+      .map((n) => path.join(p, n));
+    if (found.length === 0)
+      throw new ShardMergeError(`merge: no shard report (*.shard-I-of-N.json) in folder '${shown(p)}'`);
     files.push(...found);
   }
   return files;
@@ -99,21 +105,42 @@ export function readShardReport(file: string, listed = false): ShardReport {
     throw bad('is not a shard report (not valid JSON)');
   }
   if (!isObject(report) || report.format !== SHARD_FORMAT) {
-    const format = isObject(report) && typeof report.format === 'string' && /^lkvit-shard\/\d+$/.test(report.format) ? report.format : null;
-    throw bad(format ? `is a shard report of format ${format} (this lkvit reads ${SHARD_FORMAT}: rerun the shard)` : `is not a shard report (no format '${SHARD_FORMAT}')`);
+    const format =
+      isObject(report) && typeof report.format === 'string' && /^lkvit-shard\/\d+$/.test(report.format)
+        ? report.format
+        : null;
+    throw bad(
+      format
+        ? `is a shard report of format ${format} (this lkvit reads ${SHARD_FORMAT}: rerun the shard)`
+        : `is not a shard report (no format '${SHARD_FORMAT}')`,
+    );
   }
-  if (typeof report.kind !== 'string' || !/^(eval|attack|analyze:[a-z-]{1,40}|ablation)$/.test(report.kind)) throw bad('has no valid kind (eval, attack, analyze:NAME or ablation)');
+  if (typeof report.kind !== 'string' || !/^(eval|attack|analyze:[a-z-]{1,40}|ablation)$/.test(report.kind))
+    throw bad('has no valid kind (eval, attack, analyze:NAME or ablation)');
   const s = report.shard as unknown as Record<string, unknown>;
   if (!isObject(s) || !isCount(s.count) || !isCount(s.index) || s.count < 1 || s.index < 1 || s.index > s.count)
     throw bad('has no valid shard (integers 1 <= index <= count)');
   const sl = report.slice as unknown as Record<string, unknown>;
-  if (!isObject(sl) || !isCount(sl.start) || !isCount(sl.end) || !isCount(sl.total) || !(sl.start <= sl.end && sl.end <= sl.total))
+  if (
+    !isObject(sl) ||
+    !isCount(sl.start) ||
+    !isCount(sl.end) ||
+    !isCount(sl.total) ||
+    !(sl.start <= sl.end && sl.end <= sl.total)
+  )
     throw bad('has no valid slice (integers 0 <= start <= end <= total)');
   if (!isObject(report.run)) throw bad('has no run description');
-  if (typeof report.seconds !== 'number' || !Number.isFinite(report.seconds) || report.seconds < 0) throw bad('has no valid seconds (a finite number >= 0)');
+  if (typeof report.seconds !== 'number' || !Number.isFinite(report.seconds) || report.seconds < 0)
+    throw bad('has no valid seconds (a finite number >= 0)');
   if (!isObject(report.payload)) throw bad('has no payload');
   const d = report.digest as unknown as Record<string, unknown>;
-  if (!isObject(d) || typeof d.payload !== 'string' || !HEX64.test(d.payload) || !isObject(d.files) || !Object.values(d.files).every((h) => typeof h === 'string' && HEX64.test(h)))
+  if (
+    !isObject(d) ||
+    typeof d.payload !== 'string' ||
+    !HEX64.test(d.payload) ||
+    !isObject(d.files) ||
+    !Object.values(d.files).every((h) => typeof h === 'string' && HEX64.test(h))
+  )
     throw bad('has no valid digest (sha256 of its payload and files)');
   const where = `shard ${report.shard.index}/${report.shard.count} ('${shown(file)}')`;
   if (sha256(JSON.stringify(report.payload)) !== d.payload)
@@ -121,12 +148,18 @@ export function readShardReport(file: string, listed = false): ShardReport {
   const files = report.files ?? {};
   if (!isObject(files)) throw bad('has no valid files (role -> file name)');
   const roles = Object.keys(files);
-  if (roles.length !== Object.keys(d.files).length || roles.some((r) => !Object.prototype.hasOwnProperty.call(d.files, r)))
+  if (
+    roles.length !== Object.keys(d.files).length ||
+    roles.some((r) => !Object.prototype.hasOwnProperty.call(d.files, r))
+  )
     throw bad('has files without a digest (or digests without a file)');
   const dir = path.dirname(path.resolve(file));
   for (const role of roles) {
     const full = fileInFolder(dir, files[role]);
-    if (!full) throw new ShardMergeError(`merge: ${where} names files.${role} outside its folder (only plain file names beside the report are read)`);
+    if (!full)
+      throw new ShardMergeError(
+        `merge: ${where} names files.${role} outside its folder (only plain file names beside the report are read)`,
+      );
     files[role] = full;
   }
   return report;
@@ -144,11 +177,14 @@ export function readShardFile(report: ShardReport, role: string, maxBytes: numbe
   try {
     bytes = readRegularFile(file, maxBytes, false);
   } catch (e) {
-    if (e instanceof UnsafeFileError) throw new ShardMergeError(`merge: the ${role} file '${shown(file)}' of ${where} ${e.message}`);
+    if (e instanceof UnsafeFileError)
+      throw new ShardMergeError(`merge: the ${role} file '${shown(file)}' of ${where} ${e.message}`);
     throw e;
   }
   if (sha256(bytes) !== report.digest?.files[role])
-    throw new ShardMergeError(`merge: the ${role} file '${shown(file)}' of ${where} does not match the shard's digest: it was edited, damaged or replaced`);
+    throw new ShardMergeError(
+      `merge: the ${role} file '${shown(file)}' of ${where} does not match the shard's digest: it was edited, damaged or replaced`,
+    );
   return bytes;
 }
 
@@ -164,21 +200,33 @@ function firstDifference(a: Record<string, unknown>, b: Record<string, unknown>)
  * Checks that `reports` are all n shards of one run, each once, and returns them in shard order.
  * `names` label the reports in messages (their files); `batchSize`, when the run has one, fixes each slice.
  */
-export function mergeable<P>(reports: ShardReport<P>[], labels: string[] = reports.map((r) => `shard ${r.shard.index}/${r.shard.count}`), batchSize?: number): ShardReport<P>[] {
+export function mergeable<P>(
+  reports: ShardReport<P>[],
+  labels: string[] = reports.map((r) => `shard ${r.shard.index}/${r.shard.count}`),
+  batchSize?: number,
+): ShardReport<P>[] {
   const names = labels.map(shown);
   if (reports.length === 0) throw new ShardMergeError('merge: no shard reports given');
   const first = reports[0];
   reports.forEach((r, k) => {
-    if (r.kind !== first.kind) throw new ShardMergeError(`merge: ${names[k]} is a '${r.kind}' shard, ${names[0]} an '${first.kind}' shard`);
+    if (r.kind !== first.kind)
+      throw new ShardMergeError(`merge: ${names[k]} is a '${r.kind}' shard, ${names[0]} an '${first.kind}' shard`);
     if (r.shard.count !== first.shard.count)
-      throw new ShardMergeError(`merge: ${names[k]} is one of ${r.shard.count} shards, ${names[0]} one of ${first.shard.count}`);
+      throw new ShardMergeError(
+        `merge: ${names[k]} is one of ${r.shard.count} shards, ${names[0]} one of ${first.shard.count}`,
+      );
     if (JSON.stringify(r.run) !== JSON.stringify(first.run))
-      throw new ShardMergeError(`merge: ${names[k]} and ${names[0]} come from different runs (${firstDifference(r.run, first.run)} differs)`);
+      throw new ShardMergeError(
+        `merge: ${names[k]} and ${names[0]} come from different runs (${firstDifference(r.run, first.run)} differs)`,
+      );
   });
   const byIndex = new Map<number, number>();
   reports.forEach((r, k) => {
     const seen = byIndex.get(r.shard.index);
-    if (seen !== undefined) throw new ShardMergeError(`merge: shard ${r.shard.index}/${r.shard.count} given twice (${names[seen]} and ${names[k]})`);
+    if (seen !== undefined)
+      throw new ShardMergeError(
+        `merge: shard ${r.shard.index}/${r.shard.count} given twice (${names[seen]} and ${names[k]})`,
+      );
     byIndex.set(r.shard.index, k);
   });
   const n = first.shard.count;
@@ -187,20 +235,27 @@ export function mergeable<P>(reports: ShardReport<P>[], labels: string[] = repor
     const missing: number[] = [];
     for (let i = 1; i <= n && missing.length < 8; i++) if (!byIndex.has(i)) missing.push(i);
     const more = n - byIndex.size - missing.length;
-    throw new ShardMergeError(`merge: missing shard(s) ${missing.map((i) => `${i}/${n}`).join(', ')}${more > 0 ? ` and ${more} more` : ''} of ${n}`);
+    throw new ShardMergeError(
+      `merge: missing shard(s) ${missing.map((i) => `${i}/${n}`).join(', ')}${more > 0 ? ` and ${more} more` : ''} of ${n}`,
+    );
   }
   const ordered = Array.from({ length: n }, (_, i) => reports[byIndex.get(i + 1)!]);
   // Slices must tile [0, total), and be the ones --shard i/n cuts when the batch size is known.
   ordered.reduce((at, r, i) => {
     if (r.slice.start !== at || r.slice.total !== first.slice.total)
-      throw new ShardMergeError(`merge: shard ${i + 1}/${n} covers samples ${r.slice.start}-${r.slice.end} of ${r.slice.total}, expected to start at ${at} of ${first.slice.total}`);
+      throw new ShardMergeError(
+        `merge: shard ${i + 1}/${n} covers samples ${r.slice.start}-${r.slice.end} of ${r.slice.total}, expected to start at ${at} of ${first.slice.total}`,
+      );
     if (batchSize !== undefined) {
       const want = shardSlice(r.slice.total, batchSize, r.shard);
       if (want.start !== r.slice.start || want.end !== r.slice.end)
-        throw new ShardMergeError(`merge: shard ${i + 1}/${n} covers samples ${r.slice.start}-${r.slice.end}, but shard ${i + 1}/${n} of ${r.slice.total} samples in batches of ${batchSize} is ${want.start}-${want.end}`);
+        throw new ShardMergeError(
+          `merge: shard ${i + 1}/${n} covers samples ${r.slice.start}-${r.slice.end}, but shard ${i + 1}/${n} of ${r.slice.total} samples in batches of ${batchSize} is ${want.start}-${want.end}`,
+        );
     }
     return r.slice.end;
   }, 0);
-  if (ordered[n - 1].slice.end !== first.slice.total) throw new ShardMergeError(`merge: the shards cover ${ordered[n - 1].slice.end} of ${first.slice.total} samples`);
+  if (ordered[n - 1].slice.end !== first.slice.total)
+    throw new ShardMergeError(`merge: the shards cover ${ordered[n - 1].slice.end} of ${first.slice.total} samples`);
   return ordered;
 }

@@ -202,11 +202,22 @@ const IN_TO_IN9_CODES = `
 `.replace(/\s+/g, '');
 
 /** ImageNet class index -> ImageNet-9 class (0..8), -1 where none. */
-export const IN_TO_IN9: readonly number[] = Object.freeze(Array.from(IN_TO_IN9_CODES, (c) => (c === '.' ? -1 : Number(c))));
+export const IN_TO_IN9: readonly number[] = Object.freeze(
+  Array.from(IN_TO_IN9_CODES, (c) => (c === '.' ? -1 : Number(c))),
+);
 
 /** ImageNet-9's classes by label (its folders are named NN_name, NN the label). */
-export const IN9_CLASSES = Object.freeze(['Dog', 'Bird', 'Vehicle', 'Reptile', 'Carnivore', 'Insect', 'Instrument',
-  'Primate', 'Fish']);
+export const IN9_CLASSES = Object.freeze([
+  'Dog',
+  'Bird',
+  'Vehicle',
+  'Reptile',
+  'Carnivore',
+  'Insect',
+  'Instrument',
+  'Primate',
+  'Fish',
+]);
 
 const INDEX = new Map(IMAGENET_WNIDS.map((w, i) => [w, i]));
 

@@ -30,12 +30,17 @@ function relativeId(root: string, file: string): string {
 }
 
 function subdirectories(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
 }
 
 /** Checks that `dir` is a readable folder, naming the option it came from. */
 export function checkFolder(option: string, dir: unknown): string {
-  if (typeof dir !== 'string' || dir === '') throw new TypeError(`evaluateSuite: ${option} must be a folder path, got ${typeof dir}`);
+  if (typeof dir !== 'string' || dir === '')
+    throw new TypeError(`evaluateSuite: ${option} must be a folder path, got ${typeof dir}`);
   let stat: fs.Stats;
   try {
     stat = fs.statSync(dir);
@@ -55,7 +60,15 @@ export function wnidLabels(wnids: readonly string[]): (folder: string) => number
 /** root/WNID/* as one subset; `idRoot` is where ids are taken relative to (the data root). */
 export function classFolderSubset(name: string, root: string, wnids: readonly string[], idRoot = root): Subset {
   const files = classFolderFiles(root, wnids === IMAGENET_WNIDS ? imagenetIndex : wnidLabels(wnids));
-  return { name, samples: files.map((f) => ({ id: relativeId(idRoot, f.file), files: [f.file], label: f.label, className: f.folder })) };
+  return {
+    name,
+    samples: files.map((f) => ({
+      id: relativeId(idRoot, f.file),
+      files: [f.file],
+      label: f.label,
+      className: f.folder,
+    })),
+  };
 }
 
 /** ImageNet-C: one subset per corruption and severity found. */
@@ -63,8 +76,13 @@ export function corruptionSubsets(root: string): Subset[] {
   const out: Subset[] = [];
   for (const corruption of subdirectories(root))
     for (const severity of subdirectories(path.join(root, corruption)).filter((s) => /^[1-5]$/.test(s)))
-      out.push(classFolderSubset(`${corruption}/${severity}`, path.join(root, corruption, severity), IMAGENET_WNIDS, root));
-  if (out.length === 0) throw new RangeError(`evaluateSuite: no CORRUPTION/SEVERITY(1..5)/WNID folders under '${root}' (the ImageNet-C layout)`);
+      out.push(
+        classFolderSubset(`${corruption}/${severity}`, path.join(root, corruption, severity), IMAGENET_WNIDS, root),
+      );
+  if (out.length === 0)
+    throw new RangeError(
+      `evaluateSuite: no CORRUPTION/SEVERITY(1..5)/WNID folders under '${root}' (the ImageNet-C layout)`,
+    );
   return out;
 }
 
@@ -81,9 +99,20 @@ export function backgroundSubsets(root: string): Subset[] {
     const dir = path.join(root, variant, 'val');
     if (!fs.existsSync(dir)) continue;
     const files = classFolderFiles(dir, labelOf);
-    out.push({ name: variant, samples: files.map((f) => ({ id: relativeId(root, f.file), files: [f.file], label: f.label, className: f.folder })) });
+    out.push({
+      name: variant,
+      samples: files.map((f) => ({
+        id: relativeId(root, f.file),
+        files: [f.file],
+        label: f.label,
+        className: f.folder,
+      })),
+    });
   }
-  if (out.length === 0) throw new RangeError(`evaluateSuite: none of ${IN9_VARIANTS.join(', ')} has a val/ folder under '${root}' (the ImageNet-9 layout)`);
+  if (out.length === 0)
+    throw new RangeError(
+      `evaluateSuite: none of ${IN9_VARIANTS.join(', ')} has a val/ folder under '${root}' (the ImageNet-9 layout)`,
+    );
   return out;
 }
 
@@ -115,6 +144,8 @@ export function perturbationSubsets(root: string): Subset[] {
     if (samples.length) out.push({ name: folder, samples });
   }
   if (out.length === 0)
-    throw new RangeError(`evaluateSuite: no PERTURBATION/WNID/VIDEO/ frame folders under '${root}' (ImageNet-P's videos as frames; see the README)`);
+    throw new RangeError(
+      `evaluateSuite: no PERTURBATION/WNID/VIDEO/ frame folders under '${root}' (ImageNet-P's videos as frames; see the README)`,
+    );
   return out;
 }

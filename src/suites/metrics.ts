@@ -60,15 +60,24 @@ interface OperatingPoints {
 }
 
 /** sklearn's _binary_clf_curve: one point per distinct score (ties enter together). */
-function operatingPoints(fn: string, scores: ArrayLike<number>, positive: ArrayLike<boolean | number>): OperatingPoints {
+function operatingPoints(
+  fn: string,
+  scores: ArrayLike<number>,
+  positive: ArrayLike<boolean | number>,
+): OperatingPoints {
   if (scores.length !== positive.length)
-    throw new RangeError(`${fn}: scores (${scores.length}) and positive (${positive.length}) must have the same length`);
+    throw new RangeError(
+      `${fn}: scores (${scores.length}) and positive (${positive.length}) must have the same length`,
+    );
   const order = Array.from({ length: scores.length }, (_, i) => i);
   for (const i of order)
-    if (!Number.isFinite(scores[i])) throw new RangeError(`${fn}: scores[${i}] must be a finite number, got ${scores[i]}`);
+    if (!Number.isFinite(scores[i]))
+      throw new RangeError(`${fn}: scores[${i}] must be a finite number, got ${scores[i]}`);
   order.sort((a, b) => scores[b] - scores[a] || a - b);
-  const tps: number[] = [], fps: number[] = [];
-  let tp = 0, fp = 0;
+  const tps: number[] = [],
+    fps: number[] = [];
+  let tp = 0,
+    fp = 0;
   order.forEach((i, r) => {
     if (positive[i]) tp++;
     else fp++;
@@ -77,14 +86,17 @@ function operatingPoints(fn: string, scores: ArrayLike<number>, positive: ArrayL
       fps.push(fp);
     }
   });
-  if (tp === 0 || fp === 0) throw new RangeError(`${fn}: need at least one positive and one negative sample, got ${tp} and ${fp}`);
+  if (tp === 0 || fp === 0)
+    throw new RangeError(`${fn}: need at least one positive and one negative sample, got ${tp} and ${fp}`);
   return { tps, fps, positives: tp, negatives: fp };
 }
 
 /** Area under the ROC curve (sklearn roc_auc_score: trapezoids, so ties count one half). */
 export function auroc(scores: ArrayLike<number>, positive: ArrayLike<boolean | number>): number {
   const { tps, fps, positives, negatives } = operatingPoints('auroc', scores, positive);
-  let area = 0, prevTp = 0, prevFp = 0;
+  let area = 0,
+    prevTp = 0,
+    prevFp = 0;
   for (let i = 0; i < tps.length; i++) {
     area += ((fps[i] - prevFp) * (tps[i] + prevTp)) / 2;
     prevTp = tps[i];
@@ -96,7 +108,8 @@ export function auroc(scores: ArrayLike<number>, positive: ArrayLike<boolean | n
 /** Area under the precision-recall curve as sklearn's average_precision_score: sum of (R_n - R_n-1) P_n. */
 export function averagePrecision(scores: ArrayLike<number>, positive: ArrayLike<boolean | number>): number {
   const { tps, fps, positives } = operatingPoints('averagePrecision', scores, positive);
-  let ap = 0, prevRecall = 0;
+  let ap = 0,
+    prevRecall = 0;
   for (let i = 0; i < tps.length; i++) {
     const recall = tps[i] / positives;
     ap += (recall - prevRecall) * (tps[i] / (tps[i] + fps[i]));
@@ -113,7 +126,8 @@ export function fprAtRecall(scores: ArrayLike<number>, positive: ArrayLike<boole
   if (!(recall >= 0 && recall <= 1)) throw new RangeError(`fprAtRecall: recall must be in [0, 1], got ${recall}`);
   const { tps, fps, positives, negatives } = operatingPoints('fprAtRecall', scores, positive);
   const full = tps.indexOf(positives);
-  let best = full, bestGap = Infinity;
+  let best = full,
+    bestGap = Infinity;
   for (let i = full; i >= 0; i--) {
     const gap = Math.abs(tps[i] / positives - recall);
     if (gap < bestGap) {
@@ -131,9 +145,21 @@ export function fprAtRecall(scores: ArrayLike<number>, positive: ArrayLike<boole
 
 /** Top-1 error rates of AlexNet per corruption, averaged over severities 1..5 (the mCE normaliser). */
 export const ALEXNET_CORRUPTION_ERRORS: Readonly<Record<string, number>> = Object.freeze({
-  gaussian_noise: 0.886428, shot_noise: 0.894468, impulse_noise: 0.92264, defocus_blur: 0.81988, glass_blur: 0.826268,
-  motion_blur: 0.785948, zoom_blur: 0.79836, snow: 0.866816, frost: 0.826572, fog: 0.819324, brightness: 0.564592,
-  contrast: 0.853204, elastic_transform: 0.646056, pixelate: 0.71784, jpeg_compression: 0.6065,
+  gaussian_noise: 0.886428,
+  shot_noise: 0.894468,
+  impulse_noise: 0.92264,
+  defocus_blur: 0.81988,
+  glass_blur: 0.826268,
+  motion_blur: 0.785948,
+  zoom_blur: 0.79836,
+  snow: 0.866816,
+  frost: 0.826572,
+  fog: 0.819324,
+  brightness: 0.564592,
+  contrast: 0.853204,
+  elastic_transform: 0.646056,
+  pixelate: 0.71784,
+  jpeg_compression: 0.6065,
 });
 
 /** The four held-out corruptions, reported without normalisation. */
@@ -141,8 +167,10 @@ export const EXTRA_CORRUPTIONS = Object.freeze(['speckle_noise', 'gaussian_blur'
 
 /** CE_c = sum over severities 1..5 of the error / the same sum of the baseline's (given as its mean). */
 export function corruptionError(errors: readonly number[], baselineMeanError: number): number {
-  if (errors.length !== 5) throw new RangeError(`corruptionError: need the errors at the 5 severities, got ${errors.length}`);
-  if (!(baselineMeanError > 0)) throw new RangeError(`corruptionError: the baseline error must be > 0, got ${baselineMeanError}`);
+  if (errors.length !== 5)
+    throw new RangeError(`corruptionError: need the errors at the 5 severities, got ${errors.length}`);
+  if (!(baselineMeanError > 0))
+    throw new RangeError(`corruptionError: the baseline error must be > 0, got ${baselineMeanError}`);
   return errors.reduce((s, e) => s + e, 0) / (5 * baselineMeanError);
 }
 
@@ -164,8 +192,9 @@ export interface SequenceOptions {
 
 /** The (earlier, later) frame pairs the metrics compare, as ImageNet-P/test.py walks them. */
 export function framePairs(frames: number, options: SequenceOptions): [number, number][] {
-  const step = options.noise ? 1 : options.difficulty ?? 1;
-  if (!Number.isInteger(step) || step < 1) throw new RangeError(`framePairs: difficulty must be an integer >= 1, got ${step}`);
+  const step = options.noise ? 1 : (options.difficulty ?? 1);
+  if (!Number.isInteger(step) || step < 1)
+    throw new RangeError(`framePairs: difficulty must be an integer >= 1, got ${step}`);
   const pairs: [number, number][] = [];
   for (let i = 0; i < step; i++) {
     let prev = i;
@@ -178,7 +207,12 @@ export function framePairs(frames: number, options: SequenceOptions): [number, n
 }
 
 /** Mean over videos of the per-video mean of a per-pair measure. */
-function videoMean<F>(fn: string, videos: readonly F[][], options: SequenceOptions, measure: (a: F, b: F) => number): number {
+function videoMean<F>(
+  fn: string,
+  videos: readonly F[][],
+  options: SequenceOptions,
+  measure: (a: F, b: F) => number,
+): number {
   if (videos.length === 0) throw new RangeError(`${fn}: need at least one video`);
   let total = 0;
   videos.forEach((frames, v) => {

@@ -54,7 +54,9 @@ export class ResumeState {
     }
     const lines = fs.readFileSync(file, 'utf8').split('\n');
     if (lines[0] !== want)
-      throw new RangeError(`evaluateSuite: '${file}' holds results of another run (${lines[0].slice(0, 200)}); use another out folder or delete it`);
+      throw new RangeError(
+        `evaluateSuite: '${file}' holds results of another run (${lines[0].slice(0, 200)}); use another out folder or delete it`,
+      );
     for (const line of lines.slice(1)) {
       if (!line) continue;
       let batch: { ids: string[]; results: SampleResult[] };
@@ -99,7 +101,8 @@ export function reportCsv(report: SuiteReport): string {
 /** Writes report.json and report.csv under `out`; returns their paths. */
 export function writeReport(out: string, report: SuiteReport): { json: string; csv: string } {
   fs.mkdirSync(out, { recursive: true });
-  const json = path.join(out, 'report.json'), csv = path.join(out, 'report.csv');
+  const json = path.join(out, 'report.json'),
+    csv = path.join(out, 'report.csv');
   fs.writeFileSync(json, JSON.stringify(report, null, 2) + '\n');
   fs.writeFileSync(csv, reportCsv(report));
   return { json, csv };

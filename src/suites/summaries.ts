@@ -2,8 +2,19 @@
 // summary (the report's figures from all records). Records hold predictions, not correctness, so a
 // report can be recomputed from merged states.
 import {
-  topClasses, maxSoftmax, maxLogit, auroc, averagePrecision, fprAtRecall, corruptionError, mean, flipProbability,
-  top5Distance, backgroundGap, ALEXNET_CORRUPTION_ERRORS, EXTRA_CORRUPTIONS,
+  topClasses,
+  maxSoftmax,
+  maxLogit,
+  auroc,
+  averagePrecision,
+  fprAtRecall,
+  corruptionError,
+  mean,
+  flipProbability,
+  top5Distance,
+  backgroundGap,
+  ALEXNET_CORRUPTION_ERRORS,
+  EXTRA_CORRUPTIONS,
 } from './metrics';
 import { IMAGENET_A_WNIDS, IMAGENET_R_WNIDS, IMAGENET_O_WNIDS, IN_TO_IN9, subsetIndices } from './classes';
 import { parsePerturbation, Sample, Subset } from './layouts';
@@ -87,7 +98,10 @@ export const IMAGENET_VAL: SuiteKind = {
       top1: (r) => (r.top5 as number[])[0] === r.label,
       top5: (r) => (r.top5 as number[]).includes(r.label as number),
     });
-    return { summary: { top1: figureValue(figures, 'val', 'top1'), top5: figureValue(figures, 'val', 'top5') }, figures };
+    return {
+      summary: { top1: figureValue(figures, 'val', 'top1'), top5: figureValue(figures, 'val', 'top5') },
+      figures,
+    };
   },
 };
 
@@ -108,7 +122,8 @@ export const IMAGENET_A = classSubsetSuite(IMAGENET_A_WNIDS, 'imagenet-a');
 export const IMAGENET_R = classSubsetSuite(IMAGENET_R_WNIDS, 'imagenet-r');
 
 const O_COLUMNS = subsetIndices(IMAGENET_O_WNIDS);
-export const O_SUBSET = 'imagenet-o', IN_DISTRIBUTION_SUBSET = 'in-distribution';
+export const O_SUBSET = 'imagenet-o',
+  IN_DISTRIBUTION_SUBSET = 'in-distribution';
 
 /** ImageNet-O: anomalies are the positives, scored by minus the maximum softmax over the 200 classes
  * (MSP: aupr, auroc, fpr95) and by minus their maximum logit (MaxLogit: maxLogitAupr, ...). */
@@ -116,12 +131,19 @@ export const IMAGENET_O: SuiteKind = {
   transform: 'eval',
   record: ([row]) => ({ confidence: maxSoftmax(row, O_COLUMNS), maxLogit: maxLogit(row, O_COLUMNS) }),
   summarize(evaluated) {
-    const msp: number[] = [], logit: number[] = [], positive: boolean[] = [];
+    const msp: number[] = [],
+      logit: number[] = [],
+      positive: boolean[] = [];
     const figures: Figure[] = [];
     const meanOf = (field: string) => (records: SampleResult[]) => mean(records.map((r) => r[field] as number));
     // A run resumed from a state written before MaxLogit was recorded has no maxLogit: its figures are left out.
     const hasLogit = evaluated.every((e) => e.results.every((r) => typeof r.maxLogit === 'number'));
-    const scored: [string, string][] = hasLogit ? [['meanConfidence', 'confidence'], ['meanMaxLogit', 'maxLogit']] : [['meanConfidence', 'confidence']];
+    const scored: [string, string][] = hasLogit
+      ? [
+          ['meanConfidence', 'confidence'],
+          ['meanMaxLogit', 'maxLogit'],
+        ]
+      : [['meanConfidence', 'confidence']];
     for (const e of evaluated) {
       for (const r of e.results) {
         msp.push(-(r.confidence as number));
@@ -129,9 +151,21 @@ export const IMAGENET_O: SuiteKind = {
         positive.push(e.subset.name === O_SUBSET);
       }
       for (const [metric, field] of scored) {
-        figures.push({ subset: e.subset.name, class: null, metric, value: meanOf(field)(e.results), count: e.results.length });
+        figures.push({
+          subset: e.subset.name,
+          class: null,
+          metric,
+          value: meanOf(field)(e.results),
+          count: e.results.length,
+        });
         for (const [cls, records] of byClass(e))
-          figures.push({ subset: e.subset.name, class: cls, metric, value: meanOf(field)(records), count: records.length });
+          figures.push({
+            subset: e.subset.name,
+            class: cls,
+            metric,
+            value: meanOf(field)(records),
+            count: records.length,
+          });
       }
     }
     const both = positive.includes(true) && positive.includes(false);
@@ -164,7 +198,8 @@ export const IMAGENET_C: SuiteKind = {
       groups.set(corruption, g);
     }
     const normalisers = { ...ALEXNET_CORRUPTION_ERRORS, ...(baseline.errors ?? {}) };
-    const ces: number[] = [], atSeverity: number[] = [];
+    const ces: number[] = [],
+      atSeverity: number[] = [];
     for (const [corruption, bySeverity] of [...groups].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const errors: number[] = [];
       for (let s = 1; s <= 5; s++) {
@@ -172,12 +207,24 @@ export const IMAGENET_C: SuiteKind = {
         if (!e) continue;
         const accuracy = fraction(e.results.map(top1)) as number;
         errors.push(1 - accuracy);
-        figures.push({ subset: e.subset.name, class: null, metric: 'error', value: 1 - accuracy, count: e.results.length });
+        figures.push({
+          subset: e.subset.name,
+          class: null,
+          metric: 'error',
+          value: 1 - accuracy,
+          count: e.results.length,
+        });
         if (s === severity) atSeverity.push(accuracy);
       }
       const all = [...bySeverity.values()];
       const records = all.flatMap((e) => e.results);
-      figures.push({ subset: corruption, class: null, metric: 'meanError', value: mean(errors), count: records.length });
+      figures.push({
+        subset: corruption,
+        class: null,
+        metric: 'meanError',
+        value: mean(errors),
+        count: records.length,
+      });
       const complete = errors.length === 5;
       const normaliser = normalisers[corruption];
       if (normaliser !== undefined && !EXTRA_CORRUPTIONS.includes(corruption)) {
@@ -187,9 +234,16 @@ export const IMAGENET_C: SuiteKind = {
       }
       // Per class: error over the severities present.
       const perClass = new Map<string, boolean[]>();
-      for (const e of all) byClass(e).forEach((rs, cls) => perClass.set(cls, [...(perClass.get(cls) ?? []), ...rs.map(top1)]));
+      for (const e of all)
+        byClass(e).forEach((rs, cls) => perClass.set(cls, [...(perClass.get(cls) ?? []), ...rs.map(top1)]));
       for (const [cls, flags] of perClass)
-        figures.push({ subset: corruption, class: cls, metric: 'error', value: 1 - (fraction(flags) as number), count: flags.length });
+        figures.push({
+          subset: corruption,
+          class: cls,
+          metric: 'error',
+          value: 1 - (fraction(flags) as number),
+          count: flags.length,
+        });
     }
     const standard = Object.keys(ALEXNET_CORRUPTION_ERRORS).length;
     return {
@@ -222,35 +276,65 @@ export const IMAGENET_P: SuiteKind = {
       const m = measured.get(perturbation) ?? { fp: [], t5d: [], count: 0 };
       for (const d of strides) {
         const options = { noise, difficulty: d };
-        const fp = flipProbability(videos.map((v) => v.map((frame) => frame[0])), options);
+        const fp = flipProbability(
+          videos.map((v) => v.map((frame) => frame[0])),
+          options,
+        );
         const t5d = top5Distance(videos, options);
         m.fp.push(fp);
         m.t5d.push(t5d);
-        figures.push({ subset: `${perturbation}/d${d}`, class: null, metric: 'flipProbability', value: fp, count: videos.length });
-        figures.push({ subset: `${perturbation}/d${d}`, class: null, metric: 'top5Distance', value: t5d, count: videos.length });
+        figures.push({
+          subset: `${perturbation}/d${d}`,
+          class: null,
+          metric: 'flipProbability',
+          value: fp,
+          count: videos.length,
+        });
+        figures.push({
+          subset: `${perturbation}/d${d}`,
+          class: null,
+          metric: 'top5Distance',
+          value: t5d,
+          count: videos.length,
+        });
         for (const [cls, records] of byClass(e)) {
           const classVideos = records.map((r) => (r.top5 as number[][]).map((frame) => frame[0]));
-          figures.push({ subset: `${perturbation}/d${d}`, class: cls, metric: 'flipProbability', value: flipProbability(classVideos, options), count: records.length });
+          figures.push({
+            subset: `${perturbation}/d${d}`,
+            class: cls,
+            metric: 'flipProbability',
+            value: flipProbability(classVideos, options),
+            count: records.length,
+          });
         }
       }
       m.count += videos.length;
       measured.set(perturbation, m);
     }
-    const rates: number[] = [], distances: number[] = [];
+    const rates: number[] = [],
+      distances: number[] = [];
     const normalized = baseline.flipProbability !== undefined;
     for (const [perturbation, m] of [...measured].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const fp = mean(m.fp), t5d = mean(m.t5d);
+      const fp = mean(m.fp),
+        t5d = mean(m.t5d);
       figures.push({ subset: perturbation, class: null, metric: 'flipProbability', value: fp, count: m.count });
       figures.push({ subset: perturbation, class: null, metric: 'top5Distance', value: t5d, count: m.count });
       const fr = normalized ? fp / baseline.flipProbability![perturbation] : fp;
       const t5r = baseline.top5Distance ? t5d / baseline.top5Distance[perturbation] : t5d;
-      if (normalized) figures.push({ subset: perturbation, class: null, metric: 'flipRate', value: fr, count: m.count });
-      if (baseline.top5Distance) figures.push({ subset: perturbation, class: null, metric: 'top5DistanceRate', value: t5r, count: m.count });
+      if (normalized)
+        figures.push({ subset: perturbation, class: null, metric: 'flipRate', value: fr, count: m.count });
+      if (baseline.top5Distance)
+        figures.push({ subset: perturbation, class: null, metric: 'top5DistanceRate', value: t5r, count: m.count });
       rates.push(fr);
       distances.push(t5r);
     }
     return {
-      summary: { mFR: mean(rates), mT5D: mean(distances), normalizedFR: normalized ? 1 : 0, normalizedT5D: baseline.top5Distance ? 1 : 0 },
+      summary: {
+        mFR: mean(rates),
+        mT5D: mean(distances),
+        normalizedFR: normalized ? 1 : 0,
+        normalizedT5D: baseline.top5Distance ? 1 : 0,
+      },
       figures,
     };
   },
@@ -265,9 +349,15 @@ export const IMAGENET_9: SuiteKind = {
   summarize(evaluated) {
     const figures = accuracyFigures(evaluated, { top1 });
     const acc = (variant: string) => figureValue(figures, variant, 'top1');
-    const same = acc('mixed_same'), rand = acc('mixed_rand');
+    const same = acc('mixed_same'),
+      rand = acc('mixed_rand');
     return {
-      summary: { original: acc('original'), mixed_same: same, mixed_rand: rand, bgGap: same !== null && rand !== null ? backgroundGap(same, rand) : null },
+      summary: {
+        original: acc('original'),
+        mixed_same: same,
+        mixed_rand: rand,
+        bgGap: same !== null && rand !== null ? backgroundGap(same, rand) : null,
+      },
       figures,
     };
   },

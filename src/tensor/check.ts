@@ -29,17 +29,26 @@ export function checkOutput(op: string, what: string, shape: Shape, cause = ''):
 export function checkRank(op: string, name: string, x: unknown, rank: number, layout?: string): asserts x is Tensor {
   checkTensor(op, name, x);
   if (x.ndim !== rank)
-    throw new RangeError(`${op}: ${name} must be ${rank}-D${layout ? ' ' + layout : ''}, got shape ${shapeString(x.shape)}`);
+    throw new RangeError(
+      `${op}: ${name} must be ${rank}-D${layout ? ' ' + layout : ''}, got shape ${shapeString(x.shape)}`,
+    );
 }
 
 export function checkInt(op: string, name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${op}: ${name} must be an integer, got ${describe(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v))
+    throw new TypeError(`${op}: ${name} must be an integer, got ${describe(v)}`);
   if (v < min || v > max) throw new RangeError(`${op}: ${name} must be in [${min}, ${max}], got ${v}`);
   return v;
 }
 
-export function checkNumber(op: string, name: string, v: unknown, opts: { min?: number; max?: number; positive?: boolean } = {}): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`${op}: ${name} must be a finite number, got ${describe(v)}`);
+export function checkNumber(
+  op: string,
+  name: string,
+  v: unknown,
+  opts: { min?: number; max?: number; positive?: boolean } = {},
+): number {
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new TypeError(`${op}: ${name} must be a finite number, got ${describe(v)}`);
   if (opts.positive && !(v > 0)) throw new RangeError(`${op}: ${name} must be > 0, got ${v}`);
   if (opts.min !== undefined && v < opts.min) throw new RangeError(`${op}: ${name} must be >= ${opts.min}, got ${v}`);
   if (opts.max !== undefined && v > opts.max) throw new RangeError(`${op}: ${name} must be <= ${opts.max}, got ${v}`);
@@ -47,7 +56,13 @@ export function checkNumber(op: string, name: string, v: unknown, opts: { min?: 
 }
 
 /** An int or a pair [h, w]; returns the pair. */
-export function checkPair(op: string, name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): [number, number] {
+export function checkPair(
+  op: string,
+  name: string,
+  v: unknown,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): [number, number] {
   if (Array.isArray(v)) {
     if (v.length !== 2) throw new TypeError(`${op}: ${name} must be an integer or a pair [h, w], got ${describe(v)}`);
     return [checkInt(op, `${name}[0]`, v[0], min, max), checkInt(op, `${name}[1]`, v[1], min, max)];
@@ -61,7 +76,8 @@ export function checkOptions(op: string, opts: unknown, allowed: string[]): Reco
   if (opts === null || typeof opts !== 'object' || Array.isArray(opts))
     throw new TypeError(`${op}: options must be an object, got ${describe(opts)}`);
   for (const k of Object.keys(opts)) {
-    if (!allowed.includes(k)) throw new TypeError(`${op}: unknown option '${k}' (expected one of: ${allowed.join(', ')})`);
+    if (!allowed.includes(k))
+      throw new TypeError(`${op}: unknown option '${k}' (expected one of: ${allowed.join(', ')})`);
   }
   return opts as Record<string, unknown>;
 }
@@ -77,7 +93,13 @@ export function choices(allowed: readonly unknown[]): string {
 /** Checks that v is one of the allowed values: a TypeError when it is not even of their type (a
  * number for a string option), a RangeError otherwise; either way the message names the argument,
  * lists the allowed values and shows the bad one with describe, then the hint if any. */
-export function checkOneOf<T extends string | number | boolean>(op: string, name: string, v: unknown, allowed: readonly T[], hint?: string): T {
+export function checkOneOf<T extends string | number | boolean>(
+  op: string,
+  name: string,
+  v: unknown,
+  allowed: readonly T[],
+  hint?: string,
+): T {
   if (allowed.includes(v as T)) return v as T;
   const message = `${op}: ${name} must be ${choices(allowed)}, got ${describe(v)}${hint ? ` (${hint})` : ''}`;
   throw allowed.some((a) => typeof a === typeof v) ? new RangeError(message) : new TypeError(message);

@@ -65,8 +65,10 @@ function countString(n: number): string {
  * element count. `what` names it in the message ("output", "shape"), `cause` the arguments that
  * made it so large ("padding [1048576, ...]"). */
 export function checkShape(op: string, what: string, shape: unknown, cause = ''): number {
-  if (!Array.isArray(shape)) throw new TypeError(`${op}: ${what} must be an array of non-negative integers, got ${typeof shape}`);
-  let nonzero = 1, empty = false;
+  if (!Array.isArray(shape))
+    throw new TypeError(`${op}: ${what} must be an array of non-negative integers, got ${typeof shape}`);
+  let nonzero = 1,
+    empty = false;
   for (let i = 0; i < shape.length; i++) {
     const d: unknown = shape[i];
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0)
@@ -75,8 +77,12 @@ export function checkShape(op: string, what: string, shape: unknown, cause = '')
     else nonzero *= d;
   }
   if (nonzero > MAX_NUMEL) {
-    const count = empty ? `dims other than 0 that multiply to ${countString(nonzero)}` : `${countString(nonzero)} elements`;
-    throw new RangeError(`${op}: ${what} ${shapeString(shape as number[])} would have ${count} (limit 2^31 - 1 per tensor)${cause && `, from ${cause}`}`);
+    const count = empty
+      ? `dims other than 0 that multiply to ${countString(nonzero)}`
+      : `${countString(nonzero)} elements`;
+    throw new RangeError(
+      `${op}: ${what} ${shapeString(shape as number[])} would have ${count} (limit 2^31 - 1 per tensor)${cause && `, from ${cause}`}`,
+    );
   }
   return empty ? 0 : nonzero;
 }
@@ -114,7 +120,9 @@ export class Tensor {
       throw new TypeError(`Tensor: data must be a Float32Array, got ${describeValue(data)}`);
     const n = checkShape('Tensor', 'shape', shape);
     if (n !== data.length)
-      throw new RangeError(`Tensor: shape ${shapeString(shape)} needs ${n} values, ${isHost(data) ? holds(data) : `the DeviceArray has ${data.length}`}`);
+      throw new RangeError(
+        `Tensor: shape ${shapeString(shape)} needs ${n} values, ${isHost(data) ? holds(data) : `the DeviceArray has ${data.length}`}`,
+      );
     if (!isHost(data) && data.disposed) throw new TypeError('Tensor: the DeviceArray was disposed');
     this._storage = data;
     this._size = n;
@@ -133,15 +141,19 @@ export class Tensor {
   }
   /** Replaces a CPU tensor's values array (ops check its length against the shape). */
   set data(v: Float32Array) {
-    if (!(v instanceof Float32Array)) throw new TypeError(`Tensor: data must be a Float32Array, got ${describeValue(v)}`);
-    if (!isHost(this._storage)) throw new TypeError(`Tensor ${shapeString(this.shape)} is on cuda: move it with .to('cpu') to assign .data`);
+    if (!(v instanceof Float32Array))
+      throw new TypeError(`Tensor: data must be a Float32Array, got ${describeValue(v)}`);
+    if (!isHost(this._storage))
+      throw new TypeError(`Tensor ${shapeString(this.shape)} is on cuda: move it with .to('cpu') to assign .data`);
     this._storage = v;
   }
   /** The values on the tensor's device (a Float32Array or a DeviceArray). */
   get storage(): Storage {
     const s = this._storage;
     if (!isHost(s) && s.disposed)
-      throw new TypeError(`Tensor ${shapeString(this.shape)} on cuda was disposed (dispose() frees its memory; it cannot be used afterwards)`);
+      throw new TypeError(
+        `Tensor ${shapeString(this.shape)} on cuda was disposed (dispose() frees its memory; it cannot be used afterwards)`,
+      );
     return s;
   }
   /** Whether dispose() freed this CUDA tensor's memory (always false on the CPU). */
@@ -181,7 +193,8 @@ export class Tensor {
 
   /** Value of a one-element tensor (copied from the device for a CUDA tensor). */
   item(): number {
-    if (this.size !== 1) throw new RangeError(`item: tensor must hold exactly one value, shape is ${shapeString(this.shape)}`);
+    if (this.size !== 1)
+      throw new RangeError(`item: tensor must hold exactly one value, shape is ${shapeString(this.shape)}`);
     return this.toArray()[0];
   }
 
@@ -272,11 +285,15 @@ export class Tensor {
       g = new Float32Array([1]);
     } else {
       g = gradOutput instanceof Tensor ? gradOutput.storage : gradOutput;
-      if (!(g instanceof Float32Array) && !isDeviceArray(g)) throw new TypeError('backward: gradOutput must be a Tensor or a Float32Array');
+      if (!(g instanceof Float32Array) && !isDeviceArray(g))
+        throw new TypeError('backward: gradOutput must be a Tensor or a Float32Array');
       if (g.length !== this.size)
-        throw new RangeError(`backward: gradOutput must hold ${this.size} values (shape ${shapeString(this.shape)}), got ${g.length}`);
+        throw new RangeError(
+          `backward: gradOutput must hold ${this.size} values (shape ${shapeString(this.shape)}), got ${g.length}`,
+        );
     }
-    if (!this.requiresGrad) throw new TypeError('backward: this tensor does not require grad (no input of its graph has requiresGrad)');
+    if (!this.requiresGrad)
+      throw new TypeError('backward: this tensor does not require grad (no input of its graph has requiresGrad)');
     if (this.device === 'cuda' && isHost(g)) {
       const d = cudaBackend().empty(g.length) as DeviceArray;
       d.upload(g);
@@ -326,7 +343,8 @@ function accumulate(into: Storage, g: Storage): void {
 
 let arithAddCode: number | null = null;
 function arithAdd(): number {
-  if (arithAddCode === null) arithAddCode = (backendFor('cpu').native as unknown as { arithOps: { add: number } }).arithOps.add;
+  if (arithAddCode === null)
+    arithAddCode = (backendFor('cpu').native as unknown as { arithOps: { add: number } }).arithOps.add;
   return arithAddCode;
 }
 
@@ -338,7 +356,12 @@ function copyOf(a: Storage): Storage {
 }
 
 function isDeviceArray(v: unknown): v is DeviceArray {
-  return typeof v === 'object' && v !== null && v.constructor?.name === 'DeviceArray' && typeof (v as DeviceArray).download === 'function';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    v.constructor?.name === 'DeviceArray' &&
+    typeof (v as DeviceArray).download === 'function'
+  );
 }
 
 function runBackward(root: Tensor, g: Storage): void {
@@ -379,7 +402,8 @@ function runBackward(root: Tensor, g: Storage): void {
     node.inputs.forEach((x, i) => {
       const gi = gin[i];
       if (!needs[i] || !gi) return;
-      if (gi.length !== x.size) throw new Error(`internal: ${node.op} backward gave ${gi.length} values for an input of ${x.size}`);
+      if (gi.length !== x.size)
+        throw new Error(`internal: ${node.op} backward gave ${gi.length} values for an input of ${x.size}`);
       const prev = grads.get(x);
       if (prev) {
         const acc = mine(prev);
@@ -394,7 +418,11 @@ function runBackward(root: Tensor, g: Storage): void {
 
 /** Makes an op's output tensor and, when recording, attaches its backward. */
 export function record<S extends Storage = Float32Array>(
-  op: string, data: S, shape: Shape, inputs: Tensor[], backward: BackwardFn<S>,
+  op: string,
+  data: S,
+  shape: Shape,
+  inputs: Tensor[],
+  backward: BackwardFn<S>,
 ): Tensor {
   const wants = gradEnabled && inputs.some((x) => x.requiresGrad);
   const out = new Tensor(data, shape, wants);
@@ -438,7 +466,8 @@ export interface TensorOptions {
  * the given shape. */
 export function tensor(data: Float32Array | number[], shape?: Shape, opts: TensorOptions = {}): Tensor {
   const arr = data instanceof Float32Array ? data : Array.isArray(data) ? fromNumbers(data) : null;
-  if (!arr) throw new TypeError(`tensor: data must be a Float32Array or an array of numbers, got ${describeValue(data)}`);
+  if (!arr)
+    throw new TypeError(`tensor: data must be a Float32Array or an array of numbers, got ${describeValue(data)}`);
   const shp = shape ?? [arr.length];
   const n = checkShape('tensor', 'shape', shp);
   if (n !== arr.length) throw new RangeError(`tensor: shape ${shapeString(shp)} needs ${n} values, ${holds(arr)}`);

@@ -40,10 +40,13 @@ export interface CheckedAdversarial {
 }
 
 export function checkAdversarial(fn: string, o: unknown): CheckedAdversarial {
-  if (typeof o !== 'object' || o === null) throw new TypeError(`${fn}: adversarial must be an object { method, eps, ... }`);
+  if (typeof o !== 'object' || o === null)
+    throw new TypeError(`${fn}: adversarial must be an object { method, eps, ... }`);
   const a = o as Record<string, unknown>;
   const known = ['method', 'eps', 'alpha', 'steps', 'beta', 'warmupEpochs', 'space'];
-  for (const k of Object.keys(a)) if (!known.includes(k)) throw new TypeError(`${fn}: unknown adversarial option '${k}' (known: ${known.join(', ')})`);
+  for (const k of Object.keys(a))
+    if (!known.includes(k))
+      throw new TypeError(`${fn}: unknown adversarial option '${k}' (known: ${known.join(', ')})`);
   const method = checkOneOf(fn, 'adversarial.method', a.method, ['pgd-at', 'trades']);
   const num = (k: string, v: unknown, min: number, open = false) => {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (open && v === min))
@@ -87,21 +90,38 @@ function generating<T>(model: ImageClassifier, fn: () => T): T {
 
 /** PGD's L-inf maximiser of the cross-entropy from a uniform random start (Madry et al.); with
  * soft `targets` [N, K] (MixUp/CutMix), of the soft-target cross-entropy the model trains on. */
-export function pgdExamples(model: ImageClassifier, x: Tensor, y: Int32Array, a: CheckedAdversarial, scale: number, rng: Rng, targets: Tensor | null = null): Tensor {
-  const eps = a.eps * scale, alpha = a.alpha * scale, shape = x.shape;
+export function pgdExamples(
+  model: ImageClassifier,
+  x: Tensor,
+  y: Int32Array,
+  a: CheckedAdversarial,
+  scale: number,
+  rng: Rng,
+  targets: Tensor | null = null,
+): Tensor {
+  const eps = a.eps * scale,
+    alpha = a.alpha * scale,
+    shape = x.shape;
   if (eps === 0) return x;
   return generating(model, () => {
     const space = attackSpace('fit', a.space, model);
     const z0 = space.toAttack(x.data, shape);
     let z = randomStart(z0, eps, 'linf', rng, space, shape);
-    const grad = (zz: Float32Array) => (targets ? softTargetGrad(model, space, zz, shape, targets) : lossAndGrad(model, space, zz, shape, y, 'ce').grad);
+    const grad = (zz: Float32Array) =>
+      targets ? softTargetGrad(model, space, zz, shape, targets) : lossAndGrad(model, space, zz, shape, y, 'ce').grad;
     for (let s = 0; s < a.steps; s++) z = pgdUpdate(z, grad(z), z0, eps, alpha, 'linf', space, shape);
     return new Tensor(space.toPixel(z, shape).slice(), shape);
   });
 }
 
 // d/dz of the summed soft-target cross-entropy: its gradient w.r.t. the logits is softmax(z) - t.
-function softTargetGrad(model: ImageClassifier, space: AttackSpace, z: Float32Array, shape: readonly number[], targets: Tensor): Float32Array {
+function softTargetGrad(
+  model: ImageClassifier,
+  space: AttackSpace,
+  z: Float32Array,
+  shape: readonly number[],
+  targets: Tensor,
+): Float32Array {
   const xa = new Tensor(space.toPixel(z, shape), shape, true);
   const logits = model.forward(xa);
   const p = noGrad(() => ops.softmax(logits)).data;
@@ -110,14 +130,29 @@ function softTargetGrad(model: ImageClassifier, space: AttackSpace, z: Float32Ar
 }
 
 /** TRADES' maximiser of KL(p(x) || p(x')) from x + 0.001 * N(0, 1), as the official code. */
-export function tradesExamples(model: ImageClassifier, x: Tensor, a: CheckedAdversarial, scale: number, rng: Rng): Tensor {
-  const eps = a.eps * scale, alpha = a.alpha * scale, shape = x.shape;
+export function tradesExamples(
+  model: ImageClassifier,
+  x: Tensor,
+  a: CheckedAdversarial,
+  scale: number,
+  rng: Rng,
+): Tensor {
+  const eps = a.eps * scale,
+    alpha = a.alpha * scale,
+    shape = x.shape;
   if (eps === 0) return x;
   return generating(model, () => {
     const space: AttackSpace = attackSpace('fit', a.space, model);
     const z0 = space.toAttack(x.data, shape);
     const clean = noGrad(() => ops.softmax(model.forward(x)));
-    let z = project(Float32Array.from(z0, (v) => v + 0.001 * rng.normal()), z0, eps, 'linf', space, shape);
+    let z = project(
+      Float32Array.from(z0, (v) => v + 0.001 * rng.normal()),
+      z0,
+      eps,
+      'linf',
+      space,
+      shape,
+    );
     for (let s = 0; s < a.steps; s++) {
       const xa = new Tensor(space.toPixel(z, shape).slice(), shape, true);
       const logits = model.forward(xa);
@@ -134,9 +169,17 @@ export function tradesExamples(model: ImageClassifier, x: Tensor, a: CheckedAdve
 
 /** TRADES' training loss from the clean and adversarial logits: CE + beta * KL (batch mean); the CE
  * of soft `targets` [N, K] when given (MixUp/CutMix, which carry the label smoothing). */
-export function tradesLoss(clean: Tensor, adv: Tensor, y: Int32Array, beta: number, labelSmoothing: number, targets: Tensor | null = null): Tensor {
+export function tradesLoss(
+  clean: Tensor,
+  adv: Tensor,
+  y: Int32Array,
+  beta: number,
+  labelSmoothing: number,
+  targets: Tensor | null = null,
+): Tensor {
   const natural = targets ? softTargetCrossEntropy(clean, targets) : ops.crossEntropy(clean, y, { labelSmoothing });
-  const lpClean = ops.logSoftmax(clean), lpAdv = ops.logSoftmax(adv);
+  const lpClean = ops.logSoftmax(clean),
+    lpAdv = ops.logSoftmax(adv);
   const kl = ops.sum(ops.mul(ops.softmax(clean), ops.sub(lpClean, lpAdv)));
   return ops.add(natural, ops.scale(kl, beta / clean.shape[0]));
 }

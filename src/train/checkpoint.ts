@@ -37,24 +37,32 @@ export function saveCheckpoint(path: string, model: Module, optimizer: Optimizer
 /** Restores model and optimiser from a checkpoint written by saveCheckpoint; returns its progress. */
 export function loadCheckpoint(path: string, model: Module, optimizer?: Optimizer): TrainingProgress {
   const { tensors, metadata } = readSafetensors(path);
-  if (metadata.format !== CHECKPOINT_FORMAT) throw new RangeError(`loadCheckpoint: '${path}' is not an lkvit training checkpoint (format '${metadata.format ?? 'none'}', expected '${CHECKPOINT_FORMAT}')`);
+  if (metadata.format !== CHECKPOINT_FORMAT)
+    throw new RangeError(
+      `loadCheckpoint: '${path}' is not an lkvit training checkpoint (format '${metadata.format ?? 'none'}', expected '${CHECKPOINT_FORMAT}')`,
+    );
   if (optimizer && metadata.optimizer !== optimizer.name)
-    throw new RangeError(`loadCheckpoint: '${path}' holds ${metadata.optimizer} state, the optimiser is ${optimizer.name}`);
-  const modelState = new Map(), optState = new Map();
+    throw new RangeError(
+      `loadCheckpoint: '${path}' holds ${metadata.optimizer} state, the optimiser is ${optimizer.name}`,
+    );
+  const modelState = new Map(),
+    optState = new Map();
   for (const [k, e] of tensors) {
     if (k.startsWith('model.')) modelState.set(k.slice(6), e);
     else if (k.startsWith('optimizer.')) optState.set(k.slice(10), e);
     else throw new RangeError(`loadCheckpoint: unexpected tensor '${k}' in '${path}'`);
   }
   const epoch = Number(metadata.epoch);
-  if (!Number.isInteger(epoch) || epoch < 0) throw new RangeError(`loadCheckpoint: '${path}' has a bad epoch '${metadata.epoch}'`);
+  if (!Number.isInteger(epoch) || epoch < 0)
+    throw new RangeError(`loadCheckpoint: '${path}' has a bad epoch '${metadata.epoch}'`);
   let info: Record<string, unknown>;
   try {
     info = JSON.parse(metadata.info ?? '{}');
   } catch {
     throw new RangeError(`loadCheckpoint: '${path}' has unreadable metadata`);
   }
-  const recorded = metadata['lkvit.model'], own = moduleMetadata(model)['lkvit.model'];
+  const recorded = metadata['lkvit.model'],
+    own = moduleMetadata(model)['lkvit.model'];
   if (recorded !== undefined && own !== undefined && recorded !== own)
     throw new RangeError(`loadCheckpoint: '${path}' holds a ${recorded.slice(0, 80)} model, this one is ${own}`);
   try {
@@ -62,8 +70,14 @@ export function loadCheckpoint(path: string, model: Module, optimizer?: Optimize
   } catch (e) {
     if (!(e instanceof StateDictError)) throw e;
     const [counts, ...keys] = summarizeLoadReport(e.report);
-    const config = metadata['lkvit.config'] !== undefined ? ` (it records ${recorded} ${metadata['lkvit.config'].slice(0, 400)})` : '';
-    throw new StateDictError([`loadCheckpoint: '${path}' does not fit this model${config}: ${counts}`, ...keys].join('\n'), e.report);
+    const config =
+      metadata['lkvit.config'] !== undefined
+        ? ` (it records ${recorded} ${metadata['lkvit.config'].slice(0, 400)})`
+        : '';
+    throw new StateDictError(
+      [`loadCheckpoint: '${path}' does not fit this model${config}: ${counts}`, ...keys].join('\n'),
+      e.report,
+    );
   }
   optimizer?.loadStateDict(optState);
   return { epoch, info };

@@ -74,16 +74,38 @@ export interface FitResult {
   history: EpochMetrics[];
 }
 
-const FIT_OPTIONS = ['epochs', 'batchSize', 'optimizer', 'warmupEpochs', 'minLr', 'clipGradNorm', 'labelSmoothing', 'adversarial',
-  'augment', 'validation', 'seed', 'checkpoint', 'resume', 'onStep', 'onEpoch', 'signal', 'device'];
+const FIT_OPTIONS = [
+  'epochs',
+  'batchSize',
+  'optimizer',
+  'warmupEpochs',
+  'minLr',
+  'clipGradNorm',
+  'labelSmoothing',
+  'adversarial',
+  'augment',
+  'validation',
+  'seed',
+  'checkpoint',
+  'resume',
+  'onStep',
+  'onEpoch',
+  'signal',
+  'device',
+];
 
 // Stream keys: one generator per purpose and step.
-const SHUFFLE = 1, AUGMENT = 2, DROP_PATH = 3, ATTACK = 4;
+const SHUFFLE = 1,
+  AUGMENT = 2,
+  DROP_PATH = 3,
+  ATTACK = 4;
 
 function num(name: string, v: unknown, dflt: number, min: number, max = Infinity, integer = false): number {
   if (v === undefined) return dflt;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v)))
-    throw new RangeError(`fit: ${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${String(v)}`);
+    throw new RangeError(
+      `fit: ${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${String(v)}`,
+    );
   return v;
 }
 
@@ -94,7 +116,8 @@ function fn<T>(name: string, v: unknown): T | undefined {
 
 function makeOptimizer(model: ImageClassifier, spec: unknown): Optimizer {
   const s = (spec ?? { type: 'adamw', lr: 1e-3, weightDecay: 0.05 }) as Record<string, unknown>;
-  if (typeof s !== 'object' || s === null) throw new TypeError('fit: optimizer must be { type: \'sgd\' | \'adamw\', lr, ... }');
+  if (typeof s !== 'object' || s === null)
+    throw new TypeError("fit: optimizer must be { type: 'sgd' | 'adamw', lr, ... }");
   const { type, ...rest } = s;
   const kind = checkOneOf('fit', 'optimizer.type', type, ['sgd', 'adamw']);
   const options = { decay: decayMatricesOnly, ...rest } as unknown as SgdOptions & AdamWOptions;
@@ -111,12 +134,19 @@ function permutation(n: number, rng: Rng): Int32Array {
 }
 
 function abortError(): Error {
-  return Object.assign(new Error('fit: aborted (the last checkpoint, if any, resumes the run)'), { name: 'AbortError' });
+  return Object.assign(new Error('fit: aborted (the last checkpoint, if any, resumes the run)'), {
+    name: 'AbortError',
+  });
 }
 
 /** Clean accuracy and mean cross-entropy on a dataset, in eval mode. */
-async function validate(model: ImageClassifier, data: LabeledDataset, batchSize: number): Promise<{ accuracy: number; loss: number }> {
-  let correct = 0, loss = 0;
+async function validate(
+  model: ImageClassifier,
+  data: LabeledDataset,
+  batchSize: number,
+): Promise<{ accuracy: number; loss: number }> {
+  let correct = 0,
+    loss = 0;
   for await (const b of batches(data, batchSize)) {
     const logits = noGrad(() => model.forward(b.x));
     loss += noGrad(() => ops.crossEntropy(logits, b.y, { reduction: 'sum' })).data[0];
@@ -135,10 +165,12 @@ async function validate(model: ImageClassifier, data: LabeledDataset, batchSize:
 export async function fit(model: ImageClassifier, data: LabeledDataset, options: FitOptions): Promise<FitResult> {
   if (options?.device !== undefined) {
     const d = checkDevice('fit', 'device', options.device);
-    if (d === 'cuda' && !cudaAvailable()) throw new Error(`fit: device 'cuda' was asked for, but CUDA is not available: ${cudaInfo().reason}`);
+    if (d === 'cuda' && !cudaAvailable())
+      throw new Error(`fit: device 'cuda' was asked for, but CUDA is not available: ${cudaInfo().reason}`);
     model.to(d);
   }
-  if (!(model instanceof ImageClassifier)) throw new TypeError('fit: model must be an ImageClassifier (createModel, loadModel or a model class)');
+  if (!(model instanceof ImageClassifier))
+    throw new TypeError('fit: model must be an ImageClassifier (createModel, loadModel or a model class)');
   if (typeof data !== 'object' || data === null || typeof (data as LabeledDataset).load !== 'function')
     throw new TypeError('fit: data must be a LabeledDataset (tensorDataset, imageDataset, ...)');
   if (options === undefined) throw new TypeError('fit: options { epochs, ... } are required');
@@ -146,35 +178,66 @@ export async function fit(model: ImageClassifier, data: LabeledDataset, options:
   if (o.epochs === undefined) throw new TypeError('fit: epochs is required');
   const epochs = num('epochs', o.epochs, 0, 1, Infinity, true);
   const batchSize = num('batchSize', o.batchSize, 64, 1, Infinity, true);
-  if (batchSize > data.length) throw new RangeError(`fit: batchSize ${batchSize} exceeds the ${data.length} training samples`);
+  if (batchSize > data.length)
+    throw new RangeError(`fit: batchSize ${batchSize} exceeds the ${data.length} training samples`);
   const seed = num('seed', o.seed, 0, 0, 2 ** 32 - 1, true);
   const labelSmoothing = num('labelSmoothing', o.labelSmoothing, 0, 0, 1);
   const clip = o.clipGradNorm === undefined ? null : num('clipGradNorm', o.clipGradNorm, 0, 0);
   const adversarial = o.adversarial === undefined ? null : checkAdversarial('fit', o.adversarial);
   // A lone function keeps the stream it always had; named specs draw per family (augment/index.ts).
   const augmentFn = typeof o.augment === 'function' ? o.augment : undefined;
-  const augmentation = o.augment === undefined || augmentFn ? null
-    : new Augmentation(o.augment, { mean: model.mean, std: model.std, numClasses: model.numClasses, labelSmoothing }, 'fit');
-  if (augmentation?.mixes && batchSize % 2 !== 0) throw new RangeError(`fit: mixup/cutmix pair each sample with the batch's flip; batchSize must be even, got ${batchSize}`);
-  const onStep = fn<FitOptions['onStep']>('onStep', o.onStep), onEpoch = fn<FitOptions['onEpoch']>('onEpoch', o.onEpoch);
-  if (o.validation !== undefined && typeof o.validation?.load !== 'function') throw new TypeError('fit: validation must be a LabeledDataset');
-  if (o.checkpoint !== undefined && typeof o.checkpoint !== 'string') throw new TypeError('fit: checkpoint must be a file path');
-  if (o.resume && o.checkpoint === undefined) throw new TypeError('fit: resume needs checkpoint (the file to resume from)');
+  const augmentation =
+    o.augment === undefined || augmentFn
+      ? null
+      : new Augmentation(
+          o.augment,
+          { mean: model.mean, std: model.std, numClasses: model.numClasses, labelSmoothing },
+          'fit',
+        );
+  if (augmentation?.mixes && batchSize % 2 !== 0)
+    throw new RangeError(
+      `fit: mixup/cutmix pair each sample with the batch's flip; batchSize must be even, got ${batchSize}`,
+    );
+  const onStep = fn<FitOptions['onStep']>('onStep', o.onStep),
+    onEpoch = fn<FitOptions['onEpoch']>('onEpoch', o.onEpoch);
+  if (o.validation !== undefined && typeof o.validation?.load !== 'function')
+    throw new TypeError('fit: validation must be a LabeledDataset');
+  if (o.checkpoint !== undefined && typeof o.checkpoint !== 'string')
+    throw new TypeError('fit: checkpoint must be a file path');
+  if (o.resume && o.checkpoint === undefined)
+    throw new TypeError('fit: resume needs checkpoint (the file to resume from)');
 
   const optimizer = makeOptimizer(model, o.optimizer);
   const stepsPerEpoch = Math.floor(data.length / batchSize);
   const warmupSteps = Math.round(num('warmupEpochs', o.warmupEpochs, 0, 0, epochs) * stepsPerEpoch);
-  const lrAt = cosineLr({ baseLr: optimizer.lr, totalSteps: epochs * stepsPerEpoch, warmupSteps, minLr: num('minLr', o.minLr, 0, 0) });
+  const lrAt = cosineLr({
+    baseLr: optimizer.lr,
+    totalSteps: epochs * stepsPerEpoch,
+    warmupSteps,
+    minLr: num('minLr', o.minLr, 0, 0),
+  });
 
   // What a resumed run must agree on, or its continuation would not be the same training.
-  const settings = { epochs, batchSize, seed, labelSmoothing, clip, adversarial, warmupSteps, samples: data.length, optimizer: o.optimizer ?? null,
-    ...(augmentation && { augment: augmentation.settings }) };
+  const settings = {
+    epochs,
+    batchSize,
+    seed,
+    labelSmoothing,
+    clip,
+    adversarial,
+    warmupSteps,
+    samples: data.length,
+    optimizer: o.optimizer ?? null,
+    ...(augmentation && { augment: augmentation.settings }),
+  };
   let history: EpochMetrics[] = [];
   let first = 0;
   if (o.resume && fs.existsSync(o.checkpoint!)) {
     const saved = loadCheckpoint(o.checkpoint!, model, optimizer);
     if (JSON.stringify(saved.info.settings) !== JSON.stringify(settings))
-      throw new RangeError(`fit: checkpoint '${o.checkpoint}' was written with other settings (${JSON.stringify(saved.info.settings)}); resume with the same ones or start afresh`);
+      throw new RangeError(
+        `fit: checkpoint '${o.checkpoint}' was written with other settings (${JSON.stringify(saved.info.settings)}); resume with the same ones or start afresh`,
+      );
     history = saved.info.history as EpochMetrics[];
     first = saved.epoch;
   }
@@ -186,15 +249,20 @@ export async function fit(model: ImageClassifier, data: LabeledDataset, options:
     for (let epoch = first; epoch < epochs; epoch++) {
       const t0 = performance.now();
       const order = permutation(data.length, Rng.keyed(seed, SHUFFLE, epoch));
-      let lossSum = 0, correct = 0, lr = 0, eps: number | undefined;
+      let lossSum = 0,
+        correct = 0,
+        lr = 0,
+        eps: number | undefined;
       model.train();
       for (let step = 0; step < stepsPerEpoch; step++) {
         if (o.signal?.aborted) throw abortError();
         const global = epoch * stepsPerEpoch + step;
         const batch = await loadIndices(data, order.subarray(step * batchSize, (step + 1) * batchSize));
-        const { x, targets } = augmentation ? augmentation.apply(batch.x, batch.y, [seed, AUGMENT, global])
+        const { x, targets } = augmentation
+          ? augmentation.apply(batch.x, batch.y, [seed, AUGMENT, global])
           : { x: augmentFn ? augmentFn(batch.x, Rng.keyed(seed, AUGMENT, global)) : batch.x, targets: null };
-        const trainLoss = (logits: Tensor) => (targets ? softTargetCrossEntropy(logits, targets) : ops.crossEntropy(logits, batch.y, { labelSmoothing }));
+        const trainLoss = (logits: Tensor) =>
+          targets ? softTargetCrossEntropy(logits, targets) : ops.crossEntropy(logits, batch.y, { labelSmoothing });
         reseedDropPaths(model, seed, DROP_PATH, global);
         optimizer.lr = lr = lrAt(global);
 
@@ -227,7 +295,10 @@ export async function fit(model: ImageClassifier, data: LabeledDataset, options:
       }
       model.eval();
       const m: EpochMetrics = {
-        epoch: epoch + 1, trainLoss: lossSum / stepsPerEpoch, trainAccuracy: correct / (stepsPerEpoch * batchSize), lr,
+        epoch: epoch + 1,
+        trainLoss: lossSum / stepsPerEpoch,
+        trainAccuracy: correct / (stepsPerEpoch * batchSize),
+        lr,
         ...(eps === undefined ? {} : { eps }),
         seconds: 0,
       };
@@ -238,7 +309,8 @@ export async function fit(model: ImageClassifier, data: LabeledDataset, options:
       }
       m.seconds = (performance.now() - t0) / 1000;
       history.push(m);
-      if (o.checkpoint !== undefined) saveCheckpoint(o.checkpoint, model, optimizer, { epoch: epoch + 1, info: { settings, history } });
+      if (o.checkpoint !== undefined)
+        saveCheckpoint(o.checkpoint, model, optimizer, { epoch: epoch + 1, info: { settings, history } });
       onEpoch?.(m);
     }
   } finally {

@@ -38,7 +38,10 @@ function checkRate(op: string, name: string, v: unknown, min: number, max = Infi
 
 function namedParameters(op: string, params: Module | NamedParameters): NamedParameters {
   const list = params instanceof Module ? params.namedParameters() : params;
-  if (!Array.isArray(list) || list.some((e) => !Array.isArray(e) || typeof e[0] !== 'string' || !(e[1] instanceof Tensor)))
+  if (
+    !Array.isArray(list) ||
+    list.some((e) => !Array.isArray(e) || typeof e[0] !== 'string' || !(e[1] instanceof Tensor))
+  )
     throw new TypeError(`${op}: params must be a Module or [name, Tensor] pairs`);
   return list;
 }
@@ -52,12 +55,19 @@ export abstract class Optimizer {
   protected readonly decays: boolean[];
   protected readonly state = new Map<string, Float32Array>();
 
-  constructor(readonly name: string, params: Module | NamedParameters, options: CommonOptions, defaultDecay: number) {
-    if (typeof options !== 'object' || options === null) throw new TypeError(`${name}: options must be an object with at least lr`);
+  constructor(
+    readonly name: string,
+    params: Module | NamedParameters,
+    options: CommonOptions,
+    defaultDecay: number,
+  ) {
+    if (typeof options !== 'object' || options === null)
+      throw new TypeError(`${name}: options must be an object with at least lr`);
     this.params = namedParameters(name, params);
     this.lr = checkRate(name, 'lr', options.lr, 0);
     this.weightDecay = checkRate(name, 'weightDecay', options.weightDecay ?? defaultDecay, 0);
-    if (options.decay !== undefined && typeof options.decay !== 'function') throw new TypeError(`${name}: decay must be a function (name, param) => boolean`);
+    if (options.decay !== undefined && typeof options.decay !== 'function')
+      throw new TypeError(`${name}: decay must be a function (name, param) => boolean`);
     this.decays = this.params.map(([k, p]) => (options.decay ? options.decay(k, p) : true));
   }
 
@@ -107,10 +117,16 @@ export abstract class Optimizer {
     for (const [k, e] of state) {
       if (k === 'step') continue;
       const dot = k.lastIndexOf('.');
-      const param = k.slice(0, dot), kind = k.slice(dot + 1);
+      const param = k.slice(0, dot),
+        kind = k.slice(dot + 1);
       if (!this.kinds().includes(kind) || !sizes.has(param))
-        throw new RangeError(`${this.name}.loadStateDict: unexpected entry '${k}' (not a ${this.kinds().join('/')} buffer of a parameter)`);
-      if (e.data.length !== sizes.get(param)) throw new RangeError(`${this.name}.loadStateDict: '${k}' holds ${e.data.length} values, the parameter ${sizes.get(param)}`);
+        throw new RangeError(
+          `${this.name}.loadStateDict: unexpected entry '${k}' (not a ${this.kinds().join('/')} buffer of a parameter)`,
+        );
+      if (e.data.length !== sizes.get(param))
+        throw new RangeError(
+          `${this.name}.loadStateDict: '${k}' holds ${e.data.length} values, the parameter ${sizes.get(param)}`,
+        );
       next.set(k, Float32Array.from(e.data));
     }
     const step = state.get('step');
@@ -134,9 +150,11 @@ export class SGD extends Optimizer {
     super('SGD', params, options, 0);
     this.momentum = checkRate('SGD', 'momentum', options.momentum ?? 0, 0);
     this.dampening = checkRate('SGD', 'dampening', options.dampening ?? 0, 0, 1);
-    if (options.nesterov !== undefined && typeof options.nesterov !== 'boolean') throw new TypeError('SGD: nesterov must be a boolean');
+    if (options.nesterov !== undefined && typeof options.nesterov !== 'boolean')
+      throw new TypeError('SGD: nesterov must be a boolean');
     this.nesterov = options.nesterov ?? false;
-    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) throw new RangeError('SGD: nesterov needs momentum > 0 and dampening 0 (as in PyTorch)');
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0))
+      throw new RangeError('SGD: nesterov needs momentum > 0 and dampening 0 (as in PyTorch)');
   }
 
   protected kinds(): string[] {
@@ -167,7 +185,8 @@ export class AdamW extends Optimizer {
   constructor(params: Module | NamedParameters, options: AdamWOptions) {
     super('AdamW', params, options, 0.01);
     const betas = options.betas ?? [0.9, 0.999];
-    if (!Array.isArray(betas) || betas.length !== 2) throw new TypeError('AdamW: betas must be two numbers [beta1, beta2]');
+    if (!Array.isArray(betas) || betas.length !== 2)
+      throw new TypeError('AdamW: betas must be two numbers [beta1, beta2]');
     this.beta1 = checkRate('AdamW', 'betas[0]', betas[0], 0, 1, true);
     this.beta2 = checkRate('AdamW', 'betas[1]', betas[1], 0, 1, true);
     this.eps = checkRate('AdamW', 'eps', options.eps ?? 1e-8, 0);
@@ -179,8 +198,10 @@ export class AdamW extends Optimizer {
 
   protected update(key: string, w: Float32Array, g: Float32Array, decay: number): void {
     const { lr, beta1: b1, beta2: b2, eps } = this;
-    const m = this.buffer(key, 'exp_avg', w.length), v = this.buffer(key, 'exp_avg_sq', w.length);
-    const stepSize = lr / (1 - b1 ** this.steps), root2 = Math.sqrt(1 - b2 ** this.steps);
+    const m = this.buffer(key, 'exp_avg', w.length),
+      v = this.buffer(key, 'exp_avg_sq', w.length);
+    const stepSize = lr / (1 - b1 ** this.steps),
+      root2 = Math.sqrt(1 - b2 ** this.steps);
     const shrink = 1 - lr * decay;
     for (let i = 0; i < w.length; i++) {
       m[i] = b1 * m[i] + (1 - b1) * g[i];

@@ -13,15 +13,20 @@ export interface CosineOptions {
  * (torch's CosineAnnealingLR with T_max = T). */
 export function cosineLr(options: CosineOptions): (step: number) => number {
   const { baseLr, totalSteps } = options;
-  const warmup = options.warmupSteps ?? 0, minLr = options.minLr ?? 0;
+  const warmup = options.warmupSteps ?? 0,
+    minLr = options.minLr ?? 0;
   const num = (name: string, v: unknown, min: number) => {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new RangeError(`cosineLr: ${name} must be a number >= ${min}, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min)
+      throw new RangeError(`cosineLr: ${name} must be a number >= ${min}, got ${String(v)}`);
   };
   num('baseLr', baseLr, 0);
   num('minLr', minLr, 0);
-  if (!Number.isInteger(totalSteps) || totalSteps < 1) throw new RangeError(`cosineLr: totalSteps must be a positive integer, got ${String(totalSteps)}`);
+  if (!Number.isInteger(totalSteps) || totalSteps < 1)
+    throw new RangeError(`cosineLr: totalSteps must be a positive integer, got ${String(totalSteps)}`);
   if (!Number.isInteger(warmup) || warmup < 0 || warmup > totalSteps)
-    throw new RangeError(`cosineLr: warmupSteps must be an integer in [0, totalSteps = ${totalSteps}], got ${String(warmup)}`);
+    throw new RangeError(
+      `cosineLr: warmupSteps must be an integer in [0, totalSteps = ${totalSteps}], got ${String(warmup)}`,
+    );
   if (minLr > baseLr) throw new RangeError(`cosineLr: minLr ${minLr} must not exceed baseLr ${baseLr}`);
   const decaySteps = totalSteps - warmup;
   return (step) => {

@@ -13,8 +13,10 @@ export interface AnalysisEntry {
   run: AnalysisFn;
 }
 
-const withData = (f: (m: ImageClassifier, d: LabeledDataset, o: never) => unknown): AnalysisEntry =>
-  ({ usesData: true, run: (m, d, o) => f(m, d as LabeledDataset, o as never) });
+const withData = (f: (m: ImageClassifier, d: LabeledDataset, o: never) => unknown): AnalysisEntry => ({
+  usesData: true,
+  run: (m, d, o) => f(m, d as LabeledDataset, o as never),
+});
 
 export const ANALYSES: Record<string, AnalysisEntry> = {
   occlusion: withData(analyses.occlusion),

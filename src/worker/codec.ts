@@ -6,10 +6,16 @@ import { ImageClassifier } from '../models/classifier';
 import { ModelMessage, describeModel, modelTransferables, rebuildModel } from './models';
 import { DatasetMessage, openDataset } from './datasets';
 
-interface TensorTag { $tensor: { data: Float32Array; shape: number[] } }
-interface ModelTag { $model: ModelMessage }
+interface TensorTag {
+  $tensor: { data: Float32Array; shape: number[] };
+}
+interface ModelTag {
+  $model: ModelMessage;
+}
 /** A dataset inside options (fit's validation), described beforehand by describeDataset (async). */
-export interface DatasetTag { $dataset: DatasetMessage }
+export interface DatasetTag {
+  $dataset: DatasetMessage;
+}
 
 export interface Encoded {
   value: unknown;
@@ -30,10 +36,14 @@ const isPlainObject = (v: object): boolean => {
 export function encode(fn: string, what: string, value: unknown, moveTensors: boolean): Encoded {
   const transfer = new Set<ArrayBuffer>();
   const walk = (v: unknown, at: string): unknown => {
-    if (typeof v === 'function') throw new TypeError(`${fn}: ${at} is a function, which cannot be sent to a worker thread`);
+    if (typeof v === 'function')
+      throw new TypeError(`${fn}: ${at} is a function, which cannot be sent to a worker thread`);
     if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return v;
     if (v instanceof Tensor) {
-      const whole = v.data.byteOffset === 0 && v.data.byteLength === v.data.buffer.byteLength && v.data.buffer instanceof ArrayBuffer;
+      const whole =
+        v.data.byteOffset === 0 &&
+        v.data.byteLength === v.data.buffer.byteLength &&
+        v.data.buffer instanceof ArrayBuffer;
       if (moveTensors && whole) transfer.add(v.data.buffer as ArrayBuffer);
       const tag: TensorTag = { $tensor: { data: v.data, shape: [...v.shape] } };
       return tag;
@@ -47,7 +57,10 @@ export function encode(fn: string, what: string, value: unknown, moveTensors: bo
     if (Array.isArray(v)) return v.map((e, i) => walk(e, `${at}[${i}]`));
     if (v instanceof Map) return new Map([...v].map(([k, e]) => [k, walk(e, `${at}.get(${JSON.stringify(k)})`)]));
     if (v instanceof Date || v instanceof RegExp || v instanceof Set) return v;
-    if (!isPlainObject(v)) throw new TypeError(`${fn}: ${at} is a ${v.constructor?.name ?? 'class instance'}, which cannot be sent to a worker thread`);
+    if (!isPlainObject(v))
+      throw new TypeError(
+        `${fn}: ${at} is a ${v.constructor?.name ?? 'class instance'}, which cannot be sent to a worker thread`,
+      );
     const out: Record<string, unknown> = {};
     for (const [k, e] of Object.entries(v)) if (e !== undefined) out[k] = walk(e, `${at}.${k}`);
     return out;
@@ -58,7 +71,8 @@ export function encode(fn: string, what: string, value: unknown, moveTensors: bo
 
 /** Rebuilds what `encode` wrapped: Tensors, and models (built afresh in this thread). */
 export function decode(value: unknown): unknown {
-  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value;
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || value instanceof ArrayBuffer)
+    return value;
   if (Array.isArray(value)) return value.map(decode);
   if (value instanceof Map) return new Map([...value].map(([k, e]) => [k, decode(e)]));
   if (!isPlainObject(value)) return value;

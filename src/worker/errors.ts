@@ -19,7 +19,12 @@ export function errorToMessage(e: unknown): ErrorMessage {
 }
 
 const BUILT_IN: Record<string, new (message: string) => Error> = {
-  TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
 };
 
 /** The caller-side error: a built-in class where the name is one, else an Error carrying the name;
@@ -29,7 +34,10 @@ export function errorFromMessage(m: ErrorMessage): Error {
   const e = new Class(m.message);
   if (e.name !== m.name) Object.defineProperty(e, 'name', { value: m.name, configurable: true, writable: true });
   const here = (e.stack ?? '').split('\n').slice(1).join('\n');
-  const there = (m.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l)).join('\n');
+  const there = (m.stack ?? '')
+    .split('\n')
+    .filter((l) => /^\s+at /.test(l))
+    .join('\n');
   e.stack = `${m.name}: ${m.message}\n${here}${there ? `\n    -- in the worker thread --\n${there}` : ''}`;
   return e;
 }

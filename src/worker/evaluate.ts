@@ -29,18 +29,26 @@ const KNOWN = ['batchSize', 'onProgress', 'signal'];
 
 export function checkEvaluateOptions(options: unknown): EvaluateOptions {
   if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new TypeError(`evaluate: options must be an object, got ${typeof options}`);
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new TypeError(`evaluate: options must be an object, got ${typeof options}`);
   const unknown = Object.keys(options).filter((k) => !KNOWN.includes(k));
-  if (unknown.length) throw new RangeError(`evaluate: unknown option(s) ${unknown.join(', ')}; it takes ${KNOWN.join(', ')}`);
+  if (unknown.length)
+    throw new RangeError(`evaluate: unknown option(s) ${unknown.join(', ')}; it takes ${KNOWN.join(', ')}`);
   const o = options as EvaluateOptions;
   if (o.batchSize !== undefined && (!Number.isInteger(o.batchSize) || o.batchSize < 1))
     throw new RangeError(`evaluate: batchSize must be an integer >= 1, got ${String(o.batchSize)}`);
-  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError('evaluate: onProgress must be a function (done, total) => void');
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function')
+    throw new TypeError('evaluate: onProgress must be a function (done, total) => void');
   return o;
 }
 
-export async function evaluate(model: ImageClassifier, data: LabeledDataset, options: EvaluateOptions = {}): Promise<EvaluateResult> {
-  if (!(model instanceof ImageClassifier)) throw new TypeError(`evaluate: model must be an ImageClassifier, got ${typeof model}`);
+export async function evaluate(
+  model: ImageClassifier,
+  data: LabeledDataset,
+  options: EvaluateOptions = {},
+): Promise<EvaluateResult> {
+  if (!(model instanceof ImageClassifier))
+    throw new TypeError(`evaluate: model must be an ImageClassifier, got ${typeof model}`);
   const { batchSize = 32, onProgress, signal } = checkEvaluateOptions(options);
   const N = data.length;
   if (!(N >= 1)) throw new RangeError('evaluate: data is empty');
@@ -60,7 +68,10 @@ export async function evaluate(model: ImageClassifier, data: LabeledDataset, opt
   }
   const all = new Tensor(logits as Float32Array, [N, K]);
   return {
-    logits: all, y, predictions: argmax(all),
-    top1: meanOf(topkCorrect(all, y, 1)), top5: K >= 5 ? meanOf(topkCorrect(all, y, 5)) : null,
+    logits: all,
+    y,
+    predictions: argmax(all),
+    top1: meanOf(topkCorrect(all, y, 1)),
+    top5: K >= 5 ? meanOf(topkCorrect(all, y, 5)) : null,
   };
 }

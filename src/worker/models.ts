@@ -46,13 +46,18 @@ function classNameOf(model: ImageClassifier): ClassName | undefined {
 /** Checks a spec where it is cheap (known name, existing weights file) so mistakes fail before a worker starts. */
 function checkSpec(fn: string, what: string, spec: ModelSpec): ModelSpec {
   checkOneOf(fn, `${what}.name`, spec.name, Object.keys(MODELS));
-  if (spec.options !== undefined && (typeof spec.options !== 'object' || spec.options === null || Array.isArray(spec.options)))
+  if (
+    spec.options !== undefined &&
+    (typeof spec.options !== 'object' || spec.options === null || Array.isArray(spec.options))
+  )
     throw new TypeError(`${fn}: ${what}.options must be an object of model options, got ${typeof spec.options}`);
   if (spec.weights !== undefined) {
-    if (typeof spec.weights !== 'string') throw new TypeError(`${fn}: ${what}.weights must be a file path, got ${typeof spec.weights}`);
+    if (typeof spec.weights !== 'string')
+      throw new TypeError(`${fn}: ${what}.weights must be a file path, got ${typeof spec.weights}`);
     if (!fs.existsSync(spec.weights)) throw new RangeError(`${fn}: ${what}.weights '${spec.weights}' does not exist`);
   }
-  if (spec.seed !== undefined && !Number.isInteger(spec.seed)) throw new TypeError(`${fn}: ${what}.seed must be an integer, got ${String(spec.seed)}`);
+  if (spec.seed !== undefined && !Number.isInteger(spec.seed))
+    throw new TypeError(`${fn}: ${what}.seed must be an integer, got ${String(spec.seed)}`);
   return { name: spec.name, options: spec.options, weights: spec.weights, seed: spec.seed };
 }
 
@@ -61,7 +66,10 @@ export function modelState(model: ImageClassifier): ModelState {
   return {
     entries: [...model.stateDict()].map(([key, t]) => [key, t.data.slice(), [...t.shape]]),
     training: model.training,
-    requiresGrad: model.namedParameters().filter(([, t]) => t.requiresGrad).map(([key]) => key),
+    requiresGrad: model
+      .namedParameters()
+      .filter(([, t]) => t.requiresGrad)
+      .map(([key]) => key),
   };
 }
 
@@ -78,12 +86,17 @@ export function describeModel(fn: string, what: string, ref: unknown): ModelMess
   if (ref instanceof ImageClassifier) {
     const className = classNameOf(ref);
     if (!className)
-      throw new TypeError(`${fn}: ${what} is a ${ref.constructor.name}; only lkvit's own classes (${Object.keys(CLASSES).join(', ')}) can be sent to a worker`);
+      throw new TypeError(
+        `${fn}: ${what} is a ${ref.constructor.name}; only lkvit's own classes (${Object.keys(CLASSES).join(', ')}) can be sent to a worker`,
+      );
     const config = (ref as unknown as { config: unknown }).config;
     return { kind: 'instance', className, config, mean: ref.mean, std: ref.std, state: modelState(ref) };
   }
-  if (ref !== null && typeof ref === 'object' && !Array.isArray(ref) && 'name' in ref) return { kind: 'spec', spec: checkSpec(fn, what, ref as ModelSpec) };
-  throw new TypeError(`${fn}: ${what} must be an ImageClassifier (createModel / loadModel) or a spec { name, options?, weights?, seed? }, got ${typeof ref === 'function' ? 'a function' : typeof ref}`);
+  if (ref !== null && typeof ref === 'object' && !Array.isArray(ref) && 'name' in ref)
+    return { kind: 'spec', spec: checkSpec(fn, what, ref as ModelSpec) };
+  throw new TypeError(
+    `${fn}: ${what} must be an ImageClassifier (createModel / loadModel) or a spec { name, options?, weights?, seed? }, got ${typeof ref === 'function' ? 'a function' : typeof ref}`,
+  );
 }
 
 /** The buffers of a model message, to transfer rather than copy. */

@@ -51,7 +51,8 @@ export class WorkerPool {
 
   constructor(options: PoolOptions = {}) {
     const n = options.maxWorkers ?? 1;
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`background: maxWorkers must be an integer >= 1, got ${String(n)}`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new RangeError(`background: maxWorkers must be an integer >= 1, got ${String(n)}`);
     this.maxWorkers = n;
   }
 
@@ -74,10 +75,18 @@ export class WorkerPool {
     const encoded = encode(spec.fn, 'options', rest, false);
     const abortFlag = new SharedArrayBuffer(4);
     const request: TaskRequest = {
-      id: this.nextId++, task: spec.task, analysis: spec.analysis, model: spec.model, data: spec.data,
-      options: encoded.value, callbacks: Object.keys(callbacks) as CallbackName[], abortFlag,
+      id: this.nextId++,
+      task: spec.task,
+      analysis: spec.analysis,
+      model: spec.model,
+      data: spec.data,
+      options: encoded.value,
+      callbacks: Object.keys(callbacks) as CallbackName[],
+      abortFlag,
     };
-    const transfer = [...new Set([...modelTransferables(spec.model), ...(spec.data ? datasetTransferables(spec.data) : [])])];
+    const transfer = [
+      ...new Set([...modelTransferables(spec.model), ...(spec.data ? datasetTransferables(spec.data) : [])]),
+    ];
     // Node's convention (fetch, timers/promises): an aborted call rejects at once with signal.reason
     // (an AbortError DOMException for abort(), a TimeoutError for AbortSignal.timeout()); no
     // callback runs after that, and a running worker stops at its next batch.
@@ -85,7 +94,12 @@ export class WorkerPool {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(reason());
       const job: Job = {
-        request, transfer, callbacks, flag: new Int32Array(abortFlag), signal, settled: false,
+        request,
+        transfer,
+        callbacks,
+        flag: new Int32Array(abortFlag),
+        signal,
+        settled: false,
         settle: (error, value) => {
           if (job.settled) return;
           job.settled = true;
@@ -111,12 +125,14 @@ export class WorkerPool {
     const closed = (job: Job) => job.settle(abortError(`${job.request.task}: the background pool was closed`));
     this.queue.splice(0).forEach(closed);
     const slots = this.slots.splice(0);
-    await Promise.all(slots.map(async (slot) => {
-      const job = slot.job;
-      slot.job = null;
-      await slot.worker.terminate();
-      if (job) closed(job);
-    }));
+    await Promise.all(
+      slots.map(async (slot) => {
+        const job = slot.job;
+        slot.job = null;
+        await slot.worker.terminate();
+        if (job) closed(job);
+      }),
+    );
   }
 
   private schedule(): void {
@@ -147,7 +163,11 @@ export class WorkerPool {
       this.schedule();
     };
     worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`background worker exited with code ${code} while running ${slot.job?.request.task ?? 'nothing'}`)));
+    worker.on('exit', (code) =>
+      fail(
+        new Error(`background worker exited with code ${code} while running ${slot.job?.request.task ?? 'nothing'}`),
+      ),
+    );
     this.slots.push(slot);
     return slot;
   }
@@ -175,11 +195,26 @@ export class WorkerPool {
 }
 
 /** Model, data and options of one call, checked and made ready to send. */
-export async function prepareCall(fn: string, task: TaskName, model: unknown, data: unknown | null, options: unknown,
-  analysis?: string): Promise<CallSpec> {
+export async function prepareCall(
+  fn: string,
+  task: TaskName,
+  model: unknown,
+  data: unknown | null,
+  options: unknown,
+  analysis?: string,
+): Promise<CallSpec> {
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options)))
-    throw new TypeError(`${fn}: options must be an object, got ${Array.isArray(options) ? 'an array' : typeof options}`);
+    throw new TypeError(
+      `${fn}: options must be an object, got ${Array.isArray(options) ? 'an array' : typeof options}`,
+    );
   const modelMessage = describeModel(fn, 'model', model);
   const dataMessage = data === null ? null : await describeDataset(fn, data);
-  return { fn, task, analysis, model: modelMessage, data: dataMessage, options: { ...(options as Record<string, unknown>) } };
+  return {
+    fn,
+    task,
+    analysis,
+    model: modelMessage,
+    data: dataMessage,
+    options: { ...(options as Record<string, unknown>) },
+  };
 }

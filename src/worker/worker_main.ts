@@ -16,7 +16,12 @@ import { errorToMessage } from './errors';
 import { TaskName, TaskRequest, TaskReply } from './protocol';
 
 type Options = Record<string, unknown>;
-type Run = (model: ImageClassifier, data: LabeledDataset | null, options: Options, request: TaskRequest) => Promise<unknown>;
+type Run = (
+  model: ImageClassifier,
+  data: LabeledDataset | null,
+  options: Options,
+  request: TaskRequest,
+) => Promise<unknown>;
 
 // `signal`: whether the call takes a signal option itself; the others stop through the data.
 const TASKS: Record<TaskName, { signal: boolean; run: Run }> = {
@@ -25,7 +30,13 @@ const TASKS: Record<TaskName, { signal: boolean; run: Run }> = {
   evaluateSuite: { signal: true, run: (m, _d, o) => evaluateSuite(m, o as never) },
   analyze: { signal: false, run: async (m, d, o, r) => analysisEntry('analyze', r.analysis).run(m, d, o) },
   // The trained state goes back with the history, for the caller's instance.
-  fit: { signal: true, run: async (m, d, o) => ({ ...(await fit(m, d as LabeledDataset, withStepProgress(o) as never)), state: modelState(m) }) },
+  fit: {
+    signal: true,
+    run: async (m, d, o) => ({
+      ...(await fit(m, d as LabeledDataset, withStepProgress(o) as never)),
+      state: modelState(m),
+    }),
+  },
 };
 
 /** fit reports steps; a caller's onProgress(done, total) counts them over the whole run. */
@@ -54,12 +65,17 @@ async function handle(request: TaskRequest): Promise<void> {
   const { id } = request;
   try {
     const flag = new Int32Array(request.abortFlag);
-    const signal = { get aborted() { return Atomics.load(flag, 0) === 1; } };
+    const signal = {
+      get aborted() {
+        return Atomics.load(flag, 0) === 1;
+      },
+    };
     const task = TASKS[request.task];
     const model = rebuildModel(request.model);
     const data = request.data && abortableDataset(openDataset(request.data), signal, request.analysis ?? request.task);
     const options = decode(request.options) as Options;
-    for (const name of request.callbacks) options[name] = (...args: unknown[]) => post({ id, type: 'callback', name, args });
+    for (const name of request.callbacks)
+      options[name] = (...args: unknown[]) => post({ id, type: 'callback', name, args });
     if (task.signal) options.signal = signal;
     const value = await task.run(model, data, options, request);
     const encoded = encode(request.task, 'result', value, true);

@@ -18,7 +18,8 @@ function svgLayoutProblems() {
   const axes = svg.querySelector('.axes path');
   if (!axes) return out;
   const plot = axes.getBBox();
-  const W = Number(svg.getAttribute('width')), H = Number(svg.getAttribute('height'));
+  const W = Number(svg.getAttribute('width')),
+    H = Number(svg.getAttribute('height'));
   const overlaps = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
   for (const el of svg.querySelectorAll('.legend text, .legend rect')) {
     const b = el.getBBox();
@@ -28,7 +29,8 @@ function svgLayoutProblems() {
     const b = el.getBBox();
     const t = el.getAttribute('transform');
     if (t) continue; // the rotated y label: its box is in unrotated coordinates
-    if (b.x < 0 || b.y < 0 || b.x + b.width > W + 0.5 || b.y + b.height > H + 0.5) out.push(`text "${el.textContent}" runs off the ${W}x${H} figure`);
+    if (b.x < 0 || b.y < 0 || b.x + b.width > W + 0.5 || b.y + b.height > H + 0.5)
+      out.push(`text "${el.textContent}" runs off the ${W}x${H} figure`);
   }
   return out;
 }
@@ -41,19 +43,32 @@ async function checkReport(page, screenshot, executablePath = DEFAULT_CHROMIUM) 
   const problems = [];
   try {
     const tab = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    tab.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+    tab.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+    });
     tab.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
     tab.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
     const response = await tab.goto(pathToFileURL(path.resolve(page)).href, { waitUntil: 'load' });
     if (response && !response.ok()) problems.push(`index.html: status ${response.status()}`);
-    const figures = await tab.evaluate(() => [...document.querySelectorAll('img')].map((img) => {
-      const box = img.getBoundingClientRect();
-      return { src: img.getAttribute('src'), complete: img.complete, naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight, width: box.width, height: box.height };
-    }));
+    const figures = await tab.evaluate(() =>
+      [...document.querySelectorAll('img')].map((img) => {
+        const box = img.getBoundingClientRect();
+        return {
+          src: img.getAttribute('src'),
+          complete: img.complete,
+          naturalWidth: img.naturalWidth,
+          naturalHeight: img.naturalHeight,
+          width: box.width,
+          height: box.height,
+        };
+      }),
+    );
     if (figures.length === 0) problems.push('no figures on the page');
     for (const f of figures)
       if (!f.complete || !(f.naturalWidth > 0 && f.naturalHeight > 0) || !(f.width > 0 && f.height > 0))
-        problems.push(`${f.src} did not render (natural ${f.naturalWidth}x${f.naturalHeight}, box ${f.width}x${f.height})`);
+        problems.push(
+          `${f.src} did not render (natural ${f.naturalWidth}x${f.naturalHeight}, box ${f.width}x${f.height})`,
+        );
     await tab.screenshot({ path: screenshot, fullPage: true });
     const figureTab = await browser.newPage();
     for (const f of figures) {
@@ -78,14 +93,20 @@ if (require.main === module) {
     console.error('usage: node test/browser/report.check.js REPORT/index.html SCREENSHOT.png [--chromium PATH]');
     process.exit(2);
   }
-  checkReport(page, screenshot, executablePath).then(({ figures, problems }) => {
-    for (const f of figures) console.log(`${f.src}: ${f.naturalWidth}x${f.naturalHeight}, shown ${Math.round(f.width)}x${Math.round(f.height)}`);
-    if (problems.length) {
-      for (const p of problems) console.error(`FAIL ${p}`);
-      process.exitCode = 1;
-    } else console.log(`ok: ${figures.length} figures rendered, legends off the curves, no console errors`);
-  }, (e) => {
-    console.error(`report.check: ${e.message}`);
-    process.exitCode = 2;
-  });
+  checkReport(page, screenshot, executablePath).then(
+    ({ figures, problems }) => {
+      for (const f of figures)
+        console.log(
+          `${f.src}: ${f.naturalWidth}x${f.naturalHeight}, shown ${Math.round(f.width)}x${Math.round(f.height)}`,
+        );
+      if (problems.length) {
+        for (const p of problems) console.error(`FAIL ${p}`);
+        process.exitCode = 1;
+      } else console.log(`ok: ${figures.length} figures rendered, legends off the curves, no console errors`);
+    },
+    (e) => {
+      console.error(`report.check: ${e.message}`);
+      process.exitCode = 2;
+    },
+  );
 }

@@ -52,7 +52,17 @@ function largeLogits(B, H, Tq, Tk, d, dv) {
 
 module.exports = [
   attentionRow({ name: 'tiny Tq=3 Tk=4 d=2 dv=3', Tq: 3, Tk: 4, d: 2, dv: 3, fd: true }),
-  attentionRow({ name: 'tiny B=2 H=2 Tq=2 Tk=3 scale=0.8', B: 2, H: 2, Tq: 2, Tk: 3, d: 3, dv: 2, scale: 0.8, fd: true }),
+  attentionRow({
+    name: 'tiny B=2 H=2 Tq=2 Tk=3 scale=0.8',
+    B: 2,
+    H: 2,
+    Tq: 2,
+    Tk: 3,
+    d: 3,
+    dv: 2,
+    scale: 0.8,
+    fd: true,
+  }),
   attentionRow({ name: 'single query and key Tq=Tk=1', Tq: 1, Tk: 1, d: 1, dv: 1, fd: true }),
   attentionRow({ name: 'Tq=5 Tk=17 d=8', Tq: 5, Tk: 17, d: 8 }),
   attentionRow({ name: 'B=2 H=3 Tq=Tk=70 d=16 dv=24', B: 2, H: 3, Tq: 70, Tk: 70, d: 16, dv: 24 }),
@@ -62,7 +72,12 @@ module.exports = [
   attentionRow({ name: 'one head T=260 d=32 (query blocks split across threads)', Tq: 260, Tk: 260, d: 32, dv: 16 }),
   attentionRow({
     name: 'large logits (~250) B=2 H=2 Tq=20 Tk=75 d=16',
-    B: 2, H: 2, Tq: 20, Tk: 75, d: 16, dv: 8,
+    B: 2,
+    H: 2,
+    Tq: 20,
+    Tk: 75,
+    d: 16,
+    dv: 8,
     make: largeLogits(2, 2, 20, 75, 16, 8),
   }),
   attentionRow({ name: 'large logits tiny', Tq: 2, Tk: 3, d: 2, dv: 2, make: largeLogits(1, 1, 2, 3, 2, 2), fd: true }),

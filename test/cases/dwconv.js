@@ -8,7 +8,8 @@ const pair = (v) => (Array.isArray(v) ? v : [v, v]);
 // padding > K-1 sends the input gradient to the reference loops), stride 2 the reference loops.
 function row({ N, C, H, W, K, stride = 1, padding = 0, bias = false, fd = false, note = '' }) {
   const [KH, KW] = pair(K);
-  const s = pair(stride), p = pair(padding);
+  const s = pair(stride),
+    p = pair(padding);
   const opts = { stride, padding };
   return {
     name: `depthwiseConv2d [${N},${C},${H},${W}] k${KH}x${KW} s${s.join('x')} p${p.join('x')}${bias ? ' bias' : ''}${note}`,

@@ -17,11 +17,25 @@ function batchNormTrainingRow(name, shape, opts, extra = {}) {
     name,
     make: (r) => ({ ...withAffine(r, shape, C), ...running(r, C) }),
     run: (lk, t) => {
-      const y = lk.ops.batchNorm2d(t.x, { weight: t.w, bias: t.b, runningMean: t.rm, runningVar: t.rv, training: true, ...opts });
+      const y = lk.ops.batchNorm2d(t.x, {
+        weight: t.w,
+        bias: t.b,
+        runningMean: t.rm,
+        runningVar: t.rv,
+        training: true,
+        ...opts,
+      });
       return lk.ops.cat([lk.ops.reshape(y, [-1]), t.rm, t.rv], 0);
     },
     ref: (a) => {
-      const o = R.batchNorm(a.x, { weight: a.w, bias: a.b, runningMean: a.rm, runningVar: a.rv, training: true, ...opts });
+      const o = R.batchNorm(a.x, {
+        weight: a.w,
+        bias: a.b,
+        runningMean: a.rm,
+        runningVar: a.rv,
+        training: true,
+        ...opts,
+      });
       return { data: Float64Array.from([...o.data, ...o.runningMean, ...o.runningVar]), shape: [n + 2 * C] };
     },
     refGrad: (a, g) => {
@@ -50,7 +64,9 @@ function affineRow(name, shape, C, run, ref, refGrad, extra = {}) {
 
 function groupNormRow(shape, G, extra = {}) {
   return affineRow(
-    `groupNorm ${G} groups [${shape}]`, shape, shape[1],
+    `groupNorm ${G} groups [${shape}]`,
+    shape,
+    shape[1],
     (lk, t) => lk.ops.groupNorm(t.x, G, t.w, t.b),
     (a) => R.groupNorm(a.x, G, a.w, a.b),
     (a, g) => R.groupNormGrad(a.x, G, a.w, 1e-5, g),
@@ -94,7 +110,10 @@ module.exports = [
   },
   // (No fd on these: the concatenated running stats depend on x but are not differentiated.)
   batchNormTrainingRow('batchNorm2d training + running-stat update [2,2,2,3]', [2, 2, 2, 3], {}),
-  batchNormTrainingRow('batchNorm2d training momentum 0.3 eps 1e-3 [4,5,6,7]', [4, 5, 6, 7], { momentum: 0.3, eps: 1e-3 }),
+  batchNormTrainingRow('batchNorm2d training momentum 0.3 eps 1e-3 [4,5,6,7]', [4, 5, 6, 7], {
+    momentum: 0.3,
+    eps: 1e-3,
+  }),
   {
     name: 'batchNorm2d training, no affine / running stats, offset data [3,6,5,5]',
     make: (r) => ({ x: r.array([3, 6, 5, 5], 9, 11) }),
@@ -113,14 +132,23 @@ module.exports = [
   },
 
   // ---- LayerNorm (last dim) and LayerNorm2d (channels first)
-  affineRow('layerNorm [2,5] (fd)', [2, 5], 5,
+  affineRow(
+    'layerNorm [2,5] (fd)',
+    [2, 5],
+    5,
     (lk, t) => lk.ops.layerNorm(t.x, t.w, t.b),
     (a) => R.layerNorm(a.x, a.w, a.b),
-    (a, g) => R.layerNormGrad(a.x, a.w, 1e-5, g), { fd: true }),
-  affineRow('layerNorm [3,4,40] eps 1e-6', [3, 4, 40], 40,
+    (a, g) => R.layerNormGrad(a.x, a.w, 1e-5, g),
+    { fd: true },
+  ),
+  affineRow(
+    'layerNorm [3,4,40] eps 1e-6',
+    [3, 4, 40],
+    40,
     (lk, t) => lk.ops.layerNorm(t.x, t.w, t.b, { eps: 1e-6 }),
     (a) => R.layerNorm(a.x, a.w, a.b, 1e-6),
-    (a, g) => R.layerNormGrad(a.x, a.w, 1e-6, g)),
+    (a, g) => R.layerNormGrad(a.x, a.w, 1e-6, g),
+  ),
   {
     name: 'layerNorm without affine, offset data [7,33]',
     make: (r) => ({ x: r.array([7, 33], 99, 101) }),
@@ -129,14 +157,23 @@ module.exports = [
     refGrad: (a, g) => ({ x: R.layerNormGrad(a.x, null, 1e-5, g).x }),
     grad: ['x'],
   },
-  affineRow('layerNorm2d [1,3,2,3] (fd)', [1, 3, 2, 3], 3,
+  affineRow(
+    'layerNorm2d [1,3,2,3] (fd)',
+    [1, 3, 2, 3],
+    3,
     (lk, t) => lk.ops.layerNorm2d(t.x, t.w, t.b),
     (a) => R.layerNorm2d(a.x, a.w, a.b),
-    (a, g) => R.layerNorm2dGrad(a.x, a.w, 1e-6, g), { fd: true }),
-  affineRow('layerNorm2d [2,6,9,9] (pixels span two tiles)', [2, 6, 9, 9], 6,
+    (a, g) => R.layerNorm2dGrad(a.x, a.w, 1e-6, g),
+    { fd: true },
+  ),
+  affineRow(
+    'layerNorm2d [2,6,9,9] (pixels span two tiles)',
+    [2, 6, 9, 9],
+    6,
     (lk, t) => lk.ops.layerNorm2d(t.x, t.w, t.b),
     (a) => R.layerNorm2d(a.x, a.w, a.b),
-    (a, g) => R.layerNorm2dGrad(a.x, a.w, 1e-6, g)),
+    (a, g) => R.layerNorm2dGrad(a.x, a.w, 1e-6, g),
+  ),
   {
     name: 'layerNorm2d without affine, input gradient only [2,5,3,4]',
     make: (r) => ({ x: r.array([2, 5, 3, 4]) }),

@@ -63,7 +63,11 @@ module.exports = [
       x0: arr(new Array(10).fill(0.5), [5, 2]),
       g: arr([3, 4, 2, 0, 0, 0, 0, 0, -1, 0], [5, 2]),
     }),
-    run: (lk) => lk.tensor(Float32Array.from([0.8, 0.9, 1, 0.5, 0.2, 0.5, 0.5 + 0.5 / Math.SQRT2, 0.5 + 0.5 / Math.SQRT2, 0, 0.5]), [5, 2]),
+    run: (lk) =>
+      lk.tensor(
+        Float32Array.from([0.8, 0.9, 1, 0.5, 0.2, 0.5, 0.5 + 0.5 / Math.SQRT2, 0.5 + 0.5 / Math.SQRT2, 0, 0.5]),
+        [5, 2],
+      ),
     ref: (a) => R.pgdL2(a.x, a.g, a.x0, 0.5, 0.5),
     tol: 1e-6,
     refOnly: true, // checks the reference against hand-computed values; runs no op
@@ -97,7 +101,8 @@ module.exports = [
     make: (r) => {
       const a = perturbed(r, [6, 3, 8, 8], 0.15);
       // Shrink the start offset on half of the values to bring the deltas near the radius.
-      for (let i = 0; i < a.x.data.length; i++) if (i % 6 < 3) a.x.data[i] = a.x0.data[i] + Math.fround((a.x.data[i] - a.x0.data[i]) / 4);
+      for (let i = 0; i < a.x.data.length; i++)
+        if (i % 6 < 3) a.x.data[i] = a.x0.data[i] + Math.fround((a.x.data[i] - a.x0.data[i]) / 4);
       const D = 3 * 8 * 8;
       a.g.data.fill(0, 2 * D, 3 * D); // sample 2: zero gradient
       return a;

@@ -24,9 +24,15 @@ for (const { heading, code } of blocks) {
   }
   const started = Date.now();
   try {
-    execFileSync(process.execPath, ['-e', code], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LKVIT_NUM_THREADS: '2' }, timeout: 300000 });
+    execFileSync(process.execPath, ['-e', code], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, LKVIT_NUM_THREADS: '2' },
+      timeout: 300000,
+    });
   } catch (e) {
-    console.error(`FAIL: the example under '${heading}' does not run from the installed package:\n${String(e.stderr ?? e.message).slice(0, 2000)}`);
+    console.error(
+      `FAIL: the example under '${heading}' does not run from the installed package:\n${String(e.stderr ?? e.message).slice(0, 2000)}`,
+    );
     process.exit(1);
   }
   console.log(`example '${heading}' runs from the installed package (${((Date.now() - started) / 1000).toFixed(1)} s)`);

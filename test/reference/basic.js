@@ -21,14 +21,18 @@ function bshape(a, b) {
   const n = Math.max(a.length, b.length);
   const out = [];
   for (let i = 0; i < n; i++) {
-    const x = a[a.length - n + i] ?? 1, y = b[b.length - n + i] ?? 1;
+    const x = a[a.length - n + i] ?? 1,
+      y = b[b.length - n + i] ?? 1;
     out.push(Math.max(x, y));
   }
   return out;
 }
 function srcIndex(c, shape) {
   const off = c.length - shape.length;
-  return ravel(shape.map((s, d) => (s === 1 ? 0 : c[d + off])), shape);
+  return ravel(
+    shape.map((s, d) => (s === 1 ? 0 : c[d + off])),
+    shape,
+  );
 }
 
 function broadcast(a, b, f) {
@@ -42,10 +46,12 @@ function broadcast(a, b, f) {
 }
 function broadcastGrad(a, b, g, df) {
   const shape = bshape(a.shape, b.shape);
-  const ga = new Float64Array(a.data.length), gb = new Float64Array(b.data.length);
+  const ga = new Float64Array(a.data.length),
+    gb = new Float64Array(b.data.length);
   for (let i = 0; i < g.length; i++) {
     const c = unravel(i, shape);
-    const ia = srcIndex(c, a.shape), ib = srcIndex(c, b.shape);
+    const ia = srcIndex(c, a.shape),
+      ib = srcIndex(c, b.shape);
     const [da, db] = df(a.data[ia], b.data[ib]);
     ga[ia] += g[i] * da;
     gb[ib] += g[i] * db;
@@ -119,25 +125,47 @@ function sliceGrad(x, dim, start, end, g) {
 
 // Constant padding of the last two dims, naive: out[c, i, j] = x[c, i - top, j - left] or value.
 function pad2d(x, [left, right, top, bottom], value) {
-  const H = x.shape[x.shape.length - 2], W = x.shape[x.shape.length - 1];
-  const planes = x.data.length / (H * W), OH = H + top + bottom, OW = W + left + right;
+  const H = x.shape[x.shape.length - 2],
+    W = x.shape[x.shape.length - 1];
+  const planes = x.data.length / (H * W),
+    OH = H + top + bottom,
+    OW = W + left + right;
   const out = new Float64Array(planes * OH * OW);
   for (let c = 0; c < planes; c++)
     for (let i = 0; i < OH; i++)
       for (let j = 0; j < OW; j++) {
-        const si = i - top, sj = j - left;
+        const si = i - top,
+          sj = j - left;
         out[(c * OH + i) * OW + j] = si >= 0 && si < H && sj >= 0 && sj < W ? x.data[(c * H + si) * W + sj] : value;
       }
   return { data: out, shape: [...x.shape.slice(0, -2), OH, OW] };
 }
 
 function pad2dGrad(x, [left, right, top, bottom], g) {
-  const H = x.shape[x.shape.length - 2], W = x.shape[x.shape.length - 1];
-  const planes = x.data.length / (H * W), OW = W + left + right, OH = H + top + bottom;
+  const H = x.shape[x.shape.length - 2],
+    W = x.shape[x.shape.length - 1];
+  const planes = x.data.length / (H * W),
+    OW = W + left + right,
+    OH = H + top + bottom;
   const gx = new Float64Array(x.data.length);
   for (let c = 0; c < planes; c++)
-    for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) gx[(c * H + i) * W + j] = g[(c * OH + i + top) * OW + j + left];
+    for (let i = 0; i < H; i++)
+      for (let j = 0; j < W; j++) gx[(c * H + i) * W + j] = g[(c * OH + i + top) * OW + j + left];
   return gx;
 }
 
-module.exports = { pad2d, pad2dGrad, prod, unravel, ravel, broadcast, broadcastGrad, reduceDim, reduceDimGrad, permute, permuteGrad, slice, sliceGrad };
+module.exports = {
+  pad2d,
+  pad2dGrad,
+  prod,
+  unravel,
+  ravel,
+  broadcast,
+  broadcastGrad,
+  reduceDim,
+  reduceDimGrad,
+  permute,
+  permuteGrad,
+  slice,
+  sliceGrad,
+};

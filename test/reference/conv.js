@@ -7,7 +7,9 @@ const pair = (v, d) => (v === undefined ? [d, d] : Array.isArray(v) ? v : [v, v]
 function convGeometry(x, w, opts = {}) {
   const [N, C, H, W] = x.shape;
   const [O, CG, KH, KW] = w.shape;
-  const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0), [dh, dw] = pair(opts.dilation, 1);
+  const [sh, sw] = pair(opts.stride, 1),
+    [ph, pw] = pair(opts.padding, 0),
+    [dh, dw] = pair(opts.dilation, 1);
   const groups = opts.groups ?? 1;
   const OH = Math.floor((H + 2 * ph - dh * (KH - 1) - 1) / sh) + 1;
   const OW = Math.floor((W + 2 * pw - dw * (KW - 1) - 1) / sw) + 1;
@@ -51,7 +53,9 @@ function conv2d(x, w, bias, opts) {
 
 function conv2dGrad(x, w, bias, opts, g) {
   const geo = convGeometry(x, w, opts);
-  const gx = new Float64Array(x.data.length), gw = new Float64Array(w.data.length), gb = new Float64Array(geo.O);
+  const gx = new Float64Array(x.data.length),
+    gw = new Float64Array(w.data.length),
+    gb = new Float64Array(geo.O);
   forEachTap(geo, (xi, wi, yi) => {
     gx[xi] += g[yi] * w.data[wi];
     gw[wi] += g[yi] * x.data[xi];

@@ -10,14 +10,16 @@ function outSize(len, k, stride, pad) {
 function forEachTap(x, w, [sh, sw], [ph, pw], visit) {
   const [N, C, H, W] = x.shape;
   const [KH, KW] = [w.shape[2], w.shape[3]];
-  const OH = outSize(H, KH, sh, ph), OW = outSize(W, KW, sw, pw);
+  const OH = outSize(H, KH, sh, ph),
+    OW = outSize(W, KW, sw, pw);
   for (let n = 0; n < N; n++)
     for (let c = 0; c < C; c++)
       for (let oy = 0; oy < OH; oy++)
         for (let ox = 0; ox < OW; ox++)
           for (let ky = 0; ky < KH; ky++)
             for (let kx = 0; kx < KW; kx++) {
-              const iy = oy * sh - ph + ky, ix = ox * sw - pw + kx;
+              const iy = oy * sh - ph + ky,
+                ix = ox * sw - pw + kx;
               if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
               visit(((n * C + c) * H + iy) * W + ix, (c * KH + ky) * KW + kx, ((n * C + c) * OH + oy) * OW + ox, c);
             }

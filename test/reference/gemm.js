@@ -6,12 +6,16 @@ const prod = (s) => s.reduce((p, q) => p * q, 1);
 
 // out[t][i][j] = sum_k a[t][i][k] * b[t][k][j] for a [..., M, K] x b [..., K, N] or b [K, N].
 function matmul(a, b) {
-  const M = a.shape[a.shape.length - 2], K = a.shape[a.shape.length - 1], N = b.shape[b.shape.length - 1];
+  const M = a.shape[a.shape.length - 2],
+    K = a.shape[a.shape.length - 1],
+    N = b.shape[b.shape.length - 1];
   const batch = prod(a.shape.slice(0, -2));
   const shared = b.shape.length === 2;
   const out = new Float64Array(batch * M * N);
   for (let t = 0; t < batch; t++) {
-    const ao = t * M * K, bo = shared ? 0 : t * K * N, oo = t * M * N;
+    const ao = t * M * K,
+      bo = shared ? 0 : t * K * N,
+      oo = t * M * N;
     for (let i = 0; i < M; i++)
       for (let j = 0; j < N; j++) {
         let s = 0;
@@ -24,12 +28,17 @@ function matmul(a, b) {
 
 // ga = g b^T, gb = a^T g (summed over the batch when b is shared).
 function matmulGrad(a, b, g) {
-  const M = a.shape[a.shape.length - 2], K = a.shape[a.shape.length - 1], N = b.shape[b.shape.length - 1];
+  const M = a.shape[a.shape.length - 2],
+    K = a.shape[a.shape.length - 1],
+    N = b.shape[b.shape.length - 1];
   const batch = prod(a.shape.slice(0, -2));
   const shared = b.shape.length === 2;
-  const ga = new Float64Array(a.data.length), gb = new Float64Array(b.data.length);
+  const ga = new Float64Array(a.data.length),
+    gb = new Float64Array(b.data.length);
   for (let t = 0; t < batch; t++) {
-    const ao = t * M * K, bo = shared ? 0 : t * K * N, go = t * M * N;
+    const ao = t * M * K,
+      bo = shared ? 0 : t * K * N,
+      go = t * M * N;
     for (let i = 0; i < M; i++)
       for (let j = 0; j < N; j++) {
         const gij = g[go + i * N + j];
@@ -44,7 +53,8 @@ function matmulGrad(a, b, g) {
 
 // y[r][o] = sum_i x[r][i] * w[o][i] + bias[o]
 function linear(x, w, bias) {
-  const inF = x.shape[x.shape.length - 1], outF = w.shape[0];
+  const inF = x.shape[x.shape.length - 1],
+    outF = w.shape[0];
   const rows = prod(x.shape.slice(0, -1));
   const y = new Float64Array(rows * outF);
   for (let r = 0; r < rows; r++)
@@ -57,9 +67,12 @@ function linear(x, w, bias) {
 }
 
 function linearGrad(x, w, bias, g) {
-  const inF = x.shape[x.shape.length - 1], outF = w.shape[0];
+  const inF = x.shape[x.shape.length - 1],
+    outF = w.shape[0];
   const rows = prod(x.shape.slice(0, -1));
-  const gx = new Float64Array(x.data.length), gw = new Float64Array(w.data.length), gb = new Float64Array(outF);
+  const gx = new Float64Array(x.data.length),
+    gw = new Float64Array(w.data.length),
+    gb = new Float64Array(outF);
   for (let r = 0; r < rows; r++)
     for (let o = 0; o < outF; o++) {
       const go = g[r * outF + o];

@@ -11,7 +11,8 @@ const { prod, unravel, ravel } = require('./basic');
 function erf(z) {
   if (z < 0) return -erf(-z);
   if (z < 3) {
-    let term = z, sum = z;
+    let term = z,
+      sum = z;
     for (let n = 1; n < 200; n++) {
       term *= (-z * z) / n;
       const t = term / (2 * n + 1);
@@ -31,7 +32,9 @@ const relu = (x) => map(x, (v) => (v > 0 || Number.isNaN(v) ? v : 0));
 const reluGrad = (x, g) => x.data.map((v, i) => (v > 0 ? g[i] : 0));
 const gelu = (x) => map(x, (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)));
 const geluGrad = (x, g) =>
-  x.data.map((v, i) => g[i] * (0.5 * (1 + erf(v / Math.SQRT2)) + (v * Math.exp(-v * v / 2)) / Math.sqrt(2 * Math.PI)));
+  x.data.map(
+    (v, i) => g[i] * (0.5 * (1 + erf(v / Math.SQRT2)) + (v * Math.exp((-v * v) / 2)) / Math.sqrt(2 * Math.PI)),
+  );
 
 // ---- softmax / cross-entropy -------------------------------------------------------------------------
 
@@ -41,7 +44,14 @@ function forEachLine(shape, dim, f) {
   for (let i = 0; i < prod(shape); i++) {
     const c = unravel(i, shape);
     if (c[dim] !== 0) continue;
-    f(Array.from({ length: L }, (_, l) => ravel(c.map((v, d) => (d === dim ? l : v)), shape)));
+    f(
+      Array.from({ length: L }, (_, l) =>
+        ravel(
+          c.map((v, d) => (d === dim ? l : v)),
+          shape,
+        ),
+      ),
+    );
   }
 }
 
@@ -116,12 +126,14 @@ function globalAvgPool2d(x) {
   for (let i = 0; i < x.data.length; i++) y[Math.floor(i / (H * W))] += x.data[i] / (H * W);
   return { data: y, shape: [N, C] };
 }
-const globalAvgPool2dGrad = (x, g) => x.data.map((_, i) => g[Math.floor(i / (x.shape[2] * x.shape[3]))] / (x.shape[2] * x.shape[3]));
+const globalAvgPool2dGrad = (x, g) =>
+  x.data.map((_, i) => g[Math.floor(i / (x.shape[2] * x.shape[3]))] / (x.shape[2] * x.shape[3]));
 
 // Visits every output window: f(outIndex, list of in-bounds input indices, window area).
 function forEachWindow(shape, k, s, p, f) {
   const [N, C, H, W] = shape;
-  const OH = Math.floor((H + 2 * p[0] - k[0]) / s[0]) + 1, OW = Math.floor((W + 2 * p[1] - k[1]) / s[1]) + 1;
+  const OH = Math.floor((H + 2 * p[0] - k[0]) / s[0]) + 1,
+    OW = Math.floor((W + 2 * p[1] - k[1]) / s[1]) + 1;
   let o = 0;
   for (let nc = 0; nc < N * C; nc++)
     for (let oh = 0; oh < OH; oh++)
@@ -129,7 +141,8 @@ function forEachWindow(shape, k, s, p, f) {
         const idx = [];
         for (let i = 0; i < k[0]; i++)
           for (let j = 0; j < k[1]; j++) {
-            const h = oh * s[0] - p[0] + i, w = ow * s[1] - p[1] + j;
+            const h = oh * s[0] - p[0] + i,
+              w = ow * s[1] - p[1] + j;
             if (h >= 0 && h < H && w >= 0 && w < W) idx.push((nc * H + h) * W + w);
           }
         f(o, idx, k[0] * k[1]);
@@ -157,7 +170,13 @@ function maxPool2dGrad(x, k, s, p, g) {
 }
 function avgPool2d(x, k, s, p) {
   const out = [];
-  const shape = forEachWindow(x.shape, k, s, p, (o, idx, area) => (out[o] = idx.reduce((a, i) => a + x.data[i], 0) / area));
+  const shape = forEachWindow(
+    x.shape,
+    k,
+    s,
+    p,
+    (o, idx, area) => (out[o] = idx.reduce((a, i) => a + x.data[i], 0) / area),
+  );
   return { data: Float64Array.from(out), shape };
 }
 function avgPool2dGrad(x, k, s, p, g) {
@@ -167,6 +186,19 @@ function avgPool2dGrad(x, k, s, p, g) {
 }
 
 module.exports = {
-  erf, relu, reluGrad, gelu, geluGrad, softmax, softmaxGrad, crossEntropy, crossEntropyGrad,
-  globalAvgPool2d, globalAvgPool2dGrad, maxPool2d, maxPool2dGrad, avgPool2d, avgPool2dGrad,
+  erf,
+  relu,
+  reluGrad,
+  gelu,
+  geluGrad,
+  softmax,
+  softmaxGrad,
+  crossEntropy,
+  crossEntropyGrad,
+  globalAvgPool2d,
+  globalAvgPool2dGrad,
+  maxPool2d,
+  maxPool2dGrad,
+  avgPool2d,
+  avgPool2dGrad,
 };

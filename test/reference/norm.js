@@ -31,13 +31,16 @@ function normForward(x, groups, chan, w, b, eps, stats) {
 }
 
 function normBackward(x, groups, chan, w, eps, g, stats, C) {
-  const gx = new Float64Array(x.data.length), gw = new Float64Array(C), gb = new Float64Array(C);
+  const gx = new Float64Array(x.data.length),
+    gw = new Float64Array(C),
+    gb = new Float64Array(C);
   groups.forEach((idx, k) => {
     const s = stats ? stats[k] : groupStats(x.data, idx);
     const r = 1 / Math.sqrt(s.var + eps);
     const xhat = (i) => (x.data[i] - s.mean) * r;
     const gh = (i) => g[i] * (w ? w.data[chan(i)] : 1);
-    let m1 = 0, m2 = 0;
+    let m1 = 0,
+      m2 = 0;
     for (const i of idx) {
       m1 += gh(i);
       m2 += gh(i) * xhat(i);
@@ -69,15 +72,17 @@ function channelGroups(shape) {
 // the updated running statistics (null when not given).
 function batchNorm(x, o) {
   const { groups, chan } = channelGroups(x.shape);
-  const eps = o.eps ?? 1e-5, momentum = o.momentum ?? 0.1;
+  const eps = o.eps ?? 1e-5,
+    momentum = o.momentum ?? 0.1;
   const fixed = o.training ? null : groups.map((_, c) => ({ mean: o.runningMean.data[c], var: o.runningVar.data[c] }));
   const out = normForward(x, groups, chan, o.weight, o.bias, eps, fixed);
-  let runningMean = null, runningVar = null;
+  let runningMean = null,
+    runningVar = null;
   if (o.training && o.runningMean) {
     runningMean = out.stats.map((s, c) => (1 - momentum) * o.runningMean.data[c] + momentum * s.mean);
     runningVar = out.stats.map((s, c) => {
       const M = groups[c].length;
-      return (1 - momentum) * o.runningVar.data[c] + momentum * s.var * M / (M - 1);
+      return (1 - momentum) * o.runningVar.data[c] + (momentum * s.var * M) / (M - 1);
     });
   }
   return { data: out.data, shape: out.shape, runningMean, runningVar };
@@ -139,7 +144,9 @@ const groupNormGrad = (x, G, w, eps, g) => normGradWith(groupNormGroups(x.shape,
 
 // Weight standardisation in float64: per output filter (w - mean) / sqrt(biased var + eps).
 function weightStandardize(w, eps) {
-  const O = w.shape[0], K = w.data.length / O, out = new Float64Array(w.data.length);
+  const O = w.shape[0],
+    K = w.data.length / O,
+    out = new Float64Array(w.data.length);
   for (let o = 0; o < O; o++) {
     let m = 0;
     for (let i = 0; i < K; i++) m += w.data[o * K + i] / K;
@@ -152,7 +159,9 @@ function weightStandardize(w, eps) {
 
 // Its vector-Jacobian product from the chain rule written out term by term.
 function weightStandardizeGrad(w, eps, g) {
-  const O = w.shape[0], K = w.data.length / O, gw = new Float64Array(w.data.length);
+  const O = w.shape[0],
+    K = w.data.length / O,
+    gw = new Float64Array(w.data.length);
   for (let o = 0; o < O; o++) {
     let m = 0;
     for (let i = 0; i < K; i++) m += w.data[o * K + i] / K;
@@ -174,6 +183,14 @@ function weightStandardizeGrad(w, eps, g) {
 }
 
 module.exports = {
-  batchNorm, batchNormGrad, layerNorm, layerNormGrad, layerNorm2d, layerNorm2dGrad, groupNorm, groupNormGrad,
-  weightStandardize, weightStandardizeGrad,
+  batchNorm,
+  batchNormGrad,
+  layerNorm,
+  layerNormGrad,
+  layerNorm2d,
+  layerNorm2dGrad,
+  groupNorm,
+  groupNormGrad,
+  weightStandardize,
+  weightStandardizeGrad,
 };

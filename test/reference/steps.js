@@ -18,7 +18,8 @@ function pgdLinf(x, g, x0, eps, alpha, lo = 0, hi = 1) {
 
 // Per sample (first dim): step along g / ||g||, project the delta from x0 onto the eps ball, clamp.
 function pgdL2(x, g, x0, eps, alpha, lo = 0, hi = 1) {
-  const N = x.shape[0], D = x.data.length / N;
+  const N = x.shape[0],
+    D = x.data.length / N;
   const out = new Float64Array(x.data.length);
   for (let n = 0; n < N; n++) {
     const at = (i) => n * D + i;

@@ -75,7 +75,9 @@ class Args {
     return reinterpret_cast<int32_t*>(take(i, name, n, false, false, true, true));
   }
   // Arrays of at least n elements (GEMM operands with leading dimensions and batch strides).
-  const float* in_span(size_t i, const char* name, int64_t n) { return take(i, name, n, false, true, false, false, false); }
+  const float* in_span(size_t i, const char* name, int64_t n) {
+    return take(i, name, n, false, true, false, false, false);
+  }
   float* inout_span(size_t i, const char* name, int64_t n) { return take(i, name, n, false, true, true, false, false); }
   // The element count of array argument i (either kind), for functions whose sizes come from it.
   int64_t length(size_t i, const char* name);
@@ -83,8 +85,7 @@ class Args {
   void finish();
 
  private:
-  float* take(size_t i, const char* name, int64_t n, bool optional, bool read, bool write, bool i32,
-              bool exact = true);
+  float* take(size_t i, const char* name, int64_t n, bool optional, bool read, bool write, bool i32, bool exact = true);
   struct Back {
     lk_cuda::DeviceBuffer* device;
     void* host;

@@ -28,7 +28,8 @@ Sizes read_sizes(const Napi::CallbackInfo& info) {
   a.out = lkb::numel(env, "out [B, H, Tq, dv]", {B, H, Tq, dv});
   a.rows = lkb::numel(env, "lse [B, H, Tq]", {B, H, Tq});
   a.probs = lkb::numel(env, "probs [B, H, Tq, Tk]", {B, H, Tq, Tk});
-  if (Tq >= kMaxIndex || Tk >= kMaxIndex || B * H >= kMaxIndex) lkb::throw_range(env, "Tq, Tk and B*H must be below 2^31");
+  if (Tq >= kMaxIndex || Tk >= kMaxIndex || B * H >= kMaxIndex)
+    lkb::throw_range(env, "Tq, Tk and B*H must be below 2^31");
   a.s = lk_cuda::AttentionShape{B * H, Tq, Tk, d, dv, float(scale)};
   return a;
 }

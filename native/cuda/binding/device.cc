@@ -44,14 +44,12 @@ bool is_typed(Napi::Value v, napi_typedarray_type type) {
 // ---- DeviceArray ------------------------------------------------------------------------------------
 
 void DeviceArray::define(Napi::Env env, Napi::Object exports) {
-  Napi::Function ctor = DefineClass(env, "DeviceArray",
-                                    {InstanceAccessor<&DeviceArray::Length>("length"),
-                                     InstanceAccessor<&DeviceArray::Disposed>("disposed"),
-                                     InstanceMethod<&DeviceArray::Dispose>("dispose"),
-                                     InstanceMethod<&DeviceArray::Upload>("upload"),
-                                     InstanceMethod<&DeviceArray::Download>("download"),
-                                     InstanceMethod<&DeviceArray::CopyFrom>("copyFrom"),
-                                     InstanceMethod<&DeviceArray::Fill>("fill")});
+  Napi::Function ctor = DefineClass(
+      env, "DeviceArray",
+      {InstanceAccessor<&DeviceArray::Length>("length"), InstanceAccessor<&DeviceArray::Disposed>("disposed"),
+       InstanceMethod<&DeviceArray::Dispose>("dispose"), InstanceMethod<&DeviceArray::Upload>("upload"),
+       InstanceMethod<&DeviceArray::Download>("download"), InstanceMethod<&DeviceArray::CopyFrom>("copyFrom"),
+       InstanceMethod<&DeviceArray::Fill>("fill")});
   auto* inst = new Instance();
   inst->device_array = Napi::Persistent(ctor);
   env.SetInstanceData<Instance>(inst);
@@ -132,7 +130,8 @@ Napi::Value DeviceArray::Download(const Napi::CallbackInfo& info) {
       lkb::throw_type(env, "dst must be a Float32Array or an Int32Array");
     auto t = info[0].As<Napi::TypedArray>();
     if (int64_t(t.ElementLength()) != n_)
-      lkb::throw_range(env, "dst must hold " + std::to_string(n_) + " elements, got " + std::to_string(t.ElementLength()));
+      lkb::throw_range(env,
+                       "dst must hold " + std::to_string(n_) + " elements, got " + std::to_string(t.ElementLength()));
     lkb::current_function = nullptr;
     try {
       if (n_) lk_cuda::copy_to_host(typed_data(env, t), p_, size_t(n_) * 4);
@@ -158,7 +157,8 @@ Napi::Value DeviceArray::CopyFrom(const Napi::CallbackInfo& info) {
   DeviceArray* src = info.Length() > 0 ? from(env, info[0]) : nullptr;
   if (!src) lkb::throw_type(env, "src must be a DeviceArray");
   if (src->disposed_) lkb::throw_type(env, "src was disposed");
-  if (src->n_ != n_) lkb::throw_range(env, "src must hold " + std::to_string(n_) + " elements, got " + std::to_string(src->n_));
+  if (src->n_ != n_)
+    lkb::throw_range(env, "src must hold " + std::to_string(n_) + " elements, got " + std::to_string(src->n_));
   lkb::current_function = nullptr;
   try {
     if (n_ && src != this) lk_cuda::copy_on_device(p_, src->p_, size_t(n_) * 4);

@@ -16,7 +16,9 @@ Napi::Value SetSeed(const Napi::CallbackInfo& info) {
   lk_emu::set_seed(uint64_t(lkb::i64(info, 0, "seed", 0, int64_t(1) << 52)));
   return info.Env().Undefined();
 }
-Napi::Value ThreadsRun(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(lk_emu::threads_run())); }
+Napi::Value ThreadsRun(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(lk_emu::threads_run()));
+}
 // simt.runPlanted(name, input Float32Array) -> Float32Array
 Napi::Value RunPlanted(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsString()) lkb::throw_type(info.Env(), "name must be a string");

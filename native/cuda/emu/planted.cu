@@ -93,53 +93,55 @@ using Runner = std::function<void(const float* in, float* out, int n)>;
 const std::map<std::string, std::pair<size_t /*out floats per input float*/, Runner>>& table() {
   using lk_cuda::launch;
   static const std::map<std::string, std::pair<size_t, Runner>> t = {
-      {"rotate", {1, [](const float* in, float* out, int n) {
-                    launch("rotate_kernel", rotate_kernel, dim3(n / kBlock), dim3(kBlock), 0, in, out, 1);
-                  }}},
-      {"rotate-missing-barrier", {1, [](const float* in, float* out, int n) {
-                                    launch("rotate_kernel", rotate_kernel, dim3(n / kBlock), dim3(kBlock), 0, in, out, 0);
-                                  }}},
-      {"early-return", {1, [](const float* in, float* out, int) {
-                          launch("early_return_kernel", early_return_kernel, dim3(1), dim3(kBlock), 0, in, out);
-                        }}},
-      {"warp-sum", {1, [](const float* in, float* out, int n) {
-                      launch("warp_sum_kernel", warp_sum_kernel, dim3(n / 64), dim3(64), 0, in, out, 0);
-                    }}},
-      {"warp-sum-divergent", {1, [](const float* in, float* out, int n) {
-                                launch("warp_sum_kernel", warp_sum_kernel, dim3(n / 64), dim3(64), 0, in, out, 1);
-                              }}},
-      {"exited-lane", {1, [](const float* in, float* out, int) {
-                         launch("exited_lane_kernel", exited_lane_kernel, dim3(1), dim3(32), 0, in, out);
-                       }}},
-      {"vote", {3, [](const float* in, float* out, int) {
-                  launch("vote_kernel", vote_kernel, dim3(1), dim3(32), 0, in, out);
-                }}},
-      {"unwritten", {1, [](const float* in, float* out, int n) {
-                       launch("unwritten_kernel", unwritten_kernel, dim3((n + 63) / 64), dim3(64), 0, in, out, n);
-                     }}},
-      {"overrun", {1, [](const float* in, float* out, int n) {
-                     launch("overrun_kernel", overrun_kernel, dim3((n + 63) / 64), dim3(64), 0, in, out, n);
-                   }}},
-      {"broadcast", {1, [](const float* in, float* out, int n) {
-                       launch("broadcast_kernel", broadcast_kernel, dim3(n / 32), dim3(32), 0, in, out);
-                     }}},
-      {"dynamic-smem", {1, [](const float* in, float* out, int n) {
-                          launch("dynamic_smem_kernel", dynamic_smem_kernel, dim3(1), dim3(unsigned(n)),
-                                 sizeof(float) * size_t(n), in, out);
-                        }}},
+      {"rotate",
+       {1, [](const float* in, float* out,
+              int n) { launch("rotate_kernel", rotate_kernel, dim3(n / kBlock), dim3(kBlock), 0, in, out, 1); }}},
+      {"rotate-missing-barrier",
+       {1, [](const float* in, float* out,
+              int n) { launch("rotate_kernel", rotate_kernel, dim3(n / kBlock), dim3(kBlock), 0, in, out, 0); }}},
+      {"early-return",
+       {1, [](const float* in, float* out,
+              int) { launch("early_return_kernel", early_return_kernel, dim3(1), dim3(kBlock), 0, in, out); }}},
+      {"warp-sum",
+       {1, [](const float* in, float* out,
+              int n) { launch("warp_sum_kernel", warp_sum_kernel, dim3(n / 64), dim3(64), 0, in, out, 0); }}},
+      {"warp-sum-divergent",
+       {1, [](const float* in, float* out,
+              int n) { launch("warp_sum_kernel", warp_sum_kernel, dim3(n / 64), dim3(64), 0, in, out, 1); }}},
+      {"exited-lane",
+       {1, [](const float* in, float* out,
+              int) { launch("exited_lane_kernel", exited_lane_kernel, dim3(1), dim3(32), 0, in, out); }}},
+      {"vote",
+       {3,
+        [](const float* in, float* out, int) { launch("vote_kernel", vote_kernel, dim3(1), dim3(32), 0, in, out); }}},
+      {"unwritten",
+       {1, [](const float* in, float* out,
+              int n) { launch("unwritten_kernel", unwritten_kernel, dim3((n + 63) / 64), dim3(64), 0, in, out, n); }}},
+      {"overrun",
+       {1, [](const float* in, float* out,
+              int n) { launch("overrun_kernel", overrun_kernel, dim3((n + 63) / 64), dim3(64), 0, in, out, n); }}},
+      {"broadcast",
+       {1, [](const float* in, float* out,
+              int n) { launch("broadcast_kernel", broadcast_kernel, dim3(n / 32), dim3(32), 0, in, out); }}},
+      {"dynamic-smem",
+       {1,
+        [](const float* in, float* out, int n) {
+          launch("dynamic_smem_kernel", dynamic_smem_kernel, dim3(1), dim3(unsigned(n)), sizeof(float) * size_t(n), in,
+                 out);
+        }}},
       // Over CUDA's limits: each must be refused before anything runs.
-      {"launch-1025-threads", {1, [](const float* in, float* out, int) {
-                                 launch("dynamic_smem_kernel", dynamic_smem_kernel, dim3(1), dim3(1025), 0, in, out);
-                               }}},
-      {"launch-block-z-65", {1, [](const float* in, float* out, int) {
-                               launch("dynamic_smem_kernel", dynamic_smem_kernel, dim3(1), dim3(1, 1, 65), 0, in, out);
-                             }}},
-      {"launch-grid-y-65536", {1, [](const float* in, float* out, int) {
-                                 launch("dynamic_smem_kernel", dynamic_smem_kernel, dim3(1, 65536), dim3(32), 0, in, out);
-                               }}},
-      {"launch-smem-49k", {1, [](const float* in, float* out, int) {
-                             launch("dynamic_smem_kernel", dynamic_smem_kernel, dim3(1), dim3(32), 49 * 1024, in, out);
-                           }}},
+      {"launch-1025-threads",
+       {1, [](const float* in, float* out,
+              int) { launch("dynamic_smem_kernel", dynamic_smem_kernel, dim3(1), dim3(1025), 0, in, out); }}},
+      {"launch-block-z-65",
+       {1, [](const float* in, float* out,
+              int) { launch("dynamic_smem_kernel", dynamic_smem_kernel, dim3(1), dim3(1, 1, 65), 0, in, out); }}},
+      {"launch-grid-y-65536",
+       {1, [](const float* in, float* out,
+              int) { launch("dynamic_smem_kernel", dynamic_smem_kernel, dim3(1, 65536), dim3(32), 0, in, out); }}},
+      {"launch-smem-49k",
+       {1, [](const float* in, float* out,
+              int) { launch("dynamic_smem_kernel", dynamic_smem_kernel, dim3(1), dim3(32), 49 * 1024, in, out); }}},
   };
   return t;
 }

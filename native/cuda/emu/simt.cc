@@ -75,14 +75,22 @@ enum class Wait { Running, Barrier, Collective, Done };
 
 const char* collective_name(Collective k) {
   switch (k) {
-    case Collective::Shfl: return "__shfl_sync";
-    case Collective::ShflUp: return "__shfl_up_sync";
-    case Collective::ShflDown: return "__shfl_down_sync";
-    case Collective::ShflXor: return "__shfl_xor_sync";
-    case Collective::Ballot: return "__ballot_sync";
-    case Collective::Any: return "__any_sync";
-    case Collective::All: return "__all_sync";
-    case Collective::SyncWarp: return "__syncwarp";
+    case Collective::Shfl:
+      return "__shfl_sync";
+    case Collective::ShflUp:
+      return "__shfl_up_sync";
+    case Collective::ShflDown:
+      return "__shfl_down_sync";
+    case Collective::ShflXor:
+      return "__shfl_xor_sync";
+    case Collective::Ballot:
+      return "__ballot_sync";
+    case Collective::Any:
+      return "__any_sync";
+    case Collective::All:
+      return "__all_sync";
+    case Collective::SyncWarp:
+      return "__syncwarp";
   }
   return "?";
 }
@@ -340,11 +348,13 @@ void resolve_collectives(Block& b, std::vector<Fiber*>& released) {
         const Fiber& o = lanes[k];
         if (o.wait == Wait::Done) {
           g_launch->current = &f;
-          fail(std::string(collective_name(f.kind)) + " with mask 0x" + [&] {
-            char h[16];
-            snprintf(h, sizeof h, "%08x", m);
-            return std::string(h);
-          }() + " waits on lane " + std::to_string(k) + ", which has exited (divergent collective)");
+          fail(std::string(collective_name(f.kind)) + " with mask 0x" +
+               [&] {
+                 char h[16];
+                 snprintf(h, sizeof h, "%08x", m);
+                 return std::string(h);
+               }() +
+               " waits on lane " + std::to_string(k) + ", which has exited (divergent collective)");
         }
         if (o.wait == Wait::Collective && (o.mask != m || o.kind != f.kind)) {
           g_launch->current = &f;
@@ -363,15 +373,22 @@ void resolve_collectives(Block& b, std::vector<Fiber*>& released) {
         const int seg = int(k) & ~(width - 1);
         int src = int(k);
         switch (o.kind) {
-          case Collective::Shfl: src = seg + (((o.arg % width) + width) % width); break;
-          case Collective::ShflUp: src = int(k) - o.arg < seg ? int(k) : int(k) - o.arg; break;
-          case Collective::ShflDown: src = int(k) + o.arg >= seg + width ? int(k) : int(k) + o.arg; break;
+          case Collective::Shfl:
+            src = seg + (((o.arg % width) + width) % width);
+            break;
+          case Collective::ShflUp:
+            src = int(k) - o.arg < seg ? int(k) : int(k) - o.arg;
+            break;
+          case Collective::ShflDown:
+            src = int(k) + o.arg >= seg + width ? int(k) : int(k) + o.arg;
+            break;
           case Collective::ShflXor: {
             const int t = int(k) ^ o.arg;
             src = (t < seg || t >= seg + width) ? int(k) : t;
             break;
           }
-          default: break;
+          default:
+            break;
         }
         switch (o.kind) {
           case Collective::Ballot:
@@ -383,7 +400,9 @@ void resolve_collectives(Block& b, std::vector<Fiber*>& released) {
             o.result = o.kind == Collective::Ballot ? bits : o.kind == Collective::Any ? bits != 0 : bits == m;
             break;
           }
-          case Collective::SyncWarp: o.result = 0; break;
+          case Collective::SyncWarp:
+            o.result = 0;
+            break;
           default:
             if (src >= int(count) || !(m >> src & 1u)) {
               g_launch->current = &o;
@@ -484,7 +503,6 @@ void check_launch(const void* key, dim3 grid, dim3 block, size_t smem) {
 
 }  // namespace
 
-
 void set_seed(uint64_t s) {
   g_seed = s;
   g_seed_set = true;
@@ -509,7 +527,8 @@ void set_max_dynamic_smem(const void* key, size_t bytes) {
 }
 
 void launch(const void* key, const char* name, dim3 grid, dim3 block, size_t smem, const std::function<void()>& body) {
-  if (g_launch && g_launch->current) throw Error(std::string("kernel ") + name + ": launched from inside an emulated kernel");
+  if (g_launch && g_launch->current)
+    throw Error(std::string("kernel ") + name + ": launched from inside an emulated kernel");
   std::lock_guard<std::mutex> lock(g_launch_mutex);
   Launch L;
   L.name = name;
@@ -608,8 +627,9 @@ uint64_t collective(Collective kind, unsigned mask, uint64_t value, int arg, int
          " is not in its mask (undefined on a GPU)");
   const size_t warp_lanes = std::min<size_t>(32, g_launch->block->fibers.size() - size_t(f->warp) * 32);
   if (warp_lanes < 32 && (mask >> warp_lanes))
-    fail(std::string(collective_name(kind)) + ": mask names lanes " + lane_list(unsigned(mask >> warp_lanes << warp_lanes)) +
-         " that this partial warp of " + std::to_string(warp_lanes) + " threads does not have");
+    fail(std::string(collective_name(kind)) + ": mask names lanes " +
+         lane_list(unsigned(mask >> warp_lanes << warp_lanes)) + " that this partial warp of " +
+         std::to_string(warp_lanes) + " threads does not have");
   f->wait = Wait::Collective;
   f->kind = kind;
   f->mask = mask;

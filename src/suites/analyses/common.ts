@@ -27,14 +27,17 @@ export interface DatasetOptions {
 }
 
 export function checkModel(fn: string, model: unknown, name = 'model'): ImageClassifier {
-  if (!(model instanceof ImageClassifier)) throw new TypeError(`${fn}: ${name} must be an ImageClassifier (createModel / loadModel), got ${typeof model}`);
+  if (!(model instanceof ImageClassifier))
+    throw new TypeError(`${fn}: ${name} must be an ImageClassifier (createModel / loadModel), got ${typeof model}`);
   return model;
 }
 
 export function checkDataset(fn: string, data: unknown): LabeledDataset {
   const d = data as LabeledDataset;
   if (!d || typeof d !== 'object' || !Number.isInteger(d.length) || typeof d.load !== 'function')
-    throw new TypeError(`${fn}: data must be a LabeledDataset (tensorDataset, readLabeledSafetensors, imageDataset), got ${typeof data}`);
+    throw new TypeError(
+      `${fn}: data must be a LabeledDataset (tensorDataset, readLabeledSafetensors, imageDataset), got ${typeof data}`,
+    );
   if (d.length < 1) throw new RangeError(`${fn}: data is empty`);
   return d;
 }
@@ -42,9 +45,12 @@ export function checkDataset(fn: string, data: unknown): LabeledDataset {
 export function checkOptionsObject<T extends object>(fn: string, options: unknown, known: string[]): T {
   if (options === undefined) return {} as T;
   if (typeof options !== 'object' || options === null || Array.isArray(options))
-    throw new TypeError(`${fn}: options must be an object, got ${Array.isArray(options) ? 'an array' : typeof options}`);
+    throw new TypeError(
+      `${fn}: options must be an object, got ${Array.isArray(options) ? 'an array' : typeof options}`,
+    );
   const unknown = Object.keys(options).filter((k) => !known.includes(k));
-  if (unknown.length) throw new RangeError(`${fn}: unknown option(s) ${unknown.join(', ')}; it takes ${known.join(', ')}`);
+  if (unknown.length)
+    throw new RangeError(`${fn}: unknown option(s) ${unknown.join(', ')}; it takes ${known.join(', ')}`);
   return options as T;
 }
 
@@ -55,19 +61,35 @@ export function checkInt(fn: string, name: string, v: unknown, min: number, fall
   return v;
 }
 
-export function checkNumber(fn: string, name: string, v: unknown, range: { min?: number; max?: number; positive?: boolean }, fallback: number): number {
+export function checkNumber(
+  fn: string,
+  name: string,
+  v: unknown,
+  range: { min?: number; max?: number; positive?: boolean },
+  fallback: number,
+): number {
   if (v === undefined) return fallback;
   if (typeof v !== 'number') throw new TypeError(`${fn}: ${name} must be a number, got ${typeof v}`);
   const { min = -Infinity, max = Infinity, positive = false } = range;
   if (!Number.isFinite(v) || v < min || v > max || (positive && !(v > 0)))
-    throw new RangeError(`${fn}: ${name} must be a finite number${positive ? ' > 0' : ''}${min > -Infinity ? ` >= ${min}` : ''}${max < Infinity ? ` <= ${max}` : ''}, got ${v}`);
+    throw new RangeError(
+      `${fn}: ${name} must be a finite number${positive ? ' > 0' : ''}${min > -Infinity ? ` >= ${min}` : ''}${max < Infinity ? ` <= ${max}` : ''}, got ${v}`,
+    );
   return v;
 }
 
 /** A list of numbers each in [min, max] (occlusion ratios, frequency bands). */
-export function checkNumberList(fn: string, name: string, v: unknown, min: number, max: number, fallback: number[]): number[] {
+export function checkNumberList(
+  fn: string,
+  name: string,
+  v: unknown,
+  min: number,
+  max: number,
+  fallback: number[],
+): number[] {
   if (v === undefined) return fallback;
-  if (!Array.isArray(v) || v.length === 0) throw new TypeError(`${fn}: ${name} must be a non-empty array of numbers, got ${typeof v}`);
+  if (!Array.isArray(v) || v.length === 0)
+    throw new TypeError(`${fn}: ${name} must be a non-empty array of numbers, got ${typeof v}`);
   v.forEach((e, i) => {
     if (typeof e !== 'number' || !Number.isFinite(e) || e < min || e > max)
       throw new RangeError(`${fn}: ${name}[${i}] must be a number in [${min}, ${max}], got ${String(e)}`);
@@ -88,7 +110,8 @@ function abortingProgress(fn: string, onProgress: Progress | undefined, signal: 
 }
 
 export function checkProgress(fn: string, v: unknown): Progress | undefined {
-  if (v !== undefined && typeof v !== 'function') throw new TypeError(`${fn}: onProgress must be a function (done, total) => void, got ${typeof v}`);
+  if (v !== undefined && typeof v !== 'function')
+    throw new TypeError(`${fn}: onProgress must be a function (done, total) => void, got ${typeof v}`);
   return v as Progress | undefined;
 }
 
@@ -110,8 +133,15 @@ export interface SampleRange {
  * Walks samples [start, end) a batch at a time; `perBatch` returns the number of correct predictions
  * under each of `variants` conditions. Integer totals come back, so that shards add up exactly.
  */
-export async function correctCounts(data: LabeledDataset, range: SampleRange, batchSize: number, variants: number,
-  perBatch: (batch: Batch, start: number) => number[], onProgress?: Progress, fn = 'analysis'): Promise<number[]> {
+export async function correctCounts(
+  data: LabeledDataset,
+  range: SampleRange,
+  batchSize: number,
+  variants: number,
+  perBatch: (batch: Batch, start: number) => number[],
+  onProgress?: Progress,
+  fn = 'analysis',
+): Promise<number[]> {
   const correct = new Array<number>(variants).fill(0);
   for (let start = range.start; start < range.end; start += batchSize) {
     const end = Math.min(range.end, start + batchSize);
@@ -130,7 +160,11 @@ export const sum = (values: number[]): number => values.reduce((s, v) => s + v, 
 export const accuracyOf = (correct: number, samples: number): number => correct / samples;
 
 /** The options of a dataset analysis, checked, with their defaults; `start`/`end` is the shard's slice. */
-export function datasetOptions(fn: string, data: LabeledDataset, o: DatasetOptions): { batchSize: number; count: number; start: number; end: number; onProgress?: Progress } {
+export function datasetOptions(
+  fn: string,
+  data: LabeledDataset,
+  o: DatasetOptions,
+): { batchSize: number; count: number; start: number; end: number; onProgress?: Progress } {
   const batchSize = checkInt(fn, 'batchSize', o.batchSize, 1, 32);
   const limit = checkInt(fn, 'limit', o.limit, 1, data.length);
   const count = Math.min(limit, data.length);
@@ -141,7 +175,10 @@ export function datasetOptions(fn: string, data: LabeledDataset, o: DatasetOptio
 /** Refuses `shard` for an analysis whose figures are float sums over samples (they would not merge
  * bit-identically); such analyses run on a few hundred images anyway. */
 export function unshardable(fn: string, o: DatasetOptions): void {
-  if (o.shard !== undefined) throw new RangeError(`${fn}: does not take shard (its float sums over samples would not merge exactly); run it unsharded`);
+  if (o.shard !== undefined)
+    throw new RangeError(
+      `${fn}: does not take shard (its float sums over samples would not merge exactly); run it unsharded`,
+    );
 }
 
 /** Throws a NonFiniteError when values an analysis derives a figure from (features, gradients) hold a

@@ -5,7 +5,16 @@ import { Tensor, noGrad, shapeString } from '../../tensor/tensor';
 import { checkOneOf } from '../../tensor/check';
 import type { ImageClassifier } from '../../models/classifier';
 import type { LabeledDataset } from '../../io/dataset';
-import { DatasetOptions, DATASET_OPTIONS, checkDataset, checkModel, checkOptionsObject, datasetOptions, unshardable, checkFiniteValues } from './common';
+import {
+  DatasetOptions,
+  DATASET_OPTIONS,
+  checkDataset,
+  checkModel,
+  checkOptionsObject,
+  datasetOptions,
+  unshardable,
+  checkFiniteValues,
+} from './common';
 import { inBatch } from '../../models/evaluate';
 
 export interface FeatureVarianceOptions extends DatasetOptions {
@@ -41,12 +50,16 @@ export function featureVarianceSum(f: Tensor): number {
   } else if (f.ndim === 3) {
     [N, S, C] = f.shape;
     at = (n, c, s) => f.data[(n * S + s) * C + c];
-  } else throw new RangeError(`featureVariance: block outputs must be [N, C, H, W] or [N, T, C], got ${shapeString(f.shape)}`);
+  } else
+    throw new RangeError(
+      `featureVariance: block outputs must be [N, C, H, W] or [N, T, C], got ${shapeString(f.shape)}`,
+    );
   let total = 0;
   for (let n = 0; n < N; n++) {
     let perSample = 0;
     for (let c = 0; c < C; c++) {
-      let sum = 0, sq = 0;
+      let sum = 0,
+        sq = 0;
       for (let s = 0; s < S; s++) {
         const v = at(n, c, s);
         sum += v;
@@ -61,11 +74,19 @@ export function featureVarianceSum(f: Tensor): number {
 }
 
 /** Feature-map variance per block, averaged over the first `limit` samples. */
-export async function featureVariance(model: ImageClassifier, data: LabeledDataset, options?: FeatureVarianceOptions): Promise<FeatureVarianceResult> {
+export async function featureVariance(
+  model: ImageClassifier,
+  data: LabeledDataset,
+  options?: FeatureVarianceOptions,
+): Promise<FeatureVarianceResult> {
   return withDevice('featureVariance', options?.device, [model], () => featureVarianceHere(model, data, options));
 }
 
-async function featureVarianceHere(model: ImageClassifier, data: LabeledDataset, options?: FeatureVarianceOptions): Promise<FeatureVarianceResult> {
+async function featureVarianceHere(
+  model: ImageClassifier,
+  data: LabeledDataset,
+  options?: FeatureVarianceOptions,
+): Promise<FeatureVarianceResult> {
   const fn = 'featureVariance';
   checkModel(fn, model);
   checkDataset(fn, data);
@@ -76,14 +97,19 @@ async function featureVarianceHere(model: ImageClassifier, data: LabeledDataset,
   if (o.blocks !== undefined && (!Array.isArray(o.blocks) || o.blocks.length === 0))
     throw new TypeError(`${fn}: blocks must be a non-empty array of block names (model.blockNames())`);
   const unknown = (o.blocks ?? []).filter((b) => !names.includes(b));
-  if (unknown.length) throw new RangeError(`${fn}: blocks names unknown block(s) ${unknown.join(', ')}; see model.blockNames()`);
+  if (unknown.length)
+    throw new RangeError(`${fn}: blocks names unknown block(s) ${unknown.join(', ')}; see model.blockNames()`);
   const blocks = o.blocks ? names.filter((b) => (o.blocks as string[]).includes(b)) : names;
   const sums = new Array<number>(blocks.length).fill(0);
   for (let start = 0; start < count; start += batchSize) {
     const end = Math.min(count, start + batchSize);
     const { x } = await data.load(start, end);
     const features = noGrad(() => model.run(x, { features: blocks })).features;
-    inBatch(fn, start / batchSize, start, end, () => blocks.forEach((b) => checkFiniteValues('the model returned non-finite features', (features.get(b) as Tensor).data, end - start)));
+    inBatch(fn, start / batchSize, start, end, () =>
+      blocks.forEach((b) =>
+        checkFiniteValues('the model returned non-finite features', (features.get(b) as Tensor).data, end - start),
+      ),
+    );
     blocks.forEach((b, i) => (sums[i] += featureVarianceSum(features.get(b) as Tensor)));
     onProgress?.(end, count);
   }
@@ -91,7 +117,10 @@ async function featureVarianceHere(model: ImageClassifier, data: LabeledDataset,
   return {
     samples: count,
     layers: blocks.map((block, i) => ({
-      block, depth: blocks.length > 1 ? i / (blocks.length - 1) : 0, variance: variances[i], relative: variances[i] / variances[0],
+      block,
+      depth: blocks.length > 1 ? i / (blocks.length - 1) : 0,
+      variance: variances[i],
+      relative: variances[i] / variances[0],
     })),
   };
 }
@@ -130,20 +159,27 @@ export interface ErfResult {
 export function erfAreaRatio(map: ArrayLike<number>, height: number, width: number, threshold: number): ErfAreaRatio {
   let total = 0;
   for (let i = 0; i < height * width; i++) total += map[i];
-  const cy = Math.floor(height / 2), cx = Math.floor(width / 2);
+  const cy = Math.floor(height / 2),
+    cx = Math.floor(width / 2);
   for (let i = 1; i < Math.floor(height / 2); i++) {
     let sum = 0;
     for (let r = Math.max(0, cy - i); r <= Math.min(height - 1, cy + i); r++)
       for (let c = Math.max(0, cx - i); c <= Math.min(width - 1, cx + i); c++) sum += map[r * width + c];
-    if (sum / total > threshold) return { threshold, side: 2 * i + 1, ratio: ((2 * i + 1) / height) * ((2 * i + 1) / width) };
+    if (sum / total > threshold)
+      return { threshold, side: 2 * i + 1, ratio: ((2 * i + 1) / height) * ((2 * i + 1) / width) };
   }
   return { threshold, side: null, ratio: null };
 }
 
 function defaultErfBlock(model: ImageClassifier, x: Tensor): string {
-  const features = noGrad(() => model.run(new Tensor(x.data.slice(0, x.size / x.shape[0]), [1, ...x.shape.slice(1)]), { features: true })).features;
+  const features = noGrad(() =>
+    model.run(new Tensor(x.data.slice(0, x.size / x.shape[0]), [1, ...x.shape.slice(1)]), { features: true }),
+  ).features;
   const spatial = [...features].filter(([, f]) => f.ndim === 4).map(([name]) => name);
-  if (spatial.length === 0) throw new RangeError('erf: the model has no block with a spatial [N, C, H, W] output (a ViT has tokens); give options.block');
+  if (spatial.length === 0)
+    throw new RangeError(
+      'erf: the model has no block with a spatial [N, C, H, W] output (a ViT has tokens); give options.block',
+    );
   return spatial[spatial.length - 1];
 }
 
@@ -168,7 +204,8 @@ async function erfHere(model: ImageClassifier, data: LabeledDataset, options?: E
     throw new RangeError(`${fn}: block '${String(o.block)}' is not one of the model's blocks (model.blockNames())`);
   let block = o.block;
   let acc: Float64Array | null = null;
-  let H = 0, W = 0;
+  let H = 0,
+    W = 0;
   for (let start = 0; start < count; start += batchSize) {
     const end = Math.min(count, start + batchSize);
     const { x } = await data.load(start, end);
@@ -177,9 +214,12 @@ async function erfHere(model: ImageClassifier, data: LabeledDataset, options?: E
     [H, W] = [x.shape[2], x.shape[3]];
     const input = new Tensor(x.data.slice(), x.shape, true);
     const f = model.run(input, { features: [block] }).features.get(block) as Tensor;
-    if (f.ndim !== 4) throw new RangeError(`${fn}: block '${block}' outputs ${shapeString(f.shape)}, not a spatial [N, C, H, W] map`);
+    if (f.ndim !== 4)
+      throw new RangeError(`${fn}: block '${block}' outputs ${shapeString(f.shape)}, not a spatial [N, C, H, W] map`);
     const [, Cf, h, w] = f.shape;
-    inBatch(fn, start / batchSize, start, end, () => checkFiniteValues('the model returned non-finite features', f.data, N));
+    inBatch(fn, start / batchSize, start, end, () =>
+      checkFiniteValues('the model returned non-finite features', f.data, N),
+    );
     // d sum(relu(centre)) / d feature: 1 at the centre where the feature is positive.
     const seed = new Float32Array(f.size);
     for (let n = 0; n < N; n++)
@@ -193,12 +233,15 @@ async function erfHere(model: ImageClassifier, data: LabeledDataset, options?: E
     }
     f.backward(seed);
     const g = (input.grad as Tensor).data;
-    inBatch(fn, start / batchSize, start, end, () => checkFiniteValues('the model returned non-finite gradients', g, N));
+    inBatch(fn, start / batchSize, start, end, () =>
+      checkFiniteValues('the model returned non-finite gradients', g, N),
+    );
     acc ??= new Float64Array(H * W);
     for (let n = 0; n < N; n++)
       for (let c = 0; c < C; c++) {
         // The script differentiates with respect to the normalised input: d/dn = d/dx * std.
-        const s = model.std[c], o0 = (n * C + c) * H * W;
+        const s = model.std[c],
+          o0 = (n * C + c) * H * W;
         for (let i = 0; i < H * W; i++) {
           const v = g[o0 + i] * s;
           acc[i] += mode === 'relu' ? Math.max(0, v) : Math.abs(v);
@@ -211,7 +254,12 @@ async function erfHere(model: ImageClassifier, data: LabeledDataset, options?: E
   const top = logged.reduce((m, v) => Math.max(m, v), 0);
   const map = logged.map((v) => (top > 0 ? v / top : 0));
   return {
-    block: block as string, samples: count, height: H, width: W, raw, map,
+    block: block as string,
+    samples: count,
+    height: H,
+    width: W,
+    raw,
+    map,
     areaRatios: [0.2, 0.3, 0.5, 0.99].map((t) => erfAreaRatio(map, H, W, t)),
   };
 }

@@ -6,8 +6,20 @@ import { checkOneOf } from '../../tensor/check';
 import type { ImageClassifier } from '../../models/classifier';
 import type { LabeledDataset } from '../../io/dataset';
 import {
-  DatasetOptions, DATASET_OPTIONS, accuracyOf, correctCounts, checkDataset, checkInt, checkModel, checkNumber, checkNumberList,
-  checkOptionsObject, countCorrect, datasetOptions, sum, Rng,
+  DatasetOptions,
+  DATASET_OPTIONS,
+  accuracyOf,
+  correctCounts,
+  checkDataset,
+  checkInt,
+  checkModel,
+  checkNumber,
+  checkNumberList,
+  checkOptionsObject,
+  countCorrect,
+  datasetOptions,
+  sum,
+  Rng,
 } from './common';
 import { Complex2d, bandLimited, bandMask, dft2, fourierBasis } from './spectrum';
 
@@ -72,7 +84,13 @@ function checkNoise(fn: string, v: unknown): NoiseScale {
  * Band-limited Gaussian noise for one image channel: white noise (N(0, 1) from `seed` keys) through
  * the DFT, kept on each band's mask, transformed back and scaled to `noise`. One array per mask.
  */
-export function bandNoise(H: number, W: number, masks: Uint8Array[], noise: NoiseScale, ...seed: number[]): Float64Array[] {
+export function bandNoise(
+  H: number,
+  W: number,
+  masks: Uint8Array[],
+  noise: NoiseScale,
+  ...seed: number[]
+): Float64Array[] {
   const random = Rng.keyed(...seed);
   const spectrum: Complex2d = { re: new Float64Array(H * W), im: new Float64Array(H * W), height: H, width: W };
   for (let i = 0; i < H * W; i++) spectrum.re[i] = random.normal();
@@ -94,7 +112,8 @@ function perturbed(x: Tensor, delta: (n: number, c: number) => Float64Array, cli
   const out = new Float32Array(x.size);
   for (let n = 0; n < N; n++)
     for (let c = 0; c < C; c++) {
-      const d = delta(n, c), o = (n * C + c) * H * W;
+      const d = delta(n, c),
+        o = (n * C + c) * H * W;
       if (clip) for (let i = 0; i < H * W; i++) out[o + i] = Math.min(1, Math.max(0, x.data[o + i] + d[i]));
       else for (let i = 0; i < H * W; i++) out[o + i] = x.data[o + i] + d[i];
     }
@@ -113,15 +132,32 @@ function checkBoolean(fn: string, name: string, v: unknown, fallback: boolean): 
 }
 
 /** Top-1 accuracy under Gaussian noise confined to each frequency band (per channel or shared by all). */
-export async function frequencyNoise(model: ImageClassifier, data: LabeledDataset, options?: FrequencyNoiseOptions): Promise<FrequencyNoiseResult> {
+export async function frequencyNoise(
+  model: ImageClassifier,
+  data: LabeledDataset,
+  options?: FrequencyNoiseOptions,
+): Promise<FrequencyNoiseResult> {
   return withDevice('frequencyNoise', options?.device, [model], () => frequencyNoiseHere(model, data, options));
 }
 
-async function frequencyNoiseHere(model: ImageClassifier, data: LabeledDataset, options?: FrequencyNoiseOptions): Promise<FrequencyNoiseResult> {
+async function frequencyNoiseHere(
+  model: ImageClassifier,
+  data: LabeledDataset,
+  options?: FrequencyNoiseOptions,
+): Promise<FrequencyNoiseResult> {
   const fn = 'frequencyNoise';
   checkModel(fn, model);
   checkDataset(fn, data);
-  const o = checkOptionsObject<FrequencyNoiseOptions>(fn, options, [...DATASET_OPTIONS, 'bands', 'bandWidth', 'noise', 'channels', 'clip', 'zeroFrequency', 'seed']);
+  const o = checkOptionsObject<FrequencyNoiseOptions>(fn, options, [
+    ...DATASET_OPTIONS,
+    'bands',
+    'bandWidth',
+    'noise',
+    'channels',
+    'clip',
+    'zeroFrequency',
+    'seed',
+  ]);
   const { batchSize, start, end, onProgress } = datasetOptions(fn, data, o);
   const bands = checkNumberList(fn, 'bands', o.bands, 0, 1, DEFAULT_BANDS);
   const width = checkNumber(fn, 'bandWidth', o.bandWidth, { positive: true, max: 1 }, 0.1);
@@ -131,25 +167,52 @@ async function frequencyNoiseHere(model: ImageClassifier, data: LabeledDataset, 
   const zeroFrequency = checkBoolean(fn, 'zeroFrequency', o.zeroFrequency, true);
   const seed = checkInt(fn, 'seed', o.seed, 0, 0);
   let masks: Uint8Array[] = [];
-  const correct = await correctCounts(data, { start, end }, batchSize, 1 + bands.length, ({ x, y }, first) => {
-    const [N, C, H, W] = x.shape;
-    if (masks.length === 0 || masks[0].length !== H * W) {
-      masks = bands.map((lo) => bandMask(H, W, lo, lo + width));
-      // Bin (0, 0) of the unshifted spectrum is the zero frequency.
-      if (!zeroFrequency) for (const m of masks) m[0] = 0;
-      // An empty band would measure the clean accuracy under the name of noise.
-      const empty = bands.findIndex((_, b) => !masks[b].some((v) => v));
-      if (empty >= 0)
-        throw new RangeError(`${fn}: band [${bands[empty]}, ${bands[empty] + width}) pi holds no frequency of a ${H}x${W} image${zeroFrequency ? '' : ' without the zero frequency'}; use wider bands or larger images`);
-    }
-    // Keyed by the global sample index: a shard draws what the single run draws; shared noise is channel 0's draw.
-    const drawn = channels === 'shared' ? 1 : C;
-    const noises = Array.from({ length: N }, (_, n) => Array.from({ length: drawn }, (_, c) => bandNoise(H, W, masks, noise, seed, first + n, c)));
-    return [countCorrect(model, x, y, batchSize),
-      ...bands.map((_, b) => countCorrect(model, perturbed(x, (n, c) => noises[n][Math.min(c, drawn - 1)][b], clip), y, batchSize))];
-  }, onProgress);
+  const correct = await correctCounts(
+    data,
+    { start, end },
+    batchSize,
+    1 + bands.length,
+    ({ x, y }, first) => {
+      const [N, C, H, W] = x.shape;
+      if (masks.length === 0 || masks[0].length !== H * W) {
+        masks = bands.map((lo) => bandMask(H, W, lo, lo + width));
+        // Bin (0, 0) of the unshifted spectrum is the zero frequency.
+        if (!zeroFrequency) for (const m of masks) m[0] = 0;
+        // An empty band would measure the clean accuracy under the name of noise.
+        const empty = bands.findIndex((_, b) => !masks[b].some((v) => v));
+        if (empty >= 0)
+          throw new RangeError(
+            `${fn}: band [${bands[empty]}, ${bands[empty] + width}) pi holds no frequency of a ${H}x${W} image${zeroFrequency ? '' : ' without the zero frequency'}; use wider bands or larger images`,
+          );
+      }
+      // Keyed by the global sample index: a shard draws what the single run draws; shared noise is channel 0's draw.
+      const drawn = channels === 'shared' ? 1 : C;
+      const noises = Array.from({ length: N }, (_, n) =>
+        Array.from({ length: drawn }, (_, c) => bandNoise(H, W, masks, noise, seed, first + n, c)),
+      );
+      return [
+        countCorrect(model, x, y, batchSize),
+        ...bands.map((_, b) =>
+          countCorrect(
+            model,
+            perturbed(x, (n, c) => noises[n][Math.min(c, drawn - 1)][b], clip),
+            y,
+            batchSize,
+          ),
+        ),
+      ];
+    },
+    onProgress,
+  );
   return frequencyFigures({
-    samples: end - start, seed, noise, channels, clip, zeroFrequency, clean: 0, cleanCorrect: correct[0],
+    samples: end - start,
+    seed,
+    noise,
+    channels,
+    clip,
+    zeroFrequency,
+    clean: 0,
+    cleanCorrect: correct[0],
     bands: bands.map((lo, b) => ({ lo, hi: Math.min(1, lo + width), accuracy: 0, drop: 0, correct: correct[b + 1] })),
   });
 }
@@ -157,13 +220,23 @@ async function frequencyNoiseHere(model: ImageClassifier, data: LabeledDataset, 
 /** Fills in the accuracies from the counts (one formula for single runs and merges). */
 function frequencyFigures(r: FrequencyNoiseResult): FrequencyNoiseResult {
   const clean = accuracyOf(r.cleanCorrect, r.samples);
-  return { ...r, clean, bands: r.bands.map((b) => ({ ...b, accuracy: accuracyOf(b.correct, r.samples), drop: clean - accuracyOf(b.correct, r.samples) })) };
+  return {
+    ...r,
+    clean,
+    bands: r.bands.map((b) => ({
+      ...b,
+      accuracy: accuracyOf(b.correct, r.samples),
+      drop: clean - accuracyOf(b.correct, r.samples),
+    })),
+  };
 }
 
 /** The result of the whole run from its shards' results: counts added, accuracies recomputed. */
 export function mergeFrequencyNoise(shards: FrequencyNoiseResult[]): FrequencyNoiseResult {
   return frequencyFigures({
-    ...shards[0], samples: sum(shards.map((r) => r.samples)), cleanCorrect: sum(shards.map((r) => r.cleanCorrect)),
+    ...shards[0],
+    samples: sum(shards.map((r) => r.samples)),
+    cleanCorrect: sum(shards.map((r) => r.cleanCorrect)),
     bands: shards[0].bands.map((b, k) => ({ ...b, correct: sum(shards.map((r) => r.bands[k].correct)) })),
   });
 }
@@ -197,15 +270,29 @@ export interface FourierHeatmapResult {
  * (s = +-1 drawn per image), clamped; the top-1 error per frequency. U(f) and U(-f) are the same
  * image, so each pair is evaluated once (at fy > 0, or fy = 0 and fx >= 0) and mirrored.
  */
-export async function fourierHeatmap(model: ImageClassifier, data: LabeledDataset, options?: FourierHeatmapOptions): Promise<FourierHeatmapResult> {
+export async function fourierHeatmap(
+  model: ImageClassifier,
+  data: LabeledDataset,
+  options?: FourierHeatmapOptions,
+): Promise<FourierHeatmapResult> {
   return withDevice('fourierHeatmap', options?.device, [model], () => fourierHeatmapHere(model, data, options));
 }
 
-async function fourierHeatmapHere(model: ImageClassifier, data: LabeledDataset, options?: FourierHeatmapOptions): Promise<FourierHeatmapResult> {
+async function fourierHeatmapHere(
+  model: ImageClassifier,
+  data: LabeledDataset,
+  options?: FourierHeatmapOptions,
+): Promise<FourierHeatmapResult> {
   const fn = 'fourierHeatmap';
   checkModel(fn, model);
   checkDataset(fn, data);
-  const o = checkOptionsObject<FourierHeatmapOptions>(fn, options, [...DATASET_OPTIONS, 'eps', 'radius', 'stride', 'seed']);
+  const o = checkOptionsObject<FourierHeatmapOptions>(fn, options, [
+    ...DATASET_OPTIONS,
+    'eps',
+    'radius',
+    'stride',
+    'seed',
+  ]);
   const { batchSize, start, end, onProgress } = datasetOptions(fn, data, o);
   const eps = checkNumber(fn, 'eps', o.eps, { positive: true }, 4);
   const stride = checkInt(fn, 'stride', o.stride, 1, 1);
@@ -214,19 +301,34 @@ async function fourierHeatmapHere(model: ImageClassifier, data: LabeledDataset, 
   const [, , H, W] = first.x.shape;
   const maxRadius = Math.floor(Math.min(H, W) / 2);
   const radius = checkInt(fn, 'radius', o.radius, 0, Math.min(15, maxRadius));
-  if (radius > maxRadius) throw new RangeError(`${fn}: radius must be at most ${maxRadius} for ${H}x${W} images, got ${radius}`);
+  if (radius > maxRadius)
+    throw new RangeError(`${fn}: radius must be at most ${maxRadius} for ${H}x${W} images, got ${radius}`);
   const steps = Math.floor(radius / stride);
   const frequencies = Array.from({ length: 2 * steps + 1 }, (_, i) => (i - steps) * stride);
   const canonical = canonicalFrequencies(frequencies);
   const bases = canonical.map(([fy, fx]) => fourierBasis(H, W, fy, fx));
-  const correct = await correctCounts(data, { start, end }, batchSize, 1 + canonical.length, ({ x, y }, first) => [
-    countCorrect(model, x, y, batchSize),
-    ...canonical.map(([fy, fx], k) => {
-      const signs = Array.from({ length: x.shape[0] }, (_, n) => (Rng.keyed(seed, fy + 4096, fx + 4096, first + n).uniform() < 0.5 ? -1 : 1));
-      const deltas = signs.map((s) => bases[k].map((u) => s * eps * u));
-      return countCorrect(model, perturbed(x, (n) => deltas[n]), y, batchSize);
-    }),
-  ], onProgress);
+  const correct = await correctCounts(
+    data,
+    { start, end },
+    batchSize,
+    1 + canonical.length,
+    ({ x, y }, first) => [
+      countCorrect(model, x, y, batchSize),
+      ...canonical.map(([fy, fx], k) => {
+        const signs = Array.from({ length: x.shape[0] }, (_, n) =>
+          Rng.keyed(seed, fy + 4096, fx + 4096, first + n).uniform() < 0.5 ? -1 : 1,
+        );
+        const deltas = signs.map((s) => bases[k].map((u) => s * eps * u));
+        return countCorrect(
+          model,
+          perturbed(x, (n) => deltas[n]),
+          y,
+          batchSize,
+        );
+      }),
+    ],
+    onProgress,
+  );
   return heatmapFigures({ samples: end - start, seed, eps, clean: 0, frequencies, error: [], correct });
 }
 
@@ -237,14 +339,23 @@ function canonicalFrequencies(frequencies: number[]): number[][] {
 
 /** Fills in clean accuracy and the mirrored error grid from the counts. */
 function heatmapFigures(r: FourierHeatmapResult): FourierHeatmapResult {
-  const errorOf = new Map(canonicalFrequencies(r.frequencies).map(([fy, fx], k) => [`${fy},${fx}`, 1 - accuracyOf(r.correct[k + 1], r.samples)]));
-  const error = r.frequencies.map((fy) => r.frequencies.map((fx) => (errorOf.get(`${fy},${fx}`) ?? errorOf.get(`${-fy},${-fx}`)) as number));
+  const errorOf = new Map(
+    canonicalFrequencies(r.frequencies).map(([fy, fx], k) => [
+      `${fy},${fx}`,
+      1 - accuracyOf(r.correct[k + 1], r.samples),
+    ]),
+  );
+  const error = r.frequencies.map((fy) =>
+    r.frequencies.map((fx) => (errorOf.get(`${fy},${fx}`) ?? errorOf.get(`${-fy},${-fx}`)) as number),
+  );
   return { ...r, clean: accuracyOf(r.correct[0], r.samples), error };
 }
 
 /** The result of the whole run from its shards' results: counts added, errors recomputed. */
 export function mergeFourierHeatmap(shards: FourierHeatmapResult[]): FourierHeatmapResult {
   return heatmapFigures({
-    ...shards[0], samples: sum(shards.map((r) => r.samples)), correct: shards[0].correct.map((_, k) => sum(shards.map((r) => r.correct[k]))),
+    ...shards[0],
+    samples: sum(shards.map((r) => r.samples)),
+    correct: shards[0].correct.map((_, k) => sum(shards.map((r) => r.correct[k]))),
   });
 }

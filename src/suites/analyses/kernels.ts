@@ -27,14 +27,20 @@ export interface KernelDistanceResult {
  * with R = (K - 1) / 2 (R * sqrt 2 for a square kernel), sorted ascending; an all-zero channel counts as 0.
  */
 export function kernelDistances(weight: Tensor): number[] {
-  if (!(weight instanceof Tensor)) throw new TypeError(`kernelDistances: weight must be a Tensor [C, 1, K, K], got ${typeof weight}`);
+  if (!(weight instanceof Tensor))
+    throw new TypeError(`kernelDistances: weight must be a Tensor [C, 1, K, K], got ${typeof weight}`);
   if (weight.ndim !== 4 || weight.shape[1] !== 1 || weight.shape[2] * weight.shape[3] < 2)
-    throw new RangeError(`kernelDistances: weight must be a depthwise kernel [C, 1, Kh, Kw] larger than 1x1, got ${shapeString(weight.shape)}`);
+    throw new RangeError(
+      `kernelDistances: weight must be a depthwise kernel [C, 1, Kh, Kw] larger than 1x1, got ${shapeString(weight.shape)}`,
+    );
   const [C, , Kh, Kw] = weight.shape;
-  const ry = (Kh - 1) / 2, rx = (Kw - 1) / 2, scale = Math.hypot(ry, rx);
+  const ry = (Kh - 1) / 2,
+    rx = (Kw - 1) / 2,
+    scale = Math.hypot(ry, rx);
   const out: number[] = [];
   for (let c = 0; c < C; c++) {
-    let num = 0, den = 0;
+    let num = 0,
+      den = 0;
     for (let i = 0; i < Kh; i++)
       for (let j = 0; j < Kw; j++) {
         const a = Math.abs(weight.data[(c * Kh + i) * Kw + j]);
@@ -60,15 +66,24 @@ export function kernelDistance(model: ImageClassifier, options?: KernelDistanceO
   if (o.kernels instanceof RegExp) keys = keys.filter((k) => (o.kernels as RegExp).test(k));
   else if (Array.isArray(o.kernels)) {
     const missing = o.kernels.filter((k) => !all.has(k));
-    if (missing.length) throw new RangeError(`${fn}: kernels names unknown depthwise kernel(s) ${missing.join(', ')}; the model's are ${keys.slice(0, 4).join(', ')}${keys.length > 4 ? ', ...' : ''}`);
+    if (missing.length)
+      throw new RangeError(
+        `${fn}: kernels names unknown depthwise kernel(s) ${missing.join(', ')}; the model's are ${keys.slice(0, 4).join(', ')}${keys.length > 4 ? ', ...' : ''}`,
+      );
     keys = o.kernels.slice();
-  } else if (o.kernels !== undefined) throw new TypeError(`${fn}: kernels must be an array of keys or a RegExp, got ${typeof o.kernels}`);
+  } else if (o.kernels !== undefined)
+    throw new TypeError(`${fn}: kernels must be an array of keys or a RegExp, got ${typeof o.kernels}`);
   if (keys.length === 0) throw new RangeError(`${fn}: no depthwise kernels to analyse (the model has ${all.size})`);
   return {
     layers: keys.map((key) => {
       const w = all.get(key) as Tensor;
       const distances = kernelDistances(w);
-      return { key, kernelSize: [w.shape[2], w.shape[3]], distances, mean: distances.reduce((s, d) => s + d, 0) / distances.length };
+      return {
+        key,
+        kernelSize: [w.shape[2], w.shape[3]],
+        distances,
+        mean: distances.reduce((s, d) => s + d, 0) / distances.length,
+      };
     }),
   };
 }

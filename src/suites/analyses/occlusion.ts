@@ -8,8 +8,21 @@ import { ImageClassifier } from '../../models/classifier';
 import { argmax } from '../../models/evaluate';
 import type { LabeledDataset } from '../../io/dataset';
 import {
-  DatasetOptions, DATASET_OPTIONS, accuracyOf, correctCounts, checkDataset, checkInt, checkModel, checkNumberList,
-  checkOptionsObject, copyOf, countCorrect, datasetOptions, sum, Rng, checkFiniteValues,
+  DatasetOptions,
+  DATASET_OPTIONS,
+  accuracyOf,
+  correctCounts,
+  checkDataset,
+  checkInt,
+  checkModel,
+  checkNumberList,
+  checkOptionsObject,
+  copyOf,
+  countCorrect,
+  datasetOptions,
+  sum,
+  Rng,
+  checkFiniteValues,
 } from './common';
 
 export type OcclusionMode = 'random' | 'salient' | 'non-salient';
@@ -70,8 +83,12 @@ export function patchGrid(height: number, width: number, patchSize: number): Pat
  * the total saliency reaches `ratio` (Naseer et al.: the patches holding the top ratio of the mass);
  * non-salient: the same from the least salient end. ratio 0 drops nothing; saliencies must be >= 0.
  */
-export function occlusionMask(mode: OcclusionMode, ratio: number, patches: number,
-  source: { saliency?: ArrayLike<number>; random?: Rng }): Uint8Array {
+export function occlusionMask(
+  mode: OcclusionMode,
+  ratio: number,
+  patches: number,
+  source: { saliency?: ArrayLike<number>; random?: Rng },
+): Uint8Array {
   const mask = new Uint8Array(patches);
   if (mode === 'random') {
     if (!source.random) throw new TypeError("occlusionMask: mode 'random' needs source.random");
@@ -79,7 +96,8 @@ export function occlusionMask(mode: OcclusionMode, ratio: number, patches: numbe
     return mask;
   }
   const s = source.saliency;
-  if (!s || s.length !== patches) throw new RangeError(`occlusionMask: mode '${mode}' needs ${patches} patch saliencies`);
+  if (!s || s.length !== patches)
+    throw new RangeError(`occlusionMask: mode '${mode}' needs ${patches} patch saliencies`);
   const sign = mode === 'salient' ? -1 : 1;
   const order = Array.from({ length: patches }, (_, i) => i).sort((a, b) => sign * (s[a] - s[b]) || a - b);
   let total = 0;
@@ -103,9 +121,11 @@ export function applyPatchMask(x: Tensor, n: number, mask: Uint8Array, grid: Pat
   const P = grid.patchSize;
   for (let p = 0; p < mask.length; p++) {
     if (!mask[p]) continue;
-    const r0 = Math.floor(p / grid.cols) * P, c0 = (p % grid.cols) * P;
+    const r0 = Math.floor(p / grid.cols) * P,
+      c0 = (p % grid.cols) * P;
     for (let c = 0; c < C; c++)
-      for (let r = r0; r < Math.min(H, r0 + P); r++) x.data.fill(0, ((n * C + c) * H + r) * W + c0, ((n * C + c) * H + r) * W + Math.min(W, c0 + P));
+      for (let r = r0; r < Math.min(H, r0 + P); r++)
+        x.data.fill(0, ((n * C + c) * H + r) * W + c0, ((n * C + c) * H + r) * W + Math.min(W, c0 + P));
   }
 }
 
@@ -148,15 +168,18 @@ export function attentionSaliency(dino: ImageClassifier, x: Tensor): Float64Arra
   const [, heads, T] = probs.shape;
   const g = Math.round(Math.sqrt(T - 1));
   if (g * g !== T - 1 || H % g !== 0 || W % g !== 0)
-    throw new RangeError(`occlusion: the DINO model's ${T - 1} patch tokens do not form a square grid over ${H}x${W} images`);
-  const cellH = H / g, cellW = W / g;
+    throw new RangeError(
+      `occlusion: the DINO model's ${T - 1} patch tokens do not form a square grid over ${H}x${W} images`,
+    );
+  const cellH = H / g,
+    cellW = W / g;
   return Array.from({ length: N }, (_, n) => {
     const map = new Float64Array(H * W);
     for (let r = 0; r < H; r++)
       for (let c = 0; c < W; c++) {
         const token = 1 + Math.floor(r / cellH) * g + Math.floor(c / cellW);
         let a = 0;
-        for (let h = 0; h < heads; h++) a += probs.data[((n * heads + h) * T) * T + token];
+        for (let h = 0; h < heads; h++) a += probs.data[(n * heads + h) * T * T + token];
         map[r * W + c] = a / heads / (cellH * cellW);
       }
     return map;
@@ -167,56 +190,100 @@ const DEFAULT_RATIOS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 const MODES: OcclusionMode[] = ['random', 'salient', 'non-salient'];
 
 /** Top-1 accuracy with a growing fraction of the patches dropped. */
-export async function occlusion(model: ImageClassifier, data: LabeledDataset, options?: OcclusionOptions): Promise<OcclusionResult> {
+export async function occlusion(
+  model: ImageClassifier,
+  data: LabeledDataset,
+  options?: OcclusionOptions,
+): Promise<OcclusionResult> {
   return withDevice('occlusion', options?.device, [model], () => occlusionHere(model, data, options));
 }
 
-async function occlusionHere(model: ImageClassifier, data: LabeledDataset, options?: OcclusionOptions): Promise<OcclusionResult> {
+async function occlusionHere(
+  model: ImageClassifier,
+  data: LabeledDataset,
+  options?: OcclusionOptions,
+): Promise<OcclusionResult> {
   const fn = 'occlusion';
   checkModel(fn, model);
   checkDataset(fn, data);
-  const o = checkOptionsObject<OcclusionOptions>(fn, options, [...DATASET_OPTIONS, 'ratios', 'mode', 'patchSize', 'saliency', 'seed']);
+  const o = checkOptionsObject<OcclusionOptions>(fn, options, [
+    ...DATASET_OPTIONS,
+    'ratios',
+    'mode',
+    'patchSize',
+    'saliency',
+    'seed',
+  ]);
   const { batchSize, start, end, onProgress } = datasetOptions(fn, data, o);
   const ratios = checkNumberList(fn, 'ratios', o.ratios, 0, 1, DEFAULT_RATIOS);
   const mode = o.mode === undefined ? 'random' : checkOneOf(fn, 'mode', o.mode, MODES);
   const patchSize = checkInt(fn, 'patchSize', o.patchSize, 1, 16);
   const seed = checkInt(fn, 'seed', o.seed, 0, 0);
   const saliency = o.saliency ?? 'gradient';
-  if (saliency !== 'gradient' && !(saliency && typeof saliency === 'object' && saliency.dino instanceof ImageClassifier))
-    throw new TypeError(`${fn}: saliency must be 'gradient' or { dino: ImageClassifier }, got ${typeof saliency === 'object' ? 'an object without dino' : String(saliency)}`);
+  if (
+    saliency !== 'gradient' &&
+    !(saliency && typeof saliency === 'object' && saliency.dino instanceof ImageClassifier)
+  )
+    throw new TypeError(
+      `${fn}: saliency must be 'gradient' or { dino: ImageClassifier }, got ${typeof saliency === 'object' ? 'an object without dino' : String(saliency)}`,
+    );
 
   let grid: PatchGrid | null = null;
   const dropped = new Array<number>(ratios.length).fill(0);
-  const correct = await correctCounts(data, { start, end }, batchSize, 1 + ratios.length, ({ x, y }, first) => {
-    const [N, , H, W] = x.shape;
-    grid = patchGrid(H, W, patchSize);
-    const patches = grid.rows * grid.cols;
-    let saliencies: Float64Array[] | null = null;
-    if (mode !== 'random') {
-      const pixels = saliency === 'gradient' ? gradientSaliency(model, x, y) : attentionSaliency(saliency.dino, x);
-      saliencies = patchSums(pixels, grid);
-    }
-    const counts = [countCorrect(model, x, y, batchSize)];
-    ratios.forEach((ratio, k) => {
-      const occluded = copyOf(x);
-      for (let n = 0; n < N; n++) {
-        // Keyed by the global sample index: a shard draws what the single run draws.
-        const mask = occlusionMask(mode, ratio, patches, saliencies
-          ? { saliency: saliencies[n] }
-          : { random: Rng.keyed(seed, Math.round(ratio * 1e6), first + n) });
-        applyPatchMask(occluded, n, mask, grid as PatchGrid);
-        dropped[k] += mask.reduce((s, v) => s + v, 0);
+  const correct = await correctCounts(
+    data,
+    { start, end },
+    batchSize,
+    1 + ratios.length,
+    ({ x, y }, first) => {
+      const [N, , H, W] = x.shape;
+      grid = patchGrid(H, W, patchSize);
+      const patches = grid.rows * grid.cols;
+      let saliencies: Float64Array[] | null = null;
+      if (mode !== 'random') {
+        const pixels = saliency === 'gradient' ? gradientSaliency(model, x, y) : attentionSaliency(saliency.dino, x);
+        saliencies = patchSums(pixels, grid);
       }
-      counts.push(countCorrect(model, occluded, y, batchSize));
-    });
-    return counts;
-  }, onProgress, fn);
+      const counts = [countCorrect(model, x, y, batchSize)];
+      ratios.forEach((ratio, k) => {
+        const occluded = copyOf(x);
+        for (let n = 0; n < N; n++) {
+          // Keyed by the global sample index: a shard draws what the single run draws.
+          const mask = occlusionMask(
+            mode,
+            ratio,
+            patches,
+            saliencies ? { saliency: saliencies[n] } : { random: Rng.keyed(seed, Math.round(ratio * 1e6), first + n) },
+          );
+          applyPatchMask(occluded, n, mask, grid as PatchGrid);
+          dropped[k] += mask.reduce((s, v) => s + v, 0);
+        }
+        counts.push(countCorrect(model, occluded, y, batchSize));
+      });
+      return counts;
+    },
+    onProgress,
+    fn,
+  );
   // The grid of a shard without samples comes from the first image, as every other shard's does.
   const g: PatchGrid = grid ?? patchGridOf(await data.load(0, 1), patchSize);
   return occlusionFigures({
-    mode, saliency: mode === 'random' ? null : saliency === 'gradient' ? 'gradient' : 'dino',
-    patchSize, grid: [g.rows, g.cols], samples: end - start, seed, clean: 0, cleanCorrect: correct[0],
-    points: ratios.map((ratio, k) => ({ ratio, accuracy: 0, drop: 0, patchFraction: 0, correct: correct[k + 1], droppedPatches: dropped[k] })),
+    mode,
+    saliency: mode === 'random' ? null : saliency === 'gradient' ? 'gradient' : 'dino',
+    patchSize,
+    grid: [g.rows, g.cols],
+    samples: end - start,
+    seed,
+    clean: 0,
+    cleanCorrect: correct[0],
+    points: ratios.map((ratio, k) => ({
+      ratio,
+      accuracy: 0,
+      drop: 0,
+      patchFraction: 0,
+      correct: correct[k + 1],
+      droppedPatches: dropped[k],
+    })),
   });
 }
 
@@ -226,9 +293,11 @@ function patchGridOf(batch: { x: Tensor }, patchSize: number): PatchGrid {
 
 /** Fills in the accuracies and fractions from the counts (one formula for single runs and merges). */
 function occlusionFigures(r: OcclusionResult): OcclusionResult {
-  const clean = accuracyOf(r.cleanCorrect, r.samples), patches = r.grid[0] * r.grid[1];
+  const clean = accuracyOf(r.cleanCorrect, r.samples),
+    patches = r.grid[0] * r.grid[1];
   return {
-    ...r, clean,
+    ...r,
+    clean,
     points: r.points.map((p) => {
       const accuracy = accuracyOf(p.correct, r.samples);
       return { ...p, accuracy, drop: clean - accuracy, patchFraction: p.droppedPatches / (patches * r.samples) };
@@ -243,7 +312,9 @@ export function mergeOcclusion(shards: OcclusionResult[]): OcclusionResult {
     samples: sum(shards.map((r) => r.samples)),
     cleanCorrect: sum(shards.map((r) => r.cleanCorrect)),
     points: shards[0].points.map((p, k) => ({
-      ...p, correct: sum(shards.map((r) => r.points[k].correct)), droppedPatches: sum(shards.map((r) => r.points[k].droppedPatches)),
+      ...p,
+      correct: sum(shards.map((r) => r.points[k].correct)),
+      droppedPatches: sum(shards.map((r) => r.points[k].droppedPatches)),
     })),
   });
 }

@@ -69,7 +69,8 @@ export function normalizeMap(values: ArrayLike<number>, mode: MapNormalization =
     for (let i = 0; i < values.length; i++) out[i] = m > 0 ? 0.5 + values[i] / (2 * m) : 0.5;
     return out;
   }
-  let lo = Infinity, hi = -Infinity;
+  let lo = Infinity,
+    hi = -Infinity;
   for (let i = 0; i < values.length; i++) {
     lo = Math.min(lo, values[i]);
     hi = Math.max(hi, values[i]);
@@ -99,16 +100,21 @@ function inputGradient(model: ImageClassifier, x: Tensor, y: Int32Array): Float3
 /** Models as given: one, or several with a label each. */
 function labeledModels(fn: string, models: unknown): { label: string; model: ImageClassifier }[] {
   if (!Array.isArray(models)) return [{ label: 'model', model: checkModel(fn, models) }];
-  if (models.length === 0 || models.length > 8) throw new RangeError(`${fn}: models must be 1 to 8 { label, model } entries, got ${models.length}`);
+  if (models.length === 0 || models.length > 8)
+    throw new RangeError(`${fn}: models must be 1 to 8 { label, model } entries, got ${models.length}`);
   return models.map((m, i) => {
-    if (!m || typeof m !== 'object' || typeof m.label !== 'string' || m.label === '') throw new TypeError(`${fn}: models[${i}] must be { label: string, model }`);
+    if (!m || typeof m !== 'object' || typeof m.label !== 'string' || m.label === '')
+      throw new TypeError(`${fn}: models[${i}] must be { label: string, model }`);
     return { label: m.label, model: checkModel(fn, m.model, `models[${i}].model`) };
   });
 }
 
 /** The perturbations and input gradients of one or several models on the first samples of `data`. */
-export async function perturbationViews(models: ImageClassifier | { label: string; model: ImageClassifier }[], data: LabeledDataset,
-  options: PerturbationViewsOptions = {}): Promise<PerturbationViewsResult> {
+export async function perturbationViews(
+  models: ImageClassifier | { label: string; model: ImageClassifier }[],
+  data: LabeledDataset,
+  options: PerturbationViewsOptions = {},
+): Promise<PerturbationViewsResult> {
   const fn = 'perturbationViews';
   const list = labeledModels(fn, models);
   const ds = checkDataset(fn, data);
@@ -120,16 +126,28 @@ export async function perturbationViews(models: ImageClassifier | { label: strin
   const batchSize = checkInt(fn, 'batchSize', o.batchSize, 1, 32);
   const seed = checkInt(fn, 'seed', o.seed, 0, 0);
   const space = o.space ?? 'pixel';
-  if (space !== 'pixel' && space !== 'normalized') throw new RangeError(`${fn}: space must be 'pixel' or 'normalized', got ${JSON.stringify(space)}`);
+  if (space !== 'pixel' && space !== 'normalized')
+    throw new RangeError(`${fn}: space must be 'pixel' or 'normalized', got ${JSON.stringify(space)}`);
   const normalization = o.normalization ?? 'minmax';
-  if (!MAP_NORMALIZATIONS.includes(normalization)) throw new RangeError(`${fn}: normalization must be ${MAP_NORMALIZATIONS.map((m) => `'${m}'`).join(' or ')}, got ${JSON.stringify(normalization)}`);
+  if (!MAP_NORMALIZATIONS.includes(normalization))
+    throw new RangeError(
+      `${fn}: normalization must be ${MAP_NORMALIZATIONS.map((m) => `'${m}'`).join(' or ')}, got ${JSON.stringify(normalization)}`,
+    );
   const subset: LabeledDataset = { length: N, load: (a, b) => ds.load(a, b), id: (i) => ds.id(i) };
   const { x, y } = await subset.load(0, N);
   const views: PerturbationModelView[] = [];
   for (const { label, model } of list) {
     model.eval();
     const attack = await runAttack(model, subset, {
-      attack: 'pgd', options: { eps, steps, seed, space, ...(o.alpha !== undefined && { alpha: checkNumber(fn, 'alpha', o.alpha, { positive: true }, 0) }) }, batchSize,
+      attack: 'pgd',
+      options: {
+        eps,
+        steps,
+        seed,
+        space,
+        ...(o.alpha !== undefined && { alpha: checkNumber(fn, 'alpha', o.alpha, { positive: true }, 0) }),
+      },
+      batchSize,
     });
     const xAdv = attack.xAdv as Tensor;
     const perturbation = new Float32Array(x.size);
@@ -142,18 +160,32 @@ export async function perturbationViews(models: ImageClassifier | { label: strin
       gradient.set(inputGradient(model, xb, y.subarray(start, end)), start * D);
     }
     views.push({
-      label, cleanPred: Array.from(attack.cleanPred), advPred: Array.from(attack.advPred), linf: Array.from(attack.linf),
-      perturbation: new Tensor(perturbation, x.shape), gradient: new Tensor(gradient, x.shape),
+      label,
+      cleanPred: Array.from(attack.cleanPred),
+      advPred: Array.from(attack.advPred),
+      linf: Array.from(attack.linf),
+      perturbation: new Tensor(perturbation, x.shape),
+      gradient: new Tensor(gradient, x.shape),
     });
   }
   return {
-    samples: N, eps, steps, space, normalization, images: x, labels: Array.from(y),
-    ids: Array.from({ length: N }, (_, i) => ds.id(i)), models: views,
+    samples: N,
+    eps,
+    steps,
+    space,
+    normalization,
+    images: x,
+    labels: Array.from(y),
+    ids: Array.from({ length: N }, (_, i) => ds.id(i)),
+    models: views,
   };
 }
 
 /** The grid as 8-bit RGB: a row per sample; columns: the image, then each model's perturbation and gradient. */
-export function perturbationGrid(result: PerturbationViewsResult, options: { scale?: number; gap?: number } = {}): { width: number; height: number; rgb: Uint8Array; columns: string[]; cell: [number, number] } {
+export function perturbationGrid(
+  result: PerturbationViewsResult,
+  options: { scale?: number; gap?: number } = {},
+): { width: number; height: number; rgb: Uint8Array; columns: string[]; cell: [number, number] } {
   const fn = 'perturbationGrid';
   const [N, C, H, W] = result.images.shape;
   if (C !== 3) throw new RangeError(`${fn}: images must have 3 channels, got ${C}`);
@@ -166,16 +198,19 @@ export function perturbationGrid(result: PerturbationViewsResult, options: { sca
     maps.push(normalizeMaps(m.perturbation, result.normalization), normalizeMaps(m.gradient, result.normalization));
     columns.push(`${m.label}: perturbation`, `${m.label}: gradient`);
   }
-  const cw = W * scale, ch = H * scale;
-  const width = maps.length * cw + (maps.length + 1) * gap, height = N * ch + (N + 1) * gap;
+  const cw = W * scale,
+    ch = H * scale;
+  const width = maps.length * cw + (maps.length + 1) * gap,
+    height = N * ch + (N + 1) * gap;
   const rgb = new Uint8Array(width * height * 3).fill(255);
   maps.forEach((map, col) => {
     for (let n = 0; n < N; n++)
       for (let r = 0; r < ch; r++)
         for (let c = 0; c < cw; c++) {
-          const px = ((n * 3) * H + Math.floor(r / scale)) * W + Math.floor(c / scale);
+          const px = (n * 3 * H + Math.floor(r / scale)) * W + Math.floor(c / scale);
           const at = ((gap + n * (ch + gap) + r) * width + gap + col * (cw + gap) + c) * 3;
-          for (let k = 0; k < 3; k++) rgb[at + k] = Math.round(255 * Math.min(1, Math.max(0, map.data[px + k * H * W])));
+          for (let k = 0; k < 3; k++)
+            rgb[at + k] = Math.round(255 * Math.min(1, Math.max(0, map.data[px + k * H * W])));
         }
   });
   return { width, height, rgb, columns, cell: [cw, ch] };

@@ -18,10 +18,20 @@ export function perturbationSummary(result: PerturbationViewsResult, columns: st
     return Math.sqrt(s);
   };
   return {
-    samples: result.samples, eps: result.eps, steps: result.steps, space: result.space, normalization: result.normalization,
-    labels: result.labels, ids: result.ids, columns, image: 'perturbations.png',
+    samples: result.samples,
+    eps: result.eps,
+    steps: result.steps,
+    space: result.space,
+    normalization: result.normalization,
+    labels: result.labels,
+    ids: result.ids,
+    columns,
+    image: 'perturbations.png',
     models: result.models.map((m) => ({
-      label: m.label, cleanPred: m.cleanPred, advPred: m.advPred, linf: m.linf,
+      label: m.label,
+      cleanPred: m.cleanPred,
+      advPred: m.advPred,
+      linf: m.linf,
       gradientL2: Array.from({ length: result.samples }, (_, n) => l2(m.gradient, n)),
     })),
   };
@@ -32,10 +42,19 @@ const NORMALIZATION_TEXT = {
   symmetric: 'each map scaled per image (its three channels together) by its largest |value|, zero at mid-grey (0.5)',
 };
 
-export function perturbationHtml(result: PerturbationViewsResult, grid: { width: number; height: number; columns: string[]; cell: [number, number] }, gap: number): string {
+export function perturbationHtml(
+  result: PerturbationViewsResult,
+  grid: { width: number; height: number; columns: string[]; cell: [number, number] },
+  gap: number,
+): string {
   const e = escapeXml;
-  const heads = grid.columns.map((c) => `<div class="head" style="width:${grid.cell[0] + gap}px">${e(c)}</div>`).join('');
-  const rows = result.labels.map((y, n) => `<tr><td>${e(result.ids[n])}</td><td>${y}</td>${result.models.map((m) => `<td>${m.cleanPred[n]}</td><td>${m.advPred[n]}</td>`).join('')}</tr>`);
+  const heads = grid.columns
+    .map((c) => `<div class="head" style="width:${grid.cell[0] + gap}px">${e(c)}</div>`)
+    .join('');
+  const rows = result.labels.map(
+    (y, n) =>
+      `<tr><td>${e(result.ids[n])}</td><td>${y}</td>${result.models.map((m) => `<td>${m.cleanPred[n]}</td><td>${m.advPred[n]}</td>`).join('')}</tr>`,
+  );
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -66,13 +85,23 @@ ${rows.join('\n')}
 }
 
 /** Writes perturbations.png, .html and .json into `dir`; returns their names. */
-export async function writePerturbationViews(dir: string, result: PerturbationViewsResult, meta: Record<string, unknown> = {}, options: { scale?: number; gap?: number } = {}): Promise<string[]> {
+export async function writePerturbationViews(
+  dir: string,
+  result: PerturbationViewsResult,
+  meta: Record<string, unknown> = {},
+  options: { scale?: number; gap?: number } = {},
+): Promise<string[]> {
   const gap = options.gap ?? 2;
   const grid = perturbationGrid(result, { ...options, gap });
-  const png = await sharp(Buffer.from(grid.rgb), { raw: { width: grid.width, height: grid.height, channels: 3 } }).png().toBuffer();
+  const png = await sharp(Buffer.from(grid.rgb), { raw: { width: grid.width, height: grid.height, channels: 3 } })
+    .png()
+    .toBuffer();
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'perturbations.png'), png);
   fs.writeFileSync(path.join(dir, 'perturbations.html'), perturbationHtml(result, grid, gap));
-  fs.writeFileSync(path.join(dir, 'perturbations.json'), JSON.stringify({ ...meta, result: perturbationSummary(result, grid.columns) }, null, 2) + '\n');
+  fs.writeFileSync(
+    path.join(dir, 'perturbations.json'),
+    JSON.stringify({ ...meta, result: perturbationSummary(result, grid.columns) }, null, 2) + '\n',
+  );
   return PERTURBATION_FILES.slice();
 }

@@ -28,14 +28,18 @@ function twiddleTable(n: number): { cos: Float64Array; sin: Float64Array } {
 function dftLines(a: Complex2d, n: number, count: number, step: number, next: number, inverse: boolean): void {
   const { cos, sin } = twiddleTable(n);
   const sign = inverse ? 1 : -1;
-  const re = new Float64Array(n), im = new Float64Array(n);
+  const re = new Float64Array(n),
+    im = new Float64Array(n);
   for (let line = 0; line < count; line++) {
     const o = line * next;
     for (let k = 0; k < n; k++) {
-      let sr = 0, si = 0;
+      let sr = 0,
+        si = 0;
       for (let j = 0, idx = 0; j < n; j++, idx += k, idx >= n && (idx -= n)) {
-        const xr = a.re[o + j * step], xi = a.im[o + j * step];
-        const c = cos[idx], s = sign * sin[idx];
+        const xr = a.re[o + j * step],
+          xi = a.im[o + j * step];
+        const c = cos[idx],
+          s = sign * sin[idx];
         sr += xr * c - xi * s;
         si += xr * s + xi * c;
       }
@@ -83,7 +87,12 @@ export function bandMask(H: number, W: number, lo: number, hi: number): Uint8Arr
 
 /** The real part of the inverse DFT of `spectrum` restricted to `mask` (amplitude and phase kept inside). */
 export function bandLimited(spectrum: Complex2d, mask: Uint8Array): Float64Array {
-  const a: Complex2d = { re: spectrum.re.slice(), im: spectrum.im.slice(), height: spectrum.height, width: spectrum.width };
+  const a: Complex2d = {
+    re: spectrum.re.slice(),
+    im: spectrum.im.slice(),
+    height: spectrum.height,
+    width: spectrum.width,
+  };
   for (let i = 0; i < mask.length; i++) if (!mask[i]) a.re[i] = a.im[i] = 0;
   return dft2(a, true).re;
 }

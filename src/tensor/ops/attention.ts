@@ -31,8 +31,18 @@ function checkHeadShape(name: string, x: Tensor, layout: string, expected: (numb
  * -> [B, H, Tq, dv]. Differentiable in q, k and v. With `returnProbs: true` returns
  * `{ out, probs }` where probs [B, H, Tq, Tk] are the attention maps (no grad).
  */
-export function attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions & { returnProbs?: false }): Tensor;
-export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions & { returnProbs: true }): AttentionWithProbs;
+export function attention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options?: AttentionOptions & { returnProbs?: false },
+): Tensor;
+export function attention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: AttentionOptions & { returnProbs: true },
+): AttentionWithProbs;
 export function attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Tensor | AttentionWithProbs;
 export function attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Tensor | AttentionWithProbs {
   checkRank(OP, 'q', q, 4, '[B, H, Tq, d]');
@@ -44,19 +54,22 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOp
   checkHeadShape('v', v, 'B, H, Tk, dv', [B, H, Tk, null], 'B, H of q and Tk of k');
   const dv = v.shape[3];
   if (d < 1) throw new RangeError(`${OP}: q must have a head dimension d >= 1, got shape ${shapeString(q.shape)}`);
-  if (Tk < 1) throw new RangeError(`${OP}: k and v must hold at least one key (Tk >= 1), got k shape ${shapeString(k.shape)}`);
+  if (Tk < 1)
+    throw new RangeError(`${OP}: k and v must hold at least one key (Tk >= 1), got k shape ${shapeString(k.shape)}`);
   if (dv < 1) throw new RangeError(`${OP}: v must have a value dimension dv >= 1, got shape ${shapeString(v.shape)}`);
 
   const opts = checkOptions(OP, options, ['scale', 'returnProbs']);
   let scale = 1 / Math.sqrt(d);
   if (opts.scale !== undefined) {
-    if (typeof opts.scale !== 'number') throw new TypeError(`${OP}: scale must be a number, got ${describe(opts.scale)}`);
+    if (typeof opts.scale !== 'number')
+      throw new TypeError(`${OP}: scale must be a number, got ${describe(opts.scale)}`);
     if (!Number.isFinite(opts.scale) || Math.abs(opts.scale) > 3.4e38)
       throw new RangeError(`${OP}: scale must be a finite float32 value, got ${opts.scale}`);
     scale = opts.scale;
   }
   const returnProbs = opts.returnProbs ?? false;
-  if (typeof returnProbs !== 'boolean') throw new TypeError(`${OP}: returnProbs must be a boolean, got ${describe(returnProbs)}`);
+  if (typeof returnProbs !== 'boolean')
+    throw new TypeError(`${OP}: returnProbs must be a boolean, got ${describe(returnProbs)}`);
 
   const outShape = [B, H, Tq, dv];
   checkOutput(OP, 'output', outShape, `q ${shapeString(q.shape)} and v ${shapeString(v.shape)}`);
@@ -67,7 +80,9 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOp
   const probsData = returnProbs ? dev.empty(B * H * Tq * Tk) : null;
   dev.native.attentionForward(B, H, Tq, Tk, d, dv, scale, q.storage, k.storage, v.storage, outData, lse, probsData);
 
-  const qd = q.storage, kd = k.storage, vd = v.storage;
+  const qd = q.storage,
+    kd = k.storage,
+    vd = v.storage;
   const out = record<Storage>(OP, outData, outShape, [q, k, v], (gradOut, needs) => {
     const gq = needs[0] ? dev.empty(qd.length) : null;
     const gk = needs[1] ? dev.empty(kd.length) : null;

@@ -58,7 +58,8 @@ function broadcastOf(src: Shape, out: Shape): Broadcast {
   if (sameShape(src, out)) return { kind: 'same' };
   let lead = 0;
   while (lead < src.length && src[lead] === 1) lead++;
-  const core = src.slice(lead), off = out.length - core.length;
+  const core = src.slice(lead),
+    off = out.length - core.length;
   if (off >= 0 && core.every((d, i) => d === out[off + i])) return { kind: 'repeat', block: numel(core) };
   return { kind: 'index', idx: broadcastIndex(src, out) };
 }
@@ -112,9 +113,11 @@ function binary(opName: string, op: number, a: Tensor, b: Tensor): Tensor {
   const be = expand(b.data, bb, n);
   const out = arith(op, ae, be);
   return record(opName, out, shape, [a, b], (g, needs) => {
-    let ga: Float32Array | null = null, gb: Float32Array | null = null;
+    let ga: Float32Array | null = null,
+      gb: Float32Array | null = null;
     if (needs[0]) ga = op === Arith.mul ? arith(Arith.mul, g, be) : g;
-    if (needs[1]) gb = op === Arith.mul ? arith(Arith.mul, g, ae) : op === Arith.sub ? arith(Arith.scale, g, null, -1) : g;
+    if (needs[1])
+      gb = op === Arith.mul ? arith(Arith.mul, g, ae) : op === Arith.sub ? arith(Arith.scale, g, null, -1) : g;
     return [ga && reduceTo(ga, ba, a.size), gb && reduceTo(gb, bb, b.size)];
   });
 }
@@ -153,9 +156,16 @@ function normDim(op: string, x: Tensor, dim: number): number {
 }
 
 // Sum over one dimension (or all), in float64 for accuracy.
-function reduceSum(op: string, x: Tensor, dim: number | undefined, keepdim: boolean, factor: (count: number) => number): Tensor {
+function reduceSum(
+  op: string,
+  x: Tensor,
+  dim: number | undefined,
+  keepdim: boolean,
+  factor: (count: number) => number,
+): Tensor {
   checkTensor(op, 'x', x);
-  if (x.device === 'cuda') return cudaReduceSum(op, x, dim === undefined ? undefined : normDim(op, x, dim), keepdim, factor);
+  if (x.device === 'cuda')
+    return cudaReduceSum(op, x, dim === undefined ? undefined : normDim(op, x, dim), keepdim, factor);
   if (dim === undefined) {
     let s = 0;
     for (let i = 0; i < x.size; i++) s += x.data[i];
@@ -208,14 +218,20 @@ export function reshape(x: Tensor, shape: number[]): Tensor {
   const s = shape.slice();
   const free = s.indexOf(-1);
   if (s.some((d, i) => !Number.isInteger(d) || (d < 0 && i !== free)) || s.lastIndexOf(-1) !== free)
-    throw new TypeError(`reshape: shape must hold non-negative integers and at most one -1, got ${JSON.stringify(shape)}`);
+    throw new TypeError(
+      `reshape: shape must hold non-negative integers and at most one -1, got ${JSON.stringify(shape)}`,
+    );
   if (free >= 0) {
     const rest = numel(s.filter((_, i) => i !== free));
-    if (rest === 0 || x.size % rest !== 0) throw new RangeError(`reshape: cannot infer -1 in ${JSON.stringify(shape)} for ${x.size} elements`);
+    if (rest === 0 || x.size % rest !== 0)
+      throw new RangeError(`reshape: cannot infer -1 in ${JSON.stringify(shape)} for ${x.size} elements`);
     s[free] = x.size / rest;
   }
   checkOutput('reshape', 'shape', s);
-  if (numel(s) !== x.size) throw new RangeError(`reshape: shape ${shapeString(s)} does not hold ${x.size} elements (input ${shapeString(x.shape)})`);
+  if (numel(s) !== x.size)
+    throw new RangeError(
+      `reshape: shape ${shapeString(s)} does not hold ${x.size} elements (input ${shapeString(x.shape)})`,
+    );
   return record<Storage>('reshape', x.storage, s, [x], (g) => [g]);
 }
 
@@ -228,9 +244,18 @@ export function permute(x: Tensor, dims: number[]): Tensor {
   const inverse = dims.map((_, i) => dims.indexOf(i));
   if (x.device === 'cuda') {
     const move = (src: Storage, from: Shape, order: readonly number[]): DeviceArray => {
-      const st = stridesOf(from), to = order.map((d) => from[d]);
+      const st = stridesOf(from),
+        to = order.map((d) => from[d]);
       const y = cuEmpty(src.length);
-      cu().stridedCopy(src, 0, order.map((d) => st[d]), y, 0, stridesOf(to), to);
+      cu().stridedCopy(
+        src,
+        0,
+        order.map((d) => st[d]),
+        y,
+        0,
+        stridesOf(to),
+        to,
+      );
       return y;
     };
     return record<Storage>('permute', move(x.storage, x.shape, dims), shape, [x], (g) => [move(g, shape, inverse)]);
@@ -289,7 +314,8 @@ export function slice(x: Tensor, dim: number, start: number, end: number): Tenso
   if (x.device === 'cuda') {
     const shape = x.shape.slice();
     shape[d] = m;
-    const st = stridesOf(x.shape), offset = start * st[d];
+    const st = stridesOf(x.shape),
+      offset = start * st[d];
     const y = cuEmpty(numel(shape));
     cu().stridedCopy(x.storage, offset, st, y, 0, stridesOf(shape), shape);
     return record<Storage>('slice', y, shape, [x], (g) => {
@@ -299,12 +325,14 @@ export function slice(x: Tensor, dim: number, start: number, end: number): Tenso
     });
   }
   const out = new Float32Array(outer * m * inner);
-  for (let o = 0; o < (m * inner === 0 ? 0 : outer); o++) out.set(x.data.subarray((o * len + start) * inner, (o * len + end) * inner), o * m * inner);
+  for (let o = 0; o < (m * inner === 0 ? 0 : outer); o++)
+    out.set(x.data.subarray((o * len + start) * inner, (o * len + end) * inner), o * m * inner);
   const shape = x.shape.slice();
   shape[d] = m;
   return record('slice', out, shape, [x], (g) => {
     const gx = new Float32Array(x.size);
-    for (let o = 0; o < (m * inner === 0 ? 0 : outer); o++) gx.set(g.subarray(o * m * inner, (o + 1) * m * inner), (o * len + start) * inner);
+    for (let o = 0; o < (m * inner === 0 ? 0 : outer); o++)
+      gx.set(g.subarray(o * m * inner, (o + 1) * m * inner), (o * len + start) * inner);
     return [gx];
   });
 }
@@ -316,7 +344,9 @@ export function cat(xs: Tensor[], dim: number): Tensor {
   const d = normDim('cat', xs[0], dim);
   for (let i = 1; i < xs.length; i++)
     if (xs[i].ndim !== xs[0].ndim || xs[i].shape.some((s, j) => j !== d && s !== xs[0].shape[j]))
-      throw new RangeError(`cat: xs[${i}] has shape ${shapeString(xs[i].shape)}, incompatible with ${shapeString(xs[0].shape)} along dim ${d}`);
+      throw new RangeError(
+        `cat: xs[${i}] has shape ${shapeString(xs[i].shape)}, incompatible with ${shapeString(xs[0].shape)} along dim ${d}`,
+      );
   const outer = numel(xs[0].shape.slice(0, d));
   const inner = numel(xs[0].shape.slice(d + 1));
   const lens = xs.map((x) => x.shape[d]);
@@ -357,7 +387,8 @@ export function cat(xs: Tensor[], dim: number): Tensor {
       off += lens[i];
       if (!needs[i]) return null;
       const gx = new Float32Array(x.size);
-      for (let o = 0; o < (lens[i] * inner === 0 ? 0 : outer); o++) gx.set(g.subarray((o * total + start) * inner, (o * total + start + lens[i]) * inner), o * lens[i] * inner);
+      for (let o = 0; o < (lens[i] * inner === 0 ? 0 : outer); o++)
+        gx.set(g.subarray((o * total + start) * inner, (o * total + start + lens[i]) * inner), o * lens[i] * inner);
       return gx;
     });
   });
@@ -368,19 +399,24 @@ export function cat(xs: Tensor[], dim: number): Tensor {
 export function pad2d(x: Tensor, padding: number | [number, number, number, number], value = 0): Tensor {
   const op = 'pad2d';
   checkTensor(op, 'x', x);
-  if (x.ndim < 2) throw new RangeError(`${op}: x must have at least 2 dimensions [..., H, W], got ${shapeString(x.shape)}`);
+  if (x.ndim < 2)
+    throw new RangeError(`${op}: x must have at least 2 dimensions [..., H, W], got ${shapeString(x.shape)}`);
   const p = typeof padding === 'number' ? [padding, padding, padding, padding] : padding;
   if (!Array.isArray(p) || p.length !== 4)
     throw new TypeError(`${op}: padding must be a number or [left, right, top, bottom], got ${describe(padding)}`);
   const [left, right, top, bottom] = p.map((v, i) => checkInt(op, `padding[${i}]`, v, 0, 1 << 20));
   checkNumber(op, 'value', value);
-  const H = x.shape[x.ndim - 2], W = x.shape[x.ndim - 1];
+  const H = x.shape[x.ndim - 2],
+    W = x.shape[x.ndim - 1];
   const planes = numel(x.shape.slice(0, -2));
-  const OH = H + top + bottom, OW = W + left + right;
+  const OH = H + top + bottom,
+    OW = W + left + right;
   const shape = [...x.shape.slice(0, -2), OH, OW];
   checkOutput(op, 'output', shape, `padding [${left}, ${right}, ${top}, ${bottom}] of x ${shapeString(x.shape)}`);
   if (x.device === 'cuda') {
-    const inner = [planes, H, W], offset = top * OW + left, outSt = [OH * OW, OW, 1];
+    const inner = [planes, H, W],
+      offset = top * OW + left,
+      outSt = [OH * OW, OW, 1];
     const y = cuEmpty(planes * OH * OW);
     y.fill(value);
     cu().stridedCopy(x.storage, 0, stridesOf(inner), y, offset, outSt, inner);
@@ -421,21 +457,28 @@ function onCuda(op: string, ...ts: Tensor[]): boolean {
   const first = ts[0].device;
   for (let i = 1; i < ts.length; i++)
     if (ts[i].device !== first)
-      throw new TypeError(`${op}: all tensors must be on one device, got argument 1 on ${first} and argument ${i + 1} on ${ts[i].device} (move them with .to('${first}'))`);
+      throw new TypeError(
+        `${op}: all tensors must be on one device, got argument 1 on ${first} and argument ${i + 1} on ${ts[i].device} (move them with .to('${first}'))`,
+      );
   return first === 'cuda';
 }
 
 // Strides that read an operand of shape src as if broadcast to out (0 along broadcast dims).
 function broadcastStrides(src: Shape, out: Shape): number[] {
-  const off = out.length - src.length, ss = stridesOf(src);
+  const off = out.length - src.length,
+    ss = stridesOf(src);
   return out.map((_, i) => (i - off >= 0 && src[i - off] !== 1 ? ss[i - off] : 0));
 }
 
 // Sums g (contiguous, shape out) down to an operand of shape src that was broadcast to out.
 function cudaReduceTo(g: Storage, src: Shape, out: Shape): Storage {
   if (sameShape(src, out)) return g;
-  const off = out.length - src.length, os = stridesOf(out);
-  const keepShape: number[] = [], keepStrides: number[] = [], redShape: number[] = [], redStrides: number[] = [];
+  const off = out.length - src.length,
+    os = stridesOf(out);
+  const keepShape: number[] = [],
+    keepStrides: number[] = [],
+    redShape: number[] = [],
+    redStrides: number[] = [];
   out.forEach((d, i) => {
     const sd = i - off >= 0 ? src[i - off] : 1;
     if (sd === 1 && d !== 1) {
@@ -456,8 +499,12 @@ function cudaBinary(opName: string, op: number, a: Tensor, b: Tensor): Tensor {
   checkTensor(opName, 'b', b);
   const shape = sameShape(a.shape, b.shape) ? a.shape.slice() : broadcastShape(opName, a.shape, b.shape);
   checkOutput(opName, 'output', shape, `broadcasting a ${shapeString(a.shape)} with b ${shapeString(b.shape)}`);
-  const n = numel(shape), sa = broadcastStrides(a.shape, shape), sb = broadcastStrides(b.shape, shape), sy = stridesOf(shape);
-  const ad = a.storage, bd = b.storage;
+  const n = numel(shape),
+    sa = broadcastStrides(a.shape, shape),
+    sb = broadcastStrides(b.shape, shape),
+    sy = stridesOf(shape);
+  const ad = a.storage,
+    bd = b.storage;
   const y = cuEmpty(n);
   cu().binaryStrided(op, ad, 0, sa, bd, 0, sb, y, shape);
   return record<Storage>(opName, y, shape, [a, b], (g, needs) => {
@@ -479,15 +526,37 @@ function cudaBinary(opName: string, op: number, a: Tensor, b: Tensor): Tensor {
   });
 }
 
-function cudaReduceSum(op: string, x: Tensor, d: number | undefined, keepdim: boolean, factor: (count: number) => number): Tensor {
+function cudaReduceSum(
+  op: string,
+  x: Tensor,
+  d: number | undefined,
+  keepdim: boolean,
+  factor: (count: number) => number,
+): Tensor {
   const st = stridesOf(x.shape);
   const keep = x.shape.map((_, i) => i).filter((i) => d !== undefined && i !== d);
   const red = d === undefined ? x.shape.map((_, i) => i) : [d];
   const f = factor(red.reduce((p, i) => p * x.shape[i], 1));
   const outShape = keep.map((i) => x.shape[i]);
   const y = cuEmpty(numel(outShape));
-  cu().reduceSum(x.storage, 0, outShape, keep.map((i) => st[i]), red.map((i) => x.shape[i]), red.map((i) => st[i]), f, y);
-  const shape = d === undefined ? (keepdim ? x.shape.map(() => 1) : []) : keepdim ? x.shape.map((v, i) => (i === d ? 1 : v)) : outShape;
+  cu().reduceSum(
+    x.storage,
+    0,
+    outShape,
+    keep.map((i) => st[i]),
+    red.map((i) => x.shape[i]),
+    red.map((i) => st[i]),
+    f,
+    y,
+  );
+  const shape =
+    d === undefined
+      ? keepdim
+        ? x.shape.map(() => 1)
+        : []
+      : keepdim
+        ? x.shape.map((v, i) => (i === d ? 1 : v))
+        : outShape;
   return record<Storage>(op, y, shape, [x], (g) => {
     // gx = f * g broadcast back over the reduced dims: a sum of one term per element.
     const gStrides = x.shape.map(() => 0);

@@ -33,7 +33,8 @@ export function conv2d(x: Tensor, weight: Tensor, options?: Conv2dOptions): Tens
       `${op}: weight must have shape [Cout, Cin/groups, KH, KW] = [*, ${cg}, *, *] for x with ${cin} channels and groups = ${groups}, got ${shapeString(weight.shape)}`,
     );
   const [cout, , kh, kw] = weight.shape;
-  if (cout % groups !== 0) throw new RangeError(`${op}: groups = ${groups} must divide Cout = ${cout} (dim 0 of weight)`);
+  if (cout % groups !== 0)
+    throw new RangeError(`${op}: groups = ${groups} must divide Cout = ${cout} (dim 0 of weight)`);
   const bias = opts.bias;
   const hasBias = bias !== undefined && bias !== null;
   if (hasBias) {
@@ -48,14 +49,21 @@ export function conv2d(x: Tensor, weight: Tensor, options?: Conv2dOptions): Tens
       `${op}: output size would be [${n}, ${cout}, ${oh}, ${ow}] for x ${shapeString(x.shape)}, weight ${shapeString(weight.shape)}, ` +
         `stride [${sh}, ${sw}], padding [${ph}, ${pw}], dilation [${dh}, ${dw}]; every size must be >= 1`,
     );
-  checkOutput(op, 'output', [n, cout, oh, ow], `x ${shapeString(x.shape)} with padding [${ph}, ${pw}], stride [${sh}, ${sw}], dilation [${dh}, ${dw}]`);
+  checkOutput(
+    op,
+    'output',
+    [n, cout, oh, ow],
+    `x ${shapeString(x.shape)} with padding [${ph}, ${pw}], stride [${sh}, ${sw}], dilation [${dh}, ${dw}]`,
+  );
   const dims: Conv2dGeometry = [n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups];
   const dev = backendOf(op, x, weight, hasBias ? bias : null);
   const y = dev.empty(n * cout * oh * ow);
   dev.native.conv2dForward(x.storage, weight.storage, hasBias ? bias.storage : null, y, ...dims);
   const inputs = hasBias ? [x, weight, bias as Tensor] : [x, weight];
   return record<Storage>(op, y, [n, cout, oh, ow], inputs, (g, needs) => {
-    let gx: Storage | null = null, gw: Storage | null = null, gb: Storage | null = null;
+    let gx: Storage | null = null,
+      gw: Storage | null = null,
+      gb: Storage | null = null;
     if (needs[0]) {
       gx = dev.empty(x.size);
       dev.native.conv2dBackwardInput(g, weight.storage, gx, ...dims);

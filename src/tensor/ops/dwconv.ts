@@ -30,18 +30,23 @@ export function depthwiseConv2d(x: Tensor, weight: Tensor, options?: DepthwiseCo
   const opts = checkOptions(OP, options, ['bias', 'stride', 'padding']);
   const [N, C, H, W] = x.shape;
   const [KH, KW] = [weight.shape[2], weight.shape[3]];
-  if (N < 1 || C < 1 || H < 1 || W < 1) throw new RangeError(`${OP}: x must have no empty dimension, got ${shapeString(x.shape)}`);
+  if (N < 1 || C < 1 || H < 1 || W < 1)
+    throw new RangeError(`${OP}: x must have no empty dimension, got ${shapeString(x.shape)}`);
   if (weight.shape[0] !== C || weight.shape[1] !== 1)
     throw new RangeError(
       `${OP}: weight must have shape [C, 1, KH, KW] with C = ${C} (channels of x), got ${shapeString(weight.shape)}`,
     );
   if (KH < 1 || KH > MAX_KERNEL || KW < 1 || KW > MAX_KERNEL)
-    throw new RangeError(`${OP}: kernel size KH, KW must be in [1, ${MAX_KERNEL}], got weight ${shapeString(weight.shape)}`);
+    throw new RangeError(
+      `${OP}: kernel size KH, KW must be in [1, ${MAX_KERNEL}], got weight ${shapeString(weight.shape)}`,
+    );
   const bias = opts.bias ?? null;
   if (bias !== null) {
     checkTensor(OP, 'bias', bias);
     if (bias.ndim !== 1 || bias.shape[0] !== C)
-      throw new RangeError(`${OP}: bias must have shape [C] with C = ${C} (channels of x), got ${shapeString(bias.shape)}`);
+      throw new RangeError(
+        `${OP}: bias must have shape [C] with C = ${C} (channels of x), got ${shapeString(bias.shape)}`,
+      );
   }
   const [sh, sw] = opts.stride === undefined ? [1, 1] : checkPair(OP, 'stride', opts.stride, 1, 2);
   const [ph, pw] = opts.padding === undefined ? [0, 0] : checkPair(OP, 'padding', opts.padding, 0, MAX_PADDING);
@@ -77,4 +82,3 @@ export function depthwiseConv2d(x: Tensor, weight: Tensor, options?: DepthwiseCo
     return bias ? [gradX, gradWeight, gradBias] : [gradX, gradWeight];
   });
 }
-

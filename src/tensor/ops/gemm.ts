@@ -9,18 +9,54 @@ const ld = (cols: number): number => Math.max(1, cols);
 
 // C = op(A) * op(B) + beta * C on row-major matrices with natural leading dimensions.
 function gemm(
-  dev: Backend, transA: boolean, transB: boolean, M: number, N: number, K: number,
-  A: Storage, B: Storage, C: Storage, beta = 0,
+  dev: Backend,
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  A: Storage,
+  B: Storage,
+  C: Storage,
+  beta = 0,
 ): void {
   dev.native.gemm(transA, transB, M, N, K, 1, A, ld(transA ? M : K), B, ld(transB ? K : N), beta, C, ld(N));
 }
 
 // `batch` products; a stride of 0 shares that operand across the batch.
 function gemmBatched(
-  dev: Backend, transA: boolean, transB: boolean, batch: number, M: number, N: number, K: number,
-  A: Storage, strideA: number, B: Storage, strideB: number, C: Storage,
+  dev: Backend,
+  transA: boolean,
+  transB: boolean,
+  batch: number,
+  M: number,
+  N: number,
+  K: number,
+  A: Storage,
+  strideA: number,
+  B: Storage,
+  strideB: number,
+  C: Storage,
 ): void {
-  dev.native.gemmBatched(transA, transB, batch, M, N, K, 1, A, ld(transA ? M : K), strideA, B, ld(transB ? K : N), strideB, 0, C, ld(N), M * N);
+  dev.native.gemmBatched(
+    transA,
+    transB,
+    batch,
+    M,
+    N,
+    K,
+    1,
+    A,
+    ld(transA ? M : K),
+    strideA,
+    B,
+    ld(transB ? K : N),
+    strideB,
+    0,
+    C,
+    ld(N),
+    M * N,
+  );
 }
 
 // An output of zeros (empty, or a sum over nothing), whose gradients are zeros too.
@@ -46,14 +82,19 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const op = 'matmul';
   checkTensor(op, 'a', a);
   checkTensor(op, 'b', b);
-  if (a.ndim < 2) throw new RangeError(`${op}: a must have at least 2 dims [..., M, K], got shape ${shapeString(a.shape)}`);
-  if (b.ndim < 2) throw new RangeError(`${op}: b must have at least 2 dims [..., K, N] or [K, N], got shape ${shapeString(b.shape)}`);
-  const M = a.shape[a.ndim - 2], K = a.shape[a.ndim - 1];
+  if (a.ndim < 2)
+    throw new RangeError(`${op}: a must have at least 2 dims [..., M, K], got shape ${shapeString(a.shape)}`);
+  if (b.ndim < 2)
+    throw new RangeError(`${op}: b must have at least 2 dims [..., K, N] or [K, N], got shape ${shapeString(b.shape)}`);
+  const M = a.shape[a.ndim - 2],
+    K = a.shape[a.ndim - 1];
   const N = b.shape[b.ndim - 1];
   const batchShape = a.shape.slice(0, -2);
   const shared = b.ndim === 2;
   if (b.shape[b.ndim - 2] !== K)
-    throw new RangeError(`${op}: b must have shape [..., K, N] with K = ${K} (last dim of a ${shapeString(a.shape)}), got ${shapeString(b.shape)}`);
+    throw new RangeError(
+      `${op}: b must have shape [..., K, N] with K = ${K} (last dim of a ${shapeString(a.shape)}), got ${shapeString(b.shape)}`,
+    );
   if (!shared && (b.ndim !== a.ndim || b.shape.slice(0, -2).some((d, i) => d !== batchShape[i])))
     throw new RangeError(
       `${op}: b must be 2-D [K, N] or have the batch dims of a ${shapeString(batchShape)}, got ${shapeString(b.shape)}`,
@@ -65,12 +106,14 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const dev = backendOf(op, a, b);
   if (batch * M * N === 0 || K === 0) return recordZeros(dev, op, outShape, [a, b]);
   const out = dev.empty(batch * M * N);
-  const ad = a.storage, bd = b.storage;
+  const ad = a.storage,
+    bd = b.storage;
   // A shared b makes the batch one tall product [batch*M, K] x [K, N].
   if (shared) gemm(dev, false, false, batch * M, N, K, ad, bd, out);
   else gemmBatched(dev, false, false, batch, M, N, K, ad, M * K, bd, K * N, out);
   return record<Storage>(op, out, outShape, [a, b], (g, needs) => {
-    let ga: Storage | null = null, gb: Storage | null = null;
+    let ga: Storage | null = null,
+      gb: Storage | null = null;
     if (needs[0]) {
       // ga = g b^T
       ga = dev.empty(a.size);
@@ -92,16 +135,21 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   const op = 'linear';
   checkTensor(op, 'x', x);
   checkTensor(op, 'weight', weight);
-  if (x.ndim < 1) throw new RangeError(`${op}: x must have at least 1 dim [..., in], got shape ${shapeString(x.shape)}`);
+  if (x.ndim < 1)
+    throw new RangeError(`${op}: x must have at least 1 dim [..., in], got shape ${shapeString(x.shape)}`);
   const inF = x.shape[x.ndim - 1];
   if (weight.ndim !== 2 || weight.shape[1] !== inF)
-    throw new RangeError(`${op}: weight must have shape [out, in] with in = ${inF} (last dim of x), got ${shapeString(weight.shape)}`);
+    throw new RangeError(
+      `${op}: weight must have shape [out, in] with in = ${inF} (last dim of x), got ${shapeString(weight.shape)}`,
+    );
   const outF = weight.shape[0];
   const hasBias = bias !== undefined && bias !== null;
   if (hasBias) {
     checkTensor(op, 'bias', bias);
     if (bias.ndim !== 1 || bias.shape[0] !== outF)
-      throw new RangeError(`${op}: bias must have shape [${outF}] (out features of weight), got ${shapeString(bias.shape)}`);
+      throw new RangeError(
+        `${op}: bias must have shape [${outF}] (out features of weight), got ${shapeString(bias.shape)}`,
+      );
   }
   const rows = numel(x.shape.slice(0, -1));
   const outShape = [...x.shape.slice(0, -1), outF];
@@ -110,11 +158,14 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (rows * outF === 0) return recordZeros(dev, op, outShape, hasBias ? [x, weight, bias] : [x, weight]);
   const y = dev.empty(rows * outF);
   if (hasBias) repeatRows(dev, bias.storage, rows, outF, y);
-  const xd = x.storage, wd = weight.storage;
+  const xd = x.storage,
+    wd = weight.storage;
   gemm(dev, false, true, rows, outF, inF, xd, wd, y, hasBias ? 1 : 0);
   const inputs = hasBias ? [x, weight, bias] : [x, weight];
   return record<Storage>(op, y, outShape, inputs, (g, needs) => {
-    let gx: Storage | null = null, gw: Storage | null = null, gb: Storage | null = null;
+    let gx: Storage | null = null,
+      gw: Storage | null = null,
+      gb: Storage | null = null;
     if (needs[0]) {
       gx = dev.empty(x.size);
       gemm(dev, false, false, rows, inF, outF, g, wd, gx); // g W

@@ -3,12 +3,28 @@
 // input gradient alone).
 import { Tensor, record, numel, shapeString } from '../tensor';
 import { backendOf, Storage, isHost, DeviceArray } from '../device';
-import { checkTensor, checkRank, checkInt, checkNumber, checkPair, checkOptions, checkOneOf, checkOutput, describe, MAX_NUMEL } from '../check';
+import {
+  checkTensor,
+  checkRank,
+  checkInt,
+  checkNumber,
+  checkPair,
+  checkOptions,
+  checkOneOf,
+  checkOutput,
+  describe,
+  MAX_NUMEL,
+} from '../check';
 import { Pool2dGeometry } from '../../native';
 
 // ---- activations --------------------------------------------------------------------------------
 
-function unary(op: string, x: Tensor, forward: 'reluForward' | 'geluForward', backward: 'reluBackward' | 'geluBackward'): Tensor {
+function unary(
+  op: string,
+  x: Tensor,
+  forward: 'reluForward' | 'geluForward',
+  backward: 'reluBackward' | 'geluBackward',
+): Tensor {
   checkTensor(op, 'x', x);
   const dev = backendOf(op, x);
   const y = dev.empty(x.size);
@@ -37,7 +53,9 @@ function softmaxAlong(op: string, x: Tensor, dim: number, log: boolean): Tensor 
   if (x.ndim < 1) throw new RangeError(`${op}: x must have at least 1 dimension, got shape ${shapeString(x.shape)}`);
   const d0 = checkInt(op, 'dim', dim, -x.ndim, x.ndim - 1);
   const d = d0 < 0 ? d0 + x.ndim : d0;
-  const outer = numel(x.shape.slice(0, d)), L = x.shape[d], inner = numel(x.shape.slice(d + 1));
+  const outer = numel(x.shape.slice(0, d)),
+    L = x.shape[d],
+    inner = numel(x.shape.slice(d + 1));
   const dev = backendOf(op, x);
   const y = dev.empty(x.size);
   dev.native.softmaxForward(x.storage, outer, L, inner, log, y);
@@ -63,19 +81,25 @@ export type Reduction = 'mean' | 'sum' | 'none';
 /** Cross-entropy of logits [N, K] against N class indices (Int32Array or number[]), with
  * optional label smoothing, like F.cross_entropy. 'mean' and 'sum' give a scalar (shape []),
  * 'none' the per-sample losses [N]. */
-export function crossEntropy(logits: Tensor, labels: Int32Array | number[],
-  options?: { reduction?: Reduction; labelSmoothing?: number }): Tensor {
+export function crossEntropy(
+  logits: Tensor,
+  labels: Int32Array | number[],
+  options?: { reduction?: Reduction; labelSmoothing?: number },
+): Tensor {
   const op = 'crossEntropy';
   checkRank(op, 'logits', logits, 2, '[N, K]');
   const o = checkOptions(op, options, ['reduction', 'labelSmoothing']);
   const [N, K] = logits.shape;
   if (K < 1) throw new RangeError(`${op}: logits must have at least one class, got shape ${shapeString(logits.shape)}`);
   const lab = checkLabels(op, labels, N, K);
-  const reduction = o.reduction === undefined ? 'mean' : checkOneOf(op, 'reduction', o.reduction, ['mean', 'sum', 'none']);
-  const smoothing = o.labelSmoothing === undefined ? 0 : checkNumber(op, 'labelSmoothing', o.labelSmoothing, { min: 0, max: 1 });
+  const reduction =
+    o.reduction === undefined ? 'mean' : checkOneOf(op, 'reduction', o.reduction, ['mean', 'sum', 'none']);
+  const smoothing =
+    o.labelSmoothing === undefined ? 0 : checkNumber(op, 'labelSmoothing', o.labelSmoothing, { min: 0, max: 1 });
 
   const dev = backendOf(op, logits);
-  const loss = dev.empty(N), lse = dev.empty(N);
+  const loss = dev.empty(N),
+    lse = dev.empty(N);
   dev.native.crossEntropyForward(logits.storage, lab, N, K, smoothing, loss, lse);
   // The reduction runs on the host: N per-sample losses (the one copy back on CUDA; the loss is
   // read there anyway) summed in float64, as on the CPU.
@@ -153,16 +177,27 @@ function poolGeometry(op: string, x: Tensor, options: unknown): { args: Pool2dGe
   const o = checkOptions(op, options, ['kernelSize', 'stride', 'padding']);
   if (o.kernelSize === undefined) throw new TypeError(`${op}: kernelSize is required`);
   const [kh, kw] = checkPair(op, 'kernelSize', o.kernelSize, 1, MAX_NUMEL);
-  if (kh * kw > MAX_NUMEL) throw new RangeError(`${op}: kernelSize [${kh}, ${kw}] would cover ${kh * kw} values (limit 2^31 - 1)`);
+  if (kh * kw > MAX_NUMEL)
+    throw new RangeError(`${op}: kernelSize [${kh}, ${kw}] would cover ${kh * kw} values (limit 2^31 - 1)`);
   const [sh, sw] = o.stride === undefined ? [kh, kw] : checkPair(op, 'stride', o.stride, 1, MAX_NUMEL);
   const [ph, pw] = o.padding === undefined ? [0, 0] : checkPair(op, 'padding', o.padding, 0, MAX_NUMEL);
   if (ph > kh >> 1 || pw > kw >> 1)
-    throw new RangeError(`${op}: padding must be at most half of kernelSize, got padding [${ph}, ${pw}] for kernelSize [${kh}, ${kw}]`);
+    throw new RangeError(
+      `${op}: padding must be at most half of kernelSize, got padding [${ph}, ${pw}] for kernelSize [${kh}, ${kw}]`,
+    );
   const [N, C, H, W] = x.shape;
   if (H < 1 || W < 1 || H + 2 * ph < kh || W + 2 * pw < kw)
-    throw new RangeError(`${op}: kernelSize [${kh}, ${kw}] does not fit x of shape ${shapeString(x.shape)} with padding [${ph}, ${pw}]`);
-  const OH = Math.floor((H + 2 * ph - kh) / sh) + 1, OW = Math.floor((W + 2 * pw - kw) / sw) + 1;
-  checkOutput(op, 'output', [N, C, OH, OW], `x ${shapeString(x.shape)} with kernelSize [${kh}, ${kw}], padding [${ph}, ${pw}]`);
+    throw new RangeError(
+      `${op}: kernelSize [${kh}, ${kw}] does not fit x of shape ${shapeString(x.shape)} with padding [${ph}, ${pw}]`,
+    );
+  const OH = Math.floor((H + 2 * ph - kh) / sh) + 1,
+    OW = Math.floor((W + 2 * pw - kw) / sw) + 1;
+  checkOutput(
+    op,
+    'output',
+    [N, C, OH, OW],
+    `x ${shapeString(x.shape)} with kernelSize [${kh}, ${kw}], padding [${ph}, ${pw}]`,
+  );
   return { args: [N * C, H, W, kh, kw, sh, sw, ph, pw], outShape: [N, C, OH, OW] };
 }
 

@@ -39,7 +39,8 @@ function recordAffine(
 ): Tensor {
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
   const slot = (t: Tensor | null) => (t ? inputs.indexOf(t) : -1);
-  const iw = slot(weight), ib = slot(bias);
+  const iw = slot(weight),
+    ib = slot(bias);
   const bw: BackwardFn<Storage> = (g, needs) => {
     const [gx, gw, gb] = backward(g, needs[0], iw >= 0 && needs[iw], ib >= 0 && needs[ib]);
     const res: (Storage | null)[] = [gx];
@@ -82,34 +83,81 @@ export function batchNorm2d(x: Tensor, options?: BatchNormOptions): Tensor {
   const momentum = o.momentum === undefined ? 0.1 : checkNumber(op, 'momentum', o.momentum, { min: 0, max: 1 });
   const eps = o.eps === undefined ? 1e-5 : checkEps(op, o.eps);
   if (!runningMean !== !runningVar)
-    throw new TypeError(`${op}: runningMean and runningVar must be given together (got only ${runningMean ? 'runningMean' : 'runningVar'})`);
+    throw new TypeError(
+      `${op}: runningMean and runningVar must be given together (got only ${runningMean ? 'runningMean' : 'runningVar'})`,
+    );
   if (!training && !runningMean)
-    throw new TypeError(`${op}: runningMean and runningVar are required when training is false (inference uses the running statistics)`);
+    throw new TypeError(
+      `${op}: runningMean and runningVar are required when training is false (inference uses the running statistics)`,
+    );
   const S = H * W;
   if (training && N * S <= 1)
-    throw new RangeError(`${op}: training needs more than one value per channel, got x of shape ${shapeString(x.shape)}`);
+    throw new RangeError(
+      `${op}: training needs more than one value per channel, got x of shape ${shapeString(x.shape)}`,
+    );
 
   const dev = backendOf(op, x, weight, bias, runningMean, runningVar);
   const y = dev.empty(x.size);
-  const mean = dev.empty(C), rstd = dev.empty(C);
-  dev.native.batchNorm2dForward(x.storage, N, C, S, weight?.storage ?? null, bias?.storage ?? null, training, eps, momentum,
-    runningMean?.storage ?? null, runningVar?.storage ?? null, y, mean, rstd);
+  const mean = dev.empty(C),
+    rstd = dev.empty(C);
+  dev.native.batchNorm2dForward(
+    x.storage,
+    N,
+    C,
+    S,
+    weight?.storage ?? null,
+    bias?.storage ?? null,
+    training,
+    eps,
+    momentum,
+    runningMean?.storage ?? null,
+    runningVar?.storage ?? null,
+    y,
+    mean,
+    rstd,
+  );
   return recordAffine(op, y, x.shape, x, weight, bias, (g, wantX, wantW, wantB) => {
-    const gx = maybe(dev, wantX, x.size), gw = maybe(dev, wantW, C), gb = maybe(dev, wantB, C);
+    const gx = maybe(dev, wantX, x.size),
+      gw = maybe(dev, wantW, C),
+      gb = maybe(dev, wantB, C);
     dev.native.batchNorm2dBackward(x.storage, g, N, C, S, weight?.storage ?? null, mean, rstd, training, gx, gw, gb);
     return [gx, gw, gb];
   });
 }
 
 /** Statistics over contiguous spans (GroupNorm; LayerNorm is one group with S = 1). */
-function groupNormCore(op: string, x: Tensor, N: number, C: number, S: number, G: number,
-  weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
+function groupNormCore(
+  op: string,
+  x: Tensor,
+  N: number,
+  C: number,
+  S: number,
+  G: number,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  eps: number,
+): Tensor {
   const dev = backendOf(op, x, weight, bias);
   const y = dev.empty(x.size);
-  const mean = dev.empty(N * G), rstd = dev.empty(N * G);
-  dev.native.groupNormForward(x.storage, N, C, S, G, weight?.storage ?? null, bias?.storage ?? null, eps, y, mean, rstd);
+  const mean = dev.empty(N * G),
+    rstd = dev.empty(N * G);
+  dev.native.groupNormForward(
+    x.storage,
+    N,
+    C,
+    S,
+    G,
+    weight?.storage ?? null,
+    bias?.storage ?? null,
+    eps,
+    y,
+    mean,
+    rstd,
+  );
   return recordAffine(op, y, x.shape, x, weight, bias, (g, wantX, wantW, wantB) => {
-    const gx = maybe(dev, wantX, x.size), gw = maybe(dev, wantW, C), gb = maybe(dev, wantB, C);
+    const gx = maybe(dev, wantX, x.size),
+      gw = maybe(dev, wantW, C),
+      gb = maybe(dev, wantB, C);
     dev.native.groupNormBackward(x.storage, g, N, C, S, G, weight?.storage ?? null, mean, rstd, gx, gw, gb);
     return [gx, gw, gb];
   });
@@ -129,8 +177,13 @@ export function layerNorm(x: Tensor, weight?: Tensor | null, bias?: Tensor | nul
 }
 
 /** GroupNorm of x [N, C, ...] with numGroups groups dividing C (weight, bias: [C]). */
-export function groupNorm(x: Tensor, numGroups: number, weight?: Tensor | null, bias?: Tensor | null,
-  options?: { eps?: number }): Tensor {
+export function groupNorm(
+  x: Tensor,
+  numGroups: number,
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  options?: { eps?: number },
+): Tensor {
   const op = 'groupNorm';
   checkTensor(op, 'x', x);
   if (x.ndim < 2) throw new RangeError(`${op}: x must have shape [N, C, ...], got ${shapeString(x.shape)}`);
@@ -146,7 +199,12 @@ export function groupNorm(x: Tensor, numGroups: number, weight?: Tensor | null, 
 
 /** Channels-first LayerNorm of x [N, C, H, W]: normalises the C values at each pixel
  * (ConvNeXt's LayerNorm2d; weight, bias: [C]). */
-export function layerNorm2d(x: Tensor, weight?: Tensor | null, bias?: Tensor | null, options?: { eps?: number }): Tensor {
+export function layerNorm2d(
+  x: Tensor,
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  options?: { eps?: number },
+): Tensor {
   const op = 'layerNorm2d';
   checkRank(op, 'x', x, 4, '[N, C, H, W]');
   const o = checkOptions(op, options, ['eps']);
@@ -157,10 +215,13 @@ export function layerNorm2d(x: Tensor, weight?: Tensor | null, bias?: Tensor | n
   const S = H * W;
   const dev = backendOf(op, x, w, b);
   const y = dev.empty(x.size);
-  const mean = dev.empty(N * S), rstd = dev.empty(N * S);
+  const mean = dev.empty(N * S),
+    rstd = dev.empty(N * S);
   dev.native.layerNorm2dForward(x.storage, N, C, S, w?.storage ?? null, b?.storage ?? null, eps, y, mean, rstd);
   return recordAffine(op, y, x.shape, x, w, b, (g, wantX, wantW, wantB) => {
-    const gx = maybe(dev, wantX, x.size), gw = maybe(dev, wantW, C), gb = maybe(dev, wantB, C);
+    const gx = maybe(dev, wantX, x.size),
+      gw = maybe(dev, wantW, C),
+      gb = maybe(dev, wantB, C);
     dev.native.layerNorm2dBackward(x.storage, g, N, C, S, w?.storage ?? null, mean, rstd, gx, gw, gb);
     return [gx, gw, gb];
   });
@@ -172,11 +233,13 @@ export function layerNorm2d(x: Tensor, weight?: Tensor | null, bias?: Tensor | n
 export function weightStandardize(w: Tensor, eps = 1e-6): Tensor {
   const op = 'weightStandardize';
   checkTensor(op, 'w', w);
-  if (w.ndim < 2 || w.size === 0) throw new RangeError(`${op}: w must have shape [O, ...] with no empty dimension, got ${shapeString(w.shape)}`);
+  if (w.ndim < 2 || w.size === 0)
+    throw new RangeError(`${op}: w must have shape [O, ...] with no empty dimension, got ${shapeString(w.shape)}`);
   checkEps(op, eps);
   // Weights are small: on CUDA, standardise a host copy and move the result back (differentiably).
   if (w.device !== 'cpu') return weightStandardize(w.to('cpu'), eps).to(w.device);
-  const O = w.shape[0], K = w.size / O;
+  const O = w.shape[0],
+    K = w.size / O;
   const y = new Float32Array(w.size);
   const rstd = new Float64Array(O);
   for (let o = 0; o < O; o++) {
@@ -192,7 +255,8 @@ export function weightStandardize(w: Tensor, eps = 1e-6): Tensor {
   return record(op, y, w.shape, [w], (g) => {
     const gw = new Float32Array(w.size);
     for (let o = 0; o < O; o++) {
-      let sg = 0, sgy = 0;
+      let sg = 0,
+        sgy = 0;
       for (let i = 0; i < K; i++) {
         sg += g[o * K + i];
         sgy += g[o * K + i] * y[o * K + i];

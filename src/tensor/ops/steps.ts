@@ -8,14 +8,22 @@ import { native } from '../../native';
 function checkSameShape(op: string, name: string, v: unknown, x: Tensor): Tensor {
   checkTensor(op, name, v);
   if (!sameShape(v.shape, x.shape))
-    throw new RangeError(`${op}: ${name} must have the shape of x ${shapeString(x.shape)}, got ${shapeString(v.shape)}`);
+    throw new RangeError(
+      `${op}: ${name} must have the shape of x ${shapeString(x.shape)}, got ${shapeString(v.shape)}`,
+    );
   return v;
 }
 
 /** Shared checks: x (first dim = sample), grad like x, and the clamp range. */
-function checkStepArgs(op: string, x: unknown, grad: unknown, o: Record<string, unknown>): { g: Tensor; min: number; max: number } {
+function checkStepArgs(
+  op: string,
+  x: unknown,
+  grad: unknown,
+  o: Record<string, unknown>,
+): { g: Tensor; min: number; max: number } {
   checkTensor(op, 'x', x);
-  if (x.ndim < 1) throw new RangeError(`${op}: x must have a sample dimension first, got shape ${shapeString(x.shape)}`);
+  if (x.ndim < 1)
+    throw new RangeError(`${op}: x must have a sample dimension first, got shape ${shapeString(x.shape)}`);
   const g = checkSameShape(op, 'grad', grad, x);
   const min = o.min === undefined ? 0 : checkNumber(op, 'min', o.min);
   const max = o.max === undefined ? 1 : checkNumber(op, 'max', o.max);
@@ -73,7 +81,8 @@ export function pgdStep(x: Tensor, grad: Tensor, options: PgdOptions): Tensor {
   const out = dev.empty(x.size);
   if (x.size === 0) return new Tensor(out, x.shape);
   if (norm === 'linf') dev.native.pgdLinfStep(x.storage, g.storage, x0.storage, eps, alpha, min, max, out);
-  else if (dev.device === 'cpu') native.pgdL2Step(x.data, g.data, x0.data, x.shape[0], eps, alpha, min, max, out as Float32Array);
+  else if (dev.device === 'cpu')
+    native.pgdL2Step(x.data, g.data, x0.data, x.shape[0], eps, alpha, min, max, out as Float32Array);
   else {
     // The CPU engine's norms cut each sample into max(1, min(ceil(D / 16384), threads)) pieces;
     // the device sums in the same pieces, so both give the same bits.

@@ -17,7 +17,8 @@ export function toUint8(v: number): number {
 
 /** torchvision's rgb_to_grayscale (0.2989 R + 0.587 G + 0.114 B); a 1-channel image is its own. */
 function grayscale(img: Image): Float32Array {
-  const { data, C, H, W } = img, HW = H * W;
+  const { data, C, H, W } = img,
+    HW = H * W;
   if (C === 1) return data.slice();
   if (C !== 3) throw new RangeError(`grayscale: images must have 1 or 3 channels, got ${C}`);
   const g = new Float32Array(HW);
@@ -27,8 +28,11 @@ function grayscale(img: Image): Float32Array {
 
 /** _blend: clamp(f * img + (1 - f) * other, 0, 1); `other(c, p)` is the degenerate image. */
 function blend(img: Image, factor: number, other: (c: number, p: number) => number): Float32Array {
-  const { data, C, H, W } = img, HW = H * W, out = new Float32Array(data.length);
-  for (let c = 0; c < C; c++) for (let p = 0; p < HW; p++) out[c * HW + p] = clamp01(factor * data[c * HW + p] + (1 - factor) * other(c, p));
+  const { data, C, H, W } = img,
+    HW = H * W,
+    out = new Float32Array(data.length);
+  for (let c = 0; c < C; c++)
+    for (let p = 0; p < HW; p++) out[c * HW + p] = clamp01(factor * data[c * HW + p] + (1 - factor) * other(c, p));
   return out;
 }
 
@@ -44,14 +48,18 @@ export const imageOps = {
   solarize: (img: Image, threshold: number): Float32Array => img.data.map((v) => (toUint8(v) >= threshold ? 1 - v : v)),
 
   /** timm's solarize_add: adds add/255 to pixels with q < threshold, clipped at 1. */
-  solarizeAdd: (img: Image, add: number, threshold = 128): Float32Array => img.data.map((v) => (toUint8(v) < threshold ? Math.min(1, v + add / 255) : v)),
+  solarizeAdd: (img: Image, add: number, threshold = 128): Float32Array =>
+    img.data.map((v) => (toUint8(v) < threshold ? Math.min(1, v + add / 255) : v)),
 
   /** Per-channel min-max stretch (torchvision's float autocontrast; flat channels unchanged). */
   autocontrast(img: Image): Float32Array {
-    const { data, C, H, W } = img, HW = H * W, out = new Float32Array(data.length);
+    const { data, C, H, W } = img,
+      HW = H * W,
+      out = new Float32Array(data.length);
     for (let c = 0; c < C; c++) {
       const ch = data.subarray(c * HW, (c + 1) * HW);
-      let lo = Infinity, hi = -Infinity;
+      let lo = Infinity,
+        hi = -Infinity;
       for (const v of ch) {
         lo = Math.min(lo, v);
         hi = Math.max(hi, v);
@@ -68,7 +76,9 @@ export const imageOps = {
 
   /** Histogram equalisation per channel on q (PIL's ImageOps.equalize = torchvision's equalize). */
   equalize(img: Image): Float32Array {
-    const { data, C, H, W } = img, HW = H * W, out = new Float32Array(data.length);
+    const { data, C, H, W } = img,
+      HW = H * W,
+      out = new Float32Array(data.length);
     for (let c = 0; c < C; c++) {
       const q = Uint8Array.from(data.subarray(c * HW, (c + 1) * HW), toUint8);
       const hist = new Float64Array(256);
@@ -112,15 +122,18 @@ export const imageOps = {
 
   /** Blend with the image smoothed by [[1,1,1],[1,5,1],[1,1,1]]/13 inside a one-pixel border that stays. */
   sharpness(img: Image, factor: number): Float32Array {
-    const { data, C, H, W } = img, HW = H * W;
+    const { data, C, H, W } = img,
+      HW = H * W;
     if (H <= 2 || W <= 2) return data.slice();
     const blurred = data.slice();
-    for (let c = 0; c < C; c++) for (let i = 1; i < H - 1; i++) for (let j = 1; j < W - 1; j++) {
-      const p = c * HW + i * W + j;
-      let s = 4 * data[p];
-      for (let di = -1; di <= 1; di++) for (let dj = -1; dj <= 1; dj++) s += data[p + di * W + dj];
-      blurred[p] = s / 13;
-    }
+    for (let c = 0; c < C; c++)
+      for (let i = 1; i < H - 1; i++)
+        for (let j = 1; j < W - 1; j++) {
+          const p = c * HW + i * W + j;
+          let s = 4 * data[p];
+          for (let di = -1; di <= 1; di++) for (let dj = -1; dj <= 1; dj++) s += data[p + di * W + dj];
+          blurred[p] = s / 13;
+        }
     return blend(img, factor, (c, p) => blurred[c * HW + p]);
   },
 };
@@ -130,15 +143,27 @@ const factor = (fn: string, v: unknown) => checkNumber(fn, 'factor', v, 0);
 /** x [N, C, H, W] in [0, 1]: 1 - x. */
 export const invert = (x: Tensor): Tensor => mapImages('invert', x, imageOps.invert);
 /** Keeps the `bits` high bits of round(255 x) (0 to 8). */
-export const posterize = (x: Tensor, bits: number): Tensor => mapImages('posterize', x, (img) => imageOps.posterize(img, checkNumber('posterize', 'bits', bits, 0, 8, true)));
+export const posterize = (x: Tensor, bits: number): Tensor =>
+  mapImages('posterize', x, (img) => imageOps.posterize(img, checkNumber('posterize', 'bits', bits, 0, 8, true)));
 /** Inverts pixels whose round(255 x) >= threshold (0 to 256, uint8 units). */
-export const solarize = (x: Tensor, threshold: number): Tensor => mapImages('solarize', x, (img) => imageOps.solarize(img, checkNumber('solarize', 'threshold', threshold, 0, 256)));
+export const solarize = (x: Tensor, threshold: number): Tensor =>
+  mapImages('solarize', x, (img) => imageOps.solarize(img, checkNumber('solarize', 'threshold', threshold, 0, 256)));
 /** Adds add/255 where round(255 x) < threshold (timm's SolarizeAdd; uint8 units). */
 export const solarizeAdd = (x: Tensor, add: number, threshold = 128): Tensor =>
-  mapImages('solarizeAdd', x, (img) => imageOps.solarizeAdd(img, checkNumber('solarizeAdd', 'add', add, -255, 255), checkNumber('solarizeAdd', 'threshold', threshold, 0, 256)));
+  mapImages('solarizeAdd', x, (img) =>
+    imageOps.solarizeAdd(
+      img,
+      checkNumber('solarizeAdd', 'add', add, -255, 255),
+      checkNumber('solarizeAdd', 'threshold', threshold, 0, 256),
+    ),
+  );
 export const autocontrast = (x: Tensor): Tensor => mapImages('autocontrast', x, imageOps.autocontrast);
 export const equalize = (x: Tensor): Tensor => mapImages('equalize', x, imageOps.equalize);
-export const adjustBrightness = (x: Tensor, f: number): Tensor => mapImages('adjustBrightness', x, (img) => imageOps.brightness(img, factor('adjustBrightness', f)));
-export const adjustSaturation = (x: Tensor, f: number): Tensor => mapImages('adjustSaturation', x, (img) => imageOps.saturation(img, factor('adjustSaturation', f)));
-export const adjustContrast = (x: Tensor, f: number): Tensor => mapImages('adjustContrast', x, (img) => imageOps.contrast(img, factor('adjustContrast', f)));
-export const adjustSharpness = (x: Tensor, f: number): Tensor => mapImages('adjustSharpness', x, (img) => imageOps.sharpness(img, factor('adjustSharpness', f)));
+export const adjustBrightness = (x: Tensor, f: number): Tensor =>
+  mapImages('adjustBrightness', x, (img) => imageOps.brightness(img, factor('adjustBrightness', f)));
+export const adjustSaturation = (x: Tensor, f: number): Tensor =>
+  mapImages('adjustSaturation', x, (img) => imageOps.saturation(img, factor('adjustSaturation', f)));
+export const adjustContrast = (x: Tensor, f: number): Tensor =>
+  mapImages('adjustContrast', x, (img) => imageOps.contrast(img, factor('adjustContrast', f)));
+export const adjustSharpness = (x: Tensor, f: number): Tensor =>
+  mapImages('adjustSharpness', x, (img) => imageOps.sharpness(img, factor('adjustSharpness', f)));

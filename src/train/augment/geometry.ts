@@ -25,9 +25,18 @@ export interface AffineOptions {
 }
 
 /** torchvision's _get_inverse_affine_matrix: output centred coordinates -> input ones. */
-export function inverseAffineMatrix(center: [number, number], angle: number, translate: [number, number], scale: number, shear: [number, number]): number[] {
-  const rot = (angle * Math.PI) / 180, sx = (shear[0] * Math.PI) / 180, sy = (shear[1] * Math.PI) / 180;
-  const [cx, cy] = center, [tx, ty] = translate;
+export function inverseAffineMatrix(
+  center: [number, number],
+  angle: number,
+  translate: [number, number],
+  scale: number,
+  shear: [number, number],
+): number[] {
+  const rot = (angle * Math.PI) / 180,
+    sx = (shear[0] * Math.PI) / 180,
+    sy = (shear[1] * Math.PI) / 180;
+  const [cx, cy] = center,
+    [tx, ty] = translate;
   const a = Math.cos(rot - sy) / Math.cos(sy);
   const b = (-Math.cos(rot - sy) * Math.tan(sx)) / Math.cos(sy) - Math.sin(rot);
   const c = Math.sin(rot - sy) / Math.cos(sy);
@@ -48,29 +57,46 @@ function rint(v: number): number {
 
 /** Samples img through the inverse matrix m; the output has the input's size. */
 export function warpImage(img: Image, m: number[], interpolation: Interpolation, fill: number[]): Float32Array {
-  const { data, C, H, W } = img, HW = H * W, out = new Float32Array(C * HW);
+  const { data, C, H, W } = img,
+    HW = H * W,
+    out = new Float32Array(C * HW);
   for (let i = 0; i < H; i++) {
     const y = i - H * 0.5 + 0.5;
     for (let j = 0; j < W; j++) {
       const x = j - W * 0.5 + 0.5;
       // Input pixel coordinates (grid_sample's unnormalised, align_corners=False).
-      const ix = m[0] * x + m[1] * y + m[2] + W * 0.5 - 0.5, iy = m[3] * x + m[4] * y + m[5] + H * 0.5 - 0.5;
+      const ix = m[0] * x + m[1] * y + m[2] + W * 0.5 - 0.5,
+        iy = m[3] * x + m[4] * y + m[5] + H * 0.5 - 0.5;
       const o = i * W + j;
       if (interpolation === 'nearest') {
-        const xn = rint(ix), yn = rint(iy);
+        const xn = rint(ix),
+          yn = rint(iy);
         const inside = xn >= 0 && xn < W && yn >= 0 && yn < H;
         for (let c = 0; c < C; c++) out[c * HW + o] = inside ? data[c * HW + yn * W + xn] : fill[c];
         continue;
       }
-      const x0 = Math.floor(ix), y0 = Math.floor(iy), wx1 = ix - x0, wy1 = iy - y0;
+      const x0 = Math.floor(ix),
+        y0 = Math.floor(iy),
+        wx1 = ix - x0,
+        wy1 = iy - y0;
       // The four neighbours' weights, zeroed outside the image; their sum is the sampled mask.
-      const inX0 = x0 >= 0 && x0 < W, inX1 = x0 + 1 >= 0 && x0 + 1 < W, inY0 = y0 >= 0 && y0 < H, inY1 = y0 + 1 >= 0 && y0 + 1 < H;
-      const w00 = inX0 && inY0 ? (1 - wx1) * (1 - wy1) : 0, w01 = inX1 && inY0 ? wx1 * (1 - wy1) : 0;
-      const w10 = inX0 && inY1 ? (1 - wx1) * wy1 : 0, w11 = inX1 && inY1 ? wx1 * wy1 : 0;
-      const mask = w00 + w01 + w10 + w11, p = y0 * W + x0;
+      const inX0 = x0 >= 0 && x0 < W,
+        inX1 = x0 + 1 >= 0 && x0 + 1 < W,
+        inY0 = y0 >= 0 && y0 < H,
+        inY1 = y0 + 1 >= 0 && y0 + 1 < H;
+      const w00 = inX0 && inY0 ? (1 - wx1) * (1 - wy1) : 0,
+        w01 = inX1 && inY0 ? wx1 * (1 - wy1) : 0;
+      const w10 = inX0 && inY1 ? (1 - wx1) * wy1 : 0,
+        w11 = inX1 && inY1 ? wx1 * wy1 : 0;
+      const mask = w00 + w01 + w10 + w11,
+        p = y0 * W + x0;
       for (let c = 0; c < C; c++) {
         const s = c * HW + p;
-        const v = (w00 ? w00 * data[s] : 0) + (w01 ? w01 * data[s + 1] : 0) + (w10 ? w10 * data[s + W] : 0) + (w11 ? w11 * data[s + W + 1] : 0);
+        const v =
+          (w00 ? w00 * data[s] : 0) +
+          (w01 ? w01 * data[s + 1] : 0) +
+          (w10 ? w10 * data[s + W] : 0) +
+          (w11 ? w11 * data[s + W + 1] : 0);
         out[c * HW + o] = v * mask + (1 - mask) * fill[c];
       }
     }
@@ -80,7 +106,8 @@ export function warpImage(img: Image, m: number[], interpolation: Interpolation,
 
 function pair(fn: string, name: string, v: unknown, dflt: [number, number]): [number, number] {
   if (v === undefined) return dflt;
-  if (!Array.isArray(v) || v.length !== 2) throw new TypeError(`${fn}: ${name} must be two numbers, got ${JSON.stringify(v)}`);
+  if (!Array.isArray(v) || v.length !== 2)
+    throw new TypeError(`${fn}: ${name} must be two numbers, got ${JSON.stringify(v)}`);
   return [checkNumber(fn, `${name}[0]`, v[0]), checkNumber(fn, `${name}[1]`, v[1])];
 }
 
@@ -93,11 +120,23 @@ export function checkInterpolation(fn: string, v: unknown): Interpolation {
 function affineImages(fn: string, x: Tensor, o: AffineOptions, rotateSign: number): Tensor {
   const [, C, H, W] = batchDims(fn, x);
   const known = ['angle', 'translate', 'scale', 'shear', 'center', 'interpolation', 'fill'];
-  for (const k of Object.keys(o ?? {})) if (!known.includes(k)) throw new TypeError(`${fn}: unknown option '${k}' (known: ${known.join(', ')})`);
-  const angle = checkNumber(fn, 'angle', o.angle ?? 0), scale = checkNumber(fn, 'scale', o.scale ?? 1, 1e-6);
-  const center = o.center === undefined ? [0, 0] as [number, number] : pair(fn, 'center', o.center, [0, 0]).map((c, i) => c - [W, H][i] * 0.5) as [number, number];
-  const m = inverseAffineMatrix(center, rotateSign * angle, pair(fn, 'translate', o.translate, [0, 0]), scale, pair(fn, 'shear', o.shear, [0, 0]));
-  const interpolation = checkInterpolation(fn, o.interpolation), fill = fillValues(fn, o.fill ?? 0, C);
+  for (const k of Object.keys(o ?? {}))
+    if (!known.includes(k)) throw new TypeError(`${fn}: unknown option '${k}' (known: ${known.join(', ')})`);
+  const angle = checkNumber(fn, 'angle', o.angle ?? 0),
+    scale = checkNumber(fn, 'scale', o.scale ?? 1, 1e-6);
+  const center =
+    o.center === undefined
+      ? ([0, 0] as [number, number])
+      : (pair(fn, 'center', o.center, [0, 0]).map((c, i) => c - [W, H][i] * 0.5) as [number, number]);
+  const m = inverseAffineMatrix(
+    center,
+    rotateSign * angle,
+    pair(fn, 'translate', o.translate, [0, 0]),
+    scale,
+    pair(fn, 'shear', o.shear, [0, 0]),
+  );
+  const interpolation = checkInterpolation(fn, o.interpolation),
+    fill = fillValues(fn, o.fill ?? 0, C);
   return mapImages(fn, x, (img) => warpImage(img, m, interpolation, fill));
 }
 
@@ -107,6 +146,10 @@ export function affine(x: Tensor, options: AffineOptions = {}): Tensor {
 }
 
 /** F.rotate: `angle` degrees counter-clockwise about the centre, output the input's size. */
-export function rotate(x: Tensor, angle: number, options: Omit<AffineOptions, 'angle' | 'translate' | 'scale' | 'shear'> = {}): Tensor {
+export function rotate(
+  x: Tensor,
+  angle: number,
+  options: Omit<AffineOptions, 'angle' | 'translate' | 'scale' | 'shear'> = {},
+): Tensor {
   return affineImages('rotate', x, { ...options, angle }, -1);
 }

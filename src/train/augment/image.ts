@@ -11,7 +11,8 @@ export interface Image {
 
 /** The dims of a batch x [N, C, H, W] in [0, 1], checked; `fn` names the caller in errors. */
 export function batchDims(fn: string, x: unknown): [number, number, number, number] {
-  if (!(x instanceof Tensor)) throw new TypeError(`${fn}: x must be a Tensor [N, C, H, W], got ${x === null ? 'null' : typeof x}`);
+  if (!(x instanceof Tensor))
+    throw new TypeError(`${fn}: x must be a Tensor [N, C, H, W], got ${x === null ? 'null' : typeof x}`);
   if (x.ndim !== 4) throw new RangeError(`${fn}: x must be [N, C, H, W], got ${x.ndim} dimensions`);
   const [N, C, H, W] = x.shape;
   return [N, C, H, W];
@@ -20,15 +21,25 @@ export function batchDims(fn: string, x: unknown): [number, number, number, numb
 /** Applies `f` to every image of x; a new tensor. */
 export function mapImages(fn: string, x: Tensor, f: (img: Image) => Float32Array): Tensor {
   const [N, C, H, W] = batchDims(fn, x);
-  const size = C * H * W, out = new Float32Array(x.size);
+  const size = C * H * W,
+    out = new Float32Array(x.size);
   for (let n = 0; n < N; n++) out.set(f({ data: x.data.subarray(n * size, (n + 1) * size), C, H, W }), n * size);
   return new Tensor(out, x.shape);
 }
 
 /** Checks a finite number in [min, max]. */
-export function checkNumber(fn: string, name: string, v: unknown, min = -Infinity, max = Infinity, integer = false): number {
+export function checkNumber(
+  fn: string,
+  name: string,
+  v: unknown,
+  min = -Infinity,
+  max = Infinity,
+  integer = false,
+): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v)))
-    throw new RangeError(`${fn}: ${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${JSON.stringify(v)}`);
+    throw new RangeError(
+      `${fn}: ${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${JSON.stringify(v)}`,
+    );
   return v;
 }
 

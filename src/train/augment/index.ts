@@ -7,7 +7,13 @@
 import { Tensor } from '../../tensor/tensor';
 import { Rng } from '../../tensor/random';
 import { checkOneOf } from '../../tensor/check';
-import { RandAugmentSpec, CheckedRandAugment, checkRandAugment, parseRandAugmentString, randAugment } from './randaugment';
+import {
+  RandAugmentSpec,
+  CheckedRandAugment,
+  checkRandAugment,
+  parseRandAugmentString,
+  randAugment,
+} from './randaugment';
 import { RandomErasingSpec, CheckedErasing, checkErasing, randomErasing } from './erasing';
 import { MixupSpec, CutmixSpec, CheckedMix, checkMix, mixBatch } from './mixup';
 
@@ -35,8 +41,15 @@ export function parseAugmentString(fn: string, text: string): Exclude<NamedAugme
     mixup: { a: 'alpha', p: 'prob', s: 'switchProb' },
     cutmix: { a: 'alpha', p: 'prob', s: 'switchProb' },
   };
-  const words: Record<string, [string, string[]]> = { erase: ['mode', ['const', 'rand', 'pixel']], mixup: ['mode', ['batch', 'pair', 'elem']], cutmix: ['mode', ['batch', 'pair', 'elem']] };
-  if (!(head in keys)) throw new RangeError(`${fn}: unknown augmentation ${JSON.stringify(text)}; expected rand-..., erase-..., mixup-... or cutmix-... (or a { name, ... } object)`);
+  const words: Record<string, [string, string[]]> = {
+    erase: ['mode', ['const', 'rand', 'pixel']],
+    mixup: ['mode', ['batch', 'pair', 'elem']],
+    cutmix: ['mode', ['batch', 'pair', 'elem']],
+  };
+  if (!(head in keys))
+    throw new RangeError(
+      `${fn}: unknown augmentation ${JSON.stringify(text)}; expected rand-..., erase-..., mixup-... or cutmix-... (or a { name, ... } object)`,
+    );
   const spec: Record<string, unknown> = { name: head };
   for (const s of sections) {
     const [wordKey, wordValues] = words[head];
@@ -45,9 +58,14 @@ export function parseAugmentString(fn: string, text: string): Exclude<NamedAugme
       continue;
     }
     const m = /^([a-z]+)(\d.*)$/.exec(s);
-    const key = m && keys[head][m[1]], value = m ? Number(m[2]) : NaN;
+    const key = m && keys[head][m[1]],
+      value = m ? Number(m[2]) : NaN;
     if (!key || !Number.isFinite(value))
-      throw new RangeError(`${fn}: section ${JSON.stringify(s)} of ${JSON.stringify(text)} is not one of ${Object.keys(keys[head]).map((k) => `${k}<number>`).join(', ')}, ${wordValues.join(', ')}`);
+      throw new RangeError(
+        `${fn}: section ${JSON.stringify(s)} of ${JSON.stringify(text)} is not one of ${Object.keys(keys[head])
+          .map((k) => `${k}<number>`)
+          .join(', ')}, ${wordValues.join(', ')}`,
+      );
     spec[key] = value;
   }
   return spec as unknown as Exclude<NamedAugment, string>;
@@ -61,13 +79,16 @@ export function parseAugment(fn: string, spec: unknown): AugmentStage[] {
   list.forEach((item, i) => {
     const at = Array.isArray(spec) ? `augment[${i}]` : 'augment';
     if (typeof item === 'function') {
-      if (mixes.length) throw new RangeError(`${fn}: ${at} comes after mixup/cutmix; they mix the labels and must come last`);
+      if (mixes.length)
+        throw new RangeError(`${fn}: ${at} comes after mixup/cutmix; they mix the labels and must come last`);
       stages.push({ name: 'function', fn: item as AugmentFunction });
       return;
     }
     const s = typeof item === 'string' ? parseAugmentString(fn, item) : item;
     if (typeof s !== 'object' || s === null || Array.isArray(s))
-      throw new TypeError(`${fn}: ${at} must be a function, a string such as 'rand-m9-mstd0.5' or an object { name, ... }, got ${JSON.stringify(s)}`);
+      throw new TypeError(
+        `${fn}: ${at} must be a function, a string such as 'rand-m9-mstd0.5' or an object { name, ... }, got ${JSON.stringify(s)}`,
+      );
     const o = s as Record<string, unknown>;
     checkOneOf(fn, `${at}.name`, o.name, NAMES);
     if (o.name === 'mixup' || o.name === 'cutmix') {
@@ -75,10 +96,15 @@ export function parseAugment(fn: string, spec: unknown): AugmentStage[] {
       mixes.push(o);
       return;
     }
-    if (mixes.length) throw new RangeError(`${fn}: ${at} (${o.name}) comes after mixup/cutmix; they mix the labels and must come last`);
-    const known = o.name === 'randaugment' ? ['magnitude', 'numOps', 'magnitudeStd', 'magnitudeMax', 'prob', 'increasing', 'ops', 'interpolation', 'fill']
-      : ['prob', 'minArea', 'maxArea', 'minAspect', 'maxAspect', 'mode', 'minCount', 'maxCount'];
-    for (const k of Object.keys(o)) if (k !== 'name' && !known.includes(k)) throw new TypeError(`${fn}: unknown option '${k}' of augment ${o.name} (known: ${known.join(', ')})`);
+    if (mixes.length)
+      throw new RangeError(`${fn}: ${at} (${o.name}) comes after mixup/cutmix; they mix the labels and must come last`);
+    const known =
+      o.name === 'randaugment'
+        ? ['magnitude', 'numOps', 'magnitudeStd', 'magnitudeMax', 'prob', 'increasing', 'ops', 'interpolation', 'fill']
+        : ['prob', 'minArea', 'maxArea', 'minAspect', 'maxAspect', 'mode', 'minCount', 'maxCount'];
+    for (const k of Object.keys(o))
+      if (k !== 'name' && !known.includes(k))
+        throw new TypeError(`${fn}: unknown option '${k}' of augment ${o.name} (known: ${known.join(', ')})`);
     stages.push(o.name === 'randaugment' ? checkRandAugment(fn, o) : checkErasing(fn, o));
   });
   if (mixes.length) stages.push(checkMix(fn, mixes));
@@ -99,8 +125,12 @@ export function parseAugmentText(fn: string, text: string): NamedAugment[] {
     parseAugment(fn, list);
     return list as NamedAugment[];
   }
-  const list = t.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  if (!list.length) throw new RangeError(`${fn}: --augment is empty; give e.g. rand-m9-mstd0.5-inc1,erase-p0.25,mixup,cutmix`);
+  const list = t
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (!list.length)
+    throw new RangeError(`${fn}: --augment is empty; give e.g. rand-m9-mstd0.5-inc1,erase-p0.25,mixup,cutmix`);
   parseAugment(fn, list);
   return list;
 }
@@ -126,7 +156,11 @@ export class Augmentation {
   readonly settings: unknown[];
 
   /** `fn` names the caller in errors. */
-  constructor(spec: AugmentSpec, readonly context: AugmentContext, fn = 'augment') {
+  constructor(
+    spec: AugmentSpec,
+    readonly context: AugmentContext,
+    fn = 'augment',
+  ) {
     this.stages = parseAugment(fn, spec);
     this.settings = this.stages.map((s) => (s.name === 'function' ? 'function' : s));
   }
@@ -152,7 +186,15 @@ export class Augmentation {
   }
 }
 
-export { RAND_TRANSFORMS, RAND_INCREASING_TRANSFORMS, RAND_AUGMENT_OPS, LEVEL_DENOM, randAugment, randAugmentPlan, checkRandAugment } from './randaugment';
+export {
+  RAND_TRANSFORMS,
+  RAND_INCREASING_TRANSFORMS,
+  RAND_AUGMENT_OPS,
+  LEVEL_DENOM,
+  randAugment,
+  randAugmentPlan,
+  checkRandAugment,
+} from './randaugment';
 export type { RandAugmentSpec, CheckedRandAugment, PlannedOp } from './randaugment';
 export { randomErasing, erasingBoxes, erase, checkErasing } from './erasing';
 export type { RandomErasingSpec, CheckedErasing, ErasingMode, Box } from './erasing';
@@ -160,5 +202,17 @@ export { mixBatch, mixupTarget, cutmixBox, softTargetCrossEntropy, checkMix } fr
 export type { MixupSpec, CutmixSpec, CheckedMix, MixMode, MixResult, CutmixBox } from './mixup';
 export { affine, rotate, inverseAffineMatrix } from './geometry';
 export type { AffineOptions, Interpolation } from './geometry';
-export { invert, posterize, solarize, solarizeAdd, autocontrast, equalize, adjustBrightness, adjustSaturation, adjustContrast, adjustSharpness, toUint8 } from './color';
+export {
+  invert,
+  posterize,
+  solarize,
+  solarizeAdd,
+  autocontrast,
+  equalize,
+  adjustBrightness,
+  adjustSaturation,
+  adjustContrast,
+  adjustSharpness,
+  toUint8,
+} from './color';
 export { beta, gamma } from './sample';

@@ -52,31 +52,58 @@ export interface CheckedMix {
 
 /** Merges the mixup and cutmix specs of a pipeline into one mixer (shared options must agree). */
 export function checkMix(fn: string, specs: Record<string, unknown>[]): CheckedMix {
-  const m: CheckedMix = { name: 'mix', mixupAlpha: 0, cutmixAlpha: 0, minMax: null, prob: 1, switchProb: 0.5, mode: 'batch', correctLam: true };
+  const m: CheckedMix = {
+    name: 'mix',
+    mixupAlpha: 0,
+    cutmixAlpha: 0,
+    minMax: null,
+    prob: 1,
+    switchProb: 0.5,
+    mode: 'batch',
+    correctLam: true,
+  };
   const set: Record<string, unknown> = {};
   for (const s of specs) {
     const at = (k: string) => `augment ${String(s.name)}.${k}`;
-    const known = s.name === 'mixup' ? ['name', 'alpha', 'prob', 'switchProb', 'mode'] : ['name', 'alpha', 'minMax', 'correctLam', 'prob', 'switchProb', 'mode'];
-    for (const k of Object.keys(s)) if (!known.includes(k)) throw new TypeError(`${fn}: unknown option '${k}' of augment ${String(s.name)} (known: ${known.slice(1).join(', ')})`);
+    const known =
+      s.name === 'mixup'
+        ? ['name', 'alpha', 'prob', 'switchProb', 'mode']
+        : ['name', 'alpha', 'minMax', 'correctLam', 'prob', 'switchProb', 'mode'];
+    for (const k of Object.keys(s))
+      if (!known.includes(k))
+        throw new TypeError(
+          `${fn}: unknown option '${k}' of augment ${String(s.name)} (known: ${known.slice(1).join(', ')})`,
+        );
     const alpha = s.alpha === undefined ? (s.name === 'mixup' ? 0.8 : 1) : checkNumber(fn, at('alpha'), s.alpha, 0);
-    if (!(alpha > 0)) throw new RangeError(`${fn}: ${at('alpha')} must be > 0 (leave the spec out to turn ${String(s.name)} off), got ${alpha}`);
+    if (!(alpha > 0))
+      throw new RangeError(
+        `${fn}: ${at('alpha')} must be > 0 (leave the spec out to turn ${String(s.name)} off), got ${alpha}`,
+      );
     if (s.name === 'mixup') m.mixupAlpha = alpha;
     else m.cutmixAlpha = alpha;
     for (const k of ['prob', 'switchProb', 'mode'] as const) {
       if (s[k] === undefined) continue;
       if (k === 'mode') checkOneOf(fn, at('mode'), s.mode, ['batch', 'pair', 'elem']);
       if (k !== 'mode') checkNumber(fn, at(k), s[k], 0, 1);
-      if (k in set && set[k] !== s[k]) throw new RangeError(`${fn}: mixup and cutmix give different ${k} (${JSON.stringify(set[k])} and ${JSON.stringify(s[k])}); they share one mixer`);
+      if (k in set && set[k] !== s[k])
+        throw new RangeError(
+          `${fn}: mixup and cutmix give different ${k} (${JSON.stringify(set[k])} and ${JSON.stringify(s[k])}); they share one mixer`,
+        );
       set[k] = s[k];
     }
     if (s.minMax !== undefined && s.minMax !== null) {
       const mm = s.minMax as unknown[];
-      if (!Array.isArray(mm) || mm.length !== 2) throw new TypeError(`${fn}: ${at('minMax')} must be [min, max] fractions of the image side, got ${JSON.stringify(s.minMax)}`);
-      const lo = checkNumber(fn, `${at('minMax')}[0]`, mm[0], 0, 1), hi = checkNumber(fn, `${at('minMax')}[1]`, mm[1], lo, 1);
+      if (!Array.isArray(mm) || mm.length !== 2)
+        throw new TypeError(
+          `${fn}: ${at('minMax')} must be [min, max] fractions of the image side, got ${JSON.stringify(s.minMax)}`,
+        );
+      const lo = checkNumber(fn, `${at('minMax')}[0]`, mm[0], 0, 1),
+        hi = checkNumber(fn, `${at('minMax')}[1]`, mm[1], lo, 1);
       m.minMax = [lo, hi];
     }
     if (s.correctLam !== undefined) {
-      if (typeof s.correctLam !== 'boolean') throw new TypeError(`${fn}: ${at('correctLam')} must be true or false, got ${JSON.stringify(s.correctLam)}`);
+      if (typeof s.correctLam !== 'boolean')
+        throw new TypeError(`${fn}: ${at('correctLam')} must be true or false, got ${JSON.stringify(s.correctLam)}`);
       m.correctLam = s.correctLam;
     }
   }
@@ -94,7 +121,14 @@ export interface CutmixBox {
 }
 
 /** timm's cutmix_bbox_and_lam (rand_bbox, or rand_bbox_minmax with `minMax`). */
-export function cutmixBox(H: number, W: number, lam: number, rng: Rng, minMax: [number, number] | null = null, correctLam = true): CutmixBox {
+export function cutmixBox(
+  H: number,
+  W: number,
+  lam: number,
+  rng: Rng,
+  minMax: [number, number] | null = null,
+  correctLam = true,
+): CutmixBox {
   let yl: number, yh: number, xl: number, xh: number;
   if (minMax) {
     const ch = randint(rng, Math.trunc(H * minMax[0]), Math.trunc(H * minMax[1]));
@@ -104,8 +138,11 @@ export function cutmixBox(H: number, W: number, lam: number, rng: Rng, minMax: [
     yh = yl + ch;
     xh = xl + cw;
   } else {
-    const ratio = Math.sqrt(1 - lam), ch = Math.trunc(H * ratio), cw = Math.trunc(W * ratio);
-    const cy = randint(rng, 0, H), cx = randint(rng, 0, W);
+    const ratio = Math.sqrt(1 - lam),
+      ch = Math.trunc(H * ratio),
+      cw = Math.trunc(W * ratio);
+    const cy = randint(rng, 0, H),
+      cx = randint(rng, 0, W);
     const clip = (v: number, n: number) => Math.min(n, Math.max(0, v));
     yl = clip(cy - Math.floor(ch / 2), H);
     yh = clip(cy + Math.floor(ch / 2), H);
@@ -141,31 +178,53 @@ export interface MixResult {
 
 /** timm's mixup_target: lam * smooth(onehot(y)) + (1 - lam) * smooth(onehot(flip(y))). */
 export function mixupTarget(y: Int32Array, numClasses: number, lam: ArrayLike<number>, smoothing: number): Tensor {
-  const N = y.length, K = numClasses, off = smoothing / K, on = 1 - smoothing + off;
+  const N = y.length,
+    K = numClasses,
+    off = smoothing / K,
+    on = 1 - smoothing + off;
   const t = new Float32Array(N * K);
   for (let i = 0; i < N; i++) {
-    const a = y[i], b = y[N - 1 - i], l = lam[i];
+    const a = y[i],
+      b = y[N - 1 - i],
+      l = lam[i];
     for (let k = 0; k < K; k++) t[i * K + k] = l * (k === a ? on : off) + (1 - l) * (k === b ? on : off);
   }
   return new Tensor(t, [N, K]);
 }
 
 /** Mixes x [N, C, H, W] (N even) with its flip, as timm's Mixup.__call__. */
-export function mixBatch(m: CheckedMix, x: Tensor, y: Int32Array, numClasses: number, smoothing: number, rng: Rng): MixResult {
-  const [N, C, H, W] = batchDims('mixBatch', x), HW = H * W, size = C * HW;
-  if (N % 2 !== 0) throw new RangeError(`mixBatch: mixup/cutmix pair each sample with the batch's flip; the batch size must be even, got ${N}`);
-  const src = x.data, out = src.slice();
-  const lam = new Float64Array(N).fill(1), cutmix = new Array<boolean>(N).fill(false);
+export function mixBatch(
+  m: CheckedMix,
+  x: Tensor,
+  y: Int32Array,
+  numClasses: number,
+  smoothing: number,
+  rng: Rng,
+): MixResult {
+  const [N, C, H, W] = batchDims('mixBatch', x),
+    HW = H * W,
+    size = C * HW;
+  if (N % 2 !== 0)
+    throw new RangeError(
+      `mixBatch: mixup/cutmix pair each sample with the batch's flip; the batch size must be even, got ${N}`,
+    );
+  const src = x.data,
+    out = src.slice();
+  const lam = new Float64Array(N).fill(1),
+    cutmix = new Array<boolean>(N).fill(false);
   // Sample i takes from partner j (flip); the box or lambda of each pair of (i, j) are set below.
   const blend = (i: number, j: number, l: number) => {
-    const a = src.subarray(i * size, (i + 1) * size), b = src.subarray(j * size, (j + 1) * size), o = out.subarray(i * size, (i + 1) * size);
+    const a = src.subarray(i * size, (i + 1) * size),
+      b = src.subarray(j * size, (j + 1) * size),
+      o = out.subarray(i * size, (i + 1) * size);
     for (let e = 0; e < size; e++) o[e] = a[e] * l + b[e] * (1 - l);
   };
   const paste = (i: number, j: number, b: CutmixBox) => {
-    for (let c = 0; c < C; c++) for (let r = b.yl; r < b.yh; r++) {
-      const o = c * HW + r * W;
-      out.set(src.subarray(j * size + o + b.xl, j * size + o + b.xh), i * size + o + b.xl);
-    }
+    for (let c = 0; c < C; c++)
+      for (let r = b.yl; r < b.yh; r++) {
+        const o = c * HW + r * W;
+        out.set(src.subarray(j * size + o + b.xl, j * size + o + b.xh), i * size + o + b.xl);
+      }
   };
   const mixOne = (i: number, p: MixParams, both: boolean) => {
     if (p.lam === 1) return;
@@ -218,7 +277,14 @@ function perElementParams(m: CheckedMix, rng: Rng, n: number): MixParams[] {
 
 /** timm's SoftTargetCrossEntropy: mean over the batch of -sum_k t_k log softmax(z)_k. */
 export function softTargetCrossEntropy(logits: Tensor, targets: Tensor): Tensor {
-  if (logits.ndim !== 2 || targets.ndim !== 2 || logits.shape[0] !== targets.shape[0] || logits.shape[1] !== targets.shape[1])
-    throw new RangeError(`softTargetCrossEntropy: logits and targets must both be [N, K], got [${logits.shape}] and [${targets.shape}]`);
+  if (
+    logits.ndim !== 2 ||
+    targets.ndim !== 2 ||
+    logits.shape[0] !== targets.shape[0] ||
+    logits.shape[1] !== targets.shape[1]
+  )
+    throw new RangeError(
+      `softTargetCrossEntropy: logits and targets must both be [N, K], got [${logits.shape}] and [${targets.shape}]`,
+    );
   return ops.scale(ops.sum(ops.mul(ops.logSoftmax(logits), targets)), -1 / logits.shape[0]);
 }

@@ -50,11 +50,40 @@ export interface CheckedRandAugment {
 }
 
 /** timm's _RAND_TRANSFORMS and _RAND_INCREASING_TRANSFORMS. */
-export const RAND_TRANSFORMS = ['AutoContrast', 'Equalize', 'Invert', 'Rotate', 'Posterize', 'Solarize', 'SolarizeAdd',
-  'Color', 'Contrast', 'Brightness', 'Sharpness', 'ShearX', 'ShearY', 'TranslateXRel', 'TranslateYRel'];
-export const RAND_INCREASING_TRANSFORMS = ['AutoContrast', 'Equalize', 'Invert', 'Rotate', 'PosterizeIncreasing',
-  'SolarizeIncreasing', 'SolarizeAdd', 'ColorIncreasing', 'ContrastIncreasing', 'BrightnessIncreasing',
-  'SharpnessIncreasing', 'ShearX', 'ShearY', 'TranslateXRel', 'TranslateYRel'];
+export const RAND_TRANSFORMS = [
+  'AutoContrast',
+  'Equalize',
+  'Invert',
+  'Rotate',
+  'Posterize',
+  'Solarize',
+  'SolarizeAdd',
+  'Color',
+  'Contrast',
+  'Brightness',
+  'Sharpness',
+  'ShearX',
+  'ShearY',
+  'TranslateXRel',
+  'TranslateYRel',
+];
+export const RAND_INCREASING_TRANSFORMS = [
+  'AutoContrast',
+  'Equalize',
+  'Invert',
+  'Rotate',
+  'PosterizeIncreasing',
+  'SolarizeIncreasing',
+  'SolarizeAdd',
+  'ColorIncreasing',
+  'ContrastIncreasing',
+  'BrightnessIncreasing',
+  'SharpnessIncreasing',
+  'ShearX',
+  'ShearY',
+  'TranslateXRel',
+  'TranslateYRel',
+];
 
 // timm's _randomly_negate: one draw, negative when it is above 0.5.
 const negate = (v: number, rng: Rng) => (rng.uniform() > 0.5 ? -v : v);
@@ -74,8 +103,20 @@ interface OpDef {
   apply: (img: Image, arg: number, ctx: OpContext) => Float32Array;
 }
 
-const warp = (img: Image, ctx: OpContext, angle: number, translate: [number, number], shear: [number, number], topLeft: boolean) =>
-  warpImage(img, inverseAffineMatrix(topLeft ? [-img.W * 0.5, -img.H * 0.5] : [0, 0], angle, translate, 1, shear), ctx.interpolation, ctx.fill);
+const warp = (
+  img: Image,
+  ctx: OpContext,
+  angle: number,
+  translate: [number, number],
+  shear: [number, number],
+  topLeft: boolean,
+) =>
+  warpImage(
+    img,
+    inverseAffineMatrix(topLeft ? [-img.W * 0.5, -img.H * 0.5] : [0, 0], angle, translate, 1, shear),
+    ctx.interpolation,
+    ctx.fill,
+  );
 const degrees = (v: number) => (Math.atan(v) * 180) / Math.PI;
 
 const OPS: Record<string, OpDef> = {
@@ -83,12 +124,18 @@ const OPS: Record<string, OpDef> = {
   Equalize: { level: null, apply: (img) => imageOps.equalize(img) },
   Invert: { level: null, apply: (img) => imageOps.invert(img) },
   // F.rotate(angle) is affine(-angle): counter-clockwise, as PIL's rotate.
-  Rotate: { level: (m, rng) => negate((m / LEVEL_DENOM) * 30, rng), apply: (img, a, ctx) => warp(img, ctx, -a, [0, 0], [0, 0], false) },
+  Rotate: {
+    level: (m, rng) => negate((m / LEVEL_DENOM) * 30, rng),
+    apply: (img, a, ctx) => warp(img, ctx, -a, [0, 0], [0, 0], false),
+  },
   Posterize: { level: posterizeBits, apply: (img, bits) => imageOps.posterize(img, bits) },
   PosterizeIncreasing: { level: (m) => 4 - posterizeBits(m), apply: (img, bits) => imageOps.posterize(img, bits) },
   Solarize: { level: solarizeThreshold, apply: (img, t) => imageOps.solarize(img, t) },
   SolarizeIncreasing: { level: (m) => 256 - solarizeThreshold(m), apply: (img, t) => imageOps.solarize(img, t) },
-  SolarizeAdd: { level: (m) => Math.trunc((m / LEVEL_DENOM) * 110), apply: (img, add) => imageOps.solarizeAdd(img, add, 128) },
+  SolarizeAdd: {
+    level: (m) => Math.trunc((m / LEVEL_DENOM) * 110),
+    apply: (img, add) => imageOps.solarizeAdd(img, add, 128),
+  },
   Color: { level: enhance, apply: (img, f) => imageOps.saturation(img, f) },
   ColorIncreasing: { level: enhanceIncreasing, apply: (img, f) => imageOps.saturation(img, f) },
   Contrast: { level: enhance, apply: (img, f) => imageOps.contrast(img, f) },
@@ -98,11 +145,23 @@ const OPS: Record<string, OpDef> = {
   Sharpness: { level: enhance, apply: (img, f) => imageOps.sharpness(img, f) },
   SharpnessIncreasing: { level: enhanceIncreasing, apply: (img, f) => imageOps.sharpness(img, f) },
   // Shear factor s (PIL's affine (1, s, 0, 0, 1, 0)) is a shear angle of atan(s) about the top-left corner.
-  ShearX: { level: (m, rng) => negate((m / LEVEL_DENOM) * 0.3, rng), apply: (img, s, ctx) => warp(img, ctx, 0, [0, 0], [degrees(s), 0], true) },
-  ShearY: { level: (m, rng) => negate((m / LEVEL_DENOM) * 0.3, rng), apply: (img, s, ctx) => warp(img, ctx, 0, [0, 0], [0, degrees(s)], true) },
+  ShearX: {
+    level: (m, rng) => negate((m / LEVEL_DENOM) * 0.3, rng),
+    apply: (img, s, ctx) => warp(img, ctx, 0, [0, 0], [degrees(s), 0], true),
+  },
+  ShearY: {
+    level: (m, rng) => negate((m / LEVEL_DENOM) * 0.3, rng),
+    apply: (img, s, ctx) => warp(img, ctx, 0, [0, 0], [0, degrees(s)], true),
+  },
   // A fraction of the width (height): timm's translate_pct 0.45.
-  TranslateXRel: { level: (m, rng) => negate((m / LEVEL_DENOM) * 0.45, rng), apply: (img, f, ctx) => warp(img, ctx, 0, [f * img.W, 0], [0, 0], false) },
-  TranslateYRel: { level: (m, rng) => negate((m / LEVEL_DENOM) * 0.45, rng), apply: (img, f, ctx) => warp(img, ctx, 0, [0, f * img.H], [0, 0], false) },
+  TranslateXRel: {
+    level: (m, rng) => negate((m / LEVEL_DENOM) * 0.45, rng),
+    apply: (img, f, ctx) => warp(img, ctx, 0, [f * img.W, 0], [0, 0], false),
+  },
+  TranslateYRel: {
+    level: (m, rng) => negate((m / LEVEL_DENOM) * 0.45, rng),
+    apply: (img, f, ctx) => warp(img, ctx, 0, [0, f * img.H], [0, 0], false),
+  },
 };
 
 export const RAND_AUGMENT_OPS = Object.keys(OPS);
@@ -111,20 +170,33 @@ export function checkRandAugment(fn: string, s: Record<string, unknown>): Checke
   const at = (k: string) => `augment randaugment.${k}`;
   const num = (k: string, dflt: number, min: number, max = Infinity, integer = false) =>
     s[k] === undefined ? dflt : checkNumber(fn, at(k), s[k], min, max, integer);
-  if (s.increasing !== undefined && typeof s.increasing !== 'boolean') throw new TypeError(`${fn}: ${at('increasing')} must be true or false, got ${JSON.stringify(s.increasing)}`);
+  if (s.increasing !== undefined && typeof s.increasing !== 'boolean')
+    throw new TypeError(`${fn}: ${at('increasing')} must be true or false, got ${JSON.stringify(s.increasing)}`);
   const increasing = Boolean(s.increasing);
   let ops = increasing ? RAND_INCREASING_TRANSFORMS : RAND_TRANSFORMS;
   if (s.ops !== undefined) {
-    if (!Array.isArray(s.ops) || s.ops.length === 0) throw new TypeError(`${fn}: ${at('ops')} must be a non-empty array of operation names, got ${JSON.stringify(s.ops)}`);
-    for (const o of s.ops) if (typeof o !== 'string' || !(o in OPS)) throw new RangeError(`${fn}: ${at('ops')} has ${JSON.stringify(o)}; known: ${RAND_AUGMENT_OPS.join(', ')}`);
+    if (!Array.isArray(s.ops) || s.ops.length === 0)
+      throw new TypeError(
+        `${fn}: ${at('ops')} must be a non-empty array of operation names, got ${JSON.stringify(s.ops)}`,
+      );
+    for (const o of s.ops)
+      if (typeof o !== 'string' || !(o in OPS))
+        throw new RangeError(`${fn}: ${at('ops')} has ${JSON.stringify(o)}; known: ${RAND_AUGMENT_OPS.join(', ')}`);
     ops = s.ops as string[];
   }
   const fill = s.fill ?? 'mean';
   if (fill !== 'mean') fillValues(fn, fill, Array.isArray(fill) ? fill.length : 1);
   return {
-    name: 'randaugment', magnitude: num('magnitude', LEVEL_DENOM, 0, 1e6), numOps: num('numOps', 2, 0, 100, true),
-    magnitudeStd: num('magnitudeStd', 0, 0, 1e6), magnitudeMax: num('magnitudeMax', LEVEL_DENOM, 0, 1e6), prob: num('prob', 0.5, 0, 1),
-    increasing, ops: [...ops], interpolation: checkInterpolation(fn, s.interpolation), fill: fill as CheckedRandAugment['fill'],
+    name: 'randaugment',
+    magnitude: num('magnitude', LEVEL_DENOM, 0, 1e6),
+    numOps: num('numOps', 2, 0, 100, true),
+    magnitudeStd: num('magnitudeStd', 0, 0, 1e6),
+    magnitudeMax: num('magnitudeMax', LEVEL_DENOM, 0, 1e6),
+    prob: num('prob', 0.5, 0, 1),
+    increasing,
+    ops: [...ops],
+    interpolation: checkInterpolation(fn, s.interpolation),
+    fill: fill as CheckedRandAugment['fill'],
   };
 }
 
@@ -160,28 +232,38 @@ export function applyPlan(img: Image, plan: PlannedOp[], ctx: OpContext): Float3
 
 /** The fill value of the geometric operations, one per channel. */
 export function resolveFill(r: CheckedRandAugment, mean: readonly number[], C: number): number[] {
-  if (r.fill === 'mean') return Array.from({ length: C }, (_, c) => Math.min(255, Math.round(255 * mean[c % mean.length])) / 255);
+  if (r.fill === 'mean')
+    return Array.from({ length: C }, (_, c) => Math.min(255, Math.round(255 * mean[c % mean.length])) / 255);
   return fillValues('randAugment', r.fill, C);
 }
 
 /** RandAugment of every sample of x [N, C, H, W] in [0, 1]; `mean`: the model's (for fill 'mean'). */
 export function randAugment(x: Tensor, r: CheckedRandAugment, rng: Rng, mean: readonly number[]): Tensor {
-  const [N, C, H, W] = batchDims('randAugment', x), size = C * H * W;
+  const [N, C, H, W] = batchDims('randAugment', x),
+    size = C * H * W;
   const ctx = { interpolation: r.interpolation, fill: resolveFill(r, mean, C) };
   const out = new Float32Array(x.size);
-  for (let n = 0; n < N; n++) out.set(applyPlan({ data: x.data.subarray(n * size, (n + 1) * size), C, H, W }, randAugmentPlan(r, rng), ctx), n * size);
+  for (let n = 0; n < N; n++)
+    out.set(
+      applyPlan({ data: x.data.subarray(n * size, (n + 1) * size), C, H, W }, randAugmentPlan(r, rng), ctx),
+      n * size,
+    );
   return new Tensor(out, x.shape);
 }
 
 /** timm's config string rand-m9-n2-mstd0.5-mmax10-inc1-p0.5 (sections in any order) as a spec. */
 export function parseRandAugmentString(fn: string, text: string): RandAugmentSpec {
   const [head, ...sections] = text.split('-');
-  if (head !== 'rand') throw new RangeError(`${fn}: a RandAugment string starts with 'rand', got ${JSON.stringify(text)}`);
+  if (head !== 'rand')
+    throw new RangeError(`${fn}: a RandAugment string starts with 'rand', got ${JSON.stringify(text)}`);
   const spec: RandAugmentSpec = { name: 'randaugment' };
   for (const s of sections) {
     const m = /^([a-z]+)(\d.*)$/.exec(s);
     const value = m ? Number(m[2]) : NaN;
-    if (!m || !Number.isFinite(value)) throw new RangeError(`${fn}: RandAugment section ${JSON.stringify(s)} of ${JSON.stringify(text)} is not <key><number> (keys: m, n, mstd, mmax, inc, p)`);
+    if (!m || !Number.isFinite(value))
+      throw new RangeError(
+        `${fn}: RandAugment section ${JSON.stringify(s)} of ${JSON.stringify(text)} is not <key><number> (keys: m, n, mstd, mmax, inc, p)`,
+      );
     const key = m[1];
     if (key === 'm') spec.magnitude = value;
     else if (key === 'n') spec.numOps = value;
@@ -189,7 +271,10 @@ export function parseRandAugmentString(fn: string, text: string): RandAugmentSpe
     else if (key === 'mmax') spec.magnitudeMax = value;
     else if (key === 'inc') spec.increasing = value !== 0;
     else if (key === 'p') spec.prob = value;
-    else throw new RangeError(`${fn}: unknown RandAugment section ${JSON.stringify(key)} in ${JSON.stringify(text)} (keys: m, n, mstd, mmax, inc, p)`);
+    else
+      throw new RangeError(
+        `${fn}: unknown RandAugment section ${JSON.stringify(key)} in ${JSON.stringify(text)} (keys: m, n, mstd, mmax, inc, p)`,
+      );
   }
   return spec;
 }

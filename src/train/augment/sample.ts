@@ -5,7 +5,8 @@ import type { Rng } from '../../tensor/random';
 /** Gamma(a, 1) by Marsaglia & Tsang (2000); a < 1 through Gamma(a + 1) * U^(1/a). */
 export function gamma(rng: Rng, a: number): number {
   if (a < 1) return gamma(rng, a + 1) * Math.pow(1 - rng.uniform(), 1 / a);
-  const d = a - 1 / 3, c = 1 / Math.sqrt(9 * d);
+  const d = a - 1 / 3,
+    c = 1 / Math.sqrt(9 * d);
   for (;;) {
     let x: number, v: number;
     do {
@@ -20,7 +21,8 @@ export function gamma(rng: Rng, a: number): number {
 
 /** Beta(a, b) as X / (X + Y) with X ~ Gamma(a), Y ~ Gamma(b) (np.random.beta). */
 export function beta(rng: Rng, a: number, b: number): number {
-  const x = gamma(rng, a), y = gamma(rng, b);
+  const x = gamma(rng, a),
+    y = gamma(rng, b);
   return x + y > 0 ? x / (x + y) : rng.uniform() < a / (a + b) ? 1 : 0;
 }
 
