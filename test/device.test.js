@@ -137,26 +137,28 @@ test.serial(
     const env = { ...process.env };
     delete env.LKVIT_CUDA_EMULATED;
     const cli = path.join(__dirname, '..', 'lib', 'cli', 'main.js');
-    const r = spawnSync(
-      process.execPath,
-      [
-        cli,
-        'predict',
-        '--weights',
-        path.join(MODEL_FIXTURES, 'vit_tiny.safetensors'),
-        '--model',
-        'vit_b16',
-        '--input',
-        path.join(MODEL_FIXTURES, 'vit_tiny.io.safetensors'),
-        '--key',
-        'x',
-        '--out',
-        out,
-        '--device',
-        'cuda',
-      ],
-      { env, encoding: 'utf8' },
-    );
+    // lkvit predict on the ViT fixture, in a fresh process with the given extra flags and environment.
+    const predict = (extra, environment) =>
+      spawnSync(
+        process.execPath,
+        [
+          cli,
+          'predict',
+          '--weights',
+          path.join(MODEL_FIXTURES, 'vit_tiny.safetensors'),
+          '--model',
+          'vit_b16',
+          '--input',
+          path.join(MODEL_FIXTURES, 'vit_tiny.io.safetensors'),
+          '--key',
+          'x',
+          '--out',
+          out,
+          ...extra,
+        ],
+        { env: environment, encoding: 'utf8' },
+      );
+    const r = predict(['--device', 'cuda'], env);
     t.not(r.status, 0);
     t.regex(r.stderr, /predict: --device: cuda was asked for, but CUDA is not available: /);
     const lib = spawnSync(
@@ -167,24 +169,7 @@ test.serial(
     t.not(lib.status, 0);
     t.regex(lib.stderr, /lkvit: CUDA is not available: /);
     const env2 = { ...env, LKVIT_DEVICE: 'cuda' };
-    const r2 = spawnSync(
-      process.execPath,
-      [
-        cli,
-        'predict',
-        '--weights',
-        path.join(MODEL_FIXTURES, 'vit_tiny.safetensors'),
-        '--model',
-        'vit_b16',
-        '--input',
-        path.join(MODEL_FIXTURES, 'vit_tiny.io.safetensors'),
-        '--key',
-        'x',
-        '--out',
-        out,
-      ],
-      { env: env2, encoding: 'utf8' },
-    );
+    const r2 = predict([], env2);
     t.regex(r2.stderr, /LKVIT_DEVICE: cuda was asked for, but CUDA is not available/);
   },
 );
